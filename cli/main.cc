@@ -1,0 +1,23 @@
+// The `mqlab` command line: one subcommand per task; exit codes 0 ok, 1 expectation failed, 2 bad input.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/station_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mqlab: simulate and benchmark message-queue architectures"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  mqlab::cli::add_station_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "mqlab: {}\n", e.what());
+    return 2;
+  }
+  return exit_code;
+}

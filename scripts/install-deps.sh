@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mqlab needs to build and test; does nothing when they are present.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers the benchmark scripts compare against)
+set -euo pipefail
+packages=(cmake ninja-build g++ make pkg-config ccache
+  libboost-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(libns3-dev python3-simpy hyperfine)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,17 @@
+// Runs the mqlab binary as a user would and captures its exit code and output.
+#pragma once
+
+#include <string>
+
+namespace mqlab::testing_support {
+
+struct command_result {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+/// Runs `MQLAB_BINARY args` through /bin/sh; `args` is shell-quoted by the caller.
+command_result run_mqlab(const std::string& args);
+
+}  // namespace mqlab::testing_support
