@@ -1,6 +1,8 @@
-// 4-ary heap of event keys over a slab of callables; see event_queue.h for the invariants.
+// Near-future heap, bucketed window and overflow over a slab of callables; see event_queue.h.
 #include "sim/event_queue.h"
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
@@ -25,35 +27,115 @@ void event_queue::grow() {
   capacity_ = capacity;
 }
 
-event_id event_queue::push(sim_time t, event_callback fn) {
-  std::uint32_t s;
-  if (free_slots_.empty()) {
-    s = static_cast<std::uint32_t>(slots_.size());
-    if (s > slot_mask) {
-      std::fprintf(stderr, "mqlab: more than %llu events pending in one simulation\n",
-                   static_cast<unsigned long long>(slot_mask));
-      std::abort();
-    }
-    slots_.emplace_back();
-  } else {
-    s = free_slots_.back();
+std::uint32_t event_queue::acquire_slot() {
+  if (!free_slots_.empty()) {
+    const std::uint32_t s = free_slots_.back();
     free_slots_.pop_back();
+    return s;
   }
+  if (slot_count_ > slot_mask) {
+    std::fprintf(stderr, "mqlab: more than %llu events pending in one simulation\n",
+                 static_cast<unsigned long long>(slot_mask));
+    std::abort();
+  }
+  if ((slot_count_ & chunk_mask) == 0) chunks_.push_back(std::make_unique<slot[]>(chunk_mask + 1));
+  return slot_count_++;
+}
+
+event_id event_queue::enqueue(sim_time t, std::uint32_t s) {
+  assert(t.ns() >= 0);
   const std::uint64_t tag = (next_sequence_++ << slot_bits) | s;
-  slots_[s].fn = std::move(fn);
-  slots_[s].tag = tag;
-  if (count_ == capacity_) grow();
-  sift_up(count_++, make_key(t.ns(), tag));
+  slot_at(s).tag = tag;
+  file(make_key(t.ns(), tag));
   ++live_;
   return event_id{tag};
 }
 
+void event_queue::file(key k) {
+  const std::int64_t t = key_time(k);
+  if (t < near_end_) {
+    if (count_ == capacity_) grow();
+    sift_up(count_++, k);
+  } else if (t < window_end_) {
+    // t >= near_end_, the start of bucket next_bucket_, so this never files into a poured bucket.
+    file_in_bucket(k);
+  } else {
+    overflow_.push_back(k);
+    overflow_min_ = std::min(overflow_min_, t);
+    overflow_max_ = std::max(overflow_max_, t);
+  }
+}
+
+void event_queue::file_in_bucket(key k) {
+  const auto b = static_cast<std::size_t>((key_time(k) - window_start_) >> width_shift_);
+  buckets_[b].push_back(k);
+  occupied_[b >> 6] |= std::uint64_t{1} << (b & 63);
+}
+
+std::size_t event_queue::next_occupied(std::size_t from) const {
+  std::size_t word = from >> 6;
+  if (word >= occupied_.size()) return bucket_count_;
+  std::uint64_t bits = occupied_[word] & (~std::uint64_t{0} << (from & 63));
+  while (bits == 0) {
+    if (++word == occupied_.size()) return bucket_count_;
+    bits = occupied_[word];
+  }
+  return std::min(bucket_count_, (word << 6) + static_cast<std::size_t>(std::countr_zero(bits)));
+}
+
+void event_queue::settle() {
+  for (;;) {
+    while (count_ && stale(at(0))) remove_top();
+    if (count_) return;
+    open_next_bucket();
+  }
+}
+
+void event_queue::open_next_bucket() {
+  next_bucket_ = next_occupied(next_bucket_);
+  if (next_bucket_ == bucket_count_) {
+    rebuild_window();
+    return;
+  }
+  auto& bucket = buckets_[next_bucket_];
+  occupied_[next_bucket_ >> 6] &= ~(std::uint64_t{1} << (next_bucket_ & 63));
+  ++next_bucket_;
+  near_end_ = window_start_ + (static_cast<std::int64_t>(next_bucket_) << width_shift_);
+  if (capacity_ < bucket.size()) {
+    while (capacity_ < bucket.size()) grow();
+  }
+  for (key k : bucket) sift_up(count_++, k);
+  bucket.clear();
+}
+
+void event_queue::rebuild_window() {
+  // About one event per bucket spreads the work evenly. The cap keeps the bucket headers
+  // (16 Ki x 24 bytes) in L2: past it, fuller buckets cost less than cache misses on headers
+  // (measured with BM_HoldModel: 10.4 M events/s at 100 000 vs 8.0 M with 64 Ki buckets).
+  constexpr std::size_t max_buckets = std::size_t{1} << 14;
+  assert(!overflow_.empty());
+  const std::size_t target = std::clamp<std::size_t>(std::bit_ceil(overflow_.size()), 1, max_buckets);
+  const auto span = static_cast<std::uint64_t>(overflow_max_ - overflow_min_) + 1;
+  width_shift_ = std::bit_width((span - 1) / target);
+  bucket_count_ = static_cast<std::size_t>(((span - 1) >> width_shift_) + 1);
+  if (buckets_.size() < bucket_count_) buckets_.resize(bucket_count_);
+  occupied_.assign((bucket_count_ + 63) / 64, 0);
+  window_start_ = overflow_min_;
+  near_end_ = window_start_;
+  window_end_ = window_start_ + (static_cast<std::int64_t>(bucket_count_) << width_shift_);
+  next_bucket_ = 0;
+  for (key k : overflow_) file_in_bucket(k);
+  overflow_.clear();
+  overflow_min_ = INT64_MAX;
+  overflow_max_ = INT64_MIN;
+}
+
 bool event_queue::cancel(event_id id) {
   const std::uint64_t s = id.tag & slot_mask;
-  if (!id.valid() || s >= slots_.size() || slots_[s].tag != id.tag) return false;
+  if (!id.valid() || s >= slot_count_ || slot_at(s).tag != id.tag) return false;
   // The key stays in the heap; it no longer matches the slot's tag and is skipped at the top.
-  slots_[s].fn.reset();
-  slots_[s].tag = 0;
+  slot_at(s).fn.reset();
+  slot_at(s).tag = 0;
   free_slots_.push_back(static_cast<std::uint32_t>(s));
   --live_;
   return true;
@@ -61,25 +143,21 @@ bool event_queue::cancel(event_id id) {
 
 sim_time event_queue::next_time() {
   assert(!empty());
-  drop_stale_top();
+  settle();
   return sim_time(key_time(at(0)));
 }
 
-sim_time event_queue::pop(event_callback& fn) {
-  assert(!empty());
-  drop_stale_top();
+event_queue::top_event event_queue::take_top() {
+  assert(count_ != 0 && !stale(at(0)));
   const key top = at(0);
   const auto s = static_cast<std::uint32_t>(key_tag(top) & slot_mask);
-  fn = std::move(slots_[s].fn);
-  slots_[s].tag = 0;
-  free_slots_.push_back(s);
+  slot_at(s).tag = 0;  // fired: cancel() now fails; the slot is released after it runs
   --live_;
   remove_top();
-  return sim_time(key_time(top));
-}
-
-void event_queue::drop_stale_top() {
-  while (stale(at(0))) remove_top();
+  // The next event's callable was stored long ago and is likely out of cache: start loading
+  // it now, while this event runs.
+  if (count_) __builtin_prefetch(&slot_at(key_tag(at(0)) & slot_mask));
+  return {sim_time(key_time(top)), s};
 }
 
 void event_queue::remove_top() {
@@ -90,7 +168,7 @@ void event_queue::remove_top() {
 void event_queue::sift_up(std::size_t i, key k) {
   while (i > 0) {
     const std::size_t parent = (i - 1) / 4;
-    if (!(k < at(parent))) break;
+    if (!earlier(k, at(parent))) break;
     at(i) = at(parent);
     i = parent;
   }
@@ -98,25 +176,28 @@ void event_queue::sift_up(std::size_t i, key k) {
 }
 
 void event_queue::sift_down(std::size_t i, key k) {
+  key* const heap = keys_.get() + pad;
   const std::size_t n = count_;
   for (;;) {
     const std::size_t first = 4 * i + 1;
     if (first >= n) break;
     std::size_t best = first;
     if (first + 4 <= n) {
-      // A tournament of conditional moves: no branch depends on the (random) key order.
-      const key* c = &at(first);
-      const std::size_t left = c[1] < c[0] ? 1 : 0;
-      const std::size_t right = c[3] < c[2] ? 3 : 2;
-      best = first + (c[right] < c[left] ? right : left);
+      // A tournament whose winners are picked by arithmetic on the comparison results, so no
+      // branch depends on the (random) key order.
+      const key* c = heap + first;
+      const std::size_t left = earlier(c[1], c[0]);
+      const std::size_t right = 2 + earlier(c[3], c[2]);
+      const std::size_t winner = left + (right - left) * earlier(c[right], c[left]);
+      best = first + winner;
     } else {
-      for (std::size_t c = first + 1; c < n; ++c) best = at(c) < at(best) ? c : best;
+      for (std::size_t c = first + 1; c < n; ++c) best += (c - best) * earlier(heap[c], heap[best]);
     }
-    if (!(at(best) < k)) break;
-    at(i) = at(best);
+    if (!earlier(heap[best], k)) break;
+    heap[i] = heap[best];
     i = best;
   }
-  at(i) = k;
+  heap[i] = k;
 }
 
 }  // namespace mqlab::sim

@@ -22,14 +22,15 @@ class inline_function<R(Args...), Capacity> {
   template <typename F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, inline_function> && std::is_invocable_r_v<R, F&, Args...>)
   inline_function(F&& f) {  // NOLINT(google-explicit-constructor): used like std::function
-    using T = std::remove_cvref_t<F>;
-    if constexpr (fits_inline<T>()) {
-      ::new (static_cast<void*>(storage_)) T(std::forward<F>(f));
-      ops_ = &inline_ops<T>;
-    } else {
-      ::new (static_cast<void*>(storage_)) T*(new T(std::forward<F>(f)));
-      ops_ = &heap_ops<T>;
-    }
+    construct(std::forward<F>(f));
+  }
+
+  /// Replaces the held callable by constructing `f` in place (no relocation).
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, inline_function> && std::is_invocable_r_v<R, F&, Args...>)
+  void emplace(F&& f) {
+    reset();
+    construct(std::forward<F>(f));
   }
 
   inline_function(inline_function&& o) noexcept : ops_(o.ops_) {
@@ -62,16 +63,28 @@ class inline_function<R(Args...), Capacity> {
   /// Destroys the held callable; the function becomes empty.
   void reset() {
     if (ops_) {
-      ops_->destroy(storage_);
+      if (ops_->destroy) ops_->destroy(storage_);
       ops_ = nullptr;
     }
   }
 
  private:
+  template <typename F>
+  void construct(F&& f) {
+    using T = std::remove_cvref_t<F>;
+    if constexpr (fits_inline<T>()) {
+      ::new (static_cast<void*>(storage_)) T(std::forward<F>(f));
+      ops_ = &inline_ops<T>;
+    } else {
+      ::new (static_cast<void*>(storage_)) T*(new T(std::forward<F>(f)));
+      ops_ = &heap_ops<T>;
+    }
+  }
+
   struct ops {
     R (*invoke)(void*, Args&&...);
     void (*relocate)(void* dst, void* src);  // move-construct into dst, destroy src
-    void (*destroy)(void*);
+    void (*destroy)(void*);  // null when there is nothing to destroy
   };
 
   template <typename T>
@@ -88,7 +101,7 @@ class inline_function<R(Args...), Capacity> {
         ::new (dst) T(std::move(*s));
         s->~T();
       },
-      [](void* p) { std::launder(static_cast<T*>(p))->~T(); },
+      std::is_trivially_destructible_v<T> ? nullptr : +[](void* p) { std::launder(static_cast<T*>(p))->~T(); },
   };
 
   template <typename T>

@@ -5,11 +5,11 @@ namespace mqlab::sim {
 
 void simulator::run_until(sim_time end) {
   stopped_ = false;
-  event_callback fn;
-  while (!stopped_ && !queue_.empty() && queue_.next_time() <= end) {
-    now_ = queue_.pop(fn);
+  const auto on_fire = [this](sim_time t) {
+    now_ = t;
     ++fired_;
-    fn();
+  };
+  while (!stopped_ && queue_.fire_next_until(end, on_fire)) {
   }
   if (!stopped_ && end != sim_time::max() && now_ < end) now_ = end;
 }

@@ -18,7 +18,7 @@ class simulator {
   /// Schedules `fn` at absolute time `t` (not before now()). Events at equal times fire FIFO.
   template <typename F>
   event_id at(sim_time t, F&& fn) {
-    return queue_.push(t < now_ ? now_ : t, event_callback(std::forward<F>(fn)));
+    return queue_.push(t < now_ ? now_ : t, std::forward<F>(fn));
   }
 
   /// Schedules `fn` after `d` from now.

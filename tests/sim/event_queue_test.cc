@@ -7,6 +7,7 @@
 #include <array>
 #include <functional>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "sim/simulator.h"
@@ -78,15 +79,54 @@ TEST(event_queue, matches_a_sorted_reference_under_random_pushes_and_cancels) {
     }
   }
   EXPECT_EQ(q.size(), live.size());
-  event_callback fn;
+  std::int64_t previous = -1;
   while (!q.empty()) {
-    q.pop(fn);
-    fn();
+    q.fire_next([&](sim_time t) {
+      EXPECT_GE(t.ns(), previous);
+      previous = t.ns();
+    });
   }
   std::stable_sort(live.begin(), live.end(), [](const ref& a, const ref& b) { return a.t < b.t; });
   std::vector<int> expected;
   for (const auto& r : live) expected.push_back(r.value);
   EXPECT_EQ(fired, expected);
+}
+
+// A simulator-like workload against a reference ordered set: pushes at now + a delay drawn from
+// a mixture (ties at now, near, far outliers that force window rebuilds), random cancellations,
+// and pops interleaved with pushes. Every pop must be the reference's (time, sequence) minimum.
+TEST(event_queue, interleaved_workload_matches_reference_order) {
+  std::mt19937_64 gen(11);
+  event_queue q;
+  std::set<std::pair<std::int64_t, std::uint64_t>> reference;  // (time, push order)
+  std::vector<std::pair<event_id, std::pair<std::int64_t, std::uint64_t>>> handles;
+  std::pair<std::int64_t, std::uint64_t> fired{};
+  std::int64_t now = 0;
+  std::uint64_t order = 0;
+  auto delay = [&]() -> std::int64_t {
+    switch (gen() % 6) {
+      case 0: return 0;                                       // same instant: FIFO matters
+      case 1: return static_cast<std::int64_t>(gen() % 10);   // very near
+      case 2: return static_cast<std::int64_t>(gen() % 1'000'000'000'000);  // far outlier
+      default: return static_cast<std::int64_t>(gen() % 100'000);
+    }
+  };
+  for (int step = 0; step < 200'000; ++step) {
+    const auto op = gen() % 10;
+    if (op < 5 || reference.empty()) {
+      const auto entry = std::make_pair(now + delay(), order++);
+      handles.emplace_back(q.push(sim_time(entry.first), [&fired, entry] { fired = entry; }), entry);
+      reference.insert(entry);
+    } else if (op < 6) {
+      const auto& h = handles[gen() % handles.size()];
+      EXPECT_EQ(q.cancel(h.first), reference.erase(h.second) == 1);
+    } else {
+      q.fire_next([&](sim_time t) { now = t.ns(); });
+      ASSERT_EQ(fired, *reference.begin()) << "step " << step;
+      reference.erase(reference.begin());
+    }
+    ASSERT_EQ(q.size(), reference.size());
+  }
 }
 
 TEST(simulator, run_until_stops_at_the_horizon_and_resumes) {
@@ -102,6 +142,20 @@ TEST(simulator, run_until_stops_at_the_horizon_and_resumes) {
   EXPECT_EQ(sim.now(), sim_time(35));
   sim.run_until(sim_time(50));
   EXPECT_EQ(times.back(), 50);
+}
+
+TEST(simulator, an_event_may_cancel_itself_without_effect_and_schedule_many_more) {
+  simulator sim;
+  event_id self;
+  int fired = 0;
+  self = sim.after(1_ms, [&] {
+    EXPECT_FALSE(sim.cancel(self));  // it is already firing
+    // Grow the slab well past one chunk while this event's callable is running.
+    for (int i = 0; i < 5000; ++i) sim.after(duration(i + 1), [&fired] { ++fired; });
+    ++fired;
+  });
+  sim.run();
+  EXPECT_EQ(fired, 5001);
 }
 
 TEST(simulator, stop_ends_the_run_after_the_current_event) {
