@@ -67,6 +67,10 @@ nlohmann::json theory_or_null(const std::optional<models::queue_measures>& t, do
   return t ? nlohmann::json(t.value().*field) : nlohmann::json(nullptr);
 }
 
+nlohmann::json quantile_or_null(const std::optional<models::queue_measures>& t, double q) {
+  return t && t->wait_quantile ? nlohmann::json(t->wait_quantile(q)) : nlohmann::json(nullptr);
+}
+
 nlohmann::json to_json(const models::station_lab_config& cfg, const models::station_lab_result& r) {
   const auto& t = r.theory;
   return {
@@ -88,8 +92,10 @@ nlohmann::json to_json(const models::station_lab_config& cfg, const models::stat
       {"block_prob", r.block_prob.mean},
       {"block_prob_theory", theory_or_null(t, &models::queue_measures::block_prob)},
       {"wait_p50", r.waits.percentile(50) * 1e-9},
+      {"wait_p50_theory", quantile_or_null(t, 0.50)},
       {"wait_p90", r.waits.percentile(90) * 1e-9},
       {"wait_p99", r.waits.percentile(99) * 1e-9},
+      {"wait_p99_theory", quantile_or_null(t, 0.99)},
       {"wait_max", r.waits.max() * 1e-9},
   };
 }
@@ -118,10 +124,11 @@ void print_table(const models::station_lab_config& cfg, const models::station_la
   fmt::print("{:<22}{}\n", "response mean (W)", versus(r.response_mean.mean, opt(&models::queue_measures::response_mean), true));
   fmt::print("{:<22}{}\n", "utilisation", versus(r.utilization.mean, opt(&models::queue_measures::utilization), false));
   fmt::print("{:<22}{}\n", "blocking probability", versus(r.block_prob.mean, opt(&models::queue_measures::block_prob), false));
-  fmt::print("{:<22}p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n", "wait percentiles",
-             seconds(r.waits.percentile(50) * 1e-9), seconds(r.waits.percentile(90) * 1e-9),
-             seconds(r.waits.percentile(99) * 1e-9), seconds(r.waits.percentile(99.9) * 1e-9),
-             seconds(r.waits.max() * 1e-9));
+  for (double q : {50.0, 90.0, 99.0, 99.9}) {
+    const auto theory = t && t->wait_quantile ? std::optional<double>(t->wait_quantile(q / 100)) : std::nullopt;
+    fmt::print("{:<22}{}\n", fmt::format("wait p{}", q), versus(r.waits.percentile(q) * 1e-9, theory, true));
+  }
+  fmt::print("{:<22}{:>12}\n", "wait max", seconds(r.waits.max() * 1e-9));
   if (!t) fmt::print("\nNo exact formula applies to {} (theory shown as —).\n", models::kendall(st.service, st.servers, st.capacity));
 }
 

@@ -28,6 +28,12 @@ queue_measures mmc(double lambda, double mu, int servers) {
   m.response_mean = m.wait_mean + 1.0 / mu;
   m.queue_length = lambda * m.wait_mean;
   m.utilization = a / servers;
+  // P(Wq > t) = C(c, a) e^{-(cμ - λ) t}: an atom at 0 of mass 1 - C, then an exponential tail.
+  const double wait_prob = erlang_c(servers, a);
+  const double decay = servers * mu - lambda;
+  m.wait_quantile = [wait_prob, decay](double q) {
+    return q <= 1 - wait_prob ? 0.0 : std::log(wait_prob / (1 - q)) / decay;
+  };
   return m;
 }
 
@@ -75,8 +81,8 @@ std::optional<queue_measures> exact_theory(double lambda, const sim::distributio
     return std::nullopt;
   }
   if (lambda >= servers * mu) return std::nullopt;  // unstable: no steady state
-  if (servers == 1) return mg1(lambda, service.mean(), service.scv());
   if (service.memoryless()) return mmc(lambda, mu, servers);
+  if (servers == 1) return mg1(lambda, service.mean(), service.scv());
   return std::nullopt;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,8 @@ struct queue_measures {
   double queue_length = 0;    // Lq
   double utilization = 0;     // per server, of admitted load
   double block_prob = 0;      // arrivals turned away (finite capacity)
+  /// Quantile of the waiting time, 0 < q < 1, where known in closed form (M/M/c), else empty.
+  std::function<double(double)> wait_quantile;
 };
 
 /// Erlang B: blocking probability of c servers without a queue at offered load a = λ/μ.

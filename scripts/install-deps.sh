@@ -6,7 +6,7 @@ packages=(cmake ninja-build g++ make pkg-config ccache
   libboost-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libns3-dev python3-simpy hyperfine)
+  packages+=(libns3-dev python3-simpy hyperfine bc)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+// Double precision throughout: the default promotion to long double makes Boost.Math run
+// long-double initialisers that valgrind cannot emulate.
+#define BOOST_MATH_PROMOTE_DOUBLE_POLICY false
 #include <boost/math/distributions/students_t.hpp>
 
 namespace mqlab::sim {

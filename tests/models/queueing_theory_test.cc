@@ -21,6 +21,13 @@ TEST(queueing_theory, mm1_wait_is_rho_over_mu_minus_lambda) {
   EXPECT_NEAR(m.response_mean, 0.1, 1e-12);
 }
 
+TEST(queueing_theory, mm1_wait_quantiles_follow_the_exponential_tail) {
+  // P(Wq > t) = ρ e^{-(μ-λ)t}: p99 = ln(ρ / 0.01) / (μ − λ); the median is 0 when ρ <= 0.5.
+  const auto m = mm1(90, 100);
+  EXPECT_NEAR(m.wait_quantile(0.99), std::log(0.9 / 0.01) / 10, 1e-12);
+  EXPECT_DOUBLE_EQ(mm1(40, 100).wait_quantile(0.5), 0.0);
+}
+
 TEST(queueing_theory, md1_waits_half_as_long_as_mm1) {
   EXPECT_NEAR(mg1(0.8, 1.0, 0.0).wait_mean, mm1(0.8, 1.0).wait_mean / 2, 1e-12);
 }

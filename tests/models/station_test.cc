@@ -42,6 +42,10 @@ TEST_P(station_vs_theory, mean_wait_within_ci_and_ci_below_two_percent) {
       << "sim " << r.wait_mean.mean << " ± " << r.wait_mean.half_width << " vs theory " << r.theory->wait_mean;
   EXPECT_LT(r.wait_mean.relative(), 0.02) << "half-width " << r.wait_mean.relative() * 100 << "%";
   EXPECT_NEAR(r.utilization.mean, r.theory->utilization, 3 * r.utilization.half_width + 1e-3);
+  if (r.theory->wait_quantile) {
+    const double p99 = r.theory->wait_quantile(0.99);
+    EXPECT_NEAR(r.waits.percentile(99) * 1e-9, p99, 0.03 * p99) << "wait p99";
+  }
   if (c.capacity != 0) {
     EXPECT_TRUE(r.block_prob.contains(r.theory->block_prob))
         << "block " << r.block_prob.mean << " ± " << r.block_prob.half_width << " vs " << r.theory->block_prob;
