@@ -1,0 +1,138 @@
+// RabbitMQ clustering: metadata everywhere, queue contents on the owner node; normal queues
+// become unavailable (durable) or are lost (transient) when their owner crashes, mirrored
+// queues fail over to their oldest mirror. Inter-node traffic is counted for cost models.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "broker/amqp/broker_state.h"
+
+namespace mqlab::broker::amqp {
+
+std::size_t broker::state::wanted_mirrors() const {
+  const auto n = static_cast<std::uint32_t>(node_up.size());
+  switch (cluster.mirroring) {
+    case ha_mode::none: return 0;
+    case ha_mode::all: return n - 1;
+    case ha_mode::exactly: return std::clamp<std::uint32_t>(cluster.ha_replicas, 1, n) - 1;
+  }
+  return 0;
+}
+
+void broker::state::place_queue(queue_state& q, node_id declared_on) {
+  // Classic queues live on the node of the declaring connection ("client-local").
+  q.owner = declared_on;
+  q.mirrors.clear();
+  const std::size_t wanted = wanted_mirrors();
+  const auto n = static_cast<std::uint32_t>(node_up.size());
+  for (std::uint32_t i = 1; i < n && q.mirrors.size() < wanted; ++i) {
+    const node_id candidate{(declared_on.value + i) % n};
+    if (node_up[candidate.value]) q.mirrors.push_back(candidate);
+  }
+}
+
+void broker::state::count_transfer(node_id from, node_id to, const message& m) {
+  if (from == to) return;
+  ++traffic.messages;
+  traffic.bytes += m.body_size();
+}
+
+void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
+  traffic.messages += q.mirrors.size();
+  traffic.bytes += bytes * q.mirrors.size();
+  if (bytes > 0) traffic.mirror_copies += q.mirrors.size();
+}
+
+bool broker::node_up(node_id node) const {
+  return node.value < s_->node_up.size() && s_->node_up[node.value];
+}
+
+void broker::crash_node(node_id node, instant now) {
+  if (!node_up(node)) return;
+  s_->node_up[node.value] = false;
+  // The node's client connections drop: their unacked deliveries are requeued.
+  std::vector<connection_id> dropped;
+  for (const auto& [id, conn] : s_->connections) {
+    if (conn.node == node) dropped.push_back(id);
+  }
+  std::sort(dropped.begin(), dropped.end());
+  for (connection_id id : dropped) {
+    s_->close_connection(id, now);
+    s_->events.push_back(connection_closed{
+        id, make_error(reply_code::connection_forced, {}, fmt::format("broker node {} went down", node.value))});
+  }
+  std::vector<queue_state*> owned;
+  for (auto& [id, q] : s_->queues) {
+    std::erase(q->mirrors, node);
+    if (q->owner == node) owned.push_back(q.get());
+  }
+  std::sort(owned.begin(), owned.end(), [](const queue_state* a, const queue_state* b) { return a->id < b->id; });
+  for (queue_state* q : owned) {
+    // Unacked deliveries held on other nodes' channels: a promoted mirror requeues them
+    // (redelivered), a durable queue keeps its persistent ones on disk, otherwise they are lost.
+    std::vector<queued_message> in_flight;
+    for (auto& [cid, conn] : s_->connections) {
+      for (auto& [chid, ch] : conn.channels) {
+        for (auto& d : ch.unacked) {
+          if (d.queue != q->id || d.orphaned) continue;
+          d.orphaned = true;
+          --q->unacked;
+          in_flight.push_back(std::move(d.m));
+        }
+      }
+    }
+    std::vector<consumer*> consumers = q->consumers;
+    for (consumer* c : consumers) s_->cancel_consumer(*c, true, now);
+    if (!q->mirrors.empty()) {
+      q->owner = q->mirrors.front();  // the oldest synchronised mirror
+      q->mirrors.erase(q->mirrors.begin());
+      for (auto& m : in_flight) q->ready.requeue(std::move(m));
+      continue;
+    }
+    if (q->durable) {
+      q->available = false;
+      for (auto& m : in_flight) {
+        if (m.msg->properties->persistent()) q->ready.requeue(std::move(m));
+        else ++q->stats.lost;
+      }
+      continue;
+    }
+    q->stats.lost += q->ready.size() + in_flight.size();
+    s_->delete_queue(*q, false, now);
+  }
+}
+
+void broker::restart_node(node_id node, instant now) {
+  if (node.value >= s_->node_up.size() || node_up(node)) return;
+  s_->node_up[node.value] = true;
+  std::vector<queue_state*> back;
+  for (auto& [id, q] : s_->queues) {
+    if (q->owner == node && !q->available) back.push_back(q.get());
+  }
+  std::sort(back.begin(), back.end(), [](const queue_state* a, const queue_state* b) { return a->id < b->id; });
+  for (queue_state* q : back) {
+    // Transient messages in a durable queue do not survive the restart.
+    queue_store kept(q->max_priority);
+    while (!q->ready.empty()) {
+      queued_message m = q->ready.pop_front();
+      if (m.msg->properties->persistent()) kept.push_back(std::move(m));
+      else ++q->stats.lost;
+    }
+    q->ready = std::move(kept);
+    q->available = true;
+    s_->dispatch(*q, now);
+  }
+  // A returning node rejoins mirrored queues as a mirror (ha-sync-mode automatic: it is sent
+  // the queue's contents at once).
+  const std::size_t wanted = s_->wanted_mirrors();
+  for (auto& [id, q] : s_->queues) {
+    if (q->owner == node || q->mirrors.size() >= wanted) continue;
+    if (std::find(q->mirrors.begin(), q->mirrors.end(), node) != q->mirrors.end()) continue;
+    q->mirrors.push_back(node);
+    s_->traffic.messages += q->ready.size();
+    s_->traffic.bytes += q->ready.bytes();
+    s_->traffic.mirror_copies += q->ready.size();
+  }
+}
+
+}  // namespace mqlab::broker::amqp

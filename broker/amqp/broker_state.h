@@ -1,0 +1,195 @@
+// Private to the broker's implementation files: the object graph behind `broker`.
+// Ownership: the state owns vhosts, queues and connections; connections own channels;
+// channels own their consumers (also cancelled ones, so pointers held by unacked
+// deliveries stay valid until the channel closes). Queues hold raw pointers to the active
+// consumers of other channels; cancel and channel close remove them.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/amqp/broker.h"
+#include "broker/amqp/queue_store.h"
+
+namespace mqlab::broker::amqp {
+
+struct channel_state;
+
+struct consumer {
+  std::shared_ptr<const std::string> tag;
+  channel_state* channel = nullptr;
+  std::uint32_t queue = 0;
+  bool no_ack = false;
+  bool exclusive = false;
+  bool active = true;
+  std::uint16_t prefetch = 0;  // 0 = unlimited
+  std::uint32_t unacked = 0;
+};
+
+enum class overflow_policy { drop_head, reject_publish, reject_publish_dlx };
+
+struct queue_state {
+  std::uint32_t id = 0;
+  std::string name;
+  std::string vhost;
+  bool durable = false, exclusive = false, auto_delete = false;
+  connection_id exclusive_owner = 0;
+  field_table arguments;
+  // Parsed arguments.
+  std::optional<std::int64_t> message_ttl_ms;
+  std::optional<std::uint64_t> max_length, max_length_bytes;
+  overflow_policy overflow = overflow_policy::drop_head;
+  std::optional<std::string> dead_letter_exchange, dead_letter_routing_key;
+  std::uint8_t max_priority = 0;
+
+  queue_store ready;
+  std::vector<consumer*> consumers;  // active consumers in round-robin order
+  std::size_t next_consumer = 0;
+  bool had_consumer = false;
+  std::uint64_t next_sequence = 1;
+  std::uint32_t unacked = 0;
+  queue_stats stats;
+
+  node_id owner;
+  std::vector<node_id> mirrors;  // synchronised mirrors, oldest first
+  bool available = true;          // false while a non-mirrored owner is down
+};
+
+struct unacked_delivery {
+  std::uint64_t tag = 0;
+  std::uint32_t queue = 0;
+  queued_message m;
+  consumer* by = nullptr;  // null for basic.get
+  bool orphaned = false;   // its queue failed over or went away: settling it does nothing
+};
+
+struct tx_publish {
+  message_ptr msg;
+  bool mandatory;
+};
+struct tx_settle {
+  std::uint64_t tag;
+  bool multiple;
+  bool ack;
+  bool requeue;
+};
+
+struct channel_state {
+  channel_ref ref;
+  node_id node;
+  std::uint64_t next_tag = 1;
+  std::deque<unacked_delivery> unacked;  // ordered by tag
+  std::uint16_t consumer_prefetch = 0;   // basic.qos global=false: applies to new consumers
+  std::uint16_t channel_prefetch = 0;    // basic.qos global=true: shared by the channel
+  std::uint32_t consumer_unacked = 0;    // unacked deliveries to this channel's consumers
+  std::vector<std::unique_ptr<consumer>> all_consumers;
+  std::map<std::string, consumer*, std::less<>> active;
+  bool confirm = false;
+  std::uint64_t publish_sequence = 0;
+  bool tx = false;
+  std::vector<std::variant<tx_publish, tx_settle>> pending;
+};
+
+struct connection_state {
+  std::string vhost;
+  node_id node;
+  std::map<channel_id, channel_state> channels;
+};
+
+struct exchange_state {
+  std::uint32_t id = 0;
+  std::string vhost;
+  exchange ex;
+};
+
+struct vhost_state {
+  std::unordered_map<std::string, std::uint32_t> exchanges;  // name -> id
+  std::unordered_map<std::string, std::uint32_t> queues;     // name -> id
+};
+
+// The implementation: data plus the operations the public methods share.
+struct broker::state {
+  cluster_config cluster;
+  std::vector<event> events;
+  cluster_traffic traffic;
+  std::vector<bool> node_up;
+  std::unordered_map<std::string, vhost_state> vhosts;
+  std::unordered_map<std::uint32_t, std::unique_ptr<exchange_state>> exchanges;
+  std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues;
+  std::unordered_map<connection_id, connection_state> connections;
+  std::uint32_t next_exchange_id = 1, next_queue_id = 1;
+  connection_id next_connection_id = 1;
+  std::uint64_t generated_names = 0;
+  queue_stats retired;  // counters of deleted queues
+
+  // Scratch space reused by routing so a publish does not allocate.
+  std::vector<destination> route_scratch;
+  std::vector<std::uint32_t> exchange_stack, routed_queues;
+
+  // Lookups; the result<> forms fail with the error a client would see.
+  result<connection_state*> connection(connection_id conn, method_ref m);
+  result<channel_state*> channel(channel_ref c, method_ref m);
+  queue_state* find_queue(std::string_view vhost, std::string_view name);
+  exchange_state* find_exchange(std::string_view vhost, std::string_view name);
+  /// A queue the channel may use: exists, reachable and not exclusive to another connection.
+  result<queue_state*> usable_queue(channel_ref c, std::string_view vhost, std::string_view name, method_ref m);
+
+  /// Applies a failed call: a soft error closes the channel, a hard one the connection.
+  error fail(channel_ref c, error e, instant now);
+
+  // Routing and queues (broker_basic.cc).
+  void route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers);
+  bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now);
+  void dispatch(queue_state& q, instant now);
+  void deliver(queue_state& q, consumer& c, queued_message m);
+  void dead_letter(queue_state& q, queued_message m, std::string_view reason, instant now);
+  void expire(queue_state& q, instant now, bool include_now);
+  void settle(channel_state& ch, unacked_delivery& d, bool ack, bool requeue, instant now);
+  result<void> settle_tags(channel_ref c, std::uint64_t tag, bool multiple, bool ack, bool requeue, method_ref m,
+                           instant now);
+  result<void> publish(channel_ref c, message_ptr msg, bool mandatory, instant now);
+
+  // Lifecycle (broker_admin.cc).
+  void close_channel(connection_state& conn, channel_state& ch, instant now);
+  void close_connection(connection_id id, instant now);
+  void cancel_consumer(consumer& c, bool notify, instant now);
+  void delete_queue(queue_state& q, bool notify_consumers, instant now);
+  void delete_exchange(exchange_state& e);
+  void requeue_unacked(channel_state& ch, instant now);
+  struct binding_ends {
+    exchange_state* source = nullptr;
+    destination dest;
+  };
+  /// Resolves both ends of a bind/unbind; `dest_is_exchange` picks exchange or queue.
+  result<binding_ends> resolve_binding(channel_ref c, std::string_view dest, bool dest_is_exchange,
+                                       std::string_view source, method_ref m, instant now);
+  /// Unbinding what is not bound succeeds; an auto-delete source goes with its last binding.
+  result<void> unbind(channel_ref c, std::string_view dest, bool dest_is_exchange, std::string_view source,
+                      std::string_view routing_key, const field_table& args, method_ref m);
+  std::uint32_t declare_exchange(std::string_view vhost, std::string name, exchange_type type, bool durable,
+                                 bool auto_delete, bool internal, field_table args);
+
+  // Cluster (broker_cluster.cc).
+  /// Mirrors per queue the ha policy asks for.
+  std::size_t wanted_mirrors() const;
+  void place_queue(queue_state& q, node_id declared_on);
+  void count_transfer(node_id from, node_id to, const message& m);
+  void count_mirroring(const queue_state& q, std::uint64_t bytes);
+};
+
+/// 406 "inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is 'false'".
+error inequivalent(method_ref m, std::string_view what, std::string_view arg, std::string_view received,
+                   std::string_view current);
+const char* yes_no(bool b);
+/// Builds an error with RabbitMQ's text form "NAME - detail".
+error make_error(reply_code code, method_ref method, std::string detail);
+/// Queue names appear in errors as "queue 'q' in vhost '/'".
+std::string describe_queue(std::string_view vhost, std::string_view name);
+std::string describe_exchange(std::string_view vhost, std::string_view name);
+
+}  // namespace mqlab::broker::amqp

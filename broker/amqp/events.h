@@ -1,0 +1,66 @@
+// What the broker tells its caller besides return values: deliveries to push to consumers,
+// publisher confirms, returned messages, and closes the server initiates. The caller drains
+// them after each call (the simulator schedules consumer work, the network layer writes frames).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/amqp/message.h"
+#include "broker/amqp/reply_code.h"
+
+namespace mqlab::broker::amqp {
+
+using connection_id = std::uint32_t;
+using channel_id = std::uint16_t;
+
+/// A channel of a connection, the address of most calls.
+struct channel_ref {
+  connection_id conn = 0;
+  channel_id ch = 0;
+  auto operator<=>(const channel_ref&) const = default;
+};
+
+/// basic.deliver to a consumer.
+struct delivery {
+  channel_ref to;
+  std::shared_ptr<const std::string> consumer_tag;
+  std::uint64_t delivery_tag = 0;
+  bool redelivered = false;
+  message_ptr msg;
+};
+
+/// basic.ack / basic.nack from the broker to a publisher in confirm mode.
+struct confirm {
+  channel_ref to;
+  std::uint64_t sequence = 0;
+  bool multiple = false;
+  bool ack = true;
+};
+
+/// basic.return of an unroutable mandatory message.
+struct returned {
+  channel_ref to;
+  reply_code code = reply_code::no_route;
+  std::string text;
+  message_ptr msg;
+};
+
+/// basic.cancel from the broker: the consumer's queue was deleted or became unavailable.
+struct consumer_cancelled {
+  channel_ref to;
+  std::string consumer_tag;
+};
+
+/// The broker closed a connection (its node crashed, or it was forced).
+struct connection_closed {
+  connection_id conn = 0;
+  error reason;
+};
+
+using event = std::variant<delivery, confirm, returned, consumer_cancelled, connection_closed>;
+
+}  // namespace mqlab::broker::amqp
