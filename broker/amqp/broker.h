@@ -83,6 +83,9 @@ struct cluster_config {
   std::uint32_t nodes = 1;
   ha_mode mirroring = ha_mode::none;  // the ha-mode policy applied to every queue
   std::uint32_t ha_replicas = 2;      // for ha_mode::exactly: owner + mirrors
+  /// ha-sync-mode: automatic copies a queue's contents to a returning mirror at once; manual
+  /// leaves it unsynchronised (not eligible for promotion) until the queue has drained.
+  bool ha_sync_automatic = true;
 };
 
 class broker {
@@ -154,6 +157,11 @@ class broker {
   /// Restarts a crashed node: durable queues come back with their persistent messages.
   void restart_node(node_id node, instant now);
   bool node_up(node_id node) const;
+  /// Cuts the link between two nodes: neither reaches queues owned by the other (they look
+  /// down from across the cut), publishes across it are lost, consumers across it get nothing.
+  void partition(node_id a, node_id b);
+  /// Restores the link and resumes delivery.
+  void heal(node_id a, node_id b, instant now);
   const cluster_traffic& traffic() const;
 
   // --- observation -----------------------------------------------------------------------

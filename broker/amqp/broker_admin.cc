@@ -64,7 +64,7 @@ result<queue_state*> broker::state::usable_queue(channel_ref c, std::string_view
                                                  method_ref m) {
   queue_state* q = find_queue(vhost, name);
   if (q == nullptr) return std::unexpected(make_error(reply_code::not_found, m, "no " + describe_queue(vhost, name)));
-  if (!q->available) {
+  if (!q->available || !reachable(connections.at(c.conn).node, q->owner)) {
     return std::unexpected(make_error(reply_code::not_found, m,
                                       fmt::format("home node 'rabbit@node-{}' of durable {} is down or inaccessible",
                                                   q->owner.value, describe_queue(vhost, name))));

@@ -67,7 +67,7 @@ void broker::state::route(std::uint32_t exchange_id, std::string_view routing_ke
 }
 
 bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now) {
-  if (!q.available) {
+  if (!q.available || !reachable(from, q.owner)) {
     ++q.stats.lost;
     return false;
   }
@@ -115,7 +115,7 @@ void broker::state::dispatch(queue_state& q, instant now) {
       const std::size_t n = q.consumers.size();
       for (std::size_t i = 0; i < n && chosen == nullptr; ++i) {
         consumer* c = q.consumers[(q.next_consumer + i) % n];
-        if (has_credit(*c)) {
+        if (has_credit(*c) && reachable(c->channel->node, q.owner)) {
           chosen = c;
           q.next_consumer = (q.next_consumer + i + 1) % n;  // round-robin continues after it
         }
@@ -257,6 +257,11 @@ void broker::state::settle(channel_state& ch, unacked_delivery& d, bool ack, boo
   count_mirroring(q, 0);  // acks and rejects are replicated to mirrors too
   if (ack) {
     ++q.stats.acked;
+    // ha-sync-mode manual: a mirror that joined late is in sync once the queue has drained.
+    if (q.ready.empty() && q.unacked == 0 && !q.unsynced_mirrors.empty()) {
+      q.mirrors.insert(q.mirrors.end(), q.unsynced_mirrors.begin(), q.unsynced_mirrors.end());
+      q.unsynced_mirrors.clear();
+    }
   } else if (requeue) {
     q.ready.requeue(std::move(d.m));
   } else {

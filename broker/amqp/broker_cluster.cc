@@ -37,10 +37,37 @@ void broker::state::count_transfer(node_id from, node_id to, const message& m) {
   traffic.bytes += m.body_size();
 }
 
+bool broker::state::reachable(node_id a, node_id b) const {
+  if (a == b) return true;
+  const auto link = std::minmax(a.value, b.value);
+  return std::find(partitions.begin(), partitions.end(), std::pair{link.first, link.second}) == partitions.end();
+}
+
 void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
-  traffic.messages += q.mirrors.size();
-  traffic.bytes += bytes * q.mirrors.size();
-  if (bytes > 0) traffic.mirror_copies += q.mirrors.size();
+  // New messages and acks go to every reachable mirror, synchronised or not.
+  std::uint64_t copies = 0;
+  for (const auto* list : {&q.mirrors, &q.unsynced_mirrors}) {
+    copies += static_cast<std::uint64_t>(
+        std::count_if(list->begin(), list->end(), [&](node_id m) { return reachable(q.owner, m); }));
+  }
+  traffic.messages += copies;
+  traffic.bytes += bytes * copies;
+  if (bytes > 0) traffic.mirror_copies += copies;
+}
+
+void broker::partition(node_id a, node_id b) {
+  if (a == b) return;
+  const auto link = std::minmax(a.value, b.value);
+  if (s_->reachable(a, b)) s_->partitions.emplace_back(link.first, link.second);
+}
+
+void broker::heal(node_id a, node_id b, instant now) {
+  const auto link = std::minmax(a.value, b.value);
+  std::erase(s_->partitions, std::pair{link.first, link.second});
+  std::vector<queue_state*> all;
+  for (auto& [id, q] : s_->queues) all.push_back(q.get());
+  std::sort(all.begin(), all.end(), [](const queue_state* x, const queue_state* y) { return x->id < y->id; });
+  for (queue_state* q : all) s_->dispatch(*q, now);
 }
 
 bool broker::node_up(node_id node) const {
@@ -64,6 +91,7 @@ void broker::crash_node(node_id node, instant now) {
   std::vector<queue_state*> owned;
   for (auto& [id, q] : s_->queues) {
     std::erase(q->mirrors, node);
+    std::erase(q->unsynced_mirrors, node);
     if (q->owner == node) owned.push_back(q.get());
   }
   std::sort(owned.begin(), owned.end(), [](const queue_state* a, const queue_state* b) { return a->id < b->id; });
@@ -122,12 +150,15 @@ void broker::restart_node(node_id node, instant now) {
     q->available = true;
     s_->dispatch(*q, now);
   }
-  // A returning node rejoins mirrored queues as a mirror (ha-sync-mode automatic: it is sent
-  // the queue's contents at once).
+  // A returning node rejoins mirrored queues as a mirror. With ha-sync-mode automatic it is
+  // sent the queue's contents at once; with manual it only receives new messages.
   const std::size_t wanted = s_->wanted_mirrors();
   for (auto& [id, q] : s_->queues) {
-    if (q->owner == node || q->mirrors.size() >= wanted) continue;
-    if (std::find(q->mirrors.begin(), q->mirrors.end(), node) != q->mirrors.end()) continue;
+    if (q->owner == node || q->mirrors.size() + q->unsynced_mirrors.size() >= wanted) continue;
+    if (!s_->cluster.ha_sync_automatic && !q->ready.empty()) {
+      q->unsynced_mirrors.push_back(node);
+      continue;
+    }
     q->mirrors.push_back(node);
     s_->traffic.messages += q->ready.size();
     s_->traffic.bytes += q->ready.bytes();

@@ -56,7 +56,8 @@ struct queue_state {
   queue_stats stats;
 
   node_id owner;
-  std::vector<node_id> mirrors;  // synchronised mirrors, oldest first
+  std::vector<node_id> mirrors;           // synchronised mirrors, oldest first
+  std::vector<node_id> unsynced_mirrors;  // joined under ha-sync-mode manual, not yet in sync
   bool available = true;          // false while a non-mirrored owner is down
 };
 
@@ -118,6 +119,7 @@ struct broker::state {
   std::vector<event> events;
   cluster_traffic traffic;
   std::vector<bool> node_up;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> partitions;  // cut links, (low, high)
   std::unordered_map<std::string, vhost_state> vhosts;
   std::unordered_map<std::uint32_t, std::unique_ptr<exchange_state>> exchanges;
   std::unordered_map<std::uint32_t, std::unique_ptr<queue_state>> queues;
@@ -175,6 +177,7 @@ struct broker::state {
                                  bool auto_delete, bool internal, field_table args);
 
   // Cluster (broker_cluster.cc).
+  bool reachable(node_id a, node_id b) const;
   /// Mirrors per queue the ha policy asks for.
   std::size_t wanted_mirrors() const;
   void place_queue(queue_state& q, node_id declared_on);

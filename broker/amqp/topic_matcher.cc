@@ -4,11 +4,19 @@
 #include "broker/amqp/topic_matcher.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace mqlab::broker::amqp {
 
+namespace {
+struct word_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+}  // namespace
+
 struct topic_matcher::node {
-  std::map<std::string, std::unique_ptr<node>, std::less<>> words;
+  std::unordered_map<std::string, std::unique_ptr<node>, word_hash, std::equal_to<>> words;
   std::unique_ptr<node> star;  // '*'
   std::unique_ptr<node> hash;  // '#'
   std::vector<std::uint32_t> destinations;  // patterns that end here

@@ -92,6 +92,46 @@ TEST_F(mirrored_cluster, owner_crash_promotes_a_mirror_and_loses_nothing) {
   EXPECT_TRUE(d[0].redelivered);
 }
 
+TEST_F(mirrored_cluster, a_transient_mirrored_queue_also_survives_its_owner) {
+  const auto client = b.open_connection("/", now, node_id{2}).value();
+  const auto cch = open_channel(client, 1);
+  declare_queue("fast-ha");  // non-durable, but mirrored
+  for (int i = 0; i < 3; ++i) publish("", "fast-ha", "m", nullptr, cch);
+  b.crash_node(node_id{0}, now);
+  EXPECT_EQ(b.inspect_queue("/", "fast-ha")->ready, 3u);
+  EXPECT_EQ(b.totals().lost, 0u);
+}
+
+TEST(cluster_sync, manual_sync_mirror_is_not_promoted_until_the_queue_drains) {
+  broker b(cluster_config{2, ha_mode::all, 2, false});
+  const auto conn = b.open_connection("/", {}, node_id{0}).value();
+  const channel_ref ch{conn, 1};
+  ASSERT_TRUE(b.channel_open(ch).has_value());
+  ASSERT_TRUE(b.queue_declare(ch, {.name = "q", .durable = true}, {}).has_value());
+  const auto far = b.open_connection("/", {}, node_id{1}).value();
+  ASSERT_TRUE(b.channel_open({far, 1}).has_value());
+  b.crash_node(node_id{1}, {});  // the only mirror goes...
+  ASSERT_TRUE(b.basic_publish(ch, "", "q", false, props([](basic_properties& p) { p.delivery_mode = 2; }), "old", {}).has_value());
+  b.restart_node(node_id{1}, {});  // ...and comes back unsynchronised: it never saw "old"
+  b.crash_node(node_id{0}, {});
+  EXPECT_FALSE(b.inspect_queue("/", "q")->available);  // not promoted: the queue is down, not lost
+}
+
+TEST_F(normal_cluster, a_partition_hides_queues_across_the_cut_until_healed) {
+  declare_queue("orders", {}, true);  // owner node 0
+  const auto far = b.open_connection("/", now, node_id{2}).value();
+  const auto fch = open_channel(far, 1);
+  consume("orders", fch);
+  b.partition(node_id{0}, node_id{2});
+  publish("", "orders", "kept");  // local publisher on node 0: stored
+  EXPECT_TRUE(deliveries().empty());  // the consumer on node 2 is cut off
+  auto r = b.basic_get(open_channel(far, 2), "orders", true, now);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, reply_code::not_found);
+  b.heal(node_id{0}, node_id{2}, now);
+  EXPECT_EQ(bodies(), (std::vector<std::string>{"kept"}));
+}
+
 TEST(cluster_cost, mirroring_multiplies_inter_node_traffic) {
   auto run = [](ha_mode mode) {
     broker b(cluster_config{3, mode, 2});
