@@ -22,7 +22,7 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/bin/mqlab station --arrival-rate 90 --service-rate 100 --customers 2000000 --replications 5
+	$(BUILD)/bin/mqlab run scenarios/01-async-registration.yaml
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -13,7 +13,7 @@ bool station::arrive(job j) {
     if (j.measured) ++blocked_;
     return false;
   }
-  if (busy_ < config_.servers) {
+  if (busy_ < config_.servers && !paused_) {
     start_service(j);
   } else {
     queue_.push_back(j);
@@ -41,12 +41,21 @@ void station::depart(const job& j) {
     ++completed_;
     response_seconds_.add((sim_.now() - j.arrived).seconds());
   }
-  if (!queue_.empty()) {
+  start_waiting();
+  if (on_departure_) on_departure_(j);
+}
+
+void station::start_waiting() {
+  while (!paused_ && !queue_.empty() && busy_ < config_.servers) {
     const job next = queue_.front();
     queue_.pop_front();
     start_service(next);
   }
-  if (on_departure_) on_departure_(j);
+}
+
+void station::resume() {
+  paused_ = false;
+  start_waiting();
 }
 
 void station::account_busy() {

@@ -44,6 +44,11 @@ class station {
   /// Offers a job; returns false (and counts a block if measured) when the station is full.
   bool arrive(job j);
 
+  /// An outage: no new service starts until resume(); jobs in service finish, arrivals queue.
+  void pause() { paused_ = true; }
+  void resume();
+  bool paused() const { return paused_; }
+
   /// Starts (or restarts) the measurement window: time-based warm-up deletion.
   void start_measuring();
   /// Closes the measurement window for utilisation at the current time.
@@ -65,6 +70,7 @@ class station {
 
  private:
   void start_service(job j);
+  void start_waiting();
   void depart(const job& j);
   void account_busy();
 
@@ -74,6 +80,7 @@ class station {
   departure_handler on_departure_;
   std::deque<job> queue_;
   int busy_ = 0;
+  bool paused_ = false;
 
   sim::histogram waits_;
   sim::tally wait_seconds_, response_seconds_;

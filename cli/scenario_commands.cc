@@ -1,0 +1,215 @@
+// Thin adapters: load + validate (exit 2 with located errors), run with a progress bar, print
+// a variants-as-columns table and the expectations, write results/ (exit 1 on a failed one).
+#include "cli/scenario_commands.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/progress.h"
+#include "sim/time.h"
+#include "workbench/results.h"
+#include "workbench/runner.h"
+#include "workbench/scenario.h"
+
+namespace mqlab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct run_options {
+  std::string file;
+  std::string mode = "sim";
+  std::optional<std::uint64_t> seed;
+  std::vector<std::string> sets;
+  std::string out = "results";
+  bool json = false;
+  bool quiet = false;
+};
+
+std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets) {
+  workbench::overrides out;
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) return std::unexpected(fmt::format("--set {}: expected PATH=VALUE", s));
+    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  return out;
+}
+
+bool is_time_metric(const std::string& key) {
+  return key.starts_with("response.") || key.starts_with("e2e.") || key.ends_with(".wait.mean");
+}
+
+std::string show(const std::string& key, double v) {
+  if (is_time_metric(key) && !key.ends_with(".count")) return sim::format_duration(sim::duration::from_seconds(v));
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.4g}", v);
+}
+
+void print_summary(const workbench::scenario& sc, const workbench::run_result& r) {
+  static const std::vector<std::string> preferred = {
+      "response.mean", "response.p50", "response.p99", "throughput", "rejected", "e2e.mean", "e2e.p99",
+      "consume_rate",  "published",    "lost",         "dropped",    "dead_lettered", "expired", "redelivered",
+      "rejected_publishes", "idle_consumers", "inter_node.bytes"};
+  std::vector<std::string> rows;
+  for (const auto& key : preferred) {
+    const bool shown = std::any_of(r.variants.begin(), r.variants.end(), [&](const auto& v) {
+      auto it = v.metrics.find(key);
+      return it != v.metrics.end() && it->second.mean != 0;
+    });
+    if (shown) rows.push_back(key);
+  }
+  for (const auto& [key, m] : r.variants.front().metrics) {
+    if (key.starts_with("station.") && key.ends_with(".utilization")) rows.push_back(key);
+  }
+  fmt::print("{}\n{}\n\n", sc.title.empty() ? sc.name : sc.title, std::string(std::max<std::size_t>(sc.title.size(), 8), '='));
+  fmt::print("{:<28}", "");
+  for (const auto& v : r.variants) fmt::print("{:>16}", v.name);
+  fmt::print("\n");
+  for (const auto& key : rows) {
+    fmt::print("{:<28}", key);
+    for (const auto& v : r.variants) {
+      auto it = v.metrics.find(key);
+      fmt::print("{:>16}", it == v.metrics.end() ? "—" : show(key, it->second.mean));
+    }
+    fmt::print("\n");
+  }
+  if (!r.expectations.empty()) fmt::print("\nExpectations\n");
+  for (const auto& e : r.expectations) {
+    const std::string actual = e.found ? show(e.expected.metric.substr(e.expected.metric.find('.') + 1), e.actual) : "no such metric";
+    fmt::print("  {}  {}   (got {})\n", e.passed ? "PASS" : "FAIL", e.expected.text, actual);
+  }
+}
+
+std::string utc_timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+int run(const run_options& o) {
+  auto sets = parse_sets(o.sets);
+  if (!sets) {
+    fmt::print(stderr, "mqlab run: {}\n", sets.error());
+    return 2;
+  }
+  if (o.mode != "sim") {
+    fmt::print(stderr, "mqlab run: --mode {}: only 'sim' is available in this build (net mode is not implemented yet)\n", o.mode);
+    return 2;
+  }
+  auto sc = workbench::load_scenario(o.file, *sets);
+  if (!sc) {
+    fmt::print(stderr, "{}", sc.error().format(o.file));
+    return 2;
+  }
+  if (o.seed) sc->seed = *o.seed;
+  workbench::run_result result;
+  {
+    progress_bar bar(fmt::format("running {}", sc->name), !o.quiet && !o.json);
+    result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); });
+  }
+  if (o.out != "-") {
+    const fs::path dir = workbench::results_dir(o.out, *sc, utc_timestamp());
+    if (auto w = workbench::write_results(dir, *sc, result); !w) {
+      fmt::print(stderr, "mqlab run: {}\n", w.error());
+      return 2;
+    }
+    if (!o.json && !o.quiet) fmt::print("results in {}\n\n", dir.string());
+  }
+  if (o.json) {
+    fmt::print("{}\n", workbench::to_json(*sc, result).dump(2));
+  } else {
+    print_summary(*sc, result);
+  }
+  return result.all_passed() ? 0 : 1;
+}
+
+fs::path scenarios_dir(const char* argv0) {
+  if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
+  // build/bin/mqlab -> <repo>/scenarios
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+      if (fs::is_directory(p / "scenarios")) return p / "scenarios";
+    }
+  }
+  (void)argv0;
+  return "scenarios";
+}
+
+int labs() {
+  const fs::path dir = scenarios_dir(nullptr);
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  }
+  if (ec) {
+    fmt::print(stderr, "mqlab labs: {}: {}\n", dir.string(), ec.message());
+    return 2;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    auto sc = workbench::load_scenario(f.string());
+    if (!sc) {
+      fmt::print("{:<28} (invalid: run mqlab validate {})\n", f.filename().string(), f.string());
+      continue;
+    }
+    fmt::print("{:<28} {}\n", f.filename().string(), sc->title);
+    if (!sc->lesson.empty()) fmt::print("{:<28} {}\n", "", sc->lesson);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_scenario_commands(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<run_options>();
+  auto* run_cmd = app.add_subcommand("run", "Run a scenario file: every variant, replications, expectations, results/");
+  run_cmd->add_option("file", o->file, "Scenario file (YAML)")->required();
+  run_cmd->add_option("--mode", o->mode, "sim (discrete-event simulation) or net (real network)")->capture_default_str();
+  run_cmd->add_option("--seed", o->seed, "Override the scenario's seed");
+  run_cmd->add_option("--set", o->sets, "Override a field: --set duration=10s --set stations.db.servers=8");
+  run_cmd->add_option("--out", o->out, "Results root directory, or - for none")->capture_default_str();
+  run_cmd->add_flag("--json", o->json, "Print run.json to stdout instead of the table");
+  run_cmd->add_flag("--quiet", o->quiet, "No progress bar");
+  run_cmd->callback([o, &exit_code] { exit_code = run(*o); });
+
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto sets = std::make_shared<std::vector<std::string>>();
+  auto* validate = app.add_subcommand("validate", "Check scenario files and report every problem with its place");
+  validate->add_option("files", *files, "Scenario files")->required();
+  validate->add_option("--set", *sets, "Overrides, as for run");
+  validate->callback([files, sets, &exit_code] {
+    exit_code = 0;
+    auto parsed = parse_sets(*sets);
+    if (!parsed) {
+      fmt::print(stderr, "mqlab validate: {}\n", parsed.error());
+      exit_code = 2;
+      return;
+    }
+    for (const auto& f : *files) {
+      auto sc = workbench::load_scenario(f, *parsed);
+      if (sc) {
+        fmt::print("{}: ok ({} variant(s), {} expectation(s))\n", f, sc->variants.size(), sc->expect.size());
+      } else {
+        fmt::print(stderr, "{}", sc.error().format(f));
+        exit_code = 2;
+      }
+    }
+  });
+
+  auto* labs_cmd = app.add_subcommand("labs", "List the bundled lab scenarios with their titles and lessons");
+  labs_cmd->callback([&exit_code] { exit_code = labs(); });
+}
+
+}  // namespace mqlab::cli

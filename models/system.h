@@ -1,0 +1,118 @@
+// A simulated system as plain data: arrivals, service stations, request pipelines (serial
+// steps, parallel fork/join, asynchronous hand-off through the broker), broker topology,
+// consumer groups and faults. The workbench fills it from a scenario file; system_model runs it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/amqp/broker.h"
+#include "sim/arrivals.h"
+#include "sim/distribution.h"
+#include "sim/time.h"
+
+namespace mqlab::models {
+
+struct pipeline_step;
+/// Steps run one after another.
+using pipeline = std::vector<pipeline_step>;
+
+/// Visit a named station (queue there, be served).
+struct station_step {
+  std::string station;
+};
+/// Run the branches at the same time; continue when all are done (fork/join).
+struct parallel_step {
+  std::vector<pipeline> branches;
+};
+/// Hand the request's follow-up work to the broker and go on at once (asynchronous hand-off).
+struct publish_step {
+  std::string exchange;
+  std::string routing_key;
+  sim::duration cost;            // the caller's time to publish (serialisation, network, confirm)
+  std::uint32_t message_bytes = 100;
+  std::uint8_t priority = 0;     // 0 = none
+  std::optional<std::int64_t> expiration_ms;
+  bool persistent = false;
+};
+/// Spend time without a shared resource (think time, local work).
+struct delay_step {
+  sim::distribution time;  // seconds
+};
+
+struct pipeline_step {
+  std::variant<station_step, parallel_step, publish_step, delay_step> step;
+};
+
+struct station_spec {
+  int servers = 1;
+  sim::distribution service = sim::distribution::exponential(0.01);  // seconds
+  std::uint64_t capacity = 0;  // 0 = unbounded; arrivals beyond are rejected
+};
+
+struct queue_spec {
+  std::string name;
+  bool durable = true;
+  broker::amqp::field_table arguments;
+};
+
+struct exchange_spec {
+  std::string name;
+  std::string type = "direct";
+};
+
+struct binding_spec {
+  std::string queue;
+  std::string exchange;
+  std::string key;
+  broker::amqp::field_table arguments;
+};
+
+struct broker_spec {
+  std::vector<exchange_spec> exchanges;
+  std::vector<queue_spec> queues;
+  std::vector<binding_spec> bindings;
+  broker::amqp::cluster_config cluster;
+};
+
+/// `count` identical consumers on `queue`, each on its own connection and channel.
+struct consumer_group_spec {
+  std::string name;
+  std::string queue;
+  int count = 1;
+  std::uint16_t prefetch = 0;  // 0 = unlimited
+  bool auto_ack = false;
+  pipeline work;               // what a consumer does per message, one message at a time
+  std::uint32_t node = 0;      // cluster node the consumers connect to
+};
+
+enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal };
+
+struct fault_spec {
+  sim::duration at;
+  fault_kind kind = fault_kind::crash_node;
+  std::string target;        // node "node-1" / station name / consumer group name
+  std::string other;         // second node of a partition
+  int index = 0;             // which consumer of a group
+};
+
+/// One runnable system (one variant of a scenario).
+struct system_spec {
+  sim::duration duration = sim::duration::seconds(60);
+  sim::duration warmup;
+  sim::duration sample_interval = sim::duration::seconds(1);
+  std::shared_ptr<sim::arrival_process> arrivals;  // copied per replication
+  std::uint32_t producer_node = 0;
+  std::map<std::string, station_spec> stations;
+  pipeline request;  // what each arrival does; its end is the response
+  broker_spec broker;
+  std::vector<consumer_group_spec> consumers;
+  std::vector<fault_spec> faults;
+};
+
+}  // namespace mqlab::models

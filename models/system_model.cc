@@ -1,0 +1,549 @@
+// The runtime of a simulated system: requests walk pipelines as tokens (a token per request,
+// per parallel branch and per consumed message); stations serve tokens; publish steps hand
+// messages to the broker core, whose deliveries start consumer work.
+#include "models/system_model.h"
+
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "broker/amqp/broker.h"
+#include "models/station.h"
+#include "sim/simulator.h"
+
+namespace mqlab::models {
+namespace {
+
+namespace amqp = broker::amqp;
+
+constexpr std::int64_t no_parent = -1;
+
+struct token {
+  const pipeline* steps = nullptr;
+  std::size_t next = 0;
+  std::int64_t parent = no_parent;
+  sim::sim_time created;   // when the request (or the consumed message) was created
+  std::uint32_t pending = 0;
+  int consumer = -1;       // >= 0: the work of that consumer on one message
+  std::uint64_t delivery_tag = 0;
+  std::uint64_t consumer_epoch = 0;
+  broker::amqp::channel_ref channel;  // where the consumed message came from (for the ack)
+  bool measured = false;
+  bool live = false;
+};
+
+struct consumer_rt {
+  const consumer_group_spec* group = nullptr;
+  int index = 0;
+  amqp::connection_id conn = 0;
+  amqp::channel_ref ch;
+  std::deque<amqp::delivery> buffer;  // delivered (prefetched), not yet worked on
+  bool busy = false;
+  bool alive = true;         // false once killed by a fault: it never comes back
+  bool resubscribing = false;
+  std::uint64_t epoch = 0;            // bumped on reconnect: work of an old epoch is void
+  std::uint64_t delivered = 0;
+  amqp::channel_id next_channel = 1;
+};
+
+class system_model {
+ public:
+  system_model(const system_spec& spec, std::uint64_t seed);
+  run_metrics run(const run_progress& progress, const std::atomic<bool>* cancel);
+
+ private:
+  // Requests and tokens.
+  void arrive();
+  std::int64_t new_token(const pipeline* steps, std::int64_t parent, sim::sim_time created, bool measured);
+  void advance(std::int64_t id);
+  void finish(std::int64_t id);
+  void publish(const publish_step& step, const token& t);
+  // Broker plumbing.
+  void setup_broker();
+  void handle_events();
+  void on_delivery(amqp::delivery d);
+  void on_connection_closed(amqp::connection_id conn);
+  void drop_in_flight(consumer_rt& c);
+  void start_next(int c);
+  void subscribe(int c);
+  void resubscribe_later(int c);
+  void watch_deadline();
+  // Faults and sampling.
+  void schedule_faults();
+  void apply(const fault_spec& f);
+  void sample();
+  void start_measuring();
+  run_metrics collect();
+
+  const system_spec& spec_;
+  sim::simulator sim_;
+  sim::random_streams streams_;
+  sim::rng arrival_rng_, delay_rng_;
+  sim::arrival_process arrivals_;
+  amqp::broker broker_;
+  amqp::channel_ref producer_;
+  std::map<std::string, std::unique_ptr<station>> stations_;
+  std::vector<token> tokens_;
+  std::vector<std::int64_t> free_tokens_;
+  std::vector<consumer_rt> consumers_;
+  std::map<std::pair<amqp::connection_id, amqp::channel_id>, int> consumer_by_channel_;
+  std::map<const publish_step*, std::shared_ptr<const amqp::basic_properties>> publish_props_;
+  sim::event_id deadline_event_;
+  sim::sim_time deadline_at_ = sim::sim_time::max();
+
+  // Measurements.
+  sim::histogram response_, e2e_, interval_response_;
+  std::uint64_t requests_ = 0, completed_ = 0, rejected_ = 0, consumed_ = 0, unroutable_ = 0, lost_in_flight_ = 0;
+  std::uint64_t interval_completed_ = 0, interval_consumed_ = 0;
+  std::map<std::string, std::vector<double>> series_;
+  std::map<std::string, double> max_depth_;
+  broker::amqp::queue_stats at_warmup_;
+  broker::amqp::cluster_traffic traffic_at_warmup_;
+};
+
+system_model::system_model(const system_spec& spec, std::uint64_t seed)
+    : spec_(spec),
+      streams_(seed),
+      arrival_rng_(streams_.stream("arrivals")),
+      delay_rng_(streams_.stream("delays")),
+      arrivals_(*spec.arrivals),
+      broker_(spec.broker.cluster) {
+  for (const auto& [name, st] : spec_.stations) {
+    auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
+                                       streams_.stream("station-" + name));
+    s->on_departure([this](const job& j) { advance(static_cast<std::int64_t>(j.id)); });
+    stations_.emplace(name, std::move(s));
+  }
+  setup_broker();
+}
+
+// --- requests ---------------------------------------------------------------------------------
+
+std::int64_t system_model::new_token(const pipeline* steps, std::int64_t parent, sim::sim_time created,
+                                     bool measured) {
+  std::int64_t id;
+  if (free_tokens_.empty()) {
+    id = static_cast<std::int64_t>(tokens_.size());
+    tokens_.emplace_back();
+  } else {
+    id = free_tokens_.back();
+    free_tokens_.pop_back();
+  }
+  tokens_[static_cast<std::size_t>(id)] = token{steps, 0, parent, created, 0, -1, 0, 0, {}, measured, true};
+  return id;
+}
+
+void system_model::arrive() {
+  const bool measured = sim_.now() >= sim::sim_time() + spec_.warmup;
+  requests_ += measured;
+  advance(new_token(&spec_.request, no_parent, sim_.now(), measured));
+  const sim::sim_time next = arrivals_.next(arrival_rng_);
+  if (next < sim::sim_time() + spec_.duration) sim_.at(next, [this] { arrive(); });
+}
+
+void system_model::advance(std::int64_t id) {
+  token& t = tokens_[static_cast<std::size_t>(id)];
+  if (t.next == t.steps->size()) {
+    finish(id);
+    return;
+  }
+  const pipeline_step& step = (*t.steps)[t.next++];
+  if (const auto* s = std::get_if<station_step>(&step.step)) {
+    if (!stations_.at(s->station)->arrive(job{static_cast<std::uint64_t>(id), t.created, {}, {}, t.measured})) {
+      rejected_ += t.measured;  // a full station turns the request away
+      tokens_[static_cast<std::size_t>(id)].next = tokens_[static_cast<std::size_t>(id)].steps->size();
+      finish(id);
+    }
+  } else if (const auto* p = std::get_if<parallel_step>(&step.step)) {
+    t.pending = static_cast<std::uint32_t>(p->branches.size());
+    const auto created = t.created;
+    const bool measured = t.measured;
+    for (const auto& branch : p->branches) advance(new_token(&branch, id, created, measured));
+    if (p->branches.empty()) advance(id);
+  } else if (const auto* pub = std::get_if<publish_step>(&step.step)) {
+    sim_.after(pub->cost, [this, id, pub] {
+      publish(*pub, tokens_[static_cast<std::size_t>(id)]);
+      advance(id);
+    });
+  } else {
+    const auto& d = std::get<delay_step>(step.step);
+    sim_.after(sim::duration::from_seconds(d.time.sample(delay_rng_)), [this, id] { advance(id); });
+  }
+}
+
+void system_model::finish(std::int64_t id) {
+  const token t = tokens_[static_cast<std::size_t>(id)];
+  tokens_[static_cast<std::size_t>(id)].live = false;
+  free_tokens_.push_back(id);
+  if (t.parent != no_parent) {
+    if (--tokens_[static_cast<std::size_t>(t.parent)].pending == 0) advance(t.parent);
+    return;
+  }
+  const sim::duration took = sim_.now() - t.created;
+  if (t.consumer < 0) {
+    if (t.measured) {
+      ++completed_;
+      response_.record(took);
+    }
+    ++interval_completed_;
+    interval_response_.record(took);
+    return;
+  }
+  consumer_rt& c = consumers_[static_cast<std::size_t>(t.consumer)];
+  if (c.epoch != t.consumer_epoch || !c.alive) return;  // the consumer died meanwhile
+  if (t.measured) {
+    ++consumed_;
+    e2e_.record(took);
+  }
+  ++interval_consumed_;
+  if (!c.group->auto_ack) {
+    (void)broker_.basic_ack(t.channel, t.delivery_tag, false, {sim_.now().ns()});
+  }
+  c.busy = false;
+  start_next(t.consumer);
+  handle_events();
+}
+
+void system_model::publish(const publish_step& step, const token& t) {
+  auto& props = publish_props_[&step];
+  if (!props) {
+    auto p = std::make_shared<amqp::basic_properties>();
+    if (step.priority) p->priority = step.priority;
+    if (step.expiration_ms) p->expiration = std::to_string(*step.expiration_ms);
+    if (step.persistent) p->delivery_mode = 2;
+    props = std::move(p);
+  }
+  // The body carries the creation time and whether it counts, for end-to-end latency.
+  std::string body(std::max<std::size_t>(step.message_bytes, 9), '\0');
+  const std::int64_t created = t.created.ns();
+  std::memcpy(body.data(), &created, sizeof created);
+  body[8] = t.measured ? 1 : 0;
+  auto r = broker_.basic_publish(producer_, step.exchange, step.routing_key, true, props, std::move(body),
+                                 {sim_.now().ns()});
+  if (!r) {
+    // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
+    unroutable_ += t.measured;
+    producer_.ch = static_cast<amqp::channel_id>(producer_.ch + 1);
+    (void)broker_.channel_open(producer_);
+  }
+  handle_events();
+}
+
+// --- broker -------------------------------------------------------------------------------------
+
+void system_model::setup_broker() {
+  const auto& b = spec_.broker;
+  // Topology is declared from node 0 unless a queue says otherwise: queues live there.
+  const auto admin_conn = broker_.open_connection("/", {}, broker::node_id{0}).value();
+  const amqp::channel_ref admin{admin_conn, 1};
+  (void)broker_.channel_open(admin);
+  for (const auto& e : b.exchanges) (void)broker_.exchange_declare(admin, {.name = e.name, .type = e.type, .durable = true});
+  for (const auto& q : b.queues) {
+    (void)broker_.queue_declare(admin, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
+  }
+  for (const auto& bind : b.bindings) (void)broker_.queue_bind(admin, bind.queue, bind.exchange, bind.key, bind.arguments);
+  producer_ = {broker_.open_connection("/", {}, broker::node_id{spec_.producer_node}).value(), 1};
+  (void)broker_.channel_open(producer_);
+  for (const auto& g : spec_.consumers) {
+    for (int i = 0; i < g.count; ++i) {
+      consumer_rt c;
+      c.group = &g;
+      c.index = i;
+      consumers_.push_back(std::move(c));
+    }
+  }
+  for (std::size_t i = 0; i < consumers_.size(); ++i) subscribe(static_cast<int>(i));
+  handle_events();
+}
+
+broker::node_id system_model_first_up(const broker::amqp::broker& b, std::uint32_t preferred, std::uint32_t nodes) {
+  for (std::uint32_t i = 0; i < nodes; ++i) {
+    const broker::node_id n{(preferred + i) % nodes};
+    if (b.node_up(n)) return n;
+  }
+  return broker::node_id{preferred};
+}
+
+void system_model::subscribe(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
+  if (!c.alive) return;
+  const broker::instant now{sim_.now().ns()};
+  if (c.conn == 0) {
+    const auto node = system_model_first_up(broker_, c.group->node, std::max(1u, spec_.broker.cluster.nodes));
+    auto conn = broker_.open_connection("/", now, node);
+    if (!conn) {
+      resubscribe_later(index);
+      return;
+    }
+    c.conn = *conn;
+    c.next_channel = 1;
+  }
+  c.ch = {c.conn, c.next_channel++};
+  (void)broker_.channel_open(c.ch);
+  consumer_by_channel_[{c.ch.conn, c.ch.ch}] = index;
+  if (c.group->prefetch) (void)broker_.basic_qos(c.ch, c.group->prefetch, false, now);
+  if (!broker_.basic_consume(c.ch, {.queue = c.group->queue, .no_ack = c.group->auto_ack}, now)) {
+    resubscribe_later(index);  // the queue is missing or down: try again shortly
+  }
+}
+
+void system_model::resubscribe_later(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
+  if (c.resubscribing || !c.alive) return;
+  c.resubscribing = true;
+  // Client libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s).
+  sim_.after(sim::duration::seconds(1), [this, index] {
+    consumers_[static_cast<std::size_t>(index)].resubscribing = false;
+    subscribe(index);
+    handle_events();
+  });
+}
+
+void system_model::handle_events() {
+  while (!broker_.events().empty()) {
+    for (auto& e : broker_.take_events()) {
+      if (auto* d = std::get_if<amqp::delivery>(&e)) {
+        on_delivery(std::move(*d));
+      } else if (auto* r = std::get_if<amqp::returned>(&e)) {
+        unroutable_ += r->msg->body.size() > 8 && r->msg->body[8] == 1;
+      } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
+        auto it = consumer_by_channel_.find({cancelled->to.conn, cancelled->to.ch});
+        if (it != consumer_by_channel_.end()) resubscribe_later(it->second);
+      } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
+        on_connection_closed(closed->conn);
+      }
+    }
+  }
+  watch_deadline();
+}
+
+void system_model::on_connection_closed(amqp::connection_id conn) {
+  if (conn == producer_.conn) {
+    const auto node = system_model_first_up(broker_, spec_.producer_node, std::max(1u, spec_.broker.cluster.nodes));
+    if (auto fresh = broker_.open_connection("/", {sim_.now().ns()}, node)) {
+      producer_ = {*fresh, 1};
+      (void)broker_.channel_open(producer_);
+    }
+  }
+  for (std::size_t i = 0; i < consumers_.size(); ++i) {
+    consumer_rt& c = consumers_[i];
+    if (c.conn != conn) continue;
+    drop_in_flight(c);
+    c.conn = 0;
+    resubscribe_later(static_cast<int>(i));
+  }
+}
+
+void system_model::drop_in_flight(consumer_rt& c) {
+  // With auto-ack the broker forgot these at delivery: they die with the consumer. With manual
+  // ack the broker requeues them.
+  if (c.group->auto_ack) lost_in_flight_ += c.buffer.size() + (c.busy ? 1 : 0);
+  c.buffer.clear();
+  c.busy = false;
+  ++c.epoch;
+}
+
+void system_model::on_delivery(amqp::delivery d) {
+  auto it = consumer_by_channel_.find({d.to.conn, d.to.ch});
+  if (it == consumer_by_channel_.end()) return;
+  consumer_rt& c = consumers_[static_cast<std::size_t>(it->second)];
+  if (!c.alive || c.conn != d.to.conn) return;
+  c.buffer.push_back(std::move(d));
+  start_next(it->second);
+}
+
+void system_model::start_next(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
+  if (c.busy || c.buffer.empty()) return;
+  amqp::delivery d = std::move(c.buffer.front());
+  c.buffer.pop_front();
+  c.busy = true;
+  ++c.delivered;
+  std::int64_t created = 0;
+  std::memcpy(&created, d.msg->body.data(), sizeof created);
+  const bool measured = d.msg->body[8] == 1;
+  const std::int64_t id = new_token(&c.group->work, no_parent, sim::sim_time(created), measured);
+  token& t = tokens_[static_cast<std::size_t>(id)];
+  t.consumer = index;
+  t.delivery_tag = d.delivery_tag;
+  t.channel = d.to;
+  t.consumer_epoch = c.epoch;
+  advance(id);
+}
+
+void system_model::watch_deadline() {
+  const broker::instant due = broker_.next_deadline();
+  if (due == broker::instant::never()) return;
+  const sim::sim_time at(due.ns);
+  if (at >= deadline_at_) return;
+  sim_.cancel(deadline_event_);
+  deadline_at_ = at;
+  deadline_event_ = sim_.at(at, [this] {
+    deadline_at_ = sim::sim_time::max();
+    broker_.advance({sim_.now().ns()});
+    handle_events();
+  });
+}
+
+// --- faults, sampling, results -------------------------------------------------------------------
+
+broker::node_id parse_node(const std::string& name) {
+  // "node-2" or "2".
+  const auto dash = name.rfind('-');
+  return broker::node_id{static_cast<std::uint32_t>(std::stoul(dash == std::string::npos ? name : name.substr(dash + 1)))};
+}
+
+void system_model::schedule_faults() {
+  for (const auto& f : spec_.faults) {
+    sim_.at(sim::sim_time() + f.at, [this, &f] {
+      apply(f);
+      handle_events();
+    });
+  }
+}
+
+void system_model::apply(const fault_spec& f) {
+  const broker::instant now{sim_.now().ns()};
+  switch (f.kind) {
+    case fault_kind::crash_node: broker_.crash_node(parse_node(f.target), now); break;
+    case fault_kind::restart_node: broker_.restart_node(parse_node(f.target), now); break;
+    case fault_kind::stop_station: stations_.at(f.target)->pause(); break;
+    case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
+    case fault_kind::partition: broker_.partition(parse_node(f.target), parse_node(f.other)); break;
+    case fault_kind::heal: broker_.heal(parse_node(f.target), parse_node(f.other), now); break;
+    case fault_kind::kill_consumer: {
+      int seen = 0;
+      for (auto& c : consumers_) {
+        if (c.group->name != f.target || seen++ != f.index) continue;
+        drop_in_flight(c);
+        c.alive = false;
+        broker_.close_connection(c.conn, now);  // manual-ack deliveries go back to the queue
+        c.conn = 0;
+      }
+      break;
+    }
+  }
+}
+
+void system_model::sample() {
+  const double secs = spec_.sample_interval.seconds();
+  series_["throughput"].push_back(static_cast<double>(interval_completed_) / secs);
+  series_["consumed"].push_back(static_cast<double>(interval_consumed_) / secs);
+  series_["response.p50"].push_back(interval_response_.percentile(50) * 1e-9);
+  series_["response.p99"].push_back(interval_response_.percentile(99) * 1e-9);
+  interval_completed_ = interval_consumed_ = 0;
+  interval_response_.reset();
+  for (const auto& q : spec_.broker.queues) {
+    const auto info = broker_.inspect_queue("/", q.name);
+    const double depth = info ? static_cast<double>(info->ready + info->unacked) : 0.0;
+    series_["queue." + q.name + ".depth"].push_back(depth);
+    auto& peak = max_depth_[q.name];
+    peak = std::max(peak, depth);
+  }
+  for (const auto& [name, st] : stations_) {
+    series_["station." + name + ".queue"].push_back(static_cast<double>(st->queue_length()));
+    series_["station." + name + ".busy"].push_back(static_cast<double>(st->busy_servers()));
+  }
+}
+
+void system_model::start_measuring() {
+  for (auto& [name, st] : stations_) st->start_measuring();
+  at_warmup_ = broker_.totals();
+  traffic_at_warmup_ = broker_.traffic();
+}
+
+run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel) {
+  const sim::sim_time end = sim::sim_time() + spec_.duration;
+  const sim::sim_time first = arrivals_.next(arrival_rng_);
+  if (first < end) sim_.at(first, [this] { arrive(); });
+  schedule_faults();
+  sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
+  for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
+    sim_.at(t, [this] { sample(); });
+  }
+  constexpr int steps = 100;
+  for (int i = 1; i <= steps; ++i) {
+    sim_.run_until(i == steps ? end : sim::sim_time(spec_.duration.ns() / steps * i));
+    if (progress) progress(static_cast<double>(i) / steps);
+    if (cancel && cancel->load()) break;
+  }
+  return collect();
+}
+
+void put_latency(std::map<std::string, double>& v, const std::string& prefix, const sim::histogram& h) {
+  v[prefix + ".count"] = static_cast<double>(h.count());
+  if (h.count() == 0) return;
+  v[prefix + ".mean"] = h.mean() * 1e-9;
+  v[prefix + ".stddev"] = h.stddev() * 1e-9;
+  for (auto [name, p] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p95", 95.0}, std::pair{"p99", 99.0},
+                         std::pair{"p99.9", 99.9}, std::pair{"p99.99", 99.99}}) {
+    v[prefix + "." + name] = h.percentile(p) * 1e-9;
+  }
+  v[prefix + ".max"] = h.max() * 1e-9;
+}
+
+run_metrics system_model::collect() {
+  run_metrics m;
+  auto& v = m.values;
+  const double window = (spec_.duration - spec_.warmup).seconds();
+  put_latency(v, "response", response_);
+  put_latency(v, "e2e", e2e_);
+  v["requests"] = static_cast<double>(requests_);
+  v["completed"] = static_cast<double>(completed_);
+  v["rejected"] = static_cast<double>(rejected_);
+  v["throughput"] = static_cast<double>(completed_) / window;
+  v["consumed"] = static_cast<double>(consumed_);
+  v["consume_rate"] = static_cast<double>(consumed_) / window;
+  const auto t = broker_.totals();
+  const auto& w = at_warmup_;
+  v["published"] = static_cast<double>(t.published - w.published);
+  v["delivered"] = static_cast<double>(t.delivered - w.delivered);
+  v["redelivered"] = static_cast<double>(t.redelivered - w.redelivered);
+  v["acked"] = static_cast<double>(t.acked - w.acked);
+  v["dead_lettered"] = static_cast<double>(t.dead_lettered - w.dead_lettered);
+  v["dropped"] = static_cast<double>(t.dropped - w.dropped);
+  v["expired"] = static_cast<double>(t.expired - w.expired);
+  v["rejected_publishes"] = static_cast<double>(t.rejected_publishes - w.rejected_publishes);
+  v["unroutable"] = static_cast<double>(unroutable_);
+  v["lost"] = static_cast<double>(t.lost - w.lost + unroutable_ + lost_in_flight_);
+  const auto& traffic = broker_.traffic();
+  v["inter_node.messages"] = static_cast<double>(traffic.messages - traffic_at_warmup_.messages);
+  v["inter_node.bytes"] = static_cast<double>(traffic.bytes - traffic_at_warmup_.bytes);
+  v["inter_node.mirror_copies"] = static_cast<double>(traffic.mirror_copies - traffic_at_warmup_.mirror_copies);
+  for (const auto& [name, st] : stations_) {
+    v["station." + name + ".utilization"] = st->utilization();
+    v["station." + name + ".wait.mean"] = st->wait_tally().mean();
+    v["station." + name + ".rejected"] = static_cast<double>(st->blocked());
+  }
+  for (const auto& q : spec_.broker.queues) {
+    const auto info = broker_.inspect_queue("/", q.name);
+    v["queue." + q.name + ".max_depth"] = max_depth_[q.name];
+    v["queue." + q.name + ".final_depth"] = info ? static_cast<double>(info->ready + info->unacked) : 0.0;
+  }
+  double idle = 0;
+  for (const auto& c : consumers_) {
+    const std::string base = "consumer." + c.group->name;
+    v[base + ".delivered"] += static_cast<double>(c.delivered);
+    v[fmt::format("{}.{}.delivered", base, c.index)] = static_cast<double>(c.delivered);
+    idle += c.delivered == 0;
+  }
+  v["idle_consumers"] = idle;
+  m.series = std::move(series_);
+  m.response = response_;
+  m.e2e = e2e_;
+  m.events = sim_.events_fired();
+  return m;
+}
+
+}  // namespace
+
+run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress,
+                       const std::atomic<bool>* cancel) {
+  system_model model(spec, seed);
+  return model.run(progress, cancel);
+}
+
+}  // namespace mqlab::models

@@ -1,0 +1,35 @@
+// Runs one replication of a system_spec on the simulation kernel. Every message goes through
+// the real AMQP broker core: routing, prefetch, acknowledgements, priorities, TTL, length
+// limits and cluster failures are the core's, not a stand-in queue's.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/system.h"
+#include "sim/histogram.h"
+
+namespace mqlab::models {
+
+/// What one replication measured (after warm-up).
+struct run_metrics {
+  /// Flat metrics: "response.mean" (seconds), "throughput" (per second), "lost", ...
+  std::map<std::string, double> values;
+  /// Per-interval series: "throughput", "response.p99", "queue.<name>.depth", ...
+  std::map<std::string, std::vector<double>> series;
+  sim::histogram response;  // ns, requests that completed
+  sim::histogram e2e;       // ns, from publish to the end of a consumer's work
+  std::uint64_t events = 0;
+};
+
+/// Fraction of the run simulated so far, for progress bars; may be called from another thread.
+using run_progress = std::function<void(double)>;
+
+run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress = {},
+                       const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace mqlab::models

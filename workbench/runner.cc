@@ -1,0 +1,126 @@
+// Replications of all variants share one pool of threads; results are placed by index, so the
+// output does not depend on the thread count or finishing order.
+#include "workbench/runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "models/system_model.h"
+#include "sim/random.h"
+#include "sim/statistics.h"
+
+namespace mqlab::workbench {
+
+bool run_result::all_passed() const {
+  return std::all_of(expectations.begin(), expectations.end(), [](const expectation_result& e) { return e.passed; });
+}
+
+namespace {
+
+variant_result combine(const variant& v, std::vector<models::run_metrics>& reps) {
+  variant_result out;
+  out.name = v.name;
+  out.sample_interval_seconds = v.system.sample_interval.seconds();
+  std::map<std::string, std::vector<double>> samples;
+  for (auto& r : reps) {
+    for (const auto& [k, x] : r.values) samples[k].push_back(x);
+    out.response.merge(r.response);
+    out.e2e.merge(r.e2e);
+    out.events += r.events;
+  }
+  for (const auto& [k, xs] : samples) {
+    const auto ci = sim::confidence_interval(xs);
+    out.metrics[k] = {ci.mean, ci.half_width};
+  }
+  // Latency percentiles over all replications' samples are better estimates than averaged ones.
+  for (auto [prefix, h] : {std::pair{"response", &out.response}, std::pair{"e2e", &out.e2e}}) {
+    if (h->count() == 0) continue;
+    for (auto [name, p] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p95", 95.0},
+                           std::pair{"p99", 99.0}, std::pair{"p99.9", 99.9}, std::pair{"p99.99", 99.99}}) {
+      out.metrics[fmt::format("{}.{}", prefix, name)].mean = h->percentile(p) * 1e-9;
+    }
+    out.metrics[fmt::format("{}.max", prefix)].mean = h->max() * 1e-9;
+  }
+  for (auto& r : reps) {
+    for (auto& [k, xs] : r.series) {
+      auto& acc = out.series[k];
+      if (acc.size() < xs.size()) acc.resize(xs.size(), 0.0);
+      for (std::size_t i = 0; i < xs.size(); ++i) acc[i] += xs[i] / static_cast<double>(reps.size());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+expectation_result check(const expectation& e, const std::vector<variant_result>& variants) {
+  expectation_result r{e, 0, false, false};
+  const auto dot = e.metric.find('.');
+  const std::string variant = e.metric.substr(0, dot);
+  const std::string key = dot == std::string::npos ? "" : e.metric.substr(dot + 1);
+  for (const auto& v : variants) {
+    if (v.name != variant) continue;
+    if (auto it = v.metrics.find(key); it != v.metrics.end()) {
+      r.found = true;
+      r.actual = it->second.mean;
+    }
+  }
+  if (!r.found) return r;
+  switch (e.op) {
+    case comparison::approx: {
+      const double allowed = e.tolerance_relative ? std::fabs(e.value) * e.tolerance : e.tolerance;
+      r.passed = std::fabs(r.actual - e.value) <= allowed;
+      break;
+    }
+    case comparison::at_most: r.passed = r.actual <= e.value; break;
+    case comparison::at_least: r.passed = r.actual >= e.value; break;
+    case comparison::equals: r.passed = r.actual == e.value; break;
+  }
+  return r;
+}
+
+run_result run_scenario(const scenario& sc, const progress_fn& progress, const std::atomic<bool>* cancel) {
+  const std::size_t reps = static_cast<std::size_t>(std::max(sc.replications, 1));
+  const std::size_t jobs = sc.variants.size() * reps;
+  std::vector<models::run_metrics> raw(jobs);
+  std::vector<double> done_fraction(jobs, 0.0);
+  std::mutex lock;
+  std::atomic<std::size_t> next{0};
+  const sim::random_streams root(sc.seed);
+  auto report = [&](std::size_t job, double f) {
+    if (!progress) return;
+    std::lock_guard guard(lock);
+    done_fraction[job] = f;
+    double total = 0;
+    for (double x : done_fraction) total += x;
+    progress(total / static_cast<double>(jobs));
+  };
+  auto worker = [&] {
+    for (std::size_t j; (j = next.fetch_add(1)) < jobs;) {
+      // Common random numbers: replication k of every variant uses the same seed, so the
+      // variants are compared on the same arrivals.
+      const std::uint64_t seed = root.fork(fmt::format("replication-{}", j % reps)).seed();
+      raw[j] = models::run_system(sc.variants[j / reps].system, seed, [&, j](double f) { report(j, f); }, cancel);
+    }
+  };
+  const unsigned threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, static_cast<unsigned>(jobs));
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+  }
+  run_result result;
+  for (std::size_t v = 0; v < sc.variants.size(); ++v) {
+    std::vector<models::run_metrics> mine(std::make_move_iterator(raw.begin() + static_cast<long>(v * reps)),
+                                          std::make_move_iterator(raw.begin() + static_cast<long>((v + 1) * reps)));
+    result.variants.push_back(combine(sc.variants[v], mine));
+  }
+  for (const auto& e : sc.expect) result.expectations.push_back(check(e, result.variants));
+  return result;
+}
+
+}  // namespace mqlab::workbench

@@ -1,0 +1,51 @@
+// Runs every variant of a scenario over its replications (in parallel threads), combines the
+// replications into means with 95% confidence intervals, and checks the expectations.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/histogram.h"
+#include "workbench/scenario.h"
+
+namespace mqlab::workbench {
+
+struct metric_value {
+  double mean = 0;
+  double ci95 = 0;  // half-width over replications; 0 with one replication
+};
+
+struct variant_result {
+  std::string name;
+  std::map<std::string, metric_value> metrics;
+  std::map<std::string, std::vector<double>> series;  // mean over replications, per interval
+  double sample_interval_seconds = 1;
+  sim::histogram response, e2e;                         // merged over replications
+  std::uint64_t events = 0;
+};
+
+struct expectation_result {
+  expectation expected;
+  double actual = 0;
+  bool found = false;
+  bool passed = false;
+};
+
+struct run_result {
+  std::vector<variant_result> variants;
+  std::vector<expectation_result> expectations;
+  bool all_passed() const;
+};
+
+/// Fraction done in [0, 1]; called from worker threads under a lock.
+using progress_fn = std::function<void(double)>;
+
+run_result run_scenario(const scenario& sc, const progress_fn& progress = {}, const std::atomic<bool>* cancel = nullptr);
+
+/// Checks one expectation against a run's metrics.
+expectation_result check(const expectation& e, const std::vector<variant_result>& variants);
+
+}  // namespace mqlab::workbench

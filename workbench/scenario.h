@@ -1,0 +1,49 @@
+// A scenario file, validated: its description, the systems to run (one per variant), and the
+// expectations that make it a self-checking lab. See docs/scenario-format.md.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/system.h"
+#include "workbench/diagnostics.h"
+
+namespace mqlab::workbench {
+
+enum class comparison { approx, at_most, at_least, equals };
+
+/// `metric` is "<variant>.<key>", e.g. "async.response.mean".
+struct expectation {
+  std::string metric;
+  comparison op = comparison::approx;
+  double value = 0;
+  double tolerance = 0;          // for approx: absolute, or relative when tolerance_relative
+  bool tolerance_relative = true;
+  int line = 0;
+  std::string text;              // as written, for reports: "async.response.mean ≈ 55ms ± 3%"
+};
+
+struct variant {
+  std::string name;
+  models::system_spec system;
+};
+
+struct scenario {
+  std::string name, title, description, lesson;
+  std::uint64_t seed = 1;
+  int replications = 1;
+  std::vector<variant> variants;  // in file order
+  std::vector<expectation> expect;
+};
+
+/// "path=value" overrides applied to the YAML before validation (`--set duration=10s`).
+using overrides = std::vector<std::pair<std::string, std::string>>;
+
+/// Reads and validates a scenario; on failure the diagnostics list every problem found.
+std::expected<scenario, diagnostics> load_scenario(const std::string& path, const overrides& sets = {});
+std::expected<scenario, diagnostics> parse_scenario(const std::string& yaml_text, const overrides& sets = {});
+
+}  // namespace mqlab::workbench
