@@ -68,14 +68,16 @@ void print_summary(const workbench::scenario& sc, const workbench::run_result& r
     if (key.starts_with("station.") && key.ends_with(".utilization")) rows.push_back(key);
   }
   fmt::print("{}\n{}\n\n", sc.title.empty() ? sc.name : sc.title, std::string(std::max<std::size_t>(sc.title.size(), 8), '='));
+  std::size_t width = 14;
+  for (const auto& v : r.variants) width = std::max(width, v.name.size() + 2);
   fmt::print("{:<28}", "");
-  for (const auto& v : r.variants) fmt::print("{:>16}", v.name);
+  for (const auto& v : r.variants) fmt::print("{:>{}}", v.name, width);
   fmt::print("\n");
   for (const auto& key : rows) {
     fmt::print("{:<28}", key);
     for (const auto& v : r.variants) {
       auto it = v.metrics.find(key);
-      fmt::print("{:>16}", it == v.metrics.end() ? "—" : show(key, it->second.mean));
+      fmt::print("{:>{}}", it == v.metrics.end() ? "—" : show(key, it->second.mean), width);
     }
     fmt::print("\n");
   }
@@ -132,7 +134,7 @@ int run(const run_options& o) {
   return result.all_passed() ? 0 : 1;
 }
 
-fs::path scenarios_dir(const char* argv0) {
+fs::path scenarios_dir() {
   if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
   // build/bin/mqlab -> <repo>/scenarios
   std::error_code ec;
@@ -142,12 +144,11 @@ fs::path scenarios_dir(const char* argv0) {
       if (fs::is_directory(p / "scenarios")) return p / "scenarios";
     }
   }
-  (void)argv0;
   return "scenarios";
 }
 
 int labs() {
-  const fs::path dir = scenarios_dir(nullptr);
+  const fs::path dir = scenarios_dir();
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
