@@ -1,0 +1,70 @@
+// Running scenarios: determinism, agreement with queueing theory, expectations.
+#include "workbench/runner.h"
+
+#include <gtest/gtest.h>
+
+#include "models/queueing_theory.h"
+#include "workbench/results.h"
+
+namespace mqlab::workbench {
+namespace {
+
+// An M/M/2 station as a scenario: the workbench's result must agree with Erlang C.
+const char* mm2 = R"(name: mm2
+duration: 2000s
+warmup: 50s
+seed: 4
+replications: 4
+arrivals: {process: poisson, rate: 160/s}
+stations:
+  server: {servers: 2, service: {dist: exp, mean: 10ms}}
+pipeline: [server]
+expect:
+  - {metric: main.response.mean, max: 1s}
+  - {metric: main.response.mean, min: 10s}
+)";
+
+TEST(runner, a_scenario_station_agrees_with_erlang_c) {
+  auto sc = parse_scenario(mm2);
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("mm2");
+  const auto r = run_scenario(*sc);
+  const auto theory = models::mmc(160, 100, 2);
+  const auto& m = r.variants[0].metrics.at("response.mean");
+  EXPECT_NEAR(m.mean, theory.response_mean, std::max(2 * m.ci95, 0.02 * theory.response_mean))
+      << "sim " << m.mean << " ± " << m.ci95 << " theory " << theory.response_mean;
+  EXPECT_NEAR(r.variants[0].metrics.at("station.server.utilization").mean, 0.8, 0.01);
+  // The first expectation holds, the second cannot.
+  ASSERT_EQ(r.expectations.size(), 2u);
+  EXPECT_TRUE(r.expectations[0].passed);
+  EXPECT_FALSE(r.expectations[1].passed);
+  EXPECT_FALSE(r.all_passed());
+}
+
+TEST(runner, same_seed_gives_identical_results_json) {
+  auto sc = parse_scenario(mm2, {{"duration", "100s"}, {"warmup", "5s"}});
+  ASSERT_TRUE(sc.has_value());
+  const auto a = to_json(*sc, run_scenario(*sc)).dump();
+  const auto b = to_json(*sc, run_scenario(*sc)).dump();
+  EXPECT_EQ(a, b);
+  sc->seed = 5;
+  EXPECT_NE(to_json(*sc, run_scenario(*sc)).dump(), a);
+}
+
+TEST(runner, unknown_metric_fails_the_expectation) {
+  auto sc = parse_scenario(std::string(mm2) + "  - {metric: main.no_such_thing, max: 1}\n", {{"duration", "10s"}, {"warmup", "1s"}});
+  ASSERT_TRUE(sc.has_value());
+  const auto r = run_scenario(*sc);
+  EXPECT_FALSE(r.expectations.back().found);
+  EXPECT_FALSE(r.expectations.back().passed);
+}
+
+TEST(runner, results_files_are_written) {
+  auto sc = parse_scenario(mm2, {{"duration", "10s"}, {"warmup", "1s"}});
+  ASSERT_TRUE(sc.has_value());
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "mqlab-results";
+  ASSERT_TRUE(write_results(dir, *sc, run_scenario(*sc)).has_value());
+  for (const char* f : {"run.json", "metrics.csv", "series.csv"}) EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+}
+
+}  // namespace
+}  // namespace mqlab::workbench

@@ -1,0 +1,109 @@
+// Broken scenario files: each problem is reported with its line and column and a useful hint,
+// and all problems of a file are reported together.
+#include "workbench/scenario.h"
+
+#include <gtest/gtest.h>
+
+namespace mqlab::workbench {
+namespace {
+
+const char* valid = R"(name: ok
+duration: 10s
+arrivals: {process: poisson, rate: 100/s}
+stations:
+  db: {servers: 2, service: 5ms}
+pipeline: [db]
+)";
+
+struct broken_case {
+  const char* name;
+  std::string yaml;
+  int line;
+  int column;
+  const char* message;  // a part of the message
+};
+
+class broken_scenario : public ::testing::TestWithParam<broken_case> {};
+
+TEST_P(broken_scenario, reports_the_place_and_the_cause) {
+  const auto& c = GetParam();
+  auto sc = parse_scenario(c.yaml);
+  ASSERT_FALSE(sc.has_value()) << c.name;
+  bool found = false;
+  for (const auto& d : sc.error().items()) {
+    if (d.line == c.line && d.column == c.column && d.message.find(c.message) != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found) << c.name << ":\n" << sc.error().format("f.yaml");
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  s.replace(s.find(from), from.size(), to);
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    table, broken_scenario,
+    ::testing::Values(
+        broken_case{"typo_in_key", replace(valid, "servers:", "servrs:"), 5, 8, "did you mean 'servers'"},
+        broken_case{"bad_unit", replace(valid, "duration: 10s", "duration: 10sec"), 2, 11, "unknown unit 'sec'"},
+        broken_case{"unknown_station", replace(valid, "pipeline: [db]", "pipeline: [dbb]"), 6, 12,
+                    "unknown station 'dbb' (did you mean 'db'?)"},
+        broken_case{"negative_rate", replace(valid, "rate: 100/s", "rate: -5/s"), 3, 36, "rate must be positive"},
+        broken_case{"missing_required", replace(valid, "duration: 10s\n", ""), 1, 1, "missing required key 'duration'"},
+        broken_case{"wrong_type", replace(valid, "servers: 2", "servers: two"), 5, 17, "servers must be an integer, got 'two'"},
+        broken_case{"top_level_typo", std::string(valid) + "replicatons: 3\n", 7, 1, "did you mean 'replications'"},
+        broken_case{"bad_distribution", replace(valid, "service: 5ms", "service: {dist: weibull, mean: 5ms}"), 5, 36,
+                    "unknown distribution 'weibull'"},
+        broken_case{"yaml_syntax", "name: x\nduration: [1s\n", 3, 1, "YAML syntax error"},
+        broken_case{"unknown_variant_in_expect", std::string(valid) + "expect:\n  - {metric: mian.response.mean, max: 1s}\n", 8,
+                    14, "did you mean 'main'"},
+        broken_case{"overflow_value",
+                    std::string(valid) + "broker: {queues: {q: {max_length: 5, overflow: explode}}}\n", 7, 48,
+                    "overflow must be drop-head"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(scenario_validation, every_error_is_reported_not_just_the_first) {
+  auto sc = parse_scenario(replace(replace(valid, "servers:", "servrs:"), "duration: 10s", "duration: 10xs"));
+  ASSERT_FALSE(sc.has_value());
+  EXPECT_EQ(sc.error().items().size(), 2u) << sc.error().format("f.yaml");
+}
+
+TEST(scenario_validation, format_prints_file_line_column) {
+  auto sc = parse_scenario(replace(valid, "servers:", "servrs:"));
+  ASSERT_FALSE(sc.has_value());
+  EXPECT_EQ(sc.error().format("lab.yaml").rfind("lab.yaml:5:8: unknown key 'servrs'", 0), 0u) << sc.error().format("lab.yaml");
+}
+
+TEST(scenario_validation, valid_file_parses_into_one_variant) {
+  auto sc = parse_scenario(valid);
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  ASSERT_EQ(sc->variants.size(), 1u);
+  EXPECT_EQ(sc->variants[0].name, "main");
+  EXPECT_EQ(sc->variants[0].system.duration, sim::duration::seconds(10));
+  EXPECT_EQ(sc->variants[0].system.stations.at("db").servers, 2);
+}
+
+TEST(scenario_validation, set_overrides_any_field_and_bad_values_are_located_errors) {
+  auto sc = parse_scenario(valid, {{"duration", "3s"}, {"stations.db.servers", "7"}});
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  EXPECT_EQ(sc->variants[0].system.duration, sim::duration::seconds(3));
+  EXPECT_EQ(sc->variants[0].system.stations.at("db").servers, 7);
+  auto bad = parse_scenario(valid, {{"duration", "soon"}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().format("f").find("duration"), std::string::npos);
+}
+
+TEST(scenario_validation, variants_replace_top_level_keys) {
+  const std::string yaml = std::string(valid) + R"(variants:
+  small: {}
+  big: {stations: {db: {servers: 9, service: 5ms}}}
+)";
+  auto sc = parse_scenario(yaml);
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  ASSERT_EQ(sc->variants.size(), 2u);
+  EXPECT_EQ(sc->variants[0].system.stations.at("db").servers, 2);
+  EXPECT_EQ(sc->variants[1].system.stations.at("db").servers, 9);
+}
+
+}  // namespace
+}  // namespace mqlab::workbench
