@@ -4,6 +4,7 @@
 
 #include "cli/scenario_commands.h"
 #include "cli/station_command.h"
+#include "cli/sweep_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mqlab: simulate and benchmark message-queue architectures"};
@@ -11,6 +12,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   mqlab::cli::add_station_command(app, exit_code);
   mqlab::cli::add_scenario_commands(app, exit_code);
+  mqlab::cli::add_sweep_command(app, exit_code);
+  mqlab::cli::add_compare_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -12,8 +12,11 @@ namespace mqlab::cli {
 progress_bar::progress_bar(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled && isatty(STDERR_FILENO) == 1) {}
 
-progress_bar::~progress_bar() {
+progress_bar::~progress_bar() { clear(); }
+
+void progress_bar::clear() {
   if (drawn_) fmt::print(stderr, "\r\033[K");
+  drawn_ = false;
 }
 
 void progress_bar::update(int done, int total) {

@@ -12,6 +12,8 @@ class progress_bar {
   ~progress_bar();
   /// Redraws the bar at done/total.
   void update(int done, int total);
+  /// Erases the bar (if drawn) so ordinary output can follow; the next update() redraws it.
+  void clear();
 
  private:
   std::string label_;

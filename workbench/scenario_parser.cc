@@ -483,7 +483,8 @@ void parser::expectations(const YAML::Node& n, scenario& sc) {
   }
 }
 
-// --set a.b.c=value: walk (and create) maps, then replace the leaf with the parsed value.
+// --set a.b.c=value: walk (and create) maps, index lists by number (consumers.0.prefetch),
+// then replace the leaf with the parsed value.
 void apply_override(YAML::Node root, const std::string& path, const std::string& value, diagnostics& d) {
   std::vector<std::string> parts;
   std::stringstream ss(path);
@@ -492,19 +493,33 @@ void apply_override(YAML::Node root, const std::string& path, const std::string&
     d.add(0, 0, fmt::format("--set {}={}: bad path", path, value));
     return;
   }
-  std::vector<YAML::Node> chain{root};
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    YAML::Node next = chain.back()[parts[i]];
-    if (next && !next.IsMap()) {
-      d.add(0, 0, fmt::format("--set {}: '{}' is not a mapping", path, parts[i]));
+  YAML::Node current = root;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    YAML::Node next;
+    if (current.IsSequence()) {
+      std::size_t index = 0;
+      auto [end, ec] = std::from_chars(parts[i].data(), parts[i].data() + parts[i].size(), index);
+      if (ec != std::errc() || end != parts[i].data() + parts[i].size() || index >= current.size()) {
+        d.add(0, 0, fmt::format("--set {}: '{}' is not an index of the list (0..{})", path, parts[i], current.size() - 1));
+        return;
+      }
+      next = current[index];
+    } else if (current.IsMap() || !current.IsDefined() || current.IsNull()) {
+      next = current[parts[i]];
+    } else {
+      d.add(0, 0, fmt::format("--set {}: '{}' is a value, not a mapping or list", path, parts[i - 1]));
       return;
     }
-    chain.push_back(next);
-  }
-  try {
-    chain.back()[parts.back()] = YAML::Load(value);
-  } catch (const YAML::Exception& e) {
-    d.add(0, 0, fmt::format("--set {}: cannot read value '{}': {}", path, value, e.msg));
+    if (last) {
+      try {
+        next = YAML::Load(value);
+      } catch (const YAML::Exception& e) {
+        d.add(0, 0, fmt::format("--set {}: cannot read value '{}': {}", path, value, e.msg));
+      }
+      return;
+    }
+    current.reset(next);
   }
 }
 

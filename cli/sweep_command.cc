@@ -1,0 +1,227 @@
+// Sweeps run the scenario once per combination of --vary values (each run's replications in
+// parallel threads) and print one row per combination; compare reads two run.json files.
+#include "cli/sweep_command.h"
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/progress.h"
+#include "workbench/runner.h"
+#include "workbench/scenario.h"
+
+namespace mqlab::cli {
+namespace {
+
+struct sweep_options {
+  std::string file;
+  std::vector<std::string> vary;
+  std::vector<std::string> metrics;
+  std::string csv;
+  bool quiet = false;
+};
+
+struct axis {
+  std::string path;
+  std::vector<std::string> values;
+};
+
+std::optional<double> to_number(const std::string& s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+/// "path=a,b,c" or "path=from..to:step" (numbers).
+std::expected<axis, std::string> parse_axis(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0) return std::unexpected(fmt::format("--vary {}: expected PATH=VALUES", spec));
+  axis a{spec.substr(0, eq), {}};
+  const std::string values = spec.substr(eq + 1);
+  if (const auto dots = values.find(".."); dots != std::string::npos) {
+    const auto colon = values.find(':', dots);
+    const auto from = to_number(values.substr(0, dots));
+    const auto to = to_number(values.substr(dots + 2, colon == std::string::npos ? std::string::npos : colon - dots - 2));
+    const auto step = colon == std::string::npos ? std::optional<double>(1.0) : to_number(values.substr(colon + 1));
+    if (!from || !to || !step || !(*step > 0) || *to < *from) {
+      return std::unexpected(fmt::format("--vary {}: a range is FROM..TO[:STEP] with numbers, FROM <= TO and STEP > 0", spec));
+    }
+    const auto count = static_cast<std::size_t>(std::floor((*to - *from) / *step + 1e-9)) + 1;
+    if (count > 1000) return std::unexpected(fmt::format("--vary {}: more than 1000 values", spec));
+    for (std::size_t i = 0; i < count; ++i) a.values.push_back(fmt::format("{:g}", *from + static_cast<double>(i) * *step));
+  } else {
+    for (std::size_t start = 0; start <= values.size();) {
+      const auto comma = values.find(',', start);
+      a.values.push_back(values.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (std::any_of(a.values.begin(), a.values.end(), [](const std::string& v) { return v.empty(); })) {
+    return std::unexpected(fmt::format("--vary {}: empty value", spec));
+  }
+  return a;
+}
+
+int sweep(const sweep_options& o) {
+  std::vector<axis> axes;
+  for (const auto& v : o.vary) {
+    auto a = parse_axis(v);
+    if (!a) {
+      fmt::print(stderr, "mqlab sweep: {}\n", a.error());
+      return 2;
+    }
+    axes.push_back(std::move(*a));
+  }
+  if (axes.empty() || axes.size() > 2) {
+    fmt::print(stderr, "mqlab sweep: give one or two --vary PATH=VALUES\n");
+    return 2;
+  }
+  std::vector<workbench::overrides> combos{{}};
+  for (const auto& a : axes) {
+    std::vector<workbench::overrides> next;
+    for (const auto& base : combos) {
+      for (const auto& v : a.values) {
+        auto c = base;
+        c.emplace_back(a.path, v);
+        next.push_back(std::move(c));
+      }
+    }
+    combos = std::move(next);
+  }
+  // Validate every combination before running any.
+  std::vector<workbench::scenario> scenarios;
+  for (const auto& c : combos) {
+    auto sc = workbench::load_scenario(o.file, c);
+    if (!sc) {
+      std::string where;
+      for (const auto& [p, v] : c) where += fmt::format(" {}={}", p, v);
+      fmt::print(stderr, "with{}:\n{}", where, sc.error().format(o.file));
+      return 2;
+    }
+    scenarios.push_back(std::move(*sc));
+  }
+  std::vector<std::string> metrics = o.metrics;
+  if (metrics.empty()) {
+    for (const auto& v : scenarios.front().variants) metrics.push_back(v.name + ".response.mean");
+  }
+  std::size_t width = 22;
+  for (const auto& m : metrics) width = std::max(width, m.size() + 2);
+  std::string header;
+  for (const auto& a : axes) header += fmt::format("{:>{}}", a.path, a.path.size() + 2);
+  for (const auto& m : metrics) header += fmt::format("{:>{}}", m, width);
+  std::string csv;
+  for (const auto& a : axes) csv += a.path + ",";
+  for (const auto& m : metrics) csv += m + "," + m + ".ci95,";
+  csv += "expectations_passed\n";
+  fmt::print("{}{:>8}\n", header, "expect");
+  progress_bar bar("sweeping", !o.quiet);
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    const auto r = workbench::run_scenario(scenarios[i]);
+    bar.update(static_cast<int>(i + 1), static_cast<int>(scenarios.size()));
+    std::string row;
+    for (std::size_t k = 0; k < combos[i].size(); ++k) {
+      const auto& value = combos[i][k].second;
+      row += fmt::format("{:>{}}", value, axes[k].path.size() + 2);
+      csv += value + ",";
+    }
+    for (const auto& m : metrics) {
+      const auto dot = m.find('.');
+      const workbench::metric_value* found = nullptr;
+      for (const auto& v : r.variants) {
+        if (v.name == m.substr(0, dot)) {
+          if (auto it = v.metrics.find(m.substr(dot + 1)); it != v.metrics.end()) found = &it->second;
+        }
+      }
+      row += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
+      csv += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
+    }
+    csv += r.all_passed() ? "true\n" : "false\n";
+    bar.clear();
+    fmt::print("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
+  }
+  if (!o.csv.empty()) {
+    std::ofstream out(o.csv);
+    out << csv;
+    if (!out) {
+      fmt::print(stderr, "mqlab sweep: cannot write {}\n", o.csv);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+std::expected<nlohmann::json, std::string> read_run(const std::string& where) {
+  std::filesystem::path p(where);
+  if (std::filesystem::is_directory(p)) p /= "run.json";
+  std::ifstream in(p);
+  if (!in) return std::unexpected(fmt::format("{}: cannot open", p.string()));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    return std::unexpected(fmt::format("{}: not a run.json: {}", p.string(), e.what()));
+  }
+}
+
+int compare(const std::string& a_path, const std::string& b_path) {
+  auto a = read_run(a_path);
+  auto b = read_run(b_path);
+  if (!a || !b) {
+    fmt::print(stderr, "mqlab compare: {}\n", !a ? a.error() : b.error());
+    return 2;
+  }
+  try {
+    const auto& va = (*a)["variants"];
+    const auto& vb = (*b)["variants"];
+    fmt::print("{:<34}{:>14}{:>14}{:>14}{:>10}\n", "metric", "A", "B", "B - A", "change");
+    for (const auto& x : va) {
+      // Variants are matched by name; a single variant on each side is matched regardless.
+      const nlohmann::json* y = nullptr;
+      for (const auto& candidate : vb) {
+        if (candidate["name"] == x["name"] || (va.size() == 1 && vb.size() == 1)) y = &candidate;
+      }
+      if (y == nullptr) continue;
+      fmt::print("[{} vs {}]\n", x["name"].get<std::string>(), (*y)["name"].get<std::string>());
+      for (const auto& [key, m] : x["metrics"].items()) {
+        if (!(*y)["metrics"].contains(key)) continue;
+        const double ma = m["mean"].get<double>();
+        const double mb = (*y)["metrics"][key]["mean"].get<double>();
+        if (ma == 0 && mb == 0) continue;
+        const std::string change = ma != 0 ? fmt::format("{:+.1f}%", (mb - ma) / std::fabs(ma) * 100) : "new";
+        fmt::print("{:<34}{:>14.6g}{:>14.6g}{:>14.6g}{:>10}\n", key, ma, mb, mb - ma, change);
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fmt::print(stderr, "mqlab compare: unexpected run.json layout: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<sweep_options>();
+  auto* cmd = app.add_subcommand("sweep", "Run a scenario over values of one or two fields and tabulate metrics");
+  cmd->add_option("file", o->file, "Scenario file")->required();
+  cmd->add_option("--vary", o->vary, "PATH=a,b,c or PATH=from..to:step (one or two)")->required();
+  cmd->add_option("--metric", o->metrics, "Metric to tabulate, e.g. main.response.p99 (repeatable)");
+  cmd->add_option("--csv", o->csv, "Also write the table as CSV to this file");
+  cmd->add_flag("--quiet", o->quiet, "No progress bar");
+  cmd->callback([o, &exit_code] { exit_code = sweep(*o); });
+}
+
+void add_compare_command(CLI::App& app, int& exit_code) {
+  auto paths = std::make_shared<std::vector<std::string>>();
+  auto* cmd = app.add_subcommand("compare", "Show two runs (results folders or run.json files) side by side");
+  cmd->add_option("runs", *paths, "RUN_A RUN_B")->required()->expected(2);
+  cmd->callback([paths, &exit_code] { exit_code = compare((*paths)[0], (*paths)[1]); });
+}
+
+}  // namespace mqlab::cli

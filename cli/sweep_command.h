@@ -1,0 +1,12 @@
+// `mqlab sweep` (vary one or two fields over a set of values) and `mqlab compare` (two runs
+// side by side with deltas).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mqlab::cli {
+
+void add_sweep_command(CLI::App& app, int& exit_code);
+void add_compare_command(CLI::App& app, int& exit_code);
+
+}  // namespace mqlab::cli

@@ -1,0 +1,109 @@
+// `mqlab run/validate/sweep/compare` end to end: exit codes 0/1/2, located errors, JSON output.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "run_command.h"
+
+namespace mqlab {
+namespace {
+
+using testing_support::run_mqlab;
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* small = R"(name: small
+duration: 20s
+warmup: 1s
+arrivals: {process: poisson, rate: 50/s}
+stations:
+  db: {servers: 4, service: 10ms}
+pipeline: [db]
+expect:
+  - {metric: main.response.mean, approx: 10ms, within: 5%}
+)";
+
+TEST(run_command, passing_lab_exits_0_and_json_is_run_json) {
+  const auto path = write_file("small.yaml", small);
+  auto r = run_mqlab("run " + path + " --out - --json --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mode"], "sim");
+  EXPECT_EQ(j["scenario"]["name"], "small");
+  EXPECT_TRUE(j["passed"].get<bool>());
+  EXPECT_TRUE(j["variants"][0]["metrics"].contains("response.p99.9"));
+}
+
+TEST(run_command, failed_expectation_exits_1) {
+  const auto path = write_file("small.yaml", small);
+  auto r = run_mqlab("run " + path + " --out - --quiet --set stations.db.service=20ms");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("FAIL  main.response.mean approx 10ms within 5%"), std::string::npos) << r.out;
+}
+
+TEST(run_command, writes_the_results_folder) {
+  const auto path = write_file("small.yaml", small);
+  const auto out = ::testing::TempDir() + "/mqlab-out";
+  std::filesystem::remove_all(out);
+  auto r = run_mqlab("run " + path + " --quiet --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto runs = std::filesystem::path(out) / "small";
+  ASSERT_TRUE(std::filesystem::is_directory(runs));
+  const auto run_dir = std::filesystem::directory_iterator(runs)->path();
+  for (const char* f : {"run.json", "metrics.csv", "series.csv"}) EXPECT_TRUE(std::filesystem::exists(run_dir / f)) << f;
+  auto cmp = run_mqlab("compare " + run_dir.string() + " " + run_dir.string());
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("response.mean"), std::string::npos);
+}
+
+TEST(validate_command, broken_file_exits_2_with_file_line_column) {
+  std::string broken = small;
+  broken.replace(broken.find("servers"), 7, "servrs");
+  const auto path = write_file("broken.yaml", broken);
+  auto r = run_mqlab("validate " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(path + ":6:8: unknown key 'servrs' in station 'db' (did you mean 'servers'?)"), std::string::npos)
+      << r.err;
+  auto run = run_mqlab("run " + path + " --out -");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_TRUE(run.out.empty());
+}
+
+TEST(validate_command, missing_file_and_bad_set_exit_2) {
+  EXPECT_EQ(run_mqlab("validate /nonexistent/x.yaml").exit_code, 2);
+  const auto path = write_file("small.yaml", small);
+  auto r = run_mqlab("run " + path + " --set novalue");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--set novalue: expected PATH=VALUE"), std::string::npos);
+  EXPECT_EQ(run_mqlab("run " + path + " --mode carrier-pigeon").exit_code, 2);
+}
+
+TEST(sweep_command, tabulates_one_row_per_value_and_rejects_bad_ranges) {
+  const auto path = write_file("small.yaml", small);
+  const auto csv = ::testing::TempDir() + "/sweep.csv";
+  auto r = run_mqlab("sweep " + path + " --vary stations.db.servers=1..3 --metric main.station.db.utilization --quiet --csv " + csv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Utilisation = 50/s x 10 ms / servers: 0.5, 0.25, 0.167 (20 s of Poisson arrivals: within 10%).
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "stations.db.servers,main.station.db.utilization,main.station.db.utilization.ci95,expectations_passed");
+  for (int servers = 1; servers <= 3; ++servers) {
+    ASSERT_TRUE(std::getline(in, line)) << servers;
+    const auto first = line.find(','), second = line.find(',', first + 1);
+    EXPECT_EQ(line.substr(0, first), std::to_string(servers));
+    EXPECT_NEAR(std::stod(line.substr(first + 1, second - first - 1)), 0.5 / servers, 0.05 / servers) << line;
+  }
+  EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=5..1").exit_code, 2);
+  EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=one,two").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace mqlab
