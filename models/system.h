@@ -34,6 +34,9 @@ struct parallel_step {
 struct publish_step {
   std::string exchange;
   std::string routing_key;
+  std::vector<std::string> routing_keys;  // if set: one chosen uniformly per message
+  broker::amqp::field_table headers;      // for headers exchanges
+  std::string tag;                        // if set: e2e.<tag>.* metrics for these messages
   sim::duration cost;            // the caller's time to publish (serialisation, network, confirm)
   std::uint32_t message_bytes = 100;
   std::uint8_t priority = 0;     // 0 = none

@@ -33,6 +33,7 @@ struct token {
   broker::amqp::channel_ref channel;  // where the consumed message came from (for the ack)
   bool measured = false;
   bool live = false;
+  std::uint8_t tag = 0;  // 1 + index into the publish tags, 0 = none
 };
 
 struct consumer_rt {
@@ -71,6 +72,8 @@ class system_model {
   void subscribe(int c);
   void resubscribe_later(int c);
   void watch_deadline();
+  /// 1 + the index of a publish tag (registered on first use), or 0 for no tag.
+  std::uint8_t tag_index(const std::string& tag);
   // Faults and sampling.
   void schedule_faults();
   void apply(const fault_spec& f);
@@ -81,7 +84,7 @@ class system_model {
   const system_spec& spec_;
   sim::simulator sim_;
   sim::random_streams streams_;
-  sim::rng arrival_rng_, delay_rng_;
+  sim::rng arrival_rng_, delay_rng_, routing_rng_;
   sim::arrival_process arrivals_;
   amqp::broker broker_;
   amqp::channel_ref producer_;
@@ -100,6 +103,7 @@ class system_model {
   std::uint64_t interval_completed_ = 0, interval_consumed_ = 0;
   std::map<std::string, std::vector<double>> series_;
   std::map<std::string, double> max_depth_;
+  std::vector<std::pair<std::string, sim::histogram>> tagged_e2e_;
   broker::amqp::queue_stats at_warmup_;
   broker::amqp::cluster_traffic traffic_at_warmup_;
 };
@@ -109,6 +113,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed)
       streams_(seed),
       arrival_rng_(streams_.stream("arrivals")),
       delay_rng_(streams_.stream("delays")),
+      routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
       broker_(spec.broker.cluster) {
   for (const auto& [name, st] : spec_.stations) {
@@ -197,6 +202,7 @@ void system_model::finish(std::int64_t id) {
   if (t.measured) {
     ++consumed_;
     e2e_.record(took);
+    if (t.tag > 0) tagged_e2e_[static_cast<std::size_t>(t.tag - 1)].second.record(took);
   }
   ++interval_consumed_;
   if (!c.group->auto_ack) {
@@ -214,15 +220,19 @@ void system_model::publish(const publish_step& step, const token& t) {
     if (step.priority) p->priority = step.priority;
     if (step.expiration_ms) p->expiration = std::to_string(*step.expiration_ms);
     if (step.persistent) p->delivery_mode = 2;
+    p->headers = step.headers;
     props = std::move(p);
   }
   // The body carries the creation time and whether it counts, for end-to-end latency.
-  std::string body(std::max<std::size_t>(step.message_bytes, 9), '\0');
+  std::string body(std::max<std::size_t>(step.message_bytes, 10), '\0');
   const std::int64_t created = t.created.ns();
   std::memcpy(body.data(), &created, sizeof created);
   body[8] = t.measured ? 1 : 0;
-  auto r = broker_.basic_publish(producer_, step.exchange, step.routing_key, true, props, std::move(body),
-                                 {sim_.now().ns()});
+  body[9] = static_cast<char>(tag_index(step.tag));
+  const std::string& key = step.routing_keys.empty()
+                               ? step.routing_key
+                               : step.routing_keys[routing_rng_.below(step.routing_keys.size())];
+  auto r = broker_.basic_publish(producer_, step.exchange, key, true, props, std::move(body), {sim_.now().ns()});
   if (!r) {
     // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
     unroutable_ += t.measured;
@@ -233,6 +243,15 @@ void system_model::publish(const publish_step& step, const token& t) {
 }
 
 // --- broker -------------------------------------------------------------------------------------
+
+std::uint8_t system_model::tag_index(const std::string& tag) {
+  if (tag.empty()) return 0;
+  for (std::size_t i = 0; i < tagged_e2e_.size(); ++i) {
+    if (tagged_e2e_[i].first == tag) return static_cast<std::uint8_t>(i + 1);
+  }
+  tagged_e2e_.emplace_back(tag, sim::histogram());
+  return static_cast<std::uint8_t>(tagged_e2e_.size());
+}
 
 void system_model::setup_broker() {
   const auto& b = spec_.broker;
@@ -308,7 +327,7 @@ void system_model::handle_events() {
       if (auto* d = std::get_if<amqp::delivery>(&e)) {
         on_delivery(std::move(*d));
       } else if (auto* r = std::get_if<amqp::returned>(&e)) {
-        unroutable_ += r->msg->body.size() > 8 && r->msg->body[8] == 1;
+        unroutable_ += r->msg->body[8] == 1;
       } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
         auto it = consumer_by_channel_.find({cancelled->to.conn, cancelled->to.ch});
         if (it != consumer_by_channel_.end()) resubscribe_later(it->second);
@@ -365,12 +384,14 @@ void system_model::start_next(int index) {
   std::int64_t created = 0;
   std::memcpy(&created, d.msg->body.data(), sizeof created);
   const bool measured = d.msg->body[8] == 1;
+  const auto tag = static_cast<std::uint8_t>(d.msg->body[9]);
   const std::int64_t id = new_token(&c.group->work, no_parent, sim::sim_time(created), measured);
   token& t = tokens_[static_cast<std::size_t>(id)];
   t.consumer = index;
   t.delivery_tag = d.delivery_tag;
   t.channel = d.to;
   t.consumer_epoch = c.epoch;
+  t.tag = tag;
   advance(id);
 }
 
@@ -491,6 +512,7 @@ run_metrics system_model::collect() {
   const double window = (spec_.duration - spec_.warmup).seconds();
   put_latency(v, "response", response_);
   put_latency(v, "e2e", e2e_);
+  for (const auto& [tag, h] : tagged_e2e_) put_latency(v, "e2e." + tag, h);
   v["requests"] = static_cast<double>(requests_);
   v["completed"] = static_cast<double>(completed_);
   v["rejected"] = static_cast<double>(rejected_);

@@ -242,10 +242,22 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
 
 std::optional<models::publish_step> parser::publish(const YAML::Node& n, const YAML::Node& cost) {
   if (!r_.is_map(n, "publish")) return std::nullopt;
-  r_.check_keys(n, {"exchange", "routing_key", "bytes", "priority", "ttl", "persistent"}, "publish");
+  r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent"},
+                "publish");
   models::publish_step p;
   if (n["exchange"]) p.exchange = r_.text(n["exchange"], "exchange").value_or("");
   if (n["routing_key"]) p.routing_key = r_.text(n["routing_key"], "routing_key").value_or("");
+  if (const YAML::Node keys = n["routing_keys"]) {
+    if (!keys.IsSequence() || keys.size() == 0) r_.error(keys, "routing_keys must be a non-empty list of keys");
+    else for (const auto& k : keys) p.routing_keys.push_back(r_.text(k, "a routing key").value_or(""));
+  }
+  if (const YAML::Node h = n["headers"]; h && r_.is_map(h, "headers")) {
+    for (const auto& kv : h) p.headers.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+  }
+  if (n["tag"]) {
+    p.tag = r_.text(n["tag"], "tag").value_or("");
+    if (p.tag.empty() || p.tag.find('.') != std::string::npos) r_.error(n["tag"], "tag must be a non-empty word without dots");
+  }
   if (n["bytes"]) p.message_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
   if (n["priority"]) p.priority = static_cast<std::uint8_t>(r_.integer(n["priority"], "priority", 0, 255).value_or(0));
   if (n["ttl"]) {
