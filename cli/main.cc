@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/plot_command.h"
 #include "cli/scenario_commands.h"
 #include "cli/station_command.h"
 #include "cli/sweep_command.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   mqlab::cli::add_scenario_commands(app, exit_code);
   mqlab::cli::add_sweep_command(app, exit_code);
   mqlab::cli::add_compare_command(app, exit_code);
+  mqlab::cli::add_plot_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/progress.h"
+#include "gui/charts.h"
 #include "sim/time.h"
 #include "workbench/results.h"
 #include "workbench/runner.h"
@@ -29,6 +30,7 @@ struct run_options {
   std::string out = "results";
   bool json = false;
   bool quiet = false;
+  bool no_charts = false;
 };
 
 std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets) {
@@ -124,6 +126,11 @@ int run(const run_options& o) {
       fmt::print(stderr, "mqlab run: {}\n", w.error());
       return 2;
     }
+    if (!o.no_charts) {
+      // Charts are how results are meant to be read: PNGs beside the data, no display needed.
+      const std::vector<gui::chart_kind> kinds(std::begin(gui::all_charts), std::end(gui::all_charts));
+      if (auto charts = gui::plot_run(dir, kinds, dir); !charts) fmt::print(stderr, "mqlab run: charts: {}\n", charts.error());
+    }
     if (!o.json && !o.quiet) fmt::print("results in {}\n\n", dir.string());
   }
   if (o.json) {
@@ -183,6 +190,7 @@ void add_scenario_commands(CLI::App& app, int& exit_code) {
   run_cmd->add_option("--out", o->out, "Results root directory, or - for none")->capture_default_str();
   run_cmd->add_flag("--json", o->json, "Print run.json to stdout instead of the table");
   run_cmd->add_flag("--quiet", o->quiet, "No progress bar");
+  run_cmd->add_flag("--no-charts", o->no_charts, "Do not write PNG charts into the results folder");
   run_cmd->callback([o, &exit_code] { exit_code = run(*o); });
 
   auto files = std::make_shared<std::vector<std::string>>();

@@ -7,6 +7,21 @@
 
 namespace mqlab::workbench {
 
+namespace {
+
+// (latency in seconds, fraction of samples at or below it), one point per histogram bucket.
+nlohmann::json cdf(const sim::histogram& h) {
+  nlohmann::json points = nlohmann::json::array();
+  std::uint64_t seen = 0;
+  h.for_each_bucket([&](std::int64_t value, std::uint64_t count) {
+    seen += count;
+    points.push_back({value * 1e-9, static_cast<double>(seen) / static_cast<double>(h.count())});
+  });
+  return points;
+}
+
+}  // namespace
+
 nlohmann::json to_json(const scenario& sc, const run_result& r, const std::string& mode) {
   nlohmann::json j;
   j["scenario"] = {{"name", sc.name}, {"title", sc.title}, {"description", sc.description}, {"lesson", sc.lesson}};
@@ -17,16 +32,12 @@ nlohmann::json to_json(const scenario& sc, const run_result& r, const std::strin
   for (const auto& v : r.variants) {
     nlohmann::json metrics = nlohmann::json::object();
     for (const auto& [k, m] : v.metrics) metrics[k] = {{"mean", m.mean}, {"ci95", m.ci95}};
-    nlohmann::json cdf = nlohmann::json::array();
-    v.response.for_each_bucket([&, seen = std::uint64_t{0}](std::int64_t value, std::uint64_t count) mutable {
-      seen += count;
-      cdf.push_back({value * 1e-9, static_cast<double>(seen) / static_cast<double>(v.response.count())});
-    });
     j["variants"].push_back({{"name", v.name},
                              {"metrics", metrics},
                              {"series", v.series},
                              {"sample_interval", v.sample_interval_seconds},
-                             {"response_cdf", cdf},
+                             {"response_cdf", cdf(v.response)},
+                             {"e2e_cdf", cdf(v.e2e)},
                              {"events", v.events}});
   }
   j["expectations"] = nlohmann::json::array();

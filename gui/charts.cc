@@ -1,0 +1,275 @@
+// Chart construction from run.json, and offscreen rendering through a QGraphicsScene.
+#include "gui/charts.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <expected>
+#include <fstream>
+
+#include <QApplication>
+#include <QGraphicsScene>
+#include <QImage>
+#include <QPainter>
+#include <QtCharts/QBarCategoryAxis>
+#include <QtCharts/QBarSeries>
+#include <QtCharts/QBarSet>
+#include <QtCharts/QChart>
+#include <QtCharts/QLineSeries>
+#include <QtCharts/QLogValueAxis>
+#include <QtCharts/QValueAxis>
+
+#include <fmt/format.h>
+
+namespace mqlab::gui {
+namespace {
+
+using nlohmann::json;
+
+struct named_variant {
+  std::string label;
+  const json* variant;
+};
+
+std::vector<named_variant> variants_of(const std::vector<json>& runs) {
+  std::vector<named_variant> out;
+  for (const auto& run : runs) {
+    if (!run.contains("variants")) continue;
+    for (const auto& v : run["variants"]) {
+      std::string label = v.value("name", "?");
+      if (runs.size() > 1) label = run["scenario"].value("name", "run") + ": " + label;
+      out.push_back({label, &v});
+    }
+  }
+  return out;
+}
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+
+/// Adds one line per (variant, series name matching `accept`) over time; returns the count.
+template <typename Accept>
+int add_time_series(QChart& chart, const std::vector<named_variant>& variants, Accept accept, double scale,
+                    double& y_max, double& x_max) {
+  int added = 0;
+  for (const auto& [label, v] : variants) {
+    const double step = v->value("sample_interval", 1.0);
+    if (!v->contains("series")) continue;
+    for (const auto& [name, values] : (*v)["series"].items()) {
+      if (!accept(name)) continue;
+      auto* line = new QLineSeries();
+      line->setName(q(variants.size() > 1 || name.find('.') != std::string::npos ? label + " " + name : label));
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const double y = values[i].template get<double>() * scale;
+        line->append(static_cast<double>(i + 1) * step, y);
+        y_max = std::max(y_max, y);
+        x_max = std::max(x_max, static_cast<double>(i + 1) * step);
+      }
+      chart.addSeries(line);
+      ++added;
+    }
+  }
+  return added;
+}
+
+void attach_axes(QChart& chart, QAbstractAxis* x, QAbstractAxis* y) {
+  chart.addAxis(x, Qt::AlignBottom);
+  chart.addAxis(y, Qt::AlignLeft);
+  for (auto* s : chart.series()) {
+    s->attachAxis(x);
+    s->attachAxis(y);
+  }
+}
+
+std::unique_ptr<QChart> time_chart(const std::vector<named_variant>& variants, const char* title, const char* y_title,
+                                   double scale, const std::function<bool(const std::string&)>& accept) {
+  auto chart = std::make_unique<QChart>();
+  chart->setTitle(title);
+  double y_max = 0, x_max = 0;
+  if (add_time_series(*chart, variants, accept, scale, y_max, x_max) == 0) return nullptr;
+  auto* x = new QValueAxis();
+  x->setTitleText("time (s)");
+  x->setRange(0, std::max(x_max, 1.0));
+  auto* y = new QValueAxis();
+  y->setTitleText(y_title);
+  y->setRange(0, y_max > 0 ? y_max * 1.05 : 1.0);
+  y->applyNiceNumbers();
+  x->applyNiceNumbers();
+  attach_axes(*chart, x, y);
+  return chart;
+}
+
+std::unique_ptr<QChart> cdf_chart(const std::vector<named_variant>& variants) {
+  auto chart = std::make_unique<QChart>();
+  chart->setTitle("Latency distribution (CDF): response and end-to-end");
+  double x_min = INFINITY, x_max = 0;
+  for (const auto& [label, v] : variants) {
+    for (const char* which : {"response", "e2e"}) {
+      const std::string key = std::string(which) + "_cdf";
+      if (!v->contains(key) || (*v)[key].empty()) continue;
+      auto* line = new QLineSeries();
+      line->setName(q(label + " " + which));
+      bool first = true;
+      for (const auto& point : (*v)[key]) {
+        const double ms = std::max(point[0].get<double>() * 1e3, 1e-3);  // log axis: no zeros
+        if (first) line->append(ms, 0.0);  // start the step at 0 so one-valued runs still show
+        first = false;
+        line->append(ms, point[1].get<double>());
+        x_min = std::min(x_min, ms);
+        x_max = std::max(x_max, ms);
+      }
+      chart->addSeries(line);
+    }
+  }
+  if (chart->series().isEmpty()) return nullptr;
+  auto* x = new QLogValueAxis();
+  x->setTitleText("response time (ms, log scale)");
+  x->setBase(10);
+  x->setLabelFormat("%g");
+  x->setMinorTickCount(-1);  // automatic minor ticks between the decades
+  x->setRange(x_min / 1.2, x_max * 1.2);
+  auto* y = new QValueAxis();
+  y->setTitleText("fraction of requests");
+  y->setRange(0, 1);
+  attach_axes(*chart, x, y);
+  return chart;
+}
+
+std::unique_ptr<QChart> consumers_chart(const std::vector<named_variant>& variants) {
+  // Categories: "group #i"; one bar set per variant.
+  std::vector<std::string> categories;
+  for (const auto& [label, v] : variants) {
+    for (const auto& [name, m] : (*v)["metrics"].items()) {
+      if (!name.starts_with("consumer.") || !name.ends_with(".delivered")) continue;
+      const std::string middle = name.substr(9, name.size() - 9 - 10);
+      if (middle.find('.') == std::string::npos) continue;  // the group total
+      if (std::find(categories.begin(), categories.end(), middle) == categories.end()) categories.push_back(middle);
+    }
+  }
+  if (categories.empty()) return nullptr;
+  auto chart = std::make_unique<QChart>();
+  chart->setTitle("Messages delivered per consumer");
+  auto* bars = new QBarSeries();
+  double y_max = 0;
+  for (const auto& [label, v] : variants) {
+    auto* set = new QBarSet(q(label));
+    for (const auto& c : categories) {
+      const auto key = "consumer." + c + ".delivered";
+      const double n = (*v)["metrics"].contains(key) ? (*v)["metrics"][key]["mean"].get<double>() : 0.0;
+      *set << n;
+      y_max = std::max(y_max, n);
+    }
+    bars->append(set);
+  }
+  chart->addSeries(bars);
+  auto* x = new QBarCategoryAxis();
+  for (const auto& c : categories) x->append(q(c));
+  auto* y = new QValueAxis();
+  y->setTitleText("messages");
+  y->setRange(0, y_max > 0 ? y_max * 1.05 : 1.0);
+  y->applyNiceNumbers();
+  attach_axes(*chart, x, y);
+  return chart;
+}
+
+}  // namespace
+
+std::optional<chart_kind> parse_chart_kind(std::string_view name) {
+  for (chart_kind k : all_charts) {
+    if (name == chart_name(k)) return k;
+  }
+  return std::nullopt;
+}
+
+const char* chart_name(chart_kind kind) {
+  switch (kind) {
+    case chart_kind::latency_cdf: return "latency-cdf";
+    case chart_kind::latency_time: return "latency-time";
+    case chart_kind::depth: return "depth";
+    case chart_kind::throughput: return "throughput";
+    case chart_kind::consumers: return "consumers";
+  }
+  return "?";
+}
+
+std::unique_ptr<QChart> make_chart(const std::vector<json>& runs, chart_kind kind) {
+  const auto variants = variants_of(runs);
+  std::unique_ptr<QChart> chart;
+  switch (kind) {
+    case chart_kind::latency_cdf: chart = cdf_chart(variants); break;
+    case chart_kind::latency_time:
+      chart = time_chart(variants, "Response time percentiles over time", "ms", 1e3,
+                         [](const std::string& n) { return n == "response.p50" || n == "response.p99"; });
+      break;
+    case chart_kind::depth:
+      chart = time_chart(variants, "Queue depth over time", "messages (ready + unacked)", 1.0,
+                         [](const std::string& n) { return n.starts_with("queue.") && n.ends_with(".depth"); });
+      break;
+    case chart_kind::throughput:
+      chart = time_chart(variants, "Throughput over time", "per second", 1.0,
+                         [](const std::string& n) { return n == "throughput"; });
+      break;
+    case chart_kind::consumers: chart = consumers_chart(variants); break;
+  }
+  if (chart) chart->legend()->setAlignment(Qt::AlignBottom);
+  return chart;
+}
+
+void ensure_application() {
+  if (QCoreApplication::instance() != nullptr) return;
+  const char* display = std::getenv("DISPLAY");
+  if (std::getenv("QT_QPA_PLATFORM") == nullptr && (display == nullptr || *display == '\0')) {
+    setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  }
+  if (std::getenv("XDG_RUNTIME_DIR") == nullptr) {
+    // Qt warns on every start without one; a private temporary directory is what it wants.
+    static char runtime_dir[] = "/tmp/mqlab-runtime-XXXXXX";
+    if (mkdtemp(runtime_dir) != nullptr) setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+  }
+  static int argc = 1;
+  static char name[] = "mqlab";
+  static char* argv[] = {name, nullptr};
+  static QApplication app(argc, argv);
+}
+
+bool render_png(QChart& chart, const std::filesystem::path& path, int width, int height) {
+  QGraphicsScene scene;
+  scene.addItem(&chart);
+  chart.setGeometry(0, 0, width, height);
+  QImage image(width, height, QImage::Format_ARGB32);
+  image.fill(Qt::white);
+  {
+    QPainter painter(&image);
+    painter.setRenderHint(QPainter::Antialiasing);
+    scene.render(&painter, QRectF(0, 0, width, height), QRectF(0, 0, width, height));
+  }
+  scene.removeItem(&chart);  // the caller keeps ownership
+  return image.save(QString::fromStdString(path.string()), "PNG");
+}
+
+std::expected<std::vector<std::filesystem::path>, std::string> plot_run(const std::filesystem::path& run_dir,
+                                                                        const std::vector<chart_kind>& kinds,
+                                                                        const std::filesystem::path& out_dir) {
+  const auto file = std::filesystem::is_directory(run_dir) ? run_dir / "run.json" : run_dir;
+  std::ifstream in(file);
+  if (!in) return std::unexpected(fmt::format("{}: cannot open", file.string()));
+  json run;
+  try {
+    run = json::parse(in);
+  } catch (const json::exception& e) {
+    return std::unexpected(fmt::format("{}: not a run.json: {}", file.string(), e.what()));
+  }
+  ensure_application();
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return std::unexpected(fmt::format("{}: {}", out_dir.string(), ec.message()));
+  std::vector<std::filesystem::path> written;
+  for (chart_kind kind : kinds) {
+    auto chart = make_chart({run}, kind);
+    if (!chart) continue;  // nothing to show (no consumers, no queues)
+    const auto path = out_dir / (std::string(chart_name(kind)) + ".png");
+    if (!render_png(*chart, path, 1200, 700)) return std::unexpected(fmt::format("{}: cannot write", path.string()));
+    written.push_back(path);
+  }
+  return written;
+}
+
+}  // namespace mqlab::gui

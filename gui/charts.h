@@ -1,0 +1,47 @@
+// The charts of a run, built with Qt Charts from run.json: latency CDF (log x axis), latency
+// percentiles over time, queue depth over time, throughput over time and deliveries per
+// consumer, with the variants side by side in one chart. Used by `mqlab plot`, `mqlab run`
+// (PNG files without a display) and the GUI.
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+class QChart;
+
+namespace mqlab::gui {
+
+enum class chart_kind { latency_cdf, latency_time, depth, throughput, consumers };
+
+inline constexpr chart_kind all_charts[] = {chart_kind::latency_cdf, chart_kind::latency_time, chart_kind::depth,
+                                            chart_kind::throughput, chart_kind::consumers};
+
+/// "latency-cdf", "latency-time", "depth", "throughput", "consumers".
+std::optional<chart_kind> parse_chart_kind(std::string_view name);
+const char* chart_name(chart_kind kind);
+
+/// Builds the chart from one or more run.json documents (several runs are overlaid; series
+/// are named "variant" or, with several runs, "run: variant"). Null when the runs hold no
+/// data for this kind (e.g. no consumers).
+std::unique_ptr<QChart> make_chart(const std::vector<nlohmann::json>& runs, chart_kind kind);
+
+/// Makes sure a QApplication exists, on the offscreen platform when there is no display.
+void ensure_application();
+
+/// Renders a chart to a PNG of the given size. REQUIRES: ensure_application() was called.
+bool render_png(QChart& chart, const std::filesystem::path& path, int width, int height);
+
+/// Reads RESULTS_DIR/run.json and writes one PNG per kind into `out_dir`; returns the files
+/// written, or an error naming the file and the cause.
+std::expected<std::vector<std::filesystem::path>, std::string> plot_run(const std::filesystem::path& run_dir,
+                                                                        const std::vector<chart_kind>& kinds,
+                                                                        const std::filesystem::path& out_dir);
+
+}  // namespace mqlab::gui
