@@ -213,8 +213,7 @@ std::unique_ptr<QChart> make_chart(const std::vector<json>& runs, chart_kind kin
   return chart;
 }
 
-void ensure_application() {
-  if (QCoreApplication::instance() != nullptr) return;
+void prepare_headless_environment() {
   const char* display = std::getenv("DISPLAY");
   if (std::getenv("QT_QPA_PLATFORM") == nullptr && (display == nullptr || *display == '\0')) {
     setenv("QT_QPA_PLATFORM", "offscreen", 1);
@@ -224,6 +223,11 @@ void ensure_application() {
     static char runtime_dir[] = "/tmp/mqlab-runtime-XXXXXX";
     if (mkdtemp(runtime_dir) != nullptr) setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
   }
+}
+
+void ensure_application() {
+  if (QCoreApplication::instance() != nullptr) return;
+  prepare_headless_environment();
   static int argc = 1;
   static char name[] = "mqlab";
   static char* argv[] = {name, nullptr};

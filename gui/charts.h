@@ -32,7 +32,10 @@ const char* chart_name(chart_kind kind);
 /// data for this kind (e.g. no consumers).
 std::unique_ptr<QChart> make_chart(const std::vector<nlohmann::json>& runs, chart_kind kind);
 
-/// Makes sure a QApplication exists, on the offscreen platform when there is no display.
+/// Without a display, selects Qt's offscreen platform; gives Qt a private runtime directory
+/// when XDG_RUNTIME_DIR is unset. Call before creating the QApplication.
+void prepare_headless_environment();
+/// Makes sure a QApplication exists (after prepare_headless_environment()).
 void ensure_application();
 
 /// Renders a chart to a PNG of the given size. REQUIRES: ensure_application() was called.

@@ -1,0 +1,431 @@
+// Widgets, parameter panel generation and the run lifecycle of the main window.
+#include "gui/main_window.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QCoreApplication>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTextEdit>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <QtCharts/QChartView>
+#include <yaml-cpp/yaml.h>
+
+#include "sim/time.h"
+#include "workbench/results.h"
+
+namespace mqlab::gui {
+namespace {
+
+namespace fs = std::filesystem;
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+
+fs::path scenarios_dir() {
+  if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+    if (fs::is_directory(p / "scenarios")) return p / "scenarios";
+  }
+  return "scenarios";
+}
+
+// Keys whose values are prose or structure, not parameters.
+bool skipped(const std::string& key) {
+  return key == "name" || key == "title" || key == "description" || key == "lesson" || key == "expect" ||
+         key == "pipeline" || key == "work" || key == "faults" || key == "bindings" || key == "profile" ||
+         key == "exchanges";
+}
+
+/// What a field must stay, judged by its original value: a duration, a rate, an integer, or free.
+QString check_value(const std::string& original, const std::string& value) {
+  if (sim::parse_duration(original) && original.find_first_not_of("0123456789") != std::string::npos) {
+    auto d = sim::parse_duration(value);
+    return d ? QString() : q(d.error());
+  }
+  if (original.find('/') != std::string::npos && sim::parse_rate(original)) {
+    auto r = sim::parse_rate(value);
+    if (!r) return q(r.error());
+    return *r > 0 ? QString() : QString("must be positive");
+  }
+  if (!original.empty() && original.find_first_not_of("0123456789") == std::string::npos) {
+    return !value.empty() && value.find_first_not_of("0123456789") == std::string::npos ? QString()
+                                                                                          : QString("must be a whole number");
+  }
+  return {};
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  buildUi();
+  loadLabs();
+  QSettings settings("mqlab", "mqlab-gui");
+  restoreGeometry(settings.value("geometry").toByteArray());
+  restoreState(settings.value("state").toByteArray());
+}
+
+MainWindow::~MainWindow() {
+  cancel_ = true;
+  if (worker_.joinable()) worker_.join();
+  QSettings settings("mqlab", "mqlab-gui");
+  settings.setValue("geometry", saveGeometry());
+  settings.setValue("state", saveState());
+}
+
+void MainWindow::buildUi() {
+  setWindowTitle("mqlab");
+  auto* file = menuBar()->addMenu("&File");
+  file->addAction("&Open scenario or results…", QKeySequence::Open, this, &MainWindow::openDialog);
+  file->addAction("&Export chart as PNG…", QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportChart);
+  file->addAction("Export run as &CSV…", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportCsv);
+  file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+  auto* run = menuBar()->addMenu("&Run");
+  run->addAction("&Run", QKeySequence(Qt::CTRL | Qt::Key_R), this, &MainWindow::startRun);
+  run->addAction("&Cancel", QKeySequence(Qt::Key_Escape), this, &MainWindow::cancelRun);
+
+  labs_ = new QListWidget;
+  connect(labs_, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) { openPath(item->data(Qt::UserRole).toString()); });
+  connect(labs_, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) { openPath(item->data(Qt::UserRole).toString()); });
+
+  description_ = new QTextEdit;
+  description_->setReadOnly(true);
+  description_->setMaximumHeight(110);
+  parameterPanel_ = new QWidget;
+  parameters_ = new QFormLayout(parameterPanel_);
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(parameterPanel_);
+  scroll->setWidgetResizable(true);
+  errors_ = new QLabel;
+  errors_->setStyleSheet("color: #b00020");
+  errors_->setWordWrap(true);
+  runButton_ = new QPushButton("Run");
+  cancelButton_ = new QPushButton("Cancel");
+  cancelButton_->setEnabled(false);
+  overlay_ = new QCheckBox("Overlay on previous runs");
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 1000);
+  connect(runButton_, &QPushButton::clicked, this, &MainWindow::startRun);
+  connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelRun);
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(runButton_);
+  buttons->addWidget(cancelButton_);
+  buttons->addWidget(overlay_);
+  buttons->addWidget(progress_, 1);
+
+  auto* left = new QWidget;
+  auto* leftLayout = new QVBoxLayout(left);
+  leftLayout->addWidget(new QLabel("Labs"));
+  leftLayout->addWidget(labs_, 2);
+  leftLayout->addWidget(new QLabel("Parameters"));
+  leftLayout->addWidget(scroll, 3);
+  leftLayout->addWidget(errors_);
+  leftLayout->addLayout(buttons);
+
+  charts_ = new QTabWidget;
+  expectations_ = new QTableWidget(0, 3);
+  expectations_->setHorizontalHeaderLabels({"", "expectation", "actual"});
+  expectations_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
+  expectations_->verticalHeader()->setVisible(false);
+  expectations_->setMaximumHeight(180);
+  auto* right = new QWidget;
+  auto* rightLayout = new QVBoxLayout(right);
+  rightLayout->addWidget(description_);
+  rightLayout->addWidget(charts_, 1);
+  rightLayout->addWidget(expectations_);
+
+  auto* split = new QSplitter;
+  split->addWidget(left);
+  split->addWidget(right);
+  split->setStretchFactor(1, 3);
+  setCentralWidget(split);
+
+  auto* timer = new QTimer(this);
+  connect(timer, &QTimer::timeout, this, [this] { progress_->setValue(static_cast<int>(progressValue_.load() * 1000)); });
+  timer->start(100);
+}
+
+void MainWindow::loadLabs() {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(scenarios_dir(), ec)) {
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    auto sc = workbench::load_scenario(f.string());
+    auto* item = new QListWidgetItem(sc ? q(sc->title.empty() ? sc->name : sc->title) : q(f.filename().string()));
+    item->setData(Qt::UserRole, q(f.string()));
+    if (sc) item->setToolTip(q(sc->lesson));
+    labs_->addItem(item);
+  }
+}
+
+void MainWindow::openDialog() {
+  QSettings settings("mqlab", "mqlab-gui");
+  const QString path = QFileDialog::getOpenFileName(this, "Open scenario or run.json", settings.value("lastDir").toString(),
+                                                    "Scenarios and results (*.yaml *.yml run.json)");
+  if (path.isEmpty()) return;
+  settings.setValue("lastDir", QFileInfo(path).absolutePath());
+  openPath(path);
+}
+
+bool MainWindow::openPath(const QString& path) {
+  const fs::path p = path.toStdString();
+  if (fs::is_directory(p) || p.extension() == ".json") {
+    std::ifstream in(fs::is_directory(p) ? p / "run.json" : p);
+    try {
+      auto run = nlohmann::json::parse(in);
+      if (!overlay_->isChecked()) runs_.clear();
+      runs_.push_back(std::move(run));
+    } catch (const nlohmann::json::exception& e) {
+      errors_->setText(QString("%1: not a run.json (%2)").arg(path, e.what()));
+      return false;
+    }
+    description_->setPlainText(q(runs_.back()["scenario"].value("description", "")));
+    refreshCharts();
+    return true;
+  }
+  std::ifstream in(p);
+  if (!in) {
+    errors_->setText(path + ": cannot open");
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  scenarioPath_ = path;
+  buildParameters(text.str());
+  auto sc = workbench::parse_scenario(text.str());
+  setWindowTitle("mqlab — " + (sc ? q(sc->title) : path));
+  description_->setPlainText(sc ? q(sc->description + (sc->lesson.empty() ? "" : "\n\nLesson: " + sc->lesson)) : QString());
+  errors_->setText(sc ? QString() : q(sc.error().format(p.filename().string())));
+  return sc.has_value();
+}
+
+void MainWindow::buildParameters(const std::string& yaml_text) {
+  while (parameters_->rowCount() > 0) parameters_->removeRow(0);
+  fields_.clear();
+  variantToggles_.clear();
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception&) {
+    return;  // the validation message says what is wrong
+  }
+  if (!root.IsMap()) return;
+  // Scalar leaves up to three levels down become editable fields named by their --set path.
+  std::function<void(const YAML::Node&, const std::string&, int)> walk = [&](const YAML::Node& n, const std::string& path,
+                                                                               int depth) {
+    if (n.IsScalar()) {
+      auto* edit = new QLineEdit(q(n.Scalar()));
+      edit->setProperty("original", q(n.Scalar()));
+      auto* problem = new QLabel;
+      problem->setStyleSheet("color: #b00020");
+      const std::string original = n.Scalar();
+      connect(edit, &QLineEdit::textChanged, problem,
+              [problem, original](const QString& t) { problem->setText(check_value(original, t.toStdString())); });
+      auto* row = new QWidget;
+      auto* layout = new QHBoxLayout(row);
+      layout->setContentsMargins(0, 0, 0, 0);
+      layout->addWidget(edit);
+      layout->addWidget(problem);
+      parameters_->addRow(q(path), row);
+      fields_.emplace_back(path, edit);
+      return;
+    }
+    if (!n.IsMap() || depth > 3) return;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      if (skipped(key)) continue;
+      walk(kv.second, path.empty() ? key : path + "." + key, depth + 1);
+    }
+  };
+  for (const auto& kv : root) {
+    const std::string key = kv.first.Scalar();
+    if (key == "variants" && kv.second.IsMap()) {
+      for (const auto& v : kv.second) {
+        auto* box = new QCheckBox(q("run variant " + v.first.Scalar()));
+        box->setChecked(true);
+        parameters_->addRow(box);
+        variantToggles_.emplace_back(v.first.Scalar(), box);
+        walk(v.second, "variants." + v.first.Scalar(), 2);
+      }
+    } else if (!skipped(key)) {
+      walk(kv.second, key, 1);
+    }
+  }
+}
+
+QString MainWindow::validationMessage() const { return errors_->text(); }
+
+bool MainWindow::setParameter(const QString& path, const QString& value) {
+  for (auto& [p, edit] : fields_) {
+    if (q(p) == path) {
+      edit->setText(value);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<workbench::scenario> MainWindow::validatedScenario() {
+  if (scenarioPath_.isEmpty()) {
+    errors_->setText("Open a scenario first (File → Open or a lab on the left).");
+    return std::nullopt;
+  }
+  workbench::overrides sets;
+  for (const auto& [path, edit] : fields_) {
+    // Only changed fields become overrides, so errors in the others keep their line and column.
+    if (edit->text() != edit->property("original").toString()) sets.emplace_back(path, edit->text().toStdString());
+  }
+  auto sc = workbench::load_scenario(scenarioPath_.toStdString(), sets);
+  if (!sc) {
+    errors_->setText(q(sc.error().format(fs::path(scenarioPath_.toStdString()).filename().string())));
+    return std::nullopt;
+  }
+  errors_->clear();
+  std::vector<std::string> off;
+  for (const auto& [name, box] : variantToggles_) {
+    if (!box->isChecked()) off.push_back(name);
+  }
+  std::erase_if(sc->variants, [&](const auto& v) { return std::find(off.begin(), off.end(), v.name) != off.end(); });
+  std::erase_if(sc->expect, [&](const auto& e) {
+    return std::find(off.begin(), off.end(), e.metric.substr(0, e.metric.find('.'))) != off.end();
+  });
+  if (sc->variants.empty()) {
+    errors_->setText("Every variant is switched off.");
+    return std::nullopt;
+  }
+  return std::move(*sc);
+}
+
+void MainWindow::setRunning(bool running) {
+  runButton_->setEnabled(!running);
+  cancelButton_->setEnabled(running);
+  if (!running) progressValue_ = 1.0;
+}
+
+void MainWindow::startRun() {
+  if (worker_.joinable() && !runButton_->isEnabled()) return;
+  auto sc = validatedScenario();
+  if (!sc) return;
+  if (worker_.joinable()) worker_.join();
+  cancel_ = false;
+  progressValue_ = 0;
+  setRunning(true);
+  if (!overlay_->isChecked()) runs_.clear();
+  runs_.push_back(nlohmann::json());  // the run in progress, filled variant by variant
+  worker_ = std::jthread([this, sc = std::move(*sc)] {
+    // Variants run one after another so the charts can show each as soon as it is done.
+    workbench::run_result total;
+    const std::size_t n = sc.variants.size();
+    for (std::size_t i = 0; i < n && !cancel_; ++i) {
+      workbench::scenario one = sc;
+      one.variants = {sc.variants[i]};
+      one.expect.clear();
+      auto part = workbench::run_scenario(
+          one, [this, i, n](double f) { progressValue_ = (static_cast<double>(i) + f) / static_cast<double>(n); }, &cancel_);
+      total.variants.push_back(std::move(part.variants.front()));
+      const bool last = i + 1 == n;
+      if (last) {
+        for (const auto& e : sc.expect) total.expectations.push_back(workbench::check(e, total.variants));
+      }
+      QMetaObject::invokeMethod(this, [this, sc, total, last] {
+        showResult(sc, total);
+        if (last) setRunning(false);
+      }, Qt::QueuedConnection);
+    }
+    if (cancel_) QMetaObject::invokeMethod(this, [this] { setRunning(false); }, Qt::QueuedConnection);
+  });
+}
+
+bool MainWindow::runBlocking() {
+  auto sc = validatedScenario();
+  if (!sc) return false;
+  if (!overlay_->isChecked()) runs_.clear();
+  runs_.push_back(nlohmann::json());
+  showResult(*sc, workbench::run_scenario(*sc));
+  return true;
+}
+
+void MainWindow::cancelRun() { cancel_ = true; }
+
+void MainWindow::showResult(const workbench::scenario& sc, const workbench::run_result& r) {
+  runs_.back() = workbench::to_json(sc, r);
+  lastScenario_ = sc;
+  lastResult_ = r;
+  refreshCharts();
+  expectations_->setRowCount(static_cast<int>(r.expectations.size()));
+  for (int i = 0; i < static_cast<int>(r.expectations.size()); ++i) {
+    const auto& e = r.expectations[static_cast<std::size_t>(i)];
+    auto* verdict = new QTableWidgetItem(e.passed ? "PASS" : "FAIL");
+    verdict->setForeground(e.passed ? QColor("#1b7f3b") : QColor("#b00020"));
+    expectations_->setItem(i, 0, verdict);
+    expectations_->setItem(i, 1, new QTableWidgetItem(q(e.expected.text)));
+    expectations_->setItem(i, 2, new QTableWidgetItem(e.found ? QString::number(e.actual, 'g', 5) : "no such metric"));
+  }
+  expectations_->resizeColumnToContents(0);
+  expectations_->resizeColumnToContents(2);
+}
+
+void MainWindow::refreshCharts() {
+  const int current = charts_->currentIndex();
+  while (charts_->count() > 0) {
+    QWidget* w = charts_->widget(0);
+    charts_->removeTab(0);
+    delete w;
+  }
+  std::vector<nlohmann::json> ready;
+  for (const auto& r : runs_) {
+    if (!r.is_null()) ready.push_back(r);
+  }
+  for (chart_kind kind : all_charts) {
+    auto chart = make_chart(ready, kind);
+    if (!chart) continue;
+    auto* view = new QChartView(chart.release());  // the view's scene owns the chart
+    view->setRenderHint(QPainter::Antialiasing);
+    charts_->addTab(view, chart_name(kind));
+  }
+  if (current >= 0 && current < charts_->count()) charts_->setCurrentIndex(current);
+}
+
+void MainWindow::exportChart() {
+  auto* view = qobject_cast<QChartView*>(charts_->currentWidget());
+  if (view == nullptr) return;
+  const QString path = QFileDialog::getSaveFileName(this, "Export chart", charts_->tabText(charts_->currentIndex()) + ".png",
+                                                    "PNG images (*.png)");
+  if (!path.isEmpty() && !view->grab().save(path, "PNG")) QMessageBox::warning(this, "mqlab", "Could not write " + path);
+}
+
+void MainWindow::exportCsv() {
+  if (!lastScenario_ || !lastResult_) return;
+  const QString dir = QFileDialog::getExistingDirectory(this, "Export run (run.json, metrics.csv, series.csv)");
+  if (dir.isEmpty()) return;
+  if (auto w = workbench::write_results(dir.toStdString(), *lastScenario_, *lastResult_); !w) {
+    QMessageBox::warning(this, "mqlab", q(w.error()));
+  }
+}
+
+}  // namespace mqlab::gui

@@ -1,0 +1,92 @@
+// The mqlab-gui main window: a lab browser, a parameter panel generated from the scenario,
+// Run / Cancel with a progress bar (the simulation runs on a worker thread), the run's charts
+// in tabs (several runs can be overlaid), the expectations with PASS/FAIL, and export of a
+// chart to PNG or of the run to CSV.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <QMainWindow>
+#include <nlohmann/json.hpp>
+
+#include "gui/charts.h"
+#include "workbench/runner.h"
+#include "workbench/scenario.h"
+
+class QCheckBox;
+class QFormLayout;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QProgressBar;
+class QPushButton;
+class QTabWidget;
+class QTableWidget;
+class QTextEdit;
+
+namespace mqlab::gui {
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Loads a scenario file (builds the parameter panel) or a results folder (shows its charts).
+  bool openPath(const QString& path);
+  /// Sets the value of a parameter field, as a user typing it would (for tests and scripting).
+  bool setParameter(const QString& path, const QString& value);
+  /// Runs the loaded scenario and waits for it (the screenshot mode and tests use this).
+  bool runBlocking();
+  /// The current run(s) as run.json documents, newest last.
+  const std::vector<nlohmann::json>& runs() const { return runs_; }
+  QTableWidget* expectationsTable() const { return expectations_; }
+  QString validationMessage() const;
+
+ public slots:
+  void startRun();
+  void cancelRun();
+  void exportChart();
+  void exportCsv();
+  void openDialog();
+
+ private:
+  void buildUi();
+  void loadLabs();
+  void buildParameters(const std::string& yaml_text);
+  std::optional<workbench::scenario> validatedScenario();
+  void showResult(const workbench::scenario& sc, const workbench::run_result& r);
+  void refreshCharts();
+  void setRunning(bool running);
+
+  QListWidget* labs_ = nullptr;
+  QFormLayout* parameters_ = nullptr;
+  QWidget* parameterPanel_ = nullptr;
+  QLabel* errors_ = nullptr;
+  QTextEdit* description_ = nullptr;
+  QPushButton* runButton_ = nullptr;
+  QPushButton* cancelButton_ = nullptr;
+  QCheckBox* overlay_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QTabWidget* charts_ = nullptr;
+  QTableWidget* expectations_ = nullptr;
+
+  QString scenarioPath_;
+  std::vector<std::pair<std::string, QLineEdit*>> fields_;  // override path -> editor
+  std::vector<std::pair<std::string, QCheckBox*>> variantToggles_;
+  std::vector<nlohmann::json> runs_;
+  std::optional<workbench::scenario> lastScenario_;
+  std::optional<workbench::run_result> lastResult_;
+  std::atomic<bool> cancel_{false};
+  std::atomic<double> progressValue_{0};
+  std::jthread worker_;
+};
+
+}  // namespace mqlab::gui
