@@ -216,6 +216,9 @@ bool MainWindow::openPath(const QString& path) {
   std::stringstream text;
   text << in.rdbuf();
   scenarioPath_ = path;
+  for (int i = 0; i < labs_->count(); ++i) {
+    if (labs_->item(i)->data(Qt::UserRole).toString() == path) labs_->setCurrentRow(i);
+  }
   buildParameters(text.str());
   auto sc = workbench::parse_scenario(text.str());
   setWindowTitle("mqlab — " + (sc ? q(sc->title) : path));
@@ -367,6 +370,7 @@ bool MainWindow::runBlocking() {
   if (!overlay_->isChecked()) runs_.clear();
   runs_.push_back(nlohmann::json());
   showResult(*sc, workbench::run_scenario(*sc));
+  setRunning(false);
   return true;
 }
 
