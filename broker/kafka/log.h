@@ -1,0 +1,80 @@
+// One partition's log: an append-only sequence of records in segments, with offsets, O(1)
+// append, reads by offset, retention by time and by size applied whether or not anyone has
+// consumed (a consumer that falls behind gets OFFSET_OUT_OF_RANGE), optional compaction by key
+// (cleanup.policy=compact; a null value is a tombstone), lookup by timestamp and truncation.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "broker/kafka/errors.h"
+
+namespace mqlab::broker::kafka {
+
+struct record {
+  std::int64_t offset = 0;
+  std::int64_t timestamp_ms = 0;
+  std::optional<std::string> key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t size_bytes() const;
+};
+
+struct log_config {
+  std::size_t segment_bytes = 1 << 20;          // segment.bytes
+  std::optional<std::int64_t> retention_ms;      // retention.ms (none: keep forever)
+  std::optional<std::int64_t> retention_bytes;   // retention.bytes per partition
+  bool compact = false;                          // cleanup.policy=compact
+};
+
+class partition_log {
+ public:
+  explicit partition_log(log_config config = {}) : config_(config) {}
+
+  /// Appends, assigning the next offset; returns it. O(1) amortised.
+  std::int64_t append(record r);
+  /// First offset still in the log.
+  std::int64_t log_start_offset() const { return start_offset_; }
+  /// The offset the next record will get (LEO).
+  std::int64_t log_end_offset() const { return next_offset_; }
+  std::uint64_t size_bytes() const { return bytes_; }
+
+  /// Up to `max_records` records from `offset` (compacted logs may skip offsets), not beyond
+  /// `limit` (exclusive; the high watermark for consumers). OFFSET_OUT_OF_RANGE when `offset`
+  /// is before the log start or past the end.
+  std::expected<std::vector<record>, error_code> read(std::int64_t offset, std::size_t max_records,
+                                                      std::int64_t limit = INT64_MAX) const;
+  /// The first offset whose timestamp is >= ts, or the log end offset.
+  std::int64_t offset_for_timestamp(std::int64_t ts_ms) const;
+
+  /// Deletes closed segments past retention.ms or beyond retention.bytes; returns records removed.
+  std::size_t apply_retention(std::int64_t now_ms);
+  /// Keeps only the newest record per key in closed segments (tombstones and all); returns
+  /// records removed.
+  std::size_t compact();
+  /// Drops everything at or after `offset` (a returning replica truncating to the leader's log).
+  void truncate_to(std::int64_t offset);
+
+ private:
+  struct segment {
+    std::int64_t base_offset = 0;
+    std::vector<record> records;
+    std::uint64_t bytes = 0;
+    std::int64_t max_timestamp = INT64_MIN;
+  };
+  void roll();
+  std::size_t drop_front_segment();
+
+  log_config config_;
+  std::deque<segment> segments_;  // the last one is active
+  std::int64_t start_offset_ = 0;
+  std::int64_t next_offset_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+}  // namespace mqlab::broker::kafka

@@ -1,0 +1,90 @@
+// The partition log: offsets, retention regardless of consumption, compaction, timestamps.
+#include "broker/kafka/log.h"
+
+#include <gtest/gtest.h>
+
+namespace mqlab::broker::kafka {
+namespace {
+
+record rec(std::int64_t ts, std::optional<std::string> key, std::optional<std::string> value) {
+  return record{0, ts, std::move(key), std::move(value), {}};
+}
+
+TEST(partition_log, offsets_count_up_and_reads_start_anywhere) {
+  partition_log log;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(log.append(rec(i, std::nullopt, "v" + std::to_string(i))), i);
+  EXPECT_EQ(log.log_end_offset(), 5);
+  auto r = log.read(2, 10);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].offset, 2);
+  EXPECT_EQ(*(*r)[0].value, "v2");
+  EXPECT_TRUE(log.read(5, 10)->empty());  // at the end: nothing yet, not an error
+  EXPECT_EQ(log.read(6, 10).error(), error_code::offset_out_of_range);
+  EXPECT_EQ(log.read(1, 10, 3)->size(), 2u);  // the high watermark limits what is visible
+}
+
+TEST(partition_log, retention_by_time_deletes_unconsumed_records) {
+  // Kafka keeps records for retention.ms whether or not anyone read them.
+  log_config cfg;
+  cfg.segment_bytes = 200;  // a few records per segment
+  cfg.retention_ms = 1000;
+  partition_log log(cfg);
+  for (int i = 0; i < 30; ++i) log.append(rec(i * 100, std::nullopt, std::string(40, 'x')));
+  const auto removed = log.apply_retention(3000);  // records older than 2000 ms may go
+  EXPECT_GT(removed, 0u);
+  EXPECT_GT(log.log_start_offset(), 0);
+  EXPECT_LE(log.log_start_offset(), 20);
+  // A consumer that was still at offset 0 has fallen off the log.
+  EXPECT_EQ(log.read(0, 10).error(), error_code::offset_out_of_range);
+  EXPECT_TRUE(log.read(log.log_start_offset(), 10).has_value());
+}
+
+TEST(partition_log, retention_by_size_keeps_the_newest) {
+  log_config cfg;
+  cfg.segment_bytes = 200;
+  cfg.retention_bytes = 600;
+  partition_log log(cfg);
+  for (int i = 0; i < 50; ++i) log.append(rec(i, std::nullopt, std::string(40, 'x')));
+  log.apply_retention(0);
+  EXPECT_LE(log.size_bytes(), 600u + 200u);  // within one segment of the limit
+  EXPECT_EQ(log.log_end_offset(), 50);
+}
+
+TEST(partition_log, compaction_keeps_the_latest_value_per_key_and_drops_tombstones) {
+  log_config cfg;
+  cfg.segment_bytes = 100;
+  cfg.compact = true;
+  partition_log log(cfg);
+  log.append(rec(1, "a", "1"));
+  log.append(rec(2, "b", "1"));
+  log.append(rec(3, "a", "2"));
+  log.append(rec(4, "b", std::nullopt));  // delete b
+  log.append(rec(5, "c", "1"));
+  for (int i = 0; i < 5; ++i) log.append(rec(10 + i, "filler" + std::to_string(i), "x"));
+  log.compact();
+  auto all = log.read(log.log_start_offset(), 100).value();
+  std::map<std::string, std::string> seen;
+  for (const auto& r : all) {
+    ASSERT_TRUE(r.key.has_value());
+    EXPECT_FALSE(seen.contains(*r.key)) << "duplicate key " << *r.key;
+    if (r.value) seen[*r.key] = *r.value;
+  }
+  EXPECT_EQ(seen.at("a"), "2");
+  EXPECT_FALSE(seen.contains("b"));
+  EXPECT_EQ(seen.at("c"), "1");
+  EXPECT_EQ(log.log_end_offset(), 10);  // offsets are never reused
+}
+
+TEST(partition_log, offset_for_timestamp_and_truncation) {
+  partition_log log;
+  for (int i = 0; i < 10; ++i) log.append(rec(i * 10, std::nullopt, "v"));
+  EXPECT_EQ(log.offset_for_timestamp(35), 4);
+  EXPECT_EQ(log.offset_for_timestamp(1000), 10);
+  log.truncate_to(6);
+  EXPECT_EQ(log.log_end_offset(), 6);
+  EXPECT_EQ(log.append(rec(99, std::nullopt, "new")), 6);
+}
+
+}  // namespace
+}  // namespace mqlab::broker::kafka
