@@ -1,0 +1,231 @@
+// Replication and leader election. Replicas of partition p sit on brokers p, p+1, ... (mod N),
+// so leaders spread over the cluster as Kafka's default placement does.
+#include "broker/kafka/cluster.h"
+
+#include <algorithm>
+
+namespace mqlab::broker::kafka {
+
+cluster::cluster(std::int32_t brokers, std::int64_t replica_lag_time_max_ms)
+    : brokers_(brokers), lag_max_ms_(replica_lag_time_max_ms), up_(static_cast<std::size_t>(brokers), true) {}
+
+error_code cluster::create_topic(const std::string& name, const topic_config& config) {
+  if (topics_.contains(name)) return error_code::topic_already_exists;
+  if (config.partitions < 1) return error_code::invalid_partitions;
+  if (config.replication_factor < 1 || config.replication_factor > brokers_) return error_code::invalid_replication_factor;
+  topic_state t{config, {}};
+  for (std::int32_t p = 0; p < config.partitions; ++p) {
+    partition_state ps;
+    for (std::int32_t i = 0; i < config.replication_factor; ++i) {
+      const std::int32_t b = (p + i) % brokers_;
+      ps.replicas.push_back(b);
+      ps.logs.emplace(b, partition_log(config.log));
+      ps.caught_up_ms[b] = 0;
+      if (up_[static_cast<std::size_t>(b)]) ps.isr.insert(b);
+    }
+    elect(ps, config);
+    t.partitions.push_back(std::move(ps));
+  }
+  topics_.emplace(name, std::move(t));
+  groups_.set_partitions(name, config.partitions);
+  return error_code::none;
+}
+
+std::int32_t cluster::partitions(const std::string& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? 0 : it->second.config.partitions;
+}
+
+partition_state* cluster::find(const std::string& topic, std::int32_t p) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || p < 0 || p >= it->second.config.partitions) return nullptr;
+  return &it->second.partitions[static_cast<std::size_t>(p)];
+}
+
+const partition_state& cluster::partition(const std::string& topic, std::int32_t p) const {
+  return topics_.at(topic).partitions.at(static_cast<std::size_t>(p));
+}
+
+std::int64_t cluster::log_end_offset(const std::string& topic, std::int32_t p) const {
+  const auto& ps = partition(topic, p);
+  return ps.leader < 0 ? ps.high_watermark : ps.logs.at(ps.leader).log_end_offset();
+}
+
+void cluster::update_high_watermark(partition_state& ps) {
+  if (ps.leader < 0) return;
+  std::int64_t hw = ps.logs.at(ps.leader).log_end_offset();
+  for (std::int32_t r : ps.isr) hw = std::min(hw, ps.logs.at(r).log_end_offset());
+  ps.high_watermark = std::max(ps.high_watermark, hw);
+}
+
+void cluster::copy_to(partition_state& ps, std::int32_t follower) {
+  partition_log& from = ps.logs.at(ps.leader);
+  partition_log& to = ps.logs.at(follower);
+  // A follower ahead of its (new) leader holds records the leader never had: truncate them.
+  if (to.log_end_offset() > from.log_end_offset()) {
+    truncated_ += static_cast<std::uint64_t>(to.log_end_offset() - from.log_end_offset());
+    to.truncate_to(from.log_end_offset());
+  }
+  if (to.log_end_offset() < from.log_start_offset()) to.truncate_to(from.log_start_offset());
+  auto records = from.read(std::max(to.log_end_offset(), from.log_start_offset()), SIZE_MAX);
+  if (!records) return;
+  for (auto& r : *records) {
+    inter_broker_bytes_ += r.size_bytes();
+    to.append(std::move(r));
+  }
+}
+
+produce_result cluster::produce(const std::string& topic, std::int32_t partition, std::vector<record> records, acks a,
+                                std::int64_t now_ms) {
+  partition_state* ps = find(topic, partition);
+  if (ps == nullptr) return {error_code::unknown_topic_or_partition, -1};
+  if (ps->leader < 0) {
+    if (a == acks::none) lost_ += records.size();  // fire and forget into nothing
+    return {error_code::leader_not_available, -1};
+  }
+  const auto& config = topics_.at(topic).config;
+  if (a == acks::all && static_cast<std::int32_t>(ps->isr.size()) < config.min_insync_replicas) {
+    return {error_code::not_enough_replicas, -1};
+  }
+  partition_log& leader = ps->logs.at(ps->leader);
+  const std::int64_t base = leader.log_end_offset();
+  for (auto& r : records) {
+    if (r.timestamp_ms == 0) r.timestamp_ms = now_ms;
+    leader.append(std::move(r));
+  }
+  if (a == acks::all) {
+    // The leader waits for every ISR member: model the followers' fetch as immediate.
+    for (std::int32_t follower : ps->isr) {
+      if (follower == ps->leader) continue;
+      copy_to(*ps, follower);
+      ps->caught_up_ms[follower] = now_ms;
+    }
+  }
+  update_high_watermark(*ps);
+  if (a != acks::none) ps->acknowledged_end = leader.log_end_offset();
+  return {error_code::none, a == acks::none ? -1 : base};
+}
+
+fetch_result cluster::fetch(const std::string& topic, std::int32_t partition, std::int64_t offset,
+                            std::size_t max_records) const {
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || partition < 0 || partition >= it->second.config.partitions) {
+    return {error_code::unknown_topic_or_partition, {}, 0, 0};
+  }
+  const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
+  if (ps.leader < 0) return {error_code::leader_not_available, {}, ps.high_watermark, 0};
+  const auto& log = ps.logs.at(ps.leader);
+  auto records = log.read(offset, max_records, ps.high_watermark);
+  if (!records) return {records.error(), {}, ps.high_watermark, log.log_start_offset()};
+  return {error_code::none, std::move(*records), ps.high_watermark, log.log_start_offset()};
+}
+
+void cluster::replicate(std::int64_t now_ms) {
+  for (auto& [name, t] : topics_) {
+    for (auto& ps : t.partitions) {
+      if (ps.leader < 0) continue;
+      ps.caught_up_ms[ps.leader] = now_ms;
+      const std::int64_t leader_end = ps.logs.at(ps.leader).log_end_offset();
+      for (std::int32_t r : ps.replicas) {
+        if (r == ps.leader || !up_[static_cast<std::size_t>(r)]) continue;
+        copy_to(ps, r);
+        if (ps.logs.at(r).log_end_offset() >= leader_end) {
+          ps.caught_up_ms[r] = now_ms;
+          ps.isr.insert(r);  // caught up: back in sync
+        }
+      }
+      // replica.lag.time.max.ms: followers that have not caught up for too long leave the ISR.
+      std::erase_if(ps.isr, [&](std::int32_t r) { return r != ps.leader && now_ms - ps.caught_up_ms[r] > lag_max_ms_; });
+      update_high_watermark(ps);
+    }
+  }
+}
+
+void cluster::clean(std::int64_t now_ms) {
+  for (auto& [name, t] : topics_) {
+    for (auto& ps : t.partitions) {
+      for (auto& [b, log] : ps.logs) {
+        log.apply_retention(now_ms);
+        if (t.config.log.compact) log.compact();
+      }
+    }
+  }
+}
+
+void cluster::elect(partition_state& ps, const topic_config& config) {
+  const std::int32_t old_leader = ps.leader;
+  ps.leader = -1;
+  // Clean: the first live ISR member in replica order.
+  for (std::int32_t r : ps.replicas) {
+    if (up_[static_cast<std::size_t>(r)] && ps.isr.contains(r)) {
+      ps.leader = r;
+      break;
+    }
+  }
+  if (ps.leader < 0 && config.unclean_leader_election) {
+    // Unclean: any live replica, accepting that it may lack committed records.
+    for (std::int32_t r : ps.replicas) {
+      if (up_[static_cast<std::size_t>(r)]) {
+        ps.leader = r;
+        ps.isr = {r};
+        break;
+      }
+    }
+  }
+  if (ps.leader < 0 || ps.leader == old_leader) return;
+  ++ps.leader_epoch;
+  const std::int64_t end = ps.logs.at(ps.leader).log_end_offset();
+  ps.epoch_start[ps.leader_epoch] = end;
+  for (std::int32_t r : ps.replicas) {
+    if (up_[static_cast<std::size_t>(r)]) ps.replica_epoch[r] = ps.leader_epoch;
+  }
+  if (ps.acknowledged_end > end) {
+    lost_ += static_cast<std::uint64_t>(ps.acknowledged_end - end);
+    ps.acknowledged_end = end;
+  }
+  ps.high_watermark = std::min(ps.high_watermark, end);
+  update_high_watermark(ps);
+}
+
+void cluster::crash_broker(std::int32_t broker, std::int64_t) {
+  if (!up_.at(static_cast<std::size_t>(broker))) return;
+  up_[static_cast<std::size_t>(broker)] = false;
+  for (auto& [name, t] : topics_) {
+    for (auto& ps : t.partitions) {
+      const bool was_only = ps.isr.size() == 1 && ps.isr.contains(broker);
+      if (!was_only) ps.isr.erase(broker);  // the last ISR member stays in it (Kafka keeps it)
+      if (ps.leader == broker) {
+        ps.isr.erase(broker);
+        elect(ps, t.config);
+        if (ps.leader < 0 && was_only) ps.isr.insert(broker);
+      }
+    }
+  }
+}
+
+void cluster::restart_broker(std::int32_t broker, std::int64_t now_ms) {
+  if (up_.at(static_cast<std::size_t>(broker))) return;
+  up_[static_cast<std::size_t>(broker)] = true;
+  for (auto& [name, t] : topics_) {
+    for (auto& ps : t.partitions) {
+      if (std::find(ps.replicas.begin(), ps.replicas.end(), broker) == ps.replicas.end()) continue;
+      if (ps.leader < 0) {
+        elect(ps, t.config);  // an offline partition comes back with its last ISR member
+        continue;
+      }
+      // KIP-101: a returning replica asks where the epoch after its last one began and drops
+      // everything from there (records no later leader had), then catches up from the leader.
+      // Truncating to the high watermark instead could leave it with diverging records.
+      partition_log& log = ps.logs.at(broker);
+      auto next_epoch = ps.epoch_start.upper_bound(ps.replica_epoch[broker]);
+      if (next_epoch != ps.epoch_start.end() && log.log_end_offset() > next_epoch->second) {
+        truncated_ += static_cast<std::uint64_t>(log.log_end_offset() - next_epoch->second);
+        log.truncate_to(next_epoch->second);
+      }
+      ps.replica_epoch[broker] = ps.leader_epoch;
+      ps.caught_up_ms[broker] = now_ms;
+    }
+  }
+}
+
+}  // namespace mqlab::broker::kafka

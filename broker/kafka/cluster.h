@@ -1,0 +1,108 @@
+// A Kafka cluster as a state machine: brokers, topics with partitions placed on replicas, a
+// leader and an in-sync replica set (ISR) per partition, the high watermark (consumers only see
+// records every ISR member has), acks 0/1/all with min.insync.replicas, followers that
+// replicate when replicate(now) runs and drop out of the ISR after replica.lag.time.max.ms,
+// clean and unclean leader election when a broker dies (with the data loss the latter implies),
+// truncation of a returning replica, and the group coordinator. No I/O, no clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/kafka/errors.h"
+#include "broker/kafka/group.h"
+#include "broker/kafka/log.h"
+
+namespace mqlab::broker::kafka {
+
+struct topic_config {
+  std::int32_t partitions = 1;
+  std::int32_t replication_factor = 1;
+  std::int32_t min_insync_replicas = 1;
+  bool unclean_leader_election = false;
+  log_config log;
+};
+
+enum class acks : std::int8_t { none = 0, leader = 1, all = -1 };
+
+struct produce_result {
+  error_code error = error_code::none;
+  std::int64_t base_offset = -1;  // -1 with acks=0 (the producer is not told)
+};
+
+struct fetch_result {
+  error_code error = error_code::none;
+  std::vector<record> records;
+  std::int64_t high_watermark = 0;
+  std::int64_t log_start_offset = 0;
+};
+
+struct partition_state {
+  std::vector<std::int32_t> replicas;   // preferred order; replicas[0] is the preferred leader
+  std::int32_t leader = -1;             // -1: offline
+  std::int32_t leader_epoch = 0;
+  std::set<std::int32_t> isr;
+  std::int64_t high_watermark = 0;
+  std::int64_t acknowledged_end = 0;    // one past the last record a producer was told is written
+  std::map<std::int32_t, partition_log> logs;            // per replica
+  std::map<std::int32_t, std::int64_t> caught_up_ms;     // last time each follower matched the leader
+  std::map<std::int32_t, std::int64_t> epoch_start;      // leader epoch -> its first offset (KIP-101)
+  std::map<std::int32_t, std::int32_t> replica_epoch;    // the epoch each replica last followed
+};
+
+class cluster {
+ public:
+  explicit cluster(std::int32_t brokers, std::int64_t replica_lag_time_max_ms = 30'000);
+
+  error_code create_topic(const std::string& name, const topic_config& config);
+  bool has_topic(const std::string& name) const { return topics_.contains(name); }
+  std::int32_t partitions(const std::string& topic) const;
+
+  /// Appends records to the partition's leader. acks=all needs min.insync.replicas in the ISR
+  /// and is acknowledged once every ISR member has the records.
+  produce_result produce(const std::string& topic, std::int32_t partition, std::vector<record> records, acks a,
+                         std::int64_t now_ms);
+  /// Committed records (below the high watermark) from `offset`.
+  fetch_result fetch(const std::string& topic, std::int32_t partition, std::int64_t offset, std::size_t max_records) const;
+  /// Followers fetch from their leaders; the ISR and high watermarks follow.
+  void replicate(std::int64_t now_ms);
+  /// Applies retention and compaction to every replica's log.
+  void clean(std::int64_t now_ms);
+
+  void crash_broker(std::int32_t broker, std::int64_t now_ms);
+  void restart_broker(std::int32_t broker, std::int64_t now_ms);
+  bool broker_up(std::int32_t broker) const { return up_.at(static_cast<std::size_t>(broker)); }
+
+  const partition_state& partition(const std::string& topic, std::int32_t p) const;
+  std::int64_t log_end_offset(const std::string& topic, std::int32_t p) const;
+  /// Records a producer was told were written and that no longer exist (unclean election, or
+  /// acks=1 records the new leader never had), and records sent with acks=0 to no leader.
+  std::uint64_t lost_records() const { return lost_; }
+  std::uint64_t truncated_records() const { return truncated_; }
+  std::uint64_t inter_broker_bytes() const { return inter_broker_bytes_; }
+
+  group_coordinator& groups() { return groups_; }
+  const group_coordinator& groups() const { return groups_; }
+
+ private:
+  struct topic_state {
+    topic_config config;
+    std::vector<partition_state> partitions;
+  };
+  partition_state* find(const std::string& topic, std::int32_t p);
+  void elect(partition_state& ps, const topic_config& config);
+  void update_high_watermark(partition_state& ps);
+  void copy_to(partition_state& ps, std::int32_t follower);
+
+  std::int32_t brokers_;
+  std::int64_t lag_max_ms_;
+  std::vector<bool> up_;
+  std::map<std::string, topic_state> topics_;
+  group_coordinator groups_;
+  std::uint64_t lost_ = 0, truncated_ = 0, inter_broker_bytes_ = 0;
+};
+
+}  // namespace mqlab::broker::kafka

@@ -1,0 +1,141 @@
+// Kafka replication as the seed describes it ("Kafka集群中的保证"): leaders and followers, the
+// ISR and high watermark, acks 0/1/all with min.insync.replicas, and what a broker failure
+// costs under clean and unclean leader election.
+#include "broker/kafka/cluster.h"
+
+#include <gtest/gtest.h>
+
+namespace mqlab::broker::kafka {
+namespace {
+
+std::vector<record> batch(int n, const std::string& prefix = "r") {
+  std::vector<record> out;
+  for (int i = 0; i < n; ++i) out.push_back(record{0, 0, std::nullopt, prefix + std::to_string(i), {}});
+  return out;
+}
+
+topic_config rf3(std::int32_t min_isr = 1, bool unclean = false) {
+  topic_config c;
+  c.partitions = 1;
+  c.replication_factor = 3;
+  c.min_insync_replicas = min_isr;
+  c.unclean_leader_election = unclean;
+  return c;
+}
+
+TEST(kafka_cluster, replicas_spread_and_leaders_differ_per_partition) {
+  cluster c(3);
+  topic_config cfg = rf3();
+  cfg.partitions = 3;
+  ASSERT_EQ(c.create_topic("t", cfg), error_code::none);
+  std::set<std::int32_t> leaders;
+  for (int p = 0; p < 3; ++p) {
+    EXPECT_EQ(c.partition("t", p).replicas.size(), 3u);
+    leaders.insert(c.partition("t", p).leader);
+  }
+  EXPECT_EQ(leaders.size(), 3u);
+  EXPECT_EQ(c.create_topic("t", cfg), error_code::topic_already_exists);
+  cfg.replication_factor = 4;
+  EXPECT_EQ(c.create_topic("u", cfg), error_code::invalid_replication_factor);
+}
+
+TEST(kafka_cluster, consumers_see_only_records_below_the_high_watermark) {
+  cluster c(3);
+  c.create_topic("t", rf3());
+  ASSERT_EQ(c.produce("t", 0, batch(5), acks::leader, 0).error, error_code::none);
+  EXPECT_TRUE(c.fetch("t", 0, 0, 100).records.empty());  // not yet on the followers
+  c.replicate(10);
+  EXPECT_EQ(c.fetch("t", 0, 0, 100).records.size(), 5u);
+  EXPECT_GT(c.inter_broker_bytes(), 0u);
+}
+
+TEST(kafka_cluster, acks_all_with_min_insync_2_survives_one_failure_and_refuses_after_two) {
+  cluster c(3);
+  c.create_topic("t", rf3(2));
+  EXPECT_EQ(c.produce("t", 0, batch(3), acks::all, 0).error, error_code::none);
+  EXPECT_EQ(c.fetch("t", 0, 0, 100).records.size(), 3u);  // committed at once
+  const auto leader = c.partition("t", 0).leader;
+  const auto follower = c.partition("t", 0).replicas[1];
+  c.crash_broker(follower, 1);
+  EXPECT_EQ(c.produce("t", 0, batch(3), acks::all, 2).error, error_code::none);
+  c.crash_broker(c.partition("t", 0).replicas[2], 3);
+  EXPECT_EQ(c.produce("t", 0, batch(1), acks::all, 4).error, error_code::not_enough_replicas);
+  EXPECT_EQ(c.produce("t", 0, batch(1), acks::leader, 4).error, error_code::none);  // acks=1 still goes
+  EXPECT_EQ(c.partition("t", 0).leader, leader);
+}
+
+TEST(kafka_cluster, clean_failover_loses_no_acks_all_record) {
+  cluster c(3);
+  c.create_topic("t", rf3(2));
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(c.produce("t", 0, batch(10), acks::all, i).error, error_code::none);
+  const auto old_leader = c.partition("t", 0).leader;
+  c.crash_broker(old_leader, 20);
+  EXPECT_NE(c.partition("t", 0).leader, old_leader);
+  EXPECT_EQ(c.lost_records(), 0u);
+  EXPECT_EQ(c.fetch("t", 0, 0, 1000).records.size(), 100u);
+}
+
+TEST(kafka_cluster, acks_1_records_not_yet_replicated_are_lost_when_the_leader_dies) {
+  cluster c(3);
+  c.create_topic("t", rf3());
+  c.produce("t", 0, batch(10), acks::leader, 0);
+  c.replicate(1);  // 10 replicated
+  c.produce("t", 0, batch(5), acks::leader, 2);  // 5 acknowledged by the leader only
+  c.crash_broker(c.partition("t", 0).leader, 3);
+  EXPECT_EQ(c.lost_records(), 5u);
+  EXPECT_EQ(c.log_end_offset("t", 0), 10);
+}
+
+TEST(kafka_cluster, unclean_election_trades_availability_for_data) {
+  for (bool unclean : {false, true}) {
+    cluster c(3, 1000);
+    c.create_topic("t", rf3(1, unclean));
+    c.produce("t", 0, batch(10), acks::all, 0);
+    const auto leader = c.partition("t", 0).leader;
+    const auto lagging = c.partition("t", 0).replicas[2];
+    c.crash_broker(lagging, 1);                        // this replica falls behind...
+    c.produce("t", 0, batch(10), acks::all, 2);        // ...while 10 more are committed
+    c.crash_broker(c.partition("t", 0).replicas[1], 3);
+    c.restart_broker(lagging, 4);                      // back, but out of sync (not in the ISR)
+    c.crash_broker(leader, 5001);                      // the last in-sync replica dies before it catches up
+    if (!unclean) {
+      EXPECT_EQ(c.partition("t", 0).leader, -1) << "clean: the partition stays offline";
+      EXPECT_EQ(c.produce("t", 0, batch(1), acks::leader, 5002).error, error_code::leader_not_available);
+      EXPECT_EQ(c.lost_records(), 0u);
+    } else {
+      EXPECT_EQ(c.partition("t", 0).leader, lagging) << "unclean: the lagging replica leads";
+      EXPECT_EQ(c.lost_records(), 10u);
+      EXPECT_EQ(c.produce("t", 0, batch(1), acks::leader, 5002).error, error_code::none);
+    }
+  }
+}
+
+TEST(kafka_cluster, replication_factor_n_survives_n_minus_1_failures) {
+  cluster c(3);
+  c.create_topic("t", rf3());
+  c.produce("t", 0, batch(7), acks::all, 0);
+  c.crash_broker(0, 1);
+  c.crash_broker(1, 2);
+  EXPECT_EQ(c.partition("t", 0).leader, 2);
+  EXPECT_EQ(c.fetch("t", 0, 0, 100).records.size(), 7u);
+}
+
+TEST(kafka_cluster, a_returning_former_leader_truncates_what_was_never_committed) {
+  cluster c(3);
+  c.create_topic("t", rf3());
+  c.produce("t", 0, batch(4), acks::all, 0);
+  const auto old_leader = c.partition("t", 0).leader;
+  c.produce("t", 0, batch(3), acks::leader, 1);  // 3 only on the leader
+  c.crash_broker(old_leader, 2);
+  c.produce("t", 0, batch(2, "new"), acks::all, 3);
+  c.restart_broker(old_leader, 4);
+  EXPECT_EQ(c.truncated_records(), 3u);
+  c.replicate(5);
+  // The former leader now holds exactly the new leader's log.
+  const auto& logs = c.partition("t", 0).logs;
+  EXPECT_EQ(logs.at(old_leader).log_end_offset(), logs.at(c.partition("t", 0).leader).log_end_offset());
+  EXPECT_EQ(*logs.at(old_leader).read(4, 10)->front().value, "new0");
+}
+
+}  // namespace
+}  // namespace mqlab::broker::kafka
