@@ -4,10 +4,58 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace mqlab::broker::kafka {
 
 cluster::cluster(std::int32_t brokers, std::int64_t replica_lag_time_max_ms)
-    : brokers_(brokers), lag_max_ms_(replica_lag_time_max_ms), up_(static_cast<std::size_t>(brokers), true) {}
+    : brokers_(brokers),
+      lag_max_ms_(replica_lag_time_max_ms),
+      up_(static_cast<std::size_t>(brokers), true),
+      sessions_(static_cast<std::size_t>(brokers), 0) {
+  const auto admin = zk_.open_session(INT64_MAX / 2, 0);
+  for (const char* path : {"/brokers", "/brokers/ids", "/brokers/topics"}) {
+    (void)zk_.create(admin, path, "", coordination::create_mode::persistent);
+  }
+  for (std::int32_t b = 0; b < brokers; ++b) register_broker(b);
+  elect_controller();
+}
+
+void cluster::register_broker(std::int32_t broker) {
+  // Sessions are kept alive by the cluster itself; a crash closes them explicitly.
+  sessions_[static_cast<std::size_t>(broker)] = zk_.open_session(INT64_MAX / 2, 0);
+  (void)zk_.create(sessions_[static_cast<std::size_t>(broker)], fmt::format("/brokers/ids/{}", broker),
+                   fmt::format("localhost:{}", 9092 + broker), coordination::create_mode::ephemeral);
+}
+
+void cluster::elect_controller() {
+  // Every live broker tries to create the ephemeral /controller; the first one wins.
+  for (std::int32_t b = 0; b < brokers_; ++b) {
+    if (!up_[static_cast<std::size_t>(b)]) continue;
+    if (zk_.create(sessions_[static_cast<std::size_t>(b)], "/controller", std::to_string(b),
+                   coordination::create_mode::ephemeral)) {
+      return;
+    }
+  }
+}
+
+std::int32_t cluster::controller() {
+  auto node = zk_.get("/controller");
+  return node ? std::stoi(node->first) : -1;
+}
+
+void cluster::publish_state(const std::string& topic, std::int32_t p, const partition_state& ps) {
+  constexpr coordination::session_id admin = 0;  // persistent nodes need no session
+  const std::string base = fmt::format("/brokers/topics/{}", topic);
+  (void)zk_.create(admin, base, "", coordination::create_mode::persistent);
+  (void)zk_.create(admin, base + "/partitions", "", coordination::create_mode::persistent);
+  const std::string dir = fmt::format("{}/partitions/{}", base, p);
+  (void)zk_.create(admin, dir, "", coordination::create_mode::persistent);
+  std::string isr;
+  for (std::int32_t r : ps.isr) isr += (isr.empty() ? "" : ",") + std::to_string(r);
+  const std::string state = fmt::format("leader={} isr={} epoch={}", ps.leader, isr, ps.leader_epoch);
+  if (!zk_.set(dir + "/state", state)) (void)zk_.create(admin, dir + "/state", state, coordination::create_mode::persistent);
+}
 
 error_code cluster::create_topic(const std::string& name, const topic_config& config) {
   if (topics_.contains(name)) return error_code::topic_already_exists;
@@ -24,6 +72,7 @@ error_code cluster::create_topic(const std::string& name, const topic_config& co
       if (up_[static_cast<std::size_t>(b)]) ps.isr.insert(b);
     }
     elect(ps, config);
+    publish_state(name, p, ps);
     t.partitions.push_back(std::move(ps));
   }
   topics_.emplace(name, std::move(t));
@@ -190,8 +239,13 @@ void cluster::elect(partition_state& ps, const topic_config& config) {
 void cluster::crash_broker(std::int32_t broker, std::int64_t) {
   if (!up_.at(static_cast<std::size_t>(broker))) return;
   up_[static_cast<std::size_t>(broker)] = false;
+  // Its session ends: /brokers/ids/N and, if it held it, /controller disappear; the controller
+  // (possibly newly elected) then moves leadership of the partitions it led.
+  zk_.close_session(sessions_[static_cast<std::size_t>(broker)]);
+  if (!zk_.exists("/controller")) elect_controller();
   for (auto& [name, t] : topics_) {
-    for (auto& ps : t.partitions) {
+    for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+      auto& ps = t.partitions[static_cast<std::size_t>(p)];
       const bool was_only = ps.isr.size() == 1 && ps.isr.contains(broker);
       if (!was_only) ps.isr.erase(broker);  // the last ISR member stays in it (Kafka keeps it)
       if (ps.leader == broker) {
@@ -199,6 +253,7 @@ void cluster::crash_broker(std::int32_t broker, std::int64_t) {
         elect(ps, t.config);
         if (ps.leader < 0 && was_only) ps.isr.insert(broker);
       }
+      publish_state(name, p, ps);
     }
   }
 }
@@ -206,11 +261,15 @@ void cluster::crash_broker(std::int32_t broker, std::int64_t) {
 void cluster::restart_broker(std::int32_t broker, std::int64_t now_ms) {
   if (up_.at(static_cast<std::size_t>(broker))) return;
   up_[static_cast<std::size_t>(broker)] = true;
+  register_broker(broker);
+  if (!zk_.exists("/controller")) elect_controller();
   for (auto& [name, t] : topics_) {
-    for (auto& ps : t.partitions) {
+    for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+      auto& ps = t.partitions[static_cast<std::size_t>(p)];
       if (std::find(ps.replicas.begin(), ps.replicas.end(), broker) == ps.replicas.end()) continue;
       if (ps.leader < 0) {
         elect(ps, t.config);  // an offline partition comes back with its last ISR member
+        publish_state(name, p, ps);
         continue;
       }
       // KIP-101: a returning replica asks where the epoch after its last one began and drops

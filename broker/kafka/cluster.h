@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/coordination/store.h"
 #include "broker/kafka/errors.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/log.h"
@@ -67,6 +68,18 @@ class cluster {
                          std::int64_t now_ms);
   /// Committed records (below the high watermark) from `offset`.
   fetch_result fetch(const std::string& topic, std::int32_t partition, std::int64_t offset, std::size_t max_records) const;
+  /// Zero-copy fetch: f(const record&) per committed record from `offset`; returns the count.
+  template <typename F>
+  std::expected<std::size_t, error_code> fetch_visit(const std::string& topic, std::int32_t partition,
+                                                     std::int64_t offset, std::size_t max_records, F&& f) const {
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || partition < 0 || partition >= it->second.config.partitions) {
+      return std::unexpected(error_code::unknown_topic_or_partition);
+    }
+    const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
+    if (ps.leader < 0) return std::unexpected(error_code::leader_not_available);
+    return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
+  }
   /// Followers fetch from their leaders; the ISR and high watermarks follow.
   void replicate(std::int64_t now_ms);
   /// Applies retention and compaction to every replica's log.
@@ -87,6 +100,12 @@ class cluster {
   group_coordinator& groups() { return groups_; }
   const group_coordinator& groups() const { return groups_; }
 
+  /// The broker holding /controller in the coordination store, or -1.
+  std::int32_t controller();
+  /// ZooKeeper's view: /brokers/ids/N (ephemeral, per live broker), /controller, and
+  /// /brokers/topics/T/partitions/P/state ("leader=L isr=a,b epoch=E").
+  coordination::store& coordination() { return zk_; }
+
  private:
   struct topic_state {
     topic_config config;
@@ -96,12 +115,17 @@ class cluster {
   void elect(partition_state& ps, const topic_config& config);
   void update_high_watermark(partition_state& ps);
   void copy_to(partition_state& ps, std::int32_t follower);
+  void register_broker(std::int32_t broker);
+  void elect_controller();
+  void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
 
   std::int32_t brokers_;
   std::int64_t lag_max_ms_;
   std::vector<bool> up_;
   std::map<std::string, topic_state> topics_;
   group_coordinator groups_;
+  coordination::store zk_;
+  std::vector<coordination::session_id> sessions_;
   std::uint64_t lost_ = 0, truncated_ = 0, inter_broker_bytes_ = 0;
 };
 

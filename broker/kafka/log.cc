@@ -31,17 +31,9 @@ std::int64_t partition_log::append(record r) {
 
 std::expected<std::vector<record>, error_code> partition_log::read(std::int64_t offset, std::size_t max_records,
                                                                   std::int64_t limit) const {
-  if (offset < start_offset_ || offset > next_offset_) return std::unexpected(error_code::offset_out_of_range);
   std::vector<record> out;
-  auto seg = std::upper_bound(segments_.begin(), segments_.end(), offset,
-                              [](std::int64_t o, const segment& s) { return o < s.base_offset; });
-  if (seg != segments_.begin()) --seg;
-  for (; seg != segments_.end() && out.size() < max_records; ++seg) {
-    auto it = std::lower_bound(seg->records.begin(), seg->records.end(), offset,
-                               [](const record& r, std::int64_t o) { return r.offset < o; });
-    for (; it != seg->records.end() && out.size() < max_records && it->offset < limit; ++it) out.push_back(*it);
-    if (it != seg->records.end() && it->offset >= limit) break;
-  }
+  auto n = visit(offset, max_records, limit, [&](const record& r) { out.push_back(r); });
+  if (!n) return std::unexpected(n.error());
   return out;
 }
 

@@ -4,6 +4,7 @@
 // (cleanup.policy=compact; a null value is a tombstone), lookup by timestamp and truncation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <expected>
@@ -49,6 +50,11 @@ class partition_log {
   /// is before the log start or past the end.
   std::expected<std::vector<record>, error_code> read(std::int64_t offset, std::size_t max_records,
                                                       std::int64_t limit = INT64_MAX) const;
+  /// Like read() without copying: calls f(const record&) for each record; returns how many, or
+  /// OFFSET_OUT_OF_RANGE. The references are valid only during the call.
+  template <typename F>
+  std::expected<std::size_t, error_code> visit(std::int64_t offset, std::size_t max_records, std::int64_t limit,
+                                               F&& f) const;
   /// The first offset whose timestamp is >= ts, or the log end offset.
   std::int64_t offset_for_timestamp(std::int64_t ts_ms) const;
 
@@ -76,5 +82,25 @@ class partition_log {
   std::int64_t next_offset_ = 0;
   std::uint64_t bytes_ = 0;
 };
+
+template <typename F>
+std::expected<std::size_t, error_code> partition_log::visit(std::int64_t offset, std::size_t max_records,
+                                                            std::int64_t limit, F&& f) const {
+  if (offset < start_offset_ || offset > next_offset_) return std::unexpected(error_code::offset_out_of_range);
+  std::size_t n = 0;
+  auto seg = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                              [](std::int64_t o, const segment& s) { return o < s.base_offset; });
+  if (seg != segments_.begin()) --seg;
+  for (; seg != segments_.end() && n < max_records; ++seg) {
+    auto it = std::lower_bound(seg->records.begin(), seg->records.end(), offset,
+                               [](const record& r, std::int64_t o) { return r.offset < o; });
+    for (; it != seg->records.end() && n < max_records; ++it) {
+      if (it->offset >= limit) return n;
+      f(*it);
+      ++n;
+    }
+  }
+  return n;
+}
 
 }  // namespace mqlab::broker::kafka

@@ -46,6 +46,9 @@ TEST(kafka_cluster, consumers_see_only_records_below_the_high_watermark) {
   EXPECT_TRUE(c.fetch("t", 0, 0, 100).records.empty());  // not yet on the followers
   c.replicate(10);
   EXPECT_EQ(c.fetch("t", 0, 0, 100).records.size(), 5u);
+  std::vector<std::int64_t> offsets;
+  EXPECT_EQ(c.fetch_visit("t", 0, 2, 100, [&](const record& r) { offsets.push_back(r.offset); }).value(), 3u);
+  EXPECT_EQ(offsets, (std::vector<std::int64_t>{2, 3, 4}));
   EXPECT_GT(c.inter_broker_bytes(), 0u);
 }
 
@@ -135,6 +138,34 @@ TEST(kafka_cluster, a_returning_former_leader_truncates_what_was_never_committed
   const auto& logs = c.partition("t", 0).logs;
   EXPECT_EQ(logs.at(old_leader).log_end_offset(), logs.at(c.partition("t", 0).leader).log_end_offset());
   EXPECT_EQ(*logs.at(old_leader).read(4, 10)->front().value, "new0");
+}
+
+}  // namespace
+}  // namespace mqlab::broker::kafka
+
+namespace mqlab::broker::kafka {
+namespace {
+
+TEST(kafka_cluster_coordination, brokers_register_and_the_controller_moves_on_failure) {
+  cluster c(3);
+  topic_config cfg;
+  cfg.partitions = 2;
+  cfg.replication_factor = 3;
+  c.create_topic("orders", cfg);
+  auto& zk = c.coordination();
+  EXPECT_EQ(zk.children("/brokers/ids").value(), (std::vector<std::string>{"0", "1", "2"}));
+  const auto controller = c.controller();
+  ASSERT_GE(controller, 0);
+  c.crash_broker(controller, 1);
+  EXPECT_EQ(zk.children("/brokers/ids")->size(), 2u);  // the ephemeral registration went with the session
+  EXPECT_NE(c.controller(), controller);
+  EXPECT_GE(c.controller(), 0);
+  // Partition state as the controller wrote it.
+  const auto& ps = c.partition("orders", 0);
+  const auto state = zk.get("/brokers/topics/orders/partitions/0/state")->first;
+  EXPECT_NE(state.find("leader=" + std::to_string(ps.leader)), std::string::npos) << state;
+  c.restart_broker(controller, 2);
+  EXPECT_EQ(zk.children("/brokers/ids")->size(), 3u);
 }
 
 }  // namespace

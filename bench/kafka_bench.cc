@@ -1,0 +1,51 @@
+// Kafka-core benchmarks: produce + fetch on one partition, and group rebalances.
+#include <benchmark/benchmark.h>
+
+#include <fmt/format.h>
+
+#include "broker/kafka/cluster.h"
+
+namespace {
+
+using namespace mqlab::broker::kafka;
+
+// 100-byte records, one partition, batches of 100, acks=1, a consumer fetching right behind.
+void BM_KafkaProduceFetch(benchmark::State& state) {
+  cluster c(1);
+  topic_config cfg;
+  cfg.log.retention_bytes = 64 << 20;
+  c.create_topic("t", cfg);
+  const std::string value(100, 'x');
+  std::int64_t next = 0, now = 0, records = 0;
+  std::vector<record> batch;
+  for (auto _ : state) {
+    batch.clear();
+    for (int i = 0; i < 100; ++i) batch.push_back(record{0, now, std::nullopt, value, {}});
+    c.produce("t", 0, std::move(batch), acks::leader, now);
+    batch = {};
+    std::size_t bytes = 0;
+    const auto got = c.fetch_visit("t", 0, next, 100, [&](const record& r) { bytes += r.value->size(); });
+    benchmark::DoNotOptimize(bytes);
+    next += static_cast<std::int64_t>(got.value_or(0));
+    records += static_cast<std::int64_t>(got.value_or(0));
+    if ((++now & 1023) == 0) c.clean(now);
+  }
+  state.SetItemsProcessed(records);
+}
+BENCHMARK(BM_KafkaProduceFetch);
+
+// One rebalance of a group over 100 partitions when a consumer joins.
+void BM_KafkaGroupRebalance(benchmark::State& state) {
+  const auto consumers = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    group_coordinator gc;
+    gc.set_partitions("orders", 100);
+    for (int i = 0; i + 1 < consumers; ++i) gc.join("g", "", {"orders"}, assignor_kind::cooperative_sticky, 10'000, 0);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(gc.join("g", "", {"orders"}, assignor_kind::cooperative_sticky, 10'000, 0));
+  }
+}
+BENCHMARK(BM_KafkaGroupRebalance)->Arg(1)->Arg(10)->Arg(100);
+
+}  // namespace
