@@ -1,0 +1,171 @@
+// Producer batching and consumer polling on top of the cluster model.
+#include "broker/kafka/client.h"
+
+#include <algorithm>
+
+namespace mqlab::broker::kafka {
+
+producer::producer(cluster& c, std::string topic, producer_config config)
+    : cluster_(c),
+      topic_(std::move(topic)),
+      config_(config),
+      partitioner_(std::max(c.partitions(topic_), 1), config.keyless) {}
+
+std::int32_t producer::send(std::optional<std::string> key, std::optional<std::string> value, std::int64_t now_ms,
+                            std::optional<std::int32_t> partition) {
+  const std::int32_t p = partitioner_.choose(partition, key ? std::optional<std::string_view>(*key) : std::nullopt);
+  auto& batch = batches_in_progress_[p];
+  if (batch.records.empty()) batch.opened_ms = now_ms;
+  record r{0, now_ms, std::move(key), std::move(value), {}};
+  batch.bytes += r.size_bytes();
+  batch.records.push_back(std::move(r));
+  if (batch.bytes >= config_.batch_size || config_.linger_ms == 0) send_batch(p, now_ms);
+  return p;
+}
+
+void producer::send_batch(std::int32_t partition, std::int64_t now_ms) {
+  auto it = batches_in_progress_.find(partition);
+  if (it == batches_in_progress_.end() || it->second.records.empty()) return;
+  const std::size_t n = it->second.records.size();
+  const auto result = cluster_.produce(topic_, partition, std::move(it->second.records), config_.required_acks, now_ms);
+  batches_in_progress_.erase(it);
+  ++batches_;
+  // A sticky partitioner moves on once its batch is sent (KIP-480).
+  partitioner_.on_new_batch();
+  if (result.error == error_code::none) acknowledged_ += config_.required_acks == acks::none ? 0 : n;
+  else failed_ += n;
+}
+
+void producer::advance(std::int64_t now_ms) {
+  std::vector<std::int32_t> due;
+  for (const auto& [p, b] : batches_in_progress_) {
+    if (!b.records.empty() && b.opened_ms + config_.linger_ms <= now_ms) due.push_back(p);
+  }
+  for (std::int32_t p : due) send_batch(p, now_ms);
+}
+
+std::int64_t producer::next_deadline() const {
+  std::int64_t earliest = INT64_MAX;
+  for (const auto& [p, b] : batches_in_progress_) {
+    if (!b.records.empty()) earliest = std::min(earliest, b.opened_ms + config_.linger_ms);
+  }
+  return earliest;
+}
+
+void producer::flush(std::int64_t now_ms) {
+  std::vector<std::int32_t> all;
+  for (const auto& [p, b] : batches_in_progress_) all.push_back(p);
+  for (std::int32_t p : all) send_batch(p, now_ms);
+}
+
+consumer::consumer(cluster& c, std::vector<std::string> topics, consumer_config config)
+    : cluster_(c), topics_(std::move(topics)), config_(std::move(config)) {}
+
+void consumer::join(std::int64_t now_ms) {
+  auto joined = cluster_.groups().join(config_.group, member_id_, topics_, config_.assignor, config_.session_timeout_ms, now_ms);
+  member_id_ = joined.member_id;
+  generation_ = joined.generation;
+  assigned_ = joined.assignment;
+  // Keep positions of partitions still ours; new ones start from the committed offset.
+  std::map<topic_partition, std::int64_t> kept;
+  for (const auto& tp : assigned_) {
+    auto it = positions_.find(tp);
+    kept[tp] = it != positions_.end() ? it->second : starting_offset(tp);
+  }
+  positions_ = std::move(kept);
+  next_partition_ = 0;
+}
+
+std::int64_t consumer::starting_offset(const topic_partition& tp) const {
+  if (auto committed = cluster_.groups().committed(config_.group, tp)) return *committed;
+  const auto& ps = cluster_.partition(tp.topic, tp.partition);
+  if (config_.reset == offset_reset::earliest) {
+    return ps.leader < 0 ? 0 : ps.logs.at(ps.leader).log_start_offset();
+  }
+  return ps.high_watermark;  // latest (and none, which fails on the first fetch if out of range)
+}
+
+std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consumer::poll(std::int64_t now_ms) {
+  if (closed_) return std::unexpected(error_code::unknown_member_id);
+  if (generation_ < 0 ||
+      cluster_.groups().heartbeat(config_.group, member_id_, generation_, now_ms) != error_code::none) {
+    join(now_ms);  // first poll, or the group rebalanced: rejoin and pick up the new assignment
+  }
+  if (config_.auto_commit && now_ms - last_commit_ms_ >= config_.auto_commit_interval_ms) commit(now_ms);
+  std::vector<std::pair<topic_partition, record>> out;
+  for (std::size_t visited = 0; visited < assigned_.size() && out.size() < config_.max_poll_records; ++visited) {
+    const auto& tp = assigned_[(next_partition_ + visited) % assigned_.size()];
+    auto& pos = positions_[tp];
+    auto got = cluster_.fetch(tp.topic, tp.partition, pos, config_.max_poll_records - out.size());
+    if (got.error == error_code::offset_out_of_range) {
+      if (config_.reset == offset_reset::none) return std::unexpected(error_code::offset_out_of_range);
+      pos = config_.reset == offset_reset::earliest ? got.log_start_offset : got.high_watermark;
+      got = cluster_.fetch(tp.topic, tp.partition, pos, config_.max_poll_records - out.size());
+    }
+    for (auto& r : got.records) {
+      pos = r.offset + 1;
+      out.emplace_back(tp, std::move(r));
+    }
+  }
+  if (!assigned_.empty()) next_partition_ = (next_partition_ + 1) % assigned_.size();
+  return out;
+}
+
+error_code consumer::commit(std::int64_t now_ms) {
+  last_commit_ms_ = now_ms;
+  for (const auto& [tp, pos] : positions_) {
+    const auto e = cluster_.groups().commit(config_.group, member_id_, generation_, tp, pos);
+    if (e != error_code::none) return e;
+  }
+  return error_code::none;
+}
+
+error_code consumer::commit(const topic_partition& tp, std::int64_t offset) {
+  return cluster_.groups().commit(config_.group, member_id_, generation_, tp, offset);
+}
+
+void consumer::close() {
+  if (closed_) return;
+  if (config_.auto_commit) commit(last_commit_ms_);
+  cluster_.groups().leave(config_.group, member_id_);
+  closed_ = true;
+}
+
+void consumer::seek(const topic_partition& tp, std::int64_t offset) { positions_[tp] = offset; }
+
+void consumer::seek_to_beginning() {
+  for (auto& [tp, pos] : positions_) {
+    const auto& ps = cluster_.partition(tp.topic, tp.partition);
+    pos = ps.leader < 0 ? 0 : ps.logs.at(ps.leader).log_start_offset();
+  }
+}
+
+void consumer::seek_to_end() {
+  for (auto& [tp, pos] : positions_) pos = cluster_.partition(tp.topic, tp.partition).high_watermark;
+}
+
+void consumer::seek_to_timestamp(std::int64_t ts_ms) {
+  for (auto& [tp, pos] : positions_) {
+    const auto& ps = cluster_.partition(tp.topic, tp.partition);
+    if (ps.leader >= 0) pos = std::min(ps.logs.at(ps.leader).offset_for_timestamp(ts_ms), ps.high_watermark);
+  }
+}
+
+std::optional<std::int64_t> consumer::position(const topic_partition& tp) const {
+  auto it = positions_.find(tp);
+  return it == positions_.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+}
+
+std::int64_t consumer::lag(const topic_partition& tp) const {
+  auto it = positions_.find(tp);
+  if (it == positions_.end()) return 0;
+  return std::max<std::int64_t>(0, cluster_.partition(tp.topic, tp.partition).high_watermark - it->second);
+}
+
+std::int64_t consumer::total_lag() const {
+  std::int64_t total = 0;
+  for (const auto& [tp, pos] : positions_) total += lag(tp);
+  return total;
+}
+
+}  // namespace mqlab::broker::kafka

@@ -1,0 +1,114 @@
+// The client side of the Kafka model, over a cluster: a producer that partitions and batches
+// (batch.size, linger.ms; acks) and a consumer that joins a group, polls up to
+// max.poll.records from its assigned partitions, commits (auto-commit interval or manual),
+// seeks (beginning, end, offset, timestamp), resets on OFFSET_OUT_OF_RANGE by
+// auto.offset.reset, and reports its lag. Time is passed in; nothing here reads a clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/kafka/cluster.h"
+#include "broker/kafka/partitioner.h"
+
+namespace mqlab::broker::kafka {
+
+struct producer_config {
+  acks required_acks = acks::leader;
+  std::size_t batch_size = 16'384;  // bytes per partition batch (batch.size)
+  std::int64_t linger_ms = 0;       // linger.ms
+  keyless_strategy keyless = keyless_strategy::sticky;
+};
+
+class producer {
+ public:
+  producer(cluster& c, std::string topic, producer_config config = {});
+
+  /// Queues a record; sends the partition's batch when it reaches batch.size (or at once
+  /// with linger.ms 0). Returns the partition chosen.
+  std::int32_t send(std::optional<std::string> key, std::optional<std::string> value, std::int64_t now_ms,
+                    std::optional<std::int32_t> partition = std::nullopt);
+  /// Sends batches whose linger has elapsed.
+  void advance(std::int64_t now_ms);
+  /// When advance() next has a batch to send, or INT64_MAX.
+  std::int64_t next_deadline() const;
+  void flush(std::int64_t now_ms);
+
+  std::uint64_t acknowledged() const { return acknowledged_; }
+  std::uint64_t failed() const { return failed_; }
+  std::uint64_t batches_sent() const { return batches_; }
+
+ private:
+  struct pending {
+    std::vector<record> records;
+    std::size_t bytes = 0;
+    std::int64_t opened_ms = 0;
+  };
+  void send_batch(std::int32_t partition, std::int64_t now_ms);
+
+  cluster& cluster_;  // must outlive the producer
+  std::string topic_;
+  producer_config config_;
+  partitioner partitioner_;
+  std::map<std::int32_t, pending> batches_in_progress_;
+  std::uint64_t acknowledged_ = 0, failed_ = 0, batches_ = 0;
+};
+
+enum class offset_reset { earliest, latest, none };
+
+struct consumer_config {
+  std::string group;
+  assignor_kind assignor = assignor_kind::range;
+  std::int64_t session_timeout_ms = 10'000;
+  std::size_t max_poll_records = 500;
+  bool auto_commit = true;
+  std::int64_t auto_commit_interval_ms = 5'000;
+  offset_reset reset = offset_reset::latest;  // auto.offset.reset
+};
+
+class consumer {
+ public:
+  consumer(cluster& c, std::vector<std::string> topics, consumer_config config);
+
+  /// Joins (or rejoins after a rebalance) and fetches up to max.poll.records, round-robin over
+  /// the assigned partitions. Heartbeats and auto-commits as a side effect. An
+  /// OFFSET_OUT_OF_RANGE with reset=none is returned as the error.
+  std::expected<std::vector<std::pair<topic_partition, record>>, error_code> poll(std::int64_t now_ms);
+  /// Commits the current positions (synchronous commitSync()).
+  error_code commit(std::int64_t now_ms);
+  /// Commits one position explicitly: everything before `offset` is done.
+  error_code commit(const topic_partition& tp, std::int64_t offset);
+  void close();
+
+  void seek(const topic_partition& tp, std::int64_t offset);
+  void seek_to_beginning();
+  void seek_to_end();
+  void seek_to_timestamp(std::int64_t ts_ms);
+
+  const std::vector<topic_partition>& assignment() const { return assigned_; }
+  std::optional<std::int64_t> position(const topic_partition& tp) const;
+  /// Log end minus position for an assigned partition.
+  std::int64_t lag(const topic_partition& tp) const;
+  std::int64_t total_lag() const;
+  const std::string& member_id() const { return member_id_; }
+
+ private:
+  void join(std::int64_t now_ms);
+  std::int64_t starting_offset(const topic_partition& tp) const;
+
+  cluster& cluster_;  // must outlive the consumer
+  std::vector<std::string> topics_;
+  consumer_config config_;
+  std::string member_id_;
+  std::int32_t generation_ = -1;
+  std::vector<topic_partition> assigned_;
+  std::map<topic_partition, std::int64_t> positions_;
+  std::size_t next_partition_ = 0;
+  std::int64_t last_commit_ms_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace mqlab::broker::kafka
