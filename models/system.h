@@ -43,13 +43,23 @@ struct publish_step {
   std::optional<std::int64_t> expiration_ms;
   bool persistent = false;
 };
+/// Produce a record to a Kafka topic (the simulated cluster) and go on after `cost`.
+struct produce_step {
+  std::string topic;
+  int keys = 0;                  // 0: no key; N: key-0 .. key-(N-1), uniformly (e.g. user ids)
+  bool keyed = true;             // false: the key stays in the payload only; records go round-robin
+  std::int8_t acks = 1;          // 0, 1 or -1 (all)
+  std::uint32_t record_bytes = 100;
+  sim::duration cost;
+};
+
 /// Spend time without a shared resource (think time, local work).
 struct delay_step {
   sim::distribution time;  // seconds
 };
 
 struct pipeline_step {
-  std::variant<station_step, parallel_step, publish_step, delay_step> step;
+  std::variant<station_step, parallel_step, publish_step, delay_step, produce_step> step;
 };
 
 struct station_spec {
@@ -94,12 +104,42 @@ struct consumer_group_spec {
   std::uint32_t node = 0;      // cluster node the consumers connect to
 };
 
+struct kafka_topic_spec {
+  std::string name;
+  std::int32_t partitions = 1;
+  std::int32_t replication_factor = 1;
+  std::int32_t min_insync_replicas = 1;
+  bool unclean_leader_election = false;
+};
+
+/// `count` consumers of one Kafka consumer group; each polls, then works through the records
+/// one at a time, then commits (commitSync) and polls again.
+struct kafka_group_spec {
+  std::string group;
+  std::string topic;
+  int count = 1;
+  sim::distribution service = sim::distribution::constant(0.001);  // per record, seconds
+  std::string assignor = "range";
+  std::size_t max_poll_records = 500;
+  sim::duration poll_interval = sim::duration::milliseconds(5);  // wait when a poll returned nothing
+  sim::duration session_timeout = sim::duration::seconds(10);
+  sim::duration heartbeat_interval = sim::duration::seconds(1);
+};
+
+struct kafka_spec {
+  std::int32_t brokers = 0;  // 0: no Kafka cluster
+  std::vector<kafka_topic_spec> topics;
+  sim::duration replication_interval = sim::duration::milliseconds(10);  // followers fetch this often
+  sim::duration replica_lag_time_max = sim::duration::seconds(10);
+  std::vector<kafka_group_spec> groups;
+};
+
 enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal };
 
 struct fault_spec {
   sim::duration at;
   fault_kind kind = fault_kind::crash_node;
-  std::string target;        // node "node-1" / station name / consumer group name
+  std::string target;        // node "node-1" / "broker-2" / station name / consumer group name
   std::string other;         // second node of a partition
   int index = 0;             // which consumer of a group
 };
@@ -115,6 +155,7 @@ struct system_spec {
   pipeline request;  // what each arrival does; its end is the response
   broker_spec broker;
   std::vector<consumer_group_spec> consumers;
+  kafka_spec kafka;
   std::vector<fault_spec> faults;
 };
 

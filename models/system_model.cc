@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "models/kafka_model.h"
 #include "models/station.h"
 #include "sim/simulator.h"
 
@@ -89,6 +90,7 @@ class system_model {
   amqp::broker broker_;
   amqp::channel_ref producer_;
   std::map<std::string, std::unique_ptr<station>> stations_;
+  kafka_model kafka_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
@@ -115,7 +117,8 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed)
       delay_rng_(streams_.stream("delays")),
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
-      broker_(spec.broker.cluster) {
+      broker_(spec.broker.cluster),
+      kafka_(sim_, spec.kafka, streams_) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
                                        streams_.stream("station-" + name));
@@ -171,6 +174,12 @@ void system_model::advance(std::int64_t id) {
   } else if (const auto* pub = std::get_if<publish_step>(&step.step)) {
     sim_.after(pub->cost, [this, id, pub] {
       publish(*pub, tokens_[static_cast<std::size_t>(id)]);
+      advance(id);
+    });
+  } else if (const auto* prod = std::get_if<produce_step>(&step.step)) {
+    sim_.after(prod->cost, [this, id, prod] {
+      const token& tk = tokens_[static_cast<std::size_t>(id)];
+      kafka_.produce(*prod, tk.created, tk.measured);
       advance(id);
     });
   } else {
@@ -429,13 +438,18 @@ void system_model::schedule_faults() {
 void system_model::apply(const fault_spec& f) {
   const broker::instant now{sim_.now().ns()};
   switch (f.kind) {
-    case fault_kind::crash_node: broker_.crash_node(parse_node(f.target), now); break;
-    case fault_kind::restart_node: broker_.restart_node(parse_node(f.target), now); break;
+    case fault_kind::crash_node:
+      if (!kafka_.crash(f.target)) broker_.crash_node(parse_node(f.target), now);
+      break;
+    case fault_kind::restart_node:
+      if (!kafka_.restart(f.target)) broker_.restart_node(parse_node(f.target), now);
+      break;
     case fault_kind::stop_station: stations_.at(f.target)->pause(); break;
     case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
     case fault_kind::partition: broker_.partition(parse_node(f.target), parse_node(f.other)); break;
     case fault_kind::heal: broker_.heal(parse_node(f.target), parse_node(f.other), now); break;
     case fault_kind::kill_consumer: {
+      if (kafka_.kill(f.target, f.index)) break;
       int seen = 0;
       for (auto& c : consumers_) {
         if (c.group->name != f.target || seen++ != f.index) continue;
@@ -474,6 +488,7 @@ void system_model::start_measuring() {
   for (auto& [name, st] : stations_) st->start_measuring();
   at_warmup_ = broker_.totals();
   traffic_at_warmup_ = broker_.traffic();
+  kafka_.start_measuring();
 }
 
 run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel) {
@@ -481,6 +496,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   const sim::sim_time first = arrivals_.next(arrival_rng_);
   if (first < end) sim_.at(first, [this] { arrive(); });
   schedule_faults();
+  kafka_.start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
   for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
     sim_.at(t, [this] { sample(); });
@@ -553,6 +569,8 @@ run_metrics system_model::collect() {
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
+  kafka_.collect(v, e2e_);
+  put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
   m.response = response_;
   m.e2e = e2e_;

@@ -17,7 +17,8 @@ using models::pipeline;
 
 // Keys a variant may redefine, and the other top-level keys.
 #define MQLAB_SYSTEM_KEYS \
-  "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", "faults"
+  "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
+      "kafka", "faults"
 
 
 // Top-level view of one variant: its own keys first, then the file's.
@@ -44,6 +45,8 @@ class parser {
   void broker(const YAML::Node& n, models::system_spec& s);
   void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
   void consumers(const YAML::Node& n, models::system_spec& s);
+  void kafka(const YAML::Node& n, models::system_spec& s);
+  std::optional<models::produce_step> produce(const YAML::Node& n, const YAML::Node& cost, const models::system_spec& s);
   void faults(const YAML::Node& n, models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
 
@@ -113,6 +116,7 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
     if (p["node"]) s.producer_node = static_cast<std::uint32_t>(r_.integer(p["node"], "node", 0, 63).value_or(0));
   }
   if (top["consumers"]) consumers(top["consumers"], s);
+  if (top["kafka"]) kafka(top["kafka"], s);
   if (required("pipeline")) {
     if (auto p = steps(top["pipeline"], s, "pipeline")) s.request = std::move(*p);
   }
@@ -231,12 +235,18 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
     if (auto p = publish(n["publish"], n["cost"])) return models::pipeline_step{std::move(*p)};
     return std::nullopt;
   }
+  if (n["produce"]) {
+    r_.check_keys(n, {"produce", "cost"}, "a produce step");
+    if (auto p = produce(n["produce"], n["cost"], s)) return models::pipeline_step{std::move(*p)};
+    return std::nullopt;
+  }
   if (n["delay"]) {
     r_.check_keys(n, {"delay"}, "a delay step");
     if (auto d = r_.time_distribution(n["delay"], "delay")) return models::pipeline_step{models::delay_step{*d}};
     return std::nullopt;
   }
-  r_.error(n, "a pipeline step is a station name, {parallel: [...]}, {publish: {...}, cost: TIME} or {delay: TIME}");
+  r_.error(n, "a pipeline step is a station name, {parallel: [...]}, {publish: {...}, cost: TIME}, "
+              "{produce: {...}, cost: TIME} or {delay: TIME}");
   return std::nullopt;
 }
 
@@ -266,6 +276,96 @@ std::optional<models::publish_step> parser::publish(const YAML::Node& n, const Y
   if (n["persistent"]) p.persistent = r_.boolean(n["persistent"], "persistent").value_or(false);
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;
+}
+
+std::optional<models::produce_step> parser::produce(const YAML::Node& n, const YAML::Node& cost,
+                                                    const models::system_spec& s) {
+  if (!r_.is_map(n, "produce")) return std::nullopt;
+  r_.check_keys(n, {"topic", "keys", "keyed", "acks", "bytes"}, "produce");
+  models::produce_step p;
+  if (!r_.require(n, "topic", "produce")) return std::nullopt;
+  p.topic = r_.text(n["topic"], "topic").value_or("");
+  const bool known = std::any_of(s.kafka.topics.begin(), s.kafka.topics.end(), [&](const auto& t) { return t.name == p.topic; });
+  if (!known) {
+    std::vector<std::string> names;
+    for (const auto& t : s.kafka.topics) names.push_back(t.name);
+    const std::string hint = nearest(p.topic, names);
+    r_.error(n["topic"], hint.empty() ? fmt::format("unknown topic '{}' (declare it under kafka.topics)", p.topic)
+                                      : fmt::format("unknown topic '{}' (did you mean '{}'?)", p.topic, hint));
+  }
+  if (n["keys"]) p.keys = static_cast<int>(r_.integer(n["keys"], "keys", 0, 1'000'000).value_or(0));
+  if (n["keyed"]) p.keyed = r_.boolean(n["keyed"], "keyed").value_or(true);
+  if (n["acks"]) {
+    const std::string a = n["acks"].IsScalar() ? n["acks"].Scalar() : "";
+    if (a == "0") p.acks = 0;
+    else if (a == "1") p.acks = 1;
+    else if (a == "all" || a == "-1") p.acks = -1;
+    else r_.error(n["acks"], fmt::format("acks must be 0, 1 or all, got '{}'", a));
+  }
+  if (n["bytes"]) p.record_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
+  if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
+  return p;
+}
+
+void parser::kafka(const YAML::Node& n, models::system_spec& s) {
+  if (!r_.is_map(n, "kafka")) return;
+  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max"}, "kafka");
+  auto& k = s.kafka;
+  k.brokers = n["brokers"] ? static_cast<std::int32_t>(r_.integer(n["brokers"], "brokers", 1, 64).value_or(1)) : 1;
+  if (n["replication_interval"]) k.replication_interval = r_.duration(n["replication_interval"], "replication_interval").value_or(k.replication_interval);
+  if (k.replication_interval.ns() == 0) r_.error(n["replication_interval"], "replication_interval must be positive");
+  if (n["replica_lag_time_max"]) k.replica_lag_time_max = r_.duration(n["replica_lag_time_max"], "replica_lag_time_max").value_or(k.replica_lag_time_max);
+  if (const YAML::Node topics = n["topics"]; topics && r_.is_map(topics, "topics")) {
+    for (const auto& kv : topics) {
+      const std::string where = fmt::format("topic '{}'", kv.first.Scalar());
+      models::kafka_topic_spec t;
+      t.name = kv.first.Scalar();
+      const YAML::Node tn = kv.second;
+      if (!tn.IsNull() && r_.is_map(tn, where)) {
+        r_.check_keys(tn, {"partitions", "replication_factor", "min_insync_replicas", "unclean_leader_election"}, where);
+        if (tn["partitions"]) t.partitions = static_cast<std::int32_t>(r_.integer(tn["partitions"], "partitions", 1, 10'000).value_or(1));
+        if (tn["replication_factor"]) {
+          t.replication_factor = static_cast<std::int32_t>(r_.integer(tn["replication_factor"], "replication_factor", 1, 64).value_or(1));
+          if (t.replication_factor > k.brokers) {
+            r_.error(tn["replication_factor"], fmt::format("replication_factor {} is more than the {} broker(s)", t.replication_factor, k.brokers));
+          }
+        }
+        if (tn["min_insync_replicas"]) t.min_insync_replicas = static_cast<std::int32_t>(r_.integer(tn["min_insync_replicas"], "min_insync_replicas", 1, 64).value_or(1));
+        if (tn["unclean_leader_election"]) t.unclean_leader_election = r_.boolean(tn["unclean_leader_election"], "unclean_leader_election").value_or(false);
+      }
+      k.topics.push_back(t);
+    }
+  }
+  if (const YAML::Node groups = n["groups"]) {
+    if (!groups.IsSequence()) {
+      r_.error(groups, "groups must be a list of {group, topic, count, service, ...}");
+      return;
+    }
+    for (const auto& g : groups) {
+      r_.check_keys(g, {"group", "topic", "count", "service", "assignor", "max_poll_records", "poll_interval",
+                        "session_timeout", "heartbeat_interval"},
+                    "a Kafka consumer group");
+      models::kafka_group_spec spec;
+      if (r_.require(g, "group", "a Kafka consumer group")) spec.group = r_.text(g["group"], "group").value_or("");
+      if (r_.require(g, "topic", "a Kafka consumer group")) spec.topic = r_.text(g["topic"], "topic").value_or("");
+      if (g["count"]) spec.count = static_cast<int>(r_.integer(g["count"], "count", 0, 10'000).value_or(1));
+      if (g["service"]) {
+        if (auto d = r_.time_distribution(g["service"], "service")) spec.service = *d;
+      }
+      if (g["assignor"]) {
+        spec.assignor = r_.text(g["assignor"], "assignor").value_or("range");
+        if (spec.assignor != "range" && spec.assignor != "roundrobin" && spec.assignor != "cooperative-sticky") {
+          r_.error(g["assignor"], fmt::format("assignor must be range, roundrobin or cooperative-sticky, got '{}'", spec.assignor));
+        }
+      }
+      if (g["max_poll_records"]) spec.max_poll_records = static_cast<std::size_t>(r_.integer(g["max_poll_records"], "max_poll_records", 1, 1'000'000).value_or(500));
+      for (auto [key, target] : {std::pair{"poll_interval", &spec.poll_interval}, std::pair{"session_timeout", &spec.session_timeout},
+                                 std::pair{"heartbeat_interval", &spec.heartbeat_interval}}) {
+        if (g[key]) *target = r_.duration(g[key], key).value_or(*target);
+      }
+      k.groups.push_back(std::move(spec));
+    }
+  }
 }
 
 void parser::queue(const std::string& name, const YAML::Node& n, models::system_spec& s) {

@@ -111,6 +111,11 @@ std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consu
   return out;
 }
 
+error_code consumer::heartbeat(std::int64_t now_ms) {
+  if (closed_ || generation_ < 0) return error_code::unknown_member_id;
+  return cluster_.groups().heartbeat(config_.group, member_id_, generation_, now_ms);
+}
+
 error_code consumer::commit(std::int64_t now_ms) {
   last_commit_ms_ = now_ms;
   for (const auto& [tp, pos] : positions_) {

@@ -77,6 +77,9 @@ class consumer {
   /// the assigned partitions. Heartbeats and auto-commits as a side effect. An
   /// OFFSET_OUT_OF_RANGE with reset=none is returned as the error.
   std::expected<std::vector<std::pair<topic_partition, record>>, error_code> poll(std::int64_t now_ms);
+  /// A background heartbeat (the Java client sends them from its own thread between polls);
+  /// REBALANCE_IN_PROGRESS means the next poll rejoins.
+  error_code heartbeat(std::int64_t now_ms);
   /// Commits the current positions (synchronous commitSync()).
   error_code commit(std::int64_t now_ms);
   /// Commits one position explicitly: everything before `offset` is done.

@@ -224,6 +224,10 @@ void cluster::elect(partition_state& ps, const topic_config& config) {
   if (ps.leader < 0 || ps.leader == old_leader) return;
   ++ps.leader_epoch;
   const std::int64_t end = ps.logs.at(ps.leader).log_end_offset();
+  if (old_leader >= 0) {
+    const std::int64_t old_end = ps.logs.at(old_leader).log_end_offset();
+    if (old_end > end) vanished_ += static_cast<std::uint64_t>(old_end - end);
+  }
   ps.epoch_start[ps.leader_epoch] = end;
   for (std::int32_t r : ps.replicas) {
     if (up_[static_cast<std::size_t>(r)]) ps.replica_epoch[r] = ps.leader_epoch;

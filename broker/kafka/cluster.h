@@ -95,6 +95,8 @@ class cluster {
   /// acks=1 records the new leader never had), and records sent with acks=0 to no leader.
   std::uint64_t lost_records() const { return lost_; }
   std::uint64_t truncated_records() const { return truncated_; }
+  /// Records the old leader had and the new one lacks, acknowledged or not (acks=0 included).
+  std::uint64_t vanished_records() const { return vanished_; }
   std::uint64_t inter_broker_bytes() const { return inter_broker_bytes_; }
 
   group_coordinator& groups() { return groups_; }
@@ -126,7 +128,7 @@ class cluster {
   group_coordinator groups_;
   coordination::store zk_;
   std::vector<coordination::session_id> sessions_;
-  std::uint64_t lost_ = 0, truncated_ = 0, inter_broker_bytes_ = 0;
+  std::uint64_t lost_ = 0, truncated_ = 0, vanished_ = 0, inter_broker_bytes_ = 0;
 };
 
 }  // namespace mqlab::broker::kafka

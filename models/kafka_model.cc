@@ -1,0 +1,222 @@
+// Records carry their creation time, whether they count, their key and their per-key
+// sequence number in the value, so consumers can measure latency, duplicates and order.
+#include "models/kafka_model.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace mqlab::models {
+namespace {
+
+namespace kafka = broker::kafka;
+
+struct payload {
+  std::int64_t created_ns;
+  std::int32_t key;      // -1: no key
+  std::uint32_t sequence;
+  std::uint8_t measured;
+};
+
+std::string encode(const payload& p, std::size_t bytes) {
+  std::string s(std::max(bytes, sizeof(payload)), '\0');
+  std::memcpy(s.data(), &p, sizeof p);
+  return s;
+}
+
+payload decode(const std::string& s) {
+  payload p{};
+  std::memcpy(&p, s.data(), sizeof p);
+  return p;
+}
+
+kafka::assignor_kind assignor_of(const std::string& name) {
+  if (name == "roundrobin") return kafka::assignor_kind::round_robin;
+  if (name == "cooperative-sticky") return kafka::assignor_kind::cooperative_sticky;
+  return kafka::assignor_kind::range;
+}
+
+std::int32_t broker_of(const std::string& target) {
+  if (!target.starts_with("broker-")) return -1;
+  return std::stoi(target.substr(7));
+}
+
+}  // namespace
+
+kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams)
+    : sim_(sim),
+      spec_(spec),
+      cluster_(std::max(spec.brokers, 1), spec.replica_lag_time_max.ns() / 1'000'000),
+      key_rng_(streams.stream("kafka-keys")) {
+  for (const auto& t : spec.topics) {
+    kafka::topic_config cfg;
+    cfg.partitions = t.partitions;
+    cfg.replication_factor = t.replication_factor;
+    cfg.min_insync_replicas = t.min_insync_replicas;
+    cfg.unclean_leader_election = t.unclean_leader_election;
+    (void)cluster_.create_topic(t.name, cfg);
+  }
+  for (const auto& g : spec.groups) {
+    for (int i = 0; i < g.count; ++i) {
+      kafka::consumer_config cfg;
+      cfg.group = g.group;
+      cfg.assignor = assignor_of(g.assignor);
+      cfg.session_timeout_ms = g.session_timeout.ns() / 1'000'000;
+      cfg.max_poll_records = g.max_poll_records;
+      cfg.auto_commit = false;
+      cfg.reset = kafka::offset_reset::earliest;
+      members_.push_back(member{&g, std::make_unique<kafka::consumer>(cluster_, std::vector<std::string>{g.topic}, cfg),
+                                {}, true, 0, streams.stream(fmt::format("kafka-{}-{}", g.group, i))});
+    }
+  }
+}
+
+void kafka_model::start() {
+  if (!enabled()) return;
+  sim_.after(spec_.replication_interval, [this] { tick(); });
+  for (std::size_t m = 0; m < members_.size(); ++m) {
+    sim_.after(sim::duration{}, [this, m] { poll(m); });
+    sim_.after(members_[m].group->heartbeat_interval, [this, m] { heartbeat(m); });
+  }
+}
+
+void kafka_model::heartbeat(std::size_t m) {
+  // Background heartbeats keep a busy consumer in its group (the Java client's heartbeat thread).
+  if (!members_[m].alive) return;
+  (void)members_[m].client->heartbeat(now_ms());
+  sim_.after(members_[m].group->heartbeat_interval, [this, m] { heartbeat(m); });
+}
+
+void kafka_model::tick() {
+  cluster_.replicate(now_ms());
+  cluster_.groups().advance(now_ms());
+  sim_.after(spec_.replication_interval, [this] { tick(); });
+}
+
+void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured) {
+  const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
+  const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
+  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(fmt::format("key-{}", key)) : std::nullopt,
+                  encode({created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
+  const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
+  // Keyless records go round-robin here so that the order lesson shows what keys buy.
+  const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
+  const auto result = cluster_.produce(step.topic, p, {std::move(r)}, static_cast<kafka::acks>(step.acks), now_ms());
+  produced_ += measured;
+  if (result.error == kafka::error_code::none) acked_ += measured && step.acks != 0;
+  else failed_ += measured;
+}
+
+void kafka_model::poll(std::size_t m) {
+  member& mem = members_[m];
+  if (!mem.alive) return;
+  auto got = mem.client->poll(now_ms());
+  if (!got || got->empty()) {
+    sim_.after(mem.group->poll_interval, [this, m] { poll(m); });
+    return;
+  }
+  mem.delivered += got->size();
+  for (auto& r : *got) mem.buffer.push_back(std::move(r));
+  work(m);
+}
+
+void kafka_model::work(std::size_t m) {
+  member& mem = members_[m];
+  if (!mem.alive) return;
+  if (mem.buffer.empty()) {
+    (void)mem.client->commit(now_ms());  // commitSync after the batch
+    poll(m);
+    return;
+  }
+  const auto service = sim::duration::from_seconds(mem.group->service.sample(mem.service_rng));
+  sim_.after(service, [this, m] {
+    member& me = members_[m];
+    if (!me.alive || me.buffer.empty()) return;
+    account(me.buffer.front().second);
+    me.buffer.pop_front();
+    work(m);
+  });
+}
+
+void kafka_model::account(const kafka::record& r) {
+  const payload p = decode(*r.value);
+  if (p.key >= 0) {
+    auto& seen = seen_[p.key];
+    if (seen.size() <= p.sequence) seen.resize(p.sequence + 1, false);
+    if (seen[p.sequence]) {
+      ++duplicates_;  // at-least-once: delivered again after a rebalance
+      return;
+    }
+    seen[p.sequence] = true;
+    auto& high = highest_[p.key];
+    if (p.sequence + 1 < high) ++order_violations_;
+    high = std::max<std::uint64_t>(high, p.sequence + 1);
+  }
+  if (p.measured) {
+    ++consumed_;
+    e2e_.record(sim_.now().ns() - p.created_ns);
+  }
+}
+
+void kafka_model::start_measuring() {
+  lost_at_warmup_ = cluster_.lost_records();
+  vanished_at_warmup_ = cluster_.vanished_records();
+  bytes_at_warmup_ = cluster_.inter_broker_bytes();
+}
+
+bool kafka_model::crash(const std::string& target) {
+  const auto b = broker_of(target);
+  if (b < 0 || b >= spec_.brokers) return false;
+  cluster_.crash_broker(b, now_ms());
+  return true;
+}
+
+bool kafka_model::restart(const std::string& target) {
+  const auto b = broker_of(target);
+  if (b < 0 || b >= spec_.brokers) return false;
+  cluster_.restart_broker(b, now_ms());
+  return true;
+}
+
+bool kafka_model::kill(const std::string& group, int index) {
+  int seen = 0;
+  for (auto& m : members_) {
+    if (m.group->group == group && seen++ == index) {
+      m.alive = false;  // no leave: the coordinator finds out when the session expires
+      m.buffer.clear();
+      return true;
+    }
+  }
+  return false;
+}
+
+void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
+  if (!enabled()) return;
+  e2e.merge(e2e_);
+  v["kafka.produced"] = static_cast<double>(produced_);
+  v["kafka.acked"] = static_cast<double>(acked_);
+  v["kafka.failed"] = static_cast<double>(failed_);
+  v["kafka.lost"] = static_cast<double>(cluster_.lost_records() - lost_at_warmup_);
+  v["kafka.vanished"] = static_cast<double>(cluster_.vanished_records() - vanished_at_warmup_);
+  v["kafka.consumed"] = static_cast<double>(consumed_);
+  v["kafka.duplicates"] = static_cast<double>(duplicates_);
+  v["order_violations"] = static_cast<double>(order_violations_);
+  v["inter_node.bytes"] += static_cast<double>(cluster_.inter_broker_bytes() - bytes_at_warmup_);
+  double idle = 0, lag = 0;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const auto& m = members_[i];
+    const std::string base = "consumer." + m.group->group;
+    v[base + ".delivered"] += static_cast<double>(m.delivered);
+    idle += m.alive && m.client->assignment().empty();
+    lag += static_cast<double>(m.alive ? m.client->total_lag() : 0);
+  }
+  std::map<std::string, int> index;
+  for (const auto& m : members_) {
+    const int i = index[m.group->group]++;
+    v[fmt::format("consumer.{}.{}.delivered", m.group->group, i)] = static_cast<double>(m.delivered);
+  }
+  v["idle_consumers"] += idle;
+  v["kafka.lag"] = lag;
+}
+
+}  // namespace mqlab::models

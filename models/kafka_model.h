@@ -1,0 +1,69 @@
+// The Kafka side of a simulated system: a cluster from the broker core, producers' records from
+// produce steps, and consumer groups that poll, work through records and commit, with replication
+// ticks, session timeouts and faults (broker crash and restart, a consumer that dies).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/kafka/client.h"
+#include "models/system.h"
+#include "sim/histogram.h"
+#include "sim/random.h"
+#include "sim/simulator.h"
+
+namespace mqlab::models {
+
+class kafka_model {
+ public:
+  /// `sim` and `spec` must outlive the model.
+  kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams);
+
+  bool enabled() const { return spec_.brokers > 0; }
+  /// Schedules replication ticks and the consumers' first polls.
+  void start();
+  void produce(const produce_step& step, sim::sim_time created, bool measured);
+  void start_measuring();
+  /// "broker-N" crash/restart; returns false if the target is not a broker.
+  bool crash(const std::string& target);
+  bool restart(const std::string& target);
+  /// Consumer `index` of `group` dies: it stops polling and heartbeating (its session expires).
+  bool kill(const std::string& group, int index);
+  /// Adds the Kafka metrics to `values` and the end-to-end latencies to `e2e`.
+  void collect(std::map<std::string, double>& values, sim::histogram& e2e) const;
+
+ private:
+  struct member {
+    const kafka_group_spec* group = nullptr;
+    std::unique_ptr<broker::kafka::consumer> client;
+    std::deque<std::pair<broker::kafka::topic_partition, broker::kafka::record>> buffer;
+    bool alive = true;
+    std::uint64_t delivered = 0;
+    sim::rng service_rng;
+  };
+  std::int64_t now_ms() const { return sim_.now().ns() / 1'000'000; }
+  void tick();
+  void heartbeat(std::size_t m);
+  void poll(std::size_t m);
+  void work(std::size_t m);
+  void account(const broker::kafka::record& r);
+
+  sim::simulator& sim_;
+  const kafka_spec& spec_;
+  broker::kafka::cluster cluster_;
+  sim::rng key_rng_;
+  std::vector<member> members_;
+  std::int32_t round_robin_ = 0;
+  std::map<int, std::uint64_t> next_sequence_;  // per key
+  std::map<int, std::vector<bool>> seen_;       // per key: sequences consumed
+  std::map<int, std::uint64_t> highest_;        // per key: highest sequence consumed + 1
+  sim::histogram e2e_;
+  std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0, consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
+  std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;
+};
+
+}  // namespace mqlab::models
