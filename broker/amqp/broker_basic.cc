@@ -421,28 +421,24 @@ result<void> broker::basic_recover(channel_ref c, bool requeue, instant now) {
   return {};
 }
 
-result<void> broker::confirm_select(channel_ref c) {
-  constexpr auto m = methods::confirm_select;
-  auto ch = s_->channel(c, m);
-  if (!ch) return std::unexpected(s_->fail(c, ch.error(), {}));
-  if ((*ch)->tx) {
-    return std::unexpected(s_->fail(c, make_error(reply_code::precondition_failed, m,
-                                                  "cannot switch from tx to confirm mode"), {}));
-  }
-  (*ch)->confirm = true;
+result<void> broker::state::select_mode(channel_ref c, method_ref m, bool channel_state::*mode,
+                                        bool channel_state::*excluded, const char* refusal) {
+  auto ch = channel(c, m);
+  if (!ch) return std::unexpected(fail(c, ch.error(), {}));
+  // A channel is in confirm mode or transactional, never both (RabbitMQ refuses the switch).
+  if ((**ch).*excluded) return std::unexpected(fail(c, make_error(reply_code::precondition_failed, m, refusal), {}));
+  (**ch).*mode = true;
   return {};
 }
 
+result<void> broker::confirm_select(channel_ref c) {
+  return s_->select_mode(c, methods::confirm_select, &channel_state::confirm, &channel_state::tx,
+                         "cannot switch from tx to confirm mode");
+}
+
 result<void> broker::tx_select(channel_ref c) {
-  constexpr auto m = methods::tx_select;
-  auto ch = s_->channel(c, m);
-  if (!ch) return std::unexpected(s_->fail(c, ch.error(), {}));
-  if ((*ch)->confirm) {
-    return std::unexpected(s_->fail(c, make_error(reply_code::precondition_failed, m,
-                                                  "cannot switch from confirm to tx mode"), {}));
-  }
-  (*ch)->tx = true;
-  return {};
+  return s_->select_mode(c, methods::tx_select, &channel_state::tx, &channel_state::confirm,
+                         "cannot switch from confirm to tx mode");
 }
 
 result<void> broker::tx_commit(channel_ref c, instant now) {

@@ -155,6 +155,9 @@ struct broker::state {
   result<void> settle_tags(channel_ref c, std::uint64_t tag, bool multiple, bool ack, bool requeue, method_ref m,
                            instant now);
   result<void> publish(channel_ref c, message_ptr msg, bool mandatory, instant now);
+  /// confirm.select / tx.select: sets `mode` unless the channel is already in `excluded`.
+  result<void> select_mode(channel_ref c, method_ref m, bool channel_state::*mode, bool channel_state::*excluded,
+                           const char* refusal);
 
   // Lifecycle (broker_admin.cc).
   void close_channel(connection_state& conn, channel_state& ch, instant now);

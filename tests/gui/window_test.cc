@@ -13,6 +13,7 @@
 #include <QTableWidget>
 
 #include "gui/charts.h"
+#include "image_check.h"
 
 namespace mqlab::gui {
 namespace {
@@ -61,11 +62,7 @@ TEST(gui_screenshot, renders_the_window_with_charts_at_the_requested_size) {
   ASSERT_FALSE(image.isNull());
   EXPECT_EQ(image.width(), 1280);
   EXPECT_EQ(image.height(), 800);
-  std::set<QRgb> colours;
-  for (int y = 0; y < image.height(); y += 4) {
-    for (int x = 0; x < image.width(); x += 4) colours.insert(image.pixel(x, y));
-  }
-  EXPECT_GT(colours.size(), 20u);
+  EXPECT_GT(testing::distinct_colours(image, 4), 20u);
 }
 
 TEST(gui_screenshot, bad_input_exits_2) {
