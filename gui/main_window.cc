@@ -1,6 +1,7 @@
 // Widgets, parameter panel generation and the run lifecycle of the main window.
 #include "gui/main_window.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -348,8 +349,19 @@ void MainWindow::startRun() {
       workbench::scenario one = sc;
       one.variants = {sc.variants[i]};
       one.expect.clear();
+      // Charts grow while the variant runs: partial results at most ~4 times a second.
+      auto last_draw = std::chrono::steady_clock::now();
+      auto live = [this, &sc, &total, &last_draw](std::size_t, const workbench::variant_result& partial) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_draw < std::chrono::milliseconds(250)) return;
+        last_draw = now;
+        workbench::run_result shown = total;
+        shown.variants.push_back(partial);
+        QMetaObject::invokeMethod(this, [this, sc, shown] { showResult(sc, shown); }, Qt::QueuedConnection);
+      };
       auto part = workbench::run_scenario(
-          one, [this, i, n](double f) { progressValue_ = (static_cast<double>(i) + f) / static_cast<double>(n); }, &cancel_);
+          one, [this, i, n](double f) { progressValue_ = (static_cast<double>(i) + f) / static_cast<double>(n); }, &cancel_,
+          live);
       total.variants.push_back(std::move(part.variants.front()));
       const bool last = i + 1 == n;
       if (last) {

@@ -54,7 +54,7 @@ struct consumer_rt {
 class system_model {
  public:
   system_model(const system_spec& spec, std::uint64_t seed);
-  run_metrics run(const run_progress& progress, const std::atomic<bool>* cancel);
+  run_metrics run(const run_progress& progress, const std::atomic<bool>* cancel, const run_snapshot& snapshot);
 
  private:
   // Requests and tokens.
@@ -491,7 +491,8 @@ void system_model::start_measuring() {
   kafka_.start_measuring();
 }
 
-run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel) {
+run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel,
+                               const run_snapshot& snapshot) {
   const sim::sim_time end = sim::sim_time() + spec_.duration;
   const sim::sim_time first = arrivals_.next(arrival_rng_);
   if (first < end) sim_.at(first, [this] { arrive(); });
@@ -505,6 +506,13 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   for (int i = 1; i <= steps; ++i) {
     sim_.run_until(i == steps ? end : sim::sim_time(spec_.duration.ns() / steps * i));
     if (progress) progress(static_cast<double>(i) / steps);
+    if (snapshot && i < steps) {
+      run_metrics partial;
+      partial.series = series_;
+      partial.response = response_;
+      partial.e2e = e2e_;
+      snapshot(partial);
+    }
     if (cancel && cancel->load()) break;
   }
   return collect();
@@ -581,9 +589,9 @@ run_metrics system_model::collect() {
 }  // namespace
 
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress,
-                       const std::atomic<bool>* cancel) {
+                       const std::atomic<bool>* cancel, const run_snapshot& snapshot) {
   system_model model(spec, seed);
-  return model.run(progress, cancel);
+  return model.run(progress, cancel, snapshot);
 }
 
 }  // namespace mqlab::models

@@ -28,8 +28,11 @@ struct run_metrics {
 
 /// Fraction of the run simulated so far, for progress bars; may be called from another thread.
 using run_progress = std::function<void(double)>;
+/// The series and latencies measured so far (values left empty), every 1% of simulated time,
+/// for charts that grow while the run proceeds.
+using run_snapshot = std::function<void(const run_metrics&)>;
 
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress = {},
-                       const std::atomic<bool>* cancel = nullptr);
+                       const std::atomic<bool>* cancel = nullptr, const run_snapshot& snapshot = {});
 
 }  // namespace mqlab::models

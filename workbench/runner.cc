@@ -83,7 +83,13 @@ expectation_result check(const expectation& e, const std::vector<variant_result>
   return r;
 }
 
-run_result run_scenario(const scenario& sc, const progress_fn& progress, const std::atomic<bool>* cancel) {
+variant_result summarize(const variant& v, const models::run_metrics& metrics) {
+  std::vector<models::run_metrics> one{metrics};
+  return combine(v, one);
+}
+
+run_result run_scenario(const scenario& sc, const progress_fn& progress, const std::atomic<bool>* cancel,
+                        const live_fn& live) {
   const std::size_t reps = static_cast<std::size_t>(std::max(sc.replications, 1));
   const std::size_t jobs = sc.variants.size() * reps;
   std::vector<models::run_metrics> raw(jobs);
@@ -104,7 +110,11 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
       // Common random numbers: replication k of every variant uses the same seed, so the
       // variants are compared on the same arrivals.
       const std::uint64_t seed = root.fork(fmt::format("replication-{}", j % reps)).seed();
-      raw[j] = models::run_system(sc.variants[j / reps].system, seed, [&, j](double f) { report(j, f); }, cancel);
+      models::run_snapshot snapshot;
+      if (live && j % reps == 0) {
+        snapshot = [&, j](const models::run_metrics& partial) { live(j / reps, summarize(sc.variants[j / reps], partial)); };
+      }
+      raw[j] = models::run_system(sc.variants[j / reps].system, seed, [&, j](double f) { report(j, f); }, cancel, snapshot);
     }
   };
   const unsigned threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, static_cast<unsigned>(jobs));

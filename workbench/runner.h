@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/system_model.h"
 #include "sim/histogram.h"
 #include "workbench/scenario.h"
 
@@ -42,8 +43,14 @@ struct run_result {
 
 /// Fraction done in [0, 1]; called from worker threads under a lock.
 using progress_fn = std::function<void(double)>;
+/// A variant's partial result (from its first replication) while it runs; from a worker thread.
+using live_fn = std::function<void(std::size_t variant, const variant_result& partial)>;
 
-run_result run_scenario(const scenario& sc, const progress_fn& progress = {}, const std::atomic<bool>* cancel = nullptr);
+run_result run_scenario(const scenario& sc, const progress_fn& progress = {}, const std::atomic<bool>* cancel = nullptr,
+                        const live_fn& live = {});
+
+/// One replication's metrics as a variant result (no confidence intervals).
+variant_result summarize(const variant& v, const models::run_metrics& metrics);
 
 /// Checks one expectation against a run's metrics.
 expectation_result check(const expectation& e, const std::vector<variant_result>& variants);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "models/queueing_theory.h"
 #include "workbench/results.h"
 
@@ -48,6 +50,21 @@ TEST(runner, same_seed_gives_identical_results_json) {
   EXPECT_EQ(a, b);
   sc->seed = 5;
   EXPECT_NE(to_json(*sc, run_scenario(*sc)).dump(), a);
+}
+
+TEST(runner, live_results_grow_while_a_variant_runs) {
+  auto sc = parse_scenario(mm2, {{"duration", "50s"}, {"warmup", "1s"}, {"replications", "2"}});
+  ASSERT_TRUE(sc.has_value());
+  std::vector<std::size_t> lengths;
+  const auto r = run_scenario(*sc, {}, nullptr, [&](std::size_t variant, const variant_result& partial) {
+    EXPECT_EQ(variant, 0u);
+    auto it = partial.series.find("throughput");  // absent before the first sample interval ends
+    lengths.push_back(it == partial.series.end() ? 0 : it->second.size());
+  });
+  ASSERT_GE(lengths.size(), 90u);  // every 1% of simulated time, from the first replication only
+  EXPECT_TRUE(std::is_sorted(lengths.begin(), lengths.end()));
+  EXPECT_LT(lengths.front(), lengths.back());
+  EXPECT_EQ(r.variants[0].series.at("throughput").size(), 50u);
 }
 
 TEST(runner, unknown_metric_fails_the_expectation) {
