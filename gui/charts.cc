@@ -200,8 +200,10 @@ std::unique_ptr<QChart> make_chart(const std::vector<json>& runs, chart_kind kin
                          [](const std::string& n) { return n == "response.p50" || n == "response.p99"; });
       break;
     case chart_kind::depth:
-      chart = time_chart(variants, "Queue depth over time", "messages (ready + unacked)", 1.0,
-                         [](const std::string& n) { return n.starts_with("queue.") && n.ends_with(".depth"); });
+      chart = time_chart(variants, "Queue depth and consumer lag over time", "messages (ready + unacked, or lag)", 1.0,
+                         [](const std::string& n) {
+                           return (n.starts_with("queue.") && n.ends_with(".depth")) || n == "kafka.lag";
+                         });
       break;
     case chart_kind::throughput:
       chart = time_chart(variants, "Throughput over time", "per second", 1.0,

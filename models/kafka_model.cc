@@ -190,6 +190,14 @@ bool kafka_model::kill(const std::string& group, int index) {
   return false;
 }
 
+std::int64_t kafka_model::lag() const {
+  std::int64_t total = 0;
+  for (const auto& m : members_) {
+    if (m.alive) total += m.client->total_lag() + static_cast<std::int64_t>(m.buffer.size());
+  }
+  return total;
+}
+
 void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
   if (!enabled()) return;
   e2e.merge(e2e_);
@@ -202,13 +210,10 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   v["kafka.duplicates"] = static_cast<double>(duplicates_);
   v["order_violations"] = static_cast<double>(order_violations_);
   v["inter_node.bytes"] += static_cast<double>(cluster_.inter_broker_bytes() - bytes_at_warmup_);
-  double idle = 0, lag = 0;
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    const auto& m = members_[i];
-    const std::string base = "consumer." + m.group->group;
-    v[base + ".delivered"] += static_cast<double>(m.delivered);
+  double idle = 0;
+  for (const auto& m : members_) {
+    v["consumer." + m.group->group + ".delivered"] += static_cast<double>(m.delivered);
     idle += m.alive && m.client->assignment().empty();
-    lag += static_cast<double>(m.alive ? m.client->total_lag() : 0);
   }
   std::map<std::string, int> index;
   for (const auto& m : members_) {
@@ -216,7 +221,7 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
     v[fmt::format("consumer.{}.{}.delivered", m.group->group, i)] = static_cast<double>(m.delivered);
   }
   v["idle_consumers"] += idle;
-  v["kafka.lag"] = lag;
+  v["kafka.lag"] = static_cast<double>(lag());
 }
 
 }  // namespace mqlab::models

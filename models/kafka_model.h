@@ -33,6 +33,8 @@ class kafka_model {
   bool restart(const std::string& target);
   /// Consumer `index` of `group` dies: it stops polling and heartbeating (its session expires).
   bool kill(const std::string& group, int index);
+  /// Records behind the committed/consumed positions, summed over every live consumer.
+  std::int64_t lag() const;
   /// Adds the Kafka metrics to `values` and the end-to-end latencies to `e2e`.
   void collect(std::map<std::string, double>& values, sim::histogram& e2e) const;
 

@@ -478,6 +478,7 @@ void system_model::sample() {
     auto& peak = max_depth_[q.name];
     peak = std::max(peak, depth);
   }
+  if (kafka_.enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_.lag()));
   for (const auto& [name, st] : stations_) {
     series_["station." + name + ".queue"].push_back(static_cast<double>(st->queue_length()));
     series_["station." + name + ".busy"].push_back(static_cast<double>(st->busy_servers()));

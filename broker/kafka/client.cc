@@ -93,6 +93,13 @@ std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consu
   }
   if (config_.auto_commit && now_ms - last_commit_ms_ >= config_.auto_commit_interval_ms) commit(now_ms);
   std::vector<std::pair<topic_partition, record>> out;
+  // fetch.min.bytes / fetch.max.wait.ms: the broker holds a fetch until enough data is there
+  // or the wait is over.
+  if (config_.fetch_min_bytes > 1 && available_bytes() < config_.fetch_min_bytes) {
+    if (waiting_since_ms_ < 0) waiting_since_ms_ = now_ms;
+    if (now_ms - waiting_since_ms_ < config_.fetch_max_wait_ms) return out;
+  }
+  waiting_since_ms_ = -1;
   for (std::size_t visited = 0; visited < assigned_.size() && out.size() < config_.max_poll_records; ++visited) {
     const auto& tp = assigned_[(next_partition_ + visited) % assigned_.size()];
     auto& pos = positions_[tp];
@@ -109,6 +116,14 @@ std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consu
   }
   if (!assigned_.empty()) next_partition_ = (next_partition_ + 1) % assigned_.size();
   return out;
+}
+
+std::size_t consumer::available_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& [tp, pos] : positions_) {
+    (void)cluster_.fetch_visit(tp.topic, tp.partition, pos, SIZE_MAX, [&](const record& r) { bytes += r.size_bytes(); });
+  }
+  return bytes;
 }
 
 error_code consumer::heartbeat(std::int64_t now_ms) {

@@ -67,6 +67,8 @@ struct consumer_config {
   bool auto_commit = true;
   std::int64_t auto_commit_interval_ms = 5'000;
   offset_reset reset = offset_reset::latest;  // auto.offset.reset
+  std::size_t fetch_min_bytes = 1;            // fetch.min.bytes: wait for at least this much...
+  std::int64_t fetch_max_wait_ms = 500;       // ...but no longer than fetch.max.wait.ms
 };
 
 class consumer {
@@ -101,6 +103,8 @@ class consumer {
  private:
   void join(std::int64_t now_ms);
   std::int64_t starting_offset(const topic_partition& tp) const;
+  /// Bytes of committed records waiting at the current positions (what a fetch would return).
+  std::size_t available_bytes() const;
 
   cluster& cluster_;  // must outlive the consumer
   std::vector<std::string> topics_;
@@ -111,6 +115,7 @@ class consumer {
   std::map<topic_partition, std::int64_t> positions_;
   std::size_t next_partition_ = 0;
   std::int64_t last_commit_ms_ = 0;
+  std::int64_t waiting_since_ms_ = -1;  // a fetch below fetch.min.bytes is being held back
   bool closed_ = false;
 };
 

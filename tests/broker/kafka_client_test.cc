@@ -159,6 +159,25 @@ TEST(kafka_retention, a_consumer_that_falls_behind_resets_or_fails) {
   EXPECT_EQ(strict.poll(5'001).error(), error_code::offset_out_of_range);
 }
 
+TEST(kafka_consumer, fetch_min_bytes_waits_for_data_or_for_fetch_max_wait) {
+  cluster c(1);
+  c.create_topic("t", {});
+  consumer_config cfg;
+  cfg.group = "g";
+  cfg.reset = offset_reset::earliest;
+  cfg.auto_commit = false;
+  cfg.fetch_min_bytes = 1'000;
+  cfg.fetch_max_wait_ms = 500;
+  consumer patient(c, {"t"}, cfg);
+  producer p(c, "t");
+  p.send(std::nullopt, std::string(100, 'x'), 0);  // ~124 bytes: below fetch.min.bytes
+  EXPECT_TRUE(patient.poll(0).value().empty());
+  EXPECT_TRUE(patient.poll(400).value().empty());  // still waiting
+  EXPECT_EQ(patient.poll(500).value().size(), 1u);  // fetch.max.wait.ms is up: take what there is
+  for (int i = 0; i < 10; ++i) p.send(std::nullopt, std::string(100, 'x'), 600);  // ~1240 bytes
+  EXPECT_EQ(patient.poll(600).value().size(), 10u);  // enough data: no waiting
+}
+
 TEST(kafka_producer, linger_and_batch_size_group_records_into_batches) {
   cluster c(1);
   c.create_topic("t", {});
