@@ -7,51 +7,12 @@
 
 #include <fmt/format.h>
 
-#include "workbench/scenario.h"
-#include "workbench/yaml_reader.h"
+#include "workbench/scenario_parser.h"
 
 namespace mqlab::workbench {
-namespace {
+namespace detail {
 
 using models::pipeline;
-
-// Keys a variant may redefine, and the other top-level keys.
-#define MQLAB_SYSTEM_KEYS \
-  "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
-      "kafka", "faults"
-
-
-// Top-level view of one variant: its own keys first, then the file's.
-struct layered {
-  YAML::Node base, overlay;
-  YAML::Node operator[](const char* key) const {
-    if (overlay.IsMap() && overlay[key]) return overlay[key];
-    return base[key];
-  }
-};
-
-class parser {
- public:
-  explicit parser(diagnostics& d) : r_(d) {}
-  std::optional<scenario> parse(const YAML::Node& root);
-
- private:
-  std::optional<models::system_spec> system(const layered& top, std::string_view variant);
-  std::shared_ptr<sim::arrival_process> arrivals(const YAML::Node& n);
-  void stations(const YAML::Node& n, models::system_spec& s);
-  std::optional<pipeline> steps(const YAML::Node& n, const models::system_spec& s, std::string_view where);
-  std::optional<models::pipeline_step> step(const YAML::Node& n, const models::system_spec& s);
-  std::optional<models::publish_step> publish(const YAML::Node& n, const YAML::Node& cost);
-  void broker(const YAML::Node& n, models::system_spec& s);
-  void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
-  void consumers(const YAML::Node& n, models::system_spec& s);
-  void kafka(const YAML::Node& n, models::system_spec& s);
-  std::optional<models::produce_step> produce(const YAML::Node& n, const YAML::Node& cost, const models::system_spec& s);
-  void faults(const YAML::Node& n, models::system_spec& s);
-  void expectations(const YAML::Node& n, scenario& sc);
-
-  yaml_reader r_;
-};
 
 std::optional<scenario> parser::parse(const YAML::Node& root) {
   if (!r_.is_map(root, "a scenario file")) return std::nullopt;
@@ -278,238 +239,6 @@ std::optional<models::publish_step> parser::publish(const YAML::Node& n, const Y
   return p;
 }
 
-std::optional<models::produce_step> parser::produce(const YAML::Node& n, const YAML::Node& cost,
-                                                    const models::system_spec& s) {
-  if (!r_.is_map(n, "produce")) return std::nullopt;
-  r_.check_keys(n, {"topic", "keys", "keyed", "acks", "bytes"}, "produce");
-  models::produce_step p;
-  if (!r_.require(n, "topic", "produce")) return std::nullopt;
-  p.topic = r_.text(n["topic"], "topic").value_or("");
-  const bool known = std::any_of(s.kafka.topics.begin(), s.kafka.topics.end(), [&](const auto& t) { return t.name == p.topic; });
-  if (!known) {
-    std::vector<std::string> names;
-    for (const auto& t : s.kafka.topics) names.push_back(t.name);
-    const std::string hint = nearest(p.topic, names);
-    r_.error(n["topic"], hint.empty() ? fmt::format("unknown topic '{}' (declare it under kafka.topics)", p.topic)
-                                      : fmt::format("unknown topic '{}' (did you mean '{}'?)", p.topic, hint));
-  }
-  if (n["keys"]) p.keys = static_cast<int>(r_.integer(n["keys"], "keys", 0, 1'000'000).value_or(0));
-  if (n["keyed"]) p.keyed = r_.boolean(n["keyed"], "keyed").value_or(true);
-  if (n["acks"]) {
-    const std::string a = n["acks"].IsScalar() ? n["acks"].Scalar() : "";
-    if (a == "0") p.acks = 0;
-    else if (a == "1") p.acks = 1;
-    else if (a == "all" || a == "-1") p.acks = -1;
-    else r_.error(n["acks"], fmt::format("acks must be 0, 1 or all, got '{}'", a));
-  }
-  if (n["bytes"]) p.record_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
-  if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
-  return p;
-}
-
-void parser::kafka(const YAML::Node& n, models::system_spec& s) {
-  if (!r_.is_map(n, "kafka")) return;
-  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max"}, "kafka");
-  auto& k = s.kafka;
-  k.brokers = n["brokers"] ? static_cast<std::int32_t>(r_.integer(n["brokers"], "brokers", 1, 64).value_or(1)) : 1;
-  if (n["replication_interval"]) k.replication_interval = r_.duration(n["replication_interval"], "replication_interval").value_or(k.replication_interval);
-  if (k.replication_interval.ns() == 0) r_.error(n["replication_interval"], "replication_interval must be positive");
-  if (n["replica_lag_time_max"]) k.replica_lag_time_max = r_.duration(n["replica_lag_time_max"], "replica_lag_time_max").value_or(k.replica_lag_time_max);
-  if (const YAML::Node topics = n["topics"]; topics && r_.is_map(topics, "topics")) {
-    for (const auto& kv : topics) {
-      const std::string where = fmt::format("topic '{}'", kv.first.Scalar());
-      models::kafka_topic_spec t;
-      t.name = kv.first.Scalar();
-      const YAML::Node tn = kv.second;
-      if (!tn.IsNull() && r_.is_map(tn, where)) {
-        r_.check_keys(tn, {"partitions", "replication_factor", "min_insync_replicas", "unclean_leader_election"}, where);
-        if (tn["partitions"]) t.partitions = static_cast<std::int32_t>(r_.integer(tn["partitions"], "partitions", 1, 10'000).value_or(1));
-        if (tn["replication_factor"]) {
-          t.replication_factor = static_cast<std::int32_t>(r_.integer(tn["replication_factor"], "replication_factor", 1, 64).value_or(1));
-          if (t.replication_factor > k.brokers) {
-            r_.error(tn["replication_factor"], fmt::format("replication_factor {} is more than the {} broker(s)", t.replication_factor, k.brokers));
-          }
-        }
-        if (tn["min_insync_replicas"]) t.min_insync_replicas = static_cast<std::int32_t>(r_.integer(tn["min_insync_replicas"], "min_insync_replicas", 1, 64).value_or(1));
-        if (tn["unclean_leader_election"]) t.unclean_leader_election = r_.boolean(tn["unclean_leader_election"], "unclean_leader_election").value_or(false);
-      }
-      k.topics.push_back(t);
-    }
-  }
-  if (const YAML::Node groups = n["groups"]) {
-    if (!groups.IsSequence()) {
-      r_.error(groups, "groups must be a list of {group, topic, count, service, ...}");
-      return;
-    }
-    for (const auto& g : groups) {
-      r_.check_keys(g, {"group", "topic", "count", "service", "assignor", "max_poll_records", "poll_interval",
-                        "session_timeout", "heartbeat_interval"},
-                    "a Kafka consumer group");
-      models::kafka_group_spec spec;
-      if (r_.require(g, "group", "a Kafka consumer group")) spec.group = r_.text(g["group"], "group").value_or("");
-      if (r_.require(g, "topic", "a Kafka consumer group")) spec.topic = r_.text(g["topic"], "topic").value_or("");
-      if (g["count"]) spec.count = static_cast<int>(r_.integer(g["count"], "count", 0, 10'000).value_or(1));
-      if (g["service"]) {
-        if (auto d = r_.time_distribution(g["service"], "service")) spec.service = *d;
-      }
-      if (g["assignor"]) {
-        spec.assignor = r_.text(g["assignor"], "assignor").value_or("range");
-        if (spec.assignor != "range" && spec.assignor != "roundrobin" && spec.assignor != "cooperative-sticky") {
-          r_.error(g["assignor"], fmt::format("assignor must be range, roundrobin or cooperative-sticky, got '{}'", spec.assignor));
-        }
-      }
-      if (g["max_poll_records"]) spec.max_poll_records = static_cast<std::size_t>(r_.integer(g["max_poll_records"], "max_poll_records", 1, 1'000'000).value_or(500));
-      for (auto [key, target] : {std::pair{"poll_interval", &spec.poll_interval}, std::pair{"session_timeout", &spec.session_timeout},
-                                 std::pair{"heartbeat_interval", &spec.heartbeat_interval}}) {
-        if (g[key]) *target = r_.duration(g[key], key).value_or(*target);
-      }
-      k.groups.push_back(std::move(spec));
-    }
-  }
-}
-
-void parser::queue(const std::string& name, const YAML::Node& n, models::system_spec& s) {
-  const std::string where = fmt::format("queue '{}'", name);
-  models::queue_spec q;
-  q.name = name;
-  if (!n.IsNull()) {
-    if (!r_.is_map(n, where)) return;
-    r_.check_keys(n, {"durable", "max_length", "max_length_bytes", "overflow", "message_ttl", "dead_letter_exchange",
-                      "dead_letter_routing_key", "max_priority", "arguments"},
-                  where);
-    if (n["durable"]) q.durable = r_.boolean(n["durable"], "durable").value_or(true);
-    auto put_int = [&](const char* key, const char* arg, std::int64_t max) {
-      if (n[key]) {
-        if (auto v = r_.integer(n[key], key, 0, max)) q.arguments.emplace_back(arg, *v);
-      }
-    };
-    put_int("max_length", "x-max-length", INT64_MAX);
-    put_int("max_length_bytes", "x-max-length-bytes", INT64_MAX);
-    put_int("max_priority", "x-max-priority", 255);
-    if (n["message_ttl"]) {
-      if (auto d = r_.duration(n["message_ttl"], "message_ttl")) q.arguments.emplace_back("x-message-ttl", d->ns() / 1'000'000);
-    }
-    for (auto [key, arg] : {std::pair{"overflow", "x-overflow"}, std::pair{"dead_letter_exchange", "x-dead-letter-exchange"},
-                            std::pair{"dead_letter_routing_key", "x-dead-letter-routing-key"}}) {
-      if (n[key]) {
-        if (auto v = r_.text(n[key], key)) q.arguments.emplace_back(arg, *v);
-      }
-    }
-    if (n["overflow"] && n["overflow"].IsScalar()) {
-      const auto& v = n["overflow"].Scalar();
-      if (v != "drop-head" && v != "reject-publish" && v != "reject-publish-dlx") {
-        r_.error(n["overflow"], fmt::format("overflow must be drop-head, reject-publish or reject-publish-dlx, got '{}'", v));
-      }
-    }
-    if (n["arguments"] && r_.is_map(n["arguments"], "arguments")) {
-      for (const auto& kv : n["arguments"]) {
-        const std::string& v = kv.second.Scalar();
-        std::int64_t i = 0;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
-        if (ec == std::errc() && end == v.data() + v.size()) q.arguments.emplace_back(kv.first.Scalar(), i);
-        else q.arguments.emplace_back(kv.first.Scalar(), v);
-      }
-    }
-  }
-  s.broker.queues.push_back(std::move(q));
-}
-
-void parser::broker(const YAML::Node& n, models::system_spec& s) {
-  if (!r_.is_map(n, "broker")) return;
-  r_.check_keys(n, {"cluster", "exchanges", "queues", "bindings"}, "broker");
-  if (const YAML::Node c = n["cluster"]) {
-    r_.check_keys(c, {"nodes", "mode", "ha", "sync"}, "cluster");
-    auto& cl = s.broker.cluster;
-    if (c["nodes"]) cl.nodes = static_cast<std::uint32_t>(r_.integer(c["nodes"], "nodes", 1, 64).value_or(1));
-    const std::string mode = c["mode"] ? r_.text(c["mode"], "mode").value_or("") : "normal";
-    if (mode == "mirrored") {
-      cl.mirroring = broker::amqp::ha_mode::all;
-      if (c["ha"]) {
-        const std::string ha = r_.text(c["ha"], "ha").value_or("all");
-        if (ha.starts_with("exactly:")) {
-          cl.mirroring = broker::amqp::ha_mode::exactly;
-          cl.ha_replicas = static_cast<std::uint32_t>(std::atoi(ha.c_str() + 8));
-        } else if (ha != "all") {
-          r_.error(c["ha"], fmt::format("ha must be all or exactly:N, got '{}'", ha));
-        }
-      }
-    } else if (mode != "normal") {
-      r_.error(c["mode"], fmt::format("cluster mode must be normal or mirrored, got '{}'", mode));
-    }
-    if (c["sync"]) {
-      const std::string sync = r_.text(c["sync"], "sync").value_or("automatic");
-      if (sync != "automatic" && sync != "manual") r_.error(c["sync"], "sync must be automatic or manual");
-      cl.ha_sync_automatic = sync == "automatic";
-    }
-  }
-  if (const YAML::Node ex = n["exchanges"]; ex && r_.is_map(ex, "exchanges")) {
-    for (const auto& kv : ex) {
-      const std::string type = r_.text(kv.second, "exchange type").value_or("direct");
-      if (type != "direct" && type != "fanout" && type != "topic" && type != "headers") {
-        r_.error(kv.second, fmt::format("exchange type must be direct, fanout, topic or headers, got '{}'", type));
-      }
-      s.broker.exchanges.push_back({kv.first.Scalar(), type});
-    }
-  }
-  if (const YAML::Node qs = n["queues"]; qs && r_.is_map(qs, "queues")) {
-    for (const auto& kv : qs) queue(kv.first.Scalar(), kv.second, s);
-  }
-  if (const YAML::Node bs = n["bindings"]) {
-    if (!bs.IsSequence()) {
-      r_.error(bs, "bindings must be a list of {queue, exchange, key}");
-      return;
-    }
-    for (const auto& b : bs) {
-      r_.check_keys(b, {"queue", "exchange", "key", "arguments"}, "a binding");
-      if (!b["queue"] || !b["exchange"]) {
-        r_.error(b, "a binding needs 'queue' and 'exchange'");
-        continue;
-      }
-      models::binding_spec spec{b["queue"].Scalar(), b["exchange"].Scalar(), b["key"] ? b["key"].Scalar() : "", {}};
-      if (b["arguments"] && r_.is_map(b["arguments"], "arguments")) {
-        for (const auto& kv : b["arguments"]) spec.arguments.emplace_back(kv.first.Scalar(), kv.second.Scalar());
-      }
-      s.broker.bindings.push_back(std::move(spec));
-    }
-  }
-}
-
-void parser::consumers(const YAML::Node& n, models::system_spec& s) {
-  std::vector<YAML::Node> groups;
-  if (n.IsSequence()) {
-    for (const auto& g : n) groups.push_back(g);
-  } else {
-    groups.push_back(n);
-  }
-  for (std::size_t i = 0; i < groups.size(); ++i) {
-    const YAML::Node g = groups[i];
-    if (!r_.is_map(g, "a consumer group")) continue;
-    r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node"}, "a consumer group");
-    models::consumer_group_spec c;
-    c.name = g["name"] ? r_.text(g["name"], "name").value_or("") : (groups.size() == 1 ? "consumers" : fmt::format("group{}", i));
-    if (r_.require(g, "queue", "a consumer group")) c.queue = r_.text(g["queue"], "queue").value_or("");
-    if (g["count"]) c.count = static_cast<int>(r_.integer(g["count"], "count", 0, 100'000).value_or(1));
-    if (g["prefetch"]) c.prefetch = static_cast<std::uint16_t>(r_.integer(g["prefetch"], "prefetch", 0, 65535).value_or(0));
-    if (g["node"]) c.node = static_cast<std::uint32_t>(r_.integer(g["node"], "node", 0, 63).value_or(0));
-    if (g["ack"]) {
-      const std::string ack = r_.text(g["ack"], "ack").value_or("manual");
-      if (ack != "auto" && ack != "manual") r_.error(g["ack"], fmt::format("ack must be auto or manual, got '{}'", ack));
-      c.auto_ack = ack == "auto";
-    }
-    if (g["work"]) {
-      if (auto p = steps(g["work"], s, "work")) c.work = std::move(*p);
-    } else if (g["service"]) {
-      if (auto d = r_.time_distribution(g["service"], "service")) c.work = {models::pipeline_step{models::delay_step{*d}}};
-    } else {
-      r_.error(g, "a consumer group needs 'work' (a pipeline) or 'service' (a time per message)");
-    }
-    const bool declared = std::any_of(s.broker.queues.begin(), s.broker.queues.end(),
-                                      [&](const models::queue_spec& q) { return q.name == c.queue; });
-    if (!declared && !c.queue.empty()) s.broker.queues.push_back({c.queue, true, {}});  // consumed queues exist
-    s.consumers.push_back(std::move(c));
-  }
-}
-
 void parser::faults(const YAML::Node& n, models::system_spec& s) {
   if (!n.IsSequence()) {
     r_.error(n, "faults must be a list such as [{at: 30s, crash: node-0}]");
@@ -595,6 +324,10 @@ void parser::expectations(const YAML::Node& n, scenario& sc) {
   }
 }
 
+}  // namespace detail
+
+namespace {
+
 // --set a.b.c=value: walk (and create) maps, index lists by number (consumers.0.prefetch),
 // then replace the leaf with the parsed value.
 void apply_override(YAML::Node root, const std::string& path, const std::string& value, diagnostics& d) {
@@ -651,7 +384,7 @@ std::expected<scenario, diagnostics> parse_scenario(const std::string& yaml_text
   }
   std::optional<scenario> sc;
   try {
-    sc = parser(d).parse(root);
+    sc = detail::parser(d).parse(root);
   } catch (const YAML::Exception& e) {
     // Defensive: yaml-cpp throws on some malformed shapes (e.g. a key that is itself a list).
     d.add(e.mark.line + 1, e.mark.column + 1, e.msg);
