@@ -169,6 +169,19 @@ fetch_result cluster::fetch(const std::string& topic, std::int32_t partition, st
   return {error_code::none, std::move(*records), ps.high_watermark, log.log_start_offset()};
 }
 
+std::map<topic_partition, std::int64_t> cluster::group_lag(const std::string& group) const {
+  std::map<topic_partition, std::int64_t> lag;
+  for (const auto& [name, t] : topics_) {
+    for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+      const topic_partition tp{name, p};
+      if (auto committed = groups_.committed(group, tp)) {
+        lag[tp] = std::max<std::int64_t>(0, t.partitions[static_cast<std::size_t>(p)].high_watermark - *committed);
+      }
+    }
+  }
+  return lag;
+}
+
 void cluster::replicate(std::int64_t now_ms) {
   for (auto& [name, t] : topics_) {
     for (auto& ps : t.partitions) {

@@ -99,6 +99,10 @@ class cluster {
   std::uint64_t vanished_records() const { return vanished_; }
   std::uint64_t inter_broker_bytes() const { return inter_broker_bytes_; }
 
+  /// Per-partition lag of a group (high watermark minus committed offset), for the partitions
+  /// the group has committed, as kafka-consumer-groups --describe shows it.
+  std::map<topic_partition, std::int64_t> group_lag(const std::string& group) const;
+
   group_coordinator& groups() { return groups_; }
   const group_coordinator& groups() const { return groups_; }
 

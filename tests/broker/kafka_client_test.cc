@@ -123,10 +123,13 @@ TEST_F(kafka_fixture, committing_offset_2_means_records_0_and_1_are_done) {
     EXPECT_EQ(first.commit({"orders", 0}, 3), error_code::none);
     first.close();
   }
+  EXPECT_EQ(c.group_lag("g").at({"orders", 0}), 2);  // records 3 and 4 are not done yet
   consumer restarted(c, {"orders"}, group("g"));
   auto got = restarted.poll(1).value();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].second.offset, 3);
+  restarted.commit(1);
+  EXPECT_EQ(c.group_lag("g").at({"orders", 0}), 0);
 }
 
 TEST(kafka_retention, a_consumer_that_falls_behind_resets_or_fails) {
