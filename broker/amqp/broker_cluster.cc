@@ -38,12 +38,13 @@ void broker::state::count_transfer(node_id from, node_id to, const message& m) {
 }
 
 bool broker::state::reachable(node_id a, node_id b) const {
-  if (a == b) return true;
+  if (a == b || partitions.empty()) return true;
   const auto link = std::minmax(a.value, b.value);
   return std::find(partitions.begin(), partitions.end(), std::pair{link.first, link.second}) == partitions.end();
 }
 
 void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
+  if (q.mirrors.empty() && q.unsynced_mirrors.empty()) return;  // the common, unmirrored case
   // New messages and acks go to every reachable mirror, synchronised or not.
   std::uint64_t copies = 0;
   for (const auto* list : {&q.mirrors, &q.unsynced_mirrors}) {
