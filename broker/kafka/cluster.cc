@@ -51,9 +51,7 @@ void cluster::publish_state(const std::string& topic, std::int32_t p, const part
   (void)zk_.create(admin, base + "/partitions", "", coordination::create_mode::persistent);
   const std::string dir = fmt::format("{}/partitions/{}", base, p);
   (void)zk_.create(admin, dir, "", coordination::create_mode::persistent);
-  std::string isr;
-  for (std::int32_t r : ps.isr) isr += (isr.empty() ? "" : ",") + std::to_string(r);
-  const std::string state = fmt::format("leader={} isr={} epoch={}", ps.leader, isr, ps.leader_epoch);
+  const std::string state = fmt::format("leader={} isr={} epoch={}", ps.leader, fmt::join(ps.isr, ","), ps.leader_epoch);
   if (!zk_.set(dir + "/state", state)) (void)zk_.create(admin, dir + "/state", state, coordination::create_mode::persistent);
 }
 
