@@ -1,0 +1,45 @@
+// JMS message selectors (JMS 1.1 §3.8.1): the SQL-92 conditional subset over message headers
+// and properties — literals, identifiers, arithmetic, comparisons, AND/OR/NOT with SQL's
+// three-valued logic for NULL, LIKE with ESCAPE, IN, BETWEEN, IS [NOT] NULL. A selector is
+// compiled once (per consumer) and evaluated per message; a syntax error names its column,
+// as ActiveMQ's InvalidSelectorException does.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace mqlab::broker::jms {
+
+/// A selector operand: absent (NULL), boolean, exact or approximate number, or string.
+using value = std::variant<std::monostate, bool, std::int64_t, double, std::string>;
+
+/// How a selector reads a message: the value of a header (JMSPriority, JMSType, ...) or property.
+using value_source = std::function<value(std::string_view identifier)>;
+
+struct selector_error {
+  int column = 0;  // 1-based position in the selector text
+  std::string message;
+};
+
+class selector {
+ public:
+  /// Parses `text`; an empty selector selects every message.
+  static std::expected<selector, selector_error> compile(std::string_view text);
+
+  /// True only when the condition is TRUE (FALSE and UNKNOWN both reject the message).
+  bool matches(const value_source& message) const;
+  const std::string& text() const { return text_; }
+
+  struct node;
+
+ private:
+  std::string text_;
+  std::shared_ptr<const node> root_;  // null: select everything
+};
+
+}  // namespace mqlab::broker::jms
