@@ -13,6 +13,7 @@
 #include "cli/progress.h"
 #include "gui/charts.h"
 #include "sim/time.h"
+#include "workbench/labs.h"
 #include "workbench/results.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
@@ -141,32 +142,13 @@ int run(const run_options& o) {
   return result.all_passed() ? 0 : 1;
 }
 
-fs::path scenarios_dir() {
-  if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
-  // build/bin/mqlab -> <repo>/scenarios
-  std::error_code ec;
-  const fs::path exe = fs::canonical("/proc/self/exe", ec);
-  if (!ec) {
-    for (fs::path p = exe.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path()) {
-      if (fs::is_directory(p / "scenarios")) return p / "scenarios";
-    }
-  }
-  return "scenarios";
-}
-
 int labs() {
-  const fs::path dir = scenarios_dir();
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
-  }
-  if (ec) {
-    fmt::print(stderr, "mqlab labs: {}: {}\n", dir.string(), ec.message());
+  const auto files = workbench::list_scenarios(workbench::bundled_scenarios_dir());
+  if (!files) {
+    fmt::print(stderr, "mqlab labs: {}\n", files.error());
     return 2;
   }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
+  for (const auto& f : *files) {
     auto sc = workbench::load_scenario(f.string());
     if (!sc) {
       fmt::print("{:<28} (invalid: run mqlab validate {})\n", f.filename().string(), f.string());

@@ -34,6 +34,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "sim/time.h"
+#include "workbench/labs.h"
 #include "workbench/results.h"
 
 namespace mqlab::gui {
@@ -42,16 +43,6 @@ namespace {
 namespace fs = std::filesystem;
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
-
-fs::path scenarios_dir() {
-  if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
-  std::error_code ec;
-  const fs::path exe = fs::canonical("/proc/self/exe", ec);
-  for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
-    if (fs::is_directory(p / "scenarios")) return p / "scenarios";
-  }
-  return "scenarios";
-}
 
 // Keys whose values are prose or structure, not parameters.
 bool skipped(const std::string& key) {
@@ -169,13 +160,9 @@ void MainWindow::buildUi() {
 }
 
 void MainWindow::loadLabs() {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(scenarios_dir(), ec)) {
-    if (e.path().extension() == ".yaml") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
+  // A missing lab folder just leaves the list empty; File → Open still works.
+  const auto files = workbench::list_scenarios(workbench::bundled_scenarios_dir());
+  for (const auto& f : files.value_or(std::vector<fs::path>{})) {
     auto sc = workbench::load_scenario(f.string());
     auto* item = new QListWidgetItem(sc ? q(sc->title.empty() ? sc->name : sc->title) : q(f.filename().string()));
     item->setData(Qt::UserRole, q(f.string()));

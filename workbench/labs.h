@@ -1,0 +1,18 @@
+// Where the bundled lab scenarios are, for the front ends' lab lists.
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mqlab::workbench {
+
+/// $MQLAB_SCENARIOS, else the nearest "scenarios" folder above the running executable
+/// (build/bin/mqlab -> <repo>/scenarios), else "scenarios".
+std::filesystem::path bundled_scenarios_dir();
+
+/// The .yaml files of `dir`, sorted by name; the error names the folder and the cause.
+std::expected<std::vector<std::filesystem::path>, std::string> list_scenarios(const std::filesystem::path& dir);
+
+}  // namespace mqlab::workbench
