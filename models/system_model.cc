@@ -536,7 +536,6 @@ run_metrics system_model::collect() {
   auto& v = m.values;
   const double window = (spec_.duration - spec_.warmup).seconds();
   put_latency(v, "response", response_);
-  put_latency(v, "e2e", e2e_);
   for (const auto& [tag, h] : tagged_e2e_) put_latency(v, "e2e." + tag, h);
   v["requests"] = static_cast<double>(requests_);
   v["completed"] = static_cast<double>(completed_);
@@ -578,7 +577,7 @@ run_metrics system_model::collect() {
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
-  kafka_.collect(v, e2e_);
+  kafka_.collect(v, e2e_);  // Kafka's end-to-end latencies join the AMQP consumers' ones
   put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
   m.response = response_;
