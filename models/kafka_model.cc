@@ -211,14 +211,11 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   v["order_violations"] = static_cast<double>(order_violations_);
   v["inter_node.bytes"] += static_cast<double>(cluster_.inter_broker_bytes() - bytes_at_warmup_);
   double idle = 0;
+  std::map<std::string, int> index;  // position of each member within its group
   for (const auto& m : members_) {
     v["consumer." + m.group->group + ".delivered"] += static_cast<double>(m.delivered);
+    v[fmt::format("consumer.{}.{}.delivered", m.group->group, index[m.group->group]++)] = static_cast<double>(m.delivered);
     idle += m.alive && m.client->assignment().empty();
-  }
-  std::map<std::string, int> index;
-  for (const auto& m : members_) {
-    const int i = index[m.group->group]++;
-    v[fmt::format("consumer.{}.{}.delivered", m.group->group, i)] = static_cast<double>(m.delivered);
   }
   v["idle_consumers"] += idle;
   v["kafka.lag"] = static_cast<double>(lag());
