@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/broker_command.h"
 #include "cli/plot_command.h"
 #include "cli/scenario_commands.h"
 #include "cli/station_command.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   mqlab::cli::add_sweep_command(app, exit_code);
   mqlab::cli::add_compare_command(app, exit_code);
   mqlab::cli::add_plot_command(app, exit_code);
+  mqlab::cli::add_broker_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,111 @@
+// One AMQP 0-9-1 connection as the server sees it: the handshake (protocol header, start/tune/
+// open with PLAIN or AMQPLAIN), channels, content assembly, heartbeats and closing, translating
+// frames to broker-core calls and broker events to frames. It owns no socket: the transport
+// feeds it bytes and `now`, and sends what it leaves in output(), so the whole protocol is
+// testable without a network.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/amqp/broker.h"
+#include "net/amqp/codec.h"
+
+namespace mqlab::net::amqp {
+
+using broker::instant;
+
+struct user {
+  std::string name, password;
+};
+
+/// What the server offers and enforces (connection.tune, spec §1.4.2.5).
+struct server_options {
+  std::vector<user> users{{"guest", "guest"}};
+  std::uint16_t channel_max = 2047;
+  std::uint32_t frame_max = 131072;
+  std::uint16_t heartbeat_s = 60;  // proposed; the client's tune-ok value is used
+  std::string node_name = "mqlab@localhost";
+};
+
+class connection {
+ public:
+  /// `broker` and `options` must outlive the connection. RabbitMQ lets the default guest user
+  /// in from loopback only; `loopback_peer` says where the client is.
+  connection(broker::amqp::broker& broker, const server_options& options, bool loopback_peer);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Consumes received bytes: handles every complete frame, keeps a partial one for later.
+  void receive(std::string_view bytes, instant now);
+  /// Writes a broker event addressed to this connection (delivery, confirm, return, ...).
+  void on_event(const broker::amqp::event& e);
+  /// Sends heartbeats and enforces the peer's; call at next_tick().
+  void tick(instant now);
+  instant next_tick() const;
+  /// The socket went away: the broker requeues unacked deliveries and drops exclusive queues.
+  void peer_gone(instant now);
+  /// The server is shutting down: connection.close 320 CONNECTION_FORCED.
+  void shutdown();
+  /// The memory alarm: connection.blocked / unblocked to clients that support it.
+  void set_blocked(bool blocked);
+  /// True while blocked and this connection publishes: the transport stops reading from it.
+  bool paused() const;
+
+  /// Bytes to send; the transport takes them.
+  std::string& output() { return out_; }
+  /// The connection is over: send output() and close the socket.
+  bool done() const { return phase_ == phase::done; }
+  /// The connection's id in the broker once connection.open succeeded.
+  std::optional<broker::amqp::connection_id> broker_id() const;
+  /// Why the connection ended, for the server log ("" while it runs or after a clean close).
+  const std::string& end_reason() const { return end_reason_; }
+
+ private:
+  enum class phase { header, start_ok, tune_ok, open, running, closing, done };
+  struct channel;
+  struct content;
+  friend struct method_handler;
+
+  void handle_frame(const frame& f, instant now);
+  void handle_connection_method(const method& m, instant now);
+  void handle_start_ok(const connection_start_ok& m);
+  void handle_tune_ok(const connection_tune_ok& m);
+  void handle_open(const connection_open& m, instant now);
+  void handle_channel_frame(const frame& f, instant now);
+  void handle_channel_method(std::uint16_t ch, method& m, instant now);
+  void handle_content(std::uint16_t ch, const frame& f, instant now);
+  /// Runs a class 40/50/60/85/90 method against the broker; writes the reply.
+  void dispatch(std::uint16_t ch, method& m, instant now);
+  void publish(std::uint16_t ch, content& c, instant now);
+  /// A broker error: channel.close for soft errors, connection.close for hard ones.
+  void fail(std::uint16_t ch, const broker::amqp::error& e);
+  /// A hard error found here: "<REPLY_NAME> - <detail>".
+  void connection_error(reply_code code, std::string_view detail, std::uint16_t class_id = 0,
+                        std::uint16_t method_id = 0);
+  void close_with(reply_code code, std::string_view text, std::uint16_t class_id, std::uint16_t method_id);
+  void finish(std::string reason);
+  channel& chan(std::uint16_t id);
+  broker::amqp::channel_ref ref(std::uint16_t ch) const;
+
+  broker::amqp::broker& broker_;
+  const server_options& options_;
+  bool loopback_peer_;
+  phase phase_ = phase::header;
+  std::string in_, out_;
+  std::optional<broker::amqp::connection_id> id_;
+  std::vector<std::unique_ptr<channel>> channels_;
+  std::uint16_t channel_max_ = 0;
+  std::uint32_t frame_max_ = frame_min_size;
+  std::uint16_t heartbeat_s_ = 0;
+  instant last_received_{}, next_heartbeat_ = instant::never(), close_deadline_ = instant::never();
+  bool cancel_notify_ = false, blocked_notify_ = false, blocked_ = false, published_ = false;
+  std::string user_, end_reason_;
+};
+
+}  // namespace mqlab::net::amqp

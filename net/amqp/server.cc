@@ -1,0 +1,277 @@
+// AMQP server transport: accept loop, one reading coroutine per client, one write in flight per
+// socket, timers for heartbeats, message expiry and shutdown.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "net/amqp/server.h"
+
+#include <chrono>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <boost/asio.hpp>
+
+#include "net/log.h"
+
+namespace mqlab::net::amqp {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+instant now() {
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count()};
+}
+
+clock::time_point to_time_point(instant t) {
+  return t == instant::never() ? clock::time_point::max() : clock::time_point(std::chrono::nanoseconds(t.ns));
+}
+
+constexpr auto housekeeping_period = std::chrono::milliseconds(100);
+constexpr auto shutdown_grace = std::chrono::seconds(1);
+constexpr std::size_t read_chunk = 64 * 1024;
+
+}  // namespace
+
+/// A client socket and its protocol state; shared by its reader coroutine and write handlers.
+struct peer {
+  peer(tcp::socket s, broker::amqp::broker& core, const server_options& options, bool loopback)
+      : socket(std::move(s)), conn(core, options, loopback), resume(socket.get_executor()) {}
+  tcp::socket socket;
+  connection conn;
+  std::string sending;
+  bool writing = false, closed = false;
+  asio::steady_timer resume;  // the reader waits on it while the memory alarm pauses it
+  std::optional<broker::amqp::connection_id> registered;
+  std::string name;
+};
+
+struct server::impl {
+  impl(asio::io_context& io_, broker::amqp::broker& core_, server_options options_, listen_options listen_)
+      : io(io_), core(core_), options(std::move(options_)), listen(std::move(listen_)), acceptor(io_),
+        housekeeping(io_), expiry(io_) {}
+
+  asio::io_context& io;
+  broker::amqp::broker& core;
+  server_options options;
+  listen_options listen;
+  tcp::acceptor acceptor;
+  asio::steady_timer housekeeping, expiry;
+  instant expiry_at = instant::never();
+  std::unordered_set<std::shared_ptr<peer>> peers;
+  std::unordered_map<broker::amqp::connection_id, std::shared_ptr<peer>> by_id;
+  std::vector<std::shared_ptr<peer>> dirty;
+  bool stopping = false, blocked = false;
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
+  asio::awaitable<void> housekeeping_loop();
+  asio::awaitable<void> expiry_loop();
+  void after_input(const std::shared_ptr<peer>& p);
+  void dispatch_events();
+  void check_memory();
+  void flush(const std::shared_ptr<peer>& p);
+  void close(const std::shared_ptr<peer>& p);
+};
+
+asio::awaitable<void> server::impl::accept_loop() {
+  while (!stopping) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) continue;
+    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback());
+    p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
+    p->conn.set_blocked(blocked);
+    peers.insert(p);
+    log(log_level::debug, "accepting AMQP connection {}", p->name);
+    asio::co_spawn(io, read_loop(p), asio::detached);
+  }
+}
+
+asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
+  std::vector<char> buffer(read_chunk);
+  while (!p->closed && !p->conn.done()) {
+    if (p->conn.paused()) {
+      boost::system::error_code ignored;
+      p->resume.expires_at(clock::time_point::max());
+      co_await p->resume.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      continue;
+    }
+    boost::system::error_code ec;
+    const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    p->conn.receive({buffer.data(), n}, now());
+    after_input(p);
+  }
+  if (!p->conn.done()) {
+    // The client vanished without connection.close: its unacked messages go back to their queues.
+    log(log_level::warn, "closing AMQP connection {}: client unexpectedly closed TCP connection", p->name);
+    p->conn.peer_gone(now());
+    after_input(p);
+  } else if (!p->conn.end_reason().empty()) {
+    log(log_level::warn, "closing AMQP connection {}: {}", p->name, p->conn.end_reason());
+  }
+}
+
+void server::impl::after_input(const std::shared_ptr<peer>& p) {
+  const auto id = p->conn.broker_id();
+  if (id != p->registered) {
+    if (p->registered) by_id.erase(*p->registered);
+    if (id) by_id[*id] = p;
+    p->registered = id;
+  }
+  dirty.push_back(p);
+  dispatch_events();
+}
+
+void server::impl::dispatch_events() {
+  for (const auto& e : core.take_events()) {
+    const auto target = std::visit(
+        [](const auto& x) {
+          if constexpr (requires { x.to; }) return x.to.conn;
+          else return x.conn;
+        },
+        e);
+    const auto it = by_id.find(target);
+    if (it == by_id.end()) continue;
+    it->second->conn.on_event(e);
+    dirty.push_back(it->second);
+  }
+  if (listen.memory_high_watermark != 0) check_memory();
+  // A message published with a shorter TTL than any queued one moves the expiry timer forward.
+  if (core.next_deadline() < expiry_at) expiry.cancel();
+  auto batch = std::move(dirty);
+  dirty.clear();
+  for (const auto& p : batch) flush(p);
+}
+
+void server::impl::check_memory() {
+  const bool over = core.ready_bytes() >= listen.memory_high_watermark;
+  if (over == blocked) return;
+  blocked = over;
+  log(log_level::warn, "memory alarm {}: {} bytes queued, high watermark {}", over ? "set" : "cleared",
+      core.ready_bytes(), listen.memory_high_watermark);
+  for (const auto& p : peers) {
+    p->conn.set_blocked(over);
+    if (!over) p->resume.cancel();
+    dirty.push_back(p);
+  }
+}
+
+void server::impl::flush(const std::shared_ptr<peer>& p) {
+  if (p->writing || p->closed) return;
+  if (p->conn.output().empty()) {
+    if (p->conn.done()) close(p);
+    return;
+  }
+  p->sending.clear();
+  std::swap(p->sending, p->conn.output());
+  p->writing = true;
+  asio::async_write(p->socket, asio::buffer(p->sending), [this, p](boost::system::error_code ec, std::size_t) {
+    p->writing = false;
+    if (ec) {
+      if (!p->conn.done()) p->conn.peer_gone(now());
+      after_input(p);
+      close(p);
+      return;
+    }
+    flush(p);
+  });
+}
+
+void server::impl::close(const std::shared_ptr<peer>& p) {
+  if (p->closed) return;
+  p->closed = true;
+  if (p->registered) by_id.erase(*p->registered);
+  p->registered.reset();
+  boost::system::error_code ignored;
+  p->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  p->socket.close(ignored);
+  p->resume.cancel();
+  peers.erase(p);
+}
+
+asio::awaitable<void> server::impl::housekeeping_loop() {
+  while (!stopping) {
+    boost::system::error_code ignored;
+    housekeeping.expires_after(housekeeping_period);
+    co_await housekeeping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    const instant t = now();
+    const std::vector<std::shared_ptr<peer>> all(peers.begin(), peers.end());
+    for (const auto& p : all) {
+      if (p->conn.next_tick() > t) continue;
+      p->conn.tick(t);
+      after_input(p);
+    }
+  }
+}
+
+asio::awaitable<void> server::impl::expiry_loop() {
+  while (!stopping) {
+    expiry_at = core.next_deadline();
+    expiry.expires_at(to_time_point(expiry_at));
+    boost::system::error_code ec;
+    co_await expiry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopping) continue;
+    core.advance(now());
+    dispatch_events();
+  }
+}
+
+server::server(asio::io_context& io, broker::amqp::broker& broker, server_options options, listen_options listen)
+    : impl_(std::make_unique<impl>(io, broker, std::move(options), std::move(listen))) {}
+
+server::~server() = default;
+
+std::expected<void, std::string> server::start() {
+  auto& s = *impl_;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(s.listen.bind, ec);
+  if (ec) return std::unexpected("--bind " + s.listen.bind + ": not an IP address");
+  const tcp::endpoint endpoint(address, s.listen.port);
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", s.listen.bind, s.listen.port, ec.message()));
+  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+  asio::co_spawn(s.io, s.housekeeping_loop(), asio::detached);
+  asio::co_spawn(s.io, s.expiry_loop(), asio::detached);
+  log(log_level::info, "AMQP 0-9-1 listening on {}:{}", s.listen.bind, port());
+  return {};
+}
+
+std::uint16_t server::port() const {
+  boost::system::error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void server::stop() {
+  auto& s = *impl_;
+  if (s.stopping) return;
+  s.stopping = true;
+  boost::system::error_code ignored;
+  s.acceptor.close(ignored);
+  s.housekeeping.cancel();
+  s.expiry.cancel();
+  for (const auto& p : s.peers) {
+    p->conn.shutdown();
+    s.dirty.push_back(p);
+  }
+  s.dispatch_events();
+  // Clients get a second to read their connection.close; then the sockets go regardless.
+  auto grace = std::make_shared<asio::steady_timer>(s.io, shutdown_grace);
+  grace->async_wait([&s, grace](boost::system::error_code) {
+    auto remaining = s.peers;
+    for (const auto& p : remaining) s.close(p);
+  });
+}
+
+std::size_t server::connection_count() const { return impl_->peers.size(); }
+
+}  // namespace mqlab::net::amqp
