@@ -35,6 +35,7 @@ struct method_handler {
     if (!name.empty()) return std::string(name);
     const std::string& last = c.chan(ch).last_queue;
     if (!last.empty()) return last;
+    c.broker_.channel_close(ref(), now);  // the error is ours, not the core's: close its channel too
     c.fail(ch, core::error{core::reply_code::not_found, "NOT_FOUND - no previously declared queue", m});
     return std::nullopt;
   }

@@ -1,0 +1,314 @@
+// The server's AMQP protocol state machine, driven frame by frame without sockets: the
+// handshake and its refusals (spec §1.4, RabbitMQ's auth and tuning rules), channel and
+// connection errors with RabbitMQ's codes, content assembly, deliveries, heartbeats (§4.2.7),
+// vanished clients and the memory alarm.
+#include <gtest/gtest.h>
+
+#include "tests/net/amqp_peer.h"
+
+namespace mqlab::net::amqp {
+namespace {
+
+using testing::client;
+using testing::test_server;
+
+constexpr std::int64_t s = 1'000'000'000;
+
+TEST(AmqpConnection, HandshakeOffersPlainAndTheServerLimits) {
+  test_server server;
+  client c(server, server.accept());
+  c.send_bytes(protocol_header);
+  const auto start = c.expect<connection_start>();
+  EXPECT_EQ(start.version_major, 0);
+  EXPECT_EQ(start.version_minor, 9);
+  EXPECT_NE(start.mechanisms.value.find("PLAIN"), std::string_view::npos);
+  c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0guest\0guest", 12)}});
+  const auto tune = c.expect<connection_tune>();
+  EXPECT_EQ(tune.channel_max, 2047);
+  EXPECT_EQ(tune.frame_max, 131072u);
+  c.send(0, connection_tune_ok{.channel_max = 10, .frame_max = 8192, .heartbeat = 0});
+  c.send(0, connection_open{.virtual_host = "/"});
+  c.expect<connection_open_ok>();
+  EXPECT_TRUE(c.conn().broker_id().has_value());
+}
+
+TEST(AmqpConnection, AnotherProtocolHeaderGetsOursAndTheDoorClosed) {
+  test_server server;
+  client c(server, server.accept());
+  c.conn().receive(std::string_view("AMQP\x01\x01\x00\x0a", 8), {});
+  EXPECT_EQ(c.conn().output(), protocol_header);
+  EXPECT_TRUE(c.conn().done());
+}
+
+TEST(AmqpConnection, WrongPasswordAndRemoteGuestAreRefusedWith403) {
+  for (const bool loopback : {true, false}) {
+    test_server server;
+    client c(server, server.accept(loopback));
+    c.send_bytes(protocol_header);
+    c.expect<connection_start>();
+    const std::string_view response = loopback ? std::string_view("\0guest\0wrong", 12) : std::string_view("\0guest\0guest", 12);
+    c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {response}});
+    const auto close = c.expect<connection_close>();
+    EXPECT_EQ(close.reply_code, 403);
+    EXPECT_TRUE(close.reply_text.starts_with("ACCESS_REFUSED - Login was refused"));
+  }
+}
+
+TEST(AmqpConnection, AmqplainAndConfiguredUsersAreAccepted) {
+  test_server server(server_options{.users = {{"shop", "s3cret"}}});
+  client c(server, server.accept());
+  c.send_bytes(protocol_header);
+  c.expect<connection_start>();
+  // AMQPLAIN's response is a field table without its length prefix.
+  std::string table;
+  wire_writer(table).table({{"LOGIN", "shop"}, {"PASSWORD", "s3cret"}});
+  c.send(0, connection_start_ok{.mechanism = "AMQPLAIN", .response = {std::string_view(table).substr(4)}});
+  c.expect<connection_tune>();
+}
+
+TEST(AmqpConnection, FrameMaxOutsideTheServerRangeIsNotAllowed) {
+  for (const std::uint32_t frame_max : {0u, 1024u, 1u << 20}) {
+    test_server server;
+    client c(server, server.accept());
+    c.send_bytes(protocol_header);
+    c.methods();
+    c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0guest\0guest", 12)}});
+    c.methods();
+    c.send(0, connection_tune_ok{.frame_max = frame_max});
+    EXPECT_EQ(c.expect<connection_close>().reply_code, 530) << frame_max;
+  }
+}
+
+TEST(AmqpConnection, UnknownVhostIsNotAllowed) {
+  test_server server;
+  client c(server, server.accept());
+  c.send_bytes(protocol_header);
+  c.methods();
+  c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0guest\0guest", 12)}});
+  c.methods();
+  c.send(0, connection_tune_ok{.frame_max = 131072});
+  c.send(0, connection_open{.virtual_host = "/nowhere"});
+  const auto close = c.expect<connection_close>();
+  EXPECT_EQ(close.reply_code, 530);
+  EXPECT_EQ(close.reply_text, "NOT_ALLOWED - access to vhost '/nowhere' refused for user 'guest'");
+}
+
+TEST(AmqpConnection, PublishedMessageIsDeliveredWithItsPropertiesAndAckedAway) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.send(1, queue_declare{.queue = "orders"});
+  EXPECT_EQ(c.expect<queue_declare_ok>().queue, "orders");
+  basic_properties p;
+  p.content_type = "application/json";
+  p.headers = {{"tenant", "acme"}};
+  c.publish(1, "", "orders", R"({"id":1})", p);
+  c.send(1, basic_consume{.queue = "orders", .consumer_tag = "c1"});
+  const auto frames = c.take();
+  ASSERT_EQ(frames.size(), 4u);  // consume-ok, deliver, header, body
+  EXPECT_TRUE(std::holds_alternative<basic_consume_ok>(*frames[0].m));
+  const auto& d = std::get<basic_deliver>(*frames[1].m);
+  EXPECT_EQ(d.consumer_tag, "c1");
+  EXPECT_EQ(d.delivery_tag, 1u);
+  EXPECT_EQ(d.routing_key, "orders");
+  EXPECT_EQ(frames[2].header->properties.content_type, "application/json");
+  EXPECT_TRUE(broker::amqp::equivalent(frames[2].header->properties.headers, p.headers));
+  EXPECT_EQ(frames[3].body, R"({"id":1})");
+  EXPECT_EQ(server.core.inspect_queue("/", "orders")->unacked, 1u);
+  c.send(1, basic_ack{.delivery_tag = 1});
+  EXPECT_EQ(server.core.inspect_queue("/", "orders")->unacked, 0u);
+}
+
+TEST(AmqpConnection, ContentArrivingInPiecesIsAssembled) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake("/", 4096);
+  c.open_channel(1);
+  c.send(1, queue_declare{.queue = "q"});
+  c.methods();
+  const std::string body(10000, 'b');
+  std::string out;
+  write_method(out, 1, basic_publish{.routing_key = "q"});
+  write_content(out, 1, {}, body, 4096);
+  // One byte at a time, as a slow network might hand it over.
+  for (char ch : out) c.send_bytes(std::string_view(&ch, 1));
+  EXPECT_EQ(server.core.inspect_queue("/", "q")->ready, 1u);
+  c.send(1, basic_get{.queue = "q", .no_ack = true});
+  const auto frames = c.take();
+  ASSERT_EQ(frames.size(), 5u);  // get-ok, header, three bodies within frame_max 4096
+  std::string joined;
+  for (std::size_t i = 2; i < frames.size(); ++i) {
+    EXPECT_LE(frames[i].body.size() + frame_overhead, 4096u);
+    joined += frames[i].body;
+  }
+  EXPECT_EQ(joined, body);
+}
+
+TEST(AmqpConnection, SoftErrorClosesOnlyTheChannel) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.open_channel(2);
+  c.send(1, queue_declare{.queue = "missing", .passive = true});
+  const auto close = c.expect<channel_close>();
+  EXPECT_EQ(close.reply_code, 404);
+  EXPECT_EQ(close.reply_text, "NOT_FOUND - no queue 'missing' in vhost '/'");
+  EXPECT_EQ(close.class_id_, 50);
+  EXPECT_EQ(close.method_id_, 10);
+  // Until close-ok, the closing channel ignores everything (spec §1.5.2.5).
+  c.send(1, queue_declare{.queue = "other"});
+  EXPECT_TRUE(c.methods().empty());
+  c.send(1, channel_close_ok{});
+  c.open_channel(1);
+  c.send(2, queue_declare{.queue = "still-works"});
+  c.expect<queue_declare_ok>();
+}
+
+TEST(AmqpConnection, ProtocolViolationsCloseTheConnectionWithRabbitMqsCodes) {
+  struct violation {
+    const char* what;
+    std::function<void(client&)> act;
+    std::uint16_t code;
+  };
+  const violation cases[] = {
+      {"method on a channel never opened", [](client& c) { c.send(5, queue_declare{.queue = "q"}); }, 504},
+      {"second channel.open", [](client& c) { c.send(1, channel_open{}); }, 504},
+      {"content header without publish",
+       [](client& c) {
+         std::string out;
+         write_content(out, 1, {}, "x", 131072);
+         c.send_bytes(out);
+       },
+       505},
+      {"method where a content header belongs",
+       [](client& c) {
+         c.send(1, basic_publish{.routing_key = "q"});
+         c.send(1, basic_qos{});
+       },
+       505},
+      {"garbage", [](client& c) { c.send_bytes("\x07garbage-bytes"); }, 501},
+      {"truncated arguments", [](client& c) { c.send_bytes(std::string("\x01\x00\x01\x00\x00\x00\x02\x00\x32\xCE", 10)); }, 502},
+      {"immediate publish", [](client& c) { c.send(1, basic_publish{.routing_key = "q", .immediate = true}); }, 540},
+      {"byte-based prefetch", [](client& c) { c.send(1, basic_qos{.prefetch_size = 1000}); }, 540},
+      {"server-only method", [](client& c) { c.send(1, basic_deliver{}); }, 503},
+  };
+  for (const auto& v : cases) {
+    test_server server;
+    client c(server, server.accept());
+    c.handshake();
+    c.open_channel(1);
+    v.act(c);
+    const auto ms = c.methods();
+    ASSERT_FALSE(ms.empty()) << v.what;
+    const auto* close = std::get_if<connection_close>(&ms.back());
+    ASSERT_NE(close, nullptr) << v.what;
+    EXPECT_EQ(close->reply_code, v.code) << v.what << ": " << close->reply_text;
+    EXPECT_FALSE(c.conn().broker_id()) << v.what;
+    c.send(0, connection_close_ok{});
+    EXPECT_TRUE(c.conn().done()) << v.what;
+  }
+}
+
+TEST(AmqpConnection, VanishedClientsUnackedMessagesGoToTheNextConsumerRedelivered) {
+  test_server server;
+  client a(server, server.accept()), b(server, server.accept());
+  a.handshake();
+  b.handshake();
+  a.open_channel(1);
+  b.open_channel(1);
+  a.send(1, queue_declare{.queue = "work"});
+  a.publish(1, "", "work", "job");
+  a.send(1, basic_consume{.queue = "work", .consumer_tag = "a"});
+  a.take();
+  a.conn().peer_gone({});
+  server.pump();
+  b.send(1, basic_consume{.queue = "work", .consumer_tag = "b"});
+  const auto frames = b.take();
+  ASSERT_GE(frames.size(), 2u);
+  const auto& d = std::get<basic_deliver>(*frames[1].m);
+  EXPECT_TRUE(d.redelivered);
+  EXPECT_EQ(frames.back().body, "job");
+}
+
+TEST(AmqpConnection, HeartbeatsAreSentAndASilentPeerIsDropped) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake("/", 131072, 2);
+  EXPECT_EQ(c.conn().next_tick().ns, 1 * s);  // half the interval
+  c.conn().tick({1 * s});
+  const auto frames = c.take();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].type, frame_type::heartbeat);
+  c.send_bytes(std::string_view("\x08\x00\x00\x00\x00\x00\x00\xCE", 8), {3 * s});
+  c.conn().tick({6 * s});
+  EXPECT_FALSE(c.conn().done());  // 3 s since the peer's heartbeat: one interval missed, not two
+  c.conn().tick({7 * s});
+  EXPECT_TRUE(c.conn().done());
+  EXPECT_EQ(c.conn().end_reason(), "missed heartbeats from client, timeout: 2s");
+}
+
+TEST(AmqpConnection, ConfirmsAndReturnsReachThePublisher) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.send(1, confirm_select{});
+  c.expect<confirm_select_ok>();
+  c.publish(1, "", "nowhere", "lost?", {}, true);
+  const auto ms = c.methods();
+  ASSERT_EQ(ms.size(), 2u);
+  const auto& ret = std::get<basic_return>(ms[0]);
+  EXPECT_EQ(ret.reply_code, 312);
+  EXPECT_EQ(ret.reply_text, "NO_ROUTE");
+  EXPECT_EQ(std::get<basic_ack>(ms[1]).delivery_tag, 1u);
+}
+
+TEST(AmqpConnection, MemoryAlarmBlocksPublishersThatSupportIt) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.conn().set_blocked(true);
+  EXPECT_EQ(c.expect<connection_blocked>().reason, "low on memory");
+  EXPECT_FALSE(c.conn().paused());  // a consumer-only connection keeps reading
+  c.send(1, queue_declare{.queue = "q"});
+  c.methods();
+  c.publish(1, "", "q", "x");
+  EXPECT_TRUE(c.conn().paused());
+  c.conn().set_blocked(false);
+  c.expect<connection_unblocked>();
+  EXPECT_FALSE(c.conn().paused());
+}
+
+TEST(AmqpConnection, EmptyQueueNameMeansTheChannelsLastDeclaredQueue) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.send(1, basic_get{.queue = ""});
+  EXPECT_EQ(c.expect<channel_close>().reply_code, 404);
+  c.send(1, channel_close_ok{});
+  c.open_channel(1);
+  c.send(1, queue_declare{.queue = ""});
+  const std::string name(c.expect<queue_declare_ok>().queue);
+  EXPECT_TRUE(name.starts_with("amq.gen-"));
+  c.send(1, queue_bind{.queue = "", .exchange = "amq.direct", .routing_key = "k"});
+  c.expect<queue_bind_ok>();
+  c.publish(1, "amq.direct", "k", "via last queue");
+  EXPECT_EQ(server.core.inspect_queue("/", name)->ready, 1u);
+}
+
+TEST(AmqpConnection, ShutdownSaysConnectionForced) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.conn().shutdown();
+  const auto close = c.expect<connection_close>();
+  EXPECT_EQ(close.reply_code, 320);
+  EXPECT_EQ(close.reply_text, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'");
+}
+
+}  // namespace
+}  // namespace mqlab::net::amqp
