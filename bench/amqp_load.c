@@ -1,0 +1,195 @@
+/* mqlab-amqp-load: one librabbitmq client binary that loads any AMQP 0-9-1 broker the same way,
+ * so mqlab and RabbitMQ are measured side by side with identical client code.
+ *
+ *   mqlab-amqp-load HOST PORT MODE MESSAGES [SIZE]
+ *   MODE: publish  - no confirms
+ *         confirm  - publisher confirms, waiting for each window of 100
+ *         consume  - (messages are published first, then) a consumer with prefetch 1000 and
+ *                    multiple acks drains them
+ *
+ * A consumer thread with prefetch 1000 and multi-ack receives every message; each body carries
+ * its monotonic send time, so latency is publish-to-delivery on one clock. Prints one JSON line.
+ * Exits 1 if a message is missing or the run exceeds its time limit. */
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { confirm_window = 100, prefetch = 1000, time_limit_s = 120 };
+
+struct run {
+  const char *host;
+  int port;
+  const char *mode;
+  long messages;
+  size_t size;
+  char queue[64];
+  double *latency_us; /* one per received message */
+  long received;
+  double seconds;
+  int failed;
+};
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int check(amqp_rpc_reply_t r, const char *what) {
+  if (r.reply_type == AMQP_RESPONSE_NORMAL) return 1;
+  fprintf(stderr, "mqlab-amqp-load: %s failed (reply type %d)\n", what, (int)r.reply_type);
+  return 0;
+}
+
+static amqp_connection_state_t connect_to(struct run *run) {
+  amqp_connection_state_t conn = amqp_new_connection();
+  amqp_socket_t *socket = amqp_tcp_socket_new(conn);
+  if (!socket || amqp_socket_open(socket, run->host, run->port) != AMQP_STATUS_OK) {
+    fprintf(stderr, "mqlab-amqp-load: cannot connect to %s:%d\n", run->host, run->port);
+    exit(1);
+  }
+  if (!check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login")) exit(1);
+  amqp_channel_open(conn, 1);
+  if (!check(amqp_get_rpc_reply(conn), "channel.open")) exit(1);
+  return conn;
+}
+
+static void disconnect(amqp_connection_state_t conn) {
+  amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(conn);
+}
+
+/* Waits until the broker has confirmed every publish up to `last`. */
+static int await_confirms(amqp_connection_state_t conn, uint64_t last) {
+  uint64_t confirmed = 0;
+  while (confirmed < last) {
+    amqp_frame_t frame;
+    struct timeval timeout = {time_limit_s, 0};
+    if (amqp_simple_wait_frame_noblock(conn, &frame, &timeout) != AMQP_STATUS_OK) return 0;
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      amqp_basic_ack_t *ack = frame.payload.method.decoded;
+      confirmed = ack->delivery_tag;
+    } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void *publisher(void *arg) {
+  struct run *run = arg;
+  amqp_connection_state_t conn = connect_to(run);
+  const int confirms = strcmp(run->mode, "confirm") == 0;
+  if (confirms) {
+    amqp_confirm_select(conn, 1);
+    if (!check(amqp_get_rpc_reply(conn), "confirm.select")) exit(1);
+  }
+  char *body = calloc(1, run->size);
+  amqp_bytes_t bytes = {run->size, body};
+  for (long i = 1; i <= run->messages; ++i) {
+    const uint64_t t = now_ns();
+    memcpy(body, &t, sizeof t);
+    if (amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(run->queue), 0, 0, NULL, bytes) != AMQP_STATUS_OK) {
+      fprintf(stderr, "mqlab-amqp-load: publish %ld failed\n", i);
+      run->failed = 1;
+      break;
+    }
+    if (confirms && (i % confirm_window == 0 || i == run->messages) && !await_confirms(conn, (uint64_t)i)) {
+      fprintf(stderr, "mqlab-amqp-load: confirms for publish %ld did not arrive\n", i);
+      run->failed = 1;
+      break;
+    }
+  }
+  free(body);
+  disconnect(conn);
+  return NULL;
+}
+
+static void *consumer(void *arg) {
+  struct run *run = arg;
+  amqp_connection_state_t conn = connect_to(run);
+  amqp_basic_qos(conn, 1, 0, prefetch, 0);
+  amqp_basic_consume(conn, 1, amqp_cstring_bytes(run->queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  if (!check(amqp_get_rpc_reply(conn), "basic.consume")) exit(1);
+  const uint64_t start = now_ns();
+  while (run->received < run->messages) {
+    amqp_envelope_t envelope;
+    struct timeval timeout = {time_limit_s, 0};
+    amqp_maybe_release_buffers(conn);
+    if (!check(amqp_consume_message(conn, &envelope, &timeout, 0), "consume")) {
+      run->failed = 1;
+      break;
+    }
+    uint64_t sent;
+    memcpy(&sent, envelope.message.body.bytes, sizeof sent);
+    run->latency_us[run->received++] = (double)(now_ns() - sent) / 1000.0;
+    /* Multiple acks, half a prefetch window at a time, as throughput-minded consumers do. */
+    if (run->received % (prefetch / 2) == 0 || run->received == run->messages) {
+      amqp_basic_ack(conn, 1, envelope.delivery_tag, 1);
+    }
+    amqp_destroy_envelope(&envelope);
+  }
+  run->seconds = (double)(now_ns() - start) / 1e9;
+  disconnect(conn);
+  return NULL;
+}
+
+static int by_value(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double quantile(const double *sorted, long n, double q) {
+  return n == 0 ? 0 : sorted[(long)(q * (double)(n - 1))];
+}
+
+int main(int argc, char **argv) {
+  if (argc < 5) {
+    fprintf(stderr, "usage: %s HOST PORT publish|confirm|consume MESSAGES [SIZE]\n", argv[0]);
+    return 2;
+  }
+  struct run run = {.host = argv[1], .port = atoi(argv[2]), .mode = argv[3], .messages = atol(argv[4]),
+                    .size = argc > 5 ? (size_t)atol(argv[5]) : 100};
+  if (run.messages <= 0 || run.size < sizeof(uint64_t) ||
+      (strcmp(run.mode, "publish") && strcmp(run.mode, "confirm") && strcmp(run.mode, "consume"))) {
+    fprintf(stderr, "mqlab-amqp-load: bad arguments\n");
+    return 2;
+  }
+  snprintf(run.queue, sizeof run.queue, "mqlab-load-%d-%ld", (int)getpid(), (long)now_ns() % 100000);
+  run.latency_us = calloc((size_t)run.messages, sizeof(double));
+  amqp_connection_state_t admin = connect_to(&run);
+  amqp_queue_declare(admin, 1, amqp_cstring_bytes(run.queue), 0, 0, 0, 1, amqp_empty_table);
+  if (!check(amqp_get_rpc_reply(admin), "queue.declare")) return 1;
+
+  pthread_t pub, con;
+  const uint64_t start = now_ns();
+  if (strcmp(run.mode, "consume") == 0) {
+    /* Backlog first, then measure draining it. */
+    publisher(&run);
+    consumer(&run);
+  } else {
+    pthread_create(&con, NULL, consumer, &run);
+    pthread_create(&pub, NULL, publisher, &run);
+    pthread_join(pub, NULL);
+    pthread_join(con, NULL);
+  }
+  const double wall = (double)(now_ns() - start) / 1e9;
+  const double seconds = strcmp(run.mode, "consume") == 0 ? run.seconds : wall;
+  disconnect(admin);
+
+  qsort(run.latency_us, (size_t)run.received, sizeof(double), by_value);
+  printf("{\"mode\": \"%s\", \"messages\": %ld, \"received\": %ld, \"size\": %zu, \"seconds\": %.4f, "
+         "\"msgs_per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f}\n",
+         run.mode, run.messages, run.received, run.size, seconds, (double)run.received / seconds,
+         quantile(run.latency_us, run.received, 0.5), quantile(run.latency_us, run.received, 0.99));
+  free(run.latency_us);
+  return run.failed || run.received != run.messages ? 1 : 0;
+}

@@ -1,0 +1,73 @@
+"""Debian's amqp-tools (built on librabbitmq) and the librabbitmq load client against
+`mqlab broker`: what a shell user of RabbitMQ does, with RabbitMQ's documented results."""
+import json
+import subprocess
+import unittest
+
+from mqlab_broker import Broker, binary_from_argv
+
+BINARY = binary_from_argv()
+LOAD_CLIENT = BINARY.replace("/mqlab", "/mqlab-amqp-load")
+
+
+class AmqpToolsAgainstMqlab(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(BINARY)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.broker.stop()
+        assert code == 0, f"broker exited with {code}:\n{cls.broker.output()}"
+
+    def tool(self, *args, stdin=None):
+        r = subprocess.run([args[0], "-u", self.broker.url(), *args[1:]], input=stdin, capture_output=True,
+                           text=True, timeout=20)
+        return r
+
+    def test_declare_publish_get_and_consume(self):
+        r = self.tool("amqp-declare-queue", "-q", "tools.q", "-d")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "tools.q"))
+        for i in range(3):
+            r = self.tool("amqp-publish", "-r", "tools.q", "-p", "-C", "text/plain", "-b", f"message {i}")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.tool("amqp-get", "-q", "tools.q")
+        self.assertEqual((r.returncode, r.stdout), (0, "message 0"))
+        # amqp-consume runs the command once per message, feeding it the body.
+        r = self.tool("amqp-consume", "-q", "tools.q", "-c", "2", "cat")
+        self.assertEqual((r.returncode, r.stdout), (0, "message 1message 2"))
+        r = self.tool("amqp-get", "-q", "tools.q")
+        self.assertNotEqual(r.returncode, 0, "the queue is empty: amqp-get reports it with a failing status")
+
+    def test_publish_through_an_exchange_to_a_bound_queue(self):
+        # amqp-consume can declare and bind a queue itself; here it binds to amq.topic.
+        consumer = subprocess.Popen(["amqp-consume", "-u", self.broker.url(), "-q", "tools.bound", "-e", "amq.topic",
+                                     "-r", "stock.#", "-c", "1", "cat"], stdout=subprocess.PIPE, text=True)
+        for _ in range(50):
+            r = self.tool("amqp-publish", "-e", "amq.topic", "-r", "stock.nyse.ibm", "-b", "IBM 141.2")
+            out = None
+            try:
+                out, _ = consumer.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        consumer.kill()
+        self.assertEqual(out, "IBM 141.2")
+
+    def test_missing_queue_is_an_error_naming_it(self):
+        r = self.tool("amqp-get", "-q", "tools.missing")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("NOT_FOUND", r.stderr)
+
+    def test_librabbitmq_client_in_every_load_mode(self):
+        for mode in ("publish", "confirm", "consume"):
+            r = subprocess.run([LOAD_CLIENT, "127.0.0.1", str(self.broker.port), mode, "20000"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            result = json.loads(r.stdout)
+            self.assertEqual(result["received"], 20000, mode)
+            self.assertGreater(result["msgs_per_s"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,62 @@
+"""Starts `mqlab broker` on a free loopback port for a client test and stops it by its PID.
+
+Used by the real-client tests (run under /usr/bin/python3, where Debian's pika lives)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A broker process bound to 127.0.0.1 on a port chosen here."""
+
+    def __init__(self, binary, *extra):
+        self.port = free_port()
+        self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "w+")
+        self.proc = subprocess.Popen(
+            [binary, "broker", "--amqp-port", str(self.port), "--bind", "127.0.0.1", *extra],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):  # at most 10 s
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited with {self.proc.returncode}: {self.output()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("broker did not start listening within 10 s")
+
+    def url(self, user="guest", password="guest", vhost="%2F"):
+        return f"amqp://{user}:{password}@127.0.0.1:{self.port}/{vhost}"
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 5 s; returns the exit code."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+
+def binary_from_argv():
+    """The mqlab binary is the first argument; the rest go to unittest."""
+    if len(sys.argv) < 2:
+        sys.exit("usage: TEST.py PATH/TO/mqlab [unittest args]")
+    return sys.argv.pop(1)
