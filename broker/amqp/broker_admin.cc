@@ -267,7 +267,7 @@ result<void> broker::exchange_declare(channel_ref c, const exchange_declare_args
   const std::string& vhost = s_->connections.at(c.conn).vhost;
   exchange_type type{};
   if (!a.passive && !parse_exchange_type(a.type, type)) {
-    return std::unexpected(s_->fail(c, make_error(reply_code::command_invalid, m, fmt::format("invalid exchange type '{}'", a.type)), {}));
+    return std::unexpected(s_->fail(c, make_error(reply_code::command_invalid, m, fmt::format("unknown exchange type '{}'", a.type)), {}));
   }
   exchange_state* existing = s_->find_exchange(vhost, a.name);
   if (a.passive) {
@@ -280,7 +280,7 @@ result<void> broker::exchange_declare(channel_ref c, const exchange_declare_args
     if (existing != nullptr && existing->ex.type() == type) return {};  // redeclaring a standard exchange is fine
     return std::unexpected(s_->fail(
         c, make_error(reply_code::access_refused, m,
-                      fmt::format("{}: name prefix 'amq.' is reserved", describe_exchange(vhost, a.name))), {}));
+                      fmt::format("exchange name '{}' contains reserved prefix 'amq.*'", a.name)), {}));
   }
   if (existing != nullptr) {
     const exchange& e = existing->ex;

@@ -66,6 +66,16 @@ void broker::state::route(std::uint32_t exchange_id, std::string_view routing_ke
   }
 }
 
+void broker::state::route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers) {
+  if (ex.ex.name().empty()) {
+    // The default exchange binds every queue by its name implicitly (AMQP 0-9-1 §3.1.3.1).
+    routed_queues.clear();
+    if (queue_state* q = find_queue(ex.vhost, routing_key)) routed_queues.push_back(q->id);
+    return;
+  }
+  route(ex.id, routing_key, headers);
+}
+
 bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now) {
   if (!q.available || !reachable(from, q.owner)) {
     ++q.stats.lost;
@@ -196,7 +206,7 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
   auto dead = make_message(dlx->ex.name(), q.dead_letter_routing_key.value_or(original.routing_key), original.body,
                            std::move(props));
   ++q.stats.dead_lettered;
-  route(dlx->id, dead->routing_key, dead->properties->headers);
+  route_from(*dlx, dead->routing_key, dead->properties->headers);
   const std::vector<std::uint32_t> targets = routed_queues;
   for (std::uint32_t id : targets) {
     if (auto it = queues.find(id); it != queues.end()) enqueue(*it->second, dead, q.owner, now);
@@ -226,12 +236,7 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
                                 now));
   }
   const std::uint64_t sequence = chan.confirm ? ++chan.publish_sequence : 0;
-  if (msg->exchange.empty()) {
-    routed_queues.clear();
-    if (queue_state* q = find_queue(vhost, msg->routing_key)) routed_queues.push_back(q->id);
-  } else {
-    route(ex->id, msg->routing_key, msg->properties->headers);
-  }
+  route_from(*ex, msg->routing_key, msg->properties->headers);
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
   for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now) && all_accepted;

@@ -104,7 +104,7 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
   }
   if (name.starts_with("amq.") && !a.name.empty()) {
     return std::unexpected(s_->fail(c, make_error(reply_code::access_refused, m,
-                                                  fmt::format("{}: name prefix 'amq.' is reserved", describe_queue(vhost, name))),
+                                                  fmt::format("queue name '{}' contains reserved prefix 'amq.*'", name)),
                                     now));
   }
   auto q = std::make_unique<queue_state>();
@@ -216,7 +216,7 @@ result<std::uint32_t> broker::queue_delete(channel_ref c, std::string_view queue
   }
   if (if_empty && !target.ready.empty()) {
     return std::unexpected(
-        s_->fail(c, make_error(reply_code::precondition_failed, m, describe_queue(vhost, queue) + " is not empty"), now));
+        s_->fail(c, make_error(reply_code::precondition_failed, m, describe_queue(vhost, queue) + " not empty"), now));
   }
   const auto count = static_cast<std::uint32_t>(target.ready.size());
   s_->delete_queue(target, true, now);

@@ -146,6 +146,8 @@ struct broker::state {
 
   // Routing and queues (broker_basic.cc).
   void route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers);
+  /// route(), with the default exchange resolved by queue name.
+  void route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers);
   bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now);
   void dispatch(queue_state& q, instant now);
   void deliver(queue_state& q, consumer& c, queued_message m);

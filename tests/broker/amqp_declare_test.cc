@@ -108,7 +108,7 @@ TEST_F(declare, delete_if_unused_and_if_empty) {
   publish("", "q", "m");
   auto not_empty = b.queue_delete(ch, "q", false, true, now);
   ASSERT_FALSE(not_empty.has_value());
-  EXPECT_EQ(not_empty.error().text, "PRECONDITION_FAILED - queue 'q' in vhost '/' is not empty");
+  EXPECT_EQ(not_empty.error().text, "PRECONDITION_FAILED - queue 'q' in vhost '/' not empty");
   reopen_channel();
   consume("q");
   auto in_use = b.queue_delete(ch, "q", true, false, now);

@@ -230,6 +230,18 @@ TEST_F(delivery_test, queue_ttl_expires_and_dead_letters_with_x_death) {
   EXPECT_EQ(b.next_deadline(), instant::never());
 }
 
+TEST_F(delivery_test, dead_letter_exchange_may_be_the_default_exchange) {
+  // RabbitMQ's docs: x-dead-letter-exchange "" with a routing key sends dead letters straight to
+  // the queue of that name.
+  declare_queue("dead");
+  declare_queue("orders", {{"x-message-ttl", 50}, {"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "dead"}});
+  publish("", "orders", "o1");
+  now = now.plus_ms(50);
+  b.advance(now);
+  EXPECT_EQ(ready("orders"), 0u);
+  EXPECT_EQ(ready("dead"), 1u);
+}
+
 TEST_F(delivery_test, per_message_ttl_expires_only_at_the_head) {
   declare_queue("q");
   publish("", "q", "long", props([](basic_properties& p) { p.expiration = "10000"; }));
