@@ -18,6 +18,7 @@ struct selector::node {
   kind k = kind::literal;
   value literal;
   std::string name;   // identifier, or the operator of compare/arithmetic
+  char op = 0;        // the operator, one character: = < > l(<=) g(>=) n(<>) + - * /
   std::vector<std::shared_ptr<const node>> kids;
   bool negated = false;  // NOT LIKE / NOT IN / NOT BETWEEN / IS NOT NULL
   std::string pattern;
@@ -159,7 +160,14 @@ class parser {
     n->k = k;
     n->kids = std::move(kids);
     n->name = std::move(name);
+    if (k == kind::compare || k == kind::arithmetic) n->op = encode(n->name);
     return n;
+  }
+  static char encode(std::string_view op) {
+    if (op == "<=") return 'l';
+    if (op == ">=") return 'g';
+    if (op == "<>") return 'n';
+    return op[0];
   }
 
   node_ptr or_expr() {
@@ -295,7 +303,9 @@ std::optional<double> number(const value& v) {
   if (const auto* d = std::get_if<double>(&v)) return *d;
   return std::nullopt;
 }
-std::optional<bool> truth(const value& v) {
+using tri = std::optional<bool>;  // SQL's TRUE, FALSE and UNKNOWN (nullopt)
+
+tri truth(const value& v) {
   if (const auto* b = std::get_if<bool>(&v)) return *b;
   return std::nullopt;  // UNKNOWN (NULL or a non-boolean)
 }
@@ -328,37 +338,106 @@ bool like(std::string_view s, std::string_view p, std::optional<char> escape) {
 }
 
 value eval(const selector::node& n, const value_source& src);
+tri test(const selector::node& n, const value_source& src);
 
-value compare(const std::string& op, const value& a, const value& b) {
-  if (is_null(a) || is_null(b)) return {};
-  if (auto x = number(a), y = number(b); x && y) {
-    if (op == "=") return *x == *y;
-    if (op == "<>") return *x != *y;
-    if (op == "<") return *x < *y;
-    if (op == "<=") return *x <= *y;
-    if (op == ">") return *x > *y;
-    return *x >= *y;
-  }
-  // Strings and booleans support only = and <> (JMS 1.1 §3.8.1.2); mixed types are UNKNOWN.
-  if (a.index() != b.index() || (op != "=" && op != "<>")) return {};
-  return op == "=" ? a == b : a != b;
+// A literal operand is read in place; anything else is evaluated into `scratch`. Saves copying
+// string literals on every evaluation.
+const value& operand(const selector::node& n, const value_source& src, value& scratch) {
+  if (n.k == kind::literal) return n.literal;
+  scratch = eval(n, src);
+  return scratch;
 }
 
-value arithmetic(const std::string& op, const value& a, const value& b) {
+template <typename T>
+bool ordered(char op, T x, T y) {
+  switch (op) {
+    case '=': return x == y;
+    case 'n': return x != y;
+    case '<': return x < y;
+    case 'l': return x <= y;
+    case '>': return x > y;
+    default: return x >= y;
+  }
+}
+
+tri compare(char op, const value& a, const value& b) {
+  if (is_null(a) || is_null(b)) return {};
+  // Exact numbers compare exactly; a mix with approximate ones compares as doubles.
   const auto* ia = std::get_if<std::int64_t>(&a);
   const auto* ib = std::get_if<std::int64_t>(&b);
-  if (ia && ib && op != "/") {
-    if (op == "+") return *ia + *ib;
-    if (op == "-") return *ia - *ib;
+  if (ia && ib) return ordered(op, *ia, *ib);
+  if (auto x = number(a), y = number(b); x && y) return ordered(op, *x, *y);
+  // Strings and booleans support only = and <> (JMS 1.1 §3.8.1.2); mixed types are UNKNOWN.
+  if (a.index() != b.index() || (op != '=' && op != 'n')) return {};
+  return op == '=' ? a == b : a != b;
+}
+
+value arithmetic(char op, const value& a, const value& b) {
+  const auto* ia = std::get_if<std::int64_t>(&a);
+  const auto* ib = std::get_if<std::int64_t>(&b);
+  if (ia && ib && op != '/') {
+    if (op == '+') return *ia + *ib;
+    if (op == '-') return *ia - *ib;
     return *ia * *ib;
   }
   auto x = number(a), y = number(b);
   if (!x || !y) return {};
-  if (op == "+") return *x + *y;
-  if (op == "-") return *x - *y;
-  if (op == "*") return *x * *y;
+  if (op == '+') return *x + *y;
+  if (op == '-') return *x - *y;
+  if (op == '*') return *x * *y;
   if (ia && ib) return *ib == 0 ? value{} : value{*ia / *ib};
   return *y == 0 ? value{} : value{*x / *y};
+}
+
+// Conditions evaluate to a truth value directly, without building a value for each node.
+tri test(const selector::node& n, const value_source& src) {
+  switch (n.k) {
+    case kind::not_: {
+      const tri t = test(*n.kids[0], src);
+      return t ? tri{!*t} : tri{};
+    }
+    case kind::and_: {
+      const tri a = test(*n.kids[0], src);
+      if (a == false) return false;  // FALSE AND anything = FALSE
+      const tri b = test(*n.kids[1], src);
+      if (b == false) return false;
+      return a && b ? tri{true} : tri{};
+    }
+    case kind::or_: {
+      const tri a = test(*n.kids[0], src);
+      if (a == true) return true;  // TRUE OR anything = TRUE
+      const tri b = test(*n.kids[1], src);
+      if (b == true) return true;
+      return a && b ? tri{false} : tri{};
+    }
+    case kind::compare: {
+      value a, b;
+      const value& x = operand(*n.kids[0], src, a);
+      return compare(n.op, x, operand(*n.kids[1], src, b));
+    }
+    case kind::like: {
+      value scratch;
+      const auto* s = std::get_if<std::string>(&operand(*n.kids[0], src, scratch));
+      if (!s) return {};
+      return like(*s, n.pattern, n.escape) != n.negated;
+    }
+    case kind::in: {
+      value scratch;
+      const auto* s = std::get_if<std::string>(&operand(*n.kids[0], src, scratch));
+      if (!s) return {};
+      const bool found = std::ranges::find(n.set, std::string_view(*s)) != n.set.end();
+      return found != n.negated;
+    }
+    case kind::between: {
+      auto x = number(eval(*n.kids[0], src));
+      auto lo = number(eval(*n.kids[1], src));
+      auto hi = number(eval(*n.kids[2], src));
+      if (!x || !lo || !hi) return {};
+      return (*lo <= *x && *x <= *hi) != n.negated;
+    }
+    case kind::is_null: return is_null(eval(*n.kids[0], src)) != n.negated;
+    default: return truth(eval(n, src));
+  }
 }
 
 value eval(const selector::node& n, const value_source& src) {
@@ -371,49 +450,16 @@ value eval(const selector::node& n, const value_source& src) {
       if (const auto* d = std::get_if<double>(&v)) return -*d;
       return {};
     }
-    case kind::not_: {
-      auto t = truth(eval(*n.kids[0], src));
-      return t ? value{!*t} : value{};
+    case kind::arithmetic: {
+      value a, b;
+      const value& x = operand(*n.kids[0], src, a);
+      return arithmetic(n.op, x, operand(*n.kids[1], src, b));
     }
-    case kind::and_: {
-      auto a = truth(eval(*n.kids[0], src));
-      if (a == false) return false;  // FALSE AND anything = FALSE
-      auto b = truth(eval(*n.kids[1], src));
-      if (b == false) return false;
-      return a && b ? value{true} : value{};
+    default: {
+      const tri t = test(n, src);
+      return t ? value{*t} : value{};
     }
-    case kind::or_: {
-      auto a = truth(eval(*n.kids[0], src));
-      if (a == true) return true;  // TRUE OR anything = TRUE
-      auto b = truth(eval(*n.kids[1], src));
-      if (b == true) return true;
-      return a && b ? value{false} : value{};
-    }
-    case kind::compare: return compare(n.name, eval(*n.kids[0], src), eval(*n.kids[1], src));
-    case kind::arithmetic: return arithmetic(n.name, eval(*n.kids[0], src), eval(*n.kids[1], src));
-    case kind::like: {
-      const value v = eval(*n.kids[0], src);
-      const auto* s = std::get_if<std::string>(&v);
-      if (!s) return {};
-      return like(*s, n.pattern, n.escape) != n.negated;
-    }
-    case kind::in: {
-      const value v = eval(*n.kids[0], src);
-      const auto* s = std::get_if<std::string>(&v);
-      if (!s) return {};
-      const bool found = std::find(n.set.begin(), n.set.end(), *s) != n.set.end();
-      return found != n.negated;
-    }
-    case kind::between: {
-      auto x = number(eval(*n.kids[0], src));
-      auto lo = number(eval(*n.kids[1], src));
-      auto hi = number(eval(*n.kids[2], src));
-      if (!x || !lo || !hi) return {};
-      return (*lo <= *x && *x <= *hi) != n.negated;
-    }
-    case kind::is_null: return is_null(eval(*n.kids[0], src)) != n.negated;
   }
-  return {};
 }
 
 }  // namespace
@@ -432,7 +478,7 @@ std::expected<selector, selector_error> selector::compile(std::string_view text)
 
 bool selector::matches(const value_source& message) const {
   if (!root_) return true;
-  return truth(eval(*root_, message)) == true;
+  return test(*root_, message) == true;
 }
 
 }  // namespace mqlab::broker::jms

@@ -7,10 +7,10 @@
 
 #include <cstdint>
 #include <expected>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace mqlab::broker::jms {
@@ -19,7 +19,21 @@ namespace mqlab::broker::jms {
 using value = std::variant<std::monostate, bool, std::int64_t, double, std::string>;
 
 /// How a selector reads a message: the value of a header (JMSPriority, JMSType, ...) or property.
-using value_source = std::function<value(std::string_view identifier)>;
+/// A non-owning reference to a callable (two pointers, no allocation): evaluation is on the
+/// per-message hot path, and the callable only has to outlive the matches() call.
+class value_source {
+ public:
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, value_source> && std::is_invocable_r_v<value, F&, std::string_view>)
+  value_source(F&& f)  // NOLINT(google-explicit-constructor)
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, std::string_view id) -> value { return (*static_cast<std::remove_reference_t<F>*>(o))(id); }) {}
+  value operator()(std::string_view identifier) const { return call_(object_, identifier); }
+
+ private:
+  void* object_;
+  value (*call_)(void*, std::string_view);
+};
 
 struct selector_error {
   int column = 0;  // 1-based position in the selector text

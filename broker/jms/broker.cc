@@ -1,0 +1,275 @@
+// JMS core: connections, sessions, consumers and subscriptions, producing.
+#include "broker/jms/broker.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "broker/jms/broker_state.h"
+
+namespace mqlab::broker::jms {
+
+namespace {
+
+error fail(error_code code, std::string text) { return error{code, std::move(text)}; }
+
+std::optional<std::uint32_t> parse_count(std::string_view s) {
+  std::uint32_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::expected<prefetch_policy, std::string> prefetch_policy::from_url(std::string_view url) {
+  prefetch_policy p;
+  const auto q = url.find('?');
+  if (q == std::string_view::npos) return p;
+  auto uri = parse_destination_uri(fmt::format("url{}", url.substr(q)));
+  if (!uri) return std::unexpected(uri.error());
+  for (const auto& [key, value] : uri->options) {
+    const auto n = parse_count(value);
+    if (!n) return std::unexpected(fmt::format("{}: '{}' is not a count", key, value));
+    if (key == "jms.prefetchPolicy.all") p.queue = p.topic = p.durable_topic = *n;
+    else if (key == "jms.prefetchPolicy.queuePrefetch") p.queue = *n;
+    else if (key == "jms.prefetchPolicy.topicPrefetch") p.topic = *n;
+    else if (key == "jms.prefetchPolicy.durableTopicPrefetch") p.durable_topic = *n;
+  }
+  return p;
+}
+
+std::int64_t redelivery_policy::delay_ms(std::uint32_t n) const {
+  if (!use_exponential_backoff || n <= 1) return initial_redelivery_delay_ms;
+  double d = static_cast<double>(initial_redelivery_delay_ms);
+  for (std::uint32_t i = 1; i < n; ++i) d *= backoff_multiplier;
+  return static_cast<std::int64_t>(d);
+}
+
+broker::broker(broker_config config) : s_(std::make_unique<state>()) { s_->config = config; }
+broker::~broker() = default;
+
+result<connection_id> broker::connect(connection_options options, instant) {
+  if (!options.client_id.empty()) {
+    for (const auto& [id, c] : s_->connections) {
+      if (c.options.client_id == options.client_id) {
+        return std::unexpected(fail(error_code::invalid_client_id,
+                                    fmt::format("InvalidClientIDException: Broker: localhost - Client: {} already connected",
+                                                options.client_id)));
+      }
+    }
+  }
+  const connection_id id = s_->next_connection++;
+  s_->connections[id].options = std::move(options);
+  return id;
+}
+
+void broker::disconnect(connection_id conn, instant now) {
+  auto it = s_->connections.find(conn);
+  if (it == s_->connections.end()) return;
+  for (session_id s : std::set<session_id>(it->second.sessions)) close_session(s, now);
+  s_->connections.erase(conn);
+}
+
+result<session_id> broker::create_session(connection_id conn, ack_mode mode) {
+  auto it = s_->connections.find(conn);
+  if (it == s_->connections.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Connection is closed"));
+  const session_id id = s_->next_session++;
+  s_->sessions[id] = session_state{.id = id, .conn = conn, .mode = mode};
+  it->second.sessions.insert(id);
+  return id;
+}
+
+void broker::close_session(session_id session, instant now) {
+  auto it = s_->sessions.find(session);
+  if (it == s_->sessions.end()) return;
+  s_->close_session(it->second, now);
+  if (auto c = s_->connections.find(it->second.conn); c != s_->connections.end()) c->second.sessions.erase(session);
+  s_->sessions.erase(it);
+}
+
+void broker::state::close_session(session_state& s, instant now) {
+  // An open transaction rolls back; unacknowledged messages go back for redelivery.
+  s.held_sends.clear();
+  std::vector<consumer_id> mine;
+  for (const auto& [id, c] : consumers) {
+    if (c.session == s.id) mine.push_back(id);
+  }
+  settle_where(s, [](const unacked&) { return true; }, false, now);
+  for (consumer_id id : mine) close_consumer(id, now);
+}
+
+result<consumer_id> broker::create_consumer(session_id session, const consumer_options& o, instant now) {
+  auto sit = s_->sessions.find(session);
+  if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
+  const connection_state& conn = s_->connections.at(sit->second.conn);
+  auto uri = parse_destination_uri(o.destination);
+  if (!uri) return std::unexpected(fail(error_code::invalid_destination, "InvalidDestinationException: " + uri.error()));
+  auto filter = selector::compile(o.selector);
+  if (!filter) {
+    return std::unexpected(fail(error_code::invalid_selector,
+                                fmt::format("InvalidSelectorException: {} at column {} of '{}'", filter.error().message,
+                                            filter.error().column, o.selector)));
+  }
+  consumer_state c{.id = s_->next_consumer, .session = session, .conn = sit->second.conn};
+  const bool durable = o.kind == destination_kind::topic && !o.subscription_name.empty();
+  c.prefetch = o.kind == destination_kind::queue ? conn.options.prefetch.queue
+               : durable                         ? conn.options.prefetch.durable_topic
+                                                 : conn.options.prefetch.topic;
+  if (auto it = uri->options.find("consumer.prefetchSize"); it != uri->options.end()) {
+    const auto n = parse_count(it->second);
+    if (!n) return std::unexpected(fail(error_code::invalid_destination, "InvalidDestinationException: consumer.prefetchSize=" + it->second));
+    c.prefetch = *n;
+  }
+  if (o.prefetch) c.prefetch = *o.prefetch;
+
+  endpoint* e = nullptr;
+  if (o.kind == destination_kind::queue) {
+    e = &s_->queue_endpoint(uri->name);
+    if (!o.selector.empty()) c.filter = std::move(*filter);
+  } else if (durable) {
+    if (conn.options.client_id.empty()) {
+      return std::unexpected(fail(error_code::illegal_state,
+                                  "JMSException: You cannot create a durable subscriber without specifying a unique clientID on a Connection"));
+    }
+    const std::string key = fmt::format("durable:{}:{}", conn.options.client_id, o.subscription_name);
+    auto it = s_->endpoints.find(key);
+    if (it != s_->endpoints.end() && !it->second->consumers.empty()) {
+      return std::unexpected(fail(error_code::illegal_state,
+                                  fmt::format("JMSException: Durable consumer is in use for client: {} and subscriptionName: {}",
+                                              conn.options.client_id, o.subscription_name)));
+    }
+    // JMS 1.1 §6.11.1: resubscribing with another topic or selector replaces the subscription.
+    if (it != s_->endpoints.end() &&
+        (it->second->dest.name != uri->name || (it->second->filter ? it->second->filter->text() : "") != o.selector)) {
+      std::erase(s_->topic_subscriptions[it->second->dest.name], it->second.get());
+      s_->endpoints.erase(it);
+      it = s_->endpoints.end();
+    }
+    if (it == s_->endpoints.end()) {
+      auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = destination::topic(uri->name),
+                                                    .stats = &s_->stats[destination::topic(uri->name)], .durable = true,
+                                                    .client_id = conn.options.client_id, .subscription_name = o.subscription_name});
+      if (!o.selector.empty()) ep->filter = std::move(*filter);
+      it = s_->endpoints.emplace(key, std::move(ep)).first;
+      s_->topic_subscriptions[uri->name].push_back(it->second.get());
+    }
+    e = it->second.get();
+  } else {
+    const std::string key = fmt::format("sub:{}", s_->next_subscription++);
+    auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = destination::topic(uri->name),
+                                                  .stats = &s_->stats[destination::topic(uri->name)]});
+    if (!o.selector.empty()) ep->filter = std::move(*filter);
+    e = s_->endpoints.emplace(key, std::move(ep)).first->second.get();
+    s_->topic_subscriptions[uri->name].push_back(e);
+  }
+  if (e->dest.is_topic()) {
+    e->owner = sit->second.conn;
+    e->no_local = o.no_local;
+  }
+  const consumer_id id = s_->next_consumer++;
+  c.at = e;
+  e->consumers.push_back(id);
+  s_->consumers[id] = std::move(c);
+  s_->dispatch(*e, now);
+  return id;
+}
+
+void broker::close_consumer(consumer_id consumer, instant now) { s_->close_consumer(consumer, now); }
+
+void broker::state::close_consumer(consumer_id id, instant now) {
+  auto it = consumers.find(id);
+  if (it == consumers.end()) return;
+  endpoint* e = it->second.at;
+  // Out of the rotation first, so what it held goes to the others, not back to it.
+  std::erase(e->consumers, id);
+  if (auto s = sessions.find(it->second.session); s != sessions.end()) {
+    settle_where(s->second, [id](const unacked& u) { return u.consumer == id; }, false, now);
+  }
+  consumers.erase(id);
+  if (e->dest.is_topic() && !e->durable) {
+    // A non-durable subscription lives exactly as long as its subscriber.
+    std::erase(topic_subscriptions[e->dest.name], e);
+    endpoints.erase(e->key);
+    return;
+  }
+  dispatch(*e, now);
+}
+
+result<void> broker::unsubscribe(connection_id conn, std::string_view name) {
+  const auto c = s_->connections.find(conn);
+  if (c == s_->connections.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Connection is closed"));
+  const std::string key = fmt::format("durable:{}:{}", c->second.options.client_id, name);
+  auto it = s_->endpoints.find(key);
+  if (it == s_->endpoints.end()) {
+    return std::unexpected(fail(error_code::invalid_destination,
+                                fmt::format("InvalidDestinationException: No durable subscription exists for clientID: {} and "
+                                            "subscriptionName: {}", c->second.options.client_id, name)));
+  }
+  if (!it->second->consumers.empty()) {
+    return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: Durable consumer is in use"));
+  }
+  std::erase(s_->topic_subscriptions[it->second->dest.name], it->second.get());
+  s_->endpoints.erase(it);
+  return {};
+}
+
+std::string broker::state::new_message_id(session_state& s) {
+  return fmt::format("ID:mqlab-1:{}:{}:1:{}", s.conn, s.id, s.next_message++);
+}
+
+result<std::string> broker::send(session_id session, destination_kind kind, std::string_view name, message_spec spec,
+                                 const producer_qos& qos, instant now) {
+  auto sit = s_->sessions.find(session);
+  if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
+  if (name.empty() || name.find('?') != std::string_view::npos) {
+    return std::unexpected(fail(error_code::invalid_destination, fmt::format("InvalidDestinationException: '{}'", name)));
+  }
+  // Without explicit QoS the JMS defaults apply whatever the template was configured with.
+  const producer_qos effective = qos.explicit_qos_enabled ? qos : producer_qos{};
+  auto m = std::make_shared<message>();
+  m->dest = {kind, std::string(name)};
+  m->mode = effective.mode;
+  m->priority = std::min<std::uint8_t>(effective.priority, 9);
+  m->timestamp_ms = now.ns / 1'000'000;
+  m->expiration_ms = effective.time_to_live_ms > 0 ? m->timestamp_ms + effective.time_to_live_ms : 0;
+  m->message_id = s_->new_message_id(sit->second);
+  m->size = body_size(spec.content);
+  m->spec = std::move(spec);
+  std::string id = m->message_id;
+  if (sit->second.mode == ack_mode::session_transacted) {
+    sit->second.held_sends.emplace_back(m->dest, std::move(m));
+  } else {
+    s_->publish(m->dest, m, sit->second.conn, now);
+  }
+  return id;
+}
+
+std::vector<delivery> broker::take_deliveries() { return std::exchange(s_->out, {}); }
+
+std::size_t broker::queue_depth(std::string_view queue) const {
+  auto it = s_->endpoints.find(fmt::format("queue:{}", queue));
+  return it == s_->endpoints.end() ? 0 : it->second->waiting.size;
+}
+
+std::size_t broker::subscription_depth(std::string_view client_id, std::string_view name) const {
+  auto it = s_->endpoints.find(fmt::format("durable:{}:{}", client_id, name));
+  return it == s_->endpoints.end() ? 0 : it->second->waiting.size;
+}
+
+destination_stats broker::stats(destination_kind kind, std::string_view name) const {
+  auto it = s_->stats.find(destination{kind, std::string(name)});
+  return it == s_->stats.end() ? destination_stats{} : it->second;
+}
+
+bool broker::exists(destination_kind kind, std::string_view name) const {
+  return s_->stats.contains(destination{kind, std::string(name)});
+}
+
+std::uint32_t broker::outstanding(consumer_id consumer) const {
+  auto it = s_->consumers.find(consumer);
+  return it == s_->consumers.end() ? 0 : it->second.outstanding;
+}
+
+}  // namespace mqlab::broker::jms

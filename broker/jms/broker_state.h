@@ -1,0 +1,132 @@
+// Private to the JMS core's .cc files: endpoints (a queue, or one topic subscription) with their
+// priority-ordered backlog, consumers, sessions and the deadline heap.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <utility>
+#include <map>
+#include <queue>
+#include <set>
+
+#include "broker/jms/broker.h"
+
+namespace mqlab::broker::jms {
+
+/// A message waiting for dispatch, or out with a consumer.
+struct pending {
+  message_ptr msg;
+  std::uint32_t redeliveries = 0;
+  std::int64_t available_ns = 0;  // a delayed redelivery waits until then
+};
+
+/// Ten FIFO lanes, JMSPriority 9 first (ActiveMQ's prioritised dispatch of a backlog).
+struct backlog {
+  std::array<std::deque<pending>, 10> lanes;
+  std::size_t size = 0;
+  void push_back(pending p);
+  void push_front(pending p);
+};
+
+/// Where messages wait for consumers: a queue, or one subscription of a topic.
+struct endpoint {
+  std::string key;
+  destination dest;            // the queue, or the subscription's topic
+  destination_stats* stats;    // the destination's counters
+  backlog waiting;
+  std::vector<consumer_id> consumers;
+  std::size_t next_consumer = 0;
+  // Subscriptions only.
+  bool durable = false;
+  std::string client_id, subscription_name;
+  std::optional<selector> filter;  // a subscription's selector applies when a message arrives
+  connection_id owner = 0;         // for no_local
+  bool no_local = false;
+};
+
+struct consumer_state {
+  consumer_id id = 0;
+  session_id session = 0;
+  connection_id conn = 0;
+  endpoint* at = nullptr;
+  std::optional<selector> filter;  // a queue consumer's selector applies at dispatch
+  std::uint32_t prefetch = 0;      // 0 = pull
+  std::uint32_t outstanding = 0;
+  std::uint32_t pull_credit = 0;
+};
+
+struct unacked {
+  std::uint64_t delivery_id = 0;
+  consumer_id consumer = 0;
+  std::string endpoint_key;
+  pending p;
+};
+
+struct session_state {
+  session_id id = 0;
+  connection_id conn = 0;
+  ack_mode mode = ack_mode::auto_acknowledge;
+  std::uint64_t next_delivery_id = 1;
+  std::deque<unacked> delivered;               // in delivery order
+  std::vector<std::uint64_t> settled;          // transacted: acknowledged, applied at commit
+  std::vector<std::uint64_t> lazy;             // dups-ok: acknowledged, applied in batches
+  std::vector<std::pair<destination, message_ptr>> held_sends;  // transacted: sent at commit
+  std::uint64_t next_message = 1;
+};
+
+struct connection_state {
+  connection_options options;
+  std::set<session_id> sessions;
+};
+
+struct broker::state {
+  broker_config config;
+  connection_id next_connection = 1;
+  session_id next_session = 1;
+  consumer_id next_consumer = 1;
+  std::uint64_t next_subscription = 1;
+  std::map<connection_id, connection_state> connections;
+  std::map<session_id, session_state> sessions;
+  std::map<consumer_id, consumer_state> consumers;
+  std::map<std::string, std::unique_ptr<endpoint>, std::less<>> endpoints;  // "queue:X", "durable:C:N", "sub:N"
+  std::map<destination, destination_stats> stats;
+  std::map<std::string, std::vector<endpoint*>, std::less<>> topic_subscriptions;  // topic -> its subscriptions
+  std::map<std::string, std::set<std::string>, std::less<>> virtual_queues;         // VirtualTopic.X -> queues
+  std::priority_queue<std::pair<std::int64_t, std::string>, std::vector<std::pair<std::int64_t, std::string>>,
+                      std::greater<>> deadlines;
+  std::vector<delivery> out;
+
+  endpoint& queue_endpoint(const std::string& name);
+  void enqueue(endpoint& e, pending p, instant now, bool dispatch_now = true);
+  void publish(const destination& dest, const message_ptr& msg, connection_id from, instant now);
+  void dispatch(endpoint& e, instant now);
+  consumer_state* pick(endpoint& e, const message& m);
+  void deliver(consumer_state& c, pending p, instant now);
+  /// Settles the session's deliveries that `pred` picks: acknowledged (gone) or returned for
+  /// redelivery, then dispatches what that freed. Newest first, so returned messages end up at
+  /// the front of their backlogs in their original order.
+  template <typename Pred>
+  void settle_where(session_state& s, Pred pred, bool ack, instant now) {
+    std::set<std::string> touched;
+    for (std::size_t i = s.delivered.size(); i-- > 0;) {
+      if (!pred(s.delivered[i])) continue;
+      touched.insert(s.delivered[i].endpoint_key);
+      settle_one(s, i, ack, now);
+    }
+    for (const std::string& key : touched) {
+      if (auto e = endpoints.find(key); e != endpoints.end()) dispatch(*e->second, now);
+    }
+  }
+  void settle_one(session_state& s, std::size_t index, bool ack, instant now);
+  /// One delivery by id: the common case (AUTO, INDIVIDUAL) without scanning the session.
+  void settle_id(session_state& s, std::uint64_t delivery_id, bool ack, instant now);
+  void redeliver(const unacked& u, instant now);
+  void dead_letter(const destination& from, const pending& p, std::string cause, instant now);
+  bool expire_if_due(endpoint& e, const pending& p, instant now);
+  void sweep(endpoint& e, instant now);
+  void close_session(session_state& s, instant now);
+  void close_consumer(consumer_id id, instant now);
+  std::string new_message_id(session_state& s);
+};
+
+}  // namespace mqlab::broker::jms
