@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/amqp/broker.h"
+#include "broker/jms/broker.h"
 #include "sim/arrivals.h"
 #include "sim/distribution.h"
 #include "sim/time.h"
@@ -53,13 +54,24 @@ struct produce_step {
   sim::duration cost;
 };
 
+/// Send a JMS message to a queue or topic of the simulated ActiveMQ-style broker, go on after `cost`.
+struct send_step {
+  broker::jms::destination_kind kind = broker::jms::destination_kind::queue;
+  std::string destination;
+  bool persistent = true;
+  std::uint8_t priority = 4;
+  std::int64_t time_to_live_ms = 0;
+  std::uint32_t message_bytes = 100;
+  sim::duration cost;
+};
+
 /// Spend time without a shared resource (think time, local work).
 struct delay_step {
   sim::distribution time;  // seconds
 };
 
 struct pipeline_step {
-  std::variant<station_step, parallel_step, publish_step, delay_step, produce_step> step;
+  std::variant<station_step, parallel_step, publish_step, delay_step, produce_step, send_step> step;
 };
 
 struct station_spec {
@@ -134,6 +146,27 @@ struct kafka_spec {
   std::vector<kafka_group_spec> groups;
 };
 
+/// `count` JMS consumers of one destination, each on its own connection and session, working
+/// through deliveries one at a time. A durable subscriber (topic + subscription) keeps its
+/// subscription while offline; `offline_from`..`offline_until` disconnects every member.
+struct jms_consumer_spec {
+  std::string name;
+  broker::jms::destination_kind kind = broker::jms::destination_kind::queue;
+  std::string destination;       // may carry options, e.g. "orders?consumer.prefetchSize=1"
+  std::string subscription;      // topics: a durable subscription name
+  std::string selector;
+  int count = 1;
+  std::optional<std::uint32_t> prefetch;
+  broker::jms::ack_mode ack = broker::jms::ack_mode::auto_acknowledge;
+  sim::distribution service = sim::distribution::constant(0.001);  // per message, seconds
+  std::optional<sim::duration> offline_from, offline_until;
+};
+
+struct jms_spec {
+  std::vector<jms_consumer_spec> consumers;
+  bool enabled = false;  // a jms section exists
+};
+
 enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal };
 
 struct fault_spec {
@@ -156,6 +189,7 @@ struct system_spec {
   broker_spec broker;
   std::vector<consumer_group_spec> consumers;
   kafka_spec kafka;
+  jms_spec jms;
   std::vector<fault_spec> faults;
 };
 

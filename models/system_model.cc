@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "models/jms_model.h"
 #include "models/kafka_model.h"
 #include "models/station.h"
 #include "sim/simulator.h"
@@ -91,6 +92,7 @@ class system_model {
   amqp::channel_ref producer_;
   std::map<std::string, std::unique_ptr<station>> stations_;
   kafka_model kafka_;
+  jms_model jms_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
@@ -118,7 +120,8 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed)
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
       broker_(spec.broker.cluster),
-      kafka_(sim_, spec.kafka, streams_) {
+      kafka_(sim_, spec.kafka, streams_),
+      jms_(sim_, spec.jms, streams_) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
                                        streams_.stream("station-" + name));
@@ -180,6 +183,12 @@ void system_model::advance(std::int64_t id) {
     sim_.after(prod->cost, [this, id, prod] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
       kafka_.produce(*prod, tk.created, tk.measured);
+      advance(id);
+    });
+  } else if (const auto* snd = std::get_if<send_step>(&step.step)) {
+    sim_.after(snd->cost, [this, id, snd] {
+      const token& tk = tokens_[static_cast<std::size_t>(id)];
+      jms_.send(*snd, tk.created, tk.measured);
       advance(id);
     });
   } else {
@@ -479,6 +488,7 @@ void system_model::sample() {
     peak = std::max(peak, depth);
   }
   if (kafka_.enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_.lag()));
+  if (jms_.enabled()) series_["jms.backlog"].push_back(static_cast<double>(jms_.backlog()));
   for (const auto& [name, st] : stations_) {
     series_["station." + name + ".queue"].push_back(static_cast<double>(st->queue_length()));
     series_["station." + name + ".busy"].push_back(static_cast<double>(st->busy_servers()));
@@ -490,6 +500,7 @@ void system_model::start_measuring() {
   at_warmup_ = broker_.totals();
   traffic_at_warmup_ = broker_.traffic();
   kafka_.start_measuring();
+  jms_.start_measuring();
 }
 
 run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel,
@@ -499,6 +510,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   if (first < end) sim_.at(first, [this] { arrive(); });
   schedule_faults();
   kafka_.start();
+  jms_.start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
   for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
     sim_.at(t, [this] { sample(); });
@@ -577,7 +589,8 @@ run_metrics system_model::collect() {
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
-  kafka_.collect(v, e2e_);  // Kafka's end-to-end latencies join the AMQP consumers' ones
+  kafka_.collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
+  jms_.collect(v, e2e_);
   put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
   m.response = response_;

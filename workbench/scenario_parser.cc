@@ -78,6 +78,7 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
   }
   if (top["consumers"]) consumers(top["consumers"], s);
   if (top["kafka"]) kafka(top["kafka"], s);
+  if (top["jms"]) jms(top["jms"], s);
   if (required("pipeline")) {
     if (auto p = steps(top["pipeline"], s, "pipeline")) s.request = std::move(*p);
   }
@@ -201,13 +202,18 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
     if (auto p = produce(n["produce"], n["cost"], s)) return models::pipeline_step{std::move(*p)};
     return std::nullopt;
   }
+  if (n["send"]) {
+    r_.check_keys(n, {"send", "cost"}, "a send step");
+    if (auto p = send(n["send"], n["cost"])) return models::pipeline_step{std::move(*p)};
+    return std::nullopt;
+  }
   if (n["delay"]) {
     r_.check_keys(n, {"delay"}, "a delay step");
     if (auto d = r_.time_distribution(n["delay"], "delay")) return models::pipeline_step{models::delay_step{*d}};
     return std::nullopt;
   }
   r_.error(n, "a pipeline step is a station name, {parallel: [...]}, {publish: {...}, cost: TIME}, "
-              "{produce: {...}, cost: TIME} or {delay: TIME}");
+              "{produce: {...}, cost: TIME}, {send: {...}, cost: TIME} or {delay: TIME}");
   return std::nullopt;
 }
 

@@ -14,7 +14,7 @@
 // Keys a variant may redefine (a macro so it can seed both an initializer list and a vector).
 #define MQLAB_SYSTEM_KEYS                                                                                          \
   "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
-      "kafka", "faults"
+      "kafka", "jms", "faults"
 
 namespace mqlab::workbench::detail {
 
@@ -44,6 +44,10 @@ class parser {
   void consumers(const YAML::Node& n, models::system_spec& s);
   void kafka(const YAML::Node& n, models::system_spec& s);
   std::optional<models::produce_step> produce(const YAML::Node& n, const YAML::Node& cost, const models::system_spec& s);
+  void jms(const YAML::Node& n, models::system_spec& s);
+  std::optional<models::send_step> send(const YAML::Node& n, const YAML::Node& cost);
+  std::optional<broker::jms::destination_kind> jms_destination(const YAML::Node& n, std::string_view where,
+                                                               std::string& name);
   void faults(const YAML::Node& n, models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
 

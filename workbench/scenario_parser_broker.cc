@@ -240,4 +240,88 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
   }
 }
 
+std::optional<broker::jms::destination_kind> parser::jms_destination(const YAML::Node& n, std::string_view where,
+                                                                     std::string& name) {
+  if (n["queue"] && n["topic"]) {
+    r_.error(n["topic"], fmt::format("{} names a queue or a topic, not both", where));
+    return std::nullopt;
+  }
+  if (!n["queue"] && !n["topic"]) {
+    r_.error(n, fmt::format("missing required key 'queue' or 'topic' for {}", where));
+    return std::nullopt;
+  }
+  const bool topic = static_cast<bool>(n["topic"]);
+  name = r_.text(topic ? n["topic"] : n["queue"], topic ? "topic" : "queue").value_or("");
+  if (name.empty() || name.starts_with('?')) r_.error(topic ? n["topic"] : n["queue"], "the destination name is empty");
+  return topic ? broker::jms::destination_kind::topic : broker::jms::destination_kind::queue;
+}
+
+std::optional<models::send_step> parser::send(const YAML::Node& n, const YAML::Node& cost) {
+  if (!r_.is_map(n, "send")) return std::nullopt;
+  r_.check_keys(n, {"queue", "topic", "persistent", "priority", "ttl", "bytes"}, "send");
+  models::send_step p;
+  const auto kind = jms_destination(n, "send", p.destination);
+  if (!kind) return std::nullopt;
+  p.kind = *kind;
+  if (n["persistent"]) p.persistent = r_.boolean(n["persistent"], "persistent").value_or(true);
+  if (n["priority"]) p.priority = static_cast<std::uint8_t>(r_.integer(n["priority"], "priority", 0, 9).value_or(4));
+  if (n["ttl"]) p.time_to_live_ms = r_.duration(n["ttl"], "ttl").value_or(sim::duration{}).ns() / 1'000'000;
+  if (n["bytes"]) p.message_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
+  if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
+  return p;
+}
+
+void parser::jms(const YAML::Node& n, models::system_spec& s) {
+  if (!r_.is_map(n, "jms")) return;
+  r_.check_keys(n, {"consumers"}, "jms");
+  s.jms.enabled = true;
+  const YAML::Node list = n["consumers"];
+  if (!list) return;
+  if (!list.IsSequence()) {
+    r_.error(list, "jms.consumers must be a list of {name, queue|topic, ...}");
+    return;
+  }
+  static const std::pair<const char*, broker::jms::ack_mode> modes[] = {
+      {"auto", broker::jms::ack_mode::auto_acknowledge},     {"client", broker::jms::ack_mode::client_acknowledge},
+      {"dups_ok", broker::jms::ack_mode::dups_ok_acknowledge}, {"transacted", broker::jms::ack_mode::session_transacted},
+      {"individual", broker::jms::ack_mode::individual_acknowledge}};
+  for (const auto& c : list) {
+    const std::string where = "a JMS consumer";
+    r_.check_keys(c, {"name", "queue", "topic", "subscription", "selector", "count", "prefetch", "ack", "service", "offline"}, where);
+    models::jms_consumer_spec spec;
+    if (r_.require(c, "name", where)) spec.name = r_.text(c["name"], "name").value_or("");
+    if (auto kind = jms_destination(c, where, spec.destination)) spec.kind = *kind;
+    if (c["subscription"]) {
+      spec.subscription = r_.text(c["subscription"], "subscription").value_or("");
+      if (spec.kind != broker::jms::destination_kind::topic) r_.error(c["subscription"], "a durable subscription needs a topic");
+    }
+    if (c["selector"]) {
+      spec.selector = r_.text(c["selector"], "selector").value_or("");
+      if (auto sel = broker::jms::selector::compile(spec.selector); !sel) {
+        r_.error(c["selector"], fmt::format("invalid selector at column {}: {}", sel.error().column, sel.error().message));
+      }
+    }
+    if (c["count"]) spec.count = static_cast<int>(r_.integer(c["count"], "count", 0, 10'000).value_or(1));
+    if (c["prefetch"]) spec.prefetch = static_cast<std::uint32_t>(r_.integer(c["prefetch"], "prefetch", 0, 1'000'000).value_or(0));
+    if (c["ack"]) {
+      const std::string a = r_.text(c["ack"], "ack").value_or("");
+      const auto* m = std::find_if(std::begin(modes), std::end(modes), [&](const auto& e) { return a == e.first; });
+      if (m == std::end(modes)) r_.error(c["ack"], fmt::format("ack must be auto, client, dups_ok, transacted or individual, got '{}'", a));
+      else spec.ack = m->second;
+    }
+    if (c["service"]) {
+      if (auto d = r_.time_distribution(c["service"], "service")) spec.service = *d;
+    }
+    if (const YAML::Node off = c["offline"]) {
+      r_.check_keys(off, {"from", "until"}, "offline");
+      if (r_.require(off, "from", "offline")) spec.offline_from = r_.duration(off["from"], "from");
+      if (off["until"]) spec.offline_until = r_.duration(off["until"], "until");
+      if (spec.offline_from && spec.offline_until && *spec.offline_until <= *spec.offline_from) {
+        r_.error(off["until"], "offline.until must be after offline.from");
+      }
+    }
+    s.jms.consumers.push_back(std::move(spec));
+  }
+}
+
 }  // namespace mqlab::workbench::detail

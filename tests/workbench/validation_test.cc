@@ -59,7 +59,18 @@ INSTANTIATE_TEST_SUITE_P(
                     14, "did you mean 'main'"},
         broken_case{"overflow_value",
                     std::string(valid) + "broker: {queues: {q: {max_length: 5, overflow: explode}}}\n", 7, 48,
-                    "overflow must be drop-head"}),
+                    "overflow must be drop-head"},
+        broken_case{"jms_bad_selector",
+                    std::string(valid) + "jms: {consumers: [{name: c, queue: q, selector: \"a = = 1\"}]}\n", 7, 49,
+                    "invalid selector at column 5"},
+        broken_case{"jms_bad_ack", std::string(valid) + "jms: {consumers: [{name: c, queue: q, ack: sometimes}]}\n", 7, 44,
+                    "ack must be auto, client, dups_ok, transacted or individual"},
+        broken_case{"jms_both_queue_and_topic",
+                    std::string(valid) + "jms: {consumers: [{name: c, queue: q, topic: t}]}\n", 7, 46,
+                    "names a queue or a topic, not both"},
+        broken_case{"jms_durable_on_a_queue",
+                    std::string(valid) + "jms: {consumers: [{name: c, queue: q, subscription: s}]}\n", 7, 53,
+                    "a durable subscription needs a topic"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(scenario_validation, every_error_is_reported_not_just_the_first) {

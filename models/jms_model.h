@@ -1,0 +1,72 @@
+// The JMS side of a simulated system: an ActiveMQ-style broker from the broker core, messages
+// from send steps, and consumers that work through their deliveries one at a time, go offline
+// and come back, with expiry and redelivery timers run in virtual time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/jms/broker.h"
+#include "models/system.h"
+#include "sim/histogram.h"
+#include "sim/random.h"
+#include "sim/simulator.h"
+
+namespace mqlab::models {
+
+class jms_model {
+ public:
+  /// `sim` and `spec` must outlive the model.
+  jms_model(sim::simulator& sim, const jms_spec& spec, const sim::random_streams& streams);
+
+  /// A jms section was declared, or messages were sent.
+  bool enabled() const { return spec_.enabled || sequence_ > 0; }
+  /// Connects the consumers and schedules their offline windows.
+  void start();
+  void send(const send_step& step, sim::sim_time created, bool measured);
+  void start_measuring();
+  /// Messages waiting in queues and durable subscriptions, summed.
+  std::int64_t backlog() const;
+  /// Adds the JMS metrics to `values` and the end-to-end latencies to `e2e`.
+  void collect(std::map<std::string, double>& values, sim::histogram& e2e) const;
+
+ private:
+  struct member {
+    const jms_consumer_spec* spec = nullptr;
+    int index = 0;
+    broker::jms::connection_id conn = 0;
+    broker::jms::session_id session = 0;
+    broker::jms::consumer_id consumer = 0;
+    bool online = false, busy = false;
+    std::deque<broker::jms::delivery> inbox;  // delivered, not yet worked on
+    std::uint64_t delivered = 0, duplicates = 0;
+    sim::rng service_rng;
+  };
+  broker::instant now() const { return {sim_.now().ns()}; }
+  void connect(std::size_t m);
+  void disconnect(std::size_t m);
+  /// Hands the core's deliveries to their members and re-arms the core's timer.
+  void drain();
+  void work(std::size_t m);
+  void arm();
+  /// Expired, dead-lettered and dropped counts over the consumers' destinations.
+  broker::jms::destination_stats totals() const;
+
+  sim::simulator& sim_;
+  const jms_spec& spec_;
+  broker::jms::broker core_;
+  broker::jms::session_id producer_ = 0;
+  std::vector<member> members_;
+  std::map<broker::jms::consumer_id, std::size_t> by_consumer_;
+  std::map<std::string, std::vector<bool>> seen_;  // per consumer spec: sequences already delivered
+  sim::histogram e2e_;
+  std::uint64_t sequence_ = 0, sent_ = 0, delivered_ = 0;
+  std::map<std::string, std::uint64_t> sent_to_;  // measured messages per destination
+  sim::sim_time armed_ = sim::sim_time::max();
+  broker::jms::destination_stats warmup_totals_;
+};
+
+}  // namespace mqlab::models
