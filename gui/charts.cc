@@ -202,7 +202,7 @@ std::unique_ptr<QChart> make_chart(const std::vector<json>& runs, chart_kind kin
     case chart_kind::depth:
       chart = time_chart(variants, "Queue depth and consumer lag over time", "messages (ready + unacked, or lag)", 1.0,
                          [](const std::string& n) {
-                           return (n.starts_with("queue.") && n.ends_with(".depth")) || n == "kafka.lag";
+                           return (n.starts_with("queue.") && n.ends_with(".depth")) || n == "kafka.lag" || n == "jms.backlog";
                          });
       break;
     case chart_kind::throughput:
