@@ -63,4 +63,14 @@ struct connection_closed {
 
 using event = std::variant<delivery, confirm, returned, consumer_cancelled, connection_closed>;
 
+/// The connection an event is for.
+inline connection_id target_of(const event& e) {
+  return std::visit(
+      [](const auto& x) {
+        if constexpr (requires { x.to; }) return x.to.conn;
+        else return x.conn;
+      },
+      e);
+}
+
 }  // namespace mqlab::broker::amqp

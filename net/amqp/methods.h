@@ -43,30 +43,31 @@ struct connection_start_ok : method_id<10, 11> {
 };
 struct connection_secure : method_id<10, 20> { longstr challenge; MQLAB_AMQP_FIELDS(challenge) };
 struct connection_secure_ok : method_id<10, 21> { longstr response; MQLAB_AMQP_FIELDS(response) };
-struct connection_tune : method_id<10, 30> {
+/// connection.tune and tune-ok carry the same fields.
+template <std::uint16_t Method>
+struct tuning : method_id<10, Method> {
   std::uint16_t channel_max = 0;
   std::uint32_t frame_max = 0;
   std::uint16_t heartbeat = 0;
   MQLAB_AMQP_FIELDS(channel_max, frame_max, heartbeat)
 };
-struct connection_tune_ok : method_id<10, 31> {
-  std::uint16_t channel_max = 0;
-  std::uint32_t frame_max = 0;
-  std::uint16_t heartbeat = 0;
-  MQLAB_AMQP_FIELDS(channel_max, frame_max, heartbeat)
-};
+using connection_tune = tuning<30>;
+using connection_tune_ok = tuning<31>;
 struct connection_open : method_id<10, 40> {
   shortstr virtual_host, capabilities;
   bool insist = false;
   MQLAB_AMQP_FIELDS(virtual_host, capabilities, insist)
 };
 struct connection_open_ok : method_id<10, 41> { shortstr known_hosts; MQLAB_AMQP_FIELDS(known_hosts) };
-struct connection_close : method_id<10, 50> {
+/// connection.close and channel.close carry the same fields.
+template <std::uint16_t Class, std::uint16_t Method>
+struct closing : method_id<Class, Method> {
   std::uint16_t reply_code = 0;
   shortstr reply_text;
   std::uint16_t class_id_ = 0, method_id_ = 0;
   MQLAB_AMQP_FIELDS(reply_code, reply_text, class_id_, method_id_)
 };
+using connection_close = closing<10, 50>;
 struct connection_close_ok : method_id<10, 51> { MQLAB_AMQP_NO_FIELDS };
 struct connection_blocked : method_id<10, 60> { shortstr reason; MQLAB_AMQP_FIELDS(reason) };
 struct connection_unblocked : method_id<10, 61> { MQLAB_AMQP_NO_FIELDS };
@@ -75,12 +76,7 @@ struct channel_open : method_id<20, 10> { shortstr out_of_band; MQLAB_AMQP_FIELD
 struct channel_open_ok : method_id<20, 11> { longstr channel_id; MQLAB_AMQP_FIELDS(channel_id) };
 struct channel_flow : method_id<20, 20> { bool active = true; MQLAB_AMQP_FIELDS(active) };
 struct channel_flow_ok : method_id<20, 21> { bool active = true; MQLAB_AMQP_FIELDS(active) };
-struct channel_close : method_id<20, 40> {
-  std::uint16_t reply_code = 0;
-  shortstr reply_text;
-  std::uint16_t class_id_ = 0, method_id_ = 0;
-  MQLAB_AMQP_FIELDS(reply_code, reply_text, class_id_, method_id_)
-};
+using channel_close = closing<20, 40>;
 struct channel_close_ok : method_id<20, 41> { MQLAB_AMQP_NO_FIELDS };
 
 struct exchange_declare : method_id<40, 10> {
@@ -98,21 +94,18 @@ struct exchange_delete : method_id<40, 20> {
   MQLAB_AMQP_FIELDS(ticket, exchange, if_unused, no_wait)
 };
 struct exchange_delete_ok : method_id<40, 21> { MQLAB_AMQP_NO_FIELDS };
-struct exchange_bind : method_id<40, 30> {
+/// exchange.bind and exchange.unbind carry the same fields.
+template <std::uint16_t Method>
+struct exchange_binding : method_id<40, Method> {
   std::uint16_t ticket = 0;
   shortstr destination, source, routing_key;
   bool no_wait = false;
   field_table arguments;
   MQLAB_AMQP_FIELDS(ticket, destination, source, routing_key, no_wait, arguments)
 };
+using exchange_bind = exchange_binding<30>;
 struct exchange_bind_ok : method_id<40, 31> { MQLAB_AMQP_NO_FIELDS };
-struct exchange_unbind : method_id<40, 40> {
-  std::uint16_t ticket = 0;
-  shortstr destination, source, routing_key;
-  bool no_wait = false;
-  field_table arguments;
-  MQLAB_AMQP_FIELDS(ticket, destination, source, routing_key, no_wait, arguments)
-};
+using exchange_unbind = exchange_binding<40>;
 struct exchange_unbind_ok : method_id<40, 51> { MQLAB_AMQP_NO_FIELDS };
 
 struct queue_declare : method_id<50, 10> {

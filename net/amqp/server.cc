@@ -136,13 +136,7 @@ void server::impl::after_input(const std::shared_ptr<peer>& p) {
 
 void server::impl::dispatch_events() {
   for (const auto& e : core.take_events()) {
-    const auto target = std::visit(
-        [](const auto& x) {
-          if constexpr (requires { x.to; }) return x.to.conn;
-          else return x.conn;
-        },
-        e);
-    const auto it = by_id.find(target);
+    const auto it = by_id.find(broker::amqp::target_of(e));
     if (it == by_id.end()) continue;
     it->second->conn.on_event(e);
     dirty.push_back(it->second);

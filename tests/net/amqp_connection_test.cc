@@ -70,10 +70,7 @@ TEST(AmqpConnection, FrameMaxOutsideTheServerRangeIsNotAllowed) {
   for (const std::uint32_t frame_max : {0u, 1024u, 1u << 20}) {
     test_server server;
     client c(server, server.accept());
-    c.send_bytes(protocol_header);
-    c.methods();
-    c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0guest\0guest", 12)}});
-    c.methods();
+    c.log_in();
     c.send(0, connection_tune_ok{.frame_max = frame_max});
     EXPECT_EQ(c.expect<connection_close>().reply_code, 530) << frame_max;
   }
@@ -82,10 +79,7 @@ TEST(AmqpConnection, FrameMaxOutsideTheServerRangeIsNotAllowed) {
 TEST(AmqpConnection, UnknownVhostIsNotAllowed) {
   test_server server;
   client c(server, server.accept());
-  c.send_bytes(protocol_header);
-  c.methods();
-  c.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0guest\0guest", 12)}});
-  c.methods();
+  c.log_in();
   c.send(0, connection_tune_ok{.frame_max = 131072});
   c.send(0, connection_open{.virtual_host = "/nowhere"});
   const auto close = c.expect<connection_close>();

@@ -9,14 +9,8 @@ connection& test_server::accept(bool loopback) { return connections_.emplace_bac
 
 void test_server::pump() {
   for (const auto& e : core.take_events()) {
-    const auto target = std::visit(
-        [](const auto& x) {
-          if constexpr (requires { x.to; }) return x.to.conn;
-          else return x.conn;
-        },
-        e);
     for (auto& c : connections_) {
-      if (c.broker_id() == target) c.on_event(e);
+      if (c.broker_id() == broker::amqp::target_of(e)) c.on_event(e);
     }
   }
 }
@@ -34,13 +28,17 @@ void client::publish(std::uint16_t channel, std::string_view exchange, std::stri
   send_bytes(out);
 }
 
-void client::handshake(std::string_view vhost, std::uint32_t frame_max, std::uint16_t heartbeat) {
+void client::log_in() {
   send_bytes(protocol_header);
   expect<connection_start>();
   field_table caps{{"consumer_cancel_notify", true}, {"connection.blocked", true}};
   send(0, connection_start_ok{.client_properties = {{"capabilities", caps}}, .mechanism = "PLAIN",
                               .response = {std::string_view("\0guest\0guest", 12)}, .locale = "en_US"});
   expect<connection_tune>();
+}
+
+void client::handshake(std::string_view vhost, std::uint32_t frame_max, std::uint16_t heartbeat) {
+  log_in();
   send(0, connection_tune_ok{.channel_max = 0, .frame_max = frame_max, .heartbeat = heartbeat});
   send(0, connection_open{.virtual_host = vhost});
   expect<connection_open_ok>();

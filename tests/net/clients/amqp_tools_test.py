@@ -4,21 +4,14 @@ import json
 import subprocess
 import unittest
 
-from mqlab_broker import Broker, binary_from_argv
+from mqlab_broker import BrokerTestCase, binary_from_argv
 
 BINARY = binary_from_argv()
 LOAD_CLIENT = BINARY.replace("/mqlab", "/mqlab-amqp-load")
 
 
-class AmqpToolsAgainstMqlab(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(BINARY)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.broker.stop()
-        assert code == 0, f"broker exited with {code}:\n{cls.broker.output()}"
+class AmqpToolsAgainstMqlab(BrokerTestCase):
+    BINARY = BINARY
 
     def tool(self, *args, stdin=None):
         r = subprocess.run([args[0], "-u", self.broker.url(), *args[1:]], input=stdin, capture_output=True,

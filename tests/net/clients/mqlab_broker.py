@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
 
 
 def free_port():
@@ -60,3 +61,17 @@ def binary_from_argv():
     if len(sys.argv) < 2:
         sys.exit("usage: TEST.py PATH/TO/mqlab [unittest args]")
     return sys.argv.pop(1)
+
+
+class BrokerTestCase(unittest.TestCase):
+    """Tests sharing one broker started for the class; its exit code must be 0 at the end."""
+    BINARY = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(cls.BINARY)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.broker.stop()
+        assert code == 0, f"broker exited with {code}:\n{cls.broker.output()}"

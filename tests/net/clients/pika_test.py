@@ -8,7 +8,7 @@ import unittest
 import pika
 import pika.exceptions
 
-from mqlab_broker import Broker, binary_from_argv
+from mqlab_broker import BrokerTestCase, binary_from_argv
 
 BINARY = binary_from_argv()
 
@@ -21,15 +21,8 @@ os._exit(0)
 """
 
 
-class PikaAgainstMqlab(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(BINARY)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.broker.stop()
-        assert code == 0, f"broker exited with {code}:\n{cls.broker.output()}"
+class PikaAgainstMqlab(BrokerTestCase):
+    BINARY = BINARY
 
     def connect(self):
         conn = pika.BlockingConnection(pika.ConnectionParameters(
