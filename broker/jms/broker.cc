@@ -100,77 +100,95 @@ void broker::state::close_session(session_state& s, instant now) {
   for (consumer_id id : mine) close_consumer(id, now);
 }
 
+namespace {
+
+// The consumer's own prefetch, else the destination's consumer.prefetchSize, else the policy.
+result<std::uint32_t> prefetch_for(const prefetch_policy& policy, const destination_uri& uri, const consumer_options& o) {
+  if (o.prefetch) return *o.prefetch;
+  if (auto it = uri.options.find("consumer.prefetchSize"); it != uri.options.end()) {
+    const auto n = parse_count(it->second);
+    if (!n) return std::unexpected(fail(error_code::invalid_destination, "InvalidDestinationException: consumer.prefetchSize=" + it->second));
+    return *n;
+  }
+  if (o.kind == destination_kind::queue) return policy.queue;
+  return o.subscription_name.empty() ? policy.topic : policy.durable_topic;
+}
+
+}  // namespace
+
+endpoint& broker::state::add_subscription(std::string key, const std::string& topic, std::optional<selector> filter) {
+  const destination d = destination::topic(topic);
+  auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = d, .stats = &stats[d], .filter = std::move(filter)});
+  endpoint& e = *endpoints.emplace(std::move(key), std::move(ep)).first->second;
+  topic_subscriptions[topic].push_back(&e);
+  return e;
+}
+
+result<endpoint*> broker::state::durable_endpoint(const std::string& client_id, const std::string& topic,
+                                                  const consumer_options& o, std::optional<selector> filter) {
+  if (client_id.empty()) {
+    return std::unexpected(fail(error_code::illegal_state,
+                                "JMSException: You cannot create a durable subscriber without specifying a unique clientID on a Connection"));
+  }
+  const std::string key = fmt::format("durable:{}:{}", client_id, o.subscription_name);
+  auto it = endpoints.find(key);
+  if (it != endpoints.end() && !it->second->consumers.empty()) {
+    return std::unexpected(fail(error_code::illegal_state,
+                                fmt::format("JMSException: Durable consumer is in use for client: {} and subscriptionName: {}",
+                                            client_id, o.subscription_name)));
+  }
+  // JMS 1.1 §6.11.1: resubscribing with another topic or selector replaces the subscription.
+  if (it != endpoints.end() &&
+      (it->second->dest.name != topic || (it->second->filter ? it->second->filter->text() : "") != o.selector)) {
+    std::erase(topic_subscriptions[it->second->dest.name], it->second.get());
+    endpoints.erase(it);
+    it = endpoints.end();
+  }
+  if (it != endpoints.end()) return it->second.get();
+  endpoint& e = add_subscription(key, topic, std::move(filter));
+  e.durable = true;
+  e.client_id = client_id;
+  e.subscription_name = o.subscription_name;
+  return &e;
+}
+
 result<consumer_id> broker::create_consumer(session_id session, const consumer_options& o, instant now) {
   auto sit = s_->sessions.find(session);
   if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
   const connection_state& conn = s_->connections.at(sit->second.conn);
   auto uri = parse_destination_uri(o.destination);
   if (!uri) return std::unexpected(fail(error_code::invalid_destination, "InvalidDestinationException: " + uri.error()));
-  auto filter = selector::compile(o.selector);
-  if (!filter) {
+  auto compiled = selector::compile(o.selector);
+  if (!compiled) {
     return std::unexpected(fail(error_code::invalid_selector,
-                                fmt::format("InvalidSelectorException: {} at column {} of '{}'", filter.error().message,
-                                            filter.error().column, o.selector)));
+                                fmt::format("InvalidSelectorException: {} at column {} of '{}'", compiled.error().message,
+                                            compiled.error().column, o.selector)));
   }
-  consumer_state c{.id = s_->next_consumer, .session = session, .conn = sit->second.conn};
-  const bool durable = o.kind == destination_kind::topic && !o.subscription_name.empty();
-  c.prefetch = o.kind == destination_kind::queue ? conn.options.prefetch.queue
-               : durable                         ? conn.options.prefetch.durable_topic
-                                                 : conn.options.prefetch.topic;
-  if (auto it = uri->options.find("consumer.prefetchSize"); it != uri->options.end()) {
-    const auto n = parse_count(it->second);
-    if (!n) return std::unexpected(fail(error_code::invalid_destination, "InvalidDestinationException: consumer.prefetchSize=" + it->second));
-    c.prefetch = *n;
-  }
-  if (o.prefetch) c.prefetch = *o.prefetch;
+  std::optional<selector> filter;
+  if (!o.selector.empty()) filter = std::move(*compiled);
+  const auto prefetch = prefetch_for(conn.options.prefetch, *uri, o);
+  if (!prefetch) return std::unexpected(prefetch.error());
 
+  consumer_state c{.session = session, .conn = sit->second.conn, .prefetch = *prefetch};
   endpoint* e = nullptr;
   if (o.kind == destination_kind::queue) {
     e = &s_->queue_endpoint(uri->name);
-    if (!o.selector.empty()) c.filter = std::move(*filter);
-  } else if (durable) {
-    if (conn.options.client_id.empty()) {
-      return std::unexpected(fail(error_code::illegal_state,
-                                  "JMSException: You cannot create a durable subscriber without specifying a unique clientID on a Connection"));
-    }
-    const std::string key = fmt::format("durable:{}:{}", conn.options.client_id, o.subscription_name);
-    auto it = s_->endpoints.find(key);
-    if (it != s_->endpoints.end() && !it->second->consumers.empty()) {
-      return std::unexpected(fail(error_code::illegal_state,
-                                  fmt::format("JMSException: Durable consumer is in use for client: {} and subscriptionName: {}",
-                                              conn.options.client_id, o.subscription_name)));
-    }
-    // JMS 1.1 §6.11.1: resubscribing with another topic or selector replaces the subscription.
-    if (it != s_->endpoints.end() &&
-        (it->second->dest.name != uri->name || (it->second->filter ? it->second->filter->text() : "") != o.selector)) {
-      std::erase(s_->topic_subscriptions[it->second->dest.name], it->second.get());
-      s_->endpoints.erase(it);
-      it = s_->endpoints.end();
-    }
-    if (it == s_->endpoints.end()) {
-      auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = destination::topic(uri->name),
-                                                    .stats = &s_->stats[destination::topic(uri->name)], .durable = true,
-                                                    .client_id = conn.options.client_id, .subscription_name = o.subscription_name});
-      if (!o.selector.empty()) ep->filter = std::move(*filter);
-      it = s_->endpoints.emplace(key, std::move(ep)).first;
-      s_->topic_subscriptions[uri->name].push_back(it->second.get());
-    }
-    e = it->second.get();
+    c.filter = std::move(filter);  // queue consumers filter at dispatch; subscriptions on arrival
+  } else if (!o.subscription_name.empty()) {
+    auto d = s_->durable_endpoint(conn.options.client_id, uri->name, o, std::move(filter));
+    if (!d) return std::unexpected(d.error());
+    e = *d;
   } else {
-    const std::string key = fmt::format("sub:{}", s_->next_subscription++);
-    auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = destination::topic(uri->name),
-                                                  .stats = &s_->stats[destination::topic(uri->name)]});
-    if (!o.selector.empty()) ep->filter = std::move(*filter);
-    e = s_->endpoints.emplace(key, std::move(ep)).first->second.get();
-    s_->topic_subscriptions[uri->name].push_back(e);
+    e = &s_->add_subscription(fmt::format("sub:{}", s_->next_subscription++), uri->name, std::move(filter));
   }
   if (e->dest.is_topic()) {
     e->owner = sit->second.conn;
     e->no_local = o.no_local;
   }
-  const consumer_id id = s_->next_consumer++;
+  c.id = s_->next_consumer++;
   c.at = e;
-  e->consumers.push_back(id);
+  e->consumers.push_back(c.id);
+  const consumer_id id = c.id;
   s_->consumers[id] = std::move(c);
   s_->dispatch(*e, now);
   return id;

@@ -97,11 +97,15 @@ struct broker::state {
   std::vector<delivery> out;
 
   endpoint& queue_endpoint(const std::string& name);
+  endpoint& add_subscription(std::string key, const std::string& topic, std::optional<selector> filter);
+  /// The client's durable subscription, created or replaced as JMS 1.1 §6.11.1 says.
+  result<endpoint*> durable_endpoint(const std::string& client_id, const std::string& topic, const consumer_options& o,
+                                     std::optional<selector> filter);
   void enqueue(endpoint& e, pending p, instant now, bool dispatch_now = true);
   void publish(const destination& dest, const message_ptr& msg, connection_id from, instant now);
   void dispatch(endpoint& e, instant now);
   consumer_state* pick(endpoint& e, const message& m);
-  void deliver(consumer_state& c, pending p, instant now);
+  void deliver(consumer_state& c, pending p);
   /// Settles the session's deliveries that `pred` picks: acknowledged (gone) or returned for
   /// redelivery, then dispatches what that freed. Newest first, so returned messages end up at
   /// the front of their backlogs in their original order.

@@ -115,12 +115,12 @@ void broker::state::dispatch(endpoint& e, instant now) {
       pending p = std::move(lane[i]);
       lane.erase(lane.begin() + static_cast<std::ptrdiff_t>(i));
       --e.waiting.size;
-      deliver(*c, std::move(p), now);
+      deliver(*c, std::move(p));
     }
   }
 }
 
-void broker::state::deliver(consumer_state& c, pending p, instant now) {
+void broker::state::deliver(consumer_state& c, pending p) {
   session_state& s = sessions.at(c.session);
   const std::uint64_t id = s.next_delivery_id++;
   ++c.outstanding;
@@ -129,7 +129,6 @@ void broker::state::deliver(consumer_state& c, pending p, instant now) {
   if (p.redeliveries > 0) ++c.at->stats->redelivered;
   out.push_back(delivery{c.id, s.id, id, p.msg, p.redeliveries > 0, p.redeliveries + 1});
   s.delivered.push_back(unacked{id, c.id, c.at->key, std::move(p)});
-  (void)now;
 }
 
 void broker::state::settle_one(session_state& s, std::size_t index, bool ack, instant now) {
