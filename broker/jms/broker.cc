@@ -25,9 +25,7 @@ std::optional<std::uint32_t> parse_count(std::string_view s) {
 
 std::expected<prefetch_policy, std::string> prefetch_policy::from_url(std::string_view url) {
   prefetch_policy p;
-  const auto q = url.find('?');
-  if (q == std::string_view::npos) return p;
-  auto uri = parse_destination_uri(fmt::format("url{}", url.substr(q)));
+  auto uri = split_options(url);
   if (!uri) return std::unexpected(uri.error());
   for (const auto& [key, value] : uri->options) {
     const auto n = parse_count(value);
@@ -130,7 +128,7 @@ result<endpoint*> broker::state::durable_endpoint(const std::string& client_id, 
     return std::unexpected(fail(error_code::illegal_state,
                                 "JMSException: You cannot create a durable subscriber without specifying a unique clientID on a Connection"));
   }
-  const std::string key = fmt::format("durable:{}:{}", client_id, o.subscription_name);
+  const std::string key = durable_key(client_id, o.subscription_name);
   auto it = endpoints.find(key);
   if (it != endpoints.end() && !it->second->consumers.empty()) {
     return std::unexpected(fail(error_code::illegal_state,
@@ -218,7 +216,7 @@ void broker::state::close_consumer(consumer_id id, instant now) {
 result<void> broker::unsubscribe(connection_id conn, std::string_view name) {
   const auto c = s_->connections.find(conn);
   if (c == s_->connections.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Connection is closed"));
-  const std::string key = fmt::format("durable:{}:{}", c->second.options.client_id, name);
+  const std::string key = durable_key(c->second.options.client_id, name);
   auto it = s_->endpoints.find(key);
   if (it == s_->endpoints.end()) {
     return std::unexpected(fail(error_code::invalid_destination,
@@ -267,12 +265,12 @@ result<std::string> broker::send(session_id session, destination_kind kind, std:
 std::vector<delivery> broker::take_deliveries() { return std::exchange(s_->out, {}); }
 
 std::size_t broker::queue_depth(std::string_view queue) const {
-  auto it = s_->endpoints.find(fmt::format("queue:{}", queue));
+  auto it = s_->endpoints.find(queue_key(queue));
   return it == s_->endpoints.end() ? 0 : it->second->waiting.size;
 }
 
 std::size_t broker::subscription_depth(std::string_view client_id, std::string_view name) const {
-  auto it = s_->endpoints.find(fmt::format("durable:{}:{}", client_id, name));
+  auto it = s_->endpoints.find(durable_key(client_id, name));
   return it == s_->endpoints.end() ? 0 : it->second->waiting.size;
 }
 

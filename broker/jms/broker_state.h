@@ -53,7 +53,16 @@ struct consumer_state {
   std::uint32_t prefetch = 0;      // 0 = pull
   std::uint32_t outstanding = 0;
   std::uint32_t pull_credit = 0;
+
+  /// May take another message: within its prefetch window, or (prefetch 0) asked for one.
+  bool has_credit() const { return prefetch == 0 ? pull_credit > 0 : outstanding < prefetch; }
 };
+
+/// Endpoint keys: a queue by name, a durable subscription by client id and name.
+inline std::string queue_key(std::string_view queue) { return "queue:" + std::string(queue); }
+inline std::string durable_key(std::string_view client_id, std::string_view subscription) {
+  return "durable:" + std::string(client_id) + ":" + std::string(subscription);
+}
 
 struct unacked {
   std::uint64_t delivery_id = 0;

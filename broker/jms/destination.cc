@@ -8,10 +8,15 @@ namespace mqlab::broker::jms {
 std::string destination::to_string() const { return fmt::format("{}://{}", is_topic() ? "topic" : "queue", name); }
 
 std::expected<destination_uri, std::string> parse_destination_uri(std::string_view text) {
+  auto uri = split_options(text);
+  if (uri && uri->name.empty()) return std::unexpected(fmt::format("'{}': the destination name is empty", text));
+  return uri;
+}
+
+std::expected<destination_uri, std::string> split_options(std::string_view text) {
   destination_uri uri;
   const auto q = text.find('?');
   uri.name = std::string(text.substr(0, q));
-  if (uri.name.empty()) return std::unexpected(fmt::format("'{}': the destination name is empty", text));
   if (q == std::string_view::npos) return uri;
   std::string_view rest = text.substr(q + 1);
   while (!rest.empty()) {

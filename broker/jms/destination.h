@@ -34,6 +34,9 @@ struct destination_uri {
 };
 /// Splits "name?key=value&key=value"; an option without '=' or an empty name is an error.
 std::expected<destination_uri, std::string> parse_destination_uri(std::string_view text);
+/// The same split for any ActiveMQ URL ("tcp://host:61616?jms.prefetchPolicy.all=50"): the part
+/// before '?' (possibly empty) and the options after it.
+std::expected<destination_uri, std::string> split_options(std::string_view text);
 
 /// For a queue named Consumer.<group>.VirtualTopic.X: the virtual topic "VirtualTopic.X".
 std::optional<std::string> virtual_topic_of_queue(std::string_view queue_name);

@@ -30,7 +30,7 @@ void backlog::push_front(pending p) {
 }
 
 endpoint& broker::state::queue_endpoint(const std::string& name) {
-  const std::string key = "queue:" + name;
+  const std::string key = queue_key(name);
   auto it = endpoints.find(key);
   if (it != endpoints.end()) return *it->second;
   // ActiveMQ creates destinations on first use.
@@ -85,8 +85,7 @@ consumer_state* broker::state::pick(endpoint& e, const message& m) {
   const std::size_t n = e.consumers.size();
   for (std::size_t i = 0; i < n; ++i) {
     consumer_state& c = consumers.at(e.consumers[(e.next_consumer + i) % n]);
-    const bool credit = c.prefetch == 0 ? c.pull_credit > 0 : c.outstanding < c.prefetch;
-    if (!credit || (c.filter && !c.filter->matches(view))) continue;
+    if (!c.has_credit() || (c.filter && !c.filter->matches(view))) continue;
     e.next_consumer = (e.next_consumer + i + 1) % n;
     return &c;
   }
@@ -95,10 +94,7 @@ consumer_state* broker::state::pick(endpoint& e, const message& m) {
 
 void broker::state::dispatch(endpoint& e, instant now) {
   const auto has_credit = [&] {
-    return std::ranges::any_of(e.consumers, [&](consumer_id id) {
-      const consumer_state& c = consumers.at(id);
-      return c.prefetch == 0 ? c.pull_credit > 0 : c.outstanding < c.prefetch;
-    });
+    return std::ranges::any_of(e.consumers, [&](consumer_id id) { return consumers.at(id).has_credit(); });
   };
   for (auto& lane : e.waiting.lanes) {
     for (std::size_t i = 0; i < lane.size() && has_credit();) {
