@@ -160,11 +160,12 @@ void server::impl::flush_dirty() {
 }
 
 void server::impl::check_memory() {
-  const bool over = core.ready_bytes() >= listen.memory_high_watermark;
+  const std::uint64_t queued = core.ready_bytes();
+  const bool over = queued >= listen.memory_high_watermark;
   if (over == blocked) return;
   blocked = over;
-  log(log_level::warn, "memory alarm {}: {} bytes queued, high watermark {}", over ? "set" : "cleared",
-      core.ready_bytes(), listen.memory_high_watermark);
+  log(log_level::warn, "memory alarm {}: {} bytes queued, high watermark {}", over ? "set" : "cleared", queued,
+      listen.memory_high_watermark);
   for (const auto& p : peers) {
     p->conn.set_blocked(over);
     if (!over) p->resume.cancel();

@@ -9,8 +9,9 @@ connection& test_server::accept(bool loopback) { return connections_.emplace_bac
 
 void test_server::pump() {
   for (const auto& e : core.take_events()) {
+    const auto target = broker::amqp::target_of(e);
     for (auto& c : connections_) {
-      if (c.broker_id() == broker::amqp::target_of(e)) c.on_event(e);
+      if (c.broker_id() == target) c.on_event(e);
     }
   }
 }
