@@ -3,10 +3,11 @@
 #include "models/jms_model.h"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
+
+#include "models/payload.h"
 
 namespace mqlab::models {
 namespace {
@@ -19,22 +20,13 @@ struct payload {
   std::uint8_t measured;
 };
 
-std::string encode(const payload& p, std::size_t bytes) {
-  std::string s(std::max(bytes, sizeof(payload)), '\0');
-  std::memcpy(s.data(), &p, sizeof p);
-  return s;
-}
-
-payload decode(const jms::message& m) {
-  payload p{};
-  std::memcpy(&p, std::get<jms::bytes_body>(m.spec.content).bytes.data(), sizeof p);
-  return p;
-}
+// The name without ActiveMQ destination options ("orders?consumer.prefetchSize=1" -> "orders").
+std::string name_of(const jms_consumer_spec& c) { return c.destination.substr(0, c.destination.find('?')); }
 
 // The destination whose sends a consumer should see all of: its topic, or for a virtual-topic
 // consumer queue the virtual topic, or its queue.
 std::string source_of(const jms_consumer_spec& c) {
-  const std::string name = c.destination.substr(0, c.destination.find('?'));
+  const std::string name = name_of(c);
   if (c.kind == jms::destination_kind::queue) {
     if (auto topic = jms::virtual_topic_of_queue(name)) return *topic;
   }
@@ -93,7 +85,7 @@ void jms_model::disconnect(std::size_t m) {
 
 void jms_model::send(const send_step& step, sim::sim_time created, bool measured) {
   jms::message_spec spec;
-  spec.content = jms::bytes_body{encode({created.ns(), sequence_++, measured}, step.message_bytes)};
+  spec.content = jms::bytes_body{encode_payload(payload{created.ns(), sequence_++, measured}, step.message_bytes)};
   const jms::producer_qos qos{.mode = step.persistent ? jms::delivery_mode::persistent : jms::delivery_mode::non_persistent,
                               .priority = step.priority, .time_to_live_ms = step.time_to_live_ms};
   (void)core_.send(producer_, step.kind, step.destination, std::move(spec), qos, now());
@@ -133,7 +125,7 @@ void jms_model::work(std::size_t m) {
     }
     const jms::delivery d = std::move(w.inbox.front());
     w.inbox.pop_front();
-    const payload p = decode(*d.msg);
+    const auto p = decode_payload<payload>(std::get<jms::bytes_body>(d.msg->spec.content).bytes);
     if (p.measured) {
       e2e_.record(sim_.now().ns() - p.created_ns);
       ++w.delivered;
@@ -167,7 +159,7 @@ void jms_model::start_measuring() { warmup_totals_ = totals(); }
 broker::jms::destination_stats jms_model::totals() const {
   jms::destination_stats t{};
   std::set<std::pair<jms::destination_kind, std::string>> seen;
-  for (const auto& c : spec_.consumers) seen.emplace(c.kind, c.destination.substr(0, c.destination.find('?')));
+  for (const auto& c : spec_.consumers) seen.emplace(c.kind, name_of(c));
   for (const auto& [kind, name] : seen) {
     const auto s = core_.stats(kind, name);
     t.expired += s.expired;
@@ -181,7 +173,7 @@ std::int64_t jms_model::backlog() const {
   std::int64_t n = 0;
   for (const auto& c : spec_.consumers) {
     if (c.kind == jms::destination_kind::queue) {
-      n += static_cast<std::int64_t>(core_.queue_depth(c.destination.substr(0, c.destination.find('?'))));
+      n += static_cast<std::int64_t>(core_.queue_depth(name_of(c)));
     }
   }
   for (const auto& m : members_) {

@@ -2,9 +2,9 @@
 // sequence number in the value, so consumers can measure latency, duplicates and order.
 #include "models/kafka_model.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include "models/payload.h"
 
 namespace mqlab::models {
 namespace {
@@ -17,18 +17,6 @@ struct payload {
   std::uint32_t sequence;
   std::uint8_t measured;
 };
-
-std::string encode(const payload& p, std::size_t bytes) {
-  std::string s(std::max(bytes, sizeof(payload)), '\0');
-  std::memcpy(s.data(), &p, sizeof p);
-  return s;
-}
-
-payload decode(const std::string& s) {
-  payload p{};
-  std::memcpy(&p, s.data(), sizeof p);
-  return p;
-}
 
 kafka::assignor_kind assignor_of(const std::string& name) {
   if (name == "roundrobin") return kafka::assignor_kind::round_robin;
@@ -97,7 +85,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
   const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
   const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
   kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(fmt::format("key-{}", key)) : std::nullopt,
-                  encode({created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
+                  encode_payload(payload{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
@@ -139,7 +127,7 @@ void kafka_model::work(std::size_t m) {
 }
 
 void kafka_model::account(const kafka::record& r) {
-  const payload p = decode(*r.value);
+  const auto p = decode_payload<payload>(*r.value);
   if (p.key >= 0) {
     auto& seen = seen_[p.key];
     if (seen.size() <= p.sequence) seen.resize(p.sequence + 1, false);
