@@ -8,6 +8,7 @@
 namespace mqlab::broker::kafka {
 
 enum class error_code : std::int16_t {
+  unknown_server_error = -1,
   none = 0,
   offset_out_of_range = 1,
   corrupt_message = 2,
@@ -15,13 +16,22 @@ enum class error_code : std::int16_t {
   leader_not_available = 5,
   not_leader_or_follower = 6,
   request_timed_out = 7,
+  message_too_large = 10,
+  coordinator_not_available = 15,
+  not_coordinator = 16,
+  invalid_topic = 17,
   illegal_generation = 22,
   inconsistent_group_protocol = 23,
+  invalid_group_id = 24,
   unknown_member_id = 25,
+  invalid_session_timeout = 26,
   rebalance_in_progress = 27,
+  unsupported_version = 35,
   topic_already_exists = 36,
   invalid_partitions = 37,
   invalid_replication_factor = 38,
+  invalid_request = 42,
+  unsupported_compression_type = 76,
   not_enough_replicas = 19,
   not_enough_replicas_after_append = 20,
 };
