@@ -1,9 +1,11 @@
-// `mqlab broker`: flags to server options, an io_context on this thread, shutdown on signals.
+// `mqlab broker`: flags to server options, AMQP and/or Kafka listeners on one io_context on
+// this thread, shutdown on signals.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include "cli/broker_command.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +13,9 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "broker/kafka/cluster.h"
 #include "net/amqp/server.h"
+#include "net/kafka/server.h"
 #include "net/log.h"
 
 namespace mqlab::cli {
@@ -20,6 +24,10 @@ namespace {
 struct broker_options {
   net::amqp::server_options server;
   net::amqp::listen_options listen;
+  bool amqp_port_given = false;
+  std::optional<std::uint16_t> kafka_port;
+  net::kafka::service_options kafka;
+  std::int32_t kafka_brokers = 1;
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
 };
@@ -50,19 +58,28 @@ int serve(broker_options& o) {
     fmt::print(stderr, "mqlab broker: {}\n", ok.error());
     return 2;
   }
-  broker::amqp::broker core;
-  for (const auto& v : o.vhosts) core.add_vhost(v);
   boost::asio::io_context io;
-  net::amqp::server amqp(io, core, o.server, o.listen);
-  if (auto ok = amqp.start(); !ok) {
-    fmt::print(stderr, "mqlab broker: {}\n", ok.error());
+  // AMQP runs unless only a Kafka port was asked for.
+  broker::amqp::broker amqp_core;
+  for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
+  std::optional<net::amqp::server> amqp;
+  if (o.amqp_port_given || !o.kafka_port) amqp.emplace(io, amqp_core, o.server, o.listen);
+  broker::kafka::cluster kafka_core(o.kafka_brokers);
+  net::kafka::service kafka_service(kafka_core, o.kafka);
+  std::optional<net::kafka::server> kafka;
+  if (o.kafka_port) kafka.emplace(io, kafka_service, net::kafka::listen_options{o.listen.bind, *o.kafka_port, o.kafka_brokers});
+  auto started = amqp ? amqp->start() : std::expected<void, std::string>{};
+  if (started && kafka) started = kafka->start();
+  if (!started) {
+    fmt::print(stderr, "mqlab broker: {}\n", started.error());
     return 2;
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     net::log(net::log_level::info, "signal {}: shutting down", signal);
-    amqp.stop();
+    if (amqp) amqp->stop();
+    if (kafka) kafka->stop();
   });
   io.run();
   net::log(net::log_level::info, "stopped");
@@ -73,8 +90,20 @@ int serve(broker_options& o) {
 
 void add_broker_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<broker_options>();
-  auto* cmd = app.add_subcommand("broker", "Serve the embedded broker core over AMQP 0-9-1 until SIGINT/SIGTERM");
-  cmd->add_option("--amqp-port", o->listen.port, "AMQP port (0 = any free port, printed at start)")->capture_default_str();
+  auto* cmd = app.add_subcommand("broker", "Serve the embedded broker cores over AMQP 0-9-1 and/or Kafka until SIGINT/SIGTERM");
+  cmd->add_option_function<std::uint16_t>(
+         "--amqp-port", [o](std::uint16_t port) { o->listen.port = port, o->amqp_port_given = true; },
+         "AMQP port (0 = any free port, printed at start; default 5672 unless only --kafka-port is given)");
+  cmd->add_option_function<std::uint16_t>("--kafka-port", [o](std::uint16_t port) { o->kafka_port = port; },
+                                          "Kafka port of broker 0; broker N listens on this + N (0 = any free ports)");
+  cmd->add_option("--kafka-brokers", o->kafka_brokers, "Kafka brokers in the cluster, on consecutive ports")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--num-partitions", o->kafka.default_partitions, "Partitions of auto-created topics (num.partitions)")
+      ->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("--default-replication-factor", o->kafka.default_replication_factor,
+                  "Replication factor of auto-created topics")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_flag("!--no-auto-create-topics", o->kafka.auto_create_topics,
+                "Do not create topics on Metadata requests (auto.create.topics.enable=false)");
   cmd->add_option("--bind", o->listen.bind, "Address to listen on")->capture_default_str();
   cmd->add_option("--user", o->users, "NAME:PASSWORD allowed to connect (repeatable; default guest:guest, loopback only)");
   cmd->add_option("--vhost", o->vhosts, "Virtual host to create besides '/' (repeatable)");

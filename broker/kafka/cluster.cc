@@ -83,6 +83,12 @@ std::int32_t cluster::partitions(const std::string& topic) const {
   return it == topics_.end() ? 0 : it->second.config.partitions;
 }
 
+std::vector<std::string> cluster::topic_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, t] : topics_) names.push_back(name);
+  return names;
+}
+
 partition_state* cluster::find(const std::string& topic, std::int32_t p) {
   auto it = topics_.find(topic);
   if (it == topics_.end() || p < 0 || p >= it->second.config.partitions) return nullptr;

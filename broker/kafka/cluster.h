@@ -61,6 +61,7 @@ class cluster {
   error_code create_topic(const std::string& name, const topic_config& config);
   bool has_topic(const std::string& name) const { return topics_.contains(name); }
   std::int32_t partitions(const std::string& topic) const;
+  std::vector<std::string> topic_names() const;
 
   /// Appends records to the partition's leader. acks=all needs min.insync.replicas in the ISR
   /// and is acknowledged once every ISR member has the records.

@@ -31,6 +31,8 @@ const char* error_name(error_code c) {
     case error_code::unsupported_compression_type: return "UNSUPPORTED_COMPRESSION_TYPE";
     case error_code::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
     case error_code::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
+    case error_code::invalid_required_acks: return "INVALID_REQUIRED_ACKS";
+    case error_code::invalid_config: return "INVALID_CONFIG";
   }
   return "UNKNOWN";
 }

@@ -34,6 +34,8 @@ enum class error_code : std::int16_t {
   unsupported_compression_type = 76,
   not_enough_replicas = 19,
   not_enough_replicas_after_append = 20,
+  invalid_required_acks = 21,
+  invalid_config = 40,
 };
 
 /// Kafka's upper-case name, e.g. "NOT_ENOUGH_REPLICAS".

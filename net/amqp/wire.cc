@@ -7,25 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "net/byte_order.h"
+
 namespace mqlab::net::amqp {
 
 namespace {
-
-template <typename T>
-T load_be(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (std::endian::native == std::endian::little && sizeof(T) > 1) v = std::byteswap(v);
-  return v;
-}
-
-template <typename T>
-void store_be(std::string& out, T v) {
-  if constexpr (std::endian::native == std::endian::little && sizeof(T) > 1) v = std::byteswap(v);
-  char b[sizeof v];
-  std::memcpy(b, &v, sizeof v);
-  out.append(b, sizeof v);
-}
 
 // Nested tables deeper than this are refused: a hostile frame must not exhaust the stack.
 constexpr int max_table_depth = 32;
@@ -119,9 +105,9 @@ field_value wire_reader::value() {
 }
 
 void wire_writer::octet(std::uint8_t v) { flush_bits(); out_.push_back(static_cast<char>(v)); }
-void wire_writer::short_uint(std::uint16_t v) { flush_bits(); store_be(out_, v); }
-void wire_writer::long_uint(std::uint32_t v) { flush_bits(); store_be(out_, v); }
-void wire_writer::longlong_uint(std::uint64_t v) { flush_bits(); store_be(out_, v); }
+void wire_writer::short_uint(std::uint16_t v) { flush_bits(); append_be(out_, v); }
+void wire_writer::long_uint(std::uint32_t v) { flush_bits(); append_be(out_, v); }
+void wire_writer::longlong_uint(std::uint64_t v) { flush_bits(); append_be(out_, v); }
 
 void wire_writer::bit(bool v) {
   if (bit_pos_ == std::string::npos || bit_index_ == 8) {

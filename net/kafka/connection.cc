@@ -1,0 +1,105 @@
+// Request framing, version checks and in-order replies for one Kafka connection.
+#include "net/kafka/connection.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "net/byte_order.h"
+
+namespace mqlab::net::kafka {
+
+void connection::receive(std::string_view bytes, std::int64_t now_ms) {
+  if (done_) return;
+  std::string_view data = bytes;
+  if (!in_.empty()) {
+    in_.append(bytes);
+    data = in_;
+  }
+  std::size_t used = 0;
+  while (!done_ && data.size() - used >= 4) {
+    const auto size = load_be<std::int32_t>(data.data() + used);
+    if (size < 8 || size > max_request_size) {
+      finish(fmt::format("request size {} outside 8..{}", size, max_request_size));
+      break;
+    }
+    if (data.size() - used - 4 < static_cast<std::size_t>(size)) break;
+    handle(data.substr(used + 4, static_cast<std::size_t>(size)), now_ms);
+    used += 4 + static_cast<std::size_t>(size);
+  }
+  in_ = std::string(data.substr(std::min(used, data.size())));
+  send_ready();
+}
+
+void connection::handle(std::string_view request, std::int64_t now_ms) {
+  wire_reader in(request);
+  request_header h;
+  try {
+    h = read_request_header(in);
+  } catch (const wire_error& e) {
+    finish("malformed request header: " + e.text);
+    return;
+  }
+  const auto api = find_api(h.api_key);
+  if (api && h.api_key == static_cast<std::int16_t>(api_key::api_versions) && h.api_version > api->max) {
+    unsupported_api_versions(h.correlation_id);
+    return;
+  }
+  if (!api || h.api_version < api->min || h.api_version > api->max) {
+    finish(fmt::format("{} v{} is not supported", api_name(h.api_key), h.api_version));
+    return;
+  }
+  const std::uint64_t slot = next_slot_++;
+  replies_.push_back({slot, h.correlation_id, false, {}});
+  try {
+    outcome o = service_.handle(h, in, node_, {id_, slot}, now_ms);
+    if (o.what == outcome::kind::silent) replies_.pop_back();
+    else if (o.what == outcome::kind::respond) complete(slot, std::move(o.body));
+  } catch (const wire_error& e) {
+    replies_.pop_back();
+    finish(fmt::format("malformed {} v{} request: {}", api_name(h.api_key), h.api_version, e.text));
+  }
+}
+
+void connection::unsupported_api_versions(std::int32_t correlation_id) {
+  // As Kafka brokers do (KIP-511): a v0 body with UNSUPPORTED_VERSION and the ApiVersions range,
+  // on which librdkafka retries with v0. Its tagged fields are never read.
+  const auto range = *find_api(static_cast<std::int16_t>(api_key::api_versions));
+  std::string body;
+  wire_writer w(body);
+  w.int16(static_cast<std::int16_t>(broker::kafka::error_code::unsupported_version));
+  w.array(1);
+  w.int16(static_cast<std::int16_t>(range.key));
+  w.int16(range.min);
+  w.int16(range.max);
+  const std::uint64_t slot = next_slot_++;
+  replies_.push_back({slot, correlation_id, false, {}});
+  complete(slot, std::move(body));
+}
+
+void connection::complete(std::uint64_t slot, std::string body) {
+  auto it = std::ranges::find(replies_, slot, &reply::slot);
+  if (it == replies_.end()) return;
+  it->body = std::move(body);
+  it->ready = true;
+  send_ready();
+}
+
+void connection::send_ready() {
+  wire_writer w(out_);
+  while (!replies_.empty() && replies_.front().ready) {
+    const reply& r = replies_.front();
+    w.int32(static_cast<std::int32_t>(r.body.size() + 4));
+    w.int32(r.correlation_id);
+    w.raw(r.body);
+    replies_.pop_front();
+  }
+}
+
+void connection::finish(std::string reason) {
+  done_ = true;
+  end_reason_ = std::move(reason);
+  service_.forget(id_);
+}
+
+}  // namespace mqlab::net::kafka

@@ -1,0 +1,220 @@
+// Kafka server transport: one acceptor per broker, a reading coroutine per client, one write
+// in flight per socket, and a timer at the service's next deadline (group sessions, long polls).
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "net/kafka/server.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include <boost/asio.hpp>
+
+#include "net/kafka/connection.h"
+#include "net/log.h"
+
+namespace mqlab::net::kafka {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using clock = std::chrono::system_clock;  // record timestamps and sessions are wall-clock ms
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
+}
+
+constexpr std::size_t read_chunk = 256 * 1024;
+
+}  // namespace
+
+struct peer {
+  peer(tcp::socket s, service& svc, std::uint64_t id, std::int32_t node)
+      : socket(std::move(s)), conn(svc, id, node) {}
+  tcp::socket socket;
+  connection conn;
+  std::string sending;
+  bool writing = false, closed = false;
+  std::string name;
+};
+
+struct server::impl {
+  impl(asio::io_context& io_, service& svc_, listen_options listen_)
+      : io(io_), svc(svc_), listen(std::move(listen_)), deadline(io_) {}
+
+  asio::io_context& io;
+  service& svc;
+  listen_options listen;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  asio::system_timer deadline;
+  std::int64_t deadline_at = INT64_MAX;
+  std::unordered_map<std::uint64_t, std::shared_ptr<peer>> peers;
+  std::uint64_t next_id = 1;
+  bool stopping = false;
+
+  asio::awaitable<void> accept_loop(std::int32_t node);
+  asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
+  asio::awaitable<void> deadline_loop();
+  void route_completions();
+  void flush(const std::shared_ptr<peer>& p);
+  void close(const std::shared_ptr<peer>& p);
+};
+
+asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
+  auto& acceptor = *acceptors[static_cast<std::size_t>(node)];
+  while (!stopping && acceptor.is_open()) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) continue;
+    auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
+    p->name = fmt::format("{}:{} (broker {})", remote.address().to_string(), remote.port(), node);
+    peers[p->conn.id()] = p;
+    log(log_level::debug, "accepting Kafka connection {}", p->name);
+    asio::co_spawn(io, read_loop(p), asio::detached);
+  }
+}
+
+asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
+  std::vector<char> buffer(read_chunk);
+  while (!p->closed && !p->conn.done()) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    p->conn.receive({buffer.data(), n}, now_ms());
+    route_completions();
+    flush(p);
+  }
+  if (p->conn.done() && !p->conn.end_reason().empty()) {
+    log(log_level::warn, "closing Kafka connection {}: {}", p->name, p->conn.end_reason());
+  } else if (!p->closed) {
+    log(log_level::debug, "Kafka connection {} closed by the client", p->name);
+    close(p);
+  }
+}
+
+void server::impl::route_completions() {
+  for (auto& c : svc.take_completions()) {
+    auto it = peers.find(c.to.connection);
+    if (it == peers.end()) continue;
+    it->second->conn.complete(c.to.slot, std::move(c.body));
+    flush(it->second);
+  }
+  // A new long poll or group session may end sooner than the timer is set for.
+  if (svc.next_deadline() < deadline_at) deadline.cancel();
+}
+
+void server::impl::flush(const std::shared_ptr<peer>& p) {
+  if (p->writing || p->closed) return;
+  if (p->conn.output().empty()) {
+    if (p->conn.done()) close(p);
+    return;
+  }
+  p->sending.clear();
+  std::swap(p->sending, p->conn.output());
+  p->writing = true;
+  asio::async_write(p->socket, asio::buffer(p->sending), [this, p](boost::system::error_code ec, std::size_t) {
+    p->writing = false;
+    if (ec) {
+      close(p);
+      return;
+    }
+    flush(p);
+  });
+}
+
+void server::impl::close(const std::shared_ptr<peer>& p) {
+  if (p->closed) return;
+  p->closed = true;
+  svc.forget(p->conn.id());
+  boost::system::error_code ignored;
+  p->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  p->socket.close(ignored);
+  peers.erase(p->conn.id());
+}
+
+asio::awaitable<void> server::impl::deadline_loop() {
+  while (!stopping) {
+    deadline_at = svc.next_deadline();
+    deadline.expires_at(deadline_at == INT64_MAX ? clock::time_point::max()
+                                                 : clock::time_point(std::chrono::milliseconds(deadline_at)));
+    boost::system::error_code ec;
+    co_await deadline.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) break;
+    svc.advance(now_ms());
+    route_completions();
+  }
+}
+
+server::server(asio::io_context& io, service& s, listen_options listen)
+    : impl_(std::make_unique<impl>(io, s, std::move(listen))) {}
+
+server::~server() = default;
+
+std::expected<void, std::string> server::start() {
+  auto& s = *impl_;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(s.listen.bind, ec);
+  if (ec) return std::unexpected("--bind " + s.listen.bind + ": not an IP address");
+  for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
+    const auto port = static_cast<std::uint16_t>(s.listen.first_port == 0 ? 0 : s.listen.first_port + node);
+    const tcp::endpoint endpoint(address, port);
+    auto acceptor = std::make_unique<tcp::acceptor>(s.io);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", s.listen.bind, port, ec.message()));
+    s.acceptors.push_back(std::move(acceptor));
+    s.svc.advertise({node, s.listen.bind, ports()[static_cast<std::size_t>(node)]});
+  }
+  for (std::int32_t node = 0; node < s.listen.brokers; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  asio::co_spawn(s.io, s.deadline_loop(), asio::detached);
+  for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
+    log(log_level::info, "Kafka broker {} listening on {}:{}", node, s.listen.bind, ports()[static_cast<std::size_t>(node)]);
+  }
+  return {};
+}
+
+std::vector<std::uint16_t> server::ports() const {
+  std::vector<std::uint16_t> out;
+  for (const auto& a : impl_->acceptors) {
+    boost::system::error_code ec;
+    const auto ep = a->local_endpoint(ec);
+    out.push_back(ec ? 0 : ep.port());
+  }
+  return out;
+}
+
+void server::kill(std::int32_t node) {
+  auto& s = *impl_;
+  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size())) return;
+  log(log_level::warn, "killing Kafka broker {}", node);
+  boost::system::error_code ignored;
+  s.acceptors[static_cast<std::size_t>(node)]->close(ignored);
+  std::vector<std::shared_ptr<peer>> victims;
+  for (const auto& [id, p] : s.peers) {
+    if (p->conn.node() == node) victims.push_back(p);
+  }
+  for (const auto& p : victims) s.close(p);
+  s.svc.crash(node, now_ms());
+  s.route_completions();
+}
+
+void server::stop() {
+  auto& s = *impl_;
+  if (s.stopping) return;
+  s.stopping = true;
+  boost::system::error_code ignored;
+  for (auto& a : s.acceptors) a->close(ignored);
+  s.deadline.cancel();
+  std::vector<std::shared_ptr<peer>> all;
+  for (const auto& [id, p] : s.peers) all.push_back(p);
+  for (const auto& p : all) s.close(p);
+}
+
+std::size_t server::connection_count() const { return impl_->peers.size(); }
+
+}  // namespace mqlab::net::kafka

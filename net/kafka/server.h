@@ -1,0 +1,50 @@
+// The Kafka server: Boost.Asio transport around the service. Each broker of the embedded
+// cluster gets its own listener on consecutive loopback ports; all run on one event loop
+// (the core is single-threaded by design). Killing a broker closes its listener and sockets
+// for real, and the cluster core moves leadership.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/kafka/service.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace mqlab::net::kafka {
+
+struct listen_options {
+  std::string bind = "127.0.0.1";
+  std::uint16_t first_port = 9092;  // broker N listens on first_port + N; 0 = any free ports
+  std::int32_t brokers = 1;
+};
+
+class server {
+ public:
+  /// `io` and `service` must outlive the server.
+  server(boost::asio::io_context& io, service& s, listen_options listen);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds every broker's listener and advertises its address; an error names the address.
+  std::expected<void, std::string> start();
+  /// The bound port of each broker, by id.
+  std::vector<std::uint16_t> ports() const;
+  /// Broker `node` dies: its listener and connections close, leadership moves.
+  void kill(std::int32_t node);
+  /// Closes every listener and connection; the event loop then runs out.
+  void stop();
+  std::size_t connection_count() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace mqlab::net::kafka

@@ -1,0 +1,129 @@
+// The Kafka broker as its listeners see it: one request at a time against the embedded
+// cluster core (which may hold several brokers, each behind its own listener) and the consumer
+// groups. Requests that cannot be answered at once (a JoinGroup barrier, a SyncGroup waiting
+// for the leader, a Fetch waiting for min_bytes) are answered later through completions,
+// addressed to the connection and reply slot the request came from. No sockets.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/kafka/cluster.h"
+#include "broker/kafka/consumer_group.h"
+#include "net/kafka/protocol.h"
+
+namespace mqlab::net::kafka {
+
+struct node_address {
+  std::int32_t id = 0;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9092;
+};
+
+struct service_options {
+  bool auto_create_topics = true;            // auto.create.topics.enable
+  std::int32_t default_partitions = 1;       // num.partitions
+  std::int16_t default_replication_factor = 1;
+  std::string cluster_id = "mqlab";
+  std::int64_t min_session_timeout_ms = 6'000;      // group.min.session.timeout.ms
+  std::int64_t max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
+};
+
+/// Where a response goes: a connection and its place in that connection's reply order.
+struct reply_slot {
+  std::uint64_t connection = 0;
+  std::uint64_t slot = 0;
+};
+
+/// What a handler made of a request.
+struct outcome {
+  enum class kind { respond, later, silent };  // silent: Produce with acks=0
+  kind what = kind::respond;
+  std::string body;
+};
+
+struct completion {
+  reply_slot to;
+  std::string body;
+};
+
+class service {
+ public:
+  service(broker::kafka::cluster& core, service_options options = {});
+
+  /// The address clients are given for `node` (Metadata, FindCoordinator).
+  void advertise(node_address address);
+  std::vector<node_address> live_nodes() const;
+
+  /// Runs one request that reached `node`; `body` is positioned after the header. Throws
+  /// wire_error on a malformed body.
+  outcome handle(const request_header& header, wire_reader& body, std::int32_t node, reply_slot from,
+                 std::int64_t now_ms);
+  /// Replies finished since the last call, for connections to slot in.
+  std::vector<completion> take_completions();
+  /// The connection is gone: its parked fetches are dropped (group members stay until their
+  /// sessions expire, as with Kafka).
+  void forget(std::uint64_t connection);
+
+  /// Group sessions and rebalance timeouts, long-poll fetch deadlines.
+  void advance(std::int64_t now_ms);
+  std::int64_t next_deadline() const;
+
+  /// A broker process dies or comes back: leadership moves (the transport closes its sockets).
+  void crash(std::int32_t node, std::int64_t now_ms);
+  void restart(std::int32_t node, std::int64_t now_ms);
+
+  broker::kafka::cluster& core() { return core_; }
+  const broker::kafka::consumer_group* group(const std::string& id) const;
+
+ private:
+  struct parked_fetch {
+    reply_slot from;
+    std::int16_t version = 0;
+    std::int32_t node = 0;
+    std::string request;  // the body, replayed when data arrives or the wait is over
+    std::int64_t deadline_ms = 0;
+  };
+  struct pending_group_reply {
+    reply_slot from;
+    std::int16_t version = 0;
+  };
+
+  outcome api_versions(std::int16_t version);
+  outcome metadata(wire_reader& in, std::int16_t version, std::int32_t node);
+  outcome create_topics(wire_reader& in, std::int16_t version);
+  outcome list_offsets(wire_reader& in, std::int16_t version, std::int32_t node);
+  outcome produce(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms);
+  outcome fetch(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms);
+  /// Builds a fetch response; nullopt when it holds fewer than min_bytes and may still wait.
+  std::optional<std::string> fetch_response(wire_reader& in, std::int16_t version, std::int32_t node, bool final);
+  void wake_fetches(std::int64_t now_ms);
+  outcome find_coordinator(wire_reader& in);
+  outcome join_group(wire_reader& in, const request_header& header, reply_slot from, std::int32_t node, std::int64_t now_ms);
+  outcome sync_group(wire_reader& in, std::int16_t version, reply_slot from, std::int32_t node, std::int64_t now_ms);
+  outcome heartbeat(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms);
+  outcome leave_group(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms);
+  outcome offset_commit(wire_reader& in, std::int16_t version, std::int32_t node);
+  outcome offset_fetch(wire_reader& in, std::int16_t version, std::int32_t node);
+  void collect_group_replies(broker::kafka::consumer_group& g);
+
+  /// Which broker coordinates `group` (the first live one from a hash of its name).
+  std::int32_t coordinator(const std::string& group) const;
+  /// The group, if `node` coordinates it; creating it when absent.
+  broker::kafka::consumer_group* coordinated(const std::string& group, std::int32_t node);
+  broker::kafka::error_code create_topic(const std::string& name, std::int32_t partitions, std::int16_t replication,
+                                         const std::map<std::string, std::string>& configs, std::string* message);
+
+  broker::kafka::cluster& core_;
+  service_options options_;
+  std::map<std::int32_t, node_address> addresses_;
+  std::map<std::string, broker::kafka::consumer_group> groups_;
+  std::map<std::uint64_t, pending_group_reply> pending_;
+  std::uint64_t next_tag_ = 1;
+  std::vector<parked_fetch> parked_;
+  std::vector<completion> completions_;
+};
+
+}  // namespace mqlab::net::kafka
