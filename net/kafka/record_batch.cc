@@ -100,6 +100,7 @@ std::uint32_t crc32c(std::string_view bytes) {
 }
 
 std::expected<std::vector<record>, record_set_error> decode_record_set(std::string_view set, std::int64_t now_ms) {
+  if (set.empty()) return std::unexpected(corrupt("a produce request must carry at least one record batch"));
   std::vector<record> out;
   try {
     while (!set.empty()) set.remove_prefix(decode_batch(set, now_ms, out));

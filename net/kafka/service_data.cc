@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "net/byte_order.h"
 #include "net/kafka/record_batch.h"
 
 namespace mqlab::net::kafka {
@@ -147,9 +148,7 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
       w.fill_size(size_at);
       if (e != error_code::none) {
         errors = true;
-        std::string code;
-        wire_writer(code).int16(static_cast<std::int16_t>(e));
-        body.replace(error_at, 2, code);
+        store_be(body.data() + error_at, static_cast<std::int16_t>(e));
       }
     }
   }

@@ -124,6 +124,4 @@ std::size_t wire_writer::size_placeholder() {
 
 void wire_writer::fill_size(std::size_t at) { store_be(out_.data() + at, static_cast<std::int32_t>(out_.size() - at - 4)); }
 
-void wire_writer::patch_uint32(std::size_t at, std::uint32_t v) { store_be(out_.data() + at, v); }
-
 }  // namespace mqlab::net::kafka

@@ -69,8 +69,6 @@ class wire_writer {
   /// bytes written after it (message sizes, batch lengths).
   std::size_t size_placeholder();
   void fill_size(std::size_t at);
-  /// Overwrites 4 bytes at `at` (a CRC computed after the fact).
-  void patch_uint32(std::size_t at, std::uint32_t v);
   std::size_t size() const { return out_.size(); }
   std::string& buffer() { return out_; }
 

@@ -1,0 +1,245 @@
+// A Kafka connection request by request, without sockets, checked against what the protocol
+// guide and the client sources require: the ApiVersions fallback librdkafka relies on, replies
+// in request order even behind a long poll, no reply for acks=0, and bad input ending the
+// connection with a reason instead of a crash.
+#include "net/kafka/connection.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "net/kafka/record_batch.h"
+
+namespace mqlab::net::kafka {
+namespace {
+
+std::string request(api_key api, std::int16_t version, std::int32_t correlation, const std::string& body) {
+  std::string out;
+  wire_writer w(out);
+  const auto size = w.size_placeholder();
+  w.int16(static_cast<std::int16_t>(api));
+  w.int16(version);
+  w.int32(correlation);
+  w.string("test-client");
+  w.raw(body);
+  w.fill_size(size);
+  return out;
+}
+
+struct response {
+  std::int32_t correlation_id;
+  std::string body;
+};
+
+/// Splits everything the connection wrote into responses.
+std::vector<response> responses(std::string& out) {
+  std::vector<response> all;
+  wire_reader r(out);
+  while (r.remaining() > 0) {
+    const auto size = r.int32();
+    wire_reader one(r.take(static_cast<std::size_t>(size)));
+    const auto id = one.int32();
+    all.push_back({id, std::string(one.take(one.remaining()))});
+  }
+  out.clear();
+  return all;
+}
+
+std::string produce_body(std::int16_t acks, const std::string& topic, std::vector<std::string> values) {
+  std::string body;
+  wire_writer w(body);
+  w.nullable_string(std::nullopt);
+  w.int16(acks);
+  w.int32(1000);
+  w.array(1);
+  w.string(topic);
+  w.array(1);
+  w.int32(0);
+  std::string batch;
+  batch_writer b(batch);
+  std::int64_t offset = 0;
+  for (auto& v : values) {
+    broker::kafka::record r;
+    r.offset = offset++;
+    r.timestamp_ms = 1;
+    r.value = std::move(v);
+    b.add(r);
+  }
+  b.finish();
+  w.bytes(batch);
+  return body;
+}
+
+std::string fetch_body(const std::string& topic, std::int64_t offset, std::int32_t max_wait, std::int32_t min_bytes) {
+  std::string body;
+  wire_writer w(body);
+  w.int32(-1);
+  w.int32(max_wait);
+  w.int32(min_bytes);
+  w.int32(1 << 20);
+  w.int8(1);
+  w.array(1);
+  w.string(topic);
+  w.array(1);
+  w.int32(0);
+  w.int64(offset);
+  w.int32(1 << 20);
+  return body;
+}
+
+std::string metadata_body(const std::string& topic) {
+  std::string body;
+  wire_writer w(body);
+  w.array(1);
+  w.string(topic);
+  w.boolean(true);
+  return body;
+}
+
+class kafka_connection : public ::testing::Test {
+ protected:
+  kafka_connection() : core(1), svc(core) { svc.advertise({0, "127.0.0.1", 9092}); }
+  void route() {
+    for (auto& c : svc.take_completions()) (c.to.connection == a.id() ? a : b).complete(c.to.slot, std::move(c.body));
+  }
+  broker::kafka::cluster core;
+  service svc;
+  connection a{svc, 1, 0}, b{svc, 2, 0};
+};
+
+TEST_F(kafka_connection, an_api_versions_probe_above_the_range_gets_unsupported_version_in_a_v0_body) {
+  a.receive(request(api_key::api_versions, 3, 7, std::string("\x00\x00\x00", 3)), 0);
+  auto rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].correlation_id, 7);
+  wire_reader r(rs[0].body);
+  EXPECT_EQ(r.int16(), 35);
+  ASSERT_EQ(r.array(), 1);
+  EXPECT_EQ(r.int16(), 18);
+  EXPECT_EQ(r.int16(), 0);
+  EXPECT_EQ(r.int16(), 2);
+  EXPECT_FALSE(a.done()) << "librdkafka retries with v0 on the same connection";
+}
+
+TEST_F(kafka_connection, api_versions_v0_advertises_exactly_the_ranges_in_the_notes) {
+  a.receive(request(api_key::api_versions, 0, 1, ""), 0);
+  auto rs = responses(a.output());
+  wire_reader r(rs.at(0).body);
+  EXPECT_EQ(r.int16(), 0);
+  std::map<std::int16_t, std::pair<std::int16_t, std::int16_t>> ranges;
+  for (std::int32_t n = r.array(); n > 0; --n) {
+    const auto key = r.int16();
+    const auto min = r.int16();
+    ranges[key] = {min, r.int16()};
+  }
+  const std::map<std::int16_t, std::pair<std::int16_t, std::int16_t>> expected = {
+      {0, {0, 3}}, {1, {0, 4}}, {2, {0, 1}}, {3, {0, 4}}, {8, {0, 2}}, {9, {0, 1}}, {10, {0, 0}},
+      {11, {0, 2}}, {12, {0, 1}}, {13, {0, 1}}, {14, {0, 1}}, {18, {0, 2}}, {19, {0, 4}}};
+  EXPECT_EQ(ranges, expected);
+}
+
+TEST_F(kafka_connection, acks_zero_gets_no_response_and_the_next_request_is_still_answered) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  a.receive(request(api_key::produce, 3, 2, produce_body(0, "orders", {"x"})) +
+                request(api_key::metadata, 4, 3, metadata_body("orders")),
+            0);
+  auto rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].correlation_id, 3);
+  EXPECT_EQ(core.partition("orders", 0).high_watermark, 1) << "the record was still written";
+}
+
+TEST_F(kafka_connection, a_long_poll_holds_later_replies_until_data_arrives_then_all_leave_in_order) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  a.receive(request(api_key::fetch, 4, 2, fetch_body("orders", 0, 500, 1)), 0);
+  a.receive(request(api_key::metadata, 4, 3, metadata_body("orders")), 10);
+  EXPECT_TRUE(a.output().empty()) << "the metadata reply must wait behind the fetch";
+  EXPECT_EQ(svc.next_deadline(), 500);
+  b.receive(request(api_key::produce, 3, 9, produce_body(1, "orders", {"hello"})), 20);
+  route();
+  auto rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].correlation_id, 2);
+  EXPECT_EQ(rs[1].correlation_id, 3);
+  EXPECT_NE(rs[0].body.find("hello"), std::string::npos);
+  EXPECT_EQ(responses(b.output()).at(0).correlation_id, 9);
+}
+
+TEST_F(kafka_connection, a_long_poll_with_nothing_to_read_answers_empty_at_max_wait) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  a.receive(request(api_key::fetch, 4, 2, fetch_body("orders", 0, 300, 1)), 1000);
+  svc.advance(1299);
+  route();
+  EXPECT_TRUE(a.output().empty());
+  svc.advance(1300);
+  route();
+  auto rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 1u);
+  wire_reader r(rs[0].body);
+  (void)r.int32();
+  ASSERT_EQ(r.array(), 1);
+  EXPECT_EQ(r.string(), "orders");
+  ASSERT_EQ(r.array(), 1);
+  EXPECT_EQ(r.int32(), 0);
+  EXPECT_EQ(r.int16(), 0);
+  EXPECT_EQ(r.int64(), 0);  // high watermark
+  EXPECT_EQ(r.int64(), 0);  // last stable offset = high watermark
+  EXPECT_EQ(r.array(), 0);
+  EXPECT_EQ(r.bytes().size(), 0u);
+}
+
+TEST_F(kafka_connection, unsupported_apis_and_versions_end_the_connection_with_a_reason) {
+  a.receive(request(static_cast<api_key>(22), 0, 1, ""), 0);  // InitProducerId is not advertised
+  EXPECT_TRUE(a.done());
+  EXPECT_NE(a.end_reason().find("api 22 v0 is not supported"), std::string::npos) << a.end_reason();
+  b.receive(request(api_key::fetch, 11, 1, ""), 0);
+  EXPECT_TRUE(b.done());
+  EXPECT_NE(b.end_reason().find("Fetch v11"), std::string::npos) << b.end_reason();
+}
+
+TEST_F(kafka_connection, a_truncated_body_or_a_huge_size_ends_the_connection) {
+  a.receive(request(api_key::produce, 3, 1, std::string("\xff\xff\x00\x01", 4)), 0);
+  EXPECT_TRUE(a.done());
+  EXPECT_NE(a.end_reason().find("malformed Produce v3 request"), std::string::npos) << a.end_reason();
+  b.receive(std::string("\x7f\xff\xff\xff", 4), 0);
+  EXPECT_TRUE(b.done());
+  EXPECT_NE(b.end_reason().find("request size"), std::string::npos);
+}
+
+TEST_F(kafka_connection, a_corrupt_batch_is_refused_per_partition_and_the_connection_lives_on) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  std::string body = produce_body(1, "orders", {"payload"});
+  body[body.size() - 2] ^= 0x01;
+  a.receive(request(api_key::produce, 3, 2, body), 0);
+  auto rs = responses(a.output());
+  wire_reader r(rs.at(0).body);
+  (void)r.array();
+  (void)r.string();
+  (void)r.array();
+  EXPECT_EQ(r.int32(), 0);
+  EXPECT_EQ(r.int16(), 2);  // CORRUPT_MESSAGE
+  EXPECT_FALSE(a.done());
+  EXPECT_EQ(core.partition("orders", 0).high_watermark, 0);
+}
+
+TEST_F(kafka_connection, random_bytes_never_crash_or_hang_a_connection) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    connection c(svc, 100 + static_cast<std::uint64_t>(i), 0);
+    std::string bytes = request(static_cast<api_key>(rng() % 20), static_cast<std::int16_t>(rng() % 5), i,
+                                std::string(rng() % 64, '\0'));
+    for (std::size_t k = 4; k < bytes.size(); ++k) {
+      if (rng() % 4 == 0) bytes[k] = static_cast<char>(rng());
+    }
+    c.receive(bytes, 0);
+    EXPECT_TRUE(c.done() || c.waiting() <= 1);
+    svc.forget(c.id());
+  }
+}
+
+}  // namespace
+}  // namespace mqlab::net::kafka
