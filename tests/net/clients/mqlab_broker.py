@@ -16,15 +16,36 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Broker:
-    """A broker process bound to 127.0.0.1 on a port chosen here."""
+def free_ports(n):
+    """A first port with n - 1 free ports after it (Kafka brokers listen on consecutive ports)."""
+    for _ in range(50):
+        first = free_port()
+        try:
+            held = []
+            for p in range(first, first + n):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", p))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free loopback ports")
 
-    def __init__(self, binary, *extra):
-        self.port = free_port()
+
+class Broker:
+    """A broker process bound to 127.0.0.1 on a port chosen here: AMQP, or with kafka_brokers
+    set, a Kafka cluster of that many brokers on consecutive ports (self.port is broker 0's)."""
+
+    def __init__(self, binary, *extra, kafka_brokers=None):
+        self.port = free_port() if kafka_brokers is None else free_ports(kafka_brokers)
+        listen = (["--amqp-port", str(self.port)] if kafka_brokers is None else
+                  ["--kafka-port", str(self.port), "--kafka-brokers", str(kafka_brokers)])
         self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "w+")
-        self.proc = subprocess.Popen(
-            [binary, "broker", "--amqp-port", str(self.port), "--bind", "127.0.0.1", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary, "broker", *listen, "--bind", "127.0.0.1", *extra],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
         for _ in range(100):  # at most 10 s
             if self.proc.poll() is not None:
                 raise RuntimeError(f"broker exited with {self.proc.returncode}: {self.output()}")
@@ -35,6 +56,9 @@ class Broker:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("broker did not start listening within 10 s")
+
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
 
     def url(self, user="guest", password="guest", vhost="%2F"):
         return f"amqp://{user}:{password}@127.0.0.1:{self.port}/{vhost}"
@@ -66,10 +90,12 @@ def binary_from_argv():
 class BrokerTestCase(unittest.TestCase):
     """Tests sharing one broker started for the class; its exit code must be 0 at the end."""
     BINARY = None
+    KAFKA_BROKERS = None  # a number: a Kafka cluster instead of an AMQP broker
+    EXTRA = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker(cls.BINARY)
+        cls.broker = Broker(cls.BINARY, *cls.EXTRA, kafka_brokers=cls.KAFKA_BROKERS)
 
     @classmethod
     def tearDownClass(cls):

@@ -1,0 +1,215 @@
+"""Unmodified Kafka clients against `mqlab broker --kafka-port`: kcat, kafka-python and
+confluent-kafka (librdkafka) from Debian, asserting the seed's facts over the wire: per-key
+order, a partition goes to one member of a group and extra members idle, every group reads
+every record, a committed offset survives a consumer restart, a group rebalances when a
+member leaves. Runs under /usr/bin/python3, where Debian's clients live."""
+import subprocess
+import threading
+import time
+import unittest
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.partitioner.default import murmur2
+
+from mqlab_broker import BrokerTestCase, binary_from_argv
+
+BINARY = binary_from_argv()
+
+
+def poll_until(condition, seconds=20, step=0.05):
+    """Bounded wait: True once condition() holds, False after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False
+
+
+class KafkaClientsAgainstMqlab(BrokerTestCase):
+    BINARY = BINARY
+    KAFKA_BROKERS = 1
+    EXTRA = ("--num-partitions", "3")
+
+    def admin(self):
+        return KafkaAdminClient(bootstrap_servers=self.broker.bootstrap(), request_timeout_ms=10000)
+
+    def create_topic(self, name, partitions):
+        admin = self.admin()
+        try:
+            admin.create_topics([NewTopic(name, partitions, 1)])
+        finally:
+            admin.close()
+
+    def kcat(self, *args, stdin=None):
+        r = subprocess.run(["kcat", "-b", self.broker.bootstrap(), *args], input=stdin, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def confluent_consumer(self, group, **extra):
+        conf = {"bootstrap.servers": self.broker.bootstrap(), "group.id": group, "auto.offset.reset": "earliest",
+                "session.timeout.ms": 6000, "heartbeat.interval.ms": 500, **extra}
+        return Consumer(conf)
+
+    def drain(self, consumer, expected, seconds=20):
+        got = []
+        deadline = time.monotonic() + seconds
+        while len(got) < expected and time.monotonic() < deadline:
+            m = consumer.poll(0.2)
+            if m is not None and m.error() is None:
+                got.append(m)
+        return got
+
+    def test_kcat_metadata_produce_with_keys_and_consume_from_an_offset(self):
+        self.create_topic("kcat.orders", 1)
+        listing = self.kcat("-L", "-t", "kcat.orders")
+        self.assertIn(f"broker 0 at 127.0.0.1:{self.broker.port}", listing)
+        self.assertIn('topic "kcat.orders" with 1 partitions', listing)
+        self.kcat("-P", "-t", "kcat.orders", "-K", ":", stdin="a:one\nb:two\na:three\n")
+        out = self.kcat("-C", "-t", "kcat.orders", "-o", "1", "-e", "-f", "%k=%s@%o\n")
+        self.assertEqual(out.split(), ["b=two@1", "a=three@2"])
+
+    def test_kcat_group_consume_commits_so_a_second_run_reads_nothing_new(self):
+        self.create_topic("kcat.group", 2)
+        self.kcat("-P", "-t", "kcat.group", "-K", ":", stdin="".join(f"k{i}:v{i}\n" for i in range(10)))
+        # No -o: in -G mode kcat would seek every assigned partition there, overriding the commits.
+        group = ("-G", "kcat.g", "-X", "auto.offset.reset=earliest", "-e", "-f", "%s\n", "kcat.group")
+        first = self.kcat(*group)
+        self.assertEqual(sorted(first.split()), sorted(f"v{i}" for i in range(10)))
+        self.kcat("-P", "-t", "kcat.group", "-K", ":", stdin="k1:late\n")
+        second = self.kcat(*group)
+        self.assertEqual(second.split(), ["late"], "the group resumes from its committed offsets")
+
+    def test_per_key_order_and_the_java_partitioner(self):
+        self.create_topic("py.keys", 3)
+        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap(), acks="all")
+        sent = {}
+        for i in range(60):
+            key = f"user-{i % 7}".encode()
+            md = producer.send("py.keys", key=key, value=str(i).encode()).get(timeout=10)
+            sent.setdefault(key, []).append(i)
+            # kafka-python's DefaultPartitioner is the Java client's murmur2 rule.
+            self.assertEqual(md.partition, (murmur2(key) & 0x7fffffff) % 3)
+        producer.close()
+        consumer = KafkaConsumer("py.keys", bootstrap_servers=self.broker.bootstrap(), group_id="py.order",
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        seen = {}
+        for m in consumer:
+            seen.setdefault(m.key, []).append(int(m.value))
+        consumer.close()
+        self.assertEqual(seen, sent, "each key's records arrive in the order they were sent")
+
+    def test_librdkafka_murmur2_random_puts_keys_where_the_java_client_would(self):
+        self.create_topic("rdk.keys", 6)
+        producer = Producer({"bootstrap.servers": self.broker.bootstrap(), "partitioner": "murmur2_random",
+                             "acks": "all"})
+        placed = {}
+        for i in range(40):
+            key = f"order-{i}".encode()
+            producer.produce("rdk.keys", key=key, value=b"x",
+                             on_delivery=lambda err, msg: placed.__setitem__(msg.key(), (err, msg.partition())))
+        producer.flush(15)
+        self.assertEqual(len(placed), 40)
+        for key, (err, partition) in placed.items():
+            self.assertIsNone(err)
+            self.assertEqual(partition, (murmur2(key) & 0x7fffffff) % 6, key)
+
+    def test_two_groups_both_receive_everything(self):
+        self.create_topic("py.fanout", 3)
+        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap())
+        for i in range(30):
+            producer.send("py.fanout", key=str(i).encode(), value=str(i).encode())
+        producer.flush()
+        producer.close()
+        for group in ("billing", "audit"):
+            consumer = KafkaConsumer("py.fanout", bootstrap_servers=self.broker.bootstrap(), group_id=group,
+                                     auto_offset_reset="earliest", consumer_timeout_ms=3000)
+            self.assertEqual(sorted(int(m.value) for m in consumer), list(range(30)), group)
+            consumer.close()
+
+    def test_a_committed_offset_survives_a_consumer_restart_and_seek_rewinds(self):
+        self.create_topic("py.commit", 1)
+        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap())
+        for i in range(10):
+            producer.send("py.commit", value=str(i).encode())
+        producer.flush()
+        producer.close()
+        first = KafkaConsumer("py.commit", bootstrap_servers=self.broker.bootstrap(), group_id="py.restart",
+                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
+                              max_poll_records=4)
+        got = []
+        while len(got) < 4:
+            for records in first.poll(timeout_ms=500).values():
+                got.extend(int(r.value) for r in records)
+        first.commit()  # everything polled so far: the next record is got[-1] + 1
+        first.close()
+        second = KafkaConsumer("py.commit", bootstrap_servers=self.broker.bootstrap(), group_id="py.restart",
+                               auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+        rest = [int(m.value) for m in second]
+        self.assertEqual(rest, list(range(got[-1] + 1, 10)))
+        tp = list(second.assignment())[0]
+        second.seek(tp, 2)
+        again = [int(m.value) for m in second]
+        self.assertEqual(again, list(range(2, 10)))
+        second.close()
+
+    def test_a_group_of_two_splits_the_partitions_and_rebalances_when_one_leaves(self):
+        self.create_topic("rdk.group", 4)
+        a = self.confluent_consumer("rdk.pair")
+        b = self.confluent_consumer("rdk.pair")
+        a.subscribe(["rdk.group"])
+        b.subscribe(["rdk.group"])
+
+        def balanced():
+            a.poll(0.05)
+            b.poll(0.05)
+            return len(a.assignment()) == 2 and len(b.assignment()) == 2
+        self.assertTrue(poll_until(balanced), f"a={a.assignment()} b={b.assignment()}")
+        owned = {(tp.topic, tp.partition) for tp in a.assignment()} | {(tp.topic, tp.partition) for tp in b.assignment()}
+        self.assertEqual(owned, {("rdk.group", p) for p in range(4)}, "each partition to exactly one member")
+        b.close()  # LeaveGroup: a gets everything
+
+        def all_to_a():
+            a.poll(0.05)
+            return len(a.assignment()) == 4
+        self.assertTrue(poll_until(all_to_a), a.assignment())
+        a.close()
+
+    def test_more_consumers_than_partitions_leaves_the_extra_one_idle(self):
+        self.create_topic("rdk.idle", 2)
+        consumers = [self.confluent_consumer("rdk.idle.g") for _ in range(3)]
+        for c in consumers:
+            c.subscribe(["rdk.idle"])
+
+        def settled():
+            for c in consumers:
+                c.poll(0.05)
+            sizes = sorted(len(c.assignment()) for c in consumers)
+            return sizes == [0, 1, 1]
+        self.assertTrue(poll_until(settled), [c.assignment() for c in consumers])
+        for c in consumers:
+            c.close()
+
+    def test_confluent_produce_and_group_consume_with_manual_commit(self):
+        self.create_topic("rdk.manual", 2)
+        producer = Producer({"bootstrap.servers": self.broker.bootstrap(), "acks": "all", "linger.ms": 5})
+        for i in range(100):
+            producer.produce("rdk.manual", key=str(i % 5).encode(), value=str(i).encode())
+        self.assertEqual(producer.flush(15), 0)
+        consumer = self.confluent_consumer("rdk.manual.g", **{"enable.auto.commit": False})
+        consumer.subscribe(["rdk.manual"])
+        got = self.drain(consumer, 100)
+        self.assertEqual(sorted(int(m.value()) for m in got), list(range(100)))
+        consumer.commit(asynchronous=False)
+        committed = consumer.committed([TopicPartition("rdk.manual", 0), TopicPartition("rdk.manual", 1)], timeout=10)
+        ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed]
+        self.assertEqual([tp.offset for tp in committed], ends)
+        self.assertEqual(sum(ends), 100)
+        consumer.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
