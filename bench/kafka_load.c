@@ -1,0 +1,169 @@
+/* mqlab-kafka-load: one librdkafka client binary for the Kafka benchmark and the client tests.
+ *
+ *   mqlab-kafka-load BOOTSTRAP produce TOPIC RECORDS [SIZE] [ACKS] [KEYS]
+ *       RECORDS records of SIZE bytes (default 100) with acks ACKS (0, 1 or all; default 1),
+ *       linger 5 ms, the murmur2_random partitioner (keyed records land where the Java client
+ *       puts them); KEYS > 0 gives record i the key "key-<i mod KEYS>". Latency is send to
+ *       delivery report. Prints records/s, MB/s, p50/p99 and how many records each partition got.
+ *   mqlab-kafka-load BOOTSTRAP consume TOPIC RECORDS GROUP
+ *       joins GROUP, reads RECORDS records from the beginning, commits them synchronously
+ *       (manual commit), prints records/s and MB/s.
+ *
+ * Prints one JSON line. Exits 1 if a delivery fails, a record is missing or the run exceeds
+ * its time limit; 2 on bad arguments. */
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { time_limit_s = 120, max_partitions = 1024 };
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
+  char err[256];
+  if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+    fprintf(stderr, "mqlab-kafka-load: %s=%s: %s\n", key, value, err);
+    exit(2);
+  }
+}
+
+struct produce_run {
+  uint64_t *sent_ns;
+  double *latency_us;
+  long delivered, failed;
+  long per_partition[max_partitions];
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  struct produce_run *run = opaque;
+  const long i = (long)(intptr_t)m->_private;
+  if (m->err) {
+    if (run->failed++ == 0) fprintf(stderr, "mqlab-kafka-load: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    return;
+  }
+  run->latency_us[run->delivered++] = (double)(now_ns() - run->sent_ns[i]) / 1000.0;
+  if (m->partition >= 0 && m->partition < max_partitions) run->per_partition[m->partition]++;
+}
+
+static int produce(const char *bootstrap, const char *topic, long records, size_t size, const char *acks, long keys) {
+  struct produce_run run = {0};
+  run.sent_ns = calloc((size_t)records, sizeof *run.sent_ns);
+  run.latency_us = calloc((size_t)records, sizeof *run.latency_us);
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "acks", acks);
+  set(conf, "linger.ms", "5");
+  set(conf, "partitioner", "murmur2_random");
+  set(conf, "queue.buffering.max.messages", "1000000");
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, &run);
+  char err[256];
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    fprintf(stderr, "mqlab-kafka-load: %s\n", err);
+    return 1;
+  }
+  char *payload = malloc(size);
+  memset(payload, 'x', size);
+  char key[32];
+  const uint64_t start = now_ns();
+  for (long i = 0; i < records; ++i) {
+    const int key_len = keys > 0 ? snprintf(key, sizeof key, "key-%ld", i % keys) : 0;
+    const void *key_ptr = keys > 0 ? key : NULL;
+    run.sent_ns[i] = now_ns();
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(payload, size),
+                                  RD_KAFKA_V_KEY(key_ptr, (size_t)key_len),
+                                  RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 1);
+    }
+    if (e) {
+      fprintf(stderr, "mqlab-kafka-load: produce: %s\n", rd_kafka_err2str(e));
+      return 1;
+    }
+    if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, time_limit_s * 1000);
+  const double seconds = (double)(now_ns() - start) / 1e9;
+  const long acked = run.delivered;
+  qsort(run.latency_us, (size_t)acked, sizeof(double), cmp_double);
+  const int fire_and_forget = strcmp(acks, "0") == 0;
+  printf("{\"mode\":\"produce\",\"acks\":\"%s\",\"records\":%ld,\"delivered\":%ld,\"failed\":%ld,\"seconds\":%.4f,"
+         "\"records_per_s\":%.0f,\"mb_per_s\":%.2f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"per_partition\":[",
+         acks, records, acked, run.failed, seconds, (double)acked / seconds,
+         (double)acked * (double)size / seconds / 1e6, acked ? run.latency_us[acked / 2] : 0.0,
+         acked ? run.latency_us[(long)((double)acked * 0.99)] : 0.0);
+  int last = 0;
+  for (int p = 0; p < max_partitions; ++p) if (run.per_partition[p]) last = p;
+  for (int p = 0; p <= last; ++p) printf("%s%ld", p ? "," : "", run.per_partition[p]);
+  printf("]}\n");
+  rd_kafka_destroy(rk);
+  /* With acks=0 the broker never answers, so every record counts as delivered once sent. */
+  return (acked == records && run.failed == 0) || (fire_and_forget && run.failed == 0) ? 0 : 1;
+}
+
+static int consume(const char *bootstrap, const char *topic, long records, const char *group) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", group);
+  set(conf, "auto.offset.reset", "earliest");
+  set(conf, "enable.auto.commit", "false");
+  char err[256];
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    fprintf(stderr, "mqlab-kafka-load: %s\n", err);
+    return 1;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  long got = 0;
+  size_t bytes = 0;
+  uint64_t start = 0;
+  const uint64_t deadline = now_ns() + (uint64_t)time_limit_s * 1000000000u;
+  while (got < records && now_ns() < deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (!m->err) {
+      if (got++ == 0) start = now_ns();  /* from the first record: the group join is not throughput */
+      bytes += m->len;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  const double seconds = got > 1 ? (double)(now_ns() - start) / 1e9 : 1.0;
+  const rd_kafka_resp_err_t commit = got ? rd_kafka_commit(rk, NULL, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  printf("{\"mode\":\"consume\",\"records\":%ld,\"received\":%ld,\"seconds\":%.4f,\"records_per_s\":%.0f,"
+         "\"mb_per_s\":%.2f,\"commit\":\"%s\"}\n",
+         records, got, seconds, (double)got / seconds, (double)bytes / seconds / 1e6, rd_kafka_err2name(commit));
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return got == records && commit == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 5 && strcmp(argv[2], "produce") == 0) {
+    return produce(argv[1], argv[3], atol(argv[4]), argc > 5 ? (size_t)atol(argv[5]) : 100,
+                   argc > 6 ? argv[6] : "1", argc > 7 ? atol(argv[7]) : 0);
+  }
+  if (argc == 6 && strcmp(argv[2], "consume") == 0) return consume(argv[1], argv[3], atol(argv[4]), argv[5]);
+  fprintf(stderr,
+          "usage: mqlab-kafka-load BOOTSTRAP produce TOPIC RECORDS [SIZE] [ACKS] [KEYS]\n"
+          "       mqlab-kafka-load BOOTSTRAP consume TOPIC RECORDS GROUP\n");
+  return 2;
+}
