@@ -6,8 +6,10 @@
  *       puts them); KEYS > 0 gives record i the key "key-<i mod KEYS>". Latency is send to
  *       delivery report. Prints records/s, MB/s, p50/p99 and how many records each partition got.
  *   mqlab-kafka-load BOOTSTRAP consume TOPIC RECORDS GROUP
- *       joins GROUP, reads RECORDS records from the beginning, commits them synchronously
- *       (manual commit), prints records/s and MB/s.
+ *       joins GROUP, reads RECORDS records from the beginning in batches, commits them
+ *       synchronously (manual commit), prints records/s and MB/s.
+ *
+ * MQLAB_KAFKA_CONF="key=value,..." adds librdkafka properties (for tuning experiments).
  *
  * Prints one JSON line. Exits 1 if a delivery fails, a record is missing or the run exceeds
  * its time limit; 2 on bad arguments. */
@@ -16,9 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
-enum { time_limit_s = 120, max_partitions = 1024 };
+enum { time_limit_s = 120, max_partitions = 1024, batch_size = 1000 };
 
 static uint64_t now_ns(void) {
   struct timespec t;
@@ -37,6 +40,23 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
     fprintf(stderr, "mqlab-kafka-load: %s=%s: %s\n", key, value, err);
     exit(2);
   }
+}
+
+/* Extra client properties from MQLAB_KAFKA_CONF="key=value,key=value", for tuning experiments. */
+static void set_from_env(rd_kafka_conf_t *conf) {
+  const char *env = getenv("MQLAB_KAFKA_CONF");
+  if (!env || !*env) return;
+  char *copy = strdup(env), *save = NULL;
+  for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(item, '=');
+    if (!eq) {
+      fprintf(stderr, "mqlab-kafka-load: MQLAB_KAFKA_CONF item '%s' is not key=value\n", item);
+      exit(2);
+    }
+    *eq = '\0';
+    set(conf, item, eq + 1);
+  }
+  free(copy);
 }
 
 struct produce_run {
@@ -68,6 +88,7 @@ static int produce(const char *bootstrap, const char *topic, long records, size_
   set(conf, "linger.ms", "5");
   set(conf, "partitioner", "murmur2_random");
   set(conf, "queue.buffering.max.messages", "1000000");
+  set_from_env(conf);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_opaque(conf, &run);
   char err[256];
@@ -122,6 +143,12 @@ static int consume(const char *bootstrap, const char *topic, long records, const
   set(conf, "group.id", group);
   set(conf, "auto.offset.reset", "earliest");
   set(conf, "enable.auto.commit", "false");
+  set(conf, "enable.auto.offset.store", "false");
+  set(conf, "queued.min.messages", "1000000");
+  /* 1 MB responses instead of up to 50 MB: the broker builds a response whole before sending it,
+   * so smaller ones keep broker and client busy at the same time. */
+  set(conf, "fetch.max.bytes", "1048576");
+  set_from_env(conf);
   char err[256];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) {
@@ -137,15 +164,22 @@ static int consume(const char *bootstrap, const char *topic, long records, const
   size_t bytes = 0;
   uint64_t start = 0;
   const uint64_t deadline = now_ns() + (uint64_t)time_limit_s * 1000000000u;
+  /* Batches from the consumer queue: per-message polling costs the client more than the broker. */
+  rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(rk);
+  rd_kafka_message_t *batch[batch_size];
   while (got < records && now_ns() < deadline) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-    if (!m) continue;
-    if (!m->err) {
-      if (got++ == 0) start = now_ns();  /* from the first record: the group join is not throughput */
-      bytes += m->len;
+    const ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch, batch_size);
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t *m = batch[i];
+      if (!m->err) {
+        if (got++ == 0) start = now_ns();  /* from the first record: the group join is not throughput */
+        bytes += m->len;
+        rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+      }
+      rd_kafka_message_destroy(m);
     }
-    rd_kafka_message_destroy(m);
   }
+  rd_kafka_queue_destroy(queue);
   const double seconds = got > 1 ? (double)(now_ns() - start) / 1e9 : 1.0;
   const rd_kafka_resp_err_t commit = got ? rd_kafka_commit(rk, NULL, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
   printf("{\"mode\":\"consume\",\"records\":%ld,\"received\":%ld,\"seconds\":%.4f,\"records_per_s\":%.0f,"

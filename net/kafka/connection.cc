@@ -65,7 +65,7 @@ void connection::unsupported_api_versions(std::int32_t correlation_id) {
   // As Kafka brokers do (KIP-511): a v0 body with UNSUPPORTED_VERSION and the ApiVersions range,
   // on which librdkafka retries with v0. Its tagged fields are never read.
   const auto range = *find_api(static_cast<std::int16_t>(api_key::api_versions));
-  std::string body;
+  std::string body = response_body();
   wire_writer w(body);
   w.int16(static_cast<std::int16_t>(broker::kafka::error_code::unsupported_version));
   w.array(1);
@@ -86,12 +86,12 @@ void connection::complete(std::uint64_t slot, std::string body) {
 }
 
 void connection::send_ready() {
-  wire_writer w(out_);
   while (!replies_.empty() && replies_.front().ready) {
-    const reply& r = replies_.front();
-    w.int32(static_cast<std::int32_t>(r.body.size() + 4));
-    w.int32(r.correlation_id);
-    w.raw(r.body);
+    reply& r = replies_.front();
+    store_be(r.body.data(), static_cast<std::int32_t>(r.body.size() - 4));
+    store_be(r.body.data() + 4, r.correlation_id);
+    if (out_.empty()) out_ = std::move(r.body);
+    else out_.append(r.body);
     replies_.pop_front();
   }
 }

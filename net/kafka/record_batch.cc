@@ -2,9 +2,16 @@
 #include "net/kafka/record_batch.h"
 
 #include <algorithm>
+#include <bit>
+
+#include <cstring>
 
 #include <boost/crc.hpp>
 #include <fmt/format.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 #include "net/byte_order.h"
 #include "net/kafka/wire.h"
@@ -82,18 +89,62 @@ std::size_t decode_batch(std::string_view bytes, std::int64_t now_ms, std::vecto
   return batch.size();
 }
 
-void write_varint_bytes(wire_writer& w, const std::optional<std::string>& s) {
-  if (!s) {
-    w.varint(-1);
-    return;
+std::uint64_t zigzag(std::int64_t v) { return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63); }
+
+std::size_t varint_size(std::uint64_t zz) { return 1 + static_cast<std::size_t>(std::bit_width(zz | 1) - 1) / 7; }
+
+std::size_t field_size(const std::optional<std::string>& s) {
+  return s ? varint_size(zigzag(static_cast<std::int64_t>(s->size()))) + s->size() : 1;
+}
+
+// Appends a zigzag varint with one append instead of one push_back per byte.
+void put_varint(std::string& out, std::int64_t v) {
+  char buf[10];
+  std::size_t n = 0;
+  for (std::uint64_t zz = zigzag(v); ; zz >>= 7) {
+    if (zz < 0x80) {
+      buf[n++] = static_cast<char>(zz);
+      break;
+    }
+    buf[n++] = static_cast<char>((zz & 0x7f) | 0x80);
   }
-  w.varint(static_cast<std::int32_t>(s->size()));
-  w.raw(*s);
+  out.append(buf, n);
+}
+
+void put_field(std::string& out, const std::optional<std::string>& s) {
+  put_varint(out, s ? static_cast<std::int64_t>(s->size()) : -1);
+  if (s) out.append(*s);
 }
 
 }  // namespace
 
+namespace {
+
+#if defined(__x86_64__)
+// SSE 4.2 has CRC-32C as an instruction (it was added for iSCSI, the same polynomial); eight
+// bytes per step instead of Boost's table lookup per byte, which dominated fetch profiles.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view bytes) {
+  std::uint64_t crc = 0xFFFFFFFF;
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    crc = _mm_crc32_u64(crc, v);
+  }
+  auto c = static_cast<std::uint32_t>(crc);
+  for (; n > 0; ++p, --n) c = _mm_crc32_u8(c, static_cast<std::uint8_t>(*p));
+  return ~c;
+}
+#endif
+
+}  // namespace
+
 std::uint32_t crc32c(std::string_view bytes) {
+#if defined(__x86_64__)
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return crc32c_sse42(bytes);
+#endif
   crc32c_engine crc;
   crc.process_bytes(bytes.data(), bytes.size());
   return crc.checksum();
@@ -121,22 +172,27 @@ void batch_writer::add(const record& r) {
   }
   max_timestamp_ = std::max(max_timestamp_, r.timestamp_ms);
   last_offset_ = r.offset;
-  scratch_.clear();
-  wire_writer w(scratch_);
-  w.int8(0);
-  w.varlong(r.timestamp_ms - first_timestamp_);
-  w.varint(static_cast<std::int32_t>(r.offset - base_offset_));
-  write_varint_bytes(w, r.key);
-  write_varint_bytes(w, r.value);
-  w.varint(static_cast<std::int32_t>(r.headers.size()));
+  const std::int64_t ts_delta = r.timestamp_ms - first_timestamp_, offset_delta = r.offset - base_offset_;
+  // The record's length prefix comes first, so its size is computed before anything is written.
+  std::size_t length = 1 + varint_size(zigzag(ts_delta)) + varint_size(zigzag(offset_delta)) + field_size(r.key) +
+                       field_size(r.value) + varint_size(zigzag(static_cast<std::int64_t>(r.headers.size())));
   for (const auto& [k, v] : r.headers) {
-    w.varint(static_cast<std::int32_t>(k.size()));
-    w.raw(k);
-    w.varint(static_cast<std::int32_t>(v.size()));
-    w.raw(v);
+    length += varint_size(zigzag(static_cast<std::int64_t>(k.size()))) + k.size() +
+              varint_size(zigzag(static_cast<std::int64_t>(v.size()))) + v.size();
   }
-  wire_writer(out_).varint(static_cast<std::int32_t>(scratch_.size()));
-  out_.append(scratch_);
+  put_varint(out_, static_cast<std::int64_t>(length));
+  out_.push_back('\0');  // record attributes
+  put_varint(out_, ts_delta);
+  put_varint(out_, offset_delta);
+  put_field(out_, r.key);
+  put_field(out_, r.value);
+  put_varint(out_, static_cast<std::int64_t>(r.headers.size()));
+  for (const auto& [k, v] : r.headers) {
+    put_varint(out_, static_cast<std::int64_t>(k.size()));
+    out_.append(k);
+    put_varint(out_, static_cast<std::int64_t>(v.size()));
+    out_.append(v);
+  }
   ++count_;
 }
 

@@ -43,7 +43,6 @@ class batch_writer {
 
  private:
   std::string& out_;
-  std::string scratch_;
   std::size_t start_ = 0, count_ = 0;
   std::int64_t base_offset_ = 0, first_timestamp_ = 0, max_timestamp_ = 0, last_offset_ = 0;
 };

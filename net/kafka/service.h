@@ -37,16 +37,21 @@ struct reply_slot {
   std::uint64_t slot = 0;
 };
 
+/// A response body begins with room for the response header (size and correlation id), which
+/// the connection fills in: a large Fetch response then goes out without being copied.
+inline constexpr std::size_t response_header_size = 8;
+inline std::string response_body() { return std::string(response_header_size, '\0'); }
+
 /// What a handler made of a request.
 struct outcome {
   enum class kind { respond, later, silent };  // silent: Produce with acks=0
   kind what = kind::respond;
-  std::string body;
+  std::string body = response_body();
 };
 
 struct completion {
   reply_slot to;
-  std::string body;
+  std::string body = response_body();
 };
 
 class service {

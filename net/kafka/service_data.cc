@@ -90,7 +90,7 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
   const std::int32_t min_bytes = in.int32();
   std::size_t budget = version >= 3 ? static_cast<std::size_t>(std::max(0, in.int32())) : SIZE_MAX;
   if (version >= 4) (void)in.int8();  // isolation_level: there are no transactions to hide
-  std::string body;
+  std::string body = response_body();
   wire_writer w(body);
   if (version >= 1) w.int32(0);
   std::size_t total = 0;

@@ -71,7 +71,7 @@ void service::collect_group_replies(broker::kafka::consumer_group& g) {
     const std::uint64_t tag = std::visit([](const auto& r) { return r.tag; }, reply);
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;  // the connection went away meanwhile
-    completion c{it->second.from, {}};
+    completion c{it->second.from};
     std::visit(
         [&](const auto& r) {
           if constexpr (std::is_same_v<std::decay_t<decltype(r)>, broker::kafka::join_reply>) {

@@ -3,6 +3,7 @@ confluent-kafka (librdkafka) from Debian, asserting the seed's facts over the wi
 order, a partition goes to one member of a group and extra members idle, every group reads
 every record, a committed offset survives a consumer restart, a group rebalances when a
 member leaves. Runs under /usr/bin/python3, where Debian's clients live."""
+import json
 import subprocess
 import threading
 import time
@@ -16,6 +17,7 @@ from kafka.partitioner.default import murmur2
 from mqlab_broker import BrokerTestCase, binary_from_argv
 
 BINARY = binary_from_argv()
+LOAD_CLIENT = BINARY.replace("/mqlab", "/mqlab-kafka-load")
 
 
 def poll_until(condition, seconds=20, step=0.05):
@@ -116,6 +118,28 @@ class KafkaClientsAgainstMqlab(BrokerTestCase):
         for key, (err, partition) in placed.items():
             self.assertIsNone(err)
             self.assertEqual(partition, (murmur2(key) & 0x7fffffff) % 6, key)
+
+    def load(self, *args):
+        r = subprocess.run([LOAD_CLIENT, self.broker.bootstrap(), *args], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_librdkafka_c_client_with_every_acks_setting_and_a_manually_committing_group(self):
+        self.create_topic("c.load", 4)
+        expected = [0] * 4
+        for i in range(600):
+            expected[(murmur2(f"key-{i % 50}".encode()) & 0x7fffffff) % 4] += 1
+        for acks in ("0", "1", "all"):
+            out = self.load("produce", "c.load", "600", "100", acks, "50")
+            self.assertEqual(out["failed"], 0, acks)
+            if acks != "0":  # acks=0 gets no response, so no delivery report tells the partition
+                self.assertEqual(out["per_partition"], expected, f"acks={acks}: keys where the Java client puts them")
+        out = self.load("consume", "c.load", "1800", "c.group")
+        self.assertEqual((out["received"], out["commit"]), (1800, "NO_ERROR"))
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap(), "group.id": "c.group"})
+        committed = consumer.committed([TopicPartition("c.load", p) for p in range(4)], timeout=10)
+        self.assertEqual([tp.offset for tp in committed], [3 * n for n in expected])
+        consumer.close()
 
     def test_two_groups_both_receive_everything(self):
         self.create_topic("py.fanout", 3)
