@@ -4,10 +4,13 @@
 
 #include "cli/broker_command.h"
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -28,6 +31,7 @@ struct broker_options {
   std::optional<std::uint16_t> kafka_port;
   net::kafka::service_options kafka;
   std::int32_t kafka_brokers = 1;
+  bool console = false;
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
 };
@@ -53,6 +57,36 @@ std::expected<void, std::string> apply(broker_options& o) {
   return std::unexpected(fmt::format("--log-level '{}': expected error, warn, info or debug", o.log_level));
 }
 
+// The console: one command per line on stdin, for fault injection from a terminal or a test.
+boost::asio::awaitable<void> console(boost::asio::posix::stream_descriptor& in, net::kafka::server* kafka) {
+  std::string buffer;
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await boost::asio::async_read_until(in, boost::asio::dynamic_buffer(buffer), '\n',
+                                                                 boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec) co_return;  // end of input: the broker keeps serving
+    const std::string line = buffer.substr(0, n - 1);
+    buffer.erase(0, n);
+    char verb[32] = {};
+    int node = -1;
+    const bool parsed = std::sscanf(line.c_str(), "%31s %d", verb, &node) == 2;
+    const std::string command = verb;
+    if (!parsed || !kafka || (command != "kill-broker" && command != "restart-broker")) {
+      fmt::print(stderr, "console: '{}': expected 'kill-broker N' or 'restart-broker N' (Kafka brokers only)\n", line);
+      continue;
+    }
+    if (command == "kill-broker") {
+      if (kafka->kill(node)) fmt::print("broker {} killed\n", node);
+      else fmt::print(stderr, "console: broker {} is not running\n", node);
+    } else if (auto ok = kafka->restart(node); ok) {
+      fmt::print("broker {} restarted\n", node);
+    } else {
+      fmt::print(stderr, "console: {}\n", ok.error());
+    }
+    std::fflush(stdout);
+  }
+}
+
 int serve(broker_options& o) {
   if (auto ok = apply(o); !ok) {
     fmt::print(stderr, "mqlab broker: {}\n", ok.error());
@@ -74,12 +108,19 @@ int serve(broker_options& o) {
     fmt::print(stderr, "mqlab broker: {}\n", started.error());
     return 2;
   }
+  boost::asio::posix::stream_descriptor input(io);
+  if (o.console) {
+    input.assign(::dup(STDIN_FILENO));
+    boost::asio::co_spawn(io, console(input, kafka ? &*kafka : nullptr), boost::asio::detached);
+  }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     net::log(net::log_level::info, "signal {}: shutting down", signal);
     if (amqp) amqp->stop();
     if (kafka) kafka->stop();
+    boost::system::error_code ignored;
+    input.close(ignored);
   });
   io.run();
   net::log(net::log_level::info, "stopped");
@@ -116,6 +157,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--memory-high-watermark", o->listen.memory_high_watermark,
                   "Queued message bytes at which publishers are blocked (0 = never)")->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "error | warn | info | debug")->capture_default_str();
+  cmd->add_flag("--console", o->console,
+                "Read fault commands from stdin: 'kill-broker N' closes Kafka broker N's sockets and moves "
+                "its leadership, 'restart-broker N' brings it back");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });
 }
 

@@ -45,13 +45,14 @@ struct server::impl {
   asio::io_context& io;
   service& svc;
   listen_options listen;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // shared with their accept loops
   asio::system_timer deadline;
   std::int64_t deadline_at = INT64_MAX;
   std::unordered_map<std::uint64_t, std::shared_ptr<peer>> peers;
   std::uint64_t next_id = 1;
   bool stopping = false;
 
+  std::expected<void, std::string> open(std::int32_t node, std::uint16_t port);
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> deadline_loop();
@@ -61,7 +62,9 @@ struct server::impl {
 };
 
 asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
-  auto& acceptor = *acceptors[static_cast<std::size_t>(node)];
+  // A restarted broker gets a new acceptor; this loop keeps the one it serves alive until it ends.
+  const std::shared_ptr<tcp::acceptor> listening = acceptors[static_cast<std::size_t>(node)];
+  auto& acceptor = *listening;
   while (!stopping && acceptor.is_open()) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -153,28 +156,33 @@ server::server(asio::io_context& io, service& s, listen_options listen)
 
 server::~server() = default;
 
+std::expected<void, std::string> server::impl::open(std::int32_t node, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(listen.bind, ec);
+  if (ec) return std::unexpected("--bind " + listen.bind + ": not an IP address");
+  const tcp::endpoint endpoint(address, port);
+  auto acceptor = std::make_shared<tcp::acceptor>(io);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", listen.bind, port, ec.message()));
+  const auto index = static_cast<std::size_t>(node);
+  if (acceptors.size() <= index) acceptors.resize(index + 1);
+  acceptors[index] = std::move(acceptor);
+  return {};
+}
+
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(s.listen.bind, ec);
-  if (ec) return std::unexpected("--bind " + s.listen.bind + ": not an IP address");
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
     const auto port = static_cast<std::uint16_t>(s.listen.first_port == 0 ? 0 : s.listen.first_port + node);
-    const tcp::endpoint endpoint(address, port);
-    auto acceptor = std::make_unique<tcp::acceptor>(s.io);
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", s.listen.bind, port, ec.message()));
-    s.acceptors.push_back(std::move(acceptor));
+    if (auto ok = s.open(node, port); !ok) return ok;
     s.svc.advertise({node, s.listen.bind, ports()[static_cast<std::size_t>(node)]});
+    log(log_level::info, "Kafka broker {} listening on {}:{}", node, s.listen.bind, ports()[static_cast<std::size_t>(node)]);
   }
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.deadline_loop(), asio::detached);
-  for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
-    log(log_level::info, "Kafka broker {} listening on {}:{}", node, s.listen.bind, ports()[static_cast<std::size_t>(node)]);
-  }
   return {};
 }
 
@@ -188,9 +196,9 @@ std::vector<std::uint16_t> server::ports() const {
   return out;
 }
 
-void server::kill(std::int32_t node) {
+bool server::kill(std::int32_t node) {
   auto& s = *impl_;
-  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size())) return;
+  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size()) || !s.svc.core().broker_up(node)) return false;
   log(log_level::warn, "killing Kafka broker {}", node);
   boost::system::error_code ignored;
   s.acceptors[static_cast<std::size_t>(node)]->close(ignored);
@@ -201,6 +209,21 @@ void server::kill(std::int32_t node) {
   for (const auto& p : victims) s.close(p);
   s.svc.crash(node, now_ms());
   s.route_completions();
+  return true;
+}
+
+std::expected<void, std::string> server::restart(std::int32_t node) {
+  auto& s = *impl_;
+  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size())) {
+    return std::unexpected(fmt::format("there is no broker {}", node));
+  }
+  if (s.svc.core().broker_up(node)) return std::unexpected(fmt::format("broker {} is running", node));
+  const auto& address = s.svc.address(node);
+  if (auto ok = s.open(node, address.port); !ok) return ok;
+  s.svc.restart(node, now_ms());
+  asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  log(log_level::info, "Kafka broker {} restarted on {}:{}", node, address.host, address.port);
+  return {};
 }
 
 void server::stop() {

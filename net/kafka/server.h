@@ -36,8 +36,11 @@ class server {
   std::expected<void, std::string> start();
   /// The bound port of each broker, by id.
   std::vector<std::uint16_t> ports() const;
-  /// Broker `node` dies: its listener and connections close, leadership moves.
-  void kill(std::int32_t node);
+  /// Broker `node` dies: its listener and connections close, leadership moves. False if no
+  /// such broker or it is already down.
+  bool kill(std::int32_t node);
+  /// Broker `node` comes back on its old port and catches up as a follower.
+  std::expected<void, std::string> restart(std::int32_t node);
   /// Closes every listener and connection; the event loop then runs out.
   void stop();
   std::size_t connection_count() const;

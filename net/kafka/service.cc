@@ -71,11 +71,20 @@ void service::advance(std::int64_t now_ms) {
       collect_group_replies(g);
     }
   }
+  if (addresses_.size() > 1 && now_ms >= next_replication_ms_) {
+    core_.replicate(now_ms);
+    next_replication_ms_ = now_ms + options_.replica_fetch_interval_ms;
+  }
+  if (now_ms >= next_clean_ms_) {
+    core_.clean(now_ms);
+    next_clean_ms_ = now_ms + options_.log_clean_interval_ms;
+  }
   wake_fetches(now_ms);
 }
 
 std::int64_t service::next_deadline() const {
-  std::int64_t t = INT64_MAX;
+  std::int64_t t = next_clean_ms_;
+  if (addresses_.size() > 1) t = std::min(t, next_replication_ms_);
   for (const auto& [id, g] : groups_) t = std::min(t, g.next_deadline());
   for (const auto& f : parked_) t = std::min(t, f.deadline_ms);
   return t;

@@ -29,6 +29,8 @@ struct service_options {
   std::string cluster_id = "mqlab";
   std::int64_t min_session_timeout_ms = 6'000;      // group.min.session.timeout.ms
   std::int64_t max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
+  std::int64_t replica_fetch_interval_ms = 5;       // how often followers copy from leaders
+  std::int64_t log_clean_interval_ms = 1'000;       // retention and compaction checks
 };
 
 /// Where a response goes: a connection and its place in that connection's reply order.
@@ -60,6 +62,7 @@ class service {
 
   /// The address clients are given for `node` (Metadata, FindCoordinator).
   void advertise(node_address address);
+  const node_address& address(std::int32_t node) const { return addresses_.at(node); }
   std::vector<node_address> live_nodes() const;
 
   /// Runs one request that reached `node`; `body` is positioned after the header. Throws
@@ -72,7 +75,8 @@ class service {
   /// sessions expire, as with Kafka).
   void forget(std::uint64_t connection);
 
-  /// Group sessions and rebalance timeouts, long-poll fetch deadlines.
+  /// Group sessions and rebalance timeouts, long-poll fetch deadlines, follower replication
+  /// (acks=1 records reach the high watermark once the in-sync followers have them), retention.
   void advance(std::int64_t now_ms);
   std::int64_t next_deadline() const;
 
@@ -128,6 +132,7 @@ class service {
   std::map<std::uint64_t, pending_group_reply> pending_;
   std::uint64_t next_tag_ = 1;
   std::vector<parked_fetch> parked_;
+  std::int64_t next_replication_ms_ = 0, next_clean_ms_ = 0;
   std::vector<completion> completions_;
 };
 
