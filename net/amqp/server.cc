@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 
 #include "net/log.h"
+#include "net/tcp.h"
 
 namespace mqlab::net::amqp {
 
@@ -43,8 +44,8 @@ struct peer {
         coalesce(socket.get_executor()) {}
   tcp::socket socket;
   connection conn;
-  std::string sending;
-  bool writing = false, closed = false, coalescing = false;
+  outbox out;
+  bool closed = false, coalescing = false;
   asio::steady_timer resume;    // the reader waits on it while the memory alarm pauses it
   asio::steady_timer coalesce;  // holds back a small write that follows another closely
   clock::time_point last_write{};
@@ -54,14 +55,14 @@ struct peer {
 
 struct server::impl {
   impl(asio::io_context& io_, broker::amqp::broker& core_, server_options options_, listen_options listen_)
-      : io(io_), core(core_), options(std::move(options_)), listen(std::move(listen_)), acceptor(io_),
+      : io(io_), core(core_), options(std::move(options_)), listen(std::move(listen_)),
         housekeeping(io_), expiry(io_) {}
 
   asio::io_context& io;
   broker::amqp::broker& core;
   server_options options;
   listen_options listen;
-  tcp::acceptor acceptor;
+  std::shared_ptr<tcp::acceptor> acceptor;  // from start()
   asio::steady_timer housekeeping, expiry;
   instant expiry_at = instant::never();
   std::unordered_set<std::shared_ptr<peer>> peers;
@@ -84,7 +85,7 @@ struct server::impl {
 asio::awaitable<void> server::impl::accept_loop() {
   while (!stopping) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) continue;
     socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
@@ -174,7 +175,7 @@ void server::impl::check_memory() {
 }
 
 void server::impl::flush(const std::shared_ptr<peer>& p) {
-  if (p->writing || p->closed || p->coalescing) return;
+  if (p->out.busy() || p->closed || p->coalescing) return;
   if (p->conn.output().empty()) {
     if (p->conn.done()) close(p);
     return;
@@ -192,11 +193,7 @@ void server::impl::flush(const std::shared_ptr<peer>& p) {
     return;
   }
   p->last_write = t;
-  p->sending.clear();
-  std::swap(p->sending, p->conn.output());
-  p->writing = true;
-  asio::async_write(p->socket, asio::buffer(p->sending), [this, p](boost::system::error_code ec, std::size_t) {
-    p->writing = false;
+  p->out.send(p->socket, p->conn.output(), [this, p](boost::system::error_code ec) {
     if (ec) {
       if (!p->conn.done()) p->conn.peer_gone(now());
       after_input(p);
@@ -212,9 +209,7 @@ void server::impl::close(const std::shared_ptr<peer>& p) {
   p->closed = true;
   if (p->registered) by_id.erase(*p->registered);
   p->registered.reset();
-  boost::system::error_code ignored;
-  p->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  p->socket.close(ignored);
+  close_socket(p->socket);
   p->resume.cancel();
   p->coalesce.cancel();
   peers.erase(p);
@@ -254,15 +249,9 @@ server::~server() = default;
 
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(s.listen.bind, ec);
-  if (ec) return std::unexpected("--bind " + s.listen.bind + ": not an IP address");
-  const tcp::endpoint endpoint(address, s.listen.port);
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", s.listen.bind, s.listen.port, ec.message()));
+  auto acceptor = open_listener(s.io, s.listen.bind, s.listen.port);
+  if (!acceptor) return std::unexpected(acceptor.error());
+  s.acceptor = std::move(*acceptor);
   asio::co_spawn(s.io, s.accept_loop(), asio::detached);
   asio::co_spawn(s.io, s.housekeeping_loop(), asio::detached);
   asio::co_spawn(s.io, s.expiry_loop(), asio::detached);
@@ -272,7 +261,8 @@ std::expected<void, std::string> server::start() {
 
 std::uint16_t server::port() const {
   boost::system::error_code ec;
-  const auto ep = impl_->acceptor.local_endpoint(ec);
+  if (!impl_->acceptor) return 0;
+  const auto ep = impl_->acceptor->local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 
@@ -281,7 +271,7 @@ void server::stop() {
   if (s.stopping) return;
   s.stopping = true;
   boost::system::error_code ignored;
-  s.acceptor.close(ignored);
+  if (s.acceptor) s.acceptor->close(ignored);
   s.housekeeping.cancel();
   s.expiry.cancel();
   for (const auto& p : s.peers) {

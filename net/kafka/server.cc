@@ -11,6 +11,7 @@
 
 #include "net/kafka/connection.h"
 #include "net/log.h"
+#include "net/tcp.h"
 
 namespace mqlab::net::kafka {
 
@@ -33,8 +34,8 @@ struct peer {
       : socket(std::move(s)), conn(svc, id, node) {}
   tcp::socket socket;
   connection conn;
-  std::string sending;
-  bool writing = false, closed = false;
+  outbox out;
+  bool closed = false;
   std::string name;
 };
 
@@ -110,31 +111,19 @@ void server::impl::route_completions() {
 }
 
 void server::impl::flush(const std::shared_ptr<peer>& p) {
-  if (p->writing || p->closed) return;
-  if (p->conn.output().empty()) {
-    if (p->conn.done()) close(p);
-    return;
-  }
-  p->sending.clear();
-  std::swap(p->sending, p->conn.output());
-  p->writing = true;
-  asio::async_write(p->socket, asio::buffer(p->sending), [this, p](boost::system::error_code ec, std::size_t) {
-    p->writing = false;
-    if (ec) {
-      close(p);
-      return;
-    }
-    flush(p);
+  if (p->out.busy() || p->closed) return;
+  const bool started = p->out.send(p->socket, p->conn.output(), [this, p](boost::system::error_code ec) {
+    if (ec) close(p);
+    else flush(p);
   });
+  if (!started && p->conn.done()) close(p);
 }
 
 void server::impl::close(const std::shared_ptr<peer>& p) {
   if (p->closed) return;
   p->closed = true;
   svc.forget(p->conn.id());
-  boost::system::error_code ignored;
-  p->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  p->socket.close(ignored);
+  close_socket(p->socket);
   peers.erase(p->conn.id());
 }
 
@@ -157,19 +146,11 @@ server::server(asio::io_context& io, service& s, listen_options listen)
 server::~server() = default;
 
 std::expected<void, std::string> server::impl::open(std::int32_t node, std::uint16_t port) {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(listen.bind, ec);
-  if (ec) return std::unexpected("--bind " + listen.bind + ": not an IP address");
-  const tcp::endpoint endpoint(address, port);
-  auto acceptor = std::make_shared<tcp::acceptor>(io);
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return std::unexpected(fmt::format("cannot listen on {}:{}: {}", listen.bind, port, ec.message()));
+  auto acceptor = open_listener(io, listen.bind, port);
+  if (!acceptor) return std::unexpected(acceptor.error());
   const auto index = static_cast<std::size_t>(node);
   if (acceptors.size() <= index) acceptors.resize(index + 1);
-  acceptors[index] = std::move(acceptor);
+  acceptors[index] = std::move(*acceptor);
   return {};
 }
 

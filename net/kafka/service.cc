@@ -2,6 +2,8 @@
 // Metadata (with auto-creation), CreateTopics and ListOffsets.
 #include "net/kafka/service.h"
 
+#include "net/kafka/partition_walk.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -100,6 +102,13 @@ void service::crash(std::int32_t node, std::int64_t now_ms) {
 }
 
 void service::restart(std::int32_t node, std::int64_t now_ms) { core_.restart_broker(node, now_ms); }
+
+error_code service::leadership(const std::string& topic, std::int32_t p, std::int32_t node) const {
+  if (!core_.has_topic(topic) || p < 0 || p >= core_.partitions(topic)) return error_code::unknown_topic_or_partition;
+  const auto leader = core_.partition(topic, p).leader;
+  if (leader == node) return error_code::none;
+  return leader < 0 ? error_code::leader_not_available : error_code::not_leader_or_follower;
+}
 
 outcome service::api_versions(std::int16_t version) {
   outcome o;
@@ -241,44 +250,31 @@ outcome service::list_offsets(wire_reader& in, std::int16_t version, std::int32_
   (void)in.int32();  // replica_id
   outcome o;
   wire_writer w(o.body);
-  const std::int32_t topics = in.array(6);
-  w.array(static_cast<std::size_t>(topics));
-  for (std::int32_t t = 0; t < topics; ++t) {
-    const std::string name(in.string());
-    w.string(name);
-    const std::int32_t partitions = in.array(12);
-    w.array(static_cast<std::size_t>(partitions));
-    for (std::int32_t i = 0; i < partitions; ++i) {
-      const std::int32_t p = in.int32();
-      const std::int64_t timestamp = in.int64();
-      if (version == 0) (void)in.int32();  // max_num_offsets
-      error_code e = error_code::none;
-      std::int64_t offset = -1, found_ts = -1;
-      if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) {
-        e = error_code::unknown_topic_or_partition;
-      } else if (const auto& ps = core_.partition(name, p); ps.leader != node) {
-        e = ps.leader < 0 ? error_code::leader_not_available : error_code::not_leader_or_follower;
-      } else {
-        const auto& log = ps.logs.at(ps.leader);
-        // Consumers see committed records only: "latest" is the high watermark.
-        if (timestamp == -1) offset = ps.high_watermark;
-        else if (timestamp == -2) offset = log.log_start_offset();
-        else if (const auto at = log.offset_for_timestamp(timestamp); at < ps.high_watermark) {
-          offset = at;
-          (void)log.visit(at, 1, ps.high_watermark, [&](const broker::kafka::record& r) { found_ts = r.timestamp_ms; });
-        }
-      }
-      w.int32(p);
-      w.int16(static_cast<std::int16_t>(e));
-      if (version == 0) {
-        w.array(offset < 0 ? 0 : 1);
-        if (offset >= 0) w.int64(offset);
-      } else {
-        w.int64(found_ts);
-        w.int64(offset);
+  for_each_partition(in, w, 12, [&](const std::string& name, std::int32_t p) {
+    const std::int64_t timestamp = in.int64();
+    if (version == 0) (void)in.int32();  // max_num_offsets
+    const error_code e = leadership(name, p, node);
+    std::int64_t offset = -1, found_ts = -1;
+    if (e == error_code::none) {
+      const auto& ps = core_.partition(name, p);
+      const auto& log = ps.logs.at(ps.leader);
+      // Consumers see committed records only: "latest" is the high watermark.
+      if (timestamp == -1) offset = ps.high_watermark;
+      else if (timestamp == -2) offset = log.log_start_offset();
+      else if (const auto at = log.offset_for_timestamp(timestamp); at < ps.high_watermark) {
+        offset = at;
+        (void)log.visit(at, 1, ps.high_watermark, [&](const broker::kafka::record& r) { found_ts = r.timestamp_ms; });
       }
     }
-  }
+    w.int16(static_cast<std::int16_t>(e));
+    if (version == 0) {
+      w.array(offset < 0 ? 0 : 1);
+      if (offset >= 0) w.int64(offset);
+    } else {
+      w.int64(found_ts);
+      w.int64(offset);
+    }
+  });
   return o;
 }
 

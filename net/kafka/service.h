@@ -108,6 +108,9 @@ class service {
   outcome fetch(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms);
   /// Builds a fetch response; nullopt when it holds fewer than min_bytes and may still wait.
   std::optional<std::string> fetch_response(wire_reader& in, std::int16_t version, std::int32_t node, bool final);
+  /// Appends one batch of committed records from `offset`, about `cap` bytes at most.
+  broker::kafka::error_code append_batch(std::string& body, const std::string& topic, std::int32_t p,
+                                         std::int64_t offset, std::size_t cap) const;
   void wake_fetches(std::int64_t now_ms);
   outcome find_coordinator(wire_reader& in);
   outcome join_group(wire_reader& in, const request_header& header, reply_slot from, std::int32_t node, std::int64_t now_ms);
@@ -118,6 +121,9 @@ class service {
   outcome offset_fetch(wire_reader& in, std::int16_t version, std::int32_t node);
   void collect_group_replies(broker::kafka::consumer_group& g);
 
+  /// NONE if `node` leads the partition; UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
+  /// NOT_LEADER_OR_FOLLOWER otherwise.
+  broker::kafka::error_code leadership(const std::string& topic, std::int32_t p, std::int32_t node) const;
   /// Which broker coordinates `group` (the first live one from a hash of its name).
   std::int32_t coordinator(const std::string& group) const;
   /// The group, if `node` coordinates it; creating it when absent.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "net/byte_order.h"
+#include "net/kafka/partition_walk.h"
 #include "net/kafka/record_batch.h"
 
 namespace mqlab::net::kafka {
@@ -35,37 +36,23 @@ outcome service::produce(wire_reader& in, std::int16_t version, std::int32_t nod
   (void)in.int32();  // timeout_ms: replication to in-sync followers is immediate
   outcome o;
   wire_writer w(o.body);
-  const std::int32_t topics = in.array(6);
-  w.array(static_cast<std::size_t>(topics));
-  for (std::int32_t t = 0; t < topics; ++t) {
-    const std::string name(in.string());
-    w.string(name);
-    const std::int32_t partitions = in.array(8);
-    w.array(static_cast<std::size_t>(partitions));
-    for (std::int32_t i = 0; i < partitions; ++i) {
-      const std::int32_t p = in.int32();
-      const auto set = in.nullable_bytes();
-      error_code e = error_code::none;
-      std::int64_t base = -1;
-      if (!acks) {
-        e = error_code::invalid_required_acks;
-      } else if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) {
-        e = error_code::unknown_topic_or_partition;
-      } else if (const auto leader = core_.partition(name, p).leader; leader != node) {
-        e = leader < 0 ? error_code::leader_not_available : error_code::not_leader_or_follower;
-      } else if (auto records = decode_record_set(set.value_or(""), now_ms); !records) {
+  for_each_partition(in, w, 8, [&](const std::string& name, std::int32_t p) {
+    const auto set = in.nullable_bytes();
+    error_code e = acks ? leadership(name, p, node) : error_code::invalid_required_acks;
+    std::int64_t base = -1;
+    if (e == error_code::none) {
+      if (auto records = decode_record_set(set.value_or(""), now_ms); !records) {
         e = records.error().code;
       } else {
         const auto r = core_.produce(name, p, std::move(*records), *acks, now_ms);
         e = r.error;
         base = r.base_offset;
       }
-      w.int32(p);
-      w.int16(static_cast<std::int16_t>(e));
-      w.int64(base);
-      if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
     }
-  }
+    w.int16(static_cast<std::int16_t>(e));
+    w.int64(base);
+    if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
+  });
   if (version >= 1) w.int32(0);
   if (!parked_.empty()) wake_fetches(now_ms);
   if (acks == broker::kafka::acks::none) o.what = outcome::kind::silent;
@@ -95,66 +82,53 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
   if (version >= 1) w.int32(0);
   std::size_t total = 0;
   bool errors = false;
-  const std::int32_t topics = in.array(6);
-  w.array(static_cast<std::size_t>(topics));
-  for (std::int32_t t = 0; t < topics; ++t) {
-    const std::string name(in.string());
-    w.string(name);
-    const std::int32_t partitions = in.array(16);
-    w.array(static_cast<std::size_t>(partitions));
-    for (std::int32_t i = 0; i < partitions; ++i) {
-      const std::int32_t p = in.int32();
-      const std::int64_t offset = in.int64();
-      const auto limit = static_cast<std::size_t>(std::max(0, in.int32()));
-      error_code e = error_code::none;
-      std::int64_t hw = -1;
-      w.int32(p);
-      const std::size_t error_at = w.size();
-      w.int16(0);
-      if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) {
-        e = error_code::unknown_topic_or_partition;
-      } else if (const auto& ps = core_.partition(name, p); ps.leader != node) {
-        e = ps.leader < 0 ? error_code::leader_not_available : error_code::not_leader_or_follower;
-      } else {
-        hw = ps.high_watermark;
-      }
-      w.int64(hw);
-      if (version >= 4) {
-        w.int64(hw);  // last_stable_offset: librdkafka reads committed, so it must reach the HW
-        w.array(0);   // aborted_transactions
-      }
-      const std::size_t size_at = w.size_placeholder();
-      if (e == error_code::none && std::min(limit, budget) > 0) {
-        // KIP-74: the first batch goes out even when larger than the limits, so consumers progress.
-        const std::size_t cap = std::min(limit, budget);
-        batch_writer batch(body);
-        std::int64_t next = offset;
-        bool full = false;
-        while (!full) {
-          auto seen = core_.fetch_visit(name, p, next, fetch_step, [&](const broker::kafka::record& r) {
-            if (full) return;
-            batch.add(r);
-            next = r.offset + 1;
-            full = batch.size() >= cap;
-          });
-          if (!seen) e = seen.error();
-          if (!seen || *seen < fetch_step) break;
-        }
-        batch.finish();
-        const std::size_t bytes = w.size() - size_at - 4;
-        total += bytes;
-        budget -= std::min(budget, bytes);
-      }
-      w.fill_size(size_at);
-      if (e != error_code::none) {
-        errors = true;
-        store_be(body.data() + error_at, static_cast<std::int16_t>(e));
-      }
+  for_each_partition(in, w, 16, [&](const std::string& name, std::int32_t p) {
+    const std::int64_t offset = in.int64();
+    const auto cap = std::min(static_cast<std::size_t>(std::max(0, in.int32())), budget);
+    error_code e = leadership(name, p, node);
+    const std::int64_t hw = e == error_code::none ? core_.partition(name, p).high_watermark : -1;
+    const std::size_t error_at = w.size();
+    w.int16(0);
+    w.int64(hw);
+    if (version >= 4) {
+      w.int64(hw);  // last_stable_offset: librdkafka reads committed, so it must reach the HW
+      w.array(0);   // aborted_transactions
     }
-  }
+    const std::size_t size_at = w.size_placeholder();
+    if (e == error_code::none && cap > 0) e = append_batch(body, name, p, offset, cap);
+    w.fill_size(size_at);
+    const std::size_t bytes = w.size() - size_at - 4;
+    total += bytes;
+    budget -= std::min(budget, bytes);
+    if (e != error_code::none) {
+      errors = true;
+      store_be(body.data() + error_at, static_cast<std::int16_t>(e));
+    }
+  });
   const bool enough = total >= static_cast<std::size_t>(std::max(0, min_bytes));
   if (final || errors || enough || max_wait <= 0) return body;
   return std::nullopt;
+}
+
+error_code service::append_batch(std::string& body, const std::string& topic, std::int32_t p, std::int64_t offset,
+                                 std::size_t cap) const {
+  // KIP-74: the first record goes out even when it alone exceeds the limit, so consumers progress.
+  batch_writer batch(body);
+  std::int64_t next = offset;
+  bool full = false;
+  error_code e = error_code::none;
+  while (!full) {
+    auto seen = core_.fetch_visit(topic, p, next, fetch_step, [&](const broker::kafka::record& r) {
+      if (full) return;
+      batch.add(r);
+      next = r.offset + 1;
+      full = batch.size() >= cap;
+    });
+    if (!seen) e = seen.error();
+    if (!seen || *seen < fetch_step) break;
+  }
+  batch.finish();
+  return e;
 }
 
 void service::wake_fetches(std::int64_t now_ms) {

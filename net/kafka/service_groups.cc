@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "net/kafka/partition_walk.h"
+
 namespace mqlab::net::kafka {
 
 using broker::kafka::error_code;
@@ -186,26 +188,16 @@ outcome service::offset_commit(wire_reader& in, std::int16_t version, std::int32
   auto* g = coordinated(group, node);
   outcome o;
   wire_writer w(o.body);
-  const std::int32_t topics = in.array(6);
-  w.array(static_cast<std::size_t>(topics));
-  for (std::int32_t t = 0; t < topics; ++t) {
-    const std::string name(in.string());
-    w.string(name);
-    const std::int32_t partitions = in.array(14);
-    w.array(static_cast<std::size_t>(partitions));
-    for (std::int32_t i = 0; i < partitions; ++i) {
-      const std::int32_t p = in.int32();
-      const std::int64_t offset = in.int64();
-      if (version == 1) (void)in.int64();  // commit_timestamp
-      (void)in.nullable_string();          // metadata
-      error_code e = error_code::none;
-      if (g == nullptr) e = error_code::not_coordinator;
-      else if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) e = error_code::unknown_topic_or_partition;
-      else e = g->commit(member, generation, {name, p}, offset);
-      w.int32(p);
-      w.int16(static_cast<std::int16_t>(e));
-    }
-  }
+  for_each_partition(in, w, 14, [&](const std::string& name, std::int32_t p) {
+    const std::int64_t offset = in.int64();
+    if (version == 1) (void)in.int64();  // commit_timestamp
+    (void)in.nullable_string();          // metadata
+    error_code e = error_code::none;
+    if (g == nullptr) e = error_code::not_coordinator;
+    else if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) e = error_code::unknown_topic_or_partition;
+    else e = g->commit(member, generation, {name, p}, offset);
+    w.int16(static_cast<std::int16_t>(e));
+  });
   return o;
 }
 
@@ -214,22 +206,12 @@ outcome service::offset_fetch(wire_reader& in, std::int16_t, std::int32_t node) 
   auto* g = coordinated(group, node);
   outcome o;
   wire_writer w(o.body);
-  const std::int32_t topics = in.array(6);
-  w.array(static_cast<std::size_t>(topics));
-  for (std::int32_t t = 0; t < topics; ++t) {
-    const std::string name(in.string());
-    w.string(name);
-    const std::int32_t partitions = in.array(4);
-    w.array(static_cast<std::size_t>(partitions));
-    for (std::int32_t i = 0; i < partitions; ++i) {
-      const std::int32_t p = in.int32();
-      const auto committed = g == nullptr ? std::nullopt : g->committed({name, p});
-      w.int32(p);
-      w.int64(committed.value_or(-1));  // -1: nothing committed, the consumer's reset policy decides
-      w.nullable_string("");
-      w.int16(static_cast<std::int16_t>(g == nullptr ? error_code::not_coordinator : error_code::none));
-    }
-  }
+  for_each_partition(in, w, 4, [&](const std::string& name, std::int32_t p) {
+    const auto committed = g == nullptr ? std::nullopt : g->committed({name, p});
+    w.int64(committed.value_or(-1));  // -1: nothing committed, the consumer's reset policy decides
+    w.nullable_string("");
+    w.int16(static_cast<std::int16_t>(g == nullptr ? error_code::not_coordinator : error_code::none));
+  });
   return o;
 }
 
