@@ -186,7 +186,7 @@ std::int64_t kafka_model::lag() const {
   return total;
 }
 
-void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
+void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) {
   if (!enabled()) return;
   e2e.merge(e2e_);
   v["kafka.produced"] = static_cast<double>(produced_);

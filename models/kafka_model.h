@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/kafka/client.h"
+#include "models/kafka_side.h"
 #include "models/system.h"
 #include "sim/histogram.h"
 #include "sim/random.h"
@@ -18,25 +19,23 @@
 
 namespace mqlab::models {
 
-class kafka_model {
+class kafka_model final : public kafka_side {
  public:
   /// `sim` and `spec` must outlive the model.
   kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams);
 
-  bool enabled() const { return spec_.brokers > 0; }
+  bool enabled() const override { return spec_.brokers > 0; }
   /// Schedules replication ticks and the consumers' first polls.
-  void start();
-  void produce(const produce_step& step, sim::sim_time created, bool measured);
-  void start_measuring();
-  /// "broker-N" crash/restart; returns false if the target is not a broker.
-  bool crash(const std::string& target);
-  bool restart(const std::string& target);
-  /// Consumer `index` of `group` dies: it stops polling and heartbeating (its session expires).
-  bool kill(const std::string& group, int index);
+  void start() override;
+  void produce(const produce_step& step, sim::sim_time created, bool measured) override;
+  void start_measuring() override;
+  bool crash(const std::string& target) override;
+  bool restart(const std::string& target) override;
+  /// The consumer stops polling and heartbeating; its session expires.
+  bool kill(const std::string& group, int index) override;
   /// Records behind the committed/consumed positions, summed over every live consumer.
-  std::int64_t lag() const;
-  /// Adds the Kafka metrics to `values` and the end-to-end latencies to `e2e`.
-  void collect(std::map<std::string, double>& values, sim::histogram& e2e) const;
+  std::int64_t lag() const override;
+  void collect(std::map<std::string, double>& values, sim::histogram& e2e) override;
 
  private:
   struct member {

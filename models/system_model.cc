@@ -3,7 +3,9 @@
 // messages to the broker core, whose deliveries start consumer work.
 #include "models/system_model.h"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -54,7 +56,7 @@ struct consumer_rt {
 
 class system_model {
  public:
-  system_model(const system_spec& spec, std::uint64_t seed);
+  system_model(const system_spec& spec, std::uint64_t seed, const run_environment& environment);
   run_metrics run(const run_progress& progress, const std::atomic<bool>* cancel, const run_snapshot& snapshot);
 
  private:
@@ -81,6 +83,7 @@ class system_model {
   void apply(const fault_spec& f);
   void sample();
   void start_measuring();
+  void run_paced_until(sim::sim_time end, const std::atomic<bool>* cancel);
   run_metrics collect();
 
   const system_spec& spec_;
@@ -91,13 +94,15 @@ class system_model {
   amqp::broker broker_;
   amqp::channel_ref producer_;
   std::map<std::string, std::unique_ptr<station>> stations_;
-  kafka_model kafka_;
+  bool real_time_;
+  std::unique_ptr<kafka_side> kafka_;
   jms_model jms_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
   std::map<std::pair<amqp::connection_id, amqp::channel_id>, int> consumer_by_channel_;
   std::map<const publish_step*, std::shared_ptr<const amqp::basic_properties>> publish_props_;
+  std::optional<std::chrono::steady_clock::time_point> wall_start_;  // real time: when sim time 0 was
   sim::event_id deadline_event_;
   sim::sim_time deadline_at_ = sim::sim_time::max();
 
@@ -112,7 +117,7 @@ class system_model {
   broker::amqp::cluster_traffic traffic_at_warmup_;
 };
 
-system_model::system_model(const system_spec& spec, std::uint64_t seed)
+system_model::system_model(const system_spec& spec, std::uint64_t seed, const run_environment& environment)
     : spec_(spec),
       streams_(seed),
       arrival_rng_(streams_.stream("arrivals")),
@@ -120,7 +125,9 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed)
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
       broker_(spec.broker.cluster),
-      kafka_(sim_, spec.kafka, streams_),
+      real_time_(environment.real_time),
+      kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
+                               : std::make_unique<kafka_model>(sim_, spec.kafka, streams_)),
       jms_(sim_, spec.jms, streams_) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
@@ -182,7 +189,7 @@ void system_model::advance(std::int64_t id) {
   } else if (const auto* prod = std::get_if<produce_step>(&step.step)) {
     sim_.after(prod->cost, [this, id, prod] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
-      kafka_.produce(*prod, tk.created, tk.measured);
+      kafka_->produce(*prod, tk.created, tk.measured);
       advance(id);
     });
   } else if (const auto* snd = std::get_if<send_step>(&step.step)) {
@@ -448,17 +455,17 @@ void system_model::apply(const fault_spec& f) {
   const broker::instant now{sim_.now().ns()};
   switch (f.kind) {
     case fault_kind::crash_node:
-      if (!kafka_.crash(f.target)) broker_.crash_node(parse_node(f.target), now);
+      if (!kafka_->crash(f.target)) broker_.crash_node(parse_node(f.target), now);
       break;
     case fault_kind::restart_node:
-      if (!kafka_.restart(f.target)) broker_.restart_node(parse_node(f.target), now);
+      if (!kafka_->restart(f.target)) broker_.restart_node(parse_node(f.target), now);
       break;
     case fault_kind::stop_station: stations_.at(f.target)->pause(); break;
     case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
     case fault_kind::partition: broker_.partition(parse_node(f.target), parse_node(f.other)); break;
     case fault_kind::heal: broker_.heal(parse_node(f.target), parse_node(f.other), now); break;
     case fault_kind::kill_consumer: {
-      if (kafka_.kill(f.target, f.index)) break;
+      if (kafka_->kill(f.target, f.index)) break;
       int seen = 0;
       for (auto& c : consumers_) {
         if (c.group->name != f.target || seen++ != f.index) continue;
@@ -487,7 +494,7 @@ void system_model::sample() {
     auto& peak = max_depth_[q.name];
     peak = std::max(peak, depth);
   }
-  if (kafka_.enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_.lag()));
+  if (kafka_->enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_->lag()));
   if (jms_.enabled()) series_["jms.backlog"].push_back(static_cast<double>(jms_.backlog()));
   for (const auto& [name, st] : stations_) {
     series_["station." + name + ".queue"].push_back(static_cast<double>(st->queue_length()));
@@ -499,7 +506,7 @@ void system_model::start_measuring() {
   for (auto& [name, st] : stations_) st->start_measuring();
   at_warmup_ = broker_.totals();
   traffic_at_warmup_ = broker_.traffic();
-  kafka_.start_measuring();
+  kafka_->start_measuring();
   jms_.start_measuring();
 }
 
@@ -509,7 +516,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   const sim::sim_time first = arrivals_.next(arrival_rng_);
   if (first < end) sim_.at(first, [this] { arrive(); });
   schedule_faults();
-  kafka_.start();
+  kafka_->start();
   jms_.start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
   for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
@@ -517,7 +524,9 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   }
   constexpr int steps = 100;
   for (int i = 1; i <= steps; ++i) {
-    sim_.run_until(i == steps ? end : sim::sim_time(spec_.duration.ns() / steps * i));
+    const sim::sim_time step_end = i == steps ? end : sim::sim_time(spec_.duration.ns() / steps * i);
+    if (real_time_) run_paced_until(step_end, cancel);
+    else sim_.run_until(step_end);
     if (progress) progress(static_cast<double>(i) / steps);
     if (snapshot && i < steps) {
       run_metrics partial;
@@ -529,6 +538,21 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
     if (cancel && cancel->load()) break;
   }
   return collect();
+}
+
+void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* cancel) {
+  // Each event fires once the wall clock reaches its time; in between, the real Kafka side
+  // hands over what arrived. Sleeps are capped so delivery reports never wait long.
+  using clock = std::chrono::steady_clock;
+  constexpr sim::duration max_nap = sim::duration::milliseconds(1);
+  if (!wall_start_) wall_start_ = clock::now() - std::chrono::nanoseconds(sim_.now().ns());
+  while (sim_.now() < end && !(cancel && cancel->load())) {
+    const sim::sim_time wall(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - *wall_start_).count());
+    sim_.run_until(std::min(wall, end));
+    kafka_->pump();
+    const sim::sim_time wake = std::min({sim_.next_time(), end, wall + max_nap});
+    std::this_thread::sleep_until(*wall_start_ + std::chrono::nanoseconds(wake.ns()));
+  }
 }
 
 void put_latency(std::map<std::string, double>& v, const std::string& prefix, const sim::histogram& h) {
@@ -589,7 +613,7 @@ run_metrics system_model::collect() {
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
-  kafka_.collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
+  kafka_->collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
   jms_.collect(v, e2e_);
   put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
@@ -602,8 +626,9 @@ run_metrics system_model::collect() {
 }  // namespace
 
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress,
-                       const std::atomic<bool>* cancel, const run_snapshot& snapshot) {
-  system_model model(spec, seed);
+                       const std::atomic<bool>* cancel, const run_snapshot& snapshot,
+                       const run_environment& environment) {
+  system_model model(spec, seed, environment);
   return model.run(progress, cancel, snapshot);
 }
 

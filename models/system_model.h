@@ -7,11 +7,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/kafka_side.h"
 #include "models/system.h"
 #include "sim/histogram.h"
+#include "sim/random.h"
+#include "sim/simulator.h"
 
 namespace mqlab::models {
 
@@ -32,7 +36,17 @@ using run_progress = std::function<void(double)>;
 /// for charts that grow while the run proceeds.
 using run_snapshot = std::function<void(const run_metrics&)>;
 
+/// Where a run happens: in virtual time against the simulated broker cores (the default), or
+/// paced by the wall clock with a real Kafka side (net mode).
+struct run_environment {
+  /// Events fire when the wall clock reaches their time; real sides get pump()ed meanwhile.
+  bool real_time = false;
+  /// Makes the Kafka side; unset: the simulated kafka_model.
+  std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
+};
+
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress = {},
-                       const std::atomic<bool>* cancel = nullptr, const run_snapshot& snapshot = {});
+                       const std::atomic<bool>* cancel = nullptr, const run_snapshot& snapshot = {},
+                       const run_environment& environment = {});
 
 }  // namespace mqlab::models

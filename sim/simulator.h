@@ -39,6 +39,9 @@ class simulator {
   /// Makes run()/run_until() return after the current event.
   void stop() { stopped_ = true; }
 
+  /// Time of the next pending event, or sim_time::max() when none is pending.
+  sim_time next_time() { return queue_.empty() ? sim_time::max() : queue_.next_time(); }
+
   std::uint64_t events_fired() const { return fired_; }
   std::size_t pending() const { return queue_.size(); }
 

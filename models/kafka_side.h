@@ -1,0 +1,40 @@
+// What a system model needs from its Kafka side: records produced by pipeline steps, consumer
+// groups working through them, faults and metrics. kafka_model is the simulated one (the core
+// in virtual time); the workbench's net mode plugs in a real one (a server on loopback and
+// real clients) behind the same calls, so both produce the same metrics.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "models/system.h"
+#include "sim/histogram.h"
+#include "sim/time.h"
+
+namespace mqlab::models {
+
+class kafka_side {
+ public:
+  virtual ~kafka_side() = default;
+
+  virtual bool enabled() const = 0;
+  /// At time zero of the run.
+  virtual void start() = 0;
+  virtual void produce(const produce_step& step, sim::sim_time created, bool measured) = 0;
+  /// At the end of the warm-up.
+  virtual void start_measuring() = 0;
+  /// "broker-N" crash/restart; returns false if the target is not a broker.
+  virtual bool crash(const std::string& target) = 0;
+  virtual bool restart(const std::string& target) = 0;
+  /// Consumer `index` of `group` dies without leaving its group.
+  virtual bool kill(const std::string& group, int index) = 0;
+  /// Records not yet consumed, summed over the groups.
+  virtual std::int64_t lag() const = 0;
+  /// Real time only: hands over what arrived meanwhile (delivery reports); called often.
+  virtual void pump() {}
+  /// At the end of the run: adds the Kafka metrics to `values`, the end-to-end latencies to `e2e`.
+  virtual void collect(std::map<std::string, double>& values, sim::histogram& e2e) = 0;
+};
+
+}  // namespace mqlab::models
