@@ -11,13 +11,6 @@ namespace {
 
 namespace kafka = broker::kafka;
 
-struct payload {
-  std::int64_t created_ns;
-  std::int32_t key;      // -1: no key
-  std::uint32_t sequence;
-  std::uint8_t measured;
-};
-
 kafka::assignor_kind assignor_of(const std::string& name) {
   if (name == "roundrobin") return kafka::assignor_kind::round_robin;
   if (name == "cooperative-sticky") return kafka::assignor_kind::cooperative_sticky;
@@ -85,7 +78,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
   const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
   const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
   kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(fmt::format("key-{}", key)) : std::nullopt,
-                  encode_payload(payload{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
+                  encode_payload(record_stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
@@ -120,30 +113,10 @@ void kafka_model::work(std::size_t m) {
   sim_.after(service, [this, m] {
     member& me = members_[m];
     if (!me.alive || me.buffer.empty()) return;
-    account(me.buffer.front().second);
+    ledger_.finish(decode_payload<record_stamp>(*me.buffer.front().second.value), sim_.now().ns());
     me.buffer.pop_front();
     work(m);
   });
-}
-
-void kafka_model::account(const kafka::record& r) {
-  const auto p = decode_payload<payload>(*r.value);
-  if (p.key >= 0) {
-    auto& seen = seen_[p.key];
-    if (seen.size() <= p.sequence) seen.resize(p.sequence + 1, false);
-    if (seen[p.sequence]) {
-      ++duplicates_;  // at-least-once: delivered again after a rebalance
-      return;
-    }
-    seen[p.sequence] = true;
-    auto& high = highest_[p.key];
-    if (p.sequence + 1 < high) ++order_violations_;
-    high = std::max<std::uint64_t>(high, p.sequence + 1);
-  }
-  if (p.measured) {
-    ++consumed_;
-    e2e_.record(sim_.now().ns() - p.created_ns);
-  }
 }
 
 void kafka_model::start_measuring() {
@@ -188,15 +161,15 @@ std::int64_t kafka_model::lag() const {
 
 void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) {
   if (!enabled()) return;
-  e2e.merge(e2e_);
+  e2e.merge(ledger_.e2e());
   v["kafka.produced"] = static_cast<double>(produced_);
   v["kafka.acked"] = static_cast<double>(acked_);
   v["kafka.failed"] = static_cast<double>(failed_);
   v["kafka.lost"] = static_cast<double>(cluster_.lost_records() - lost_at_warmup_);
   v["kafka.vanished"] = static_cast<double>(cluster_.vanished_records() - vanished_at_warmup_);
-  v["kafka.consumed"] = static_cast<double>(consumed_);
-  v["kafka.duplicates"] = static_cast<double>(duplicates_);
-  v["order_violations"] = static_cast<double>(order_violations_);
+  v["kafka.consumed"] = static_cast<double>(ledger_.consumed());
+  v["kafka.duplicates"] = static_cast<double>(ledger_.duplicates());
+  v["order_violations"] = static_cast<double>(ledger_.order_violations());
   v["inter_node.bytes"] += static_cast<double>(cluster_.inter_broker_bytes() - bytes_at_warmup_);
   double idle = 0;
   std::map<std::string, int> index;  // position of each member within its group

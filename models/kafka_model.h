@@ -12,6 +12,7 @@
 
 #include "broker/kafka/client.h"
 #include "models/kafka_side.h"
+#include "models/record_ledger.h"
 #include "models/system.h"
 #include "sim/histogram.h"
 #include "sim/random.h"
@@ -51,7 +52,6 @@ class kafka_model final : public kafka_side {
   void heartbeat(std::size_t m);
   void poll(std::size_t m);
   void work(std::size_t m);
-  void account(const broker::kafka::record& r);
 
   sim::simulator& sim_;
   const kafka_spec& spec_;
@@ -60,10 +60,8 @@ class kafka_model final : public kafka_side {
   std::vector<member> members_;
   std::int32_t round_robin_ = 0;
   std::map<int, std::uint64_t> next_sequence_;  // per key
-  std::map<int, std::vector<bool>> seen_;       // per key: sequences consumed
-  std::map<int, std::uint64_t> highest_;        // per key: highest sequence consumed + 1
-  sim::histogram e2e_;
-  std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0, consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
+  record_ledger ledger_;
+  std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;
 };
 

@@ -1,0 +1,39 @@
+// What Kafka consumers learn from the records they finish: end-to-end latency, duplicates
+// (at-least-once redelivery after a rebalance) and per-key order. Producers stamp each record
+// with a record_stamp; the simulated and the real Kafka side keep the same ledger.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "sim/histogram.h"
+
+namespace mqlab::models {
+
+/// The front of every record's value.
+struct record_stamp {
+  std::int64_t created_ns;  // sim time of the request that produced it
+  std::int32_t key;         // -1: no key
+  std::uint32_t sequence;   // per key
+  std::uint8_t measured;    // produced after the warm-up
+};
+
+class record_ledger {
+ public:
+  /// A consumer finished a record at `now_ns` (sim time).
+  void finish(const record_stamp& s, std::int64_t now_ns);
+
+  std::uint64_t consumed() const { return consumed_; }
+  std::uint64_t duplicates() const { return duplicates_; }
+  std::uint64_t order_violations() const { return order_violations_; }
+  const sim::histogram& e2e() const { return e2e_; }
+
+ private:
+  std::map<int, std::vector<bool>> seen_;   // per key: sequences consumed
+  std::map<int, std::uint64_t> highest_;    // per key: highest sequence consumed + 1
+  sim::histogram e2e_;
+  std::uint64_t consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
+};
+
+}  // namespace mqlab::models
