@@ -13,6 +13,7 @@
 #include "cli/progress.h"
 #include "gui/charts.h"
 #include "sim/time.h"
+#include "net/log.h"
 #include "workbench/labs.h"
 #include "workbench/results.h"
 #include "workbench/runner.h"
@@ -106,24 +107,32 @@ int run(const run_options& o) {
     fmt::print(stderr, "mqlab run: {}\n", sets.error());
     return 2;
   }
-  if (o.mode != "sim") {
-    fmt::print(stderr, "mqlab run: --mode {}: only 'sim' is available in this build (net mode is not implemented yet)\n", o.mode);
+  if (o.mode != "sim" && o.mode != "net") {
+    fmt::print(stderr, "mqlab run: --mode {}: expected sim or net\n", o.mode);
     return 2;
   }
+  const auto mode = o.mode == "net" ? workbench::run_mode::net : workbench::run_mode::sim;
+  // The servers' own lines would break the progress bar; faults in the scenario are expected.
+  if (mode == workbench::run_mode::net) net::set_log_level(net::log_level::error);
   auto sc = workbench::load_scenario(o.file, *sets);
   if (!sc) {
     fmt::print(stderr, "{}", sc.error().format(o.file));
+    return 2;
+  }
+  if (auto ok = mode == workbench::run_mode::net ? workbench::net_mode_support(*sc) : std::expected<void, std::string>{}; !ok) {
+    fmt::print(stderr, "mqlab run: --mode net: {}: {}\n", o.file, ok.error());
     return 2;
   }
   if (o.seed) sc->seed = *o.seed;
   workbench::run_result result;
   {
     progress_bar bar(fmt::format("running {}", sc->name), !o.quiet && !o.json);
-    result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); });
+    result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); }, nullptr, {},
+                                     mode);
   }
   if (o.out != "-") {
     const fs::path dir = workbench::results_dir(o.out, *sc, utc_timestamp());
-    if (auto w = workbench::write_results(dir, *sc, result); !w) {
+    if (auto w = workbench::write_results(dir, *sc, result, o.mode); !w) {
       fmt::print(stderr, "mqlab run: {}\n", w.error());
       return 2;
     }
@@ -135,7 +144,7 @@ int run(const run_options& o) {
     if (!o.json && !o.quiet) fmt::print("results in {}\n\n", dir.string());
   }
   if (o.json) {
-    fmt::print("{}\n", workbench::to_json(*sc, result).dump(2));
+    fmt::print("{}\n", workbench::to_json(*sc, result, o.mode).dump(2));
   } else {
     print_summary(*sc, result);
   }

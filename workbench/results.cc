@@ -51,12 +51,13 @@ nlohmann::json to_json(const scenario& sc, const run_result& r, const std::strin
   return j;
 }
 
-std::expected<void, std::string> write_results(const std::filesystem::path& dir, const scenario& sc, const run_result& r) {
+std::expected<void, std::string> write_results(const std::filesystem::path& dir, const scenario& sc, const run_result& r,
+                                               const std::string& mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return std::unexpected(fmt::format("{}: {}", dir.string(), ec.message()));
   std::ofstream json(dir / "run.json");
-  json << to_json(sc, r).dump(2) << "\n";
+  json << to_json(sc, r, mode).dump(2) << "\n";
   std::ofstream metrics(dir / "metrics.csv");
   metrics << "variant,metric,mean,ci95\n";
   for (const auto& v : r.variants) {

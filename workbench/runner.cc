@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "models/system_model.h"
+#include "workbench/net_kafka.h"
 #include "sim/random.h"
 #include "sim/statistics.h"
 
@@ -88,8 +89,36 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics) {
   return combine(v, one);
 }
 
+namespace {
+
+bool uses_amqp_or_jms(const models::pipeline& steps) {
+  for (const auto& s : steps) {
+    if (std::holds_alternative<models::publish_step>(s.step) || std::holds_alternative<models::send_step>(s.step)) return true;
+    if (const auto* p = std::get_if<models::parallel_step>(&s.step)) {
+      for (const auto& branch : p->branches) {
+        if (uses_amqp_or_jms(branch)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::expected<void, std::string> net_mode_support(const scenario& sc) {
+  for (const auto& v : sc.variants) {
+    const auto& s = v.system;
+    if (uses_amqp_or_jms(s.request) || !s.consumers.empty() || !s.broker.queues.empty() || s.jms.enabled) {
+      return std::unexpected(fmt::format(
+          "variant '{}' uses an AMQP or JMS broker; net mode runs Kafka scenarios so far (use --mode sim)", v.name));
+    }
+    if (s.kafka.brokers == 0) return std::unexpected(fmt::format("variant '{}' has no Kafka cluster to run on the network", v.name));
+  }
+  return {};
+}
+
 run_result run_scenario(const scenario& sc, const progress_fn& progress, const std::atomic<bool>* cancel,
-                        const live_fn& live) {
+                        const live_fn& live, run_mode mode) {
   const std::size_t reps = static_cast<std::size_t>(std::max(sc.replications, 1));
   const std::size_t jobs = sc.variants.size() * reps;
   std::vector<models::run_metrics> raw(jobs);
@@ -97,6 +126,11 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
   std::mutex lock;
   std::atomic<std::size_t> next{0};
   const sim::random_streams root(sc.seed);
+  models::run_environment environment;
+  if (mode == run_mode::net) {
+    environment.real_time = true;
+    environment.kafka = make_net_kafka;
+  }
   auto report = [&](std::size_t job, double f) {
     if (!progress) return;
     std::lock_guard guard(lock);
@@ -114,10 +148,13 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
       if (live && j % reps == 0) {
         snapshot = [&, j](const models::run_metrics& partial) { live(j / reps, summarize(sc.variants[j / reps], partial)); };
       }
-      raw[j] = models::run_system(sc.variants[j / reps].system, seed, [&, j](double f) { report(j, f); }, cancel, snapshot);
+      raw[j] = models::run_system(sc.variants[j / reps].system, seed, [&, j](double f) { report(j, f); }, cancel, snapshot,
+                                  environment);
     }
   };
-  const unsigned threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, static_cast<unsigned>(jobs));
+  // Real servers and clients share the machine: one run at a time keeps them from skewing each other.
+  const unsigned threads = mode == run_mode::net ? 1 : std::clamp<unsigned>(std::thread::hardware_concurrency(), 1,
+                                                                             static_cast<unsigned>(jobs));
   {
     std::vector<std::jthread> pool;
     for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <expected>
 #include <functional>
 #include <map>
 #include <string>
@@ -46,8 +47,15 @@ using progress_fn = std::function<void(double)>;
 /// A variant's partial result (from its first replication) while it runs; from a worker thread.
 using live_fn = std::function<void(std::size_t variant, const variant_result& partial)>;
 
+enum class run_mode { sim, net };
+
+/// Net mode runs one variant at a time, paced by the wall clock, with real clients of real
+/// servers; scenarios it cannot run yet are refused by net_mode_support().
 run_result run_scenario(const scenario& sc, const progress_fn& progress = {}, const std::atomic<bool>* cancel = nullptr,
-                        const live_fn& live = {});
+                        const live_fn& live = {}, run_mode mode = run_mode::sim);
+
+/// Whether net mode can run the scenario; the error names the first feature it cannot.
+std::expected<void, std::string> net_mode_support(const scenario& sc);
 
 /// One replication's metrics as a variant result (no confidence intervals).
 variant_result summarize(const variant& v, const models::run_metrics& metrics);

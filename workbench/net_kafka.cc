@@ -1,0 +1,395 @@
+// The real Kafka side: an in-process Kafka server thread, librdkafka producers fed from the
+// paced simulation thread, and one thread per consumer.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "workbench/net_kafka.h"
+
+#include <chrono>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include "broker/kafka/cluster.h"
+#include "models/payload.h"
+#include "models/record_ledger.h"
+#include "net/kafka/server.h"
+#include "net/log.h"
+
+namespace mqlab::workbench {
+namespace {
+
+using clock = std::chrono::steady_clock;
+namespace kafka = broker::kafka;
+
+std::int64_t to_ms(sim::duration d) { return d.ns() / 1'000'000; }
+
+std::int32_t broker_of(const std::string& target) {
+  if (!target.starts_with("broker-")) return -1;
+  return std::stoi(target.substr(7));
+}
+
+/// librdkafka configuration; a refused property is a programming error here, not user input.
+rd_kafka_conf_t* client_conf(const std::string& bootstrap, std::initializer_list<std::pair<const char*, std::string>> props) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[256];
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      throw std::logic_error(fmt::format("librdkafka {}={}: {}", k, v, err));
+    }
+  }
+  // Brokers are killed on purpose: the clients' connection errors go to the debug log only.
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char* facility, const char* text) {
+    net::log(net::log_level::debug, "librdkafka {}: {}", facility, text);
+  });
+  return conf;
+}
+
+/// The cluster behind its listeners, on a thread of its own; everything touching the core runs there.
+class server_thread {
+ public:
+  server_thread(const models::kafka_spec& spec)
+      : core_(std::max(spec.brokers, 1), to_ms(spec.replica_lag_time_max)),
+        service_(core_, options(spec)),
+        server_(io_, service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1)}),
+        guard_(io_.get_executor()) {
+    for (const auto& t : spec.topics) {
+      kafka::topic_config cfg;
+      cfg.partitions = t.partitions;
+      cfg.replication_factor = t.replication_factor;
+      cfg.min_insync_replicas = t.min_insync_replicas;
+      cfg.unclean_leader_election = t.unclean_leader_election;
+      (void)core_.create_topic(t.name, cfg);
+    }
+    if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: Kafka server: " + ok.error());
+    thread_ = std::jthread([this] { io_.run(); });
+  }
+  ~server_thread() { stop(); }
+
+  std::string bootstrap() const {
+    std::string out;
+    for (auto port : server_.ports()) out += fmt::format("{}127.0.0.1:{}", out.empty() ? "" : ",", port);
+    return out;
+  }
+
+  /// Runs `f` on the server's thread and returns its result.
+  template <typename F>
+  auto call(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  kafka::cluster& core() { return core_; }
+  net::kafka::service& service() { return service_; }
+  net::kafka::server& server() { return server_; }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    call([this] { server_.stop(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+ private:
+  static net::kafka::service_options options(const models::kafka_spec& spec) {
+    net::kafka::service_options o;
+    o.replica_fetch_interval_ms = std::max<std::int64_t>(1, to_ms(spec.replication_interval));
+    o.auto_create_topics = false;
+    return o;
+  }
+  boost::asio::io_context io_;
+  kafka::cluster core_;
+  net::kafka::service service_;
+  net::kafka::server server_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::jthread thread_;
+};
+
+class net_kafka final : public models::kafka_side {
+ public:
+  net_kafka(const models::kafka_spec& spec, const sim::random_streams& streams)
+      : spec_(spec), key_rng_(streams.stream("kafka-keys")) {
+    if (!enabled()) return;
+    server_ = std::make_unique<server_thread>(spec);
+    for (const auto& g : spec.groups) {
+      for (int i = 0; i < g.count; ++i) {
+        members_.push_back(std::make_unique<member>(&g, i, streams.stream(fmt::format("kafka-{}-{}", g.group, i))));
+      }
+    }
+  }
+  ~net_kafka() override { shut_down(); }
+
+  bool enabled() const override { return spec_.brokers > 0; }
+
+  void start() override {
+    if (!enabled()) return;
+    start_ = clock::now();
+    assignments_read_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(members_.size()));
+    for (auto& m : members_) m->thread = std::jthread([this, m = m.get()] { consume(*m); });
+  }
+
+  void produce(const models::produce_step& step, sim::sim_time created, bool measured) override {
+    const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
+    const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
+    const std::string value = models::encode_payload(
+        models::record_stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes);
+    const std::string key_text = fmt::format("key-{}", key);
+    const bool keyed = key >= 0 && step.keyed;
+    // Keyless records go round-robin, as in the simulation, so the order lesson is the same.
+    const std::int32_t partition = keyed ? RD_KAFKA_PARTITION_UA : round_robin_++ % std::max(partitions_of(step.topic), 1);
+    const void* key_ptr = keyed ? key_text.data() : nullptr;
+    const rd_kafka_resp_err_t e = rd_kafka_producev(
+        producer(step.acks), RD_KAFKA_V_TOPIC(step.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key_ptr, keyed ? key_text.size() : 0), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(report_flags(step, measured))),
+        RD_KAFKA_V_END);
+    produced_ += measured;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) failed_ += measured;
+  }
+
+  void start_measuring() override {
+    at_warmup_ = server_->call([this] { return counters(); });
+  }
+
+  bool crash(const std::string& target) override {
+    const auto b = broker_of(target);
+    if (b < 0 || b >= spec_.brokers) return false;
+    (void)server_->call([this, b] { return server_->server().kill(b); });
+    return true;
+  }
+
+  bool restart(const std::string& target) override {
+    const auto b = broker_of(target);
+    if (b < 0 || b >= spec_.brokers) return false;
+    (void)server_->call([this, b] { return server_->server().restart(b); });
+    return true;
+  }
+
+  bool kill(const std::string& group, int index) override {
+    for (auto& m : members_) {
+      if (m->group->group == group && m->index == index) {
+        m->killed = true;  // its thread leaves without a LeaveGroup: the session has to expire
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::int64_t lag() const override {
+    if (!enabled()) return 0;
+    return server_->call([this] {
+      std::int64_t total = 0;
+      for (const auto& g : spec_.groups) {
+        const auto* group = server_->service().group(g.group);
+        for (std::int32_t p = 0; p < server_->core().partitions(g.topic); ++p) {
+          const auto& ps = server_->core().partition(g.topic, p);
+          const auto committed = group ? group->committed({g.topic, p}) : std::nullopt;
+          total += std::max<std::int64_t>(0, ps.high_watermark - committed.value_or(0));
+        }
+      }
+      return total;
+    });
+  }
+
+  void pump() override {
+    for (auto& [acks, p] : producers_) rd_kafka_poll(p, 0);
+  }
+
+  void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
+    if (!enabled()) return;
+    stop_clients();
+    const auto end = server_->call([this] { return counters(); });
+    shut_down();
+    e2e.merge(ledger_.e2e());
+    v["kafka.produced"] = static_cast<double>(produced_);
+    v["kafka.acked"] = static_cast<double>(acked_);
+    v["kafka.failed"] = static_cast<double>(failed_);
+    v["kafka.lost"] = static_cast<double>(end.lost - at_warmup_.lost);
+    v["kafka.vanished"] = static_cast<double>(end.vanished - at_warmup_.vanished);
+    v["kafka.consumed"] = static_cast<double>(ledger_.consumed());
+    v["kafka.duplicates"] = static_cast<double>(ledger_.duplicates());
+    v["order_violations"] = static_cast<double>(ledger_.order_violations());
+    v["inter_node.bytes"] += static_cast<double>(end.bytes - at_warmup_.bytes);
+    double idle = 0;
+    std::map<std::string, int> index;
+    for (const auto& m : members_) {
+      v["consumer." + m->group->group + ".delivered"] += static_cast<double>(m->delivered.load());
+      v[fmt::format("consumer.{}.{}.delivered", m->group->group, index[m->group->group]++)] =
+          static_cast<double>(m->delivered.load());
+      idle += !m->killed && m->idle;
+    }
+    v["idle_consumers"] += idle;
+    v["kafka.lag"] = static_cast<double>(final_lag_);
+  }
+
+ private:
+  struct member {
+    member(const models::kafka_group_spec* g, int i, sim::rng r) : group(g), index(i), rng(r) {}
+    const models::kafka_group_spec* group;
+    int index;
+    sim::rng rng;
+    std::atomic<bool> killed{false};
+    std::atomic<std::uint64_t> delivered{0};
+    bool idle = false;  // written by its thread before it ends
+    std::jthread thread;
+  };
+  struct core_counters {
+    std::uint64_t lost = 0, vanished = 0, bytes = 0;
+  };
+
+  core_counters counters() const {
+    const auto& c = server_->core();
+    return {c.lost_records(), c.vanished_records(), c.inter_broker_bytes()};
+  }
+
+  std::int32_t partitions_of(const std::string& topic) const {
+    for (const auto& t : spec_.topics) {
+      if (t.name == topic) return t.partitions;
+    }
+    return 1;
+  }
+
+  // A delivery report knows its record only by this: whether it counts, and whether the
+  // producer is told anything (with acks=0 librdkafka reports success at once).
+  static constexpr std::intptr_t counts = 1, acknowledged = 2;
+  static std::intptr_t report_flags(const models::produce_step& step, bool measured) {
+    return (measured ? counts : 0) | (step.acks != 0 ? acknowledged : 0);
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<net_kafka*>(opaque);
+    const auto flags = reinterpret_cast<std::intptr_t>(m->_private);
+    if (!(flags & counts)) return;
+    if (m->err) ++self->failed_;
+    else if (flags & acknowledged) ++self->acked_;
+  }
+
+  rd_kafka_t* producer(std::int8_t acks) {
+    auto& p = producers_[acks];
+    if (p) return p;
+    rd_kafka_conf_t* conf = client_conf(server_->bootstrap(), {{"acks", std::to_string(acks)},
+                                                               {"linger.ms", "1"},
+                                                               {"partitioner", "murmur2_random"},
+                                                               {"message.timeout.ms", "30000"}});
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, this);
+    char err[256];
+    p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!p) throw std::runtime_error(fmt::format("net mode: Kafka producer: {}", err));
+    return p;
+  }
+
+  void consume(member& m) {
+    const auto& g = *m.group;
+    const std::string strategy = g.assignor == "cooperative-sticky" ? "cooperative-sticky" : g.assignor;
+    rd_kafka_conf_t* conf = client_conf(
+        server_->bootstrap(),
+        {{"group.id", g.group}, {"client.id", fmt::format("{}-{}", g.group, m.index)},
+         {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+         {"session.timeout.ms", std::to_string(to_ms(g.session_timeout))},
+         {"heartbeat.interval.ms", std::to_string(to_ms(g.heartbeat_interval))},
+         {"partition.assignment.strategy", strategy}, {"fetch.wait.max.ms", "10"}});
+    char err[256];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+      assignments_read_->count_down();
+      return;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, g.topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk);
+    std::vector<rd_kafka_message_t*> batch(std::max<std::size_t>(g.max_poll_records, 1));
+    while (!stopping_ && !m.killed) {
+      const ssize_t n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), batch.size());
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* msg = batch[static_cast<std::size_t>(i)];
+        if (!msg->err && !m.killed) work(m, *msg);
+        rd_kafka_message_destroy(msg);
+      }
+      if (n > 0 && !m.killed) rd_kafka_commit(rk, nullptr, 0);  // commitSync after the batch
+    }
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      m.idle = assigned->cnt == 0;
+      rd_kafka_topic_partition_list_destroy(assigned);
+    }
+    rd_kafka_queue_destroy(queue);
+    if (m.killed) {
+      assignments_read_->count_down();
+      rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+      return;
+    }
+    // Everyone reads its assignment before anyone leaves: a leaving member would trigger a
+    // rebalance that empties the others' assignments and make them look idle.
+    assignments_read_->arrive_and_wait();
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+
+  void work(member& m, const rd_kafka_message_t& msg) {
+    const double service = m.group->service.sample(m.rng);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(service * 1e9)));
+    const auto stamp = models::decode_payload<models::record_stamp>(
+        std::string_view(static_cast<const char*>(msg.payload), msg.len));
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start_).count();
+    {
+      std::lock_guard lock(ledger_lock_);
+      ledger_.finish(stamp, now_ns);
+    }
+    ++m.delivered;
+    rd_kafka_offset_store(msg.rkt, msg.partition, msg.offset);
+  }
+
+  void stop_clients() {
+    if (stopping_) return;
+    for (auto& [acks, p] : producers_) rd_kafka_flush(p, 5000);
+    final_lag_ = lag();
+    stopping_ = true;
+    for (auto& m : members_) {
+      if (m->thread.joinable()) m->thread.join();
+    }
+  }
+
+  void shut_down() {
+    stop_clients();
+    for (auto& [acks, p] : producers_) rd_kafka_destroy(p);
+    producers_.clear();
+    if (server_) server_->stop();
+  }
+
+  const models::kafka_spec& spec_;
+  sim::rng key_rng_;
+  std::unique_ptr<server_thread> server_;
+  std::vector<std::unique_ptr<member>> members_;
+  std::map<std::int8_t, rd_kafka_t*> producers_;
+  std::map<int, std::uint64_t> next_sequence_;
+  std::int32_t round_robin_ = 0;
+  clock::time_point start_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<std::latch> assignments_read_;  // every consumer thread arrives once
+  std::mutex ledger_lock_;
+  models::record_ledger ledger_;
+  std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
+  std::int64_t final_lag_ = 0;
+  core_counters at_warmup_;
+};
+
+}  // namespace
+
+std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator&, const models::kafka_spec& spec,
+                                                   const sim::random_streams& streams) {
+  return std::make_unique<net_kafka>(spec, streams);
+}
+
+}  // namespace mqlab::workbench
