@@ -112,7 +112,12 @@ std::expected<void, std::string> net_mode_support(const scenario& sc) {
       return std::unexpected(fmt::format(
           "variant '{}' uses an AMQP or JMS broker; net mode runs Kafka scenarios so far (use --mode sim)", v.name));
     }
-    if (s.kafka.brokers == 0) return std::unexpected(fmt::format("variant '{}' has no Kafka cluster to run on the network", v.name));
+  }
+  for (const auto& v : sc.variants) {
+    if (v.system.kafka.brokers == 0) {
+      return std::unexpected(fmt::format(
+          "variant '{}' has no Kafka cluster; net mode runs Kafka scenarios so far (use --mode sim)", v.name));
+    }
   }
   return {};
 }
