@@ -28,6 +28,11 @@ namespace kafka = broker::kafka;
 
 std::int64_t to_ms(sim::duration d) { return d.ns() / 1'000'000; }
 
+// The server's clock: wall-clock milliseconds, as Kafka's record timestamps and sessions are.
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::int32_t broker_of(const std::string& target) {
   if (!target.starts_with("broker-")) return -1;
   return std::stoi(target.substr(7));
@@ -56,7 +61,7 @@ class server_thread {
   server_thread(const models::kafka_spec& spec)
       : core_(std::max(spec.brokers, 1), to_ms(spec.replica_lag_time_max)),
         service_(core_, options(spec)),
-        server_(io_, service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1)}),
+        server_(io_, service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), false}),
         guard_(io_.get_executor()) {
     for (const auto& t : spec.topics) {
       kafka::topic_config cfg;
@@ -64,7 +69,7 @@ class server_thread {
       cfg.replication_factor = t.replication_factor;
       cfg.min_insync_replicas = t.min_insync_replicas;
       cfg.unclean_leader_election = t.unclean_leader_election;
-      (void)core_.create_topic(t.name, cfg);
+      (void)core_.create_topic(t.name, cfg, wall_ms());
     }
     if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: Kafka server: " + ok.error());
     thread_ = std::jthread([this] { io_.run(); });
@@ -84,6 +89,12 @@ class server_thread {
     auto result = task.get_future();
     boost::asio::post(io_, [&task] { task(); });
     return result.get();
+  }
+
+  /// Runs `f` on the server's thread without waiting for it.
+  template <typename F>
+  void post(F f) {
+    boost::asio::post(io_, std::move(f));
   }
 
   kafka::cluster& core() { return core_; }
@@ -115,8 +126,8 @@ class server_thread {
 
 class net_kafka final : public models::kafka_side {
  public:
-  net_kafka(const models::kafka_spec& spec, const sim::random_streams& streams)
-      : spec_(spec), key_rng_(streams.stream("kafka-keys")) {
+  net_kafka(sim::simulator& sim, const models::kafka_spec& spec, const sim::random_streams& streams)
+      : sim_(sim), spec_(spec), key_rng_(streams.stream("kafka-keys")) {
     if (!enabled()) return;
     server_ = std::make_unique<server_thread>(spec);
     for (const auto& g : spec.groups) {
@@ -132,6 +143,7 @@ class net_kafka final : public models::kafka_side {
   void start() override {
     if (!enabled()) return;
     start_ = clock::now();
+    sim_.after(spec_.replication_interval, [this] { fetch_round(); });
     assignments_read_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(members_.size()));
     for (auto& m : members_) m->thread = std::jthread([this, m = m.get()] { consume(*m); });
   }
@@ -244,6 +256,13 @@ class net_kafka final : public models::kafka_side {
   struct core_counters {
     std::uint64_t lost = 0, vanished = 0, bytes = 0;
   };
+
+  // Followers fetch on the scenario's schedule (replication_interval), over TCP, as in the
+  // simulation's ticks: a fault lands at the same point between two rounds in both modes.
+  void fetch_round() {
+    server_->post([this] { server_->server().fetch_round(); });
+    sim_.after(spec_.replication_interval, [this] { fetch_round(); });
+  }
 
   core_counters counters() const {
     const auto& c = server_->core();
@@ -368,6 +387,7 @@ class net_kafka final : public models::kafka_side {
     if (server_) server_->stop();
   }
 
+  sim::simulator& sim_;
   const models::kafka_spec& spec_;
   sim::rng key_rng_;
   std::unique_ptr<server_thread> server_;
@@ -387,9 +407,9 @@ class net_kafka final : public models::kafka_side {
 
 }  // namespace
 
-std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator&, const models::kafka_spec& spec,
+std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
                                                    const sim::random_streams& streams) {
-  return std::make_unique<net_kafka>(spec, streams);
+  return std::make_unique<net_kafka>(sim, spec, streams);
 }
 
 }  // namespace mqlab::workbench

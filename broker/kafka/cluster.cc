@@ -55,7 +55,7 @@ void cluster::publish_state(const std::string& topic, std::int32_t p, const part
   if (!zk_.set(dir + "/state", state)) (void)zk_.create(admin, dir + "/state", state, coordination::create_mode::persistent);
 }
 
-error_code cluster::create_topic(const std::string& name, const topic_config& config) {
+error_code cluster::create_topic(const std::string& name, const topic_config& config, std::int64_t now_ms) {
   if (topics_.contains(name)) return error_code::topic_already_exists;
   if (config.partitions < 1) return error_code::invalid_partitions;
   if (config.replication_factor < 1 || config.replication_factor > brokers_) return error_code::invalid_replication_factor;
@@ -66,7 +66,7 @@ error_code cluster::create_topic(const std::string& name, const topic_config& co
       const std::int32_t b = (p + i) % brokers_;
       ps.replicas.push_back(b);
       ps.logs.emplace(b, partition_log(config.log));
-      ps.caught_up_ms[b] = 0;
+      ps.caught_up_ms[b] = now_ms;
       if (up_[static_cast<std::size_t>(b)]) ps.isr.insert(b);
     }
     elect(ps, config);
@@ -111,7 +111,7 @@ void cluster::update_high_watermark(partition_state& ps) {
   ps.high_watermark = std::max(ps.high_watermark, hw);
 }
 
-void cluster::copy_to(partition_state& ps, std::int32_t follower) {
+std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower, std::size_t max_records) {
   partition_log& from = ps.logs.at(ps.leader);
   partition_log& to = ps.logs.at(follower);
   // A follower ahead of its (new) leader holds records the leader never had: truncate them.
@@ -120,12 +120,62 @@ void cluster::copy_to(partition_state& ps, std::int32_t follower) {
     to.truncate_to(from.log_end_offset());
   }
   if (to.log_end_offset() < from.log_start_offset()) to.truncate_to(from.log_start_offset());
-  auto records = from.read(std::max(to.log_end_offset(), from.log_start_offset()), SIZE_MAX);
-  if (!records) return;
-  for (auto& r : *records) {
+  auto records = from.read(std::max(to.log_end_offset(), from.log_start_offset()), max_records);
+  return records ? std::move(*records) : std::vector<record>{};
+}
+
+void cluster::append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms) {
+  partition_log& to = ps.logs.at(follower);
+  for (auto& r : records) {
+    if (r.offset != to.log_end_offset()) continue;  // a stale or overlapping fetch
     inter_broker_bytes_ += r.size_bytes();
     to.append(std::move(r));
   }
+  if (to.log_end_offset() >= ps.logs.at(ps.leader).log_end_offset()) {
+    ps.caught_up_ms[follower] = now_ms;
+    ps.isr.insert(follower);  // caught up: back in sync
+  }
+}
+
+std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std::string& topic, std::int32_t p,
+                                                                       std::int32_t follower, std::size_t max_records,
+                                                                       std::int64_t now_ms) {
+  partition_state* ps = find(topic, p);
+  if (ps == nullptr) return std::unexpected(error_code::unknown_topic_or_partition);
+  if (ps->leader < 0) return std::unexpected(error_code::leader_not_available);
+  if (follower == ps->leader || !ps->logs.contains(follower) || !up_.at(static_cast<std::size_t>(follower))) {
+    return std::unexpected(error_code::not_leader_or_follower);
+  }
+  auto records = lacking(*ps, follower, max_records);
+  if (records.empty()) append_to(*ps, follower, {}, now_ms);  // nothing to copy: it is caught up
+  update_high_watermark(*ps);
+  return records;
+}
+
+void cluster::follower_append(const std::string& topic, std::int32_t p, std::int32_t follower,
+                              std::vector<record> records, std::int64_t now_ms) {
+  partition_state* ps = find(topic, p);
+  if (ps == nullptr || ps->leader < 0 || follower == ps->leader || !ps->logs.contains(follower)) return;
+  append_to(*ps, follower, std::move(records), now_ms);
+  update_high_watermark(*ps);
+}
+
+void cluster::expire_lagging(partition_state& ps, std::int64_t now_ms) {
+  ps.caught_up_ms[ps.leader] = now_ms;
+  std::erase_if(ps.isr, [&](std::int32_t r) { return r != ps.leader && now_ms - ps.caught_up_ms[r] > lag_max_ms_; });
+  update_high_watermark(ps);
+}
+
+void cluster::expire_lagging(std::int64_t now_ms) {
+  for (auto& [name, t] : topics_) {
+    for (auto& ps : t.partitions) {
+      if (ps.leader >= 0) expire_lagging(ps, now_ms);
+    }
+  }
+}
+
+void cluster::acknowledge(const std::string& topic, std::int32_t p, std::int64_t end) {
+  if (partition_state* ps = find(topic, p)) ps->acknowledged_end = std::max(ps->acknowledged_end, end);
 }
 
 produce_result cluster::produce(const std::string& topic, std::int32_t partition, std::vector<record> records, acks a,
@@ -146,16 +196,15 @@ produce_result cluster::produce(const std::string& topic, std::int32_t partition
     if (r.timestamp_ms == 0) r.timestamp_ms = now_ms;
     leader.append(std::move(r));
   }
-  if (a == acks::all) {
+  if (a == acks::all && !follower_fetching_) {
     // The leader waits for every ISR member: model the followers' fetch as immediate.
     for (std::int32_t follower : ps->isr) {
-      if (follower == ps->leader) continue;
-      copy_to(*ps, follower);
-      ps->caught_up_ms[follower] = now_ms;
+      if (follower != ps->leader) append_to(*ps, follower, lacking(*ps, follower, SIZE_MAX), now_ms);
     }
   }
   update_high_watermark(*ps);
-  if (a != acks::none) ps->acknowledged_end = leader.log_end_offset();
+  // Under follower fetching an acks=all producer hears back later, through acknowledge().
+  if (a == acks::leader || (a == acks::all && !follower_fetching_)) ps->acknowledged_end = leader.log_end_offset();
   return {error_code::none, a == acks::none ? -1 : base};
 }
 
@@ -190,19 +239,11 @@ void cluster::replicate(std::int64_t now_ms) {
   for (auto& [name, t] : topics_) {
     for (auto& ps : t.partitions) {
       if (ps.leader < 0) continue;
-      ps.caught_up_ms[ps.leader] = now_ms;
-      const std::int64_t leader_end = ps.logs.at(ps.leader).log_end_offset();
       for (std::int32_t r : ps.replicas) {
         if (r == ps.leader || !up_[static_cast<std::size_t>(r)]) continue;
-        copy_to(ps, r);
-        if (ps.logs.at(r).log_end_offset() >= leader_end) {
-          ps.caught_up_ms[r] = now_ms;
-          ps.isr.insert(r);  // caught up: back in sync
-        }
+        append_to(ps, r, lacking(ps, r, SIZE_MAX), now_ms);
       }
-      // replica.lag.time.max.ms: followers that have not caught up for too long leave the ISR.
-      std::erase_if(ps.isr, [&](std::int32_t r) { return r != ps.leader && now_ms - ps.caught_up_ms[r] > lag_max_ms_; });
-      update_high_watermark(ps);
+      expire_lagging(ps, now_ms);
     }
   }
 }

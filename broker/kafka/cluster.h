@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <map>
 #include <set>
 #include <string>
@@ -58,7 +59,8 @@ class cluster {
  public:
   explicit cluster(std::int32_t brokers, std::int64_t replica_lag_time_max_ms = 30'000);
 
-  error_code create_topic(const std::string& name, const topic_config& config);
+  /// `now_ms` starts the followers' replica.lag.time.max.ms clocks.
+  error_code create_topic(const std::string& name, const topic_config& config, std::int64_t now_ms = 0);
   bool has_topic(const std::string& name) const { return topics_.contains(name); }
   std::int32_t partitions(const std::string& topic) const;
   std::vector<std::string> topic_names() const;
@@ -83,6 +85,28 @@ class cluster {
   }
   /// Followers fetch from their leaders; the ISR and high watermarks follow.
   void replicate(std::int64_t now_ms);
+
+  /// Replication driven by the followers themselves, as over a network: produce with acks=all
+  /// no longer copies to the followers; the caller acknowledges it (acknowledge()) once the high
+  /// watermark has passed its records, as the followers' fetches move it.
+  void set_follower_fetching(bool on) { follower_fetching_ = on; }
+  bool follower_fetching() const { return follower_fetching_; }
+  /// What follower `follower` lacks of the leader's log, uncommitted records included, after
+  /// dropping records of its own the leader never had. NOT_LEADER_OR_FOLLOWER if it is not a
+  /// live follower of the partition.
+  /// A follower fetching from the leader's log end is caught up: it stays in (or rejoins) the ISR.
+  std::expected<std::vector<record>, error_code> follower_fetch(const std::string& topic, std::int32_t partition,
+                                                                std::int32_t follower, std::size_t max_records,
+                                                                std::int64_t now_ms);
+  /// The follower appends what it fetched; caught up, it is back in the ISR; the high
+  /// watermark follows. Records that do not continue its log are ignored.
+  void follower_append(const std::string& topic, std::int32_t partition, std::int32_t follower,
+                       std::vector<record> records, std::int64_t now_ms);
+  /// replica.lag.time.max.ms: followers that have not caught up for that long leave the ISR.
+  void expire_lagging(std::int64_t now_ms);
+  /// The producer was told records up to `end` (exclusive) are written (acks=all under
+  /// follower fetching).
+  void acknowledge(const std::string& topic, std::int32_t partition, std::int64_t end);
   /// Applies retention and compaction to every replica's log.
   void clean(std::int64_t now_ms);
 
@@ -121,7 +145,10 @@ class cluster {
   partition_state* find(const std::string& topic, std::int32_t p);
   void elect(partition_state& ps, const topic_config& config);
   void update_high_watermark(partition_state& ps);
-  void copy_to(partition_state& ps, std::int32_t follower);
+  /// Truncates what the follower has and the leader lacks; returns what it lacks.
+  std::vector<record> lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
+  void append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms);
+  void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
@@ -134,6 +161,7 @@ class cluster {
   coordination::store zk_;
   std::vector<coordination::session_id> sessions_;
   std::uint64_t lost_ = 0, truncated_ = 0, vanished_ = 0, inter_broker_bytes_ = 0;
+  bool follower_fetching_ = false;
 };
 
 }  // namespace mqlab::broker::kafka

@@ -40,14 +40,14 @@ std::optional<std::string_view> varint_bytes(wire_reader& r) {
   return r.take(static_cast<std::size_t>(n));
 }
 
-record decode_record(wire_reader& in, std::int64_t first_timestamp) {
+record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t first_timestamp) {
   const std::int32_t length = in.varint();
   if (length < 0) throw wire_error{fmt::format("record length {}", length)};
   wire_reader r(in.take(static_cast<std::size_t>(length)));
   record out;
   (void)r.int8();  // record attributes: unused by magic 2
   out.timestamp_ms = first_timestamp + r.varlong();
-  out.offset = r.varint();  // a delta: the log assigns the real offset
+  out.offset = base_offset + r.varint();
   out.key = owned(varint_bytes(r));
   out.value = owned(varint_bytes(r));
   const std::int32_t headers = r.varint();
@@ -76,13 +76,14 @@ std::size_t decode_batch(std::string_view bytes, std::int64_t now_ms, std::vecto
   if ((attributes & codec_mask) != 0) throw record_set_error{error_code::unsupported_compression_type,
                                                              fmt::format("compression codec {}", attributes & codec_mask)};
   if (attributes & control_batch) return batch.size();
+  const auto base_offset = load_be<std::int64_t>(batch.data());
   const std::int64_t first_ts = load_be<std::int64_t>(batch.data() + first_ts_at);
   const bool stamp_now = (attributes & log_append_time) || first_ts < 0;
   const auto count = load_be<std::int32_t>(batch.data() + count_at);
   wire_reader records(batch.substr(header_size));
   if (count < 0 || static_cast<std::size_t>(count) > records.remaining()) throw wire_error{fmt::format("{} records", count)};
   for (std::int32_t i = 0; i < count; ++i) {
-    out.push_back(decode_record(records, stamp_now ? 0 : first_ts));
+    out.push_back(decode_record(records, base_offset, stamp_now ? 0 : first_ts));
     if (stamp_now) out.back().timestamp_ms = now_ms;
   }
   if (records.remaining() != 0) throw wire_error{fmt::format("{} bytes after the batch's last record", records.remaining())};

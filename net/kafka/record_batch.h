@@ -26,8 +26,10 @@ struct record_set_error {
   std::string text;
 };
 
-/// Decodes every batch of a produce request's record set (at least one, as Kafka requires). Records keep the producer's
-/// timestamps (CreateTime); a batch stamped LogAppendTime or without a timestamp gets `now_ms`.
+/// Decodes every batch of a record set (at least one, as Kafka requires of produce requests).
+/// Offsets are the batch's base offset plus each record's delta (producers send base 0).
+/// Records keep the producer's timestamps (CreateTime); a batch stamped LogAppendTime or
+/// without a timestamp gets `now_ms`.
 std::expected<std::vector<record>, record_set_error> decode_record_set(std::string_view set, std::int64_t now_ms);
 
 /// Builds one uncompressed batch from consecutive log records into `out`.

@@ -5,11 +5,15 @@
 #include "net/kafka/server.h"
 
 #include <chrono>
+#include <map>
 #include <unordered_map>
 
 #include <boost/asio.hpp>
 
+#include "net/byte_order.h"
 #include "net/kafka/connection.h"
+#include "net/kafka/record_batch.h"
+#include "net/kafka/replica_fetch.h"
 #include "net/log.h"
 #include "net/tcp.h"
 
@@ -57,6 +61,13 @@ struct server::impl {
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> deadline_loop();
+  asio::awaitable<void> replica_fetcher(std::int32_t follower);
+  /// One fetch round trip from `follower` to `leader` over their link; false if the link failed.
+  asio::awaitable<bool> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
+  void drop_link(std::int32_t follower, std::int32_t leader);
+  std::vector<std::unique_ptr<asio::steady_timer>> fetch_timers;  // each follower's pause between rounds
+  // Followers' connections to their leaders, [follower][leader]; closed when either side is killed.
+  std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<tcp::socket>> links;
   void route_completions();
   void flush(const std::shared_ptr<peer>& p);
   void close(const std::shared_ptr<peer>& p);
@@ -140,6 +151,69 @@ asio::awaitable<void> server::impl::deadline_loop() {
   }
 }
 
+void server::impl::drop_link(std::int32_t follower, std::int32_t leader) {
+  auto it = links.find({follower, leader});
+  if (it == links.end()) return;
+  close_socket(*it->second);
+  links.erase(it);
+}
+
+asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation) {
+  const auto positions = svc.follower_positions(follower, leader);
+  if (positions.empty()) co_return true;
+  boost::system::error_code ec;
+  auto& link = links[{follower, leader}];
+  if (!link) {
+    link = std::make_shared<tcp::socket>(io);
+    const auto& to = svc.address(leader);
+    co_await link->async_connect({asio::ip::make_address(to.host), to.port}, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    link->set_option(tcp::no_delay(true), ec);
+  }
+  const std::shared_ptr<tcp::socket> socket = link;  // kill() may drop the map's reference meanwhile
+  const std::string request = replica_fetch_request(follower, correlation, positions);
+  co_await asio::async_write(*socket, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+  char size_bytes[4];
+  if (!ec) co_await asio::async_read(*socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  const auto size = load_be<std::int32_t>(size_bytes);
+  if (size < 4 || size > max_request_size) co_return false;
+  std::string response(static_cast<std::size_t>(size), '\0');
+  co_await asio::async_read(*socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || stopping || !svc.core().broker_up(follower)) co_return false;
+  try {
+    for (const auto& part : read_fetch_response(std::string_view(response).substr(4))) {
+      if (part.error != broker::kafka::error_code::none || part.records.empty()) continue;
+      auto records = decode_record_set(part.records, now_ms());
+      if (records) svc.replicated(follower, part.topic, part.partition, std::move(*records), now_ms());
+    }
+  } catch (const wire_error& e) {
+    log(log_level::warn, "broker {} replicating from broker {}: malformed fetch response: {}", follower, leader, e.text);
+    co_return false;
+  }
+  route_completions();
+  co_return true;
+}
+
+asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower) {
+  asio::steady_timer& pause = *fetch_timers[static_cast<std::size_t>(follower)];
+  std::int32_t correlation = 0;
+  while (!stopping) {
+    boost::system::error_code ignored;
+    if (listen.self_timed_replication) pause.expires_after(std::chrono::milliseconds(svc.replica_fetch_interval_ms()));
+    else pause.expires_at(asio::steady_timer::time_point::max());  // until fetch_round()
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    for (std::int32_t leader = 0; leader < listen.brokers && !stopping; ++leader) {
+      if (leader == follower) continue;
+      if (!svc.core().broker_up(follower) || !svc.core().broker_up(leader)) {
+        drop_link(follower, leader);
+        continue;
+      }
+      if (!co_await fetch_from(follower, leader, ++correlation)) drop_link(follower, leader);
+    }
+  }
+}
+
 server::server(asio::io_context& io, service& s, listen_options listen)
     : impl_(std::make_unique<impl>(io, s, std::move(listen))) {}
 
@@ -164,6 +238,14 @@ std::expected<void, std::string> server::start() {
   }
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.deadline_loop(), asio::detached);
+  if (s.listen.brokers > 1) {
+    // Followers copy from their leaders as Kafka's do: Fetch requests over TCP, to the leader's port.
+    s.svc.replicate_over_network();
+    for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
+      s.fetch_timers.push_back(std::make_unique<asio::steady_timer>(s.io));
+      asio::co_spawn(s.io, s.replica_fetcher(node), asio::detached);
+    }
+  }
   return {};
 }
 
@@ -188,6 +270,7 @@ bool server::kill(std::int32_t node) {
     if (p->conn.node() == node) victims.push_back(p);
   }
   for (const auto& p : victims) s.close(p);
+  for (std::int32_t other = 0; other < s.listen.brokers; ++other) s.drop_link(node, other);
   s.svc.crash(node, now_ms());
   s.route_completions();
   return true;
@@ -207,6 +290,10 @@ std::expected<void, std::string> server::restart(std::int32_t node) {
   return {};
 }
 
+void server::fetch_round() {
+  for (auto& t : impl_->fetch_timers) t->cancel();
+}
+
 void server::stop() {
   auto& s = *impl_;
   if (s.stopping) return;
@@ -214,9 +301,11 @@ void server::stop() {
   boost::system::error_code ignored;
   for (auto& a : s.acceptors) a->close(ignored);
   s.deadline.cancel();
+  for (auto& t : s.fetch_timers) t->cancel();
   std::vector<std::shared_ptr<peer>> all;
   for (const auto& [id, p] : s.peers) all.push_back(p);
   for (const auto& p : all) s.close(p);
+  while (!s.links.empty()) s.drop_link(s.links.begin()->first.first, s.links.begin()->first.second);
 }
 
 std::size_t server::connection_count() const { return impl_->peers.size(); }

@@ -22,6 +22,9 @@ struct listen_options {
   std::string bind = "127.0.0.1";
   std::uint16_t first_port = 9092;  // broker N listens on first_port + N; 0 = any free ports
   std::int32_t brokers = 1;
+  /// Followers fetch from their leaders every replica_fetch_interval_ms of the service; false:
+  /// only when fetch_round() says so (net mode runs rounds on the scenario's schedule).
+  bool self_timed_replication = true;
 };
 
 class server {
@@ -41,6 +44,8 @@ class server {
   bool kill(std::int32_t node);
   /// Broker `node` comes back on its old port and catches up as a follower.
   std::expected<void, std::string> restart(std::int32_t node);
+  /// Every live follower fetches from its leaders now.
+  void fetch_round();
   /// Closes every listener and connection; the event loop then runs out.
   void stop();
   std::size_t connection_count() const;

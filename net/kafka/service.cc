@@ -43,10 +43,10 @@ outcome service::handle(const request_header& h, wire_reader& in, std::int32_t n
   const auto v = h.api_version;
   switch (static_cast<api_key>(h.api_key)) {
     case api_key::api_versions: return api_versions(v);
-    case api_key::metadata: return metadata(in, v, node);
-    case api_key::create_topics: return create_topics(in, v);
+    case api_key::metadata: return metadata(in, v, now_ms);
+    case api_key::create_topics: return create_topics(in, v, now_ms);
     case api_key::list_offsets: return list_offsets(in, v, node);
-    case api_key::produce: return produce(in, v, node, now_ms);
+    case api_key::produce: return produce(in, v, node, from, now_ms);
     case api_key::fetch: return fetch(in, v, node, from, now_ms);
     case api_key::find_coordinator: return find_coordinator(in);
     case api_key::join_group: return join_group(in, h, from, node, now_ms);
@@ -63,6 +63,7 @@ std::vector<completion> service::take_completions() { return std::exchange(compl
 
 void service::forget(std::uint64_t connection) {
   std::erase_if(parked_, [&](const parked_fetch& f) { return f.from.connection == connection; });
+  std::erase_if(parked_produces_, [&](const parked_produce& p) { return p.from.connection == connection; });
   std::erase_if(pending_, [&](const auto& kv) { return kv.second.from.connection == connection; });
 }
 
@@ -74,9 +75,12 @@ void service::advance(std::int64_t now_ms) {
     }
   }
   if (addresses_.size() > 1 && now_ms >= next_replication_ms_) {
-    core_.replicate(now_ms);
+    // Over the network the followers' own fetches copy records; only the ISR bookkeeping is left.
+    if (core_.follower_fetching()) core_.expire_lagging(now_ms);
+    else core_.replicate(now_ms);
     next_replication_ms_ = now_ms + options_.replica_fetch_interval_ms;
   }
+  if (!parked_produces_.empty()) wake_produces(now_ms);
   if (now_ms >= next_clean_ms_) {
     core_.clean(now_ms);
     next_clean_ms_ = now_ms + options_.log_clean_interval_ms;
@@ -89,6 +93,7 @@ std::int64_t service::next_deadline() const {
   if (addresses_.size() > 1) t = std::min(t, next_replication_ms_);
   for (const auto& [id, g] : groups_) t = std::min(t, g.next_deadline());
   for (const auto& f : parked_) t = std::min(t, f.deadline_ms);
+  for (const auto& p : parked_produces_) t = std::min(t, p.deadline_ms);
   return t;
 }
 
@@ -125,7 +130,8 @@ outcome service::api_versions(std::int16_t version) {
 }
 
 error_code service::create_topic(const std::string& name, std::int32_t partitions, std::int16_t replication,
-                                 const std::map<std::string, std::string>& configs, std::string* message) {
+                                 const std::map<std::string, std::string>& configs, std::string* message,
+                                 std::int64_t now_ms) {
   if (!legal_topic_name(name)) {
     *message = fmt::format("topic name '{}' is illegal: use up to 249 of a-z A-Z 0-9 . _ -", name);
     return error_code::invalid_topic;
@@ -147,7 +153,7 @@ error_code service::create_topic(const std::string& name, std::int32_t partition
       return error_code::invalid_config;
     }
   }
-  const error_code e = core_.create_topic(name, config);
+  const error_code e = core_.create_topic(name, config, now_ms);
   if (e == error_code::invalid_replication_factor) {
     *message = fmt::format("replication factor {} is larger than the {} brokers", config.replication_factor,
                            addresses_.size());
@@ -157,7 +163,7 @@ error_code service::create_topic(const std::string& name, std::int32_t partition
   return e;
 }
 
-outcome service::create_topics(wire_reader& in, std::int16_t version) {
+outcome service::create_topics(wire_reader& in, std::int16_t version, std::int64_t now_ms) {
   struct entry {
     std::string name;
     std::int32_t partitions;
@@ -189,7 +195,7 @@ outcome service::create_topics(wire_reader& in, std::int16_t version) {
     error_code e = error_code::none;
     if (version < 4 && (t.partitions < 0 || t.replication < 0)) e = error_code::invalid_request;
     else if (validate_only) e = core_.has_topic(t.name) ? error_code::topic_already_exists : error_code::none;
-    else e = create_topic(t.name, t.partitions, t.replication, t.configs, &message);
+    else e = create_topic(t.name, t.partitions, t.replication, t.configs, &message, now_ms);
     w.string(t.name);
     w.int16(static_cast<std::int16_t>(e));
     if (version >= 1) w.nullable_string(message.empty() ? std::nullopt : std::optional<std::string_view>(message));
@@ -197,7 +203,7 @@ outcome service::create_topics(wire_reader& in, std::int16_t version) {
   return o;
 }
 
-outcome service::metadata(wire_reader& in, std::int16_t version, std::int32_t) {
+outcome service::metadata(wire_reader& in, std::int16_t version, std::int64_t now_ms) {
   // v0: an empty list means every topic; v1+: null means every topic and empty means none.
   const auto count = version == 0 ? std::optional<std::int32_t>(in.array(2)) : in.nullable_array(2);
   std::vector<std::string> wanted;
@@ -225,7 +231,7 @@ outcome service::metadata(wire_reader& in, std::int16_t version, std::int32_t) {
     error_code e = error_code::none;
     std::string ignored;
     if (!core_.has_topic(name)) {
-      e = allow_create ? create_topic(name, -1, -1, {}, &ignored) : error_code::unknown_topic_or_partition;
+      e = allow_create ? create_topic(name, -1, -1, {}, &ignored, now_ms) : error_code::unknown_topic_or_partition;
     }
     w.int16(static_cast<std::int16_t>(e));
     w.string(name);

@@ -80,6 +80,19 @@ class service {
   void advance(std::int64_t now_ms);
   std::int64_t next_deadline() const;
 
+  /// Followers copy from their leaders over the network (the server's replica fetchers send
+  /// Fetch requests with their broker id) instead of by replication ticks, and acks=all replies
+  /// wait until the in-sync followers have the records.
+  void replicate_over_network() { core_.set_follower_fetching(true); }
+  std::int64_t replica_fetch_interval_ms() const { return options_.replica_fetch_interval_ms; }
+  /// Every partition `follower` replicates from `leader`, with the follower's log end offset:
+  /// what its next fetch asks for.
+  std::vector<std::pair<broker::kafka::topic_partition, std::int64_t>> follower_positions(std::int32_t follower,
+                                                                                         std::int32_t leader) const;
+  /// A follower's fetch came back: the records join its replica; waiting replies may now go.
+  void replicated(std::int32_t follower, const std::string& topic, std::int32_t partition,
+                  std::vector<broker::kafka::record> records, std::int64_t now_ms);
+
   /// A broker process dies or comes back: leadership moves (the transport closes its sockets).
   void crash(std::int32_t node, std::int64_t now_ms);
   void restart(std::int32_t node, std::int64_t now_ms);
@@ -101,16 +114,35 @@ class service {
   };
 
   outcome api_versions(std::int16_t version);
-  outcome metadata(wire_reader& in, std::int16_t version, std::int32_t node);
-  outcome create_topics(wire_reader& in, std::int16_t version);
+  outcome metadata(wire_reader& in, std::int16_t version, std::int64_t now_ms);
+  outcome create_topics(wire_reader& in, std::int16_t version, std::int64_t now_ms);
   outcome list_offsets(wire_reader& in, std::int16_t version, std::int32_t node);
-  outcome produce(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms);
+  struct produced {
+    std::string topic;
+    std::int32_t partition = 0;
+    broker::kafka::error_code error = broker::kafka::error_code::none;
+    std::int64_t base = -1, end = -1;  // the records' offsets, [base, end)
+  };
+  struct parked_produce {
+    reply_slot from;
+    std::int16_t version = 0;
+    std::vector<produced> results;
+    std::int64_t deadline_ms = 0;
+  };
+  outcome produce(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms);
+  static std::string produce_response(std::int16_t version, const std::vector<produced>& results);
+  /// Answers acks=all produces whose records the in-sync followers now have (or whose timeout passed).
+  void wake_produces(std::int64_t now_ms);
   outcome fetch(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms);
   /// Builds a fetch response; nullopt when it holds fewer than min_bytes and may still wait.
-  std::optional<std::string> fetch_response(wire_reader& in, std::int16_t version, std::int32_t node, bool final);
+  std::optional<std::string> fetch_response(wire_reader& in, std::int16_t version, std::int32_t node, bool final,
+                                            std::int64_t now_ms);
   /// Appends one batch of committed records from `offset`, about `cap` bytes at most.
   broker::kafka::error_code append_batch(std::string& body, const std::string& topic, std::int32_t p,
                                          std::int64_t offset, std::size_t cap) const;
+  /// Appends what a follower lacks of the leader's log, uncommitted records included.
+  broker::kafka::error_code append_follower_batch(std::string& body, const std::string& topic, std::int32_t p,
+                                                  std::int32_t follower, std::size_t cap, std::int64_t now_ms);
   void wake_fetches(std::int64_t now_ms);
   outcome find_coordinator(wire_reader& in);
   outcome join_group(wire_reader& in, const request_header& header, reply_slot from, std::int32_t node, std::int64_t now_ms);
@@ -129,7 +161,8 @@ class service {
   /// The group, if `node` coordinates it; creating it when absent.
   broker::kafka::consumer_group* coordinated(const std::string& group, std::int32_t node);
   broker::kafka::error_code create_topic(const std::string& name, std::int32_t partitions, std::int16_t replication,
-                                         const std::map<std::string, std::string>& configs, std::string* message);
+                                         const std::map<std::string, std::string>& configs, std::string* message,
+                                         std::int64_t now_ms);
 
   broker::kafka::cluster& core_;
   service_options options_;
@@ -138,6 +171,7 @@ class service {
   std::map<std::uint64_t, pending_group_reply> pending_;
   std::uint64_t next_tag_ = 1;
   std::vector<parked_fetch> parked_;
+  std::vector<parked_produce> parked_produces_;
   std::int64_t next_replication_ms_ = 0, next_clean_ms_ = 0;
   std::vector<completion> completions_;
 };

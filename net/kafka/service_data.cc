@@ -18,6 +18,8 @@ namespace {
 
 // Records visited per step while filling a fetch up to its byte limit.
 constexpr std::size_t fetch_step = 512;
+// Most records a follower takes per partition per fetch.
+constexpr std::size_t follower_fetch_records = 4096;
 
 std::optional<broker::kafka::acks> parse_acks(std::int16_t a) {
   switch (a) {
@@ -30,39 +32,85 @@ std::optional<broker::kafka::acks> parse_acks(std::int16_t a) {
 
 }  // namespace
 
-outcome service::produce(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms) {
+outcome service::produce(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from,
+                         std::int64_t now_ms) {
   if (version >= 3) (void)in.nullable_string();  // transactional_id
   const auto acks = parse_acks(in.int16());
-  (void)in.int32();  // timeout_ms: replication to in-sync followers is immediate
-  outcome o;
-  wire_writer w(o.body);
-  for_each_partition(in, w, 8, [&](const std::string& name, std::int32_t p) {
+  const std::int32_t timeout_ms = in.int32();
+  std::vector<produced> results;
+  std::string ignored;
+  wire_writer names(ignored);  // the walk echoes the request's nesting; the reply is written below
+  for_each_partition(in, names, 8, [&](const std::string& name, std::int32_t p) {
     const auto set = in.nullable_bytes();
-    error_code e = acks ? leadership(name, p, node) : error_code::invalid_required_acks;
-    std::int64_t base = -1;
-    if (e == error_code::none) {
+    produced r{name, p, acks ? leadership(name, p, node) : error_code::invalid_required_acks};
+    if (r.error == error_code::none) {
       if (auto records = decode_record_set(set.value_or(""), now_ms); !records) {
-        e = records.error().code;
+        r.error = records.error().code;
       } else {
-        const auto r = core_.produce(name, p, std::move(*records), *acks, now_ms);
-        e = r.error;
-        base = r.base_offset;
+        const auto count = static_cast<std::int64_t>(records->size());
+        const auto written = core_.produce(name, p, std::move(*records), *acks, now_ms);
+        r.error = written.error;
+        r.base = written.base_offset;
+        r.end = written.base_offset + count;
       }
     }
-    w.int16(static_cast<std::int16_t>(e));
-    w.int64(base);
-    if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
+    results.push_back(std::move(r));
   });
-  if (version >= 1) w.int32(0);
   if (!parked_.empty()) wake_fetches(now_ms);
-  if (acks == broker::kafka::acks::none) o.what = outcome::kind::silent;
-  return o;
+  if (acks == broker::kafka::acks::none) return {outcome::kind::silent, {}};
+  // acks=all with followers fetching over the network: the reply waits for the high watermark.
+  if (acks == broker::kafka::acks::all && core_.follower_fetching()) {
+    parked_produces_.push_back({from, version, std::move(results), now_ms + std::max(0, timeout_ms)});
+    wake_produces(now_ms);
+    return {outcome::kind::later, {}};
+  }
+  return {outcome::kind::respond, produce_response(version, results)};
+}
+
+std::string service::produce_response(std::int16_t version, const std::vector<produced>& results) {
+  std::string body = response_body();
+  wire_writer w(body);
+  std::size_t topics = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) topics += i == 0 || results[i].topic != results[i - 1].topic;
+  w.array(topics);
+  for (std::size_t i = 0; i < results.size();) {
+    std::size_t j = i;
+    while (j < results.size() && results[j].topic == results[i].topic) ++j;
+    w.string(results[i].topic);
+    w.array(j - i);
+    for (; i < j; ++i) {
+      w.int32(results[i].partition);
+      w.int16(static_cast<std::int16_t>(results[i].error));
+      w.int64(results[i].base);
+      if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
+    }
+  }
+  if (version >= 1) w.int32(0);
+  return body;
+}
+
+void service::wake_produces(std::int64_t now_ms) {
+  std::erase_if(parked_produces_, [&](parked_produce& pp) {
+    const bool expired = now_ms >= pp.deadline_ms;
+    for (const auto& r : pp.results) {
+      if (r.error == error_code::none && core_.partition(r.topic, r.partition).high_watermark < r.end && !expired) {
+        return false;
+      }
+    }
+    for (auto& r : pp.results) {
+      if (r.error != error_code::none) continue;
+      if (core_.partition(r.topic, r.partition).high_watermark >= r.end) core_.acknowledge(r.topic, r.partition, r.end);
+      else r.error = error_code::request_timed_out;
+    }
+    completions_.push_back({pp.from, produce_response(pp.version, pp.results)});
+    return true;
+  });
 }
 
 outcome service::fetch(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms) {
   const std::string_view request = in.take(in.remaining());
   wire_reader first(request);
-  if (auto body = fetch_response(first, version, node, false)) return {outcome::kind::respond, std::move(*body)};
+  if (auto body = fetch_response(first, version, node, false, now_ms)) return {outcome::kind::respond, std::move(*body)};
   wire_reader again(request);
   (void)again.int32();
   const std::int32_t max_wait = again.int32();
@@ -71,8 +119,8 @@ outcome service::fetch(wire_reader& in, std::int16_t version, std::int32_t node,
 }
 
 std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t version, std::int32_t node,
-                                                   bool final) {
-  (void)in.int32();  // replica_id: only consumers fetch here
+                                                   bool final, std::int64_t now_ms) {
+  const std::int32_t replica = in.int32();  // a follower broker's id, or -1 for consumers
   const std::int32_t max_wait = in.int32();
   const std::int32_t min_bytes = in.int32();
   std::size_t budget = version >= 3 ? static_cast<std::size_t>(std::max(0, in.int32())) : SIZE_MAX;
@@ -95,7 +143,10 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
       w.array(0);   // aborted_transactions
     }
     const std::size_t size_at = w.size_placeholder();
-    if (e == error_code::none && cap > 0) e = append_batch(body, name, p, offset, cap);
+    if (e == error_code::none && cap > 0) {
+      e = replica >= 0 ? append_follower_batch(body, name, p, replica, cap, now_ms)
+                       : append_batch(body, name, p, offset, cap);
+    }
     w.fill_size(size_at);
     const std::size_t bytes = w.size() - size_at - 4;
     total += bytes;
@@ -106,7 +157,8 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
     }
   });
   const bool enough = total >= static_cast<std::size_t>(std::max(0, min_bytes));
-  if (final || errors || enough || max_wait <= 0) return body;
+  // Followers fetch on their own schedule and never wait here.
+  if (final || errors || enough || max_wait <= 0 || replica >= 0) return body;
   return std::nullopt;
 }
 
@@ -131,10 +183,43 @@ error_code service::append_batch(std::string& body, const std::string& topic, st
   return e;
 }
 
+error_code service::append_follower_batch(std::string& body, const std::string& topic, std::int32_t p,
+                                          std::int32_t follower, std::size_t cap, std::int64_t now_ms) {
+  auto records = core_.follower_fetch(topic, p, follower, follower_fetch_records, now_ms);
+  if (!records) return records.error();
+  batch_writer batch(body);
+  for (const auto& r : *records) {
+    batch.add(r);
+    if (batch.size() >= cap) break;
+  }
+  batch.finish();
+  return error_code::none;
+}
+
+void service::replicated(std::int32_t follower, const std::string& topic, std::int32_t p,
+                         std::vector<broker::kafka::record> records, std::int64_t now_ms) {
+  core_.follower_append(topic, p, follower, std::move(records), now_ms);
+  if (!parked_.empty()) wake_fetches(now_ms);
+  if (!parked_produces_.empty()) wake_produces(now_ms);
+}
+
+std::vector<std::pair<broker::kafka::topic_partition, std::int64_t>> service::follower_positions(
+    std::int32_t follower, std::int32_t leader) const {
+  std::vector<std::pair<broker::kafka::topic_partition, std::int64_t>> out;
+  for (const auto& topic : core_.topic_names()) {
+    for (std::int32_t p = 0; p < core_.partitions(topic); ++p) {
+      const auto& ps = core_.partition(topic, p);
+      if (ps.leader != leader || !ps.logs.contains(follower) || follower == leader) continue;
+      out.push_back({{topic, p}, ps.logs.at(follower).log_end_offset()});
+    }
+  }
+  return out;
+}
+
 void service::wake_fetches(std::int64_t now_ms) {
   std::erase_if(parked_, [&](parked_fetch& f) {
     wire_reader in(f.request);
-    auto body = fetch_response(in, f.version, f.node, now_ms >= f.deadline_ms);
+    auto body = fetch_response(in, f.version, f.node, now_ms >= f.deadline_ms, now_ms);
     if (!body) return false;
     completions_.push_back({f.from, std::move(*body)});
     return true;

@@ -146,6 +146,52 @@ TEST(kafka_cluster, a_returning_former_leader_truncates_what_was_never_committed
 namespace mqlab::broker::kafka {
 namespace {
 
+// Replication driven by the followers' own fetches, as when they fetch over the network: the
+// leader serves them uncommitted records, their fetch positions move the high watermark, and an
+// acks=all record counts as acknowledged only once the caller says the producer was told.
+TEST(kafka_cluster_follower_fetching, followers_fetches_move_the_high_watermark) {
+  cluster c(3);
+  c.set_follower_fetching(true);
+  ASSERT_EQ(c.create_topic("t", rf3(2), 1000), error_code::none);
+  ASSERT_EQ(c.produce("t", 0, batch(3), acks::all, 1000).error, error_code::none);
+  EXPECT_EQ(c.partition("t", 0).high_watermark, 0) << "acks=all no longer copies by itself";
+  auto lacking = c.follower_fetch("t", 0, 1, 100, 1001);
+  ASSERT_TRUE(lacking);
+  ASSERT_EQ(lacking->size(), 3u) << "followers get uncommitted records";
+  EXPECT_EQ((*lacking)[0].offset, 0);
+  c.follower_append("t", 0, 1, *lacking, 1002);
+  EXPECT_EQ(c.partition("t", 0).high_watermark, 0) << "broker 2 is in the ISR and has nothing yet";
+  c.follower_append("t", 0, 2, *c.follower_fetch("t", 0, 2, 100, 1003), 1003);
+  EXPECT_EQ(c.partition("t", 0).high_watermark, 3);
+  EXPECT_EQ(c.follower_fetch("t", 0, 0, 100, 1004).error(), error_code::not_leader_or_follower) << "0 leads";
+}
+
+TEST(kafka_cluster_follower_fetching, a_follower_that_stops_fetching_leaves_the_isr_and_one_that_fetches_stays) {
+  cluster c(3, 30'000);
+  c.set_follower_fetching(true);
+  ASSERT_EQ(c.create_topic("t", rf3(1), 0), error_code::none);
+  for (std::int64_t t = 10'000; t <= 40'000; t += 10'000) {
+    (void)c.follower_fetch("t", 0, 1, 100, t);  // caught up (nothing to copy): still in sync
+    c.expire_lagging(t);
+  }
+  EXPECT_EQ(c.partition("t", 0).isr, (std::set<std::int32_t>{0, 1})) << "broker 2 never fetched for 40 s";
+}
+
+TEST(kafka_cluster_follower_fetching, unacknowledged_acks_all_records_are_not_counted_lost) {
+  cluster c(3);
+  c.set_follower_fetching(true);
+  ASSERT_EQ(c.create_topic("t", rf3(2), 0), error_code::none);
+  ASSERT_EQ(c.produce("t", 0, batch(2), acks::all, 1).error, error_code::none);
+  c.follower_append("t", 0, 1, *c.follower_fetch("t", 0, 1, 100, 2), 2);
+  c.follower_append("t", 0, 2, *c.follower_fetch("t", 0, 2, 100, 2), 2);
+  c.acknowledge("t", 0, 2);  // the producer heard back about these two
+  ASSERT_EQ(c.produce("t", 0, batch(3, "late"), acks::all, 3).error, error_code::none);
+  c.crash_broker(0, 4);  // the three late ones never reached a follower, and nobody was told
+  EXPECT_EQ(c.lost_records(), 0u);
+  EXPECT_EQ(c.vanished_records(), 3u);
+  EXPECT_EQ(c.partition("t", 0).high_watermark, 2);
+}
+
 TEST(kafka_cluster_coordination, brokers_register_and_the_controller_moves_on_failure) {
   cluster c(3);
   topic_config cfg;

@@ -61,7 +61,7 @@ class KafkaClusterAgainstMqlab(BrokerTestCase):
                              "message.timeout.ms": 20000})
 
         def report(err, msg):
-            (errors if err else acked).append(msg.value())
+            (errors if err else acked).append(err if err else msg.value())
         for i in range(3000):
             producer.produce("durable", key=str(i % 30).encode(), value=str(i).encode(), on_delivery=report)
             if i == 1500:
@@ -84,7 +84,7 @@ class KafkaClusterAgainstMqlab(BrokerTestCase):
             if m is not None and m.error() is None:
                 seen.add(m.value())
         consumer.close()
-        self.assertGreater(len(acked), 2500)
+        self.assertGreater(len(acked), 2500, f"errors: {set(str(e) for e in errors[:5])}")
         self.assertEqual(set(acked) - seen, set(), "acknowledged records lost")
 
         self.console("restart-broker 1", "broker 1 restarted")

@@ -1,0 +1,71 @@
+// Fetch v4 as a follower broker speaks it.
+#include "net/kafka/replica_fetch.h"
+
+#include "net/kafka/protocol.h"
+#include "net/kafka/wire.h"
+
+namespace mqlab::net::kafka {
+
+namespace {
+
+constexpr std::int32_t partition_max_bytes = 1 << 20;
+
+}  // namespace
+
+std::string replica_fetch_request(std::int32_t follower, std::int32_t correlation_id,
+                                  const std::vector<fetch_position>& positions) {
+  std::string out;
+  wire_writer w(out);
+  const std::size_t size = w.size_placeholder();
+  w.int16(static_cast<std::int16_t>(api_key::fetch));
+  w.int16(4);
+  w.int32(correlation_id);
+  w.string(std::string("broker-") + std::to_string(follower));
+  w.int32(follower);  // replica_id
+  w.int32(0);         // max_wait_ms: followers here fetch on a schedule instead of waiting
+  w.int32(0);         // min_bytes
+  w.int32(64 << 20);  // max_bytes
+  w.int8(0);          // isolation_level
+  // Partitions arrive grouped by topic (the topic names are in order).
+  std::size_t topics = 0;
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    topics += i == 0 || positions[i].first.topic != positions[i - 1].first.topic;
+  }
+  w.array(topics);
+  for (std::size_t i = 0; i < positions.size();) {
+    std::size_t j = i;
+    while (j < positions.size() && positions[j].first.topic == positions[i].first.topic) ++j;
+    w.string(positions[i].first.topic);
+    w.array(j - i);
+    for (; i < j; ++i) {
+      w.int32(positions[i].first.partition);
+      w.int64(positions[i].second);
+      w.int32(partition_max_bytes);
+    }
+  }
+  w.fill_size(size);
+  return out;
+}
+
+std::vector<fetched_partition> read_fetch_response(std::string_view body) {
+  wire_reader in(body);
+  (void)in.int32();  // throttle_time_ms
+  std::vector<fetched_partition> out;
+  for (std::int32_t t = in.array(6); t > 0; --t) {
+    const std::string topic(in.string());
+    for (std::int32_t n = in.array(30); n > 0; --n) {
+      fetched_partition f;
+      f.topic = topic;
+      f.partition = in.int32();
+      f.error = static_cast<broker::kafka::error_code>(in.int16());
+      (void)in.int64();  // high_watermark
+      (void)in.int64();  // last_stable_offset
+      for (std::int32_t a = in.nullable_array(16).value_or(0); a > 0; --a) (void)in.take(16);
+      f.records = in.bytes();
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace mqlab::net::kafka
