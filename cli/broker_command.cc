@@ -30,7 +30,7 @@ struct broker_options {
   bool amqp_port_given = false;
   std::optional<std::uint16_t> kafka_port;
   net::kafka::service_options kafka;
-  std::int32_t kafka_brokers = 1;
+  std::int32_t cluster = 1;  // nodes
   bool console = false;
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
@@ -92,16 +92,21 @@ int serve(broker_options& o) {
     fmt::print(stderr, "mqlab broker: {}\n", ok.error());
     return 2;
   }
+  if (o.cluster > 1 && (o.amqp_port_given || !o.kafka_port)) {
+    fmt::print(stderr, "mqlab broker: --cluster {}: AMQP clusters over the network are not available yet (Kafka only)\n",
+               o.cluster);
+    return 2;
+  }
   boost::asio::io_context io;
   // AMQP runs unless only a Kafka port was asked for.
   broker::amqp::broker amqp_core;
   for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
   std::optional<net::amqp::server> amqp;
   if (o.amqp_port_given || !o.kafka_port) amqp.emplace(io, amqp_core, o.server, o.listen);
-  broker::kafka::cluster kafka_core(o.kafka_brokers);
+  broker::kafka::cluster kafka_core(o.cluster);
   net::kafka::service kafka_service(kafka_core, o.kafka);
   std::optional<net::kafka::server> kafka;
-  if (o.kafka_port) kafka.emplace(io, kafka_service, net::kafka::listen_options{o.listen.bind, *o.kafka_port, o.kafka_brokers});
+  if (o.kafka_port) kafka.emplace(io, kafka_service, net::kafka::listen_options{o.listen.bind, *o.kafka_port, o.cluster});
   auto started = amqp ? amqp->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
   if (!started) {
@@ -137,7 +142,7 @@ void add_broker_command(CLI::App& app, int& exit_code) {
          "AMQP port (0 = any free port, printed at start; default 5672 unless only --kafka-port is given)");
   cmd->add_option_function<std::uint16_t>("--kafka-port", [o](std::uint16_t port) { o->kafka_port = port; },
                                           "Kafka port of broker 0; broker N listens on this + N (0 = any free ports)");
-  cmd->add_option("--kafka-brokers", o->kafka_brokers, "Kafka brokers in the cluster, on consecutive ports")
+  cmd->add_option("--cluster", o->cluster, "Nodes in the cluster, on consecutive ports (Kafka; AMQP serves one node)")
       ->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--num-partitions", o->kafka.default_partitions, "Partitions of auto-created topics (num.partitions)")
       ->check(CLI::Range(1, 10000))->capture_default_str();

@@ -17,11 +17,6 @@ kafka::assignor_kind assignor_of(const std::string& name) {
   return kafka::assignor_kind::range;
 }
 
-std::int32_t broker_of(const std::string& target) {
-  if (!target.starts_with("broker-")) return -1;
-  return std::stoi(target.substr(7));
-}
-
 }  // namespace
 
 kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams)
@@ -29,14 +24,7 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim:
       spec_(spec),
       cluster_(std::max(spec.brokers, 1), spec.replica_lag_time_max.ns() / 1'000'000),
       key_rng_(streams.stream("kafka-keys")) {
-  for (const auto& t : spec.topics) {
-    kafka::topic_config cfg;
-    cfg.partitions = t.partitions;
-    cfg.replication_factor = t.replication_factor;
-    cfg.min_insync_replicas = t.min_insync_replicas;
-    cfg.unclean_leader_election = t.unclean_leader_election;
-    (void)cluster_.create_topic(t.name, cfg);
-  }
+  create_topics(cluster_, spec, 0);
   for (const auto& g : spec.groups) {
     for (int i = 0; i < g.count; ++i) {
       kafka::consumer_config cfg;
@@ -126,15 +114,15 @@ void kafka_model::start_measuring() {
 }
 
 bool kafka_model::crash(const std::string& target) {
-  const auto b = broker_of(target);
-  if (b < 0 || b >= spec_.brokers) return false;
+  const auto b = broker_index(target, spec_.brokers);
+  if (b < 0) return false;
   cluster_.crash_broker(b, now_ms());
   return true;
 }
 
 bool kafka_model::restart(const std::string& target) {
-  const auto b = broker_of(target);
-  if (b < 0 || b >= spec_.brokers) return false;
+  const auto b = broker_index(target, spec_.brokers);
+  if (b < 0) return false;
   cluster_.restart_broker(b, now_ms());
   return true;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "broker/kafka/cluster.h"
 #include "models/system.h"
 #include "sim/histogram.h"
 #include "sim/time.h"
@@ -36,5 +37,11 @@ class kafka_side {
   /// At the end of the run: adds the Kafka metrics to `values`, the end-to-end latencies to `e2e`.
   virtual void collect(std::map<std::string, double>& values, sim::histogram& e2e) = 0;
 };
+
+/// Creates the scenario's topics in `cluster`; `now_ms` starts the followers' lag clocks.
+void create_topics(broker::kafka::cluster& cluster, const kafka_spec& spec, std::int64_t now_ms);
+
+/// N for a fault target "broker-N" of a cluster of `brokers`, or -1 if it names no broker.
+std::int32_t broker_index(const std::string& target, std::int32_t brokers);
 
 }  // namespace mqlab::models

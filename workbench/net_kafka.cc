@@ -33,11 +33,6 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::int32_t broker_of(const std::string& target) {
-  if (!target.starts_with("broker-")) return -1;
-  return std::stoi(target.substr(7));
-}
-
 /// librdkafka configuration; a refused property is a programming error here, not user input.
 rd_kafka_conf_t* client_conf(const std::string& bootstrap, std::initializer_list<std::pair<const char*, std::string>> props) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -63,14 +58,7 @@ class server_thread {
         service_(core_, options(spec)),
         server_(io_, service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), false}),
         guard_(io_.get_executor()) {
-    for (const auto& t : spec.topics) {
-      kafka::topic_config cfg;
-      cfg.partitions = t.partitions;
-      cfg.replication_factor = t.replication_factor;
-      cfg.min_insync_replicas = t.min_insync_replicas;
-      cfg.unclean_leader_election = t.unclean_leader_election;
-      (void)core_.create_topic(t.name, cfg, wall_ms());
-    }
+    models::create_topics(core_, spec, wall_ms());
     if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: Kafka server: " + ok.error());
     thread_ = std::jthread([this] { io_.run(); });
   }
@@ -172,15 +160,15 @@ class net_kafka final : public models::kafka_side {
   }
 
   bool crash(const std::string& target) override {
-    const auto b = broker_of(target);
-    if (b < 0 || b >= spec_.brokers) return false;
+    const auto b = models::broker_index(target, spec_.brokers);
+    if (b < 0) return false;
     (void)server_->call([this, b] { return server_->server().kill(b); });
     return true;
   }
 
   bool restart(const std::string& target) override {
-    const auto b = broker_of(target);
-    if (b < 0 || b >= spec_.brokers) return false;
+    const auto b = models::broker_index(target, spec_.brokers);
+    if (b < 0) return false;
     (void)server_->call([this, b] { return server_->server().restart(b); });
     return true;
   }

@@ -1,4 +1,4 @@
-"""A three-broker `mqlab broker --kafka-brokers 3` under librdkafka (confluent-kafka) and
+"""A three-broker `mqlab broker --kafka-port P --cluster 3` under librdkafka (confluent-kafka) and
 kafka-python: Metadata names every broker, partition leaders and replicas sit on different
 brokers, and killing a broker (through the console) really closes its port while the
 controller moves leadership — with acks=all, every record the producer was told is written

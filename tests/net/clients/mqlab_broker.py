@@ -42,7 +42,7 @@ class Broker:
     def __init__(self, binary, *extra, kafka_brokers=None):
         self.port = free_port() if kafka_brokers is None else free_ports(kafka_brokers)
         listen = (["--amqp-port", str(self.port)] if kafka_brokers is None else
-                  ["--kafka-port", str(self.port), "--kafka-brokers", str(kafka_brokers)])
+                  ["--kafka-port", str(self.port), "--cluster", str(kafka_brokers)])
         self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "w+")
         self.proc = subprocess.Popen([binary, "broker", *listen, "--bind", "127.0.0.1", *extra],
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)

@@ -1,0 +1,28 @@
+// What every Kafka side does the same way: the scenario's topics, the names of brokers.
+#include "models/kafka_side.h"
+
+#include <charconv>
+
+namespace mqlab::models {
+
+void create_topics(broker::kafka::cluster& cluster, const kafka_spec& spec, std::int64_t now_ms) {
+  for (const auto& t : spec.topics) {
+    broker::kafka::topic_config cfg;
+    cfg.partitions = t.partitions;
+    cfg.replication_factor = t.replication_factor;
+    cfg.min_insync_replicas = t.min_insync_replicas;
+    cfg.unclean_leader_election = t.unclean_leader_election;
+    (void)cluster.create_topic(t.name, cfg, now_ms);
+  }
+}
+
+std::int32_t broker_index(const std::string& target, std::int32_t brokers) {
+  constexpr std::string_view prefix = "broker-";
+  if (!target.starts_with(prefix)) return -1;
+  std::int32_t n = -1;
+  const char* end = target.data() + target.size();
+  const auto [ptr, ec] = std::from_chars(target.data() + prefix.size(), end, n);
+  return ec == std::errc{} && ptr == end && n >= 0 && n < brokers ? n : -1;
+}
+
+}  // namespace mqlab::models
