@@ -59,6 +59,18 @@ static void set_from_env(rd_kafka_conf_t *conf) {
   free(copy);
 }
 
+/* The client, with MQLAB_KAFKA_CONF applied last; exits 1 if librdkafka refuses it. */
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
+  set_from_env(conf);
+  char err[256];
+  rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) {
+    fprintf(stderr, "mqlab-kafka-load: %s\n", err);
+    exit(1);
+  }
+  return rk;
+}
+
 struct produce_run {
   uint64_t *sent_ns;
   double *latency_us;
@@ -88,15 +100,9 @@ static int produce(const char *bootstrap, const char *topic, long records, size_
   set(conf, "linger.ms", "5");
   set(conf, "partitioner", "murmur2_random");
   set(conf, "queue.buffering.max.messages", "1000000");
-  set_from_env(conf);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_opaque(conf, &run);
-  char err[256];
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) {
-    fprintf(stderr, "mqlab-kafka-load: %s\n", err);
-    return 1;
-  }
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   char *payload = malloc(size);
   memset(payload, 'x', size);
   char key[32];
@@ -148,13 +154,7 @@ static int consume(const char *bootstrap, const char *topic, long records, const
   /* 1 MB responses instead of up to 50 MB: the broker builds a response whole before sending it,
    * so smaller ones keep broker and client busy at the same time. */
   set(conf, "fetch.max.bytes", "1048576");
-  set_from_env(conf);
-  char err[256];
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) {
-    fprintf(stderr, "mqlab-kafka-load: %s\n", err);
-    return 1;
-  }
+  rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf);
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);

@@ -131,10 +131,13 @@ void cluster::append_to(partition_state& ps, std::int32_t follower, std::vector<
     inter_broker_bytes_ += r.size_bytes();
     to.append(std::move(r));
   }
-  if (to.log_end_offset() >= ps.logs.at(ps.leader).log_end_offset()) {
-    ps.caught_up_ms[follower] = now_ms;
-    ps.isr.insert(follower);  // caught up: back in sync
-  }
+  note_caught_up(ps, follower, now_ms);
+}
+
+void cluster::note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms) {
+  if (ps.logs.at(follower).log_end_offset() < ps.logs.at(ps.leader).log_end_offset()) return;
+  ps.caught_up_ms[follower] = now_ms;
+  ps.isr.insert(follower);  // caught up: back in sync
 }
 
 std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std::string& topic, std::int32_t p,
@@ -147,8 +150,10 @@ std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std
     return std::unexpected(error_code::not_leader_or_follower);
   }
   auto records = lacking(*ps, follower, max_records);
-  if (records.empty()) append_to(*ps, follower, {}, now_ms);  // nothing to copy: it is caught up
-  update_high_watermark(*ps);
+  if (records.empty()) {
+    note_caught_up(*ps, follower, now_ms);
+    update_high_watermark(*ps);
+  }
   return records;
 }
 

@@ -148,6 +148,8 @@ class cluster {
   /// Truncates what the follower has and the leader lacks; returns what it lacks.
   std::vector<record> lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
   void append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms);
+  /// A follower at the leader's log end is in sync as of now.
+  void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
   void elect_controller();

@@ -11,11 +11,9 @@ namespace mqlab::net::kafka {
 
 void connection::receive(std::string_view bytes, std::int64_t now_ms) {
   if (done_) return;
-  std::string_view data = bytes;
-  if (!in_.empty()) {
-    in_.append(bytes);
-    data = in_;
-  }
+  const bool buffered = !in_.empty();
+  if (buffered) in_.append(bytes);
+  const std::string_view data = buffered ? std::string_view(in_) : bytes;
   std::size_t used = 0;
   while (!done_ && data.size() - used >= 4) {
     const auto size = load_be<std::int32_t>(data.data() + used);
@@ -27,7 +25,9 @@ void connection::receive(std::string_view bytes, std::int64_t now_ms) {
     handle(data.substr(used + 4, static_cast<std::size_t>(size)), now_ms);
     used += 4 + static_cast<std::size_t>(size);
   }
-  in_ = std::string(data.substr(std::min(used, data.size())));
+  // Keep only the partial request: erasing in place avoids copying a large one on every read.
+  if (buffered) in_.erase(0, used);
+  else in_.assign(data.substr(used));
   send_ready();
 }
 

@@ -1,6 +1,7 @@
 // Fetch v4 as a follower broker speaks it.
 #include "net/kafka/replica_fetch.h"
 
+#include "net/kafka/partition_walk.h"
 #include "net/kafka/protocol.h"
 #include "net/kafka/wire.h"
 
@@ -26,23 +27,13 @@ std::string replica_fetch_request(std::int32_t follower, std::int32_t correlatio
   w.int32(0);         // min_bytes
   w.int32(64 << 20);  // max_bytes
   w.int8(0);          // isolation_level
-  // Partitions arrive grouped by topic (the topic names are in order).
-  std::size_t topics = 0;
-  for (std::size_t i = 0; i < positions.size(); ++i) {
-    topics += i == 0 || positions[i].first.topic != positions[i - 1].first.topic;
-  }
-  w.array(topics);
-  for (std::size_t i = 0; i < positions.size();) {
-    std::size_t j = i;
-    while (j < positions.size() && positions[j].first.topic == positions[i].first.topic) ++j;
-    w.string(positions[i].first.topic);
-    w.array(j - i);
-    for (; i < j; ++i) {
-      w.int32(positions[i].first.partition);
-      w.int64(positions[i].second);
-      w.int32(partition_max_bytes);
-    }
-  }
+  // Positions come grouped by topic (the follower lists them topic by topic).
+  write_by_topic(w, positions, [](const fetch_position& f) -> const std::string& { return f.first.topic; },
+                 [&](const fetch_position& f) {
+                   w.int32(f.first.partition);
+                   w.int64(f.second);
+                   w.int32(partition_max_bytes);
+                 });
   w.fill_size(size);
   return out;
 }

@@ -162,15 +162,15 @@ asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32
   const auto positions = svc.follower_positions(follower, leader);
   if (positions.empty()) co_return true;
   boost::system::error_code ec;
-  auto& link = links[{follower, leader}];
-  if (!link) {
-    link = std::make_shared<tcp::socket>(io);
+  // A local owner: kill() may erase the map's entry while this coroutine waits on the socket.
+  std::shared_ptr<tcp::socket> socket = links[{follower, leader}];
+  if (!socket) {
+    socket = links[{follower, leader}] = std::make_shared<tcp::socket>(io);
     const auto& to = svc.address(leader);
-    co_await link->async_connect({asio::ip::make_address(to.host), to.port}, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket->async_connect({asio::ip::make_address(to.host), to.port}, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
-    link->set_option(tcp::no_delay(true), ec);
+    socket->set_option(tcp::no_delay(true), ec);
   }
-  const std::shared_ptr<tcp::socket> socket = link;  // kill() may drop the map's reference meanwhile
   const std::string request = replica_fetch_request(follower, correlation, positions);
   co_await asio::async_write(*socket, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
   char size_bytes[4];

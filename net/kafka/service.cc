@@ -256,7 +256,7 @@ outcome service::list_offsets(wire_reader& in, std::int16_t version, std::int32_
   (void)in.int32();  // replica_id
   outcome o;
   wire_writer w(o.body);
-  for_each_partition(in, w, 12, [&](const std::string& name, std::int32_t p) {
+  for_each_partition(in, &w, 12, [&](const std::string& name, std::int32_t p) {
     const std::int64_t timestamp = in.int64();
     if (version == 0) (void)in.int32();  // max_num_offsets
     const error_code e = leadership(name, p, node);

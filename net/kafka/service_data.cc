@@ -38,9 +38,8 @@ outcome service::produce(wire_reader& in, std::int16_t version, std::int32_t nod
   const auto acks = parse_acks(in.int16());
   const std::int32_t timeout_ms = in.int32();
   std::vector<produced> results;
-  std::string ignored;
-  wire_writer names(ignored);  // the walk echoes the request's nesting; the reply is written below
-  for_each_partition(in, names, 8, [&](const std::string& name, std::int32_t p) {
+  // The reply is written from the results below (now, or once the followers have the records).
+  for_each_partition(in, nullptr, 8, [&](const std::string& name, std::int32_t p) {
     const auto set = in.nullable_bytes();
     produced r{name, p, acks ? leadership(name, p, node) : error_code::invalid_required_acks};
     if (r.error == error_code::none) {
@@ -70,21 +69,12 @@ outcome service::produce(wire_reader& in, std::int16_t version, std::int32_t nod
 std::string service::produce_response(std::int16_t version, const std::vector<produced>& results) {
   std::string body = response_body();
   wire_writer w(body);
-  std::size_t topics = 0;
-  for (std::size_t i = 0; i < results.size(); ++i) topics += i == 0 || results[i].topic != results[i - 1].topic;
-  w.array(topics);
-  for (std::size_t i = 0; i < results.size();) {
-    std::size_t j = i;
-    while (j < results.size() && results[j].topic == results[i].topic) ++j;
-    w.string(results[i].topic);
-    w.array(j - i);
-    for (; i < j; ++i) {
-      w.int32(results[i].partition);
-      w.int16(static_cast<std::int16_t>(results[i].error));
-      w.int64(results[i].base);
-      if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
-    }
-  }
+  write_by_topic(w, results, [](const produced& r) -> const std::string& { return r.topic; }, [&](const produced& r) {
+    w.int32(r.partition);
+    w.int16(static_cast<std::int16_t>(r.error));
+    w.int64(r.base);
+    if (version >= 2) w.int64(-1);  // log_append_time: CreateTime topics
+  });
   if (version >= 1) w.int32(0);
   return body;
 }
@@ -130,7 +120,7 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
   if (version >= 1) w.int32(0);
   std::size_t total = 0;
   bool errors = false;
-  for_each_partition(in, w, 16, [&](const std::string& name, std::int32_t p) {
+  for_each_partition(in, &w, 16, [&](const std::string& name, std::int32_t p) {
     const std::int64_t offset = in.int64();
     const auto cap = std::min(static_cast<std::size_t>(std::max(0, in.int32())), budget);
     error_code e = leadership(name, p, node);

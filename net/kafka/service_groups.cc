@@ -188,7 +188,7 @@ outcome service::offset_commit(wire_reader& in, std::int16_t version, std::int32
   auto* g = coordinated(group, node);
   outcome o;
   wire_writer w(o.body);
-  for_each_partition(in, w, 14, [&](const std::string& name, std::int32_t p) {
+  for_each_partition(in, &w, 14, [&](const std::string& name, std::int32_t p) {
     const std::int64_t offset = in.int64();
     if (version == 1) (void)in.int64();  // commit_timestamp
     (void)in.nullable_string();          // metadata
@@ -206,7 +206,7 @@ outcome service::offset_fetch(wire_reader& in, std::int16_t, std::int32_t node) 
   auto* g = coordinated(group, node);
   outcome o;
   wire_writer w(o.body);
-  for_each_partition(in, w, 4, [&](const std::string& name, std::int32_t p) {
+  for_each_partition(in, &w, 4, [&](const std::string& name, std::int32_t p) {
     const auto committed = g == nullptr ? std::nullopt : g->committed({name, p});
     w.int64(committed.value_or(-1));  // -1: nothing committed, the consumer's reset policy decides
     w.nullable_string("");
