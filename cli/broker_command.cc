@@ -4,7 +4,10 @@
 
 #include "cli/broker_command.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +34,8 @@ struct broker_options {
   std::optional<std::uint16_t> kafka_port;
   net::kafka::service_options kafka;
   std::int32_t cluster = 1;  // nodes
+  std::string ha_mode = "none";
+  broker::amqp::cluster_config amqp_cluster;
   bool console = false;
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
@@ -45,6 +50,15 @@ std::expected<void, std::string> apply(broker_options& o) {
       o.server.users.push_back({u.substr(0, colon), u.substr(colon + 1)});
     }
   }
+  o.amqp_cluster.nodes = static_cast<std::uint32_t>(o.cluster);
+  if (o.ha_mode == "all") {
+    o.amqp_cluster.mirroring = broker::amqp::ha_mode::all;
+  } else if (o.ha_mode.starts_with("exactly:") && std::atoi(o.ha_mode.c_str() + 8) >= 1) {
+    o.amqp_cluster.mirroring = broker::amqp::ha_mode::exactly;
+    o.amqp_cluster.ha_replicas = static_cast<std::uint32_t>(std::atoi(o.ha_mode.c_str() + 8));
+  } else if (o.ha_mode != "none") {
+    return std::unexpected(fmt::format("--ha-mode '{}': expected none, all or exactly:N", o.ha_mode));
+  }
   static const std::pair<const char*, net::log_level> levels[] = {
       {"error", net::log_level::error}, {"warn", net::log_level::warn}, {"info", net::log_level::info},
       {"debug", net::log_level::debug}};
@@ -57,9 +71,17 @@ std::expected<void, std::string> apply(broker_options& o) {
   return std::unexpected(fmt::format("--log-level '{}': expected error, warn, info or debug", o.log_level));
 }
 
+/// What the console can crash and bring back: Kafka brokers or AMQP cluster nodes.
+struct fault_target {
+  std::string noun;  // "broker" or "node": the commands are kill-<noun> N and restart-<noun> N
+  std::function<bool(int)> kill;
+  std::function<std::expected<void, std::string>(int)> restart;
+};
+
 // The console: one command per line on stdin, for fault injection from a terminal or a test.
-boost::asio::awaitable<void> console(boost::asio::posix::stream_descriptor& in, net::kafka::server* kafka) {
-  std::string buffer;
+boost::asio::awaitable<void> console(boost::asio::posix::stream_descriptor& in, std::vector<fault_target> targets) {
+  std::string buffer, usage;
+  for (const auto& t : targets) usage += fmt::format("{}'kill-{} N' or 'restart-{} N'", usage.empty() ? "" : " or ", t.noun, t.noun);
   for (;;) {
     boost::system::error_code ec;
     const std::size_t n = co_await boost::asio::async_read_until(in, boost::asio::dynamic_buffer(buffer), '\n',
@@ -71,15 +93,18 @@ boost::asio::awaitable<void> console(boost::asio::posix::stream_descriptor& in, 
     int node = -1;
     const bool parsed = std::sscanf(line.c_str(), "%31s %d", verb, &node) == 2;
     const std::string command = verb;
-    if (!parsed || !kafka || (command != "kill-broker" && command != "restart-broker")) {
-      fmt::print(stderr, "console: '{}': expected 'kill-broker N' or 'restart-broker N' (Kafka brokers only)\n", line);
+    const auto target = std::find_if(targets.begin(), targets.end(), [&](const fault_target& t) {
+      return command == "kill-" + t.noun || command == "restart-" + t.noun;
+    });
+    if (!parsed || target == targets.end()) {
+      fmt::print(stderr, "console: '{}': expected {}\n", line, usage);
       continue;
     }
-    if (command == "kill-broker") {
-      if (kafka->kill(node)) fmt::print("broker {} killed\n", node);
-      else fmt::print(stderr, "console: broker {} is not running\n", node);
-    } else if (auto ok = kafka->restart(node); ok) {
-      fmt::print("broker {} restarted\n", node);
+    if (command.starts_with("kill-")) {
+      if (target->kill(node)) fmt::print("{} {} killed\n", target->noun, node);
+      else fmt::print(stderr, "console: {} {} is not running\n", target->noun, node);
+    } else if (auto ok = target->restart(node); ok) {
+      fmt::print("{} {} restarted\n", target->noun, node);
     } else {
       fmt::print(stderr, "console: {}\n", ok.error());
     }
@@ -92,17 +117,15 @@ int serve(broker_options& o) {
     fmt::print(stderr, "mqlab broker: {}\n", ok.error());
     return 2;
   }
-  if (o.cluster > 1 && (o.amqp_port_given || !o.kafka_port)) {
-    fmt::print(stderr, "mqlab broker: --cluster {}: AMQP clusters over the network are not available yet (Kafka only)\n",
-               o.cluster);
-    return 2;
-  }
   boost::asio::io_context io;
   // AMQP runs unless only a Kafka port was asked for.
-  broker::amqp::broker amqp_core;
+  broker::amqp::broker amqp_core(o.amqp_cluster);
   for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
   std::optional<net::amqp::server> amqp;
-  if (o.amqp_port_given || !o.kafka_port) amqp.emplace(io, amqp_core, o.server, o.listen);
+  if (o.amqp_port_given || !o.kafka_port) {
+    o.listen.nodes = o.amqp_cluster.nodes;
+    amqp.emplace(io, amqp_core, o.server, o.listen);
+  }
   broker::kafka::cluster kafka_core(o.cluster);
   net::kafka::service kafka_service(kafka_core, o.kafka);
   std::optional<net::kafka::server> kafka;
@@ -116,7 +139,14 @@ int serve(broker_options& o) {
   boost::asio::posix::stream_descriptor input(io);
   if (o.console) {
     input.assign(::dup(STDIN_FILENO));
-    boost::asio::co_spawn(io, console(input, kafka ? &*kafka : nullptr), boost::asio::detached);
+    std::vector<fault_target> targets;
+    if (kafka) targets.push_back({"broker", [&](int n) { return kafka->kill(n); }, [&](int n) { return kafka->restart(n); }});
+    if (amqp) {
+      targets.push_back({"node", [&](int n) { return n >= 0 && amqp->kill(static_cast<std::uint32_t>(n)); },
+                         [&](int n) { return n < 0 ? std::unexpected(fmt::format("there is no node {}", n))
+                                                   : amqp->restart(static_cast<std::uint32_t>(n)); }});
+    }
+    boost::asio::co_spawn(io, console(input, std::move(targets)), boost::asio::detached);
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -142,8 +172,11 @@ void add_broker_command(CLI::App& app, int& exit_code) {
          "AMQP port (0 = any free port, printed at start; default 5672 unless only --kafka-port is given)");
   cmd->add_option_function<std::uint16_t>("--kafka-port", [o](std::uint16_t port) { o->kafka_port = port; },
                                           "Kafka port of broker 0; broker N listens on this + N (0 = any free ports)");
-  cmd->add_option("--cluster", o->cluster, "Nodes in the cluster, on consecutive ports (Kafka; AMQP serves one node)")
+  cmd->add_option("--cluster", o->cluster, "Nodes (AMQP) and brokers (Kafka) in the cluster, on consecutive ports")
       ->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--ha-mode", o->ha_mode,
+                  "AMQP cluster: the ha-mode policy of every queue: none (queues live on one node), all, exactly:N")
+      ->capture_default_str();
   cmd->add_option("--num-partitions", o->kafka.default_partitions, "Partitions of auto-created topics (num.partitions)")
       ->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_option("--default-replication-factor", o->kafka.default_replication_factor,
@@ -164,7 +197,8 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--log-level", o->log_level, "error | warn | info | debug")->capture_default_str();
   cmd->add_flag("--console", o->console,
                 "Read fault commands from stdin: 'kill-broker N' closes Kafka broker N's sockets and moves "
-                "its leadership, 'restart-broker N' brings it back");
+                "its leadership, 'kill-node N' crashes AMQP node N; 'restart-broker N' and 'restart-node N' bring "
+                "them back");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });
 }
 

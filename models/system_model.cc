@@ -1,6 +1,6 @@
 // The runtime of a simulated system: requests walk pipelines as tokens (a token per request,
 // per parallel branch and per consumed message); stations serve tokens; publish steps hand
-// messages to the broker core, whose deliveries start consumer work.
+// messages to the AMQP side, whose deliveries start consumer work.
 #include "models/system_model.h"
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "models/amqp_model.h"
 #include "models/jms_model.h"
 #include "models/kafka_model.h"
 #include "models/station.h"
@@ -32,26 +33,29 @@ struct token {
   sim::sim_time created;   // when the request (or the consumed message) was created
   std::uint32_t pending = 0;
   int consumer = -1;       // >= 0: the work of that consumer on one message
-  std::uint64_t delivery_tag = 0;
+  delivery_ref delivery;   // the consumed message, for the ack
   std::uint64_t consumer_epoch = 0;
-  broker::amqp::channel_ref channel;  // where the consumed message came from (for the ack)
   bool measured = false;
   bool live = false;
   std::uint8_t tag = 0;  // 1 + index into the publish tags, 0 = none
 };
 
+/// A delivered message a consumer holds: its ack handle and the stamp the publisher wrote.
+struct held_message {
+  delivery_ref ref;
+  sim::sim_time created;
+  bool measured = false;
+  std::uint8_t tag = 0;
+};
+
 struct consumer_rt {
   const consumer_group_spec* group = nullptr;
   int index = 0;
-  amqp::connection_id conn = 0;
-  amqp::channel_ref ch;
-  std::deque<amqp::delivery> buffer;  // delivered (prefetched), not yet worked on
+  std::deque<held_message> buffer;  // delivered (prefetched), not yet worked on
   bool busy = false;
   bool alive = true;         // false once killed by a fault: it never comes back
-  bool resubscribing = false;
-  std::uint64_t epoch = 0;            // bumped on reconnect: work of an old epoch is void
+  std::uint64_t epoch = 0;   // bumped when its connection is lost: work of an old epoch is void
   std::uint64_t delivered = 0;
-  amqp::channel_id next_channel = 1;
 };
 
 class system_model {
@@ -66,16 +70,10 @@ class system_model {
   void advance(std::int64_t id);
   void finish(std::int64_t id);
   void publish(const publish_step& step, const token& t);
-  // Broker plumbing.
-  void setup_broker();
-  void handle_events();
-  void on_delivery(amqp::delivery d);
-  void on_connection_closed(amqp::connection_id conn);
+  // Consumers.
+  void on_delivery(int consumer, delivery_ref ref, std::string_view body);
   void drop_in_flight(consumer_rt& c);
   void start_next(int c);
-  void subscribe(int c);
-  void resubscribe_later(int c);
-  void watch_deadline();
   /// 1 + the index of a publish tag (registered on first use), or 0 for no tag.
   std::uint8_t tag_index(const std::string& tag);
   // Faults and sampling.
@@ -91,20 +89,16 @@ class system_model {
   sim::random_streams streams_;
   sim::rng arrival_rng_, delay_rng_, routing_rng_;
   sim::arrival_process arrivals_;
-  amqp::broker broker_;
-  amqp::channel_ref producer_;
   std::map<std::string, std::unique_ptr<station>> stations_;
   bool real_time_;
+  std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
   jms_model jms_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
-  std::map<std::pair<amqp::connection_id, amqp::channel_id>, int> consumer_by_channel_;
   std::map<const publish_step*, std::shared_ptr<const amqp::basic_properties>> publish_props_;
   std::optional<std::chrono::steady_clock::time_point> wall_start_;  // real time: when sim time 0 was
-  sim::event_id deadline_event_;
-  sim::sim_time deadline_at_ = sim::sim_time::max();
 
   // Measurements.
   sim::histogram response_, e2e_, interval_response_;
@@ -124,8 +118,8 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       delay_rng_(streams_.stream("delays")),
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
-      broker_(spec.broker.cluster),
       real_time_(environment.real_time),
+      amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, streams_)),
       jms_(sim_, spec.jms, streams_) {
@@ -135,7 +129,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
     s->on_departure([this](const job& j) { advance(static_cast<std::int64_t>(j.id)); });
     stations_.emplace(name, std::move(s));
   }
-  setup_broker();
+  for (const auto& slot : consumer_slots(spec_.consumers)) consumers_.push_back({.group = slot.group, .index = slot.index});
 }
 
 // --- requests ---------------------------------------------------------------------------------
@@ -150,7 +144,7 @@ std::int64_t system_model::new_token(const pipeline* steps, std::int64_t parent,
     id = free_tokens_.back();
     free_tokens_.pop_back();
   }
-  tokens_[static_cast<std::size_t>(id)] = token{steps, 0, parent, created, 0, -1, 0, 0, {}, measured, true};
+  tokens_[static_cast<std::size_t>(id)] = token{steps, 0, parent, created, 0, -1, {}, 0, measured, true};
   return id;
 }
 
@@ -230,12 +224,9 @@ void system_model::finish(std::int64_t id) {
     if (t.tag > 0) tagged_e2e_[static_cast<std::size_t>(t.tag - 1)].second.record(took);
   }
   ++interval_consumed_;
-  if (!c.group->auto_ack) {
-    (void)broker_.basic_ack(t.channel, t.delivery_tag, false, {sim_.now().ns()});
-  }
   c.busy = false;
+  if (!c.group->auto_ack) amqp_->ack(t.consumer, t.delivery);
   start_next(t.consumer);
-  handle_events();
 }
 
 void system_model::publish(const publish_step& step, const token& t) {
@@ -257,14 +248,7 @@ void system_model::publish(const publish_step& step, const token& t) {
   const std::string& key = step.routing_keys.empty()
                                ? step.routing_key
                                : step.routing_keys[routing_rng_.below(step.routing_keys.size())];
-  auto r = broker_.basic_publish(producer_, step.exchange, key, true, props, std::move(body), {sim_.now().ns()});
-  if (!r) {
-    // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
-    unroutable_ += t.measured;
-    producer_.ch = static_cast<amqp::channel_id>(producer_.ch + 1);
-    (void)broker_.channel_open(producer_);
-  }
-  handle_events();
+  amqp_->publish(step.exchange, key, props, std::move(body));
 }
 
 // --- broker -------------------------------------------------------------------------------------
@@ -278,109 +262,6 @@ std::uint8_t system_model::tag_index(const std::string& tag) {
   return static_cast<std::uint8_t>(tagged_e2e_.size());
 }
 
-void system_model::setup_broker() {
-  const auto& b = spec_.broker;
-  // Topology is declared from node 0 unless a queue says otherwise: queues live there.
-  const auto admin_conn = broker_.open_connection("/", {}, broker::node_id{0}).value();
-  const amqp::channel_ref admin{admin_conn, 1};
-  (void)broker_.channel_open(admin);
-  for (const auto& e : b.exchanges) (void)broker_.exchange_declare(admin, {.name = e.name, .type = e.type, .durable = true});
-  for (const auto& q : b.queues) {
-    (void)broker_.queue_declare(admin, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
-  }
-  for (const auto& bind : b.bindings) (void)broker_.queue_bind(admin, bind.queue, bind.exchange, bind.key, bind.arguments);
-  producer_ = {broker_.open_connection("/", {}, broker::node_id{spec_.producer_node}).value(), 1};
-  (void)broker_.channel_open(producer_);
-  for (const auto& g : spec_.consumers) {
-    for (int i = 0; i < g.count; ++i) {
-      consumer_rt c;
-      c.group = &g;
-      c.index = i;
-      consumers_.push_back(std::move(c));
-    }
-  }
-  for (std::size_t i = 0; i < consumers_.size(); ++i) subscribe(static_cast<int>(i));
-  handle_events();
-}
-
-broker::node_id system_model_first_up(const broker::amqp::broker& b, std::uint32_t preferred, std::uint32_t nodes) {
-  for (std::uint32_t i = 0; i < nodes; ++i) {
-    const broker::node_id n{(preferred + i) % nodes};
-    if (b.node_up(n)) return n;
-  }
-  return broker::node_id{preferred};
-}
-
-void system_model::subscribe(int index) {
-  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
-  if (!c.alive) return;
-  const broker::instant now{sim_.now().ns()};
-  if (c.conn == 0) {
-    const auto node = system_model_first_up(broker_, c.group->node, std::max(1u, spec_.broker.cluster.nodes));
-    auto conn = broker_.open_connection("/", now, node);
-    if (!conn) {
-      resubscribe_later(index);
-      return;
-    }
-    c.conn = *conn;
-    c.next_channel = 1;
-  }
-  c.ch = {c.conn, c.next_channel++};
-  (void)broker_.channel_open(c.ch);
-  consumer_by_channel_[{c.ch.conn, c.ch.ch}] = index;
-  if (c.group->prefetch) (void)broker_.basic_qos(c.ch, c.group->prefetch, false, now);
-  if (!broker_.basic_consume(c.ch, {.queue = c.group->queue, .no_ack = c.group->auto_ack}, now)) {
-    resubscribe_later(index);  // the queue is missing or down: try again shortly
-  }
-}
-
-void system_model::resubscribe_later(int index) {
-  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
-  if (c.resubscribing || !c.alive) return;
-  c.resubscribing = true;
-  // Client libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s).
-  sim_.after(sim::duration::seconds(1), [this, index] {
-    consumers_[static_cast<std::size_t>(index)].resubscribing = false;
-    subscribe(index);
-    handle_events();
-  });
-}
-
-void system_model::handle_events() {
-  while (!broker_.events().empty()) {
-    for (auto& e : broker_.take_events()) {
-      if (auto* d = std::get_if<amqp::delivery>(&e)) {
-        on_delivery(std::move(*d));
-      } else if (auto* r = std::get_if<amqp::returned>(&e)) {
-        unroutable_ += r->msg->body[8] == 1;
-      } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
-        auto it = consumer_by_channel_.find({cancelled->to.conn, cancelled->to.ch});
-        if (it != consumer_by_channel_.end()) resubscribe_later(it->second);
-      } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
-        on_connection_closed(closed->conn);
-      }
-    }
-  }
-  watch_deadline();
-}
-
-void system_model::on_connection_closed(amqp::connection_id conn) {
-  if (conn == producer_.conn) {
-    const auto node = system_model_first_up(broker_, spec_.producer_node, std::max(1u, spec_.broker.cluster.nodes));
-    if (auto fresh = broker_.open_connection("/", {sim_.now().ns()}, node)) {
-      producer_ = {*fresh, 1};
-      (void)broker_.channel_open(producer_);
-    }
-  }
-  for (std::size_t i = 0; i < consumers_.size(); ++i) {
-    consumer_rt& c = consumers_[i];
-    if (c.conn != conn) continue;
-    drop_in_flight(c);
-    c.conn = 0;
-    resubscribe_later(static_cast<int>(i));
-  }
-}
-
 void system_model::drop_in_flight(consumer_rt& c) {
   // With auto-ack the broker forgot these at delivery: they die with the consumer. With manual
   // ack the broker requeues them.
@@ -390,48 +271,30 @@ void system_model::drop_in_flight(consumer_rt& c) {
   ++c.epoch;
 }
 
-void system_model::on_delivery(amqp::delivery d) {
-  auto it = consumer_by_channel_.find({d.to.conn, d.to.ch});
-  if (it == consumer_by_channel_.end()) return;
-  consumer_rt& c = consumers_[static_cast<std::size_t>(it->second)];
-  if (!c.alive || c.conn != d.to.conn) return;
-  c.buffer.push_back(std::move(d));
-  start_next(it->second);
+void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view body) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(consumer)];
+  if (!c.alive) return;
+  // The body starts with the creation time, whether it counts, and its e2e tag.
+  std::int64_t created = 0;
+  std::memcpy(&created, body.data(), sizeof created);
+  c.buffer.push_back({ref, sim::sim_time(created), body[8] == 1, static_cast<std::uint8_t>(body[9])});
+  start_next(consumer);
 }
 
 void system_model::start_next(int index) {
   consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
   if (c.busy || c.buffer.empty()) return;
-  amqp::delivery d = std::move(c.buffer.front());
+  const held_message m = c.buffer.front();
   c.buffer.pop_front();
   c.busy = true;
   ++c.delivered;
-  std::int64_t created = 0;
-  std::memcpy(&created, d.msg->body.data(), sizeof created);
-  const bool measured = d.msg->body[8] == 1;
-  const auto tag = static_cast<std::uint8_t>(d.msg->body[9]);
-  const std::int64_t id = new_token(&c.group->work, no_parent, sim::sim_time(created), measured);
+  const std::int64_t id = new_token(&c.group->work, no_parent, m.created, m.measured);
   token& t = tokens_[static_cast<std::size_t>(id)];
   t.consumer = index;
-  t.delivery_tag = d.delivery_tag;
-  t.channel = d.to;
+  t.delivery = m.ref;
   t.consumer_epoch = c.epoch;
-  t.tag = tag;
+  t.tag = m.tag;
   advance(id);
-}
-
-void system_model::watch_deadline() {
-  const broker::instant due = broker_.next_deadline();
-  if (due == broker::instant::never()) return;
-  const sim::sim_time at(due.ns);
-  if (at >= deadline_at_) return;
-  sim_.cancel(deadline_event_);
-  deadline_at_ = at;
-  deadline_event_ = sim_.at(at, [this] {
-    deadline_at_ = sim::sim_time::max();
-    broker_.advance({sim_.now().ns()});
-    handle_events();
-  });
 }
 
 // --- faults, sampling, results -------------------------------------------------------------------
@@ -444,35 +307,31 @@ broker::node_id parse_node(const std::string& name) {
 
 void system_model::schedule_faults() {
   for (const auto& f : spec_.faults) {
-    sim_.at(sim::sim_time() + f.at, [this, &f] {
-      apply(f);
-      handle_events();
-    });
+    sim_.at(sim::sim_time() + f.at, [this, &f] { apply(f); });
   }
 }
 
 void system_model::apply(const fault_spec& f) {
-  const broker::instant now{sim_.now().ns()};
   switch (f.kind) {
     case fault_kind::crash_node:
-      if (!kafka_->crash(f.target)) broker_.crash_node(parse_node(f.target), now);
+      if (!kafka_->crash(f.target)) amqp_->crash(parse_node(f.target));
       break;
     case fault_kind::restart_node:
-      if (!kafka_->restart(f.target)) broker_.restart_node(parse_node(f.target), now);
+      if (!kafka_->restart(f.target)) amqp_->restart(parse_node(f.target));
       break;
     case fault_kind::stop_station: stations_.at(f.target)->pause(); break;
     case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
-    case fault_kind::partition: broker_.partition(parse_node(f.target), parse_node(f.other)); break;
-    case fault_kind::heal: broker_.heal(parse_node(f.target), parse_node(f.other), now); break;
+    case fault_kind::partition: amqp_->partition(parse_node(f.target), parse_node(f.other)); break;
+    case fault_kind::heal: amqp_->heal(parse_node(f.target), parse_node(f.other)); break;
     case fault_kind::kill_consumer: {
       if (kafka_->kill(f.target, f.index)) break;
       int seen = 0;
-      for (auto& c : consumers_) {
+      for (std::size_t i = 0; i < consumers_.size(); ++i) {
+        consumer_rt& c = consumers_[i];
         if (c.group->name != f.target || seen++ != f.index) continue;
         drop_in_flight(c);
         c.alive = false;
-        broker_.close_connection(c.conn, now);  // manual-ack deliveries go back to the queue
-        c.conn = 0;
+        amqp_->kill(static_cast<int>(i));
       }
       break;
     }
@@ -488,8 +347,7 @@ void system_model::sample() {
   interval_completed_ = interval_consumed_ = 0;
   interval_response_.reset();
   for (const auto& q : spec_.broker.queues) {
-    const auto info = broker_.inspect_queue("/", q.name);
-    const double depth = info ? static_cast<double>(info->ready + info->unacked) : 0.0;
+    const double depth = static_cast<double>(amqp_->queue_depth(q.name).value_or(0));
     series_["queue." + q.name + ".depth"].push_back(depth);
     auto& peak = max_depth_[q.name];
     peak = std::max(peak, depth);
@@ -504,8 +362,8 @@ void system_model::sample() {
 
 void system_model::start_measuring() {
   for (auto& [name, st] : stations_) st->start_measuring();
-  at_warmup_ = broker_.totals();
-  traffic_at_warmup_ = broker_.traffic();
+  at_warmup_ = amqp_->totals();
+  traffic_at_warmup_ = amqp_->traffic();
   kafka_->start_measuring();
   jms_.start_measuring();
 }
@@ -516,6 +374,9 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   const sim::sim_time first = arrivals_.next(arrival_rng_);
   if (first < end) sim_.at(first, [this] { arrive(); });
   schedule_faults();
+  amqp_->start({.delivered = [this](int c, delivery_ref ref, std::string_view body) { on_delivery(c, ref, body); },
+                .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
+                .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && body[8] == 1; }});
   kafka_->start();
   jms_.start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
@@ -550,8 +411,9 @@ void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* c
     const sim::sim_time wall(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - *wall_start_).count());
     sim_.run_until(std::min(wall, end));
     kafka_->pump();
+    amqp_->pump();
     const sim::sim_time wake = std::min({sim_.next_time(), end, wall + max_nap});
-    std::this_thread::sleep_until(*wall_start_ + std::chrono::nanoseconds(wake.ns()));
+    amqp_->wait_until(*wall_start_ + std::chrono::nanoseconds(wake.ns()));
   }
 }
 
@@ -579,7 +441,7 @@ run_metrics system_model::collect() {
   v["throughput"] = static_cast<double>(completed_) / window;
   v["consumed"] = static_cast<double>(consumed_);
   v["consume_rate"] = static_cast<double>(consumed_) / window;
-  const auto t = broker_.totals();
+  const auto t = amqp_->totals();
   const auto& w = at_warmup_;
   v["published"] = static_cast<double>(t.published - w.published);
   v["delivered"] = static_cast<double>(t.delivered - w.delivered);
@@ -591,7 +453,7 @@ run_metrics system_model::collect() {
   v["rejected_publishes"] = static_cast<double>(t.rejected_publishes - w.rejected_publishes);
   v["unroutable"] = static_cast<double>(unroutable_);
   v["lost"] = static_cast<double>(t.lost - w.lost + unroutable_ + lost_in_flight_);
-  const auto& traffic = broker_.traffic();
+  const auto traffic = amqp_->traffic();
   v["inter_node.messages"] = static_cast<double>(traffic.messages - traffic_at_warmup_.messages);
   v["inter_node.bytes"] = static_cast<double>(traffic.bytes - traffic_at_warmup_.bytes);
   v["inter_node.mirror_copies"] = static_cast<double>(traffic.mirror_copies - traffic_at_warmup_.mirror_copies);
@@ -601,9 +463,8 @@ run_metrics system_model::collect() {
     v["station." + name + ".rejected"] = static_cast<double>(st->blocked());
   }
   for (const auto& q : spec_.broker.queues) {
-    const auto info = broker_.inspect_queue("/", q.name);
     v["queue." + q.name + ".max_depth"] = max_depth_[q.name];
-    v["queue." + q.name + ".final_depth"] = info ? static_cast<double>(info->ready + info->unacked) : 0.0;
+    v["queue." + q.name + ".final_depth"] = static_cast<double>(amqp_->queue_depth(q.name).value_or(0));
   }
   double idle = 0;
   for (const auto& c : consumers_) {

@@ -1,6 +1,7 @@
 // Runs one replication of a system_spec on the simulation kernel. Every message goes through
-// the real AMQP broker core: routing, prefetch, acknowledgements, priorities, TTL, length
-// limits and cluster failures are the core's, not a stand-in queue's.
+// the real AMQP broker core (simulated, or served over TCP in net mode): routing, prefetch,
+// acknowledgements, priorities, TTL, length limits and cluster failures are the core's, not a
+// stand-in queue's.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "models/amqp_side.h"
 #include "models/kafka_side.h"
 #include "models/system.h"
 #include "sim/histogram.h"
@@ -37,10 +39,12 @@ using run_progress = std::function<void(double)>;
 using run_snapshot = std::function<void(const run_metrics&)>;
 
 /// Where a run happens: in virtual time against the simulated broker cores (the default), or
-/// paced by the wall clock with a real Kafka side (net mode).
+/// paced by the wall clock with real AMQP and Kafka sides (net mode).
 struct run_environment {
   /// Events fire when the wall clock reaches their time; real sides get pump()ed meanwhile.
   bool real_time = false;
+  /// Makes the AMQP side; unset: the simulated amqp_model.
+  std::function<std::unique_ptr<amqp_side>(sim::simulator&, const system_spec&)> amqp;
   /// Makes the Kafka side; unset: the simulated kafka_model.
   std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
 };

@@ -64,8 +64,9 @@ std::optional<user> credentials(std::string_view mechanism, std::string_view res
 
 }  // namespace
 
-connection::connection(broker::amqp::broker& broker, const server_options& options, bool loopback_peer)
-    : broker_(broker), options_(options), loopback_peer_(loopback_peer) {}
+connection::connection(broker::amqp::broker& broker, const server_options& options, bool loopback_peer,
+                       broker::node_id node)
+    : broker_(broker), options_(options), loopback_peer_(loopback_peer), node_(node) {}
 
 connection::~connection() = default;
 
@@ -212,7 +213,7 @@ void connection::handle_tune_ok(const connection_tune_ok& m) {
 }
 
 void connection::handle_open(const connection_open& m, instant now) {
-  auto id = broker_.open_connection(m.virtual_host, now);
+  auto id = broker_.open_connection(m.virtual_host, now, node_);
   if (!id) {
     connection_error(reply_code::not_allowed,
                      fmt::format("access to vhost '{}' refused for user '{}'", m.virtual_host, user_));

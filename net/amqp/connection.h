@@ -35,8 +35,10 @@ struct server_options {
 class connection {
  public:
   /// `broker` and `options` must outlive the connection. RabbitMQ lets the default guest user
-  /// in from loopback only; `loopback_peer` says where the client is.
-  connection(broker::amqp::broker& broker, const server_options& options, bool loopback_peer);
+  /// in from loopback only; `loopback_peer` says where the client is. `node` is the cluster node
+  /// whose listener accepted the client: the broker core serves it from there.
+  connection(broker::amqp::broker& broker, const server_options& options, bool loopback_peer,
+             broker::node_id node = {});
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -96,6 +98,7 @@ class connection {
   broker::amqp::broker& broker_;
   const server_options& options_;
   bool loopback_peer_;
+  broker::node_id node_;
   phase phase_ = phase::header;
   std::string in_, out_;
   std::optional<broker::amqp::connection_id> id_;

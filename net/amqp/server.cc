@@ -10,6 +10,8 @@
 
 #include <boost/asio.hpp>
 
+#include <fmt/format.h>
+
 #include "net/log.h"
 #include "net/tcp.h"
 
@@ -39,11 +41,12 @@ constexpr std::size_t coalesce_bytes = 32 * 1024;
 
 /// A client socket and its protocol state; shared by its reader coroutine and write handlers.
 struct peer {
-  peer(tcp::socket s, broker::amqp::broker& core, const server_options& options, bool loopback)
-      : socket(std::move(s)), conn(core, options, loopback), resume(socket.get_executor()),
+  peer(tcp::socket s, broker::amqp::broker& core, const server_options& options, bool loopback, std::uint32_t node_)
+      : socket(std::move(s)), conn(core, options, loopback, broker::node_id{node_}), node(node_), resume(socket.get_executor()),
         coalesce(socket.get_executor()) {}
   tcp::socket socket;
   connection conn;
+  std::uint32_t node;
   outbox out;
   bool closed = false, coalescing = false;
   asio::steady_timer resume;    // the reader waits on it while the memory alarm pauses it
@@ -62,7 +65,8 @@ struct server::impl {
   broker::amqp::broker& core;
   server_options options;
   listen_options listen;
-  std::shared_ptr<tcp::acceptor> acceptor;  // from start()
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // by node, from start()
+  std::vector<std::uint16_t> bound;                        // each node's port, kept while it is down
   asio::steady_timer housekeeping, expiry;
   instant expiry_at = instant::never();
   std::unordered_set<std::shared_ptr<peer>> peers;
@@ -70,7 +74,8 @@ struct server::impl {
   std::vector<std::shared_ptr<peer>> dirty;
   bool stopping = false, blocked = false, flush_posted = false;
 
-  asio::awaitable<void> accept_loop();
+  std::expected<void, std::string> open(std::uint32_t node, std::uint16_t port);
+  asio::awaitable<void> accept_loop(std::uint32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> housekeeping_loop();
   asio::awaitable<void> expiry_loop();
@@ -82,16 +87,19 @@ struct server::impl {
   void close(const std::shared_ptr<peer>& p);
 };
 
-asio::awaitable<void> server::impl::accept_loop() {
-  while (!stopping) {
+asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
+  // A restarted node gets a new acceptor; this loop keeps the one it serves alive until it ends.
+  const std::shared_ptr<tcp::acceptor> acceptor = acceptors[node];
+  while (!stopping && acceptor->is_open()) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) continue;
     socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
     if (ec) continue;
-    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback());
+    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), node);
     p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
+    if (listen.nodes > 1) p->name += " (node " + std::to_string(node) + ")";
     p->conn.set_blocked(blocked);
     peers.insert(p);
     log(log_level::debug, "accepting AMQP connection {}", p->name);
@@ -247,23 +255,66 @@ server::server(asio::io_context& io, broker::amqp::broker& broker, server_option
 
 server::~server() = default;
 
+std::expected<void, std::string> server::impl::open(std::uint32_t node, std::uint16_t port) {
+  auto acceptor = open_listener(io, listen.bind, port);
+  if (!acceptor) return std::unexpected(acceptor.error());
+  if (acceptors.size() <= node) acceptors.resize(node + 1), bound.resize(node + 1);
+  acceptors[node] = std::move(*acceptor);
+  boost::system::error_code ec;
+  bound[node] = acceptors[node]->local_endpoint(ec).port();
+  return {};
+}
+
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
-  auto acceptor = open_listener(s.io, s.listen.bind, s.listen.port);
-  if (!acceptor) return std::unexpected(acceptor.error());
-  s.acceptor = std::move(*acceptor);
-  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+  const std::uint32_t nodes = std::max(s.listen.nodes, 1u);
+  for (std::uint32_t node = 0; node < nodes; ++node) {
+    const auto port = static_cast<std::uint16_t>(s.listen.port == 0 ? 0 : s.listen.port + node);
+    if (auto ok = s.open(node, port); !ok) return ok;
+    log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}", nodes > 1 ? fmt::format("node {} ", node) : "",
+        s.listen.bind, ports()[node]);
+  }
+  for (std::uint32_t node = 0; node < nodes; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.housekeeping_loop(), asio::detached);
   asio::co_spawn(s.io, s.expiry_loop(), asio::detached);
-  log(log_level::info, "AMQP 0-9-1 listening on {}:{}", s.listen.bind, port());
   return {};
 }
 
 std::uint16_t server::port() const {
-  boost::system::error_code ec;
-  if (!impl_->acceptor) return 0;
-  const auto ep = impl_->acceptor->local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  const auto all = ports();
+  return all.empty() ? 0 : all.front();
+}
+
+std::vector<std::uint16_t> server::ports() const { return impl_->bound; }
+
+bool server::kill(std::uint32_t node) {
+  auto& s = *impl_;
+  if (node >= s.acceptors.size() || !s.core.node_up(broker::node_id{node})) return false;
+  log(log_level::warn, "killing AMQP node {}", node);
+  boost::system::error_code ignored;
+  s.acceptors[node]->close(ignored);
+  std::vector<std::shared_ptr<peer>> victims;
+  for (const auto& p : s.peers) {
+    if (p->node == node) victims.push_back(p);
+  }
+  // The core drops the node's connections itself; their sockets go without a goodbye.
+  s.core.crash_node(broker::node_id{node}, now());
+  for (const auto& p : victims) s.close(p);
+  s.dispatch_events();
+  return true;
+}
+
+std::expected<void, std::string> server::restart(std::uint32_t node) {
+  auto& s = *impl_;
+  if (node >= s.acceptors.size()) return std::unexpected(fmt::format("there is no node {}", node));
+  if (s.core.node_up(broker::node_id{node})) return std::unexpected(fmt::format("node {} is running", node));
+  const auto port = s.bound[node];
+  if (auto ok = s.open(node, port); !ok) return ok;
+  s.core.restart_node(broker::node_id{node}, now());
+  asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  s.dispatch_events();
+  log(log_level::info, "AMQP node {} restarted on {}:{}", node, s.listen.bind, port);
+  return {};
 }
 
 void server::stop() {
@@ -271,7 +322,7 @@ void server::stop() {
   if (s.stopping) return;
   s.stopping = true;
   boost::system::error_code ignored;
-  if (s.acceptor) s.acceptor->close(ignored);
+  for (const auto& a : s.acceptors) a->close(ignored);
   s.housekeeping.cancel();
   s.expiry.cancel();
   for (const auto& p : s.peers) {

@@ -2,12 +2,15 @@
 // core (which is single-threaded by design); each client socket gets a reading coroutine and a
 // queue of outgoing bytes with one write in flight. Broker events are routed to the connection
 // they address after every input, and message expiry runs on a timer at the core's deadline.
+// A cluster's nodes each get a listener on consecutive ports; a client is served by the node
+// whose port it connected to, and killing a node closes its listener and sockets for real.
 #pragma once
 
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "broker/amqp/broker.h"
 #include "net/amqp/connection.h"
@@ -20,7 +23,8 @@ namespace mqlab::net::amqp {
 
 struct listen_options {
   std::string bind = "127.0.0.1";
-  std::uint16_t port = 5672;  // 0 = any free port (see server::port())
+  std::uint16_t port = 5672;  // node N listens on port + N; 0 = any free ports (see server::ports())
+  std::uint32_t nodes = 1;    // the core's cluster nodes
   /// connection.blocked goes out when queued message bytes reach this; 0 = never.
   std::uint64_t memory_high_watermark = 0;
 };
@@ -35,8 +39,15 @@ class server {
 
   /// Binds and starts accepting; an error names the address and the cause.
   std::expected<void, std::string> start();
-  /// The bound port (after start()).
+  /// Node 0's bound port (after start()).
   std::uint16_t port() const;
+  /// Each node's bound port, by node.
+  std::vector<std::uint16_t> ports() const;
+  /// Node `node` crashes: its listener and client sockets close without a goodbye and the core
+  /// fails its queues over (or loses them). False if there is no such node or it is down.
+  bool kill(std::uint32_t node);
+  /// Node `node` comes back on its old port.
+  std::expected<void, std::string> restart(std::uint32_t node);
   /// Stops accepting and closes every connection with 320 CONNECTION_FORCED; the event loop
   /// runs out once the goodbyes are written (or after a second).
   void stop();

@@ -1,0 +1,76 @@
+// What a system model needs from its AMQP side: the scenario's topology declared, a producer
+// publishing, consumers subscribed with their prefetch and ack mode, acknowledgements, faults
+// and the broker's counters. amqp_model is the simulated one (the broker core in virtual time);
+// the workbench's net mode plugs in a real one (a server on loopback ports and AMQP clients
+// over TCP) behind the same calls, so both produce the same metrics. The model keeps what a
+// consumer holds and does; the side only moves messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/amqp/broker.h"
+#include "models/system.h"
+
+namespace mqlab::models {
+
+/// A delivery as its consumer acknowledges it: the channel it came on (an id of the side's
+/// choosing; a reopened channel gets a new one) and its delivery tag there.
+struct delivery_ref {
+  std::uint64_t channel = 0;
+  std::uint64_t tag = 0;
+};
+
+/// One consumer of the system: consumer `index` of `group`. Sides and the model number the
+/// consumers the same way: group by group, in the scenario's order.
+struct consumer_slot {
+  const consumer_group_spec* group = nullptr;
+  int index = 0;
+};
+std::vector<consumer_slot> consumer_slots(const std::vector<consumer_group_spec>& groups);
+
+class amqp_side {
+ public:
+  /// What the side reports, on the model's thread, at the model's current time.
+  struct listener {
+    /// Consumer `consumer` was delivered `body`; it acknowledges with `ref` (unless auto-ack).
+    std::function<void(int consumer, delivery_ref ref, std::string_view body)> delivered;
+    /// Consumer `consumer` lost its connection: what it held is void (the broker requeues it,
+    /// or with auto-ack it is gone). It resubscribes by itself unless killed.
+    std::function<void(int consumer)> reset;
+    /// A mandatory publish came back unroutable (or could not be published at all).
+    std::function<void(std::string_view body)> returned;
+  };
+
+  virtual ~amqp_side() = default;
+
+  /// At time zero: declares the topology, connects the producer, subscribes every consumer.
+  virtual void start(listener l) = 0;
+  virtual void publish(const std::string& exchange, const std::string& routing_key,
+                       const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body) = 0;
+  virtual void ack(int consumer, delivery_ref ref) = 0;
+  /// The consumer's process dies: its connection drops without a goodbye; it never comes back.
+  virtual void kill(int consumer) = 0;
+  virtual void crash(broker::node_id node) = 0;
+  virtual void restart(broker::node_id node) = 0;
+  virtual void partition(broker::node_id a, broker::node_id b) = 0;
+  virtual void heal(broker::node_id a, broker::node_id b) = 0;
+
+  /// Ready plus unacknowledged messages of a queue; nullopt if it does not exist.
+  virtual std::optional<std::uint64_t> queue_depth(const std::string& queue) const = 0;
+  virtual broker::amqp::queue_stats totals() const = 0;
+  virtual broker::amqp::cluster_traffic traffic() const = 0;
+
+  /// Real time only: hands over what arrived meanwhile; called often.
+  virtual void pump() {}
+  /// Real time only: waits until `t` or until something arrives, whichever is first.
+  virtual void wait_until(std::chrono::steady_clock::time_point t);
+};
+
+}  // namespace mqlab::models

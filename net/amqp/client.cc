@@ -1,0 +1,230 @@
+// The client's protocol state and transport: the handshake, content assembly for deliveries and
+// returns, and one write in flight with everything produced meanwhile queued behind it.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "net/amqp/client.h"
+
+#include <optional>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include "net/amqp/codec.h"
+#include "net/tcp.h"
+
+namespace mqlab::net::amqp {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr std::size_t read_chunk = 64 * 1024;
+}
+
+struct client::impl : std::enable_shared_from_this<impl> {
+  impl(asio::io_context& io, client_handlers h) : socket(io), handlers(std::move(h)) {}
+
+  enum class phase { idle, handshake, running, over };
+  tcp::socket socket;
+  client_handlers handlers;
+  phase state = phase::idle;
+  std::string vhost;
+  std::uint32_t frame_max = 131072;
+  std::string in, out, held;  // held: commands written before connection.open-ok
+  std::vector<char> chunk = std::vector<char>(read_chunk);
+  outbox writer;
+  // A delivery or return whose header and body frames are still coming.
+  std::optional<client_message> content;
+  bool content_is_return = false;
+  std::uint64_t content_left = 0;
+  bool header_seen = false;
+
+  std::string& commands() { return state == phase::running ? out : held; }
+
+  template <typename M>
+  void command(std::uint16_t channel, const M& m) {
+    write_method(commands(), channel, m);
+    flush();
+  }
+
+  void start_reading() {
+    socket.async_read_some(asio::buffer(chunk), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+      if (self->state == phase::over) return;
+      if (ec) return self->end(fmt::format("socket: {}", ec.message()));
+      self->in.append(self->chunk.data(), n);
+      self->consume_input();
+      if (self->state != phase::over) self->start_reading();
+    });
+  }
+
+  void consume_input() {
+    std::size_t used = 0;
+    while (state != phase::over) {
+      auto f = decode_frame(std::string_view(in).substr(used), 0);
+      if (!f) return end(fmt::format("bad frame from the server: {}", f.error().text));
+      if (!*f) break;
+      used += (*f)->size();
+      handle(**f);
+    }
+    in.erase(0, used);
+    flush();
+  }
+
+  void handle(const frame& f) {
+    if (f.type == frame_type::heartbeat) return;
+    if (f.type != frame_type::method) return handle_content(f);
+    auto m = decode_method(f.payload);
+    if (!m) return end(fmt::format("bad method from the server: {}", m.error().text));
+    std::visit([&](auto& x) { on_method(f.channel, x); }, *m);
+  }
+
+  void on_method(std::uint16_t, const connection_start&) {
+    field_table capabilities{{"consumer_cancel_notify", true}, {"publisher_confirms", true}};
+    field_table properties{{"product", "mqlab net mode"}, {"capabilities", capabilities}};
+    const std::string response = std::string(1, '\0') + "guest" + std::string(1, '\0') + "guest";
+    write_method(out, 0, connection_start_ok{.client_properties = properties, .mechanism = "PLAIN",
+                                             .response = {response}, .locale = "en_US"});
+  }
+  void on_method(std::uint16_t, const connection_tune& t) {
+    frame_max = t.frame_max == 0 ? frame_max : std::min(frame_max, t.frame_max);
+    write_method(out, 0, connection_tune_ok{{}, t.channel_max, frame_max, 0});
+    write_method(out, 0, connection_open{.virtual_host = vhost});
+  }
+  void on_method(std::uint16_t, const connection_open_ok&) {
+    state = phase::running;
+    out.append(held);
+    held.clear();
+  }
+  void on_method(std::uint16_t, const connection_close& c) {
+    write_method(out, 0, connection_close_ok{});
+    flush();
+    end(fmt::format("closed by the server: {} {}", c.reply_code, c.reply_text));
+  }
+  void on_method(std::uint16_t channel, const channel_close& c) {
+    write_method(out, channel, channel_close_ok{});
+    if (handlers.channel_closed) handlers.channel_closed(channel, c.reply_text);
+  }
+  void on_method(std::uint16_t channel, const basic_cancel& c) {
+    if (!c.no_wait) write_method(out, channel, basic_cancel_ok{.consumer_tag = c.consumer_tag});
+    if (handlers.cancelled) handlers.cancelled(channel);
+  }
+  void on_method(std::uint16_t channel, const basic_deliver& d) {
+    begin_content({channel, d.delivery_tag, d.redelivered, {}}, false);
+  }
+  void on_method(std::uint16_t channel, const basic_return&) { begin_content({channel, 0, false, {}}, true); }
+  // The -ok replies confirm what was pipelined; nothing waits for them.
+  template <typename M>
+  void on_method(std::uint16_t, const M&) {}
+
+  void begin_content(client_message m, bool is_return) {
+    content = std::move(m);
+    content_is_return = is_return;
+    header_seen = false;
+    content_left = 0;
+  }
+
+  void handle_content(const frame& f) {
+    if (!content) return end("content frame without a delivery");
+    if (f.type == frame_type::header) {
+      auto h = decode_content_header(f.payload);
+      if (!h) return end(fmt::format("bad content header: {}", h.error().text));
+      header_seen = true;
+      content_left = h->body_size;
+      content->body.reserve(h->body_size);
+    } else {
+      content->body.append(f.payload);
+      content_left -= std::min<std::uint64_t>(content_left, f.payload.size());
+    }
+    if (!header_seen || content_left > 0) return;
+    client_message m = std::move(*content);
+    content.reset();
+    auto& to = content_is_return ? handlers.returned : handlers.delivered;
+    if (to) to(std::move(m));
+  }
+
+  void flush() {
+    if (state == phase::over) return;
+    writer.send(socket, out, [self = shared_from_this()](boost::system::error_code ec) {
+      if (self->state == phase::over) return;
+      if (ec) return self->end(fmt::format("socket: {}", ec.message()));
+      self->flush();
+    });
+  }
+
+  void end(std::string reason) {
+    if (state == phase::over) return;
+    state = phase::over;
+    close_socket(socket);
+    if (handlers.closed) handlers.closed(reason);
+  }
+};
+
+client::client(asio::io_context& io, client_handlers handlers) : impl_(std::make_shared<impl>(io, std::move(handlers))) {}
+
+client::~client() {
+  impl_->handlers = {};  // callbacks still queued on the io_context must not reach the owner
+  abort();
+}
+
+void client::connect(std::uint16_t port, std::string vhost) {
+  auto& s = *impl_;
+  s.state = impl::phase::handshake;
+  s.vhost = std::move(vhost);
+  const tcp::endpoint to(asio::ip::make_address("127.0.0.1"), port);
+  s.socket.async_connect(to, [self = impl_](boost::system::error_code ec) {
+    if (self->state == impl::phase::over) return;
+    if (ec) return self->end(fmt::format("connect: {}", ec.message()));
+    boost::system::error_code ignored;
+    self->socket.set_option(tcp::no_delay(true), ignored);
+    self->out.append(protocol_header);
+    self->flush();
+    self->start_reading();
+  });
+}
+
+bool client::alive() const { return impl_->state == impl::phase::handshake || impl_->state == impl::phase::running; }
+
+void client::open_channel(std::uint16_t channel) { impl_->command(channel, channel_open{}); }
+
+void client::declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type) {
+  impl_->command(channel, exchange_declare{.exchange = name, .type = type, .durable = true});
+}
+
+void client::declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments) {
+  impl_->command(channel, queue_declare{.queue = name, .durable = durable, .arguments = arguments});
+}
+
+void client::bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange, std::string_view key,
+                        const field_table& arguments) {
+  impl_->command(channel, queue_bind{.queue = queue, .exchange = exchange, .routing_key = key, .arguments = arguments});
+}
+
+void client::qos(std::uint16_t channel, std::uint16_t prefetch_count) {
+  impl_->command(channel, basic_qos{.prefetch_count = prefetch_count});
+}
+
+void client::consume(std::uint16_t channel, std::string_view queue, bool no_ack) {
+  impl_->command(channel, basic_consume{.queue = queue, .no_ack = no_ack});
+}
+
+void client::publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
+                     const broker::amqp::basic_properties& properties, std::string_view body) {
+  auto& s = *impl_;
+  write_method(s.commands(), channel, basic_publish{.exchange = exchange, .routing_key = routing_key, .mandatory = mandatory});
+  write_content(s.commands(), channel, properties, body, s.frame_max);
+  s.flush();
+}
+
+void client::ack(std::uint16_t channel, std::uint64_t delivery_tag) {
+  impl_->command(channel, basic_ack{.delivery_tag = delivery_tag});
+}
+
+void client::abort() {
+  auto& s = *impl_;
+  if (s.state == impl::phase::over) return;
+  s.state = impl::phase::over;
+  close_socket(s.socket);
+}
+
+}  // namespace mqlab::net::amqp

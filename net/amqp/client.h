@@ -1,0 +1,74 @@
+// An AMQP 0-9-1 client over Boost.Asio, for net mode's producers and consumers: it logs in
+// (PLAIN), opens channels, declares topology, publishes, consumes and acknowledges, and reports
+// what the server sends back (deliveries, returns, basic.cancel, closes) through callbacks run
+// on the io_context's thread. Commands are pipelined: they are written in order without waiting
+// for their -ok replies, and those issued before connection.open-ok leave right after it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/amqp/message.h"
+#include "net/amqp/wire.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace mqlab::net::amqp {
+
+/// A message the server delivered (basic.deliver) or returned unroutable (basic.return).
+struct client_message {
+  std::uint16_t channel = 0;
+  std::uint64_t delivery_tag = 0;  // 0 for a returned message
+  bool redelivered = false;
+  std::string body;
+};
+
+struct client_handlers {
+  std::function<void(client_message)> delivered;
+  std::function<void(client_message)> returned;
+  /// The server cancelled the channel's consumer (its queue was deleted or its node went down).
+  std::function<void(std::uint16_t channel)> cancelled;
+  /// The server closed a channel (a soft error); the reply text says why.
+  std::function<void(std::uint16_t channel, std::string_view reply_text)> channel_closed;
+  /// The connection is over: refused, closed by the server, or the socket failed.
+  std::function<void(std::string_view reason)> closed;
+};
+
+class client {
+ public:
+  /// `io` must outlive the client; callbacks run on it.
+  client(boost::asio::io_context& io, client_handlers handlers);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Connects to 127.0.0.1:`port` as guest and opens `vhost`; commands may follow at once.
+  void connect(std::uint16_t port, std::string vhost = "/");
+  /// True from the moment connect() was called until the connection is over.
+  bool alive() const;
+
+  void open_channel(std::uint16_t channel);
+  void declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type);
+  void declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments);
+  void bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange, std::string_view key,
+                  const field_table& arguments);
+  void qos(std::uint16_t channel, std::uint16_t prefetch_count);
+  void consume(std::uint16_t channel, std::string_view queue, bool no_ack);
+  void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
+               const broker::amqp::basic_properties& properties, std::string_view body);
+  void ack(std::uint16_t channel, std::uint64_t delivery_tag);
+
+  /// Drops the socket without connection.close, as a crashing process does.
+  void abort();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace mqlab::net::amqp
