@@ -25,16 +25,7 @@ amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec)
 
 void amqp_model::start(listener l) {
   listener_ = std::move(l);
-  const auto& b = spec_.broker;
-  // Topology is declared from node 0: queues live there.
-  const auto admin_conn = broker_.open_connection("/", {}, broker::node_id{0}).value();
-  const amqp::channel_ref admin{admin_conn, 1};
-  (void)broker_.channel_open(admin);
-  for (const auto& e : b.exchanges) (void)broker_.exchange_declare(admin, {.name = e.name, .type = e.type, .durable = true});
-  for (const auto& q : b.queues) {
-    (void)broker_.queue_declare(admin, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
-  }
-  for (const auto& bind : b.bindings) (void)broker_.queue_bind(admin, bind.queue, bind.exchange, bind.key, bind.arguments);
+  declare_topology(broker_, spec_.broker);
   producer_ = {broker_.open_connection("/", {}, broker::node_id{spec_.producer_node}).value(), 1};
   (void)broker_.channel_open(producer_);
   for (std::size_t i = 0; i < subscribers_.size(); ++i) subscribe(static_cast<int>(i));

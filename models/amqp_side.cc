@@ -13,6 +13,17 @@ std::vector<consumer_slot> consumer_slots(const std::vector<consumer_group_spec>
   return out;
 }
 
+void declare_topology(broker::amqp::broker& broker, const broker_spec& spec) {
+  const auto conn = broker.open_connection("/", {}, broker::node_id{0}).value();
+  const broker::amqp::channel_ref admin{conn, 1};
+  (void)broker.channel_open(admin);
+  for (const auto& e : spec.exchanges) (void)broker.exchange_declare(admin, {.name = e.name, .type = e.type, .durable = true});
+  for (const auto& q : spec.queues) {
+    (void)broker.queue_declare(admin, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
+  }
+  for (const auto& b : spec.bindings) (void)broker.queue_bind(admin, b.queue, b.exchange, b.key, b.arguments);
+}
+
 void amqp_side::wait_until(std::chrono::steady_clock::time_point t) { std::this_thread::sleep_until(t); }
 
 }  // namespace mqlab::models

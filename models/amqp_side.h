@@ -35,6 +35,10 @@ struct consumer_slot {
 };
 std::vector<consumer_slot> consumer_slots(const std::vector<consumer_group_spec>& groups);
 
+/// Declares the scenario's exchanges, queues and bindings in `broker`, from node 0 (so queues
+/// live there), as RabbitMQ loads definitions at boot.
+void declare_topology(broker::amqp::broker& broker, const broker_spec& spec);
+
 class amqp_side {
  public:
   /// What the side reports, on the model's thread, at the model's current time.

@@ -74,6 +74,20 @@ struct pipeline_step {
   std::variant<station_step, parallel_step, publish_step, delay_step, produce_step, send_step> step;
 };
 
+/// Whether `steps`, or a parallel branch in them, contain a step of type Step.
+template <typename Step>
+bool uses_step(const pipeline& steps) {
+  for (const auto& s : steps) {
+    if (std::holds_alternative<Step>(s.step)) return true;
+    if (const auto* p = std::get_if<parallel_step>(&s.step)) {
+      for (const auto& branch : p->branches) {
+        if (uses_step<Step>(branch)) return true;
+      }
+    }
+  }
+  return false;
+}
+
 struct station_spec {
   int servers = 1;
   sim::distribution service = sim::distribution::exponential(0.01);  // seconds

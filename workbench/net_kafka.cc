@@ -15,10 +15,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include "broker/kafka/cluster.h"
+#include "models/kafka_model.h"
 #include "models/payload.h"
 #include "models/record_ledger.h"
 #include "net/kafka/server.h"
 #include "net/log.h"
+#include "workbench/loop_thread.h"
 
 namespace mqlab::workbench {
 namespace {
@@ -51,16 +53,15 @@ rd_kafka_conf_t* client_conf(const std::string& bootstrap, std::initializer_list
 }
 
 /// The cluster behind its listeners, on a thread of its own; everything touching the core runs there.
-class server_thread {
+class server_thread : public loop_thread {
  public:
   server_thread(const models::kafka_spec& spec)
       : core_(std::max(spec.brokers, 1), to_ms(spec.replica_lag_time_max)),
         service_(core_, options(spec)),
-        server_(io_, service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), false}),
-        guard_(io_.get_executor()) {
+        server_(io(), service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), false}) {
     models::create_topics(core_, spec, wall_ms());
     if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: Kafka server: " + ok.error());
-    thread_ = std::jthread([this] { io_.run(); });
+    start();
   }
   ~server_thread() { stop(); }
 
@@ -70,31 +71,12 @@ class server_thread {
     return out;
   }
 
-  /// Runs `f` on the server's thread and returns its result.
-  template <typename F>
-  auto call(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
-    return result.get();
-  }
-
-  /// Runs `f` on the server's thread without waiting for it.
-  template <typename F>
-  void post(F f) {
-    boost::asio::post(io_, std::move(f));
-  }
-
   kafka::cluster& core() { return core_; }
   net::kafka::service& service() { return service_; }
   net::kafka::server& server() { return server_; }
 
   void stop() {
-    if (!thread_.joinable()) return;
-    call([this] { server_.stop(); });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
+    loop_thread::stop([this] { server_.stop(); });
   }
 
  private:
@@ -104,19 +86,15 @@ class server_thread {
     o.auto_create_topics = false;
     return o;
   }
-  boost::asio::io_context io_;
   kafka::cluster core_;
   net::kafka::service service_;
   net::kafka::server server_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::jthread thread_;
 };
 
 class net_kafka final : public models::kafka_side {
  public:
   net_kafka(sim::simulator& sim, const models::kafka_spec& spec, const sim::random_streams& streams)
       : sim_(sim), spec_(spec), key_rng_(streams.stream("kafka-keys")) {
-    if (!enabled()) return;
     server_ = std::make_unique<server_thread>(spec);
     for (const auto& g : spec.groups) {
       for (int i = 0; i < g.count; ++i) {
@@ -126,10 +104,9 @@ class net_kafka final : public models::kafka_side {
   }
   ~net_kafka() override { shut_down(); }
 
-  bool enabled() const override { return spec_.brokers > 0; }
+  bool enabled() const override { return true; }
 
   void start() override {
-    if (!enabled()) return;
     start_ = clock::now();
     sim_.after(spec_.replication_interval, [this] { fetch_round(); });
     assignments_read_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(members_.size()));
@@ -184,7 +161,6 @@ class net_kafka final : public models::kafka_side {
   }
 
   std::int64_t lag() const override {
-    if (!enabled()) return 0;
     return server_->call([this] {
       std::int64_t total = 0;
       for (const auto& g : spec_.groups) {
@@ -204,7 +180,6 @@ class net_kafka final : public models::kafka_side {
   }
 
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
-    if (!enabled()) return;
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
     shut_down();
@@ -397,6 +372,7 @@ class net_kafka final : public models::kafka_side {
 
 std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
                                                    const sim::random_streams& streams) {
+  if (spec.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec, streams);
   return std::make_unique<net_kafka>(sim, spec, streams);
 }
 

@@ -14,6 +14,7 @@
 
 namespace mqlab::workbench {
 
+/// The real Kafka side, or the simulated (empty) one if the system has no Kafka cluster.
 std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
                                                    const sim::random_streams& streams);
 

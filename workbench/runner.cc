@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "models/system_model.h"
+#include "workbench/net_amqp.h"
 #include "workbench/net_kafka.h"
 #include "sim/random.h"
 #include "sim/statistics.h"
@@ -89,34 +90,11 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics) {
   return combine(v, one);
 }
 
-namespace {
-
-bool uses_amqp_or_jms(const models::pipeline& steps) {
-  for (const auto& s : steps) {
-    if (std::holds_alternative<models::publish_step>(s.step) || std::holds_alternative<models::send_step>(s.step)) return true;
-    if (const auto* p = std::get_if<models::parallel_step>(&s.step)) {
-      for (const auto& branch : p->branches) {
-        if (uses_amqp_or_jms(branch)) return true;
-      }
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 std::expected<void, std::string> net_mode_support(const scenario& sc) {
   for (const auto& v : sc.variants) {
-    const auto& s = v.system;
-    if (uses_amqp_or_jms(s.request) || !s.consumers.empty() || !s.broker.queues.empty() || s.jms.enabled) {
+    if (models::uses_step<models::send_step>(v.system.request) || v.system.jms.enabled) {
       return std::unexpected(fmt::format(
-          "variant '{}' uses an AMQP or JMS broker; net mode runs Kafka scenarios so far (use --mode sim)", v.name));
-    }
-  }
-  for (const auto& v : sc.variants) {
-    if (v.system.kafka.brokers == 0) {
-      return std::unexpected(fmt::format(
-          "variant '{}' has no Kafka cluster; net mode runs Kafka scenarios so far (use --mode sim)", v.name));
+          "variant '{}' uses a JMS broker; net mode runs AMQP and Kafka scenarios so far (use --mode sim)", v.name));
     }
     for (const auto& g : v.system.kafka.groups) {
       // The broker refuses shorter sessions (group.min.session.timeout.ms): the group would never form.
@@ -142,6 +120,7 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
   if (mode == run_mode::net) {
     environment.real_time = true;
     environment.kafka = make_net_kafka;
+    environment.amqp = make_net_amqp;
   }
   auto report = [&](std::size_t job, double f) {
     if (!progress) return;

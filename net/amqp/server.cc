@@ -317,6 +317,11 @@ std::expected<void, std::string> server::restart(std::uint32_t node) {
   return {};
 }
 
+void server::administer(const std::function<void(broker::amqp::broker&)>& change) {
+  change(impl_->core);
+  impl_->dispatch_events();
+}
+
 void server::stop() {
   auto& s = *impl_;
   if (s.stopping) return;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ class server {
   bool kill(std::uint32_t node);
   /// Node `node` comes back on its old port.
   std::expected<void, std::string> restart(std::uint32_t node);
+  /// Runs a change to the core from outside the protocol (a network partition, administration)
+  /// and sends clients what follows from it.
+  void administer(const std::function<void(broker::amqp::broker&)>& change);
   /// Stops accepting and closes every connection with 320 CONNECTION_FORCED; the event loop
   /// runs out once the goodbyes are written (or after a second).
   void stop();

@@ -1,0 +1,56 @@
+// An Asio event loop on a thread of its own, and the two ways to reach it from another thread:
+// net mode runs each embedded server this way, so the core is only ever touched by its loop.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <functional>
+#include <future>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+namespace mqlab::workbench {
+
+class loop_thread {
+ public:
+  loop_thread() : guard_(io_.get_executor()) {}
+  ~loop_thread() { stop(); }
+  loop_thread(const loop_thread&) = delete;
+  loop_thread& operator=(const loop_thread&) = delete;
+
+  boost::asio::io_context& io() { return io_; }
+  /// Starts the thread; what was posted before runs first.
+  void start() { thread_ = std::jthread([this] { io_.run(); }); }
+
+  /// Runs `f` on the loop and returns its result.
+  template <typename F>
+  auto call(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  /// Runs `f` on the loop without waiting for it.
+  template <typename F>
+  void post(F f) {
+    boost::asio::post(io_, std::move(f));
+  }
+
+  /// Runs `last` on the loop (closing its servers), then stops the loop and joins the thread.
+  void stop(const std::function<void()>& last = {}) {
+    if (!thread_.joinable()) return;
+    if (last) call(last);
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::jthread thread_;
+};
+
+}  // namespace mqlab::workbench

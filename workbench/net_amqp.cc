@@ -1,0 +1,240 @@
+// The real AMQP side: an in-process AMQP server thread, and clients on an io_context that the
+// simulation thread runs while it waits for the wall clock. What the clients receive is queued
+// and handed to the model at pump(), when the model's clock has caught up with the wall.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "workbench/net_amqp.h"
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include "models/amqp_model.h"
+#include "net/amqp/client.h"
+#include "net/amqp/server.h"
+#include "workbench/loop_thread.h"
+
+namespace mqlab::workbench {
+namespace {
+
+namespace amqp = broker::amqp;
+using models::delivery_ref;
+
+/// The broker behind its node listeners, on a thread of its own.
+class server_thread : public loop_thread {
+ public:
+  explicit server_thread(const models::system_spec& spec)
+      : core_(spec.broker.cluster),
+        server_(io(), core_, {}, net::amqp::listen_options{.port = 0, .nodes = std::max(1u, spec.broker.cluster.nodes)}) {
+    models::declare_topology(core_, spec.broker);
+    if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: AMQP server: " + ok.error());
+    start();
+  }
+  ~server_thread() { stop(); }
+
+  amqp::broker& core() { return core_; }
+  net::amqp::server& server() { return server_; }
+  std::uint16_t port(std::uint32_t node) const { return server_.ports().at(node % server_.ports().size()); }
+
+  void stop() {
+    loop_thread::stop([this] { server_.stop(); });
+  }
+
+ private:
+  amqp::broker core_;
+  net::amqp::server server_;
+};
+
+// A channel as delivery_ref carries it: the client's connection count above the channel number.
+std::uint64_t pack(std::uint64_t generation, std::uint16_t channel) { return (generation << 16) | channel; }
+
+class net_amqp final : public models::amqp_side {
+ public:
+  net_amqp(sim::simulator& sim, const models::system_spec& spec)
+      : sim_(sim), spec_(spec), server_(spec), guard_(io_.get_executor()) {
+    for (const auto& slot : models::consumer_slots(spec.consumers)) subscribers_.push_back({.slot = slot});
+  }
+  ~net_amqp() override {
+    producer_.reset();
+    for (auto& s : subscribers_) s.conn.reset();
+    server_.stop();
+  }
+
+  void start(listener l) override {
+    listener_ = std::move(l);
+    connect_producer();
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) subscribe(static_cast<int>(i));
+  }
+
+  void publish(const std::string& exchange, const std::string& routing_key,
+               const std::shared_ptr<const amqp::basic_properties>& properties, std::string body) override {
+    producer_->publish(producer_channel_, exchange, routing_key, true, *properties, body);
+  }
+
+  void ack(int consumer, delivery_ref ref) override {
+    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+    // A delivery from an earlier connection cannot be acknowledged: the broker requeued it.
+    if (!s.alive || !s.conn || (ref.channel >> 16) != s.generation) return;
+    s.conn->ack(static_cast<std::uint16_t>(ref.channel & 0xffff), ref.tag);
+  }
+
+  void kill(int consumer) override {
+    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+    s.alive = false;
+    if (s.conn) s.conn->abort();
+  }
+
+  void crash(broker::node_id node) override {
+    (void)server_.call([this, node] { return server_.server().kill(node.value); });
+  }
+  void restart(broker::node_id node) override {
+    (void)server_.call([this, node] { return server_.server().restart(node.value); });
+  }
+  void partition(broker::node_id a, broker::node_id b) override {
+    server_.call([this, a, b] { server_.server().administer([&](amqp::broker& core) { core.partition(a, b); }); });
+  }
+  void heal(broker::node_id a, broker::node_id b) override {
+    server_.call([this, a, b] {
+      server_.server().administer([&](amqp::broker& core) { core.heal(a, b, wall_now()); });
+    });
+  }
+
+  std::optional<std::uint64_t> queue_depth(const std::string& queue) const override {
+    return server_.call([this, &queue]() -> std::optional<std::uint64_t> {
+      const auto info = server_.core().inspect_queue("/", queue);
+      if (!info) return std::nullopt;
+      return std::uint64_t{info->ready} + info->unacked;
+    });
+  }
+  amqp::queue_stats totals() const override {
+    return server_.call([this] { return server_.core().totals(); });
+  }
+  amqp::cluster_traffic traffic() const override {
+    return server_.call([this] { return server_.core().traffic(); });
+  }
+
+  void pump() override {
+    io_.poll();
+    while (!inbox_.empty()) {
+      auto next = std::move(inbox_.front());
+      inbox_.pop_front();
+      next();
+    }
+  }
+
+  void wait_until(std::chrono::steady_clock::time_point t) override { io_.run_one_until(t); }
+
+ private:
+  struct subscriber {
+    models::consumer_slot slot;
+    std::unique_ptr<net::amqp::client> conn;
+    std::uint16_t channel = 0;
+    std::uint64_t generation = 0;  // connections opened so far
+    std::uint32_t attempt = 0;     // failed connections in a row: each tries the next node
+    bool alive = true;
+    bool resubscribing = false;
+  };
+
+  static broker::instant wall_now() {
+    return {std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count()};
+  }
+  std::uint32_t nodes() const { return std::max(1u, spec_.broker.cluster.nodes); }
+
+  void connect_producer() {
+    producer_ = std::make_unique<net::amqp::client>(io_, net::amqp::client_handlers{
+        .returned = [this](net::amqp::client_message m) {
+          inbox_.push_back([this, body = std::move(m.body)] { listener_.returned(body); });
+        },
+        .channel_closed = [this](std::uint16_t, std::string_view) {
+          // A refused publish closes the channel (e.g. a missing exchange): go on on a fresh one.
+          producer_->open_channel(++producer_channel_);
+        },
+        .closed = [this](std::string_view) {
+          ++producer_attempt_;
+          inbox_.push_back([this] { connect_producer(); });
+        }});
+    producer_->connect(server_.port(spec_.producer_node + producer_attempt_));
+    producer_channel_ = 1;
+    producer_->open_channel(producer_channel_);
+  }
+
+  void subscribe(int index) {
+    subscriber& s = subscribers_[static_cast<std::size_t>(index)];
+    if (!s.alive) return;
+    if (!s.conn || !s.conn->alive()) connect(index);
+    const auto& group = *s.slot.group;
+    s.conn->open_channel(++s.channel);
+    if (group.prefetch) s.conn->qos(s.channel, group.prefetch);
+    s.conn->consume(s.channel, group.queue, group.auto_ack);
+  }
+
+  void connect(int index) {
+    subscriber& s = subscribers_[static_cast<std::size_t>(index)];
+    const std::uint64_t generation = ++s.generation;
+    // Everything a connection reports is queued with its generation: a late report of an old
+    // connection changes nothing.
+    auto later = [this, index, generation](std::function<void(subscriber&)> f) {
+      inbox_.push_back([this, index, generation, f = std::move(f)] {
+        subscriber& target = subscribers_[static_cast<std::size_t>(index)];
+        if (target.alive && target.generation == generation) f(target);
+      });
+    };
+    s.conn = std::make_unique<net::amqp::client>(io_, net::amqp::client_handlers{
+        .delivered = [this, index, generation, later](net::amqp::client_message m) {
+          later([this, index, generation, m = std::move(m)](subscriber& target) {
+            target.attempt = 0;
+            listener_.delivered(index, {pack(generation, m.channel), m.delivery_tag}, m.body);
+          });
+        },
+        .cancelled = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { resubscribe_later(index); }); },
+        .channel_closed = [this, index, later](std::uint16_t, std::string_view) {
+          later([this, index](subscriber&) { resubscribe_later(index); });  // the queue is missing or down
+        },
+        .closed = [this, index, later](std::string_view) {
+          later([this, index](subscriber& target) {
+            ++target.attempt;
+            listener_.reset(index);
+            resubscribe_later(index);
+          });
+        }});
+    s.channel = 0;
+    s.conn->connect(server_.port(s.slot.group->node + s.attempt));
+  }
+
+  void resubscribe_later(int index) {
+    subscriber& s = subscribers_[static_cast<std::size_t>(index)];
+    if (s.resubscribing || !s.alive) return;
+    s.resubscribing = true;
+    // As the simulated side: client libraries retry after a recovery interval (we use 1 s).
+    sim_.after(sim::duration::seconds(1), [this, index] {
+      subscribers_[static_cast<std::size_t>(index)].resubscribing = false;
+      subscribe(index);
+    });
+  }
+
+  sim::simulator& sim_;
+  const models::system_spec& spec_;
+  mutable server_thread server_;
+  boost::asio::io_context io_;  // the clients'; run by the simulation thread
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::unique_ptr<net::amqp::client> producer_;
+  std::uint16_t producer_channel_ = 1;
+  std::uint32_t producer_attempt_ = 0;
+  std::vector<subscriber> subscribers_;
+  std::deque<std::function<void()>> inbox_;
+  listener listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<models::amqp_side> make_net_amqp(sim::simulator& sim, const models::system_spec& spec) {
+  if (!models::uses_step<models::publish_step>(spec.request) && spec.consumers.empty() && spec.broker.queues.empty()) {
+    return std::make_unique<models::amqp_model>(sim, spec);
+  }
+  return std::make_unique<net_amqp>(sim, spec);
+}
+
+}  // namespace mqlab::workbench
