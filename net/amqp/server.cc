@@ -122,7 +122,9 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
     p->conn.receive({buffer.data(), n}, now());
     after_input(p);
   }
-  if (!p->conn.done()) {
+  if (p->closed) {
+    p->conn.peer_gone(now());  // we closed it: its node was killed, and the core knows
+  } else if (!p->conn.done()) {
     // The client vanished without connection.close: its unacked messages go back to their queues.
     log(log_level::warn, "closing AMQP connection {}: client unexpectedly closed TCP connection", p->name);
     p->conn.peer_gone(now());

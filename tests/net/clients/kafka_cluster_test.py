@@ -29,16 +29,6 @@ class KafkaClusterAgainstMqlab(BrokerTestCase):
     KAFKA_BROKERS = 3
     EXTRA = ("--console",)
 
-    def console(self, line, reply):
-        self.broker.proc.stdin.write(f"{line}\n".encode())
-        self.broker.proc.stdin.flush()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if reply in self.broker.output():
-                return
-            time.sleep(0.05)
-        self.fail(f"no '{reply}' after '{line}':\n{self.broker.output()}")
-
     def admin(self):
         return AdminClient({"bootstrap.servers": self.broker.bootstrap()})
 
@@ -66,7 +56,7 @@ class KafkaClusterAgainstMqlab(BrokerTestCase):
             producer.produce("durable", key=str(i % 30).encode(), value=str(i).encode(), on_delivery=report)
             if i == 1500:
                 producer.flush(10)
-                self.console("kill-broker 1", "broker 1 killed")
+                self.broker.console("kill-broker 1", "broker 1 killed")
             producer.poll(0)
         self.assertEqual(producer.flush(30), 0)
         self.assertTrue(refuses(self.broker.port + 1), "a killed broker's port is closed")
@@ -87,7 +77,7 @@ class KafkaClusterAgainstMqlab(BrokerTestCase):
         self.assertGreater(len(acked), 2500, f"errors: {set(str(e) for e in errors[:5])}")
         self.assertEqual(set(acked) - seen, set(), "acknowledged records lost")
 
-        self.console("restart-broker 1", "broker 1 restarted")
+        self.broker.console("restart-broker 1", "broker 1 restarted")
         self.assertFalse(refuses(self.broker.port + 1))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and 1 not in self.admin().list_topics(timeout=10).brokers:

@@ -36,13 +36,16 @@ def free_ports(n):
 
 
 class Broker:
-    """A broker process bound to 127.0.0.1 on a port chosen here: AMQP, or with kafka_brokers
-    set, a Kafka cluster of that many brokers on consecutive ports (self.port is broker 0's)."""
+    """A broker process bound to 127.0.0.1 on a port chosen here: AMQP (with amqp_nodes set, a
+    cluster of that many nodes), or with kafka_brokers set, a Kafka cluster of that many brokers.
+    Cluster members listen on consecutive ports; self.port is the first one's."""
 
-    def __init__(self, binary, *extra, kafka_brokers=None):
-        self.port = free_port() if kafka_brokers is None else free_ports(kafka_brokers)
-        listen = (["--amqp-port", str(self.port)] if kafka_brokers is None else
-                  ["--kafka-port", str(self.port), "--cluster", str(kafka_brokers)])
+    def __init__(self, binary, *extra, kafka_brokers=None, amqp_nodes=None):
+        self.port = free_ports(kafka_brokers or amqp_nodes or 1)
+        if kafka_brokers is None:
+            listen = ["--amqp-port", str(self.port), "--cluster", str(amqp_nodes or 1)]
+        else:
+            listen = ["--kafka-port", str(self.port), "--cluster", str(kafka_brokers)]
         self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "w+")
         self.proc = subprocess.Popen([binary, "broker", *listen, "--bind", "127.0.0.1", *extra],
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
@@ -60,8 +63,19 @@ class Broker:
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
 
-    def url(self, user="guest", password="guest", vhost="%2F"):
-        return f"amqp://{user}:{password}@127.0.0.1:{self.port}/{vhost}"
+    def url(self, user="guest", password="guest", vhost="%2F", node=0):
+        return f"amqp://{user}:{password}@127.0.0.1:{self.port + node}/{vhost}"
+
+    def console(self, line, reply, timeout=10):
+        """Sends a --console command and waits for `reply` in the broker's output."""
+        self.proc.stdin.write(f"{line}\n".encode())
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if reply in self.output():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no '{reply}' after '{line}':\n{self.output()}")
 
     def stop(self):
         """SIGTERM, then SIGKILL after 5 s; returns the exit code."""
@@ -91,11 +105,12 @@ class BrokerTestCase(unittest.TestCase):
     """Tests sharing one broker started for the class; its exit code must be 0 at the end."""
     BINARY = None
     KAFKA_BROKERS = None  # a number: a Kafka cluster instead of an AMQP broker
+    AMQP_NODES = None     # a number: an AMQP cluster of that many nodes
     EXTRA = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker(cls.BINARY, *cls.EXTRA, kafka_brokers=cls.KAFKA_BROKERS)
+        cls.broker = Broker(cls.BINARY, *cls.EXTRA, kafka_brokers=cls.KAFKA_BROKERS, amqp_nodes=cls.AMQP_NODES)
 
     @classmethod
     def tearDownClass(cls):

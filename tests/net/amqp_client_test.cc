@@ -1,0 +1,157 @@
+// The net-mode AMQP client against the real server over loopback TCP, both on one event loop:
+// the handshake, pipelined commands, prefetch-limited delivery of bodies larger than a frame,
+// acknowledgements, requeueing when a client vanishes, returns of unroutable messages,
+// channel errors, and what a killed cluster node does to its own and other nodes' clients.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "broker/amqp/broker.h"
+#include "net/amqp/client.h"
+#include "net/amqp/server.h"
+
+namespace mqlab::net::amqp {
+namespace {
+
+namespace core = broker::amqp;
+
+/// A server on free loopback ports and clients on the same io_context.
+struct loopback {
+  explicit loopback(core::cluster_config cluster = {})
+      : broker(cluster), srv(io, broker, {}, listen_options{.port = 0, .nodes = cluster.nodes}) {
+    EXPECT_TRUE(srv.start().has_value());
+  }
+  ~loopback() {
+    srv.stop();
+    io.run_for(std::chrono::milliseconds(200));
+  }
+  /// Runs the loop until `done` holds, for at most five seconds.
+  bool until(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(5));
+    return done();
+  }
+  std::uint32_t depth(const std::string& queue) {
+    const auto info = broker.inspect_queue("/", queue);
+    return info ? info->ready + info->unacked : 0;
+  }
+
+  boost::asio::io_context io;
+  core::broker broker;
+  server srv;
+};
+
+/// What one client was told.
+struct observed {
+  std::vector<client_message> delivered, returned;
+  std::vector<std::uint16_t> cancelled;
+  std::vector<std::string> channel_errors;
+  std::string closed;
+  client_handlers handlers() {
+    return {.delivered = [this](client_message m) { delivered.push_back(std::move(m)); },
+            .returned = [this](client_message m) { returned.push_back(std::move(m)); },
+            .cancelled = [this](std::uint16_t ch) { cancelled.push_back(ch); },
+            .channel_closed = [this](std::uint16_t, std::string_view text) { channel_errors.emplace_back(text); },
+            .closed = [this](std::string_view reason) { closed = reason.empty() ? "closed" : std::string(reason); }};
+  }
+};
+
+const core::basic_properties plain;
+
+TEST(AmqpClient, DeliversWithinThePrefetchWindowAndBodiesLargerThanAFrame) {
+  loopback net;
+  observed producer_seen, consumer_seen;
+  client producer(net.io, producer_seen.handlers()), consumer(net.io, consumer_seen.handlers());
+  producer.connect(net.srv.port());
+  consumer.connect(net.srv.port());
+  producer.open_channel(1);
+  producer.declare_queue(1, "jobs", true, {});
+  const std::string big(300'000, 'x');  // three body frames at the default frame_max of 131072
+  std::vector<std::string> bodies{"a", big, "c", "d", "e"};
+  for (const auto& b : bodies) producer.publish(1, "", "jobs", false, plain, b);
+  ASSERT_TRUE(net.until([&] { return net.depth("jobs") == 5; }));
+
+  consumer.open_channel(1);
+  consumer.qos(1, 2);
+  consumer.consume(1, "jobs", false);
+  ASSERT_TRUE(net.until([&] { return consumer_seen.delivered.size() == 2; }));
+  net.io.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(consumer_seen.delivered.size(), 2u) << "prefetch 2 holds the rest back until an ack";
+  for (std::size_t acked = 0; acked < bodies.size(); ++acked) {
+    ASSERT_TRUE(net.until([&] { return consumer_seen.delivered.size() > acked; }));
+    consumer.ack(1, consumer_seen.delivered[acked].delivery_tag);
+  }
+  ASSERT_TRUE(net.until([&] { return net.depth("jobs") == 0; }));
+  ASSERT_EQ(consumer_seen.delivered.size(), bodies.size());
+  for (std::size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(consumer_seen.delivered[i].body, bodies[i]) << i;
+  EXPECT_TRUE(producer_seen.closed.empty() && consumer_seen.closed.empty());
+}
+
+TEST(AmqpClient, AnAbortedConsumersUnackedMessagesAreRedeliveredToAnother) {
+  loopback net;
+  observed first_seen, second_seen, producer_seen;
+  client producer(net.io, producer_seen.handlers()), first(net.io, first_seen.handlers());
+  producer.connect(net.srv.port());
+  producer.open_channel(1);
+  producer.declare_queue(1, "tasks", true, {});
+  for (int i = 0; i < 4; ++i) producer.publish(1, "", "tasks", false, plain, std::to_string(i));
+  first.connect(net.srv.port());
+  first.open_channel(1);
+  first.qos(1, 4);
+  first.consume(1, "tasks", false);
+  ASSERT_TRUE(net.until([&] { return first_seen.delivered.size() == 4; }));
+  first.abort();  // dies holding all four, unacknowledged
+
+  client second(net.io, second_seen.handlers());
+  second.connect(net.srv.port());
+  second.open_channel(1);
+  second.consume(1, "tasks", true);
+  ASSERT_TRUE(net.until([&] { return second_seen.delivered.size() == 4; }));
+  for (const auto& m : second_seen.delivered) EXPECT_TRUE(m.redelivered);
+}
+
+TEST(AmqpClient, UnroutableMandatoryMessagesComeBackAndChannelErrorsAreReported) {
+  loopback net;
+  observed seen;
+  client c(net.io, seen.handlers());
+  c.connect(net.srv.port());
+  c.open_channel(1);
+  c.publish(1, "", "nobody-listens", true, plain, "lost?");
+  ASSERT_TRUE(net.until([&] { return seen.returned.size() == 1; }));
+  EXPECT_EQ(seen.returned[0].body, "lost?");
+  c.publish(1, "no-such-exchange", "k", false, plain, "x");
+  ASSERT_TRUE(net.until([&] { return seen.channel_errors.size() == 1; }));
+  EXPECT_NE(seen.channel_errors[0].find("NOT_FOUND"), std::string::npos) << seen.channel_errors[0];
+  EXPECT_TRUE(seen.closed.empty()) << "a channel error leaves the connection open";
+}
+
+TEST(AmqpClient, AKilledNodeDropsItsClientsAndCancelsConsumersOfItsQueuesElsewhere) {
+  loopback net(core::cluster_config{.nodes = 2});
+  observed on_owner, elsewhere;
+  client owner_side(net.io, on_owner.handlers()), other_side(net.io, elsewhere.handlers());
+  owner_side.connect(net.srv.ports()[0]);
+  owner_side.open_channel(1);
+  owner_side.declare_queue(1, "orders", true, {});
+  ASSERT_TRUE(net.until([&] { return net.broker.inspect_queue("/", "orders").has_value(); }));
+  other_side.connect(net.srv.ports()[1]);
+  other_side.open_channel(1);
+  other_side.consume(1, "orders", false);
+  ASSERT_TRUE(net.until([&] { return net.broker.inspect_queue("/", "orders")->consumers == 1; }));
+
+  ASSERT_TRUE(net.srv.kill(0));
+  ASSERT_TRUE(net.until([&] { return !on_owner.closed.empty() && !elsewhere.cancelled.empty(); }));
+  EXPECT_TRUE(elsewhere.closed.empty()) << "node 1's client keeps its connection";
+  EXPECT_FALSE(owner_side.alive());
+  EXPECT_FALSE(net.srv.kill(0)) << "already down";
+  EXPECT_TRUE(net.srv.restart(0).has_value());
+  EXPECT_TRUE(net.broker.inspect_queue("/", "orders")->available);
+}
+
+}  // namespace
+}  // namespace mqlab::net::amqp
