@@ -20,7 +20,7 @@ void BM_HoldModel(benchmark::State& state) {
     sim::simulator* sim;
     sim::rng* r;
     void operator()() const {
-      sim->after(sim::duration(static_cast<std::int64_t>(-1e6 * std::log(r->uniform01()))), *this);
+      sim->after(sim::duration(static_cast<std::int64_t>(1e6 * r->exponential())), *this);
     }
   };
   for (int i = 0; i < population; ++i) hold{&sim, &r}();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs mqlab's DES kernel side by side with its peers in one invocation and prints ratios:
 #   - the hold model (population 1000 / 10000 / 100000) against ns-3's Map, Heap and Calendar
-#     schedulers (Debian libns3-dev), same event count and the same cheap RNG on both sides;
+#     schedulers (Debian libns3-dev), same event count and the same generator and exponential
+#     sampler (mqlab's sim/random.cc, compiled into the ns-3 program) on both sides;
 #   - an M/M/1 station at rho = 0.9 against SimPy 2 (Debian python3-simpy), customers per wall second.
 # Usage: scripts/bench-peers.sh [EVENTS] [CUSTOMERS]     (defaults 5000000 and 300000)
 set -euo pipefail
@@ -13,7 +14,7 @@ bash scripts/install-deps.sh --bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-g++ -O3 -std=c++17 -I/usr/include -o "$work/ns3_hold" bench/peers/ns3_hold.cc -lns3-core
+g++ -O3 -std=c++17 -I. -I/usr/include -o "$work/ns3_hold" bench/peers/ns3_hold.cc sim/random.cc -lns3-core
 
 echo "== Hold model: events per second (each fired event schedules one at now + Exp(1 ms)) =="
 build/bin/mqlab-bench --benchmark_filter='BM_HoldModel' --benchmark_repetitions=3 \

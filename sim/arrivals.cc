@@ -9,7 +9,7 @@
 namespace mqlab::sim {
 namespace {
 
-duration exp_gap(rng& r, double rate) { return duration::from_seconds(-std::log(r.uniform01()) / rate); }
+duration exp_gap(rng& r, double rate) { return duration::from_seconds(r.exponential() / rate); }
 
 }  // namespace
 

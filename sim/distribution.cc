@@ -20,7 +20,7 @@ double std_normal(rng& r) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
-double exp_sample(rng& r, double mean) { return -mean * std::log(r.uniform01()); }
+double exp_sample(rng& r, double mean) { return mean * r.exponential(); }
 
 template <class... Ts>
 struct overloaded : Ts... {

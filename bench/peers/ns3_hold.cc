@@ -1,7 +1,8 @@
 // The hold model on ns-3's simulator, for scripts/bench-peers.sh: `population` events pending;
 // each fired event schedules one successor at now + Exp(mean 1 ms). Prints events per second.
-// The random numbers come from the same kind of cheap generator mqlab uses (a 64-bit mixer and
-// -log(u)), so the comparison measures the schedulers, not ns-3's MRG32k3a streams.
+// The random numbers come from mqlab's own generator (sim/random.cc, compiled in: xoshiro256++
+// and the exponential ziggurat), so the comparison measures the schedulers, not ns-3's
+// MRG32k3a streams and inversion sampling.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -9,24 +10,19 @@
 #include <string>
 
 #include "ns3/core-module.h"
+#include "sim/random.h"
 
 namespace {
 
-std::uint64_t state = 42;
+mqlab::sim::rng random(42);
 std::uint64_t fired = 0;
 std::uint64_t target = 0;
 
-double uniform01() {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return (static_cast<double>(z >> 11) + 0.5) * 0x1.0p-53;
-}
+std::int64_t hold_ns() { return static_cast<std::int64_t>(1e6 * random.exponential()); }
 
 void hold() {
   if (++fired == target) ns3::Simulator::Stop();
-  ns3::Simulator::Schedule(ns3::NanoSeconds(static_cast<std::int64_t>(-1e6 * std::log(uniform01()))), &hold);
+  ns3::Simulator::Schedule(ns3::NanoSeconds(hold_ns()), &hold);
 }
 
 }  // namespace
@@ -42,7 +38,7 @@ int main(int argc, char** argv) {
   const long population = std::stol(argv[2]);
   target = std::stoull(argv[3]);
   for (long i = 0; i < population; ++i) {
-    ns3::Simulator::Schedule(ns3::NanoSeconds(static_cast<std::int64_t>(-1e6 * std::log(uniform01()))), &hold);
+    ns3::Simulator::Schedule(ns3::NanoSeconds(hold_ns()), &hold);
   }
   const auto start = std::chrono::steady_clock::now();
   ns3::Simulator::Run();

@@ -1,8 +1,10 @@
-// Determinism and independence of named random streams.
+// Determinism and independence of named random streams; the exponential ziggurat against the
+// exact exponential law (its CDF, moments and tail).
 #include "sim/random.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -63,6 +65,43 @@ TEST(rng, below_is_unbiased_over_small_ranges) {
   double chi2 = 0;
   for (int c : counts) chi2 += (c - n / 6.0) * (c - n / 6.0) / (n / 6.0);
   EXPECT_LT(chi2, 20.5);  // chi-square, 5 dof, p = 0.001
+}
+
+TEST(rng, exponential_follows_the_exponential_cdf) {
+  // Kolmogorov-Smirnov against F(x) = 1 - exp(-x): D * sqrt(n) stays below 1.95 (p = 0.001).
+  rng r(17);
+  constexpr int n = 400'000;
+  std::vector<double> xs(n);
+  for (auto& x : xs) x = r.exponential();
+  std::sort(xs.begin(), xs.end());
+  double d = 0;
+  for (int i = 0; i < n; ++i) {
+    const double f = 1 - std::exp(-xs[static_cast<std::size_t>(i)]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  EXPECT_LT(d * std::sqrt(double{n}), 1.95);
+  EXPECT_GT(xs.front(), 0.0);
+}
+
+TEST(rng, exponential_has_unit_mean_and_variance_and_the_right_tail) {
+  rng r(23);
+  constexpr int n = 4'000'000;
+  double sum = 0, sum2 = 0;
+  int beyond_base = 0, beyond_12 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double x = r.exponential();
+    sum += x;
+    sum2 += x * x;
+    beyond_base += x > 7.69711747013104972;  // drawn from the ziggurat's tail
+    beyond_12 += x > 12.0;
+  }
+  const double mean = sum / n, var = sum2 / n - mean * mean;
+  EXPECT_NEAR(mean, 1.0, 4 * 1.0 / std::sqrt(double{n}));
+  EXPECT_NEAR(var, 1.0, 4 * std::sqrt(8.0 / n));  // Var(X^2) = 20, so Var(s^2) ~ 8/n
+  const double tail = n * std::exp(-7.69711747013104972);  // about 1 814
+  EXPECT_NEAR(beyond_base, tail, 4 * std::sqrt(tail));
+  const double far = n * std::exp(-12.0);  // about 24.6
+  EXPECT_NEAR(beyond_12, far, 5 * std::sqrt(far));
 }
 
 }  // namespace
