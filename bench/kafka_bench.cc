@@ -24,7 +24,7 @@ void BM_KafkaProduceFetch(benchmark::State& state) {
     c.produce("t", 0, std::move(batch), acks::leader, now);
     batch = {};
     std::size_t bytes = 0;
-    const auto got = c.fetch_visit("t", 0, next, 100, [&](const record& r) { bytes += r.value->size(); });
+    const auto got = c.fetch_visit("t", 0, next, 100, [&](const record& r) { bytes += r.value.size(); });
     benchmark::DoNotOptimize(bytes);
     next += static_cast<std::int64_t>(got.value_or(0));
     records += static_cast<std::int64_t>(got.value_or(0));

@@ -8,7 +8,7 @@
 namespace mqlab::broker::kafka {
 
 std::size_t record::size_bytes() const {
-  std::size_t n = 24 + (key ? key->size() : 0) + (value ? value->size() : 0);
+  std::size_t n = 24 + (key ? key->size() : 0) + value.size();
   for (const auto& [k, v] : headers) n += k.size() + v.size();
   return n;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/kafka/errors.h"
+#include "broker/kafka/shared_bytes.h"
 
 namespace mqlab::broker::kafka {
 
@@ -21,7 +22,7 @@ struct record {
   std::int64_t offset = 0;
   std::int64_t timestamp_ms = 0;
   std::optional<std::string> key;
-  std::optional<std::string> value;  // nullopt: a tombstone
+  shared_bytes value;                // null: a tombstone
   std::vector<std::pair<std::string, std::string>> headers;
   std::size_t size_bytes() const;
 };

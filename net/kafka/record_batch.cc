@@ -49,7 +49,7 @@ record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t fir
   out.timestamp_ms = first_timestamp + r.varlong();
   out.offset = base_offset + r.varint();
   out.key = owned(varint_bytes(r));
-  out.value = owned(varint_bytes(r));
+  out.value = varint_bytes(r);
   const std::int32_t headers = r.varint();
   if (headers < 0 || static_cast<std::size_t>(headers) > r.remaining()) throw wire_error{fmt::format("{} headers", headers)};
   for (std::int32_t i = 0; i < headers; ++i) {
@@ -94,7 +94,7 @@ std::uint64_t zigzag(std::int64_t v) { return (static_cast<std::uint64_t>(v) << 
 
 std::size_t varint_size(std::uint64_t zz) { return 1 + static_cast<std::size_t>(std::bit_width(zz | 1) - 1) / 7; }
 
-std::size_t field_size(const std::optional<std::string>& s) {
+std::size_t field_size(const std::optional<std::string_view>& s) {
   return s ? varint_size(zigzag(static_cast<std::int64_t>(s->size()))) + s->size() : 1;
 }
 
@@ -112,7 +112,7 @@ void put_varint(std::string& out, std::int64_t v) {
   out.append(buf, n);
 }
 
-void put_field(std::string& out, const std::optional<std::string>& s) {
+void put_field(std::string& out, const std::optional<std::string_view>& s) {
   put_varint(out, s ? static_cast<std::int64_t>(s->size()) : -1);
   if (s) out.append(*s);
 }
@@ -176,7 +176,7 @@ void batch_writer::add(const record& r) {
   const std::int64_t ts_delta = r.timestamp_ms - first_timestamp_, offset_delta = r.offset - base_offset_;
   // The record's length prefix comes first, so its size is computed before anything is written.
   std::size_t length = 1 + varint_size(zigzag(ts_delta)) + varint_size(zigzag(offset_delta)) + field_size(r.key) +
-                       field_size(r.value) + varint_size(zigzag(static_cast<std::int64_t>(r.headers.size())));
+                       field_size(r.value.view()) + varint_size(zigzag(static_cast<std::int64_t>(r.headers.size())));
   for (const auto& [k, v] : r.headers) {
     length += varint_size(zigzag(static_cast<std::int64_t>(k.size()))) + k.size() +
               varint_size(zigzag(static_cast<std::int64_t>(v.size()))) + v.size();
@@ -186,7 +186,7 @@ void batch_writer::add(const record& r) {
   put_varint(out_, ts_delta);
   put_varint(out_, offset_delta);
   put_field(out_, r.key);
-  put_field(out_, r.value);
+  put_field(out_, r.value.view());
   put_varint(out_, static_cast<std::int64_t>(r.headers.size()));
   for (const auto& [k, v] : r.headers) {
     put_varint(out_, static_cast<std::int64_t>(k.size()));

@@ -115,7 +115,7 @@ TEST(kafka_record_batch, writer_output_is_a_valid_batch_with_offsets_and_nulls_k
     in[i].value = "value" + std::to_string(i);
   }
   in[1].key.reset();
-  in[2].value.reset();  // a tombstone
+  in[2].value = std::nullopt;  // a tombstone
   std::string out;
   batch_writer w(out);
   for (const auto& r : in) w.add(r);
