@@ -19,7 +19,13 @@ amqp::channel_ref unpack(std::uint64_t c) {
 }  // namespace
 
 amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec)
-    : sim_(sim), spec_(spec), broker_(spec.broker.cluster) {
+    : sim_(sim),
+      spec_(spec),
+      broker_(spec.broker.cluster),
+      retry_(sim, consumer_slots(spec.consumers).size(), [this](int i) {
+        subscribe(i);
+        handle_events();
+      }) {
   for (const auto& slot : consumer_slots(spec.consumers)) subscribers_.push_back({.slot = slot});
 }
 
@@ -52,7 +58,7 @@ void amqp_model::ack(int, delivery_ref ref) {
 
 void amqp_model::kill(int consumer) {
   subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
-  s.alive = false;
+  retry_.kill(consumer);
   broker_.close_connection(s.conn, now());  // manual-ack deliveries go back to the queue
   s.conn = 0;
   handle_events();
@@ -95,12 +101,12 @@ broker::node_id amqp_model::first_up(std::uint32_t preferred) const {
 
 void amqp_model::subscribe(int index) {
   subscriber& s = subscribers_[static_cast<std::size_t>(index)];
-  if (!s.alive) return;
+  if (!retry_.alive(index)) return;
   const auto& group = *s.slot.group;
   if (s.conn == 0) {
     auto conn = broker_.open_connection("/", now(), first_up(group.node));
     if (!conn) {
-      resubscribe_later(index);
+      retry_.later(index);
       return;
     }
     s.conn = *conn;
@@ -111,20 +117,8 @@ void amqp_model::subscribe(int index) {
   by_channel_[{s.ch.conn, s.ch.ch}] = index;
   if (group.prefetch) (void)broker_.basic_qos(s.ch, group.prefetch, false, now());
   if (!broker_.basic_consume(s.ch, {.queue = group.queue, .no_ack = group.auto_ack}, now())) {
-    resubscribe_later(index);  // the queue is missing or down: try again shortly
+    retry_.later(index);  // the queue is missing or down: try again shortly
   }
-}
-
-void amqp_model::resubscribe_later(int index) {
-  subscriber& s = subscribers_[static_cast<std::size_t>(index)];
-  if (s.resubscribing || !s.alive) return;
-  s.resubscribing = true;
-  // Client libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s).
-  sim_.after(sim::duration::seconds(1), [this, index] {
-    subscribers_[static_cast<std::size_t>(index)].resubscribing = false;
-    subscribe(index);
-    handle_events();
-  });
 }
 
 void amqp_model::handle_events() {
@@ -134,13 +128,13 @@ void amqp_model::handle_events() {
         auto it = by_channel_.find({d->to.conn, d->to.ch});
         if (it == by_channel_.end()) continue;
         const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
-        if (!s.alive || s.conn != d->to.conn) continue;
+        if (!retry_.alive(it->second) || s.conn != d->to.conn) continue;
         listener_.delivered(it->second, {pack(d->to), d->delivery_tag}, d->msg->body);
       } else if (auto* r = std::get_if<amqp::returned>(&e)) {
         if (listener_.returned) listener_.returned(r->msg->body);
       } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
         auto it = by_channel_.find({cancelled->to.conn, cancelled->to.ch});
-        if (it != by_channel_.end()) resubscribe_later(it->second);
+        if (it != by_channel_.end()) retry_.later(it->second);
       } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
         on_connection_closed(closed->conn);
       }
@@ -161,7 +155,7 @@ void amqp_model::on_connection_closed(amqp::connection_id conn) {
     if (s.conn != conn) continue;
     listener_.reset(static_cast<int>(i));
     s.conn = 0;
-    resubscribe_later(static_cast<int>(i));
+    retry_.later(static_cast<int>(i));
   }
 }
 

@@ -39,13 +39,10 @@ class amqp_model final : public amqp_side {
     broker::amqp::connection_id conn = 0;
     broker::amqp::channel_ref ch;
     broker::amqp::channel_id next_channel = 1;
-    bool alive = true;  // false once killed: it never comes back
-    bool resubscribing = false;
   };
   broker::instant now() const { return {sim_.now().ns()}; }
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
-  void resubscribe_later(int index);
   void handle_events();
   void on_connection_closed(broker::amqp::connection_id conn);
   void watch_deadline();
@@ -55,6 +52,7 @@ class amqp_model final : public amqp_side {
   broker::amqp::broker broker_;
   broker::amqp::channel_ref producer_;
   std::vector<subscriber> subscribers_;
+  resubscriptions retry_;
   std::map<std::pair<broker::amqp::connection_id, broker::amqp::channel_id>, int> by_channel_;
   listener listener_;
   sim::event_id deadline_event_;

@@ -24,6 +24,19 @@ void declare_topology(broker::amqp::broker& broker, const broker_spec& spec) {
   for (const auto& b : spec.bindings) (void)broker.queue_bind(admin, b.queue, b.exchange, b.key, b.arguments);
 }
 
+resubscriptions::resubscriptions(sim::simulator& sim, std::size_t consumers, std::function<void(int)> subscribe)
+    : sim_(sim), pending_(consumers), dead_(consumers), subscribe_(std::move(subscribe)) {}
+
+void resubscriptions::later(int consumer) {
+  const auto i = static_cast<std::size_t>(consumer);
+  if (pending_[i] || dead_[i]) return;
+  pending_[i] = true;
+  sim_.after(sim::duration::seconds(1), [this, consumer, i] {
+    pending_[i] = false;
+    if (!dead_[i]) subscribe_(consumer);
+  });
+}
+
 void amqp_side::wait_until(std::chrono::steady_clock::time_point t) { std::this_thread::sleep_until(t); }
 
 }  // namespace mqlab::models

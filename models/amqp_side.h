@@ -17,6 +17,7 @@
 
 #include "broker/amqp/broker.h"
 #include "models/system.h"
+#include "sim/simulator.h"
 
 namespace mqlab::models {
 
@@ -38,6 +39,23 @@ std::vector<consumer_slot> consumer_slots(const std::vector<consumer_group_spec>
 /// Declares the scenario's exchanges, queues and bindings in `broker`, from node 0 (so queues
 /// live there), as RabbitMQ loads definitions at boot.
 void declare_topology(broker::amqp::broker& broker, const broker_spec& spec);
+
+/// When consumers subscribe again after losing their connection, channel or queue: client
+/// libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s), with one retry
+/// pending per consumer at a time. A killed consumer never comes back.
+class resubscriptions {
+ public:
+  /// `subscribe(i)` runs when consumer i's retry is due; `sim` must outlive this.
+  resubscriptions(sim::simulator& sim, std::size_t consumers, std::function<void(int)> subscribe);
+  void later(int consumer);
+  void kill(int consumer) { dead_[static_cast<std::size_t>(consumer)] = true; }
+  bool alive(int consumer) const { return !dead_[static_cast<std::size_t>(consumer)]; }
+
+ private:
+  sim::simulator& sim_;
+  std::vector<bool> pending_, dead_;
+  std::function<void(int)> subscribe_;
+};
 
 class amqp_side {
  public:

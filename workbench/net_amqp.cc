@@ -54,7 +54,10 @@ std::uint64_t pack(std::uint64_t generation, std::uint16_t channel) { return (ge
 class net_amqp final : public models::amqp_side {
  public:
   net_amqp(sim::simulator& sim, const models::system_spec& spec)
-      : sim_(sim), spec_(spec), server_(spec), guard_(io_.get_executor()) {
+      : spec_(spec),
+        server_(spec),
+        guard_(io_.get_executor()),
+        retry_(sim, models::consumer_slots(spec.consumers).size(), [this](int i) { subscribe(i); }) {
     for (const auto& slot : models::consumer_slots(spec.consumers)) subscribers_.push_back({.slot = slot});
   }
   ~net_amqp() override {
@@ -77,13 +80,13 @@ class net_amqp final : public models::amqp_side {
   void ack(int consumer, delivery_ref ref) override {
     subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
     // A delivery from an earlier connection cannot be acknowledged: the broker requeued it.
-    if (!s.alive || !s.conn || (ref.channel >> 16) != s.generation) return;
+    if (!retry_.alive(consumer) || !s.conn || (ref.channel >> 16) != s.generation) return;
     s.conn->ack(static_cast<std::uint16_t>(ref.channel & 0xffff), ref.tag);
   }
 
   void kill(int consumer) override {
     subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
-    s.alive = false;
+    retry_.kill(consumer);
     if (s.conn) s.conn->abort();
   }
 
@@ -134,8 +137,6 @@ class net_amqp final : public models::amqp_side {
     std::uint16_t channel = 0;
     std::uint64_t generation = 0;  // connections opened so far
     std::uint32_t attempt = 0;     // failed connections in a row: each tries the next node
-    bool alive = true;
-    bool resubscribing = false;
   };
 
   static broker::instant wall_now() {
@@ -163,7 +164,7 @@ class net_amqp final : public models::amqp_side {
 
   void subscribe(int index) {
     subscriber& s = subscribers_[static_cast<std::size_t>(index)];
-    if (!s.alive) return;
+    if (!retry_.alive(index)) return;
     if (!s.conn || !s.conn->alive()) connect(index);
     const auto& group = *s.slot.group;
     s.conn->open_channel(++s.channel);
@@ -179,7 +180,7 @@ class net_amqp final : public models::amqp_side {
     auto later = [this, index, generation](std::function<void(subscriber&)> f) {
       inbox_.push_back([this, index, generation, f = std::move(f)] {
         subscriber& target = subscribers_[static_cast<std::size_t>(index)];
-        if (target.alive && target.generation == generation) f(target);
+        if (retry_.alive(index) && target.generation == generation) f(target);
       });
     };
     s.conn = std::make_unique<net::amqp::client>(io_, net::amqp::client_handlers{
@@ -189,33 +190,21 @@ class net_amqp final : public models::amqp_side {
             listener_.delivered(index, {pack(generation, m.channel), m.delivery_tag}, m.body);
           });
         },
-        .cancelled = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { resubscribe_later(index); }); },
+        .cancelled = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { retry_.later(index); }); },
         .channel_closed = [this, index, later](std::uint16_t, std::string_view) {
-          later([this, index](subscriber&) { resubscribe_later(index); });  // the queue is missing or down
+          later([this, index](subscriber&) { retry_.later(index); });  // the queue is missing or down
         },
         .closed = [this, index, later](std::string_view) {
           later([this, index](subscriber& target) {
             ++target.attempt;
             listener_.reset(index);
-            resubscribe_later(index);
+            retry_.later(index);
           });
         }});
     s.channel = 0;
     s.conn->connect(server_.port(s.slot.group->node + s.attempt));
   }
 
-  void resubscribe_later(int index) {
-    subscriber& s = subscribers_[static_cast<std::size_t>(index)];
-    if (s.resubscribing || !s.alive) return;
-    s.resubscribing = true;
-    // As the simulated side: client libraries retry after a recovery interval (we use 1 s).
-    sim_.after(sim::duration::seconds(1), [this, index] {
-      subscribers_[static_cast<std::size_t>(index)].resubscribing = false;
-      subscribe(index);
-    });
-  }
-
-  sim::simulator& sim_;
   const models::system_spec& spec_;
   mutable server_thread server_;
   boost::asio::io_context io_;  // the clients'; run by the simulation thread
@@ -224,6 +213,7 @@ class net_amqp final : public models::amqp_side {
   std::uint16_t producer_channel_ = 1;
   std::uint32_t producer_attempt_ = 0;
   std::vector<subscriber> subscribers_;
+  models::resubscriptions retry_;
   std::deque<std::function<void()>> inbox_;
   listener listener_;
 };

@@ -4,24 +4,15 @@ console) closes its port and its clients' connections for real. RabbitMQ's docum
 follow: a mirrored queue (ha-mode all) fails over to a mirror with every message; a normal
 durable queue is unavailable ("home node ... is down") until its node returns with its
 persistent messages; a normal transient queue is gone. Runs under /usr/bin/python3."""
-import socket
 import time
 import unittest
 
 import pika
 import pika.exceptions
 
-from mqlab_broker import BrokerTestCase, binary_from_argv
+from mqlab_broker import BrokerTestCase, binary_from_argv, refuses
 
 BINARY = binary_from_argv()
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
 
 
 class ClusterCase(BrokerTestCase):

@@ -3,7 +3,6 @@ kafka-python: Metadata names every broker, partition leaders and replicas sit on
 brokers, and killing a broker (through the console) really closes its port while the
 controller moves leadership — with acks=all, every record the producer was told is written
 is still there afterwards (the seed's durability promise). Runs under /usr/bin/python3."""
-import socket
 import threading
 import time
 import unittest
@@ -11,17 +10,9 @@ import unittest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from mqlab_broker import BrokerTestCase, binary_from_argv
+from mqlab_broker import BrokerTestCase, binary_from_argv, refuses
 
 BINARY = binary_from_argv()
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
 
 
 class KafkaClusterAgainstMqlab(BrokerTestCase):

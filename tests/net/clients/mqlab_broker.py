@@ -16,6 +16,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def refuses(port):
+    """True if nothing accepts connections on the loopback port (e.g. a killed node's)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return False
+    except OSError:
+        return True
+
+
 def free_ports(n):
     """A first port with n - 1 free ports after it (Kafka brokers listen on consecutive ports)."""
     for _ in range(50):
