@@ -64,9 +64,15 @@ void kafka_model::tick() {
 
 void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured) {
   const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
-  const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
-  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(fmt::format("key-{}", key)) : std::nullopt,
-                  encode_payload(record_stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)}, step.record_bytes), {}};
+  if (key >= static_cast<std::int32_t>(key_names_.size())) {
+    for (auto k = static_cast<std::int32_t>(key_names_.size()); k <= key; ++k) key_names_.push_back(fmt::format("key-{}", k));
+    next_sequence_.resize(key_names_.size(), 0);
+  }
+  const auto sequence = key >= 0 ? next_sequence_[static_cast<std::size_t>(key)]++ : 0;
+  const record_stamp stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)};
+  const std::size_t bytes = std::max<std::size_t>(step.record_bytes, sizeof stamp);
+  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(key_names_[static_cast<std::size_t>(key)]) : std::nullopt,
+                  kafka::shared_bytes::filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
@@ -85,7 +91,7 @@ void kafka_model::poll(std::size_t m) {
     return;
   }
   mem.delivered += got->size();
-  for (auto& r : *got) mem.buffer.push_back(std::move(r));
+  for (const auto& r : *got) mem.buffer.push_back(decode_payload<record_stamp>(*r.second.value));
   work(m);
 }
 
@@ -101,7 +107,7 @@ void kafka_model::work(std::size_t m) {
   sim_.after(service, [this, m] {
     member& me = members_[m];
     if (!me.alive || me.buffer.empty()) return;
-    ledger_.finish(decode_payload<record_stamp>(*me.buffer.front().second.value), sim_.now().ns());
+    ledger_.finish(me.buffer.front(), sim_.now().ns());
     me.buffer.pop_front();
     work(m);
   });

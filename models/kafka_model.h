@@ -42,7 +42,7 @@ class kafka_model final : public kafka_side {
   struct member {
     const kafka_group_spec* group = nullptr;
     std::unique_ptr<broker::kafka::consumer> client;
-    std::deque<std::pair<broker::kafka::topic_partition, broker::kafka::record>> buffer;
+    std::deque<record_stamp> buffer;  // polled, not yet worked on: what the ledger needs of each
     bool alive = true;
     std::uint64_t delivered = 0;
     sim::rng service_rng;
@@ -59,7 +59,8 @@ class kafka_model final : public kafka_side {
   sim::rng key_rng_;
   std::vector<member> members_;
   std::int32_t round_robin_ = 0;
-  std::map<int, std::uint64_t> next_sequence_;  // per key
+  std::vector<std::uint32_t> next_sequence_;  // per key
+  std::vector<std::string> key_names_;        // "key-N", made once
   record_ledger ledger_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;

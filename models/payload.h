@@ -10,12 +10,20 @@
 
 namespace mqlab::models {
 
+/// Writes a body of `bytes` bytes (REQUIRES: at least the struct's size) that starts with `p`.
+template <typename Payload>
+  requires std::is_trivially_copyable_v<Payload>
+void write_payload(const Payload& p, char* out, std::size_t bytes) {
+  std::memcpy(out, &p, sizeof p);
+  std::memset(out + sizeof p, 0, bytes - sizeof p);
+}
+
 /// A body of `bytes` bytes (at least the struct's size) that starts with `p`.
 template <typename Payload>
   requires std::is_trivially_copyable_v<Payload>
 std::string encode_payload(const Payload& p, std::size_t bytes) {
   std::string s(std::max(bytes, sizeof(Payload)), '\0');
-  std::memcpy(s.data(), &p, sizeof p);
+  write_payload(p, s.data(), s.size());
   return s;
 }
 

@@ -32,6 +32,17 @@ class shared_bytes {
     if (s) *this = shared_bytes(std::string_view(*s));
   }
 
+  /// `size` bytes written in place by `fill(char*)`: no intermediate string.
+  template <typename Fill>
+  static shared_bytes filled(std::size_t size, Fill fill) {
+    auto bytes = std::make_shared_for_overwrite<char[]>(std::max<std::size_t>(size, 1));
+    fill(bytes.get());
+    shared_bytes out;
+    out.data_ = std::move(bytes);
+    out.size_ = size;
+    return out;
+  }
+
   explicit operator bool() const { return data_ != nullptr; }
   bool has_value() const { return data_ != nullptr; }
   /// The bytes. REQUIRES: has_value().
