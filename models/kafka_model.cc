@@ -76,7 +76,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
-  const auto result = cluster_.produce(step.topic, p, {std::move(r)}, static_cast<kafka::acks>(step.acks), now_ms());
+  const auto result = cluster_.produce(step.topic, p, std::move(r), static_cast<kafka::acks>(step.acks), now_ms());
   produced_ += measured;
   if (result.error == kafka::error_code::none) acked_ += measured && step.acks != 0;
   else failed_ += measured;

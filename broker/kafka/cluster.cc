@@ -185,6 +185,15 @@ void cluster::acknowledge(const std::string& topic, std::int32_t p, std::int64_t
 
 produce_result cluster::produce(const std::string& topic, std::int32_t partition, std::vector<record> records, acks a,
                                 std::int64_t now_ms) {
+  return append_batch(topic, partition, records, a, now_ms);
+}
+
+produce_result cluster::produce(const std::string& topic, std::int32_t partition, record r, acks a, std::int64_t now_ms) {
+  return append_batch(topic, partition, std::span<record>(&r, 1), a, now_ms);
+}
+
+produce_result cluster::append_batch(const std::string& topic, std::int32_t partition, std::span<record> records, acks a,
+                                     std::int64_t now_ms) {
   partition_state* ps = find(topic, partition);
   if (ps == nullptr) return {error_code::unknown_topic_or_partition, -1};
   if (ps->leader < 0) {

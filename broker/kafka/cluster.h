@@ -10,6 +10,7 @@
 #include <expected>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,8 @@ class cluster {
   /// and is acknowledged once every ISR member has the records.
   produce_result produce(const std::string& topic, std::int32_t partition, std::vector<record> records, acks a,
                          std::int64_t now_ms);
+  /// One record, without a batch around it.
+  produce_result produce(const std::string& topic, std::int32_t partition, record r, acks a, std::int64_t now_ms);
   /// Committed records (below the high watermark) from `offset`.
   fetch_result fetch(const std::string& topic, std::int32_t partition, std::int64_t offset, std::size_t max_records) const;
   /// Zero-copy fetch: f(const record&) per committed record from `offset`; returns the count.
@@ -138,6 +141,9 @@ class cluster {
   coordination::store& coordination() { return zk_; }
 
  private:
+  /// produce() for records the leader may move from.
+  produce_result append_batch(const std::string& topic, std::int32_t partition, std::span<record> records, acks a,
+                              std::int64_t now_ms);
   struct topic_state {
     topic_config config;
     std::vector<partition_state> partitions;

@@ -14,7 +14,11 @@ std::size_t record::size_bytes() const {
 }
 
 void partition_log::roll() {
+  // A new segment will likely hold as many records as the last one did: reserving that many
+  // spares the doublings that would move every record of a busy partition again and again.
+  const std::size_t expected = segments_.empty() ? 0 : segments_.back().records.size();
   segments_.push_back(segment{next_offset_, {}, 0, INT64_MIN});
+  segments_.back().records.reserve(expected);
 }
 
 std::int64_t partition_log::append(record r) {
