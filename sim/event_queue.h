@@ -121,6 +121,7 @@ class event_queue {
   /// Removes the heap's top. REQUIRES: settle() was called since the last change.
   top_event take_top();
   static constexpr int slot_bits = 24;
+  static constexpr std::uint32_t large_slab = 4096;  // slots beyond which they miss the caches
   static constexpr std::uint64_t slot_mask = (std::uint64_t{1} << slot_bits) - 1;
   // Logical node i lives at keys_[i + pad]: then children 4i+1..4i+4 start on a multiple of 4.
   static constexpr std::size_t pad = 3;
