@@ -117,6 +117,9 @@ void MainWindow::buildUi() {
   cancelButton_ = new QPushButton("Cancel");
   cancelButton_->setEnabled(false);
   overlay_ = new QCheckBox("Overlay on previous runs");
+  realNetwork_ = new QCheckBox("Real network");
+  realNetwork_->setToolTip("Run on loopback TCP in real time: the broker served as mqlab broker serves it, real "
+                           "AMQP and Kafka clients (mqlab run --mode net); the charts grow as it goes");
   progress_ = new QProgressBar;
   progress_->setRange(0, 1000);
   connect(runButton_, &QPushButton::clicked, this, &MainWindow::startRun);
@@ -125,6 +128,7 @@ void MainWindow::buildUi() {
   buttons->addWidget(runButton_);
   buttons->addWidget(cancelButton_);
   buttons->addWidget(overlay_);
+  buttons->addWidget(realNetwork_);
   buttons->addWidget(progress_, 1);
 
   auto* left = new QWidget;
@@ -309,8 +313,20 @@ std::optional<workbench::scenario> MainWindow::validatedScenario() {
     errors_->setText("Every variant is switched off.");
     return std::nullopt;
   }
+  if (mode() == workbench::run_mode::net) {
+    if (auto ok = workbench::net_mode_support(*sc); !ok) {
+      errors_->setText(q("Real network: " + ok.error()));
+      return std::nullopt;
+    }
+  }
   return std::move(*sc);
 }
+
+workbench::run_mode MainWindow::mode() const {
+  return realNetwork_->isChecked() ? workbench::run_mode::net : workbench::run_mode::sim;
+}
+
+void MainWindow::setRealNetwork(bool on) { realNetwork_->setChecked(on); }
 
 void MainWindow::setRunning(bool running) {
   runButton_->setEnabled(!running);
@@ -328,7 +344,8 @@ void MainWindow::startRun() {
   setRunning(true);
   if (!overlay_->isChecked()) runs_.clear();
   runs_.push_back(nlohmann::json());  // the run in progress, filled variant by variant
-  worker_ = std::jthread([this, sc = std::move(*sc)] {
+  runMode_ = mode();
+  worker_ = std::jthread([this, sc = std::move(*sc), mode = runMode_] {
     // Variants run one after another so the charts can show each as soon as it is done.
     workbench::run_result total;
     const std::size_t n = sc.variants.size();
@@ -348,7 +365,7 @@ void MainWindow::startRun() {
       };
       auto part = workbench::run_scenario(
           one, [this, i, n](double f) { progressValue_ = (static_cast<double>(i) + f) / static_cast<double>(n); }, &cancel_,
-          live);
+          live, mode);
       total.variants.push_back(std::move(part.variants.front()));
       const bool last = i + 1 == n;
       if (last) {
@@ -368,7 +385,8 @@ bool MainWindow::runBlocking() {
   if (!sc) return false;
   if (!overlay_->isChecked()) runs_.clear();
   runs_.push_back(nlohmann::json());
-  showResult(*sc, workbench::run_scenario(*sc));
+  runMode_ = mode();
+  showResult(*sc, workbench::run_scenario(*sc, {}, nullptr, {}, runMode_));
   setRunning(false);
   return true;
 }
@@ -376,7 +394,7 @@ bool MainWindow::runBlocking() {
 void MainWindow::cancelRun() { cancel_ = true; }
 
 void MainWindow::showResult(const workbench::scenario& sc, const workbench::run_result& r) {
-  runs_.back() = workbench::to_json(sc, r);
+  runs_.back() = workbench::to_json(sc, r, runMode_ == workbench::run_mode::net ? "net" : "sim");
   lastScenario_ = sc;
   lastResult_ = r;
   refreshCharts();

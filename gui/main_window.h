@@ -45,6 +45,8 @@ class MainWindow : public QMainWindow {
   bool setParameter(const QString& path, const QString& value);
   /// Runs the loaded scenario and waits for it (the screenshot mode and tests use this).
   bool runBlocking();
+  /// Ticks "Real network": runs then go over loopback TCP (mqlab run --mode net), in real time.
+  void setRealNetwork(bool on);
   /// The current run(s) as run.json documents, newest last.
   const std::vector<nlohmann::json>& runs() const { return runs_; }
   QTableWidget* expectationsTable() const { return expectations_; }
@@ -62,6 +64,7 @@ class MainWindow : public QMainWindow {
   void loadLabs();
   void buildParameters(const std::string& yaml_text);
   std::optional<workbench::scenario> validatedScenario();
+  workbench::run_mode mode() const;
   void showResult(const workbench::scenario& sc, const workbench::run_result& r);
   void refreshCharts();
   void setRunning(bool running);
@@ -74,6 +77,8 @@ class MainWindow : public QMainWindow {
   QPushButton* runButton_ = nullptr;
   QPushButton* cancelButton_ = nullptr;
   QCheckBox* overlay_ = nullptr;
+  QCheckBox* realNetwork_ = nullptr;
+  workbench::run_mode runMode_ = workbench::run_mode::sim;  // of the run shown
   QProgressBar* progress_ = nullptr;
   QTabWidget* charts_ = nullptr;
   QTableWidget* expectations_ = nullptr;

@@ -45,6 +45,30 @@ TEST_F(window_test, a_bad_parameter_is_reported_and_nothing_runs) {
   EXPECT_TRUE(w.runs().empty());
 }
 
+TEST_F(window_test, on_the_real_network_a_lab_runs_over_loopback_and_its_expectations_hold) {
+  MainWindow w;
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/01-async-registration.yaml"));
+  ASSERT_TRUE(w.setParameter("replications", "1"));
+  ASSERT_TRUE(w.setParameter("duration", "3s"));
+  ASSERT_TRUE(w.setParameter("warmup", "1s"));
+  w.setRealNetwork(true);
+  ASSERT_TRUE(w.runBlocking()) << w.validationMessage().toStdString();
+  ASSERT_EQ(w.runs().size(), 1u);
+  EXPECT_EQ(w.runs()[0]["mode"], "net");
+  QTableWidget* table = w.expectationsTable();
+  ASSERT_EQ(table->rowCount(), 5);
+  for (int i = 0; i < table->rowCount(); ++i) EXPECT_EQ(table->item(i, 0)->text().toStdString(), "PASS") << i;
+}
+
+TEST_F(window_test, the_real_network_refuses_what_net_mode_cannot_run_yet) {
+  MainWindow w;
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/13-jms-durable.yaml"));
+  w.setRealNetwork(true);
+  EXPECT_FALSE(w.runBlocking());
+  EXPECT_TRUE(w.validationMessage().contains("JMS")) << w.validationMessage().toStdString();
+  EXPECT_TRUE(w.runs().empty());
+}
+
 TEST_F(window_test, unknown_parameter_is_refused) {
   MainWindow w;
   ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/01-async-registration.yaml"));
