@@ -127,8 +127,14 @@ int run(const run_options& o) {
   workbench::run_result result;
   {
     progress_bar bar(fmt::format("running {}", sc->name), !o.quiet && !o.json);
-    result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); }, nullptr, {},
-                                     mode);
+    try {
+      result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); }, nullptr,
+                                       {}, mode);
+    } catch (const std::runtime_error& e) {
+      // Net mode's servers and clients are real: a port or socket the system refuses ends the run.
+      fmt::print(stderr, "mqlab run: {}: {}\n", o.file, e.what());
+      return 2;
+    }
   }
   if (o.out != "-") {
     const fs::path dir = workbench::results_dir(o.out, *sc, utc_timestamp());
