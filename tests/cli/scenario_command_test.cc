@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +63,40 @@ TEST(run_command, writes_the_results_folder) {
   auto cmp = run_mqlab("compare " + run_dir.string() + " " + run_dir.string());
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
   EXPECT_NE(cmp.out.find("response.mean"), std::string::npos);
+}
+
+const char* queued = R"(name: queued
+duration: 3s
+warmup: 1s
+arrivals: {process: poisson, rate: 100/s}
+pipeline: [{publish: {routing_key: jobs}, cost: 1ms}]
+consumers: {name: workers, queue: jobs, count: 2, prefetch: 10, service: 5ms}
+expect:
+  - {metric: main.lost, equals: 0}
+)";
+
+TEST(run_command, a_sim_run_and_a_net_run_compare_side_by_side) {
+  const auto path = write_file("queued.yaml", queued);
+  const auto out = ::testing::TempDir() + "/mqlab-sim-vs-net";
+  std::filesystem::remove_all(out);
+  ASSERT_EQ(run_mqlab("run " + path + " --quiet --no-charts --out " + out).exit_code, 0);
+  auto net = run_mqlab("run " + path + " --quiet --no-charts --mode net --out " + out);
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  std::vector<std::filesystem::path> runs;
+  for (const auto& d : std::filesystem::directory_iterator(std::filesystem::path(out) / "queued")) runs.push_back(d.path());
+  ASSERT_EQ(runs.size(), 2u);
+  std::map<std::string, nlohmann::json> by_mode;
+  for (const auto& r : runs) {
+    auto j = nlohmann::json::parse(std::ifstream(r / "run.json"));
+    by_mode[j["mode"]] = j;
+  }
+  ASSERT_TRUE(by_mode.contains("sim") && by_mode.contains("net"));
+  // Same seed, same arrivals: both published the same messages, one over TCP.
+  const auto published = [](const nlohmann::json& j) { return j["variants"][0]["metrics"]["published"]["mean"].get<double>(); };
+  EXPECT_EQ(published(by_mode["sim"]), published(by_mode["net"]));
+  auto cmp = run_mqlab("compare " + runs[0].string() + " " + runs[1].string());
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("e2e.mean"), std::string::npos) << cmp.out;
 }
 
 TEST(validate_command, broken_file_exits_2_with_file_line_column) {
