@@ -10,10 +10,8 @@ namespace amqp = broker::amqp;
 
 namespace {
 
-// A channel as delivery_ref carries it: the connection above the channel number.
-std::uint64_t pack(amqp::channel_ref c) { return (std::uint64_t{c.conn} << 16) | c.ch; }
-amqp::channel_ref unpack(std::uint64_t c) {
-  return {static_cast<amqp::connection_id>(c >> 16), static_cast<amqp::channel_id>(c & 0xffff)};
+amqp::channel_ref channel_of(delivery_ref d) {
+  return {static_cast<amqp::connection_id>(d.connection()), d.channel_number()};
 }
 
 }  // namespace
@@ -22,12 +20,11 @@ amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec)
     : sim_(sim),
       spec_(spec),
       broker_(spec.broker.cluster),
-      retry_(sim, consumer_slots(spec.consumers).size(), [this](int i) {
+      subscribers_(per_consumer<subscriber>(spec.consumers)),
+      retry_(sim, subscribers_.size(), [this](int i) {
         subscribe(i);
         handle_events();
-      }) {
-  for (const auto& slot : consumer_slots(spec.consumers)) subscribers_.push_back({.slot = slot});
-}
+      }) {}
 
 void amqp_model::start(listener l) {
   listener_ = std::move(l);
@@ -52,7 +49,7 @@ void amqp_model::publish(const std::string& exchange, const std::string& routing
 }
 
 void amqp_model::ack(int, delivery_ref ref) {
-  (void)broker_.basic_ack(unpack(ref.channel), ref.tag, false, now());
+  (void)broker_.basic_ack(channel_of(ref), ref.tag, false, now());
   handle_events();
 }
 
@@ -85,9 +82,7 @@ void amqp_model::heal(broker::node_id a, broker::node_id b) {
 }
 
 std::optional<std::uint64_t> amqp_model::queue_depth(const std::string& queue) const {
-  const auto info = broker_.inspect_queue("/", queue);
-  if (!info) return std::nullopt;
-  return std::uint64_t{info->ready} + info->unacked;
+  return models::queue_depth(broker_, queue);
 }
 
 broker::node_id amqp_model::first_up(std::uint32_t preferred) const {
@@ -129,7 +124,7 @@ void amqp_model::handle_events() {
         if (it == by_channel_.end()) continue;
         const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
         if (!retry_.alive(it->second) || s.conn != d->to.conn) continue;
-        listener_.delivered(it->second, {pack(d->to), d->delivery_tag}, d->msg->body);
+        listener_.delivered(it->second, {delivery_ref::channel_on(d->to.conn, d->to.ch), d->delivery_tag}, d->msg->body);
       } else if (auto* r = std::get_if<amqp::returned>(&e)) {
         if (listener_.returned) listener_.returned(r->msg->body);
       } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {

@@ -37,6 +37,12 @@ void resubscriptions::later(int consumer) {
   });
 }
 
+std::optional<std::uint64_t> queue_depth(const broker::amqp::broker& broker, const std::string& queue) {
+  const auto info = broker.inspect_queue("/", queue);
+  if (!info) return std::nullopt;
+  return std::uint64_t{info->ready} + info->unacked;
+}
+
 void amqp_side::wait_until(std::chrono::steady_clock::time_point t) { std::this_thread::sleep_until(t); }
 
 }  // namespace mqlab::models

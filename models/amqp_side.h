@@ -26,6 +26,13 @@ namespace mqlab::models {
 struct delivery_ref {
   std::uint64_t channel = 0;
   std::uint64_t tag = 0;
+
+  /// A side's channel id: its connection numbering above the AMQP channel number.
+  static std::uint64_t channel_on(std::uint64_t connection, std::uint16_t channel_number) {
+    return (connection << 16) | channel_number;
+  }
+  std::uint64_t connection() const { return channel >> 16; }
+  std::uint16_t channel_number() const { return static_cast<std::uint16_t>(channel & 0xffff); }
 };
 
 /// One consumer of the system: consumer `index` of `group`. Sides and the model number the
@@ -35,10 +42,20 @@ struct consumer_slot {
   int index = 0;
 };
 std::vector<consumer_slot> consumer_slots(const std::vector<consumer_group_spec>& groups);
+/// One State{.slot = s} per consumer: a side's or the model's per-consumer records.
+template <typename State>
+std::vector<State> per_consumer(const std::vector<consumer_group_spec>& groups) {
+  std::vector<State> out;
+  for (const auto& slot : consumer_slots(groups)) out.push_back({.slot = slot});
+  return out;
+}
 
 /// Declares the scenario's exchanges, queues and bindings in `broker`, from node 0 (so queues
 /// live there), as RabbitMQ loads definitions at boot.
 void declare_topology(broker::amqp::broker& broker, const broker_spec& spec);
+
+/// Ready plus unacknowledged messages of a queue in vhost "/"; nullopt if it does not exist.
+std::optional<std::uint64_t> queue_depth(const broker::amqp::broker& broker, const std::string& queue);
 
 /// When consumers subscribe again after losing their connection, channel or queue: client
 /// libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s), with one retry

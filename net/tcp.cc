@@ -22,6 +22,26 @@ std::expected<std::shared_ptr<tcp::acceptor>, std::string> open_listener(boost::
   return acceptor;
 }
 
+std::expected<void, std::string> node_listeners::open(boost::asio::io_context& io, const std::string& bind,
+                                                     std::size_t node, std::uint16_t port) {
+  auto acceptor = open_listener(io, bind, port);
+  if (!acceptor) return std::unexpected(acceptor.error());
+  if (acceptors_.size() <= node) acceptors_.resize(node + 1), ports_.resize(node + 1);
+  boost::system::error_code ec;
+  ports_[node] = (*acceptor)->local_endpoint(ec).port();
+  acceptors_[node] = std::move(*acceptor);
+  return {};
+}
+
+void node_listeners::close(std::size_t node) {
+  boost::system::error_code ignored;
+  acceptors_.at(node)->close(ignored);
+}
+
+void node_listeners::close_all() {
+  for (std::size_t node = 0; node < acceptors_.size(); ++node) close(node);
+}
+
 void close_socket(tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);

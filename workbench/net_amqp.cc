@@ -48,18 +48,14 @@ class server_thread : public loop_thread {
   net::amqp::server server_;
 };
 
-// A channel as delivery_ref carries it: the client's connection count above the channel number.
-std::uint64_t pack(std::uint64_t generation, std::uint16_t channel) { return (generation << 16) | channel; }
-
 class net_amqp final : public models::amqp_side {
  public:
   net_amqp(sim::simulator& sim, const models::system_spec& spec)
       : spec_(spec),
         server_(spec),
         guard_(io_.get_executor()),
-        retry_(sim, models::consumer_slots(spec.consumers).size(), [this](int i) { subscribe(i); }) {
-    for (const auto& slot : models::consumer_slots(spec.consumers)) subscribers_.push_back({.slot = slot});
-  }
+        subscribers_(models::per_consumer<subscriber>(spec.consumers)),
+        retry_(sim, subscribers_.size(), [this](int i) { subscribe(i); }) {}
   ~net_amqp() override {
     producer_.reset();
     for (auto& s : subscribers_) s.conn.reset();
@@ -80,8 +76,8 @@ class net_amqp final : public models::amqp_side {
   void ack(int consumer, delivery_ref ref) override {
     subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
     // A delivery from an earlier connection cannot be acknowledged: the broker requeued it.
-    if (!retry_.alive(consumer) || !s.conn || (ref.channel >> 16) != s.generation) return;
-    s.conn->ack(static_cast<std::uint16_t>(ref.channel & 0xffff), ref.tag);
+    if (!retry_.alive(consumer) || !s.conn || ref.connection() != s.generation) return;
+    s.conn->ack(ref.channel_number(), ref.tag);
   }
 
   void kill(int consumer) override {
@@ -97,19 +93,19 @@ class net_amqp final : public models::amqp_side {
     (void)server_.call([this, node] { return server_.server().restart(node.value); });
   }
   void partition(broker::node_id a, broker::node_id b) override {
-    server_.call([this, a, b] { server_.server().administer([&](amqp::broker& core) { core.partition(a, b); }); });
+    server_.call([this, a, b] {
+      server_.server().administer([&](amqp::broker& core, broker::instant) { core.partition(a, b); });
+    });
   }
   void heal(broker::node_id a, broker::node_id b) override {
     server_.call([this, a, b] {
-      server_.server().administer([&](amqp::broker& core) { core.heal(a, b, wall_now()); });
+      server_.server().administer([&](amqp::broker& core, broker::instant now) { core.heal(a, b, now); });
     });
   }
 
   std::optional<std::uint64_t> queue_depth(const std::string& queue) const override {
     return server_.call([this, &queue]() -> std::optional<std::uint64_t> {
-      const auto info = server_.core().inspect_queue("/", queue);
-      if (!info) return std::nullopt;
-      return std::uint64_t{info->ready} + info->unacked;
+      return models::queue_depth(server_.core(), queue);
     });
   }
   amqp::queue_stats totals() const override {
@@ -138,11 +134,6 @@ class net_amqp final : public models::amqp_side {
     std::uint64_t generation = 0;  // connections opened so far
     std::uint32_t attempt = 0;     // failed connections in a row: each tries the next node
   };
-
-  static broker::instant wall_now() {
-    return {std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count()};
-  }
-  std::uint32_t nodes() const { return std::max(1u, spec_.broker.cluster.nodes); }
 
   void connect_producer() {
     producer_ = std::make_unique<net::amqp::client>(io_, net::amqp::client_handlers{
@@ -187,7 +178,8 @@ class net_amqp final : public models::amqp_side {
         .delivered = [this, index, generation, later](net::amqp::client_message m) {
           later([this, index, generation, m = std::move(m)](subscriber& target) {
             target.attempt = 0;
-            listener_.delivered(index, {pack(generation, m.channel), m.delivery_tag}, m.body);
+            // The client's connection count is the connection part of the channel id.
+            listener_.delivered(index, {delivery_ref::channel_on(generation, m.channel), m.delivery_tag}, m.body);
           });
         },
         .cancelled = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { retry_.later(index); }); },

@@ -65,6 +65,8 @@ class connection {
   bool done() const { return phase_ == phase::done; }
   /// The connection's id in the broker once connection.open succeeded.
   std::optional<broker::amqp::connection_id> broker_id() const;
+  /// The cluster node that serves this connection.
+  broker::node_id node() const { return node_; }
   /// Why the connection ended, for the server log ("" while it runs or after a clean close).
   const std::string& end_reason() const { return end_reason_; }
 

@@ -41,12 +41,11 @@ constexpr std::size_t coalesce_bytes = 32 * 1024;
 
 /// A client socket and its protocol state; shared by its reader coroutine and write handlers.
 struct peer {
-  peer(tcp::socket s, broker::amqp::broker& core, const server_options& options, bool loopback, std::uint32_t node_)
-      : socket(std::move(s)), conn(core, options, loopback, broker::node_id{node_}), node(node_), resume(socket.get_executor()),
+  peer(tcp::socket s, broker::amqp::broker& core, const server_options& options, bool loopback, std::uint32_t node)
+      : socket(std::move(s)), conn(core, options, loopback, broker::node_id{node}), resume(socket.get_executor()),
         coalesce(socket.get_executor()) {}
   tcp::socket socket;
   connection conn;
-  std::uint32_t node;
   outbox out;
   bool closed = false, coalescing = false;
   asio::steady_timer resume;    // the reader waits on it while the memory alarm pauses it
@@ -65,8 +64,7 @@ struct server::impl {
   broker::amqp::broker& core;
   server_options options;
   listen_options listen;
-  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // by node, from start()
-  std::vector<std::uint16_t> bound;                        // each node's port, kept while it is down
+  node_listeners listeners;  // by node, from start()
   asio::steady_timer housekeeping, expiry;
   instant expiry_at = instant::never();
   std::unordered_set<std::shared_ptr<peer>> peers;
@@ -74,7 +72,6 @@ struct server::impl {
   std::vector<std::shared_ptr<peer>> dirty;
   bool stopping = false, blocked = false, flush_posted = false;
 
-  std::expected<void, std::string> open(std::uint32_t node, std::uint16_t port);
   asio::awaitable<void> accept_loop(std::uint32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> housekeeping_loop();
@@ -88,8 +85,7 @@ struct server::impl {
 };
 
 asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
-  // A restarted node gets a new acceptor; this loop keeps the one it serves alive until it ends.
-  const std::shared_ptr<tcp::acceptor> acceptor = acceptors[node];
+  const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(node);
   while (!stopping && acceptor->is_open()) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -257,22 +253,12 @@ server::server(asio::io_context& io, broker::amqp::broker& broker, server_option
 
 server::~server() = default;
 
-std::expected<void, std::string> server::impl::open(std::uint32_t node, std::uint16_t port) {
-  auto acceptor = open_listener(io, listen.bind, port);
-  if (!acceptor) return std::unexpected(acceptor.error());
-  if (acceptors.size() <= node) acceptors.resize(node + 1), bound.resize(node + 1);
-  acceptors[node] = std::move(*acceptor);
-  boost::system::error_code ec;
-  bound[node] = acceptors[node]->local_endpoint(ec).port();
-  return {};
-}
-
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
   const std::uint32_t nodes = std::max(s.listen.nodes, 1u);
   for (std::uint32_t node = 0; node < nodes; ++node) {
     const auto port = static_cast<std::uint16_t>(s.listen.port == 0 ? 0 : s.listen.port + node);
-    if (auto ok = s.open(node, port); !ok) return ok;
+    if (auto ok = s.listeners.open(s.io, s.listen.bind, node, port); !ok) return ok;
     log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}", nodes > 1 ? fmt::format("node {} ", node) : "",
         s.listen.bind, ports()[node]);
   }
@@ -287,17 +273,16 @@ std::uint16_t server::port() const {
   return all.empty() ? 0 : all.front();
 }
 
-std::vector<std::uint16_t> server::ports() const { return impl_->bound; }
+std::vector<std::uint16_t> server::ports() const { return impl_->listeners.ports(); }
 
 bool server::kill(std::uint32_t node) {
   auto& s = *impl_;
-  if (node >= s.acceptors.size() || !s.core.node_up(broker::node_id{node})) return false;
+  if (node >= s.listeners.size() || !s.core.node_up(broker::node_id{node})) return false;
   log(log_level::warn, "killing AMQP node {}", node);
-  boost::system::error_code ignored;
-  s.acceptors[node]->close(ignored);
+  s.listeners.close(node);
   std::vector<std::shared_ptr<peer>> victims;
   for (const auto& p : s.peers) {
-    if (p->node == node) victims.push_back(p);
+    if (p->conn.node().value == node) victims.push_back(p);
   }
   // The core drops the node's connections itself; their sockets go without a goodbye.
   s.core.crash_node(broker::node_id{node}, now());
@@ -308,10 +293,10 @@ bool server::kill(std::uint32_t node) {
 
 std::expected<void, std::string> server::restart(std::uint32_t node) {
   auto& s = *impl_;
-  if (node >= s.acceptors.size()) return std::unexpected(fmt::format("there is no node {}", node));
+  if (node >= s.listeners.size()) return std::unexpected(fmt::format("there is no node {}", node));
   if (s.core.node_up(broker::node_id{node})) return std::unexpected(fmt::format("node {} is running", node));
-  const auto port = s.bound[node];
-  if (auto ok = s.open(node, port); !ok) return ok;
+  const auto port = s.listeners.ports()[node];
+  if (auto ok = s.listeners.open(s.io, s.listen.bind, node, port); !ok) return ok;
   s.core.restart_node(broker::node_id{node}, now());
   asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   s.dispatch_events();
@@ -319,8 +304,8 @@ std::expected<void, std::string> server::restart(std::uint32_t node) {
   return {};
 }
 
-void server::administer(const std::function<void(broker::amqp::broker&)>& change) {
-  change(impl_->core);
+void server::administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change) {
+  change(impl_->core, now());
   impl_->dispatch_events();
 }
 
@@ -328,8 +313,7 @@ void server::stop() {
   auto& s = *impl_;
   if (s.stopping) return;
   s.stopping = true;
-  boost::system::error_code ignored;
-  for (const auto& a : s.acceptors) a->close(ignored);
+  s.listeners.close_all();
   s.housekeeping.cancel();
   s.expiry.cancel();
   for (const auto& p : s.peers) {

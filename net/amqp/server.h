@@ -50,8 +50,8 @@ class server {
   /// Node `node` comes back on its old port.
   std::expected<void, std::string> restart(std::uint32_t node);
   /// Runs a change to the core from outside the protocol (a network partition, administration)
-  /// and sends clients what follows from it.
-  void administer(const std::function<void(broker::amqp::broker&)>& change);
+  /// at the server's clock's `now`, and sends clients what follows from it.
+  void administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change);
   /// Stops accepting and closes every connection with 320 CONNECTION_FORCED; the event loop
   /// runs out once the goodbyes are written (or after a second).
   void stop();

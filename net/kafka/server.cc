@@ -50,14 +50,13 @@ struct server::impl {
   asio::io_context& io;
   service& svc;
   listen_options listen;
-  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // shared with their accept loops
+  node_listeners listeners;  // by broker
   asio::system_timer deadline;
   std::int64_t deadline_at = INT64_MAX;
   std::unordered_map<std::uint64_t, std::shared_ptr<peer>> peers;
   std::uint64_t next_id = 1;
   bool stopping = false;
 
-  std::expected<void, std::string> open(std::int32_t node, std::uint16_t port);
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> deadline_loop();
@@ -74,8 +73,7 @@ struct server::impl {
 };
 
 asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
-  // A restarted broker gets a new acceptor; this loop keeps the one it serves alive until it ends.
-  const std::shared_ptr<tcp::acceptor> listening = acceptors[static_cast<std::size_t>(node)];
+  const std::shared_ptr<tcp::acceptor> listening = listeners.acceptor(static_cast<std::size_t>(node));
   auto& acceptor = *listening;
   while (!stopping && acceptor.is_open()) {
     boost::system::error_code ec;
@@ -219,20 +217,11 @@ server::server(asio::io_context& io, service& s, listen_options listen)
 
 server::~server() = default;
 
-std::expected<void, std::string> server::impl::open(std::int32_t node, std::uint16_t port) {
-  auto acceptor = open_listener(io, listen.bind, port);
-  if (!acceptor) return std::unexpected(acceptor.error());
-  const auto index = static_cast<std::size_t>(node);
-  if (acceptors.size() <= index) acceptors.resize(index + 1);
-  acceptors[index] = std::move(*acceptor);
-  return {};
-}
-
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
     const auto port = static_cast<std::uint16_t>(s.listen.first_port == 0 ? 0 : s.listen.first_port + node);
-    if (auto ok = s.open(node, port); !ok) return ok;
+    if (auto ok = s.listeners.open(s.io, s.listen.bind, static_cast<std::size_t>(node), port); !ok) return ok;
     s.svc.advertise({node, s.listen.bind, ports()[static_cast<std::size_t>(node)]});
     log(log_level::info, "Kafka broker {} listening on {}:{}", node, s.listen.bind, ports()[static_cast<std::size_t>(node)]);
   }
@@ -249,22 +238,13 @@ std::expected<void, std::string> server::start() {
   return {};
 }
 
-std::vector<std::uint16_t> server::ports() const {
-  std::vector<std::uint16_t> out;
-  for (const auto& a : impl_->acceptors) {
-    boost::system::error_code ec;
-    const auto ep = a->local_endpoint(ec);
-    out.push_back(ec ? 0 : ep.port());
-  }
-  return out;
-}
+std::vector<std::uint16_t> server::ports() const { return impl_->listeners.ports(); }
 
 bool server::kill(std::int32_t node) {
   auto& s = *impl_;
-  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size()) || !s.svc.core().broker_up(node)) return false;
+  if (node < 0 || node >= static_cast<std::int32_t>(s.listeners.size()) || !s.svc.core().broker_up(node)) return false;
   log(log_level::warn, "killing Kafka broker {}", node);
-  boost::system::error_code ignored;
-  s.acceptors[static_cast<std::size_t>(node)]->close(ignored);
+  s.listeners.close(static_cast<std::size_t>(node));
   std::vector<std::shared_ptr<peer>> victims;
   for (const auto& [id, p] : s.peers) {
     if (p->conn.node() == node) victims.push_back(p);
@@ -278,12 +258,12 @@ bool server::kill(std::int32_t node) {
 
 std::expected<void, std::string> server::restart(std::int32_t node) {
   auto& s = *impl_;
-  if (node < 0 || node >= static_cast<std::int32_t>(s.acceptors.size())) {
+  if (node < 0 || node >= static_cast<std::int32_t>(s.listeners.size())) {
     return std::unexpected(fmt::format("there is no broker {}", node));
   }
   if (s.svc.core().broker_up(node)) return std::unexpected(fmt::format("broker {} is running", node));
   const auto& address = s.svc.address(node);
-  if (auto ok = s.open(node, address.port); !ok) return ok;
+  if (auto ok = s.listeners.open(s.io, s.listen.bind, static_cast<std::size_t>(node), address.port); !ok) return ok;
   s.svc.restart(node, now_ms());
   asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   log(log_level::info, "Kafka broker {} restarted on {}:{}", node, address.host, address.port);
@@ -298,8 +278,7 @@ void server::stop() {
   auto& s = *impl_;
   if (s.stopping) return;
   s.stopping = true;
-  boost::system::error_code ignored;
-  for (auto& a : s.acceptors) a->close(ignored);
+  s.listeners.close_all();
   s.deadline.cancel();
   for (auto& t : s.fetch_timers) t->cancel();
   std::vector<std::shared_ptr<peer>> all;
