@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <thread>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -402,8 +401,9 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
 }
 
 void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* cancel) {
-  // Each event fires once the wall clock reaches its time; in between, the real Kafka side
-  // hands over what arrived. Sleeps are capped so delivery reports never wait long.
+  // Each event fires once the wall clock reaches its time; in between, the real sides hand
+  // over what arrived. The AMQP side's wait ends early when its clients receive something;
+  // waits are capped so Kafka's delivery reports never sit long either.
   using clock = std::chrono::steady_clock;
   constexpr sim::duration max_nap = sim::duration::milliseconds(1);
   if (!wall_start_) wall_start_ = clock::now() - std::chrono::nanoseconds(sim_.now().ns());

@@ -187,17 +187,8 @@ bool client::alive() const { return impl_->state == impl::phase::handshake || im
 
 void client::open_channel(std::uint16_t channel) { impl_->command(channel, channel_open{}); }
 
-void client::declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type) {
-  impl_->command(channel, exchange_declare{.exchange = name, .type = type, .durable = true});
-}
-
 void client::declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments) {
   impl_->command(channel, queue_declare{.queue = name, .durable = durable, .arguments = arguments});
-}
-
-void client::bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange, std::string_view key,
-                        const field_table& arguments) {
-  impl_->command(channel, queue_bind{.queue = queue, .exchange = exchange, .routing_key = key, .arguments = arguments});
 }
 
 void client::qos(std::uint16_t channel, std::uint16_t prefetch_count) {

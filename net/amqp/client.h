@@ -1,5 +1,5 @@
 // An AMQP 0-9-1 client over Boost.Asio, for net mode's producers and consumers: it logs in
-// (PLAIN), opens channels, declares topology, publishes, consumes and acknowledges, and reports
+// (PLAIN), opens channels, declares queues, publishes, consumes and acknowledges, and reports
 // what the server sends back (deliveries, returns, basic.cancel, closes) through callbacks run
 // on the io_context's thread. Commands are pipelined: they are written in order without waiting
 // for their -ok replies, and those issued before connection.open-ok leave right after it.
@@ -53,10 +53,7 @@ class client {
   bool alive() const;
 
   void open_channel(std::uint16_t channel);
-  void declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type);
   void declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments);
-  void bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange, std::string_view key,
-                  const field_table& arguments);
   void qos(std::uint16_t channel, std::uint16_t prefetch_count);
   void consume(std::uint16_t channel, std::string_view queue, bool no_ack);
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
