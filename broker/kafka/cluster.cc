@@ -111,7 +111,7 @@ void cluster::update_high_watermark(partition_state& ps) {
   ps.high_watermark = std::max(ps.high_watermark, hw);
 }
 
-std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower, std::size_t max_records) {
+std::int64_t cluster::align(partition_state& ps, std::int32_t follower) {
   partition_log& from = ps.logs.at(ps.leader);
   partition_log& to = ps.logs.at(follower);
   // A follower ahead of its (new) leader holds records the leader never had: truncate them.
@@ -119,17 +119,32 @@ std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower,
     truncated_ += static_cast<std::uint64_t>(to.log_end_offset() - from.log_end_offset());
     to.truncate_to(from.log_end_offset());
   }
-  if (to.log_end_offset() < from.log_start_offset()) to.truncate_to(from.log_start_offset());
-  auto records = from.read(std::max(to.log_end_offset(), from.log_start_offset()), max_records);
+  if (to.log_end_offset() < from.log_start_offset()) to.restart_at(from.log_start_offset());
+  return std::max(to.log_end_offset(), from.log_start_offset());
+}
+
+std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower, std::size_t max_records) {
+  auto records = ps.logs.at(ps.leader).read(align(ps, follower), max_records);
   return records ? std::move(*records) : std::vector<record>{};
+}
+
+void cluster::catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms) {
+  const std::int64_t from = align(ps, follower);
+  partition_log& to = ps.logs.at(follower);
+  // Straight from the leader's log into the follower's: no fetch response in between.
+  (void)ps.logs.at(ps.leader).visit(from, SIZE_MAX, INT64_MAX, [&](const record& r) {
+    inter_broker_bytes_ += r.size_bytes();
+    to.append_replica(r);
+  });
+  note_caught_up(ps, follower, now_ms);
 }
 
 void cluster::append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms) {
   partition_log& to = ps.logs.at(follower);
   for (auto& r : records) {
-    if (r.offset != to.log_end_offset()) continue;  // a stale or overlapping fetch
+    if (r.offset < to.log_end_offset()) continue;  // a stale or overlapping fetch
     inter_broker_bytes_ += r.size_bytes();
-    to.append(std::move(r));
+    to.append_replica(std::move(r));
   }
   note_caught_up(ps, follower, now_ms);
 }
@@ -213,7 +228,7 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
   if (a == acks::all && !follower_fetching_) {
     // The leader waits for every ISR member: model the followers' fetch as immediate.
     for (std::int32_t follower : ps->isr) {
-      if (follower != ps->leader) append_to(*ps, follower, lacking(*ps, follower, SIZE_MAX), now_ms);
+      if (follower != ps->leader) catch_up(*ps, follower, now_ms);
     }
   }
   update_high_watermark(*ps);
@@ -255,7 +270,7 @@ void cluster::replicate(std::int64_t now_ms) {
       if (ps.leader < 0) continue;
       for (std::int32_t r : ps.replicas) {
         if (r == ps.leader || !up_[static_cast<std::size_t>(r)]) continue;
-        append_to(ps, r, lacking(ps, r, SIZE_MAX), now_ms);
+        catch_up(ps, r, now_ms);
       }
       expire_lagging(ps, now_ms);
     }

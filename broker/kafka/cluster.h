@@ -151,8 +151,12 @@ class cluster {
   partition_state* find(const std::string& topic, std::int32_t p);
   void elect(partition_state& ps, const topic_config& config);
   void update_high_watermark(partition_state& ps);
-  /// Truncates what the follower has and the leader lacks; returns what it lacks.
+  /// Truncates what the follower has and the leader lacks; returns the offset it needs next.
+  std::int64_t align(partition_state& ps, std::int32_t follower);
+  /// align(), then what the follower lacks.
   std::vector<record> lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
+  /// In-process replication: the follower copies what it lacks from the leader's log.
+  void catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms);
   /// A follower at the leader's log end is in sync as of now.
   void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);

@@ -13,24 +13,45 @@ std::size_t record::size_bytes() const {
   return n;
 }
 
-void partition_log::roll() {
+std::vector<record>::const_iterator partition_log::segment::find(std::int64_t offset) const {
+  const std::int64_t at = offset - base_offset;
+  if (at <= 0) return records.begin();
+  if (records.empty() || records.back().offset < offset) return records.end();
+  if (at < static_cast<std::int64_t>(records.size()) && records[static_cast<std::size_t>(at)].offset == offset) {
+    return records.begin() + at;
+  }
+  return std::lower_bound(records.begin(), records.end(), offset,
+                          [](const record& r, std::int64_t o) { return r.offset < o; });
+}
+
+void partition_log::roll(std::int64_t base_offset) {
   // A new segment will likely hold as many records as the last one did: reserving that many
   // spares the doublings that would move every record of a busy partition again and again.
   const std::size_t expected = segments_.empty() ? 0 : segments_.back().records.size();
-  segments_.push_back(segment{next_offset_, {}, 0, INT64_MIN});
+  segments_.push_back(segment{base_offset, {}, 0, INT64_MIN});
   segments_.back().records.reserve(expected);
 }
 
 std::int64_t partition_log::append(record r) {
-  if (segments_.empty() || segments_.back().bytes >= config_.segment_bytes) roll();
-  r.offset = next_offset_++;
+  r.offset = next_offset_;
+  store(std::move(r));
+  return next_offset_ - 1;
+}
+
+void partition_log::append_replica(record r) {
+  if (r.offset < next_offset_) return;
+  store(std::move(r));
+}
+
+void partition_log::store(record r) {
+  if (segments_.empty() || segments_.back().bytes >= config_.segment_bytes) roll(r.offset);
+  next_offset_ = r.offset + 1;
   auto& seg = segments_.back();
   const std::size_t size = r.size_bytes();
   seg.bytes += size;
   bytes_ += size;
   seg.max_timestamp = std::max(seg.max_timestamp, r.timestamp_ms);
   seg.records.push_back(std::move(r));
-  return next_offset_ - 1;
 }
 
 std::expected<std::vector<record>, error_code> partition_log::read(std::int64_t offset, std::size_t max_records,
@@ -116,6 +137,12 @@ void partition_log::truncate_to(std::int64_t offset) {
     }
   }
   next_offset_ = std::min(next_offset_, std::max(offset, start_offset_));
+}
+
+void partition_log::restart_at(std::int64_t offset) {
+  segments_.clear();
+  bytes_ = 0;
+  start_offset_ = next_offset_ = offset;
 }
 
 }  // namespace mqlab::broker::kafka

@@ -40,6 +40,9 @@ class partition_log {
 
   /// Appends, assigning the next offset; returns it. O(1) amortised.
   std::int64_t append(record r);
+  /// Appends a leader's record at its own offset, as a follower does: a gap compaction left in
+  /// the leader's log stays a gap. Ignored unless `r.offset` is at or past the log end.
+  void append_replica(record r);
   /// First offset still in the log.
   std::int64_t log_start_offset() const { return start_offset_; }
   /// The offset the next record will get (LEO).
@@ -66,6 +69,9 @@ class partition_log {
   std::size_t compact();
   /// Drops everything at or after `offset` (a returning replica truncating to the leader's log).
   void truncate_to(std::int64_t offset);
+  /// Empties the log, which then starts at `offset` (a follower that fell behind the leader's
+  /// log start offset starts over from there).
+  void restart_at(std::int64_t offset);
 
  private:
   struct segment {
@@ -73,8 +79,12 @@ class partition_log {
     std::vector<record> records;
     std::uint64_t bytes = 0;
     std::int64_t max_timestamp = INT64_MIN;
+    /// The first record at or after `offset`: by position while the segment has no gaps
+    /// (always, until compaction), else by binary search.
+    std::vector<record>::const_iterator find(std::int64_t offset) const;
   };
-  void roll();
+  void roll(std::int64_t base_offset);
+  void store(record r);
   std::size_t drop_front_segment();
 
   log_config config_;
@@ -93,8 +103,7 @@ std::expected<std::size_t, error_code> partition_log::visit(std::int64_t offset,
                               [](std::int64_t o, const segment& s) { return o < s.base_offset; });
   if (seg != segments_.begin()) --seg;
   for (; seg != segments_.end() && n < max_records; ++seg) {
-    auto it = std::lower_bound(seg->records.begin(), seg->records.end(), offset,
-                               [](const record& r, std::int64_t o) { return r.offset < o; });
+    auto it = seg->find(offset);
     for (; it != seg->records.end() && n < max_records; ++it) {
       if (it->offset >= limit) return n;
       f(*it);

@@ -140,6 +140,57 @@ TEST(kafka_cluster, a_returning_former_leader_truncates_what_was_never_committed
   EXPECT_EQ(*logs.at(old_leader).read(4, 10)->front().value, "new0");
 }
 
+// A follower copies the leader's records at the leader's offsets, whatever happened to the
+// leader's log while the follower was away.
+std::vector<std::int64_t> offsets_on(const cluster& c, std::int32_t broker) {
+  std::vector<std::int64_t> out;
+  const auto& log = c.partition("t", 0).logs.at(broker);
+  for (const auto& r : *log.read(log.log_start_offset(), SIZE_MAX)) out.push_back(r.offset);
+  return out;
+}
+
+TEST(kafka_cluster, a_follower_copies_a_compacted_log_with_its_gaps) {
+  cluster c(2);
+  topic_config cfg;
+  cfg.replication_factor = 2;
+  cfg.log.segment_bytes = 60;
+  cfg.log.compact = true;
+  c.create_topic("t", cfg);
+  const std::int32_t follower = c.partition("t", 0).replicas[1];
+  c.crash_broker(follower, 0);
+  for (int i = 0; i < 12; ++i) {
+    c.produce("t", 0, record{0, 0, "k" + std::to_string(i % 3), "v" + std::to_string(i), {}}, acks::leader, 1);
+  }
+  c.clean(2);  // the leader keeps the newest of k0, k1, k2 in its closed segments
+  c.restart_broker(follower, 3);
+  c.replicate(4);
+  const auto leader = offsets_on(c, c.partition("t", 0).leader);
+  ASSERT_LT(leader.size(), 12u) << "compaction left gaps";
+  EXPECT_EQ(offsets_on(c, follower), leader);
+  EXPECT_TRUE(c.partition("t", 0).isr.contains(follower));
+}
+
+TEST(kafka_cluster, a_follower_behind_the_leaders_log_start_starts_over_there) {
+  cluster c(2);
+  topic_config cfg;
+  cfg.replication_factor = 2;
+  cfg.log.segment_bytes = 100;
+  cfg.log.retention_bytes = 200;
+  c.create_topic("t", cfg);
+  const std::int32_t follower = c.partition("t", 0).replicas[1];
+  c.produce("t", 0, batch(2), acks::all, 0);
+  c.crash_broker(follower, 1);
+  c.produce("t", 0, batch(40), acks::leader, 2);
+  c.clean(3);  // retention removes the leader's oldest segments, past the follower's log end
+  const auto& leader_log = c.partition("t", 0).logs.at(c.partition("t", 0).leader);
+  ASSERT_GT(leader_log.log_start_offset(), 2);
+  c.restart_broker(follower, 4);
+  c.replicate(5);
+  const auto& follower_log = c.partition("t", 0).logs.at(follower);
+  EXPECT_EQ(follower_log.log_start_offset(), leader_log.log_start_offset());
+  EXPECT_EQ(offsets_on(c, follower), offsets_on(c, c.partition("t", 0).leader));
+}
+
 }  // namespace
 }  // namespace mqlab::broker::kafka
 
