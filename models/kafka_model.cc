@@ -72,7 +72,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
   const record_stamp stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)};
   const std::size_t bytes = std::max<std::size_t>(step.record_bytes, sizeof stamp);
   kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(key_names_[static_cast<std::size_t>(key)]) : std::nullopt,
-                  kafka::shared_bytes::filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
+                  values_.filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
@@ -85,13 +85,14 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
 void kafka_model::poll(std::size_t m) {
   member& mem = members_[m];
   if (!mem.alive) return;
-  auto got = mem.client->poll(now_ms());
-  if (!got || got->empty()) {
+  auto got = mem.client->poll(now_ms(), [&](const kafka::topic_partition&, const kafka::record& r) {
+    mem.buffer.push_back(decode_payload<record_stamp>(*r.value));
+  });
+  if (!got || *got == 0) {
     sim_.after(mem.group->poll_interval, [this, m] { poll(m); });
     return;
   }
-  mem.delivered += got->size();
-  for (const auto& r : *got) mem.buffer.push_back(decode_payload<record_stamp>(*r.second.value));
+  mem.delivered += *got;
   work(m);
 }
 

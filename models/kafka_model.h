@@ -59,6 +59,7 @@ class kafka_model final : public kafka_side {
   sim::rng key_rng_;
   std::vector<member> members_;
   std::int32_t round_robin_ = 0;
+  broker::kafka::byte_arena values_;          // the records' values, packed
   std::vector<std::uint32_t> next_sequence_;  // per key
   std::vector<std::string> key_names_;        // "key-N", made once
   record_ledger ledger_;

@@ -78,6 +78,10 @@ void consumer::join(std::int64_t now_ms) {
 
 std::int64_t consumer::starting_offset(const topic_partition& tp) const {
   if (auto committed = cluster_.groups().committed(config_.group, tp)) return *committed;
+  return reset_position(tp);
+}
+
+std::int64_t consumer::reset_position(const topic_partition& tp) const {
   const auto& ps = cluster_.partition(tp.topic, tp.partition);
   if (config_.reset == offset_reset::earliest) {
     return ps.leader < 0 ? 0 : ps.logs.at(ps.leader).log_start_offset();
@@ -86,37 +90,46 @@ std::int64_t consumer::starting_offset(const topic_partition& tp) const {
 }
 
 std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consumer::poll(std::int64_t now_ms) {
+  std::vector<std::pair<topic_partition, record>> out;
+  auto n = poll(now_ms, [&](const topic_partition& tp, const record& r) { out.emplace_back(tp, r); });
+  if (!n) return std::unexpected(n.error());
+  return out;
+}
+
+std::expected<std::size_t, error_code> consumer::poll(std::int64_t now_ms, const record_visitor& f) {
   if (closed_) return std::unexpected(error_code::unknown_member_id);
   if (generation_ < 0 ||
       cluster_.groups().heartbeat(config_.group, member_id_, generation_, now_ms) != error_code::none) {
     join(now_ms);  // first poll, or the group rebalanced: rejoin and pick up the new assignment
   }
   if (config_.auto_commit && now_ms - last_commit_ms_ >= config_.auto_commit_interval_ms) commit(now_ms);
-  std::vector<std::pair<topic_partition, record>> out;
   // fetch.min.bytes / fetch.max.wait.ms: the broker holds a fetch until enough data is there
   // or the wait is over.
   if (config_.fetch_min_bytes > 1 && available_bytes() < config_.fetch_min_bytes) {
     if (waiting_since_ms_ < 0) waiting_since_ms_ = now_ms;
-    if (now_ms - waiting_since_ms_ < config_.fetch_max_wait_ms) return out;
+    if (now_ms - waiting_since_ms_ < config_.fetch_max_wait_ms) return 0;
   }
   waiting_since_ms_ = -1;
-  for (std::size_t visited = 0; visited < assigned_.size() && out.size() < config_.max_poll_records; ++visited) {
+  std::size_t n = 0;
+  for (std::size_t visited = 0; visited < assigned_.size() && n < config_.max_poll_records; ++visited) {
     const auto& tp = assigned_[(next_partition_ + visited) % assigned_.size()];
     auto& pos = positions_[tp];
-    auto got = cluster_.fetch(tp.topic, tp.partition, pos, config_.max_poll_records - out.size());
-    if (got.error == error_code::offset_out_of_range) {
-      if (config_.reset == offset_reset::none) return std::unexpected(error_code::offset_out_of_range);
-      pos = config_.reset == offset_reset::earliest ? got.log_start_offset : got.high_watermark;
-      got = cluster_.fetch(tp.topic, tp.partition, pos, config_.max_poll_records - out.size());
-    }
-    for (auto& r : got.records) {
+    const auto take = [&](const record& r) {
       pos = r.offset + 1;
-      out.emplace_back(tp, std::move(r));
+      f(tp, r);
+    };
+    auto got = cluster_.fetch_visit(tp.topic, tp.partition, pos, config_.max_poll_records - n, take);
+    if (!got && got.error() == error_code::offset_out_of_range) {
+      if (config_.reset == offset_reset::none) return std::unexpected(error_code::offset_out_of_range);
+      pos = reset_position(tp);
+      got = cluster_.fetch_visit(tp.topic, tp.partition, pos, config_.max_poll_records - n, take);
     }
+    n += got.value_or(0);
   }
   if (!assigned_.empty()) next_partition_ = (next_partition_ + 1) % assigned_.size();
-  return out;
+  return n;
 }
+
 
 std::size_t consumer::available_bytes() const {
   std::size_t bytes = 0;

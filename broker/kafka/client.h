@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,6 +80,10 @@ class consumer {
   /// the assigned partitions. Heartbeats and auto-commits as a side effect. An
   /// OFFSET_OUT_OF_RANGE with reset=none is returned as the error.
   std::expected<std::vector<std::pair<topic_partition, record>>, error_code> poll(std::int64_t now_ms);
+  /// poll() without copies: f(partition, record) for each record, valid only during the call;
+  /// returns how many.
+  using record_visitor = std::function<void(const topic_partition&, const record&)>;
+  std::expected<std::size_t, error_code> poll(std::int64_t now_ms, const record_visitor& f);
   /// A background heartbeat (the Java client sends them from its own thread between polls);
   /// REBALANCE_IN_PROGRESS means the next poll rejoins.
   error_code heartbeat(std::int64_t now_ms);
@@ -103,6 +108,8 @@ class consumer {
  private:
   void join(std::int64_t now_ms);
   std::int64_t starting_offset(const topic_partition& tp) const;
+  /// Where auto.offset.reset moves a position that fell out of the log.
+  std::int64_t reset_position(const topic_partition& tp) const;
   /// Bytes of committed records waiting at the current positions (what a fetch would return).
   std::size_t available_bytes() const;
 

@@ -1,7 +1,7 @@
 // A record's value as the log keeps it: immutable and shared, so a follower's copy, a fetch
 // and a consumer's buffer hold the same bytes instead of copies, as Kafka serves every reader
 // from the same segment file. Null (no bytes at all) is distinct from empty: a null value is
-// a tombstone.
+// a tombstone. A byte_arena packs many values into one allocation.
 #pragma once
 
 #include <algorithm>
@@ -43,6 +43,10 @@ class shared_bytes {
     return out;
   }
 
+  /// Shares `owner`'s allocation: the bytes at `data` stay alive while any value holds them.
+  shared_bytes(const std::shared_ptr<char[]>& owner, const char* data, std::size_t size)
+      : data_(owner, data), size_(size) {}
+
   explicit operator bool() const { return data_ != nullptr; }
   bool has_value() const { return data_ != nullptr; }
   /// The bytes. REQUIRES: has_value().
@@ -58,6 +62,33 @@ class shared_bytes {
  private:
   std::shared_ptr<const char[]> data_;
   std::size_t size_ = 0;
+};
+
+/// Values written one after another into shared chunks, as a producer fills a segment: one
+/// allocation per chunk rather than per value, and a chunk is freed with the last value in it.
+/// A value larger than a chunk gets an allocation of its own.
+class byte_arena {
+ public:
+  explicit byte_arena(std::size_t chunk_bytes = 64 << 10) : chunk_bytes_(chunk_bytes) {}
+
+  /// `size` bytes written in place by `fill(char*)`.
+  template <typename Fill>
+  shared_bytes filled(std::size_t size, Fill fill) {
+    if (size > chunk_bytes_ / 4) return shared_bytes::filled(size, fill);
+    if (chunk_ == nullptr || used_ + size > chunk_bytes_) {
+      chunk_ = std::make_shared_for_overwrite<char[]>(chunk_bytes_);
+      used_ = 0;
+    }
+    char* at = chunk_.get() + used_;
+    fill(at);
+    used_ += size;
+    return shared_bytes(chunk_, at, size);
+  }
+
+ private:
+  std::size_t chunk_bytes_;
+  std::shared_ptr<char[]> chunk_;
+  std::size_t used_ = 0;
 };
 
 }  // namespace mqlab::broker::kafka
