@@ -7,16 +7,17 @@ namespace mqlab::models {
 
 void record_ledger::finish(const record_stamp& s, std::int64_t now_ns) {
   if (s.key >= 0) {
-    auto& seen = seen_[s.key];
-    if (seen.size() <= s.sequence) seen.resize(s.sequence + 1, false);
-    if (seen[s.sequence]) {
+    if (keys_.size() <= static_cast<std::size_t>(s.key)) keys_.resize(static_cast<std::size_t>(s.key) + 1);
+    auto& key = keys_[static_cast<std::size_t>(s.key)];
+    // Grow by doubling: sequences arrive nearly in order, one past the end at a time.
+    if (key.seen.size() <= s.sequence) key.seen.resize(std::max<std::size_t>(s.sequence + 1, 2 * key.seen.size()), false);
+    if (key.seen[s.sequence]) {
       ++duplicates_;  // delivered again after a rebalance
       return;
     }
-    seen[s.sequence] = true;
-    auto& high = highest_[s.key];
-    if (s.sequence + 1 < high) ++order_violations_;
-    high = std::max<std::uint64_t>(high, s.sequence + 1);
+    key.seen[s.sequence] = true;
+    if (s.sequence + 1 < key.highest) ++order_violations_;
+    key.highest = std::max<std::uint64_t>(key.highest, s.sequence + 1);
   }
   if (s.measured) {
     ++consumed_;

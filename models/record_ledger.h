@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <vector>
 
 #include "sim/histogram.h"
@@ -30,8 +29,11 @@ class record_ledger {
   const sim::histogram& e2e() const { return e2e_; }
 
  private:
-  std::map<int, std::vector<bool>> seen_;   // per key: sequences consumed
-  std::map<int, std::uint64_t> highest_;    // per key: highest sequence consumed + 1
+  struct key_history {
+    std::vector<bool> seen;     // sequences consumed
+    std::uint64_t highest = 0;  // highest sequence consumed + 1
+  };
+  std::vector<key_history> keys_;  // by key number
   sim::histogram e2e_;
   std::uint64_t consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
 };
