@@ -65,13 +65,13 @@ void kafka_model::tick() {
 void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured) {
   const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
   if (key >= static_cast<std::int32_t>(key_names_.size())) {
-    for (auto k = static_cast<std::int32_t>(key_names_.size()); k <= key; ++k) key_names_.push_back(fmt::format("key-{}", k));
+    for (auto k = static_cast<std::int32_t>(key_names_.size()); k <= key; ++k) key_names_.emplace_back(fmt::format("key-{}", k));
     next_sequence_.resize(key_names_.size(), 0);
   }
   const auto sequence = key >= 0 ? next_sequence_[static_cast<std::size_t>(key)]++ : 0;
   const record_stamp stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)};
   const std::size_t bytes = std::max<std::size_t>(step.record_bytes, sizeof stamp);
-  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? std::optional<std::string>(key_names_[static_cast<std::size_t>(key)]) : std::nullopt,
+  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? key_names_[static_cast<std::size_t>(key)] : kafka::shared_bytes(),
                   values_.filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.

@@ -61,7 +61,7 @@ class kafka_model final : public kafka_side {
   std::int32_t round_robin_ = 0;
   broker::kafka::byte_arena values_;          // the records' values, packed
   std::vector<std::uint32_t> next_sequence_;  // per key
-  std::vector<std::string> key_names_;        // "key-N", made once
+  std::vector<broker::kafka::shared_bytes> key_names_;  // "key-N", made once and shared by its records
   record_ledger ledger_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;

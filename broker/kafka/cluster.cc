@@ -129,13 +129,8 @@ std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower,
 }
 
 void cluster::catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms) {
-  const std::int64_t from = align(ps, follower);
-  partition_log& to = ps.logs.at(follower);
-  // Straight from the leader's log into the follower's: no fetch response in between.
-  (void)ps.logs.at(ps.leader).visit(from, SIZE_MAX, INT64_MAX, [&](const record& r) {
-    inter_broker_bytes_ += r.size_bytes();
-    to.append_replica(r);
-  });
+  (void)align(ps, follower);
+  inter_broker_bytes_ += ps.logs.at(follower).replicate_from(ps.logs.at(ps.leader));
   note_caught_up(ps, follower, now_ms);
 }
 

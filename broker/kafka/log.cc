@@ -1,5 +1,6 @@
-// Segments are vectors of records; reads find the segment by base offset, then the record by
-// offset (binary search both times, since compaction leaves gaps).
+// Segments are lists of runs of shared blocks; reads find the segment by base offset, the run
+// by its last offset, then the record by position while the run has no gaps (compaction leaves
+// them) or by binary search.
 #include "broker/kafka/log.h"
 
 #include <algorithm>
@@ -8,28 +9,55 @@
 namespace mqlab::broker::kafka {
 
 std::size_t record::size_bytes() const {
-  std::size_t n = 24 + (key ? key->size() : 0) + value.size();
+  std::size_t n = 24 + key.size() + value.size();
   for (const auto& [k, v] : headers) n += k.size() + v.size();
   return n;
 }
 
-std::vector<record>::const_iterator partition_log::segment::find(std::int64_t offset) const {
-  const std::int64_t at = offset - base_offset;
-  if (at <= 0) return records.begin();
-  if (records.empty() || records.back().offset < offset) return records.end();
-  if (at < static_cast<std::int64_t>(records.size()) && records[static_cast<std::size_t>(at)].offset == offset) {
-    return records.begin() + at;
-  }
-  return std::lower_bound(records.begin(), records.end(), offset,
-                          [](const record& r, std::int64_t o) { return r.offset < o; });
+std::size_t partition_log::segment::count() const {
+  std::size_t n = 0;
+  for (const auto& r : runs) n += r.end - r.begin;
+  return n;
 }
 
-void partition_log::roll(std::int64_t base_offset) {
-  // A new segment will likely hold as many records as the last one did: reserving that many
-  // spares the doublings that would move every record of a busy partition again and again.
-  const std::size_t expected = segments_.empty() ? 0 : segments_.back().records.size();
-  segments_.push_back(segment{base_offset, {}, 0, INT64_MIN});
-  segments_.back().records.reserve(expected);
+const partition_log::run* partition_log::last_run() const {
+  for (auto seg = segments_.rbegin(); seg != segments_.rend(); ++seg) {
+    if (!seg->runs.empty()) return &seg->runs.back();
+  }
+  return nullptr;
+}
+
+void partition_log::push(const std::shared_ptr<block>& b, std::uint32_t i) {
+  const record& r = b->records[i];
+  if (segments_.empty() || segments_.back().bytes >= config_.segment_bytes) {
+    segments_.push_back(segment{r.offset, {}, 0, INT64_MIN});
+  }
+  auto& seg = segments_.back();
+  if (!seg.runs.empty() && seg.runs.back().b == b && seg.runs.back().end == i) {
+    ++seg.runs.back().end;
+  } else {
+    seg.runs.push_back(run{b, i, i + 1});
+  }
+  const std::size_t size = r.size_bytes();
+  seg.bytes += size;
+  bytes_ += size;
+  seg.max_timestamp = std::max(seg.max_timestamp, r.timestamp_ms);
+  next_offset_ = r.offset + 1;
+}
+
+void partition_log::store(record r) {
+  // Write on into the block this log's last record is in while this log is that block's end;
+  // otherwise (a full block, or one another replica has written past us) start a block.
+  const run* last = last_run();
+  std::shared_ptr<block> b;
+  if (last != nullptr && last->end == last->b->records.size() && last->end < block_records) {
+    b = last->b;
+  } else {
+    b = std::make_shared<block>();
+    b->records.reserve(block_records);
+  }
+  b->records.push_back(std::move(r));
+  push(b, static_cast<std::uint32_t>(b->records.size() - 1));
 }
 
 std::int64_t partition_log::append(record r) {
@@ -43,15 +71,40 @@ void partition_log::append_replica(record r) {
   store(std::move(r));
 }
 
-void partition_log::store(record r) {
-  if (segments_.empty() || segments_.back().bytes >= config_.segment_bytes) roll(r.offset);
-  next_offset_ = r.offset + 1;
-  auto& seg = segments_.back();
-  const std::size_t size = r.size_bytes();
-  seg.bytes += size;
-  bytes_ += size;
-  seg.max_timestamp = std::max(seg.max_timestamp, r.timestamp_ms);
-  seg.records.push_back(std::move(r));
+std::uint64_t partition_log::replicate_from(const partition_log& leader) {
+  std::uint64_t bytes = 0;
+  if (next_offset_ >= leader.next_offset_) return 0;
+  leader.walk(next_offset_, [&](const run& r, std::size_t i) {
+    push(r.b, static_cast<std::uint32_t>(r.begin + i));
+    bytes += r.b->records[r.begin + i].size_bytes();
+    return true;
+  });
+  return bytes;
+}
+
+partition_log::position partition_log::find(std::int64_t offset) const {
+  auto seg = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                              [](std::int64_t o, const segment& s) { return o < s.base_offset; });
+  if (seg != segments_.begin()) --seg;
+  position at{static_cast<std::size_t>(seg - segments_.begin()), 0, 0};
+  if (seg == segments_.end()) return at;
+  // The first run whose last record is at or after `offset`.
+  const auto& runs = seg->runs;
+  const auto r = std::partition_point(runs.begin(), runs.end(),
+                                      [&](const run& x) { return x.records().back().offset < offset; });
+  if (r == runs.end()) return {at.segment + 1, 0, 0};
+  at.run = static_cast<std::size_t>(r - runs.begin());
+  const auto records = r->records();
+  const std::int64_t guess = offset - records.front().offset;
+  if (guess <= 0) return at;
+  if (guess < static_cast<std::int64_t>(records.size()) && records[static_cast<std::size_t>(guess)].offset == offset) {
+    at.index = static_cast<std::size_t>(guess);
+    return at;
+  }
+  at.index = static_cast<std::size_t>(std::partition_point(records.begin(), records.end(),
+                                                           [&](const record& x) { return x.offset < offset; }) -
+                                      records.begin());
+  return at;
 }
 
 std::expected<std::vector<record>, error_code> partition_log::read(std::int64_t offset, std::size_t max_records,
@@ -65,15 +118,17 @@ std::expected<std::vector<record>, error_code> partition_log::read(std::int64_t 
 std::int64_t partition_log::offset_for_timestamp(std::int64_t ts_ms) const {
   for (const auto& seg : segments_) {
     if (seg.max_timestamp < ts_ms) continue;
-    for (const auto& r : seg.records) {
-      if (r.timestamp_ms >= ts_ms) return r.offset;
+    for (const auto& run : seg.runs) {
+      for (const auto& r : run.records()) {
+        if (r.timestamp_ms >= ts_ms) return r.offset;
+      }
     }
   }
   return next_offset_;
 }
 
 std::size_t partition_log::drop_front_segment() {
-  const std::size_t n = segments_.front().records.size();
+  const std::size_t n = segments_.front().count();
   bytes_ -= segments_.front().bytes;
   segments_.pop_front();
   start_offset_ = segments_.empty() ? next_offset_ : segments_.front().base_offset;
@@ -100,23 +155,29 @@ std::size_t partition_log::compact() {
   // The newest offset of every key, over the whole log (the active segment included).
   std::unordered_map<std::string, std::int64_t> latest;
   for (const auto& seg : segments_) {
-    for (const auto& r : seg.records) {
-      if (r.key) latest[*r.key] = r.offset;
+    for (const auto& run : seg.runs) {
+      for (const auto& r : run.records()) {
+        if (r.key) latest[std::string(*r.key)] = r.offset;
+      }
     }
   }
   std::size_t removed = 0;
   for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
     auto& seg = segments_[i];
-    const std::size_t before = seg.records.size();
-    std::erase_if(seg.records, [&](const record& r) {
-      if (!r.key) return false;
-      // Superseded records go; a tombstone that is the newest for its key goes too once it has
-      // been seen by one cleaning (delete.retention.ms is modelled as one cleaning pass).
-      return latest.at(*r.key) != r.offset || !r.value;
-    });
-    removed += before - seg.records.size();
+    // The survivors go to a block of this log's own: other replicas keep their records.
+    auto kept = std::make_shared<block>();
+    for (const auto& run : seg.runs) {
+      for (const auto& r : run.records()) {
+        // Superseded records go; a tombstone that is the newest for its key goes too once it
+        // has been seen by one cleaning (delete.retention.ms is modelled as one cleaning pass).
+        if (!r.key || (latest.at(std::string(*r.key)) == r.offset && r.value)) kept->records.push_back(r);
+      }
+    }
+    removed += seg.count() - kept->records.size();
+    seg.runs.clear();
     seg.bytes = 0;
-    for (const auto& r : seg.records) seg.bytes += r.size_bytes();
+    for (const auto& r : kept->records) seg.bytes += r.size_bytes();
+    if (!kept->records.empty()) seg.runs.push_back(run{kept, 0, static_cast<std::uint32_t>(kept->records.size())});
   }
   bytes_ = 0;
   for (const auto& seg : segments_) bytes_ += seg.bytes;
@@ -130,10 +191,13 @@ void partition_log::truncate_to(std::int64_t offset) {
   }
   if (!segments_.empty()) {
     auto& seg = segments_.back();
-    while (!seg.records.empty() && seg.records.back().offset >= offset) {
-      seg.bytes -= seg.records.back().size_bytes();
-      bytes_ -= seg.records.back().size_bytes();
-      seg.records.pop_back();
+    // Runs only shrink: the records stay in their blocks for whichever logs still hold them.
+    while (!seg.runs.empty() && seg.runs.back().records().back().offset >= offset) {
+      auto& last = seg.runs.back();
+      const std::size_t size = last.records().back().size_bytes();
+      seg.bytes -= size;
+      bytes_ -= size;
+      if (--last.end == last.begin) seg.runs.pop_back();
     }
   }
   next_offset_ = std::min(next_offset_, std::max(offset, start_offset_));

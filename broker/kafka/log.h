@@ -2,11 +2,18 @@
 // append, reads by offset, retention by time and by size applied whether or not anyone has
 // consumed (a consumer that falls behind gets OFFSET_OUT_OF_RANGE), optional compaction by key
 // (cleanup.policy=compact; a null value is a tombstone), lookup by timestamp and truncation.
+//
+// Replicas of one partition share their records: a follower's copy of what the leader wrote is
+// a reference into the leader's blocks of records, not a second copy, as the replicas' segment
+// files hold the same bytes. Blocks only grow, and only through the log whose view ends at a
+// block's end, so a replica that diverges (a leader nobody followed, a truncation) writes into
+// a block of its own and no log ever sees another's records change.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <expected>
 #include <optional>
 #include <span>
@@ -21,7 +28,7 @@ namespace mqlab::broker::kafka {
 struct record {
   std::int64_t offset = 0;
   std::int64_t timestamp_ms = 0;
-  std::optional<std::string> key;
+  shared_bytes key;                  // null: no key
   shared_bytes value;                // null: a tombstone
   std::vector<std::pair<std::string, std::string>> headers;
   std::size_t size_bytes() const;
@@ -43,6 +50,9 @@ class partition_log {
   /// Appends a leader's record at its own offset, as a follower does: a gap compaction left in
   /// the leader's log stays a gap. Ignored unless `r.offset` is at or past the log end.
   void append_replica(record r);
+  /// Appends, by reference, every record `leader` holds past this log's end, at the leader's
+  /// offsets; returns their bytes. REQUIRES: this log's records are a prefix of the leader's.
+  std::uint64_t replicate_from(const partition_log& leader);
   /// First offset still in the log.
   std::int64_t log_start_offset() const { return start_offset_; }
   /// The offset the next record will get (LEO).
@@ -74,18 +84,38 @@ class partition_log {
   void restart_at(std::int64_t offset);
 
  private:
+  /// Records in offset order, shared by the logs that hold them.
+  struct block {
+    std::vector<record> records;
+  };
+  /// Records [begin, end) of a block, all in this log.
+  struct run {
+    std::shared_ptr<block> b;
+    std::uint32_t begin = 0, end = 0;
+    std::span<const record> records() const { return {b->records.data() + begin, end - begin}; }
+  };
   struct segment {
     std::int64_t base_offset = 0;
-    std::vector<record> records;
+    std::vector<run> runs;
     std::uint64_t bytes = 0;
     std::int64_t max_timestamp = INT64_MIN;
-    /// The first record at or after `offset`: by position while the segment has no gaps
-    /// (always, until compaction), else by binary search.
-    std::vector<record>::const_iterator find(std::int64_t offset) const;
+    std::size_t count() const;
   };
-  void roll(std::int64_t base_offset);
+  /// Where the first record at or after an offset is: a run of a segment and a place in it.
+  struct position {
+    std::size_t segment = 0, run = 0, index = 0;
+  };
+  position find(std::int64_t offset) const;
+  /// Calls f(run, index in the run) for each record from `offset` while f returns true.
+  template <typename F>
+  void walk(std::int64_t offset, F&& f) const;
+  /// Adds record `i` of block `b` at the end of this log.
+  void push(const std::shared_ptr<block>& b, std::uint32_t i);
   void store(record r);
+  const run* last_run() const;
   std::size_t drop_front_segment();
+
+  static constexpr std::size_t block_records = 1024;
 
   log_config config_;
   std::deque<segment> segments_;  // the last one is active
@@ -95,21 +125,32 @@ class partition_log {
 };
 
 template <typename F>
+void partition_log::walk(std::int64_t offset, F&& f) const {
+  const position at = find(offset);
+  std::size_t index = at.index;
+  for (std::size_t s = at.segment; s < segments_.size(); ++s) {
+    const auto& runs = segments_[s].runs;
+    for (std::size_t r = s == at.segment ? at.run : 0; r < runs.size(); ++r, index = 0) {
+      for (; index < runs[r].end - runs[r].begin; ++index) {
+        if (!f(runs[r], index)) return;
+      }
+    }
+  }
+}
+
+template <typename F>
 std::expected<std::size_t, error_code> partition_log::visit(std::int64_t offset, std::size_t max_records,
                                                             std::int64_t limit, F&& f) const {
   if (offset < start_offset_ || offset > next_offset_) return std::unexpected(error_code::offset_out_of_range);
   std::size_t n = 0;
-  auto seg = std::upper_bound(segments_.begin(), segments_.end(), offset,
-                              [](std::int64_t o, const segment& s) { return o < s.base_offset; });
-  if (seg != segments_.begin()) --seg;
-  for (; seg != segments_.end() && n < max_records; ++seg) {
-    auto it = seg->find(offset);
-    for (; it != seg->records.end() && n < max_records; ++it) {
-      if (it->offset >= limit) return n;
-      f(*it);
-      ++n;
-    }
-  }
+  walk(offset, [&](const run& r, std::size_t i) {
+    if (n == max_records) return false;
+    const record& rec = r.b->records[r.begin + i];
+    if (rec.offset >= limit) return false;
+    f(rec);
+    ++n;
+    return true;
+  });
   return n;
 }
 

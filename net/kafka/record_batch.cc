@@ -29,10 +29,6 @@ using crc32c_engine = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF,
 
 record_set_error corrupt(std::string text) { return {error_code::corrupt_message, std::move(text)}; }
 
-std::optional<std::string> owned(std::optional<std::string_view> s) {
-  return s ? std::optional<std::string>(std::in_place, *s) : std::nullopt;
-}
-
 std::optional<std::string_view> varint_bytes(wire_reader& r) {
   const std::int32_t n = r.varint();
   if (n < -1) throw wire_error{fmt::format("length {}", n)};
@@ -48,7 +44,7 @@ record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t fir
   (void)r.int8();  // record attributes: unused by magic 2
   out.timestamp_ms = first_timestamp + r.varlong();
   out.offset = base_offset + r.varint();
-  out.key = owned(varint_bytes(r));
+  out.key = varint_bytes(r);
   out.value = varint_bytes(r);
   const std::int32_t headers = r.varint();
   if (headers < 0 || static_cast<std::size_t>(headers) > r.remaining()) throw wire_error{fmt::format("{} headers", headers)};
@@ -175,7 +171,7 @@ void batch_writer::add(const record& r) {
   last_offset_ = r.offset;
   const std::int64_t ts_delta = r.timestamp_ms - first_timestamp_, offset_delta = r.offset - base_offset_;
   // The record's length prefix comes first, so its size is computed before anything is written.
-  std::size_t length = 1 + varint_size(zigzag(ts_delta)) + varint_size(zigzag(offset_delta)) + field_size(r.key) +
+  std::size_t length = 1 + varint_size(zigzag(ts_delta)) + varint_size(zigzag(offset_delta)) + field_size(r.key.view()) +
                        field_size(r.value.view()) + varint_size(zigzag(static_cast<std::int64_t>(r.headers.size())));
   for (const auto& [k, v] : r.headers) {
     length += varint_size(zigzag(static_cast<std::int64_t>(k.size()))) + k.size() +
@@ -185,7 +181,7 @@ void batch_writer::add(const record& r) {
   out_.push_back('\0');  // record attributes
   put_varint(out_, ts_delta);
   put_varint(out_, offset_delta);
-  put_field(out_, r.key);
+  put_field(out_, r.key.view());
   put_field(out_, r.value.view());
   put_varint(out_, static_cast<std::int64_t>(r.headers.size()));
   for (const auto& [k, v] : r.headers) {

@@ -67,8 +67,9 @@ TEST(partition_log, compaction_keeps_the_latest_value_per_key_and_drops_tombston
   std::map<std::string, std::string> seen;
   for (const auto& r : all) {
     ASSERT_TRUE(r.key.has_value());
-    EXPECT_FALSE(seen.contains(*r.key)) << "duplicate key " << *r.key;
-    if (r.value) seen[*r.key] = *r.value;
+    const std::string key(*r.key);
+    EXPECT_FALSE(seen.contains(key)) << "duplicate key " << key;
+    if (r.value) seen[key] = *r.value;
   }
   EXPECT_EQ(seen.at("a"), "2");
   EXPECT_FALSE(seen.contains("b"));
@@ -84,6 +85,53 @@ TEST(partition_log, offset_for_timestamp_and_truncation) {
   log.truncate_to(6);
   EXPECT_EQ(log.log_end_offset(), 6);
   EXPECT_EQ(log.append(rec(99, std::nullopt, "new")), 6);
+}
+
+std::vector<std::string> values(const partition_log& log) {
+  std::vector<std::string> out;
+  for (const auto& r : *log.read(log.log_start_offset(), SIZE_MAX)) out.emplace_back(*r.value);
+  return out;
+}
+
+// Replicas share records; what one replica writes or drops never shows in another's log.
+TEST(partition_log, replicas_that_share_records_stay_independent) {
+  partition_log leader, follower;
+  for (int i = 0; i < 3; ++i) leader.append(rec(i, std::nullopt, "a" + std::to_string(i)));
+  EXPECT_EQ(follower.replicate_from(leader), 3 * (24 + 2u)) << "the bytes a follower fetches";
+  EXPECT_EQ(values(follower), (std::vector<std::string>{"a0", "a1", "a2"}));
+
+  follower.append(rec(9, std::nullopt, "f3"));  // the follower, elected, writes on
+  leader.append(rec(9, std::nullopt, "l3"));    // the old leader, cut off, writes too
+  EXPECT_EQ(values(leader), (std::vector<std::string>{"a0", "a1", "a2", "l3"}));
+  EXPECT_EQ(values(follower), (std::vector<std::string>{"a0", "a1", "a2", "f3"}));
+
+  leader.truncate_to(3);  // the old leader returns as a follower of the new one
+  EXPECT_EQ(leader.replicate_from(follower), 24 + 2u);
+  EXPECT_EQ(values(leader), values(follower));
+  follower.truncate_to(1);
+  EXPECT_EQ(values(leader), (std::vector<std::string>{"a0", "a1", "a2", "f3"})) << "untouched by the other's truncation";
+  EXPECT_EQ(values(follower), (std::vector<std::string>{"a0"}));
+}
+
+TEST(partition_log, reads_find_every_offset_across_segments_and_shared_blocks) {
+  log_config cfg;
+  cfg.segment_bytes = 30'000;  // about 1 000 records a segment
+  partition_log leader(cfg), follower(cfg);
+  for (int i = 0; i < 5'000; ++i) {
+    leader.append(rec(i, std::nullopt, std::to_string(i)));
+    if (i == 2'345) follower.replicate_from(leader);  // catches up twice, at an odd place
+  }
+  follower.replicate_from(leader);
+  for (const partition_log* log : {&leader, &follower}) {
+    ASSERT_EQ(log->log_end_offset(), 5'000);
+    for (std::int64_t at : {0, 1, 1'023, 1'024, 2'345, 2'346, 4'999}) {
+      const auto got = log->read(at, 2).value();
+      ASSERT_FALSE(got.empty());
+      EXPECT_EQ(got[0].offset, at);
+      EXPECT_EQ(*got[0].value, std::to_string(at));
+    }
+    EXPECT_EQ(log->read(0, SIZE_MAX)->size(), 5'000u);
+  }
 }
 
 }  // namespace

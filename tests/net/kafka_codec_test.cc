@@ -114,7 +114,7 @@ TEST(kafka_record_batch, writer_output_is_a_valid_batch_with_offsets_and_nulls_k
     in[i].key = "key" + std::to_string(i);
     in[i].value = "value" + std::to_string(i);
   }
-  in[1].key.reset();
+  in[1].key = std::nullopt;
   in[2].value = std::nullopt;  // a tombstone
   std::string out;
   batch_writer w(out);
