@@ -20,13 +20,6 @@ std::size_t partition_log::segment::count() const {
   return n;
 }
 
-const partition_log::run* partition_log::last_run() const {
-  for (auto seg = segments_.rbegin(); seg != segments_.rend(); ++seg) {
-    if (!seg->runs.empty()) return &seg->runs.back();
-  }
-  return nullptr;
-}
-
 void partition_log::push(const std::shared_ptr<block>& b, std::uint32_t i) {
   const record& r = b->records[i];
   if (segments_.empty() || segments_.back().bytes >= config_.segment_bytes) {
@@ -43,21 +36,20 @@ void partition_log::push(const std::shared_ptr<block>& b, std::uint32_t i) {
   bytes_ += size;
   seg.max_timestamp = std::max(seg.max_timestamp, r.timestamp_ms);
   next_offset_ = r.offset + 1;
+  if (tail_ != b) tail_ = b;
+  tail_end_ = i + 1;
 }
 
-void partition_log::store(record r) {
+void partition_log::store(record&& r) {
   // Write on into the block this log's last record is in while this log is that block's end;
   // otherwise (a full block, or one another replica has written past us) start a block.
-  const run* last = last_run();
-  std::shared_ptr<block> b;
-  if (last != nullptr && last->end == last->b->records.size() && last->end < block_records) {
-    b = last->b;
-  } else {
-    b = std::make_shared<block>();
-    b->records.reserve(block_records);
+  if (tail_ == nullptr || tail_end_ != tail_->records.size() || tail_end_ == block_records) {
+    tail_ = std::make_shared<block>();
+    tail_->records.reserve(block_records);
+    tail_end_ = 0;
   }
-  b->records.push_back(std::move(r));
-  push(b, static_cast<std::uint32_t>(b->records.size() - 1));
+  tail_->records.push_back(std::move(r));
+  push(tail_, tail_end_);
 }
 
 std::int64_t partition_log::append(record r) {
@@ -181,6 +173,7 @@ std::size_t partition_log::compact() {
   }
   bytes_ = 0;
   for (const auto& seg : segments_) bytes_ += seg.bytes;
+  tail_.reset();
   return removed;
 }
 
@@ -201,12 +194,14 @@ void partition_log::truncate_to(std::int64_t offset) {
     }
   }
   next_offset_ = std::min(next_offset_, std::max(offset, start_offset_));
+  tail_.reset();
 }
 
 void partition_log::restart_at(std::int64_t offset) {
   segments_.clear();
   bytes_ = 0;
   start_offset_ = next_offset_ = offset;
+  tail_.reset();
 }
 
 }  // namespace mqlab::broker::kafka

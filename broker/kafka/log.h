@@ -111,8 +111,7 @@ class partition_log {
   void walk(std::int64_t offset, F&& f) const;
   /// Adds record `i` of block `b` at the end of this log.
   void push(const std::shared_ptr<block>& b, std::uint32_t i);
-  void store(record r);
-  const run* last_run() const;
+  void store(record&& r);
   std::size_t drop_front_segment();
 
   static constexpr std::size_t block_records = 1024;
@@ -122,6 +121,8 @@ class partition_log {
   std::int64_t start_offset_ = 0;
   std::int64_t next_offset_ = 0;
   std::uint64_t bytes_ = 0;
+  std::shared_ptr<block> tail_;  // the block this log's last record is in (null: start one)
+  std::uint32_t tail_end_ = 0;   // the index after that record
 };
 
 template <typename F>
