@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <expected>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
