@@ -130,7 +130,6 @@ std::expected<std::size_t, error_code> consumer::poll(std::int64_t now_ms, const
   return n;
 }
 
-
 std::size_t consumer::available_bytes() const {
   std::size_t bytes = 0;
   for (const auto& [tp, pos] : positions_) {

@@ -155,7 +155,8 @@ class cluster {
   std::int64_t align(partition_state& ps, std::int32_t follower);
   /// align(), then what the follower lacks.
   std::vector<record> lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
-  /// In-process replication: the follower copies what it lacks from the leader's log.
+  /// In-process replication: align(), then the follower takes, by reference, what it lacks of
+  /// the leader's log.
   void catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms);
   /// A follower at the leader's log end is in sync as of now.

@@ -18,11 +18,8 @@ class shared_bytes {
  public:
   shared_bytes() = default;
   shared_bytes(std::nullopt_t) {}  // NOLINT(google-explicit-constructor): reads like optional
-  shared_bytes(std::string_view s) : size_(s.size()) {  // NOLINT(google-explicit-constructor)
-    auto bytes = std::make_shared_for_overwrite<char[]>(std::max<std::size_t>(s.size(), 1));
-    std::memcpy(bytes.get(), s.data(), s.size());
-    data_ = std::move(bytes);
-  }
+  shared_bytes(std::string_view s)  // NOLINT(google-explicit-constructor)
+      : shared_bytes(filled(s.size(), [s](char* out) { std::memcpy(out, s.data(), s.size()); })) {}
   shared_bytes(const std::string& s) : shared_bytes(std::string_view(s)) {}  // NOLINT
   shared_bytes(const char* s) : shared_bytes(std::string_view(s)) {}         // NOLINT
   shared_bytes(const std::optional<std::string_view>& s) {                     // NOLINT
@@ -66,7 +63,8 @@ class shared_bytes {
 
 /// Values written one after another into shared chunks, as a producer fills a segment: one
 /// allocation per chunk rather than per value, and a chunk is freed with the last value in it.
-/// A value larger than a chunk gets an allocation of its own.
+/// A value larger than a quarter of a chunk gets an allocation of its own, so that no chunk
+/// is left mostly unused for want of room for one big value.
 class byte_arena {
  public:
   explicit byte_arena(std::size_t chunk_bytes = 64 << 10) : chunk_bytes_(chunk_bytes) {}
