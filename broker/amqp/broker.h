@@ -86,6 +86,10 @@ struct cluster_config {
   /// ha-sync-mode: automatic copies a queue's contents to a returning mirror at once; manual
   /// leaves it unsynchronised (not eligible for promotion) until the queue has drained.
   bool ha_sync_automatic = true;
+  /// Member mode: this core is node `self` of a cluster whose other nodes run cores of their
+  /// own. It keeps the whole cluster's metadata but the contents of only the queues it owns or
+  /// mirrors; what the other nodes must do appears as peer_message events (see "cluster member").
+  std::optional<node_id> self;
 };
 
 class broker {
@@ -163,6 +167,21 @@ class broker {
   /// Restores the link and resumes delivery.
   void heal(node_id a, node_id b, instant now);
   const cluster_traffic& traffic() const;
+
+  // --- cluster member (cluster_config::self) ----------------------------------------------
+  /// Where a queue's contents live, if it exists.
+  std::optional<node_id> owner_of(std::string_view vhost, std::string_view queue) const;
+  /// The owner takes a message another node routed to its queue; false if the queue refused it
+  /// (gone, unavailable, or full under x-overflow reject-publish).
+  bool accept_forwarded(std::string_view vhost, std::string_view queue, message_ptr msg, instant now);
+  /// The owner answered a forward: the publisher's confirm goes once every owner has.
+  void forward_settled(channel_ref from, std::uint64_t sequence, bool accepted);
+  /// A mirror's copy follows its owner's queue.
+  void mirror_push(std::string_view vhost, std::string_view queue, std::uint64_t sequence, instant expires_at,
+                   message_ptr msg);
+  void mirror_drop(std::string_view vhost, std::string_view queue, std::uint64_t sequence);
+  /// Forgets a queue its owner deleted (its bindings go with it).
+  void forget_queue(std::string_view vhost, std::string_view queue, instant now);
 
   // --- observation -----------------------------------------------------------------------
   /// Events produced since the last clear_events(), in order.

@@ -246,6 +246,16 @@ void broker::state::delete_queue(queue_state& q, bool notify_consumers, instant 
     if (before > 0 && e->ex.bindings().empty() && e->ex.auto_delete()) emptied.push_back(e.get());
   }
   for (exchange_state* e : emptied) delete_exchange(*e);
+  if (cluster.self && q.owner == *cluster.self) {
+    auto note = std::make_shared<peer_message>();
+    note->what = peer_message::kind::queue_removed;
+    for (std::uint32_t n = 0; n < node_up.size(); ++n) {
+      if (n != cluster.self->value) note->to.push_back(node_id{n});
+    }
+    note->vhost = q.vhost;
+    note->queue = q.name;
+    announce(std::move(note));
+  }
   retired += q.stats;
   vhosts[q.vhost].queues.erase(q.name);
   queues.erase(id);

@@ -81,6 +81,10 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
     ++q.stats.lost;
     return false;
   }
+  if (!owns(q)) {
+    forward(q, msg, from);
+    return true;
+  }
   const bool over_count = q.max_length && q.ready.size() >= *q.max_length;
   const bool over_bytes = q.max_length_bytes && q.ready.bytes() + msg->body_size() > *q.max_length_bytes;
   if ((over_count || over_bytes) && q.overflow != overflow_policy::drop_head) {
@@ -96,7 +100,9 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
   if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
   if (auto ttl = parse_expiration(*msg->properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
   ++q.stats.published;
-  q.ready.push_back(queued_message{msg, q.next_sequence++, expires, 0});
+  queued_message joined{msg, q.next_sequence++, expires, 0};
+  tell_mirrors(q, joined, true);
+  q.ready.push_back(std::move(joined));
   // drop-head: make room by discarding (or dead-lettering) from the head.
   while ((q.max_length && q.ready.size() > *q.max_length) ||
          (q.max_length_bytes && q.ready.bytes() > *q.max_length_bytes && q.ready.size() > 0)) {
@@ -118,6 +124,7 @@ void broker::state::expire(queue_state& q, instant now, bool include_now) {
 void broker::state::dispatch(queue_state& q, instant now) {
   // Messages already past their expiry go first; one expiring exactly now is still handed to
   // a consumer that can take it at once (TTL 0 means "deliver immediately or drop").
+  if (!owns(q)) return;  // a mirror's copy only follows its owner
   expire(q, now, false);
   if (q.available) {
     while (!q.ready.empty() && !q.consumers.empty()) {
@@ -148,6 +155,7 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
   events.push_back(delivery{ch.ref, c.tag, tag, redelivered, m.msg});
   if (c.no_ack) {
     ++q.stats.acked;
+    tell_mirrors(q, m, false);
     return;
   }
   ++c.unacked;
@@ -157,6 +165,7 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
 }
 
 void broker::state::dead_letter(queue_state& q, queued_message m, std::string_view reason, instant now) {
+  if (m.sequence != 0) tell_mirrors(q, m, false);  // 0: refused at the door, never in the queue
   exchange_state* dlx = q.dead_letter_exchange ? find_exchange(q.vhost, *q.dead_letter_exchange) : nullptr;
   if (dlx == nullptr) {
     ++q.stats.dropped;
@@ -239,11 +248,16 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   route_from(*ex, msg->routing_key, msg->properties->headers);
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
+  forwarded = 0;
+  publishing = {c, sequence};
   for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now) && all_accepted;
+  publishing = {};
   if (targets.empty() && mandatory) {
     events.push_back(returned{c, reply_code::no_route, "NO_ROUTE", msg});
   }
-  if (chan.confirm) events.push_back(confirm{c, sequence, false, all_accepted});
+  // A copy sent to another node's queue is confirmed when that node has it.
+  if (chan.confirm && forwarded > 0) chan.awaiting[sequence] = {forwarded, all_accepted};
+  else if (chan.confirm) events.push_back(confirm{c, sequence, false, all_accepted});
   return {};
 }
 
@@ -262,6 +276,7 @@ void broker::state::settle(channel_state& ch, unacked_delivery& d, bool ack, boo
   count_mirroring(q, 0);  // acks and rejects are replicated to mirrors too
   if (ack) {
     ++q.stats.acked;
+    tell_mirrors(q, d.m, false);
     // ha-sync-mode manual: a mirror that joined late is in sync once the queue has drained.
     if (q.ready.empty() && q.unacked == 0 && !q.unsynced_mirrors.empty()) {
       q.mirrors.insert(q.mirrors.end(), q.unsynced_mirrors.begin(), q.unsynced_mirrors.end());
@@ -482,14 +497,16 @@ result<void> broker::tx_rollback(channel_ref c) {
 
 instant broker::next_deadline() const {
   instant earliest = instant::never();
-  for (const auto& [id, q] : s_->queues) earliest = std::min(earliest, q->ready.next_expiry());
+  for (const auto& [id, q] : s_->queues) {
+    if (s_->owns(*q)) earliest = std::min(earliest, q->ready.next_expiry());
+  }
   return earliest;
 }
 
 void broker::advance(instant now) {
   std::vector<queue_state*> due;
   for (auto& [id, q] : s_->queues) {
-    if (q->ready.next_expiry() <= now) due.push_back(q.get());
+    if (s_->owns(*q) && q->ready.next_expiry() <= now) due.push_back(q.get());
   }
   // Queue order, not hash order, so dead-lettered messages arrive in a reproducible order.
   std::sort(due.begin(), due.end(), [](const queue_state* a, const queue_state* b) { return a->id < b->id; });

@@ -129,6 +129,13 @@ void broker::crash_node(node_id node, instant now) {
     q->stats.lost += q->ready.size() + in_flight.size();
     s_->delete_queue(*q, false, now);
   }
+  // A member that crashes keeps only what its disk holds: its own durable queues. Mirror copies
+  // are sent again in full when it rejoins.
+  if (s_->cluster.self == node) {
+    for (auto& [id, q] : s_->queues) {
+      if (!s_->owns(*q)) q->ready.clear();
+    }
+  }
 }
 
 void broker::restart_node(node_id node, instant now) {
@@ -161,6 +168,7 @@ void broker::restart_node(node_id node, instant now) {
       continue;
     }
     q->mirrors.push_back(node);
+    if (s_->owns(*q)) s_->sync_mirror(*q, node);
     s_->traffic.messages += q->ready.size();
     s_->traffic.bytes += q->ready.bytes();
     s_->traffic.mirror_copies += q->ready.size();

@@ -198,7 +198,10 @@ result<std::uint32_t> broker::queue_purge(channel_ref c, std::string_view queue)
   if (!ch) return std::unexpected(s_->fail(c, ch.error(), {}));
   auto q = s_->usable_queue(c, s_->connections.at(c.conn).vhost, queue, m);
   if (!q) return std::unexpected(s_->fail(c, q.error(), {}));
-  return static_cast<std::uint32_t>((*q)->ready.clear());
+  queue_state& target = **q;
+  const auto purged = static_cast<std::uint32_t>(target.ready.size());
+  while (!target.ready.empty()) s_->tell_mirrors(target, target.ready.pop_front(), false);
+  return purged;
 }
 
 result<std::uint32_t> broker::queue_delete(channel_ref c, std::string_view queue, bool if_unused, bool if_empty,

@@ -94,6 +94,12 @@ struct channel_state {
   std::uint64_t publish_sequence = 0;
   bool tx = false;
   std::vector<std::variant<tx_publish, tx_settle>> pending;
+  /// Member mode: confirms waiting for the owners of forwarded copies, by sequence.
+  struct awaited {
+    std::uint32_t owners = 0;
+    bool accepted = true;
+  };
+  std::map<std::uint64_t, awaited> awaiting;
 };
 
 struct connection_state {
@@ -132,6 +138,11 @@ struct broker::state {
   // Scratch space reused by routing so a publish does not allocate.
   std::vector<destination> route_scratch;
   std::vector<std::uint32_t> exchange_stack, routed_queues;
+  std::uint32_t forwarded = 0;  // copies the current publish sent to other nodes (member mode)
+  struct confirm_ref {
+    channel_ref channel;
+    std::uint64_t sequence = 0;
+  } publishing;  // the publish being routed, whose confirm a forward waits for
 
   // Lookups; the result<> forms fail with the error a client would see.
   result<connection_state*> connection(connection_id conn, method_ref m);
@@ -188,6 +199,17 @@ struct broker::state {
   void place_queue(queue_state& q, node_id declared_on);
   void count_transfer(node_id from, node_id to, const message& m);
   void count_mirroring(const queue_state& q, std::uint64_t bytes);
+
+  // Cluster member mode (broker_member.cc).
+  /// True unless this core is a member and another node owns the queue.
+  bool owns(const queue_state& q) const { return !cluster.self || q.owner == *cluster.self; }
+  /// Sends a message routed to a queue another node owns there.
+  void forward(queue_state& q, const message_ptr& msg, node_id from);
+  /// A message joined (msg set) or left (msg null) a mirrored queue this node owns.
+  void tell_mirrors(const queue_state& q, const queued_message& m, bool joined);
+  /// Sends a returning mirror the queue's whole contents (ready and unacked).
+  void sync_mirror(const queue_state& q, node_id mirror);
+  void announce(std::shared_ptr<peer_message> note) { events.emplace_back(std::shared_ptr<const peer_message>(std::move(note))); }
 };
 
 /// 406 "inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is 'false'".

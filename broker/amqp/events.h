@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "broker/amqp/message.h"
 #include "broker/amqp/reply_code.h"
+#include "broker/common.h"
 
 namespace mqlab::broker::amqp {
 
@@ -61,13 +63,34 @@ struct connection_closed {
   error reason;
 };
 
-using event = std::variant<delivery, confirm, returned, consumer_cancelled, connection_closed>;
+/// Cluster member mode only (cluster_config::self): what another node of the cluster must hear.
+/// Shared and immutable, so the event variant stays small on the hot path.
+struct peer_message {
+  enum class kind {
+    forward,        // a message routed here to a queue another node owns: the owner takes it
+    mirror_push,    // a message joined a mirrored queue this node owns: mirrors keep a copy
+    mirror_drop,    // a message left it for good: mirrors drop theirs
+    queue_removed,  // this node deleted a queue it owned: the others forget it
+  };
+  kind what = kind::forward;
+  std::vector<node_id> to;
+  std::string vhost, queue;
+  message_ptr msg;                     // forward and mirror_push
+  std::uint64_t sequence = 0;          // forward: the publisher's confirm sequence (0 = none); mirror: queue order
+  channel_ref from;                    // forward: the publishing channel
+  instant expires_at = instant::never();  // mirror_push: when the owner will expire it
+};
+
+using event = std::variant<delivery, confirm, returned, consumer_cancelled, connection_closed,
+                           std::shared_ptr<const peer_message>>;
 
 /// The connection an event is for.
 inline connection_id target_of(const event& e) {
   return std::visit(
       [](const auto& x) {
-        if constexpr (requires { x.to; }) return x.to.conn;
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::shared_ptr<const peer_message>>) return connection_id{0};
+        else if constexpr (requires { x.to; }) return x.to.conn;
         else return x.conn;
       },
       e);

@@ -26,6 +26,19 @@ void queue_store::requeue(queued_message m) {
   level.insert(at, std::move(m));
 }
 
+bool queue_store::erase(std::uint64_t sequence) {
+  for (auto& level : levels_) {
+    const auto at = std::lower_bound(level.begin(), level.end(), sequence,
+                                     [](const queued_message& q, std::uint64_t seq) { return q.sequence < seq; });
+    if (at == level.end() || at->sequence != sequence) continue;
+    --count_;
+    bytes_ -= at->msg->body_size();
+    level.erase(at);
+    return true;
+  }
+  return false;
+}
+
 std::deque<queued_message>& queue_store::top_level() {
   for (auto it = levels_.rbegin(); it != levels_.rend(); ++it) {
     if (!it->empty()) return *it;

@@ -41,6 +41,15 @@ class queue_store {
   instant next_expiry() const;
   /// Removes one expired head message if any level has one expired at `now`.
   bool pop_expired(instant now, queued_message& out);
+  /// Removes the message with this sequence number, if present (a mirror following its owner).
+  bool erase(std::uint64_t sequence);
+  /// Calls f(const queued_message&) for every message, level by level.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& level : levels_) {
+      for (const auto& m : level) f(m);
+    }
+  }
   /// Removes everything; returns how many messages there were.
   std::size_t clear();
 

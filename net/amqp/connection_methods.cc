@@ -177,7 +177,7 @@ void connection::on_event(const core::event& e) {
           write_content(out_, x.to.ch, *x.msg->properties, x.msg->body, frame_max_);
         } else if constexpr (std::is_same_v<T, core::consumer_cancelled>) {
           if (cancel_notify_) write_method(out_, x.to.ch, basic_cancel{.consumer_tag = x.consumer_tag, .no_wait = true});
-        } else {
+        } else if constexpr (std::is_same_v<T, core::connection_closed>) {
           id_.reset();  // the core closed it (its node went down)
           close_with(core::reply_code::connection_forced,
                      "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 0, 0);
