@@ -1,5 +1,5 @@
 // `mqlab broker`: flags to server options, AMQP and/or Kafka listeners on one io_context on
-// this thread, shutdown on signals.
+// this thread (an AMQP cluster's nodes on threads of their own), shutdown on signals.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include "cli/broker_command.h"
@@ -20,6 +20,7 @@
 
 #include "broker/amqp/broker.h"
 #include "broker/kafka/cluster.h"
+#include "net/amqp/cluster.h"
 #include "net/amqp/server.h"
 #include "net/kafka/server.h"
 #include "net/log.h"
@@ -122,15 +123,25 @@ int serve(broker_options& o) {
   broker::amqp::broker amqp_core(o.amqp_cluster);
   for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
   std::optional<net::amqp::server> amqp;
+  // A cluster's nodes are separate event loops with cores of their own, talking over TCP.
+  std::optional<net::amqp::cluster> amqp_cluster;
   if (o.amqp_port_given || !o.kafka_port) {
-    o.listen.nodes = o.amqp_cluster.nodes;
-    amqp.emplace(io, amqp_core, o.server, o.listen);
+    if (o.amqp_cluster.nodes > 1) {
+      amqp_cluster.emplace(net::amqp::cluster_options{
+          .shape = o.amqp_cluster, .server = o.server, .bind = o.listen.bind, .port = o.listen.port,
+          .memory_high_watermark = o.listen.memory_high_watermark,
+          .define = [&o](broker::amqp::broker& core) {
+            for (const auto& v : o.vhosts) core.add_vhost(v);
+          }});
+    } else {
+      amqp.emplace(io, amqp_core, o.server, o.listen);
+    }
   }
   broker::kafka::cluster kafka_core(o.cluster);
   net::kafka::service kafka_service(kafka_core, o.kafka);
   std::optional<net::kafka::server> kafka;
   if (o.kafka_port) kafka.emplace(io, kafka_service, net::kafka::listen_options{o.listen.bind, *o.kafka_port, o.cluster});
-  auto started = amqp ? amqp->start() : std::expected<void, std::string>{};
+  auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
   if (!started) {
     fmt::print(stderr, "mqlab broker: {}\n", started.error());
@@ -141,10 +152,12 @@ int serve(broker_options& o) {
     input.assign(::dup(STDIN_FILENO));
     std::vector<fault_target> targets;
     if (kafka) targets.push_back({"broker", [&](int n) { return kafka->kill(n); }, [&](int n) { return kafka->restart(n); }});
-    if (amqp) {
-      targets.push_back({"node", [&](int n) { return n >= 0 && amqp->kill(static_cast<std::uint32_t>(n)); },
-                         [&](int n) { return n < 0 ? std::unexpected(fmt::format("there is no node {}", n))
-                                                   : amqp->restart(static_cast<std::uint32_t>(n)); }});
+    if (amqp || amqp_cluster) {
+      auto kill = [&](std::uint32_t n) { return amqp ? amqp->kill(n) : amqp_cluster->kill(n); };
+      auto restart = [&](std::uint32_t n) { return amqp ? amqp->restart(n) : amqp_cluster->restart(n); };
+      targets.push_back({"node", [kill](int n) { return n >= 0 && kill(static_cast<std::uint32_t>(n)); },
+                         [restart](int n) { return n < 0 ? std::unexpected(fmt::format("there is no node {}", n))
+                                                         : restart(static_cast<std::uint32_t>(n)); }});
     }
     boost::asio::co_spawn(io, console(input, std::move(targets)), boost::asio::detached);
   }
@@ -153,6 +166,7 @@ int serve(broker_options& o) {
     if (ec) return;
     net::log(net::log_level::info, "signal {}: shutting down", signal);
     if (amqp) amqp->stop();
+    if (amqp_cluster) amqp_cluster->stop();
     if (kafka) kafka->stop();
     boost::system::error_code ignored;
     input.close(ignored);

@@ -15,7 +15,7 @@
 #include "models/amqp_model.h"
 #include "net/amqp/client.h"
 #include "net/amqp/server.h"
-#include "workbench/loop_thread.h"
+#include "net/loop_thread.h"
 
 namespace mqlab::workbench {
 namespace {
@@ -24,7 +24,7 @@ namespace amqp = broker::amqp;
 using models::delivery_ref;
 
 /// The broker behind its node listeners, on a thread of its own.
-class server_thread : public loop_thread {
+class server_thread : public net::loop_thread {
  public:
   explicit server_thread(const models::system_spec& spec)
       : core_(spec.broker.cluster),
@@ -40,7 +40,7 @@ class server_thread : public loop_thread {
   std::uint16_t port(std::uint32_t node) const { return server_.ports().at(node % server_.ports().size()); }
 
   void stop() {
-    loop_thread::stop([this] { server_.stop(); });
+    net::loop_thread::stop([this] { server_.stop(); });
   }
 
  private:

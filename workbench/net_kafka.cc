@@ -20,7 +20,7 @@
 #include "models/record_ledger.h"
 #include "net/kafka/server.h"
 #include "net/log.h"
-#include "workbench/loop_thread.h"
+#include "net/loop_thread.h"
 
 namespace mqlab::workbench {
 namespace {
@@ -53,7 +53,7 @@ rd_kafka_conf_t* client_conf(const std::string& bootstrap, std::initializer_list
 }
 
 /// The cluster behind its listeners, on a thread of its own; everything touching the core runs there.
-class server_thread : public loop_thread {
+class server_thread : public net::loop_thread {
  public:
   server_thread(const models::kafka_spec& spec)
       : core_(std::max(spec.brokers, 1), to_ms(spec.replica_lag_time_max)),
@@ -76,7 +76,7 @@ class server_thread : public loop_thread {
   net::kafka::server& server() { return server_; }
 
   void stop() {
-    loop_thread::stop([this] { server_.stop(); });
+    net::loop_thread::stop([this] { server_.stop(); });
   }
 
  private:

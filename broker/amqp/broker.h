@@ -161,6 +161,8 @@ class broker {
   /// Restarts a crashed node: durable queues come back with their persistent messages.
   void restart_node(node_id node, instant now);
   bool node_up(node_id node) const;
+  /// True if node `to` is up and no partition separates it from `from`.
+  bool reaches(node_id from, node_id to) const;
   /// Cuts the link between two nodes: neither reaches queues owned by the other (they look
   /// down from across the cut), publishes across it are lost, consumers across it get nothing.
   void partition(node_id a, node_id b);
@@ -180,6 +182,9 @@ class broker {
   void mirror_push(std::string_view vhost, std::string_view queue, std::uint64_t sequence, instant expires_at,
                    message_ptr msg);
   void mirror_drop(std::string_view vhost, std::string_view queue, std::uint64_t sequence);
+  /// True if the channel has consumers, unacked deliveries, confirms or a transaction: state that
+  /// cannot move to another node.
+  bool channel_busy(channel_ref c) const;
   /// Forgets a queue its owner deleted (its bindings go with it).
   void forget_queue(std::string_view vhost, std::string_view queue, instant now);
 

@@ -75,6 +75,8 @@ bool broker::node_up(node_id node) const {
   return node.value < s_->node_up.size() && s_->node_up[node.value];
 }
 
+bool broker::reaches(node_id from, node_id to) const { return node_up(to) && s_->reachable(from, to); }
+
 void broker::crash_node(node_id node, instant now) {
   if (!node_up(node)) return;
   s_->node_up[node.value] = false;

@@ -105,6 +105,15 @@ void broker::mirror_drop(std::string_view vhost, std::string_view queue, std::ui
   if (q != nullptr && !s_->owns(*q)) q->ready.erase(sequence);
 }
 
+bool broker::channel_busy(channel_ref c) const {
+  auto conn = s_->connections.find(c.conn);
+  if (conn == s_->connections.end()) return false;
+  auto ch = conn->second.channels.find(c.ch);
+  if (ch == conn->second.channels.end()) return false;
+  const channel_state& s = ch->second;
+  return !s.active.empty() || !s.unacked.empty() || s.publish_sequence > 0 || s.tx;
+}
+
 void broker::forget_queue(std::string_view vhost, std::string_view queue, instant now) {
   queue_state* q = s_->find_queue(vhost, queue);
   if (q != nullptr && !s_->owns(*q)) s_->delete_queue(*q, true, now);

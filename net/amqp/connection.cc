@@ -187,6 +187,11 @@ void connection::handle_start_ok(const connection_start_ok& m) {
     return;
   }
   user_ = who->name;
+  // A cluster node relaying its client's channel says which node the client is on.
+  const auto* relayed_for = broker::amqp::find(m.client_properties, cluster_node_property);
+  if (relayed_for && relayed_for->as_integer() && loopback_peer_) {
+    node_ = broker::node_id{static_cast<std::uint32_t>(*relayed_for->as_integer())};
+  }
   write_method(out_, 0, connection_tune{.channel_max = options_.channel_max, .frame_max = options_.frame_max,
                                         .heartbeat = options_.heartbeat_s});
   phase_ = phase::tune_ok;
@@ -220,6 +225,7 @@ void connection::handle_open(const connection_open& m, instant now) {
     return;
   }
   id_ = *id;
+  vhost_ = std::string(m.virtual_host);
   write_method(out_, 0, connection_open_ok{});
   phase_ = phase::running;
   if (heartbeat_s_ > 0) next_heartbeat_ = {now.ns + heartbeat_s_ * ns_per_s / 2};
@@ -233,6 +239,7 @@ void connection::handle_channel_frame(const frame& f, instant now) {
     return;
   }
   channel& c = chan(f.channel);
+  if (c.relayed) return relay_frame(f);
   // Content of a publish on a channel we are closing is dropped with it.
   if (f.type != frame_type::method && c.st == channel::state::closing) return;
   if (f.type != frame_type::method || c.pending) return handle_content(f.channel, f, now);
@@ -271,7 +278,7 @@ void connection::handle_channel_method(std::uint16_t ch, method& m, instant now)
     write_method(out_, ch, channel_flow_ok{.active = true});
   } else if (std::holds_alternative<channel_close_ok>(m) || std::holds_alternative<channel_flow_ok>(m)) {
     // Nothing to do: we never send channel.flow, and close-ok is handled above.
-  } else {
+  } else if (!link_ || !hand_over(ch, m, now)) {
     dispatch(ch, m, now);
   }
 }

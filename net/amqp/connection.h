@@ -32,6 +32,24 @@ struct server_options {
   std::string node_name = "mqlab@localhost";
 };
 
+/// The client property a cluster node sets on a connection it opens to relay a client's channel:
+/// the node the client is on, which the owner's core accounts the connection to.
+inline constexpr std::string_view cluster_node_property = "x-mqlab-cluster-node";
+
+/// How a cluster member's connection reaches queues that other nodes own. In member mode the
+/// server gives each connection one; a single node has none.
+class cluster_link {
+ public:
+  virtual ~cluster_link() = default;
+  /// The other node serving this queue's contents, if it is up and reachable; nullopt: this one.
+  virtual std::optional<broker::node_id> elsewhere(std::string_view vhost, std::string_view queue) = 0;
+  /// Hands channel `channel` over to node `to`: `frames` go there, and the first `replies` method
+  /// frames it answers on the channel answer the replayed set-up, not the client.
+  virtual void relay(broker::node_id to, std::uint16_t channel, std::string frames, std::uint32_t replies) = 0;
+  /// A client here changed metadata: the other nodes apply it too.
+  virtual void replicate(std::string_view vhost, const method& change) = 0;
+};
+
 class connection {
  public:
   /// `broker` and `options` must outlive the connection. RabbitMQ lets the default guest user
@@ -58,6 +76,10 @@ class connection {
   void set_blocked(bool blocked);
   /// True while blocked and this connection publishes: the transport stops reading from it.
   bool paused() const;
+  /// Member mode: where channels on queues other nodes own are relayed. Must outlive the connection.
+  void set_cluster_link(cluster_link* link) { link_ = link; }
+  /// Node `node` can no longer be reached: the channels relayed there close (404).
+  void relay_lost(broker::node_id node);
 
   /// Bytes to send; the transport takes them.
   std::string& output() { return out_; }
@@ -67,6 +89,8 @@ class connection {
   std::optional<broker::amqp::connection_id> broker_id() const;
   /// The cluster node that serves this connection.
   broker::node_id node() const { return node_; }
+  const std::string& vhost() const { return vhost_; }
+  std::uint32_t frame_max() const { return frame_max_; }
   /// Why the connection ended, for the server log ("" while it runs or after a clean close).
   const std::string& end_reason() const { return end_reason_; }
 
@@ -87,6 +111,10 @@ class connection {
   /// Runs a class 40/50/60/85/90 method against the broker; writes the reply.
   void dispatch(std::uint16_t ch, method& m, instant now);
   void publish(std::uint16_t ch, content& c, instant now);
+  /// Member mode: moves the channel to the node that owns the queue `m` names, if another does.
+  bool hand_over(std::uint16_t ch, const method& m, instant now);
+  void relay_frame(const frame& f);
+  void replicate(const method& change);
   /// A broker error: channel.close for soft errors, connection.close for hard ones.
   void fail(std::uint16_t ch, const broker::amqp::error& e);
   /// A hard error found here: "<REPLY_NAME> - <detail>".
@@ -110,7 +138,8 @@ class connection {
   std::uint16_t heartbeat_s_ = 0;
   instant last_received_{}, next_heartbeat_ = instant::never(), close_deadline_ = instant::never();
   bool cancel_notify_ = false, blocked_notify_ = false, blocked_ = false, published_ = false;
-  std::string user_, end_reason_;
+  std::string user_, end_reason_, vhost_;
+  cluster_link* link_ = nullptr;
 };
 
 }  // namespace mqlab::net::amqp

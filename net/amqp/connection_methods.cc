@@ -40,37 +40,56 @@ struct method_handler {
     return std::nullopt;
   }
 
+  // Metadata changes also go to the other nodes of a cluster, once they succeeded here.
+  template <typename R, typename M, typename Ok>
+  void answer_and_replicate(const core::result<R>& r, const M& m, bool no_wait, const Ok& ok) {
+    if (!r) return c.fail(ch, r.error());
+    c.replicate(m);
+    reply(no_wait, ok);
+  }
+
   void operator()(exchange_declare& m) {
-    answer(c.broker_.exchange_declare(ref(), {std::string(m.exchange), std::string(m.type), m.passive, m.durable,
-                                              m.auto_delete, m.internal, std::move(m.arguments)}),
-           m.no_wait, exchange_declare_ok{});
+    answer_and_replicate(c.broker_.exchange_declare(ref(), {std::string(m.exchange), std::string(m.type), m.passive,
+                                                            m.durable, m.auto_delete, m.internal, m.arguments}),
+                         m, m.no_wait, exchange_declare_ok{});
   }
   void operator()(exchange_delete& m) {
-    answer(c.broker_.exchange_delete(ref(), m.exchange, m.if_unused), m.no_wait, exchange_delete_ok{});
+    answer_and_replicate(c.broker_.exchange_delete(ref(), m.exchange, m.if_unused), m, m.no_wait, exchange_delete_ok{});
   }
   void operator()(exchange_bind& m) {
-    answer(c.broker_.exchange_bind(ref(), m.destination, m.source, m.routing_key, m.arguments), m.no_wait,
-           exchange_bind_ok{});
+    answer_and_replicate(c.broker_.exchange_bind(ref(), m.destination, m.source, m.routing_key, m.arguments), m,
+                         m.no_wait, exchange_bind_ok{});
   }
   void operator()(exchange_unbind& m) {
-    answer(c.broker_.exchange_unbind(ref(), m.destination, m.source, m.routing_key, m.arguments), m.no_wait,
-           exchange_unbind_ok{});
+    answer_and_replicate(c.broker_.exchange_unbind(ref(), m.destination, m.source, m.routing_key, m.arguments), m,
+                         m.no_wait, exchange_unbind_ok{});
   }
   void operator()(queue_declare& m) {
     auto r = c.broker_.queue_declare(
-        ref(), {std::string(m.queue), m.passive, m.durable, m.exclusive, m.auto_delete, std::move(m.arguments)}, now);
+        ref(), {std::string(m.queue), m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments}, now);
     if (!r) return c.fail(ch, r.error());
     c.chan(ch).last_queue = r->name;
+    queue_declare named = m;
+    named.queue = r->name;  // a server-named queue is known by its name everywhere
+    if (!m.passive) c.replicate(named);
     reply(m.no_wait, queue_declare_ok{.queue = r->name, .message_count = r->message_count,
                                       .consumer_count = r->consumer_count});
   }
   void operator()(queue_bind& m) {
     const auto q = queue_name(m.queue, core::methods::queue_bind);
-    if (q) answer(c.broker_.queue_bind(ref(), *q, m.exchange, m.routing_key, m.arguments), m.no_wait, queue_bind_ok{});
+    if (!q) return;
+    queue_bind named = m;
+    named.queue = *q;
+    answer_and_replicate(c.broker_.queue_bind(ref(), *q, m.exchange, m.routing_key, m.arguments), named, m.no_wait,
+                         queue_bind_ok{});
   }
   void operator()(queue_unbind& m) {
     const auto q = queue_name(m.queue, core::methods::queue_unbind);
-    if (q) answer(c.broker_.queue_unbind(ref(), *q, m.exchange, m.routing_key, m.arguments), false, queue_unbind_ok{});
+    if (!q) return;
+    queue_unbind named = m;
+    named.queue = *q;
+    answer_and_replicate(c.broker_.queue_unbind(ref(), *q, m.exchange, m.routing_key, m.arguments), named, false,
+                         queue_unbind_ok{});
   }
   void operator()(queue_purge& m) {
     const auto q = queue_name(m.queue, core::methods::queue_purge);
@@ -92,7 +111,9 @@ struct method_handler {
       return c.connection_error(core::reply_code::not_implemented, fmt::format("prefetch_size!=0 ({})", m.prefetch_size),
                                 60, 10);
     }
-    answer(c.broker_.basic_qos(ref(), m.prefetch_count, m.global, now), false, basic_qos_ok{});
+    auto r = c.broker_.basic_qos(ref(), m.prefetch_count, m.global, now);
+    if (r) (m.global ? c.chan(ch).channel_prefetch : c.chan(ch).consumer_prefetch) = m.prefetch_count;
+    answer(r, false, basic_qos_ok{});
   }
   void operator()(basic_consume& m) {
     const auto q = queue_name(m.queue, core::methods::basic_consume);
@@ -134,7 +155,11 @@ struct method_handler {
   }
   void operator()(basic_recover_async& m) { check(c.broker_.basic_recover(ref(), m.requeue, now)); }
   void operator()(basic_recover& m) { answer(c.broker_.basic_recover(ref(), m.requeue, now), false, basic_recover_ok{}); }
-  void operator()(confirm_select& m) { answer(c.broker_.confirm_select(ref()), m.no_wait, confirm_select_ok{}); }
+  void operator()(confirm_select& m) {
+    auto r = c.broker_.confirm_select(ref());
+    if (r) c.chan(ch).confirm = true;
+    answer(r, m.no_wait, confirm_select_ok{});
+  }
   void operator()(tx_select&) { answer(c.broker_.tx_select(ref()), false, tx_select_ok{}); }
   void operator()(tx_commit&) { answer(c.broker_.tx_commit(ref(), now), false, tx_commit_ok{}); }
   void operator()(tx_rollback&) { answer(c.broker_.tx_rollback(ref()), false, tx_rollback_ok{}); }
@@ -149,6 +174,94 @@ struct method_handler {
 
 void connection::dispatch(std::uint16_t ch, method& m, instant now) {
   std::visit(method_handler{*this, ch, now}, m);
+}
+
+namespace {
+
+/// The queue a method works on the contents of, if any ("" = the channel's last declared one).
+std::optional<std::string_view> contents_queue(const method& m) {
+  return std::visit(
+      [](const auto& x) -> std::optional<std::string_view> {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, queue_declare>) {
+          if (x.queue.empty()) return std::nullopt;  // a new server-named queue: always here
+          return x.queue;
+        } else if constexpr (std::is_same_v<T, queue_purge> || std::is_same_v<T, queue_delete> ||
+                             std::is_same_v<T, basic_consume> || std::is_same_v<T, basic_get>) {
+          return x.queue;
+        } else {
+          return std::nullopt;
+        }
+      },
+      m);
+}
+
+}  // namespace
+
+bool connection::hand_over(std::uint16_t ch, const method& m, instant now) {
+  const auto named = contents_queue(m);
+  if (!named) return false;
+  channel& c = chan(ch);
+  const std::string queue(named->empty() ? std::string_view(c.last_queue) : *named);
+  const auto owner = link_->elsewhere(vhost_, queue);
+  if (!owner) return false;
+  if (broker_.channel_busy(ref(ch))) {
+    broker_.channel_close(ref(ch), now);
+    fail(ch, core::error{core::reply_code::precondition_failed,
+                         fmt::format("PRECONDITION_FAILED - queue '{}' in vhost '{}' lives on node {}, and this "
+                                     "channel already has consumers, unacknowledged messages or confirms on node {}: "
+                                     "use another channel",
+                                     queue, vhost_, owner->value, node_.value),
+                         {}});
+    return true;
+  }
+  // The owner serves the channel from now on; it first hears the set-up the channel had here.
+  std::string frames;
+  std::uint32_t replies = 1;
+  write_method(frames, ch, channel_open{});
+  for (auto [prefetch, global] : {std::pair{c.consumer_prefetch, false}, std::pair{c.channel_prefetch, true}}) {
+    if (!prefetch) continue;
+    write_method(frames, ch, basic_qos{.prefetch_count = *prefetch, .global = global});
+    ++replies;
+  }
+  if (c.confirm) {
+    write_method(frames, ch, confirm_select{});
+    ++replies;
+  }
+  write_method(frames, ch, m);
+  broker_.channel_close(ref(ch), now);
+  c.relayed = owner;
+  link_->relay(*owner, ch, std::move(frames), replies);
+  return true;
+}
+
+void connection::relay_frame(const frame& f) {
+  channel& c = chan(f.channel);
+  const broker::node_id to = *c.relayed;
+  std::string bytes;
+  const auto at = detail::begin_frame(bytes, f.type, f.channel);
+  bytes.append(f.payload);
+  detail::end_frame(bytes, at);
+  link_->relay(to, f.channel, std::move(bytes), 0);
+  // channel.close (20,40) or close-ok (20,41) from the client ends the hand-over.
+  if (f.type == frame_type::method && f.payload.size() >= 4 && f.payload[0] == 0 && f.payload[1] == 20 &&
+      f.payload[2] == 0 && (f.payload[3] == 40 || f.payload[3] == 41)) {
+    c = channel{};
+  }
+}
+
+void connection::replicate(const method& change) {
+  if (link_) link_->replicate(vhost_, change);
+}
+
+void connection::relay_lost(broker::node_id node) {
+  for (std::size_t ch = 0; ch < channels_.size(); ++ch) {
+    if (!channels_[ch] || channels_[ch]->relayed != node) continue;
+    fail(static_cast<std::uint16_t>(ch),
+         core::error{core::reply_code::not_found,
+                     fmt::format("NOT_FOUND - node {}, home of this channel's queue, is down or inaccessible", node.value),
+                     {}});
+  }
 }
 
 void connection::publish(std::uint16_t ch, content& p, instant now) {

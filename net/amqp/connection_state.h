@@ -1,6 +1,7 @@
 // Private to connection*.cc: a channel's state and its content being assembled.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "net/amqp/connection.h"
@@ -21,6 +22,10 @@ struct connection::channel {
   enum class state { closed, open, closing } st = state::closed;
   std::optional<content> pending;
   std::string last_queue;  // "" in queue methods means the channel's last declared queue
+  // What a hand-over to another node replays there.
+  std::optional<std::uint16_t> consumer_prefetch, channel_prefetch;
+  bool confirm = false;
+  std::optional<broker::node_id> relayed;  // the node this channel's frames go to
 };
 
 }  // namespace mqlab::net::amqp

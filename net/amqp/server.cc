@@ -5,6 +5,7 @@
 #include "net/amqp/server.h"
 
 #include <chrono>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "net/amqp/upstream.h"
 #include "net/log.h"
 #include "net/tcp.h"
 
@@ -53,6 +55,7 @@ struct peer {
   clock::time_point last_write{};
   std::optional<broker::amqp::connection_id> registered;
   std::string name;
+  std::unique_ptr<cluster_link> link;  // member mode only
 };
 
 struct server::impl {
@@ -82,7 +85,89 @@ struct server::impl {
   void check_memory();
   void flush(const std::shared_ptr<peer>& p);
   void close(const std::shared_ptr<peer>& p);
+  void touch(const std::shared_ptr<peer>& p);
+  /// The node a listener serves: its index, or in member mode this node.
+  std::uint32_t node_of(std::uint32_t listener) const { return listen.member ? listen.member->self.value : listener; }
+  std::optional<std::uint32_t> listener_of(std::uint32_t node) const;
+  class relay_link;
 };
+
+/// Member mode: one client connection's way to the other nodes. Channels handed over to a node
+/// share one upstream AMQP connection there; what comes back goes straight to the client.
+class server::impl::relay_link final : public cluster_link {
+ public:
+  relay_link(server::impl& s, const std::shared_ptr<peer>& p) : s_(s), peer_(p) {}
+  ~relay_link() override {
+    for (auto& [node, up] : upstreams_) up->close();
+  }
+
+  std::optional<broker::node_id> elsewhere(std::string_view vhost, std::string_view queue) override {
+    const auto owner = s_.core.owner_of(vhost, queue);
+    const broker::node_id self = s_.listen.member->self;
+    if (!owner || *owner == self || !s_.core.reaches(self, *owner)) return std::nullopt;
+    return owner;
+  }
+
+  void relay(broker::node_id to, std::uint16_t channel, std::string frames, std::uint32_t replies) override {
+    auto it = upstreams_.find(to.value);
+    if (it == upstreams_.end()) it = upstreams_.emplace(to.value, open(to)).first;
+    it->second->send(channel, frames, replies);
+  }
+
+  void replicate(std::string_view vhost, const method& change) override { s_.listen.member->replicate(vhost, change); }
+
+  /// Closes the upstream to `node`; true if there was one.
+  bool drop(broker::node_id node) {
+    auto it = upstreams_.find(node.value);
+    if (it == upstreams_.end()) return false;
+    it->second->close();
+    upstreams_.erase(it);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<upstream> open(broker::node_id to) {
+    std::weak_ptr<peer> weak = peer_;
+    auto up = std::make_unique<upstream>(s_.io, upstream_handlers{
+        .frames = [this, weak](std::string_view frames) {
+          if (auto p = weak.lock(); p && !p->closed) {
+            p->conn.output().append(frames);
+            s_.touch(p);
+          }
+        },
+        .lost = [this, weak, to] {
+          // Runs from the upstream's own handler: the connection forgets it after the handler returns.
+          asio::post(s_.io, [this, weak, to] {
+            auto p = weak.lock();
+            if (!p || p->closed || !drop(to)) return;
+            p->conn.relay_lost(to);
+            s_.touch(p);
+          });
+        }});
+    const auto& user = s_.options.users.front();
+    const auto p = peer_.lock();
+    up->open(s_.listen.member->amqp_port(to), upstream_login{user.name, user.password, p->conn.vhost(),
+                                                            p->conn.frame_max(), s_.listen.member->self});
+    return up;
+  }
+
+  server::impl& s_;
+  std::weak_ptr<peer> peer_;
+  std::map<std::uint32_t, std::unique_ptr<upstream>> upstreams_;
+};
+
+std::optional<std::uint32_t> server::impl::listener_of(std::uint32_t node) const {
+  if (!listen.member) return node < listeners.size() ? std::optional(node) : std::nullopt;
+  return node == listen.member->self.value ? std::optional(0u) : std::nullopt;
+}
+
+void server::impl::touch(const std::shared_ptr<peer>& p) {
+  dirty.push_back(p);
+  if (!flush_posted) {
+    flush_posted = true;
+    asio::post(io, [this] { flush_dirty(); });
+  }
+}
 
 asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
   const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(node);
@@ -93,9 +178,13 @@ asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
     socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
     if (ec) continue;
-    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), node);
+    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), node_of(node));
     p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
-    if (listen.nodes > 1) p->name += " (node " + std::to_string(node) + ")";
+    if (listen.nodes > 1 || listen.member) p->name += " (node " + std::to_string(node_of(node)) + ")";
+    if (listen.member) {
+      p->link = std::make_unique<relay_link>(*this, p);
+      p->conn.set_cluster_link(p->link.get());
+    }
     p->conn.set_blocked(blocked);
     peers.insert(p);
     log(log_level::debug, "accepting AMQP connection {}", p->name);
@@ -143,6 +232,10 @@ void server::impl::after_input(const std::shared_ptr<peer>& p) {
 
 void server::impl::dispatch_events() {
   for (const auto& e : core.take_events()) {
+    if (const auto* note = std::get_if<std::shared_ptr<const broker::amqp::peer_message>>(&e)) {
+      if (listen.member) listen.member->to_peers(*note);
+      continue;
+    }
     const auto it = by_id.find(broker::amqp::target_of(e));
     if (it == by_id.end()) continue;
     it->second->conn.on_event(e);
@@ -213,6 +306,7 @@ void server::impl::flush(const std::shared_ptr<peer>& p) {
 void server::impl::close(const std::shared_ptr<peer>& p) {
   if (p->closed) return;
   p->closed = true;
+  p->link.reset();  // its upstreams close: the owners requeue what the client had not acknowledged
   if (p->registered) by_id.erase(*p->registered);
   p->registered.reset();
   close_socket(p->socket);
@@ -255,12 +349,12 @@ server::~server() = default;
 
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
-  const std::uint32_t nodes = std::max(s.listen.nodes, 1u);
+  const std::uint32_t nodes = s.listen.member ? 1 : std::max(s.listen.nodes, 1u);
   for (std::uint32_t node = 0; node < nodes; ++node) {
     const auto port = static_cast<std::uint16_t>(s.listen.port == 0 ? 0 : s.listen.port + node);
     if (auto ok = s.listeners.open(s.io, s.listen.bind, node, port); !ok) return ok;
-    log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}", nodes > 1 ? fmt::format("node {} ", node) : "",
-        s.listen.bind, ports()[node]);
+    log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}",
+        nodes > 1 || s.listen.member ? fmt::format("node {} ", s.node_of(node)) : "", s.listen.bind, ports()[node]);
   }
   for (std::uint32_t node = 0; node < nodes; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.housekeeping_loop(), asio::detached);
@@ -277,12 +371,14 @@ std::vector<std::uint16_t> server::ports() const { return impl_->listeners.ports
 
 bool server::kill(std::uint32_t node) {
   auto& s = *impl_;
-  if (node >= s.listeners.size() || !s.core.node_up(broker::node_id{node})) return false;
+  const auto listener = s.listener_of(node);
+  if (!listener || !s.core.node_up(broker::node_id{node})) return false;
   log(log_level::warn, "killing AMQP node {}", node);
-  s.listeners.close(node);
+  s.listeners.close(*listener);
   std::vector<std::shared_ptr<peer>> victims;
   for (const auto& p : s.peers) {
-    if (p->conn.node().value == node) victims.push_back(p);
+    // A member's clients all go down with it, also connections relayed from other nodes.
+    if (p->conn.node().value == node || s.listen.member) victims.push_back(p);
   }
   // The core drops the node's connections itself; their sockets go without a goodbye.
   s.core.crash_node(broker::node_id{node}, now());
@@ -293,12 +389,13 @@ bool server::kill(std::uint32_t node) {
 
 std::expected<void, std::string> server::restart(std::uint32_t node) {
   auto& s = *impl_;
-  if (node >= s.listeners.size()) return std::unexpected(fmt::format("there is no node {}", node));
+  const auto listener = s.listener_of(node);
+  if (!listener) return std::unexpected(fmt::format("there is no node {}", node));
   if (s.core.node_up(broker::node_id{node})) return std::unexpected(fmt::format("node {} is running", node));
-  const auto port = s.listeners.ports()[node];
-  if (auto ok = s.listeners.open(s.io, s.listen.bind, node, port); !ok) return ok;
+  const auto port = s.listeners.ports()[*listener];
+  if (auto ok = s.listeners.open(s.io, s.listen.bind, *listener, port); !ok) return ok;
   s.core.restart_node(broker::node_id{node}, now());
-  asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  asio::co_spawn(s.io, s.accept_loop(*listener), asio::detached);
   s.dispatch_events();
   log(log_level::info, "AMQP node {} restarted on {}:{}", node, s.listen.bind, port);
   return {};
@@ -307,6 +404,16 @@ std::expected<void, std::string> server::restart(std::uint32_t node) {
 void server::administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change) {
   change(impl_->core, now());
   impl_->dispatch_events();
+}
+
+void server::relays_lost(broker::node_id node) {
+  auto& s = *impl_;
+  for (const auto& p : s.peers) {
+    auto* link = static_cast<impl::relay_link*>(p->link.get());
+    if (link == nullptr || !link->drop(node)) continue;
+    p->conn.relay_lost(node);
+    s.touch(p);
+  }
 }
 
 void server::stop() {

@@ -4,12 +4,16 @@
 // they address after every input, and message expiry runs on a timer at the core's deadline.
 // A cluster's nodes each get a listener on consecutive ports; a client is served by the node
 // whose port it connected to, and killing a node closes its listener and sockets for real.
+// In member mode the server is one node of a cluster of cores: a client channel that works on a
+// queue another node owns is relayed, frame for frame, over an AMQP connection to that node.
 #pragma once
 
 #include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -22,12 +26,26 @@ class io_context;
 
 namespace mqlab::net::amqp {
 
+/// What a server that is one node of a cluster of cores (one core per node, see cluster.h)
+/// needs from the cluster around it.
+struct member_hooks {
+  broker::node_id self;
+  /// Node `n`'s AMQP port, where a channel on a queue it owns is relayed.
+  std::function<std::uint16_t(broker::node_id n)> amqp_port;
+  /// The core's messages for other nodes (forwards, mirror updates, removed queues).
+  std::function<void(const std::shared_ptr<const broker::amqp::peer_message>&)> to_peers;
+  /// Metadata a client changed here, for the other nodes.
+  std::function<void(std::string_view vhost, const method& change)> replicate;
+};
+
 struct listen_options {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 5672;  // node N listens on port + N; 0 = any free ports (see server::ports())
   std::uint32_t nodes = 1;    // the core's cluster nodes
   /// connection.blocked goes out when queued message bytes reach this; 0 = never.
   std::uint64_t memory_high_watermark = 0;
+  /// Set when this server is one member of a cluster of cores: it listens as node `self`.
+  std::optional<member_hooks> member;
 };
 
 class server {
@@ -52,6 +70,8 @@ class server {
   /// Runs a change to the core from outside the protocol (a network partition, administration)
   /// at the server's clock's `now`, and sends clients what follows from it.
   void administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change);
+  /// Member mode: node `node` went out of reach; client channels relayed there close.
+  void relays_lost(broker::node_id node);
   /// Stops accepting and closes every connection with 320 CONNECTION_FORCED; the event loop
   /// runs out once the goodbyes are written (or after a second).
   void stop();

@@ -1,5 +1,5 @@
 // An Asio event loop on a thread of its own, and the two ways to reach it from another thread:
-// net mode runs each embedded server this way, so the core is only ever touched by its loop.
+// net mode and AMQP cluster nodes run each embedded server this way, so the core is only ever touched by its loop.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
@@ -10,7 +10,7 @@
 
 #include <boost/asio.hpp>
 
-namespace mqlab::workbench {
+namespace mqlab::net {
 
 class loop_thread {
  public:
@@ -53,4 +53,4 @@ class loop_thread {
   std::jthread thread_;
 };
 
-}  // namespace mqlab::workbench
+}  // namespace mqlab::net

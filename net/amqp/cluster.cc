@@ -1,0 +1,424 @@
+// Cluster nodes: a thread, a core and a server each, and one-way peer links between every pair.
+// Faults are applied node by node on each node's own thread, so a core is only ever touched by
+// its loop: the victim first (its sockets close), then every other node learns of it.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "net/amqp/cluster.h"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include "net/amqp/peer_protocol.h"
+#include "net/amqp/server.h"
+#include "net/log.h"
+#include "net/loop_thread.h"
+#include "net/tcp.h"
+
+namespace mqlab::net::amqp {
+
+namespace asio = boost::asio;
+namespace core = broker::amqp;
+using asio::ip::tcp;
+
+namespace {
+
+broker::instant now() {
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count()};
+}
+
+/// Applies a metadata change another node's client made, on a channel standing for that node.
+core::result<void> apply(core::broker& b, core::channel_ref ch, method& m, broker::instant t) {
+  return std::visit(
+      [&](auto& x) -> core::result<void> {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, exchange_declare>) {
+          return b.exchange_declare(ch, {std::string(x.exchange), std::string(x.type), x.passive, x.durable,
+                                         x.auto_delete, x.internal, x.arguments});
+        } else if constexpr (std::is_same_v<T, exchange_delete>) {
+          return b.exchange_delete(ch, x.exchange, x.if_unused);
+        } else if constexpr (std::is_same_v<T, exchange_bind>) {
+          return b.exchange_bind(ch, x.destination, x.source, x.routing_key, x.arguments);
+        } else if constexpr (std::is_same_v<T, exchange_unbind>) {
+          return b.exchange_unbind(ch, x.destination, x.source, x.routing_key, x.arguments);
+        } else if constexpr (std::is_same_v<T, queue_declare>) {
+          auto r = b.queue_declare(ch, {std::string(x.queue), false, x.durable, x.exclusive, x.auto_delete, x.arguments}, t);
+          if (!r) return std::unexpected(r.error());
+          return {};
+        } else if constexpr (std::is_same_v<T, queue_bind>) {
+          return b.queue_bind(ch, x.queue, x.exchange, x.routing_key, x.arguments);
+        } else if constexpr (std::is_same_v<T, queue_unbind>) {
+          return b.queue_unbind(ch, x.queue, x.exchange, x.routing_key, x.arguments);
+        } else {
+          return std::unexpected(core::error{core::reply_code::command_invalid, "not a metadata change", {}});
+        }
+      },
+      m);
+}
+
+}  // namespace
+
+/// A one-way link to another node: what this node writes there, kept while the link is down.
+struct link {
+  std::unique_ptr<tcp::socket> socket;
+  outbox box;
+  std::string pending;
+  bool connected = false, cut = false;
+};
+
+struct cluster::member : loop_thread {
+  member(std::uint32_t id_, const cluster_options& o)
+      : id(id_), core([&] {
+          auto shape = o.shape;
+          shape.self = broker::node_id{id_};
+          return shape;
+        }()) {}
+
+  std::uint32_t id;
+  core::broker core;
+  std::unique_ptr<server> srv;
+  std::shared_ptr<tcp::acceptor> peer_acceptor;
+  std::uint16_t peer_port = 0;
+  std::vector<link> links;  // by node; this node's own entry stays unused
+  std::vector<std::shared_ptr<tcp::socket>> inbound;
+  std::map<std::pair<std::uint32_t, std::string>, core::channel_ref> appliers;  // by (origin, vhost)
+  std::vector<std::deque<std::pair<core::channel_ref, std::uint64_t>>> awaiting;  // confirms, by owner node
+  bool up = true;
+};
+
+struct cluster::impl {
+  explicit impl(cluster_options o) : options(std::move(o)) {}
+
+  cluster_options options;
+  std::vector<std::unique_ptr<member>> members;
+  std::vector<std::uint16_t> amqp_ports, peer_ports;  // fixed once started
+  std::atomic<std::uint64_t> link_bytes{0};
+  bool started = false;
+
+  std::uint32_t n() const { return static_cast<std::uint32_t>(members.size()); }
+
+  // --- on a node's own thread ---------------------------------------------------------------
+  void send(member& m, std::uint32_t to, const peer::frame& f) {
+    peer::write(m.links[to].pending, f);
+    flush(m, to);
+  }
+
+  void flush(member& m, std::uint32_t to) {
+    link& l = m.links[to];
+    if (!l.connected) return;
+    const std::size_t bytes = l.pending.size();
+    if (l.box.send(*l.socket, l.pending, [this, &m, to](boost::system::error_code ec) {
+          if (ec) return disconnect(m, to);
+          flush(m, to);
+        })) {
+      link_bytes += bytes;
+    }
+  }
+
+  void connect(member& m, std::uint32_t to) {
+    link& l = m.links[to];
+    if (l.connected || l.cut || to == m.id) return;
+    l.socket = std::make_unique<tcp::socket>(m.io());
+    l.socket->async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), peer_ports[to]),
+                            [this, &m, to, socket = l.socket.get()](boost::system::error_code ec) {
+                              link& l = m.links[to];
+                              if (l.socket.get() != socket) return;  // superseded
+                              if (ec) {
+                                log(log_level::warn, "node {}: no link to node {}: {}", m.id, to, ec.message());
+                                return;
+                              }
+                              boost::system::error_code ignored;
+                              l.socket->set_option(tcp::no_delay(true), ignored);
+                              std::string hello;
+                              peer::write(hello, peer::hello{m.id});
+                              l.pending.insert(0, hello);
+                              l.connected = true;
+                              flush(m, to);
+                            });
+  }
+
+  void disconnect(member& m, std::uint32_t to) {
+    link& l = m.links[to];
+    if (l.socket) close_socket(*l.socket);
+    l.socket.reset();
+    l.box = outbox{};
+    l.connected = false;
+  }
+
+  asio::awaitable<void> accept_loop(member& m, std::shared_ptr<tcp::acceptor> acceptor) {
+    while (acceptor->is_open()) {
+      boost::system::error_code ec;
+      auto socket = std::make_shared<tcp::socket>(co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec)));
+      if (ec) continue;
+      m.inbound.push_back(socket);
+      asio::co_spawn(m.io(), read_loop(m, socket), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> read_loop(member& m, std::shared_ptr<tcp::socket> socket) {
+    std::string in;
+    std::vector<char> buffer(64 * 1024);
+    std::optional<std::uint32_t> origin;
+    while (true) {
+      boost::system::error_code ec;
+      const std::size_t got = co_await socket->async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      in.append(buffer.data(), got);
+      std::size_t pos = 0;
+      bool bad = false;
+      m.srv->administer([&](core::broker&, broker::instant) {
+        while (true) {
+          auto f = peer::read(std::string_view(in).substr(pos));
+          if (!f) {
+            log(log_level::error, "node {}: bad peer frame: {}", m.id, f.error().text);
+            bad = true;
+            return;
+          }
+          if (!*f) return;
+          pos += (*f)->second;
+          if (const auto* h = std::get_if<peer::hello>(&(*f)->first)) origin = h->node;
+          else if (origin && *origin < n() && m.core.node_up(broker::node_id{*origin})) receive(m, *origin, (*f)->first);
+        }
+      });
+      in.erase(0, pos);
+      if (bad) break;
+    }
+    close_socket(*socket);
+    std::erase(m.inbound, socket);
+  }
+
+  /// Runs inside the server's administer(), so the events it causes reach clients and peers.
+  void receive(member& m, std::uint32_t origin, peer::frame& f) {
+    const broker::instant t = now();
+    if (auto* change = std::get_if<peer::metadata>(&f)) {
+      const auto ch = applier(m, origin, change->vhost, t);
+      if (!ch) return;
+      if (auto r = apply(m.core, *ch, change->change, t); !r) {
+        // The nodes disagree (two clients raced); this node keeps its view, as Mnesia would.
+        log(log_level::warn, "node {}: change from node {} refused: {}", m.id, origin, r.error().text);
+        m.appliers.erase({origin, change->vhost});
+      }
+      return;
+    }
+    if (const auto* s = std::get_if<peer::settled>(&f)) {
+      auto& list = m.awaiting[origin];
+      if (auto it = std::find(list.begin(), list.end(), std::pair{s->from, s->sequence}); it != list.end()) list.erase(it);
+      m.core.forward_settled(s->from, s->sequence, s->accepted);
+      return;
+    }
+    const peer::note& x = std::get<peer::note>(f);
+    switch (x.what) {
+      case peer::note::kind::forward: {
+        const bool ok = m.core.accept_forwarded(x.vhost, x.queue, x.msg, t);
+        if (x.sequence != 0) send(m, origin, peer::settled{x.from, x.sequence, ok});
+        break;
+      }
+      case peer::note::kind::mirror_push: m.core.mirror_push(x.vhost, x.queue, x.sequence, x.expires_at, x.msg); break;
+      case peer::note::kind::mirror_drop: m.core.mirror_drop(x.vhost, x.queue, x.sequence); break;
+      case peer::note::kind::queue_removed: m.core.forget_queue(x.vhost, x.queue, t); break;
+    }
+  }
+
+  std::optional<core::channel_ref> applier(member& m, std::uint32_t origin, const std::string& vhost, broker::instant t) {
+    const auto key = std::pair{origin, vhost};
+    if (auto it = m.appliers.find(key); it != m.appliers.end()) return it->second;
+    auto conn = m.core.open_connection(vhost, t, broker::node_id{origin});
+    if (!conn) return std::nullopt;
+    const core::channel_ref ch{*conn, 1};
+    if (!m.core.channel_open(ch)) return std::nullopt;
+    m.appliers[key] = ch;
+    return ch;
+  }
+
+  void to_peers(member& m, const std::shared_ptr<const core::peer_message>& note) {
+    for (broker::node_id to : note->to) {
+      if (to.value >= n() || to.value == m.id) continue;
+      if (note->what == core::peer_message::kind::forward && note->sequence != 0) {
+        m.awaiting[to.value].emplace_back(note->from, note->sequence);
+      }
+      send(m, to.value, *note);
+    }
+  }
+
+  /// Node `gone` is out of reach: forwards it did not answer are nacked, relayed channels close.
+  void lose(member& m, std::uint32_t gone) {
+    disconnect(m, gone);
+    auto waiting = std::move(m.awaiting[gone]);
+    m.awaiting[gone].clear();
+    m.srv->administer([&](core::broker& b, broker::instant) {
+      for (const auto& [from, sequence] : waiting) b.forward_settled(from, sequence, false);
+    });
+    m.srv->relays_lost(broker::node_id{gone});
+  }
+
+  std::expected<void, std::string> open_peer_listener(member& m) {
+    auto acceptor = open_listener(m.io(), options.bind, m.peer_port);
+    if (!acceptor) return std::unexpected(acceptor.error());
+    m.peer_acceptor = *acceptor;
+    m.peer_port = m.peer_acceptor->local_endpoint().port();
+    asio::co_spawn(m.io(), accept_loop(m, m.peer_acceptor), asio::detached);
+    return {};
+  }
+
+  void go_down(member& m) {
+    m.srv->kill(m.id);
+    boost::system::error_code ignored;
+    m.peer_acceptor->close(ignored);
+    for (std::uint32_t j = 0; j < n(); ++j) {
+      disconnect(m, j);
+      m.links[j].pending.clear();  // what it had not sent dies with it
+      m.awaiting[j].clear();
+    }
+    for (auto& s : std::vector(m.inbound)) close_socket(*s);
+    m.appliers.clear();
+    m.up = false;
+  }
+};
+
+cluster::cluster(cluster_options options) : impl_(std::make_unique<impl>(std::move(options))) {
+  const std::uint32_t nodes = std::max(impl_->options.shape.nodes, 1u);
+  impl_->options.shape.nodes = nodes;
+  for (std::uint32_t i = 0; i < nodes; ++i) impl_->members.push_back(std::make_unique<member>(i, impl_->options));
+}
+
+cluster::~cluster() { stop(); }
+
+std::expected<void, std::string> cluster::start() {
+  auto& s = *impl_;
+  for (auto& m : s.members) {
+    if (s.options.define) s.options.define(m->core);
+    m->links.resize(s.n());
+    m->awaiting.resize(s.n());
+    if (auto ok = s.open_peer_listener(*m); !ok) return ok;
+    member_hooks hooks{
+        .self = broker::node_id{m->id},
+        .amqp_port = [&s](broker::node_id to) { return s.amqp_ports.at(to.value); },
+        .to_peers = [&s, mp = m.get()](const std::shared_ptr<const core::peer_message>& note) { s.to_peers(*mp, note); },
+        .replicate = [&s, mp = m.get()](std::string_view vhost, const method& change) {
+          for (std::uint32_t j = 0; j < s.n(); ++j) {
+            if (j != mp->id) s.send(*mp, j, peer::metadata{std::string(vhost), change});
+          }
+        }};
+    const auto port = static_cast<std::uint16_t>(s.options.port == 0 ? 0 : s.options.port + m->id);
+    m->srv = std::make_unique<server>(m->io(), m->core, s.options.server,
+                                      listen_options{.bind = s.options.bind, .port = port, .nodes = 1,
+                                                     .memory_high_watermark = s.options.memory_high_watermark,
+                                                     .member = std::move(hooks)});
+    if (auto ok = m->srv->start(); !ok) return ok;
+    s.amqp_ports.push_back(m->srv->port());
+    s.peer_ports.push_back(m->peer_port);
+  }
+  for (auto& m : s.members) {
+    m->start();
+    m->post([&s, mp = m.get()] {
+      for (std::uint32_t j = 0; j < s.n(); ++j) s.connect(*mp, j);
+    });
+  }
+  s.started = true;
+  return {};
+}
+
+std::uint32_t cluster::size() const { return impl_->n(); }
+
+std::vector<std::uint16_t> cluster::ports() const { return impl_->amqp_ports; }
+
+bool cluster::kill(std::uint32_t node) {
+  auto& s = *impl_;
+  if (node >= s.n() || !s.members[node]->call([&] { return s.members[node]->up; })) return false;
+  log(log_level::warn, "killing AMQP cluster node {}", node);
+  s.members[node]->call([&] { s.go_down(*s.members[node]); });
+  for (auto& m : s.members) {
+    if (m->id == node) continue;
+    m->call([&] {
+      m->srv->administer([&](core::broker& b, broker::instant t) { b.crash_node(broker::node_id{node}, t); });
+      std::erase_if(m->appliers, [&](const auto& a) { return a.first.first == node; });
+      s.lose(*m, node);
+    });
+  }
+  return true;
+}
+
+std::expected<void, std::string> cluster::restart(std::uint32_t node) {
+  auto& s = *impl_;
+  if (node >= s.n()) return std::unexpected(fmt::format("there is no node {}", node));
+  member& back = *s.members[node];
+  auto ok = back.call([&]() -> std::expected<void, std::string> {
+    if (back.up) return std::unexpected(fmt::format("node {} is running", node));
+    if (auto r = back.srv->restart(node); !r) return r;
+    if (auto r = s.open_peer_listener(back); !r) return r;
+    back.up = true;
+    return {};
+  });
+  if (!ok) return ok;
+  // The others first take it back into their cores (syncing mirrors), then reconnect to it.
+  for (auto& m : s.members) {
+    if (m->id == node) continue;
+    m->call([&] {
+      m->srv->administer([&](core::broker& b, broker::instant t) { b.restart_node(broker::node_id{node}, t); });
+      s.connect(*m, node);
+    });
+  }
+  back.call([&] {
+    for (std::uint32_t j = 0; j < s.n(); ++j) s.connect(back, j);
+  });
+  log(log_level::info, "AMQP cluster node {} restarted", node);
+  return {};
+}
+
+void cluster::partition(std::uint32_t a, std::uint32_t b) {
+  auto& s = *impl_;
+  if (a >= s.n() || b >= s.n() || a == b) return;
+  for (auto& m : s.members) {
+    m->call([&] {
+      m->srv->administer([&](core::broker& core, broker::instant) { core.partition(broker::node_id{a}, broker::node_id{b}); });
+      if (m->id != a && m->id != b) return;
+      const std::uint32_t other = m->id == a ? b : a;
+      m->links[other].cut = true;
+      s.lose(*m, other);
+    });
+  }
+}
+
+void cluster::heal(std::uint32_t a, std::uint32_t b) {
+  auto& s = *impl_;
+  if (a >= s.n() || b >= s.n() || a == b) return;
+  for (auto& m : s.members) {
+    m->call([&] {
+      m->srv->administer([&](core::broker& core, broker::instant t) { core.heal(broker::node_id{a}, broker::node_id{b}, t); });
+      if (m->id != a && m->id != b) return;
+      const std::uint32_t other = m->id == a ? b : a;
+      m->links[other].cut = false;
+      s.connect(*m, other);
+    });
+  }
+}
+
+void cluster::stop() {
+  auto& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  for (auto& m : s.members) {
+    m->stop([&s, mp = m.get()] {
+      mp->srv->stop();
+      boost::system::error_code ignored;
+      mp->peer_acceptor->close(ignored);
+      for (std::uint32_t j = 0; j < s.n(); ++j) s.disconnect(*mp, j);
+      for (auto& sock : std::vector(mp->inbound)) close_socket(*sock);
+    });
+  }
+}
+
+void cluster::inspect(std::uint32_t node, const std::function<void(const core::broker&)>& f) const {
+  member& m = *impl_->members.at(node);
+  if (!impl_->started) return f(m.core);
+  m.call([&] { f(m.core); });
+}
+
+std::uint64_t cluster::link_bytes() const { return impl_->link_bytes.load(); }
+
+}  // namespace mqlab::net::amqp

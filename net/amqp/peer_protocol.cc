@@ -1,0 +1,156 @@
+// The cluster's internal protocol: frames to bytes and back.
+#include "net/amqp/peer_protocol.h"
+
+#include <fmt/format.h>
+
+#include "net/amqp/codec.h"
+#include "net/byte_order.h"
+
+namespace mqlab::net::amqp::peer {
+namespace {
+
+namespace core = broker::amqp;
+
+enum class type : std::uint8_t { hello = 1, metadata, settled, forward, mirror_push, mirror_drop, queue_removed };
+
+// Frames larger than this are refused as corrupt rather than buffered.
+constexpr std::uint32_t max_frame = 256u << 20;
+
+type type_of(const frame& f) {
+  if (std::holds_alternative<hello>(f)) return type::hello;
+  if (std::holds_alternative<metadata>(f)) return type::metadata;
+  if (std::holds_alternative<settled>(f)) return type::settled;
+  switch (std::get<note>(f).what) {
+    case note::kind::forward: return type::forward;
+    case note::kind::mirror_push: return type::mirror_push;
+    case note::kind::mirror_drop: return type::mirror_drop;
+    case note::kind::queue_removed: return type::queue_removed;
+  }
+  return type::queue_removed;
+}
+
+void write_message(wire_writer& w, const core::message& m) {
+  w.shortstr(m.exchange);
+  w.shortstr(m.routing_key);
+  std::string content;
+  write_content(content, 0, *m.properties, m.body, 0);
+  w.long_string(content);
+}
+
+core::message_ptr read_message(wire_reader& r) {
+  std::string exchange(r.shortstr()), routing_key(r.shortstr());
+  const std::string_view content = r.longstr_view();
+  auto head = decode_frame(content, 0);
+  if (!head || !*head || (*head)->type != frame_type::header) throw wire_error{reply_code::frame_error, "bad message content"};
+  auto header = decode_content_header((*head)->payload);
+  if (!header) throw header.error();
+  std::string body;
+  for (std::size_t pos = (*head)->size(); pos < content.size();) {
+    auto part = decode_frame(content.substr(pos), 0);
+    if (!part || !*part || (*part)->type != frame_type::body) throw wire_error{reply_code::frame_error, "bad message body"};
+    body.append((*part)->payload);
+    pos += (*part)->size();
+  }
+  if (body.size() != header->body_size) throw wire_error{reply_code::frame_error, "message body of the wrong size"};
+  return core::make_message(std::move(exchange), std::move(routing_key), std::move(body),
+                            std::make_shared<core::basic_properties>(std::move(header->properties)));
+}
+
+void write_body(wire_writer& w, const frame& f) {
+  if (const auto* h = std::get_if<hello>(&f)) return w.long_uint(h->node);
+  if (const auto* m = std::get_if<metadata>(&f)) {
+    w.shortstr(m->vhost);
+    std::string bytes;
+    write_method(bytes, 0, m->change);
+    w.long_string(bytes);
+    return;
+  }
+  if (const auto* s = std::get_if<settled>(&f)) {
+    w.long_uint(s->from.conn);
+    w.short_uint(s->from.ch);
+    w.longlong_uint(s->sequence);
+    w.octet(s->accepted ? 1 : 0);
+    return;
+  }
+  const note& n = std::get<note>(f);
+  w.shortstr(n.vhost);
+  w.shortstr(n.queue);
+  w.longlong_uint(n.sequence);
+  if (n.what == note::kind::forward) {
+    w.long_uint(n.from.conn);
+    w.short_uint(n.from.ch);
+  }
+  if (n.what == note::kind::mirror_push) w.longlong_uint(static_cast<std::uint64_t>(n.expires_at.ns));
+  if (n.what == note::kind::forward || n.what == note::kind::mirror_push) write_message(w, *n.msg);
+}
+
+frame read_body(type t, wire_reader& r) {
+  switch (t) {
+    case type::hello: return hello{r.long_uint()};
+    case type::metadata: {
+      metadata m{.vhost = std::string(r.shortstr()), .change = {}};
+      auto f = decode_frame(r.longstr_view(), 0);
+      if (!f || !*f) throw wire_error{reply_code::frame_error, "bad metadata method"};
+      auto decoded = decode_method((*f)->payload);
+      if (!decoded) throw decoded.error();
+      m.change = std::move(*decoded);
+      return m;
+    }
+    case type::settled: {
+      settled s;
+      s.from.conn = r.long_uint();
+      s.from.ch = r.short_uint();
+      s.sequence = r.longlong_uint();
+      s.accepted = r.octet() != 0;
+      return s;
+    }
+    default: break;
+  }
+  note n;
+  n.what = t == type::forward       ? note::kind::forward
+           : t == type::mirror_push ? note::kind::mirror_push
+           : t == type::mirror_drop ? note::kind::mirror_drop
+                                    : note::kind::queue_removed;
+  n.vhost = r.shortstr();
+  n.queue = r.shortstr();
+  n.sequence = r.longlong_uint();
+  if (t == type::forward) {
+    n.from.conn = r.long_uint();
+    n.from.ch = r.short_uint();
+  }
+  if (t == type::mirror_push) n.expires_at = broker::instant{static_cast<std::int64_t>(r.longlong_uint())};
+  if (t == type::forward || t == type::mirror_push) n.msg = read_message(r);
+  return n;
+}
+
+}  // namespace
+
+void write(std::string& out, const frame& f) {
+  const std::size_t at = out.size();
+  out.append(4, '\0');
+  out.push_back(static_cast<char>(type_of(f)));
+  wire_writer w(out);
+  write_body(w, f);
+  store_be<std::uint32_t>(out.data() + at, static_cast<std::uint32_t>(out.size() - at - 4));
+}
+
+std::expected<std::optional<std::pair<frame, std::size_t>>, wire_error> read(std::string_view in) {
+  if (in.size() < 5) return std::nullopt;
+  const auto size = load_be<std::uint32_t>(in.data());
+  if (size == 0 || size > max_frame) return std::unexpected(wire_error{reply_code::frame_error, fmt::format("peer frame of {} bytes", size)});
+  if (in.size() < 4 + std::size_t{size}) return std::nullopt;
+  const auto t = static_cast<type>(static_cast<std::uint8_t>(in[4]));
+  if (t < type::hello || t > type::queue_removed) {
+    return std::unexpected(wire_error{reply_code::frame_error, fmt::format("unknown peer frame type {}", in[4])});
+  }
+  try {
+    wire_reader r(in.substr(5, size - 1));
+    frame f = read_body(t, r);
+    if (r.remaining() != 0) return std::unexpected(wire_error{reply_code::frame_error, "trailing bytes in a peer frame"});
+    return std::pair{std::move(f), 4 + std::size_t{size}};
+  } catch (const wire_error& e) {
+    return std::unexpected(e);
+  }
+}
+
+}  // namespace mqlab::net::amqp::peer

@@ -1,0 +1,48 @@
+// The small protocol cluster nodes speak to each other over TCP, beside AMQP: one-way links, a
+// node writing to each other node. Each frame is a 32-bit length, a type octet and fields in
+// AMQP's encodings (short strings, long strings, big-endian integers); a message travels as its
+// exchange, routing key and AMQP content (header and body frames). Metadata changes travel as
+// the AMQP method a client sent, for the receiver to apply as if the sender's client had.
+// Pure code over byte buffers; decoding a malformed frame is an error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "broker/amqp/events.h"
+#include "net/amqp/methods.h"
+#include "net/amqp/wire.h"
+
+namespace mqlab::net::amqp::peer {
+
+/// The first frame on a link: who is writing.
+struct hello {
+  std::uint32_t node = 0;
+};
+/// A client of the sender changed metadata (exchange/queue declare, delete, bind, unbind).
+struct metadata {
+  std::string vhost;
+  method change;
+};
+/// The owner's answer to a forward that carried a confirm sequence.
+struct settled {
+  broker::amqp::channel_ref from;
+  std::uint64_t sequence = 0;
+  bool accepted = true;
+};
+/// A core's peer_message (forward, mirror push or drop, removed queue) as it arrives.
+using note = broker::amqp::peer_message;
+
+using frame = std::variant<hello, metadata, settled, note>;
+
+/// Appends one frame to `out`.
+void write(std::string& out, const frame& f);
+
+/// The first complete frame of `in` and its size in bytes; nullopt when more bytes are needed.
+std::expected<std::optional<std::pair<frame, std::size_t>>, wire_error> read(std::string_view in);
+
+}  // namespace mqlab::net::amqp::peer
