@@ -1,6 +1,7 @@
-// The real AMQP side: an in-process AMQP server thread, and clients on an io_context that the
-// simulation thread runs while it waits for the wall clock. What the clients receive is queued
-// and handed to the model at pump(), when the model's clock has caught up with the wall.
+// The real AMQP side: the broker's nodes on threads of their own (one core each, talking over
+// TCP), and clients on an io_context that the simulation thread runs while it waits for the wall
+// clock. What the clients receive is queued and handed to the model at pump(), when the model's
+// clock has caught up with the wall.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include "workbench/net_amqp.h"
@@ -14,8 +15,7 @@
 
 #include "models/amqp_model.h"
 #include "net/amqp/client.h"
-#include "net/amqp/server.h"
-#include "net/loop_thread.h"
+#include "net/amqp/cluster.h"
 
 namespace mqlab::workbench {
 namespace {
@@ -23,29 +23,27 @@ namespace {
 namespace amqp = broker::amqp;
 using models::delivery_ref;
 
-/// The broker behind its node listeners, on a thread of its own.
-class server_thread : public net::loop_thread {
+/// The broker's nodes, each an event loop on a thread of its own with its own core.
+class broker_nodes {
  public:
-  explicit server_thread(const models::system_spec& spec)
-      : core_(spec.broker.cluster),
-        server_(io(), core_, {}, net::amqp::listen_options{.port = 0, .nodes = std::max(1u, spec.broker.cluster.nodes)}) {
-    models::declare_topology(core_, spec.broker);
-    if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: AMQP server: " + ok.error());
-    start();
+  explicit broker_nodes(const models::system_spec& spec)
+      : cluster_(net::amqp::cluster_options{
+            .shape = spec.broker.cluster, .port = 0,
+            .define = [&spec](amqp::broker& core) { models::declare_topology(core, spec.broker); }}) {
+    if (auto ok = cluster_.start(); !ok) throw std::runtime_error("net mode: AMQP server: " + ok.error());
   }
-  ~server_thread() { stop(); }
 
-  amqp::broker& core() { return core_; }
-  net::amqp::server& server() { return server_; }
-  std::uint16_t port(std::uint32_t node) const { return server_.ports().at(node % server_.ports().size()); }
+  net::amqp::cluster& cluster() { return cluster_; }
+  std::uint16_t port(std::uint32_t node) const { return cluster_.ports().at(node % cluster_.size()); }
+  void stop() { cluster_.stop(); }
 
-  void stop() {
-    net::loop_thread::stop([this] { server_.stop(); });
+  /// Calls f(node, core) for every node, each on its own thread.
+  void each(const std::function<void(std::uint32_t, const amqp::broker&)>& f) const {
+    for (std::uint32_t i = 0; i < cluster_.size(); ++i) cluster_.inspect(i, [&](const amqp::broker& core) { f(i, core); });
   }
 
  private:
-  amqp::broker core_;
-  net::amqp::server server_;
+  net::amqp::cluster cluster_;
 };
 
 class net_amqp final : public models::amqp_side {
@@ -86,33 +84,35 @@ class net_amqp final : public models::amqp_side {
     if (s.conn) s.conn->abort();
   }
 
-  void crash(broker::node_id node) override {
-    (void)server_.call([this, node] { return server_.server().kill(node.value); });
-  }
-  void restart(broker::node_id node) override {
-    (void)server_.call([this, node] { return server_.server().restart(node.value); });
-  }
-  void partition(broker::node_id a, broker::node_id b) override {
-    server_.call([this, a, b] {
-      server_.server().administer([&](amqp::broker& core, broker::instant) { core.partition(a, b); });
-    });
-  }
-  void heal(broker::node_id a, broker::node_id b) override {
-    server_.call([this, a, b] {
-      server_.server().administer([&](amqp::broker& core, broker::instant now) { core.heal(a, b, now); });
-    });
-  }
+  void crash(broker::node_id node) override { (void)server_.cluster().kill(node.value); }
+  void restart(broker::node_id node) override { (void)server_.cluster().restart(node.value); }
+  void partition(broker::node_id a, broker::node_id b) override { server_.cluster().partition(a.value, b.value); }
+  void heal(broker::node_id a, broker::node_id b) override { server_.cluster().heal(a.value, b.value); }
 
+  /// The depth in the owner's core: every node knows the queue, only its owner holds it (also
+  /// while down, as a durable queue's messages wait on its disk).
   std::optional<std::uint64_t> queue_depth(const std::string& queue) const override {
-    return server_.call([this, &queue]() -> std::optional<std::uint64_t> {
-      return models::queue_depth(server_.core(), queue);
+    std::optional<std::uint64_t> depth;
+    server_.each([&](std::uint32_t node, const amqp::broker& core) {
+      const auto info = core.inspect_queue("/", queue);
+      if (info && info->owner.value == node) depth = models::queue_depth(core, queue);
     });
+    return depth;
   }
+  // Each node counts what happened on it, so the cluster's counters are the nodes' sums.
   amqp::queue_stats totals() const override {
-    return server_.call([this] { return server_.core().totals(); });
+    amqp::queue_stats total;
+    server_.each([&](std::uint32_t, const amqp::broker& core) { total += core.totals(); });
+    return total;
   }
   amqp::cluster_traffic traffic() const override {
-    return server_.call([this] { return server_.core().traffic(); });
+    amqp::cluster_traffic total;
+    server_.each([&](std::uint32_t, const amqp::broker& core) {
+      total.messages += core.traffic().messages;
+      total.bytes += core.traffic().bytes;
+      total.mirror_copies += core.traffic().mirror_copies;
+    });
+    return total;
   }
 
   void pump() override {
@@ -198,7 +198,7 @@ class net_amqp final : public models::amqp_side {
   }
 
   const models::system_spec& spec_;
-  mutable server_thread server_;
+  mutable broker_nodes server_;
   boost::asio::io_context io_;  // the clients'; run by the simulation thread
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::unique_ptr<net::amqp::client> producer_;

@@ -306,7 +306,7 @@ std::expected<void, std::string> cluster::start() {
         }};
     const auto port = static_cast<std::uint16_t>(s.options.port == 0 ? 0 : s.options.port + m->id);
     m->srv = std::make_unique<server>(m->io(), m->core, s.options.server,
-                                      listen_options{.bind = s.options.bind, .port = port, .nodes = 1,
+                                      listen_options{.bind = s.options.bind, .port = port,
                                                      .memory_high_watermark = s.options.memory_high_watermark,
                                                      .member = std::move(hooks)});
     if (auto ok = m->srv->start(); !ok) return ok;

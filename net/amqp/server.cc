@@ -67,7 +67,7 @@ struct server::impl {
   broker::amqp::broker& core;
   server_options options;
   listen_options listen;
-  node_listeners listeners;  // by node, from start()
+  node_listeners listeners;  // the one listener, from start(); it keeps its port across a restart
   asio::steady_timer housekeeping, expiry;
   instant expiry_at = instant::never();
   std::unordered_set<std::shared_ptr<peer>> peers;
@@ -75,7 +75,7 @@ struct server::impl {
   std::vector<std::shared_ptr<peer>> dirty;
   bool stopping = false, blocked = false, flush_posted = false;
 
-  asio::awaitable<void> accept_loop(std::uint32_t node);
+  asio::awaitable<void> accept_loop();
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> housekeeping_loop();
   asio::awaitable<void> expiry_loop();
@@ -86,9 +86,7 @@ struct server::impl {
   void flush(const std::shared_ptr<peer>& p);
   void close(const std::shared_ptr<peer>& p);
   void touch(const std::shared_ptr<peer>& p);
-  /// The node a listener serves: its index, or in member mode this node.
-  std::uint32_t node_of(std::uint32_t listener) const { return listen.member ? listen.member->self.value : listener; }
-  std::optional<std::uint32_t> listener_of(std::uint32_t node) const;
+  std::uint32_t self() const { return listen.member ? listen.member->self.value : 0; }
   class relay_link;
 };
 
@@ -156,11 +154,6 @@ class server::impl::relay_link final : public cluster_link {
   std::map<std::uint32_t, std::unique_ptr<upstream>> upstreams_;
 };
 
-std::optional<std::uint32_t> server::impl::listener_of(std::uint32_t node) const {
-  if (!listen.member) return node < listeners.size() ? std::optional(node) : std::nullopt;
-  return node == listen.member->self.value ? std::optional(0u) : std::nullopt;
-}
-
 void server::impl::touch(const std::shared_ptr<peer>& p) {
   dirty.push_back(p);
   if (!flush_posted) {
@@ -169,8 +162,8 @@ void server::impl::touch(const std::shared_ptr<peer>& p) {
   }
 }
 
-asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
-  const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(node);
+asio::awaitable<void> server::impl::accept_loop() {
+  const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(0);
   while (!stopping && acceptor->is_open()) {
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -178,9 +171,9 @@ asio::awaitable<void> server::impl::accept_loop(std::uint32_t node) {
     socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
     if (ec) continue;
-    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), node_of(node));
+    auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), self());
     p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
-    if (listen.nodes > 1 || listen.member) p->name += " (node " + std::to_string(node_of(node)) + ")";
+    if (listen.member) p->name += " (node " + std::to_string(self()) + ")";
     if (listen.member) {
       p->link = std::make_unique<relay_link>(*this, p);
       p->conn.set_cluster_link(p->link.get());
@@ -349,39 +342,32 @@ server::~server() = default;
 
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;
-  const std::uint32_t nodes = s.listen.member ? 1 : std::max(s.listen.nodes, 1u);
-  for (std::uint32_t node = 0; node < nodes; ++node) {
-    const auto port = static_cast<std::uint16_t>(s.listen.port == 0 ? 0 : s.listen.port + node);
-    if (auto ok = s.listeners.open(s.io, s.listen.bind, node, port); !ok) return ok;
-    log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}",
-        nodes > 1 || s.listen.member ? fmt::format("node {} ", s.node_of(node)) : "", s.listen.bind, ports()[node]);
-  }
-  for (std::uint32_t node = 0; node < nodes; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  if (auto ok = s.listeners.open(s.io, s.listen.bind, 0, s.listen.port); !ok) return ok;
+  log(log_level::info, "AMQP 0-9-1 {}listening on {}:{}", s.listen.member ? fmt::format("node {} ", s.self()) : "",
+      s.listen.bind, port());
+  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
   asio::co_spawn(s.io, s.housekeeping_loop(), asio::detached);
   asio::co_spawn(s.io, s.expiry_loop(), asio::detached);
   return {};
 }
 
 std::uint16_t server::port() const {
-  const auto all = ports();
+  const auto& all = impl_->listeners.ports();
   return all.empty() ? 0 : all.front();
 }
 
-std::vector<std::uint16_t> server::ports() const { return impl_->listeners.ports(); }
-
 bool server::kill(std::uint32_t node) {
   auto& s = *impl_;
-  const auto listener = s.listener_of(node);
-  if (!listener || !s.core.node_up(broker::node_id{node})) return false;
+  if (node != s.self() || !s.core.node_up(broker::node_id{node})) return false;
   log(log_level::warn, "killing AMQP node {}", node);
-  s.listeners.close(*listener);
-  std::vector<std::shared_ptr<peer>> victims;
-  for (const auto& p : s.peers) {
-    // A member's clients all go down with it, also connections relayed from other nodes.
-    if (p->conn.node().value == node || s.listen.member) victims.push_back(p);
-  }
-  // The core drops the node's connections itself; their sockets go without a goodbye.
-  s.core.crash_node(broker::node_id{node}, now());
+  s.listeners.close(0);
+  // Every connection goes down with the node, also those other nodes relayed here.
+  const std::vector<std::shared_ptr<peer>> victims(s.peers.begin(), s.peers.end());
+  // Their deliveries go back to the queues before the crash decides what survives it; the
+  // sockets go without a goodbye.
+  const instant t = now();
+  for (const auto& p : victims) p->conn.peer_gone(t);
+  s.core.crash_node(broker::node_id{node}, t);
   for (const auto& p : victims) s.close(p);
   s.dispatch_events();
   return true;
@@ -389,15 +375,13 @@ bool server::kill(std::uint32_t node) {
 
 std::expected<void, std::string> server::restart(std::uint32_t node) {
   auto& s = *impl_;
-  const auto listener = s.listener_of(node);
-  if (!listener) return std::unexpected(fmt::format("there is no node {}", node));
+  if (node != s.self()) return std::unexpected(fmt::format("there is no node {}", node));
   if (s.core.node_up(broker::node_id{node})) return std::unexpected(fmt::format("node {} is running", node));
-  const auto port = s.listeners.ports()[*listener];
-  if (auto ok = s.listeners.open(s.io, s.listen.bind, *listener, port); !ok) return ok;
+  if (auto ok = s.listeners.open(s.io, s.listen.bind, 0, port()); !ok) return ok;
   s.core.restart_node(broker::node_id{node}, now());
-  asio::co_spawn(s.io, s.accept_loop(*listener), asio::detached);
+  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
   s.dispatch_events();
-  log(log_level::info, "AMQP node {} restarted on {}:{}", node, s.listen.bind, port);
+  log(log_level::info, "AMQP node {} restarted on {}:{}", node, s.listen.bind, port());
   return {};
 }
 

@@ -2,10 +2,9 @@
 // core (which is single-threaded by design); each client socket gets a reading coroutine and a
 // queue of outgoing bytes with one write in flight. Broker events are routed to the connection
 // they address after every input, and message expiry runs on a timer at the core's deadline.
-// A cluster's nodes each get a listener on consecutive ports; a client is served by the node
-// whose port it connected to, and killing a node closes its listener and sockets for real.
-// In member mode the server is one node of a cluster of cores: a client channel that works on a
-// queue another node owns is relayed, frame for frame, over an AMQP connection to that node.
+// Killing the node closes its listener and sockets for real. In member mode the server is one
+// node of a cluster of cores (cluster.h): a client channel that works on a queue another node
+// owns is relayed, frame for frame, over an AMQP connection to that node.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +39,7 @@ struct member_hooks {
 
 struct listen_options {
   std::string bind = "127.0.0.1";
-  std::uint16_t port = 5672;  // node N listens on port + N; 0 = any free ports (see server::ports())
-  std::uint32_t nodes = 1;    // the core's cluster nodes
+  std::uint16_t port = 5672;  // 0 = any free port (see server::port())
   /// connection.blocked goes out when queued message bytes reach this; 0 = never.
   std::uint64_t memory_high_watermark = 0;
   /// Set when this server is one member of a cluster of cores: it listens as node `self`.
@@ -58,14 +56,12 @@ class server {
 
   /// Binds and starts accepting; an error names the address and the cause.
   std::expected<void, std::string> start();
-  /// Node 0's bound port (after start()).
+  /// The bound port (after start()).
   std::uint16_t port() const;
-  /// Each node's bound port, by node.
-  std::vector<std::uint16_t> ports() const;
-  /// Node `node` crashes: its listener and client sockets close without a goodbye and the core
-  /// fails its queues over (or loses them). False if there is no such node or it is down.
+  /// The node crashes: its listener and client sockets close without a goodbye and the core
+  /// loses what a crash loses. False if `node` is not this node or it is down.
   bool kill(std::uint32_t node);
-  /// Node `node` comes back on its old port.
+  /// The node comes back on its old port.
   std::expected<void, std::string> restart(std::uint32_t node);
   /// Runs a change to the core from outside the protocol (a network partition, administration)
   /// at the server's clock's `now`, and sends clients what follows from it.

@@ -1,7 +1,7 @@
 // The net-mode AMQP client against the real server over loopback TCP, both on one event loop:
 // the handshake, pipelined commands, prefetch-limited delivery of bodies larger than a frame,
-// acknowledgements, requeueing when a client vanishes, returns of unroutable messages,
-// channel errors, and what a killed cluster node does to its own and other nodes' clients.
+// acknowledgements, requeueing when a client vanishes, returns of unroutable messages and
+// channel errors.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio.hpp>
@@ -15,6 +15,7 @@
 #include "broker/amqp/broker.h"
 #include "net/amqp/client.h"
 #include "net/amqp/server.h"
+#include "tests/net/amqp_observed.h"
 
 namespace mqlab::net::amqp {
 namespace {
@@ -23,8 +24,7 @@ namespace core = broker::amqp;
 
 /// A server on free loopback ports and clients on the same io_context.
 struct loopback {
-  explicit loopback(core::cluster_config cluster = {})
-      : broker(cluster), srv(io, broker, {}, listen_options{.port = 0, .nodes = cluster.nodes}) {
+  loopback() : srv(io, broker, {}, listen_options{.port = 0}) {
     EXPECT_TRUE(srv.start().has_value());
   }
   ~loopback() {
@@ -46,23 +46,6 @@ struct loopback {
   core::broker broker;
   server srv;
 };
-
-/// What one client was told.
-struct observed {
-  std::vector<client_message> delivered, returned;
-  std::vector<std::uint16_t> cancelled;
-  std::vector<std::string> channel_errors;
-  std::string closed;
-  client_handlers handlers() {
-    return {.delivered = [this](client_message m) { delivered.push_back(std::move(m)); },
-            .returned = [this](client_message m) { returned.push_back(std::move(m)); },
-            .cancelled = [this](std::uint16_t ch) { cancelled.push_back(ch); },
-            .channel_closed = [this](std::uint16_t, std::string_view text) { channel_errors.emplace_back(text); },
-            .closed = [this](std::string_view reason) { closed = reason.empty() ? "closed" : std::string(reason); }};
-  }
-};
-
-const core::basic_properties plain;
 
 TEST(AmqpClient, DeliversWithinThePrefetchWindowAndBodiesLargerThanAFrame) {
   loopback net;
@@ -129,28 +112,6 @@ TEST(AmqpClient, UnroutableMandatoryMessagesComeBackAndChannelErrorsAreReported)
   ASSERT_TRUE(net.until([&] { return seen.channel_errors.size() == 1; }));
   EXPECT_NE(seen.channel_errors[0].find("NOT_FOUND"), std::string::npos) << seen.channel_errors[0];
   EXPECT_TRUE(seen.closed.empty()) << "a channel error leaves the connection open";
-}
-
-TEST(AmqpClient, AKilledNodeDropsItsClientsAndCancelsConsumersOfItsQueuesElsewhere) {
-  loopback net(core::cluster_config{.nodes = 2});
-  observed on_owner, elsewhere;
-  client owner_side(net.io, on_owner.handlers()), other_side(net.io, elsewhere.handlers());
-  owner_side.connect(net.srv.ports()[0]);
-  owner_side.open_channel(1);
-  owner_side.declare_queue(1, "orders", true, {});
-  ASSERT_TRUE(net.until([&] { return net.broker.inspect_queue("/", "orders").has_value(); }));
-  other_side.connect(net.srv.ports()[1]);
-  other_side.open_channel(1);
-  other_side.consume(1, "orders", false);
-  ASSERT_TRUE(net.until([&] { return net.broker.inspect_queue("/", "orders")->consumers == 1; }));
-
-  ASSERT_TRUE(net.srv.kill(0));
-  ASSERT_TRUE(net.until([&] { return !on_owner.closed.empty() && !elsewhere.cancelled.empty(); }));
-  EXPECT_TRUE(elsewhere.closed.empty()) << "node 1's client keeps its connection";
-  EXPECT_FALSE(owner_side.alive());
-  EXPECT_FALSE(net.srv.kill(0)) << "already down";
-  EXPECT_TRUE(net.srv.restart(0).has_value());
-  EXPECT_TRUE(net.broker.inspect_queue("/", "orders")->available);
 }
 
 }  // namespace

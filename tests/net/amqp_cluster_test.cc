@@ -1,0 +1,165 @@
+// A three-node cluster of separate cores over loopback TCP (the seed's "RabbitMQ集群": metadata on
+// every node, a queue's contents on its owner, mirrors copying them): clients on any node reach a
+// queue owned by another, through the owner; killing a node closes its clients for real while
+// the others carry on; a partition cuts the links until it heals, and what was declared
+// meanwhile reaches the other side afterwards.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "net/amqp/client.h"
+#include "net/amqp/cluster.h"
+#include "tests/net/amqp_observed.h"
+
+namespace mqlab::net::amqp {
+namespace {
+
+namespace core = broker::amqp;
+
+/// A cluster on free loopback ports; clients run on the test's own io_context.
+struct three_nodes {
+  explicit three_nodes(core::ha_mode mirroring = core::ha_mode::none)
+      : nodes(cluster_options{.shape = {.nodes = 3, .mirroring = mirroring}, .port = 0}) {
+    EXPECT_TRUE(nodes.start().has_value());
+  }
+  ~three_nodes() { nodes.stop(); }
+
+  /// Runs the clients until `done` holds, for at most five seconds.
+  bool until(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(5));
+    return done();
+  }
+  /// What node `node`'s core knows of a queue.
+  std::optional<core::broker::queue_info> queue(std::uint32_t node, const std::string& name) {
+    std::optional<core::broker::queue_info> info;
+    nodes.inspect(node, [&](const core::broker& b) { info = b.inspect_queue("/", name); });
+    return info;
+  }
+  std::uint32_t ready(std::uint32_t node, const std::string& name) {
+    const auto info = queue(node, name);
+    return info ? info->ready : 0;
+  }
+
+  boost::asio::io_context io;
+  cluster nodes;
+};
+
+TEST(AmqpCluster, AQueueDeclaredOnOneNodeIsKnownEverywhereAndHeldOnlyByItsOwner) {
+  three_nodes net;
+  observed seen;
+  client producer(net.io, seen.handlers());
+  producer.connect(net.nodes.ports()[1]);
+  producer.open_channel(1);
+  producer.declare_queue(1, "orders", true, {});
+  ASSERT_TRUE(net.until([&] { return net.queue(0, "orders") && net.queue(2, "orders"); })) << "metadata travels";
+  EXPECT_EQ(net.queue(0, "orders")->owner, broker::node_id{1});
+  EXPECT_EQ(net.queue(2, "orders")->owner, broker::node_id{1});
+  for (int i = 0; i < 10; ++i) producer.publish(1, "", "orders", false, plain, std::to_string(i));
+  ASSERT_TRUE(net.until([&] { return net.ready(1, "orders") == 10; }));
+  EXPECT_EQ(net.ready(0, "orders"), 0u);
+  EXPECT_EQ(net.ready(2, "orders"), 0u);
+}
+
+TEST(AmqpCluster, AProducerAndAConsumerOnOtherNodesMeetThroughTheOwner) {
+  three_nodes net;
+  observed producer_seen, consumer_seen;
+  client owner_side(net.io, {}), producer(net.io, producer_seen.handlers()), consumer(net.io, consumer_seen.handlers());
+  owner_side.connect(net.nodes.ports()[0]);
+  owner_side.open_channel(1);
+  owner_side.declare_queue(1, "relay", false, {});
+  ASSERT_TRUE(net.until([&] { return net.queue(1, "relay") && net.queue(2, "relay"); }));
+  const std::uint64_t links_before = net.nodes.link_bytes();
+
+  producer.connect(net.nodes.ports()[1]);
+  producer.open_channel(1);
+  consumer.connect(net.nodes.ports()[2]);
+  consumer.open_channel(1);
+  consumer.qos(1, 5);
+  consumer.consume(1, "relay", false);
+  ASSERT_TRUE(net.until([&] { return net.queue(0, "relay")->consumers == 1; })) << "the owner serves the consumer";
+  for (int i = 0; i < 20; ++i) producer.publish(1, "", "relay", false, plain, "m" + std::to_string(i));
+  for (std::size_t acked = 0; acked < 20; ++acked) {
+    ASSERT_TRUE(net.until([&] { return consumer_seen.delivered.size() > acked; })) << acked;
+    consumer.ack(1, consumer_seen.delivered[acked].delivery_tag);
+  }
+  ASSERT_TRUE(net.until([&] { return net.queue(0, "relay")->stats.acked == 20; }));
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(consumer_seen.delivered[i].body, "m" + std::to_string(i));
+  EXPECT_GT(net.nodes.link_bytes() - links_before, 20u * 2) << "the messages crossed the peer links";
+  EXPECT_TRUE(consumer_seen.channel_errors.empty() && producer_seen.channel_errors.empty());
+}
+
+TEST(AmqpCluster, AKilledOwnerDropsItsClientsAndClosesRelayedChannelsElsewhere) {
+  three_nodes net;
+  observed on_owner, elsewhere;
+  client owner_side(net.io, on_owner.handlers()), other_side(net.io, elsewhere.handlers());
+  owner_side.connect(net.nodes.ports()[0]);
+  owner_side.open_channel(1);
+  owner_side.declare_queue(1, "orders", true, {});
+  ASSERT_TRUE(net.until([&] { return net.queue(1, "orders").has_value(); }));
+  other_side.connect(net.nodes.ports()[1]);
+  other_side.open_channel(1);
+  other_side.consume(1, "orders", false);
+  ASSERT_TRUE(net.until([&] { return net.queue(0, "orders")->consumers == 1; }));
+
+  ASSERT_TRUE(net.nodes.kill(0));
+  ASSERT_TRUE(net.until([&] { return !on_owner.closed.empty() && !elsewhere.channel_errors.empty(); }));
+  EXPECT_NE(elsewhere.channel_errors[0].find("node 0"), std::string::npos) << elsewhere.channel_errors[0];
+  EXPECT_TRUE(elsewhere.closed.empty()) << "node 1's client keeps its connection";
+  EXPECT_FALSE(net.queue(1, "orders")->available) << "a durable queue waits for its node";
+  EXPECT_FALSE(net.nodes.kill(0)) << "already down";
+  ASSERT_TRUE(net.nodes.restart(0).has_value());
+  EXPECT_TRUE(net.queue(1, "orders")->available);
+}
+
+TEST(AmqpCluster, AMirroredQueueSurvivesItsOwnerWithEveryUnackedMessage) {
+  three_nodes net(core::ha_mode::all);
+  observed first_seen, second_seen;
+  client producer(net.io, {}), first(net.io, first_seen.handlers());
+  producer.connect(net.nodes.ports()[0]);
+  producer.open_channel(1);
+  producer.declare_queue(1, "jobs", true, {});
+  for (int i = 0; i < 6; ++i) producer.publish(1, "", "jobs", false, plain, std::to_string(i));
+  ASSERT_TRUE(net.until([&] { return net.ready(1, "jobs") == 6 && net.ready(2, "jobs") == 6; })) << "mirrored";
+  first.connect(net.nodes.ports()[2]);
+  first.open_channel(1);
+  first.qos(1, 2);
+  first.consume(1, "jobs", false);
+  ASSERT_TRUE(net.until([&] { return first_seen.delivered.size() == 2; }));
+  first.ack(1, first_seen.delivered[0].delivery_tag);
+  ASSERT_TRUE(net.until([&] { return net.ready(1, "jobs") == 5; })) << "an ack reaches the mirrors";
+
+  ASSERT_TRUE(net.nodes.kill(0));
+  EXPECT_EQ(net.queue(2, "jobs")->owner, broker::node_id{1}) << "the oldest mirror is promoted";
+  client second(net.io, second_seen.handlers());
+  second.connect(net.nodes.ports()[2]);
+  second.open_channel(1);
+  second.consume(1, "jobs", true);
+  ASSERT_TRUE(net.until([&] { return second_seen.delivered.size() == 5; }));
+  std::vector<std::string> bodies;
+  for (const auto& m : second_seen.delivered) bodies.push_back(m.body);
+  EXPECT_EQ(bodies, (std::vector<std::string>{"1", "2", "3", "4", "5"})) << "nothing lost, nothing acked comes back";
+}
+
+TEST(AmqpCluster, APartitionCutsTheLinksAndWhatWasDeclaredMeanwhileArrivesAfterTheHeal) {
+  three_nodes net;
+  observed seen;
+  client on_node0(net.io, seen.handlers());
+  on_node0.connect(net.nodes.ports()[0]);
+  on_node0.open_channel(1);
+  net.nodes.partition(0, 1);
+  on_node0.declare_queue(1, "during-the-cut", false, {});
+  ASSERT_TRUE(net.until([&] { return net.queue(2, "during-the-cut").has_value(); })) << "node 2 is not cut off";
+  EXPECT_FALSE(net.queue(1, "during-the-cut").has_value()) << "node 1 is";
+  net.nodes.heal(0, 1);
+  ASSERT_TRUE(net.until([&] { return net.queue(1, "during-the-cut").has_value(); }));
+  EXPECT_TRUE(seen.channel_errors.empty());
+}
+
+}  // namespace
+}  // namespace mqlab::net::amqp
