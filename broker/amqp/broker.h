@@ -173,20 +173,12 @@ class broker {
   // --- cluster member (cluster_config::self) ----------------------------------------------
   /// Where a queue's contents live, if it exists.
   std::optional<node_id> owner_of(std::string_view vhost, std::string_view queue) const;
-  /// The owner takes a message another node routed to its queue; false if the queue refused it
-  /// (gone, unavailable, or full under x-overflow reject-publish).
-  bool accept_forwarded(std::string_view vhost, std::string_view queue, message_ptr msg, instant now);
-  /// The owner answered a forward: the publisher's confirm goes once every owner has.
-  void forward_settled(channel_ref from, std::uint64_t sequence, bool accepted);
-  /// A mirror's copy follows its owner's queue.
-  void mirror_push(std::string_view vhost, std::string_view queue, std::uint64_t sequence, instant expires_at,
-                   message_ptr msg);
-  void mirror_drop(std::string_view vhost, std::string_view queue, std::uint64_t sequence);
+  /// Takes what node `from` sent: a forwarded message, a settlement, a mirror update or a
+  /// removed queue. Confirms wait until every owner and mirror of every copy has settled.
+  void receive(const peer_message& m, node_id from, instant now);
   /// True if the channel has consumers, unacked deliveries, confirms or a transaction: state that
   /// cannot move to another node.
   bool channel_busy(channel_ref c) const;
-  /// Forgets a queue its owner deleted (its bindings go with it).
-  void forget_queue(std::string_view vhost, std::string_view queue, instant now);
 
   // --- observation -----------------------------------------------------------------------
   /// Events produced since the last clear_events(), in order.

@@ -248,16 +248,15 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   route_from(*ex, msg->routing_key, msg->properties->headers);
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
-  forwarded = 0;
-  publishing = {c, sequence};
+  publishing = {cluster.self.value_or(node_id{}), c, sequence};
   for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now) && all_accepted;
-  publishing = {};
   if (targets.empty() && mandatory) {
     events.push_back(returned{c, reply_code::no_route, "NO_ROUTE", msg});
   }
-  // A copy sent to another node's queue is confirmed when that node has it.
-  if (chan.confirm && forwarded > 0) chan.awaiting[sequence] = {forwarded, all_accepted};
+  // Copies on other nodes (forwarded, mirrored) are confirmed once those nodes have them.
+  if (auto wait = waits.find(publishing); wait != waits.end()) wait->second.accepted = wait->second.accepted && all_accepted;
   else if (chan.confirm) events.push_back(confirm{c, sequence, false, all_accepted});
+  publishing = {};
   return {};
 }
 

@@ -60,6 +60,8 @@ void broker::partition(node_id a, node_id b) {
   if (a == b) return;
   const auto link = std::minmax(a.value, b.value);
   if (s_->reachable(a, b)) s_->partitions.emplace_back(link.first, link.second);
+  if (s_->cluster.self == a) s_->forget_waits_on(b);
+  if (s_->cluster.self == b) s_->forget_waits_on(a);
 }
 
 void broker::heal(node_id a, node_id b, instant now) {
@@ -137,6 +139,9 @@ void broker::crash_node(node_id node, instant now) {
     for (auto& [id, q] : s_->queues) {
       if (!s_->owns(*q)) q->ready.clear();
     }
+    s_->waits.clear();
+  } else if (s_->cluster.self) {
+    s_->forget_waits_on(node);
   }
 }
 

@@ -94,12 +94,6 @@ struct channel_state {
   std::uint64_t publish_sequence = 0;
   bool tx = false;
   std::vector<std::variant<tx_publish, tx_settle>> pending;
-  /// Member mode: confirms waiting for the owners of forwarded copies, by sequence.
-  struct awaited {
-    std::uint32_t owners = 0;
-    bool accepted = true;
-  };
-  std::map<std::uint64_t, awaited> awaiting;
 };
 
 struct connection_state {
@@ -138,11 +132,18 @@ struct broker::state {
   // Scratch space reused by routing so a publish does not allocate.
   std::vector<destination> route_scratch;
   std::vector<std::uint32_t> exchange_stack, routed_queues;
-  std::uint32_t forwarded = 0;  // copies the current publish sent to other nodes (member mode)
-  struct confirm_ref {
-    channel_ref channel;
-    std::uint64_t sequence = 0;
-  } publishing;  // the publish being routed, whose confirm a forward waits for
+  publish_ref publishing;  // member mode: the publish being routed, whose confirm copies wait for
+  /// Member mode: publishes whose confirm (here) or settlement (to another node) waits for the
+  /// nodes that received copies. A lost owner refuses the copy; a lost mirror just leaves.
+  struct wait {
+    struct node_wait {
+      node_id node;
+      bool owner;
+    };
+    std::vector<node_wait> pending;
+    bool accepted = true;
+  };
+  std::map<publish_ref, wait> waits;
 
   // Lookups; the result<> forms fail with the error a client would see.
   result<connection_state*> connection(connection_id conn, method_ref m);
@@ -210,6 +211,16 @@ struct broker::state {
   /// Sends a returning mirror the queue's whole contents (ready and unacked).
   void sync_mirror(const queue_state& q, node_id mirror);
   void announce(std::shared_ptr<peer_message> note) { events.emplace_back(std::shared_ptr<const peer_message>(std::move(note))); }
+  /// The publish being routed now waits for `node` too.
+  void await(node_id node, bool owner);
+  /// `node` settled its copy of `p` (a lost node settles as it must: owners refuse, mirrors leave).
+  void settle_copy(const publish_ref& p, node_id node, bool accepted);
+  /// A publish's copies are all settled: its confirm goes out here, or its settlement to its node.
+  void finish_wait(const publish_ref& p, bool accepted);
+  /// Node `gone` can no longer answer: every wait stops waiting for it.
+  void forget_waits_on(node_id gone);
+  void send_settled(node_id to, const publish_ref& p, bool accepted);
+  void accept_forwarded(const peer_message& m, instant now);
 };
 
 /// 406 "inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is 'false'".

@@ -63,11 +63,21 @@ struct connection_closed {
   error reason;
 };
 
+/// A publish whose confirm waits for other nodes: the node and channel it was published on and
+/// its confirm sequence (0: the publisher asked for no confirm).
+struct publish_ref {
+  node_id node;
+  channel_ref channel;
+  std::uint64_t sequence = 0;
+  auto operator<=>(const publish_ref&) const = default;
+};
+
 /// Cluster member mode only (cluster_config::self): what another node of the cluster must hear.
 /// Shared and immutable, so the event variant stays small on the hot path.
 struct peer_message {
   enum class kind {
     forward,        // a message routed here to a queue another node owns: the owner takes it
+    settled,        // the owner took (or refused) a forward, or a mirror took a copy
     mirror_push,    // a message joined a mirrored queue this node owns: mirrors keep a copy
     mirror_drop,    // a message left it for good: mirrors drop theirs
     queue_removed,  // this node deleted a queue it owned: the others forget it
@@ -75,9 +85,10 @@ struct peer_message {
   kind what = kind::forward;
   std::vector<node_id> to;
   std::string vhost, queue;
-  message_ptr msg;                     // forward and mirror_push
-  std::uint64_t sequence = 0;          // forward: the publisher's confirm sequence (0 = none); mirror: queue order
-  channel_ref from;                    // forward: the publishing channel
+  message_ptr msg;                        // forward and mirror_push
+  std::uint64_t sequence = 0;             // mirror_push and mirror_drop: the message's place in the queue
+  publish_ref publish;                    // forward, settled, mirror_push: the publish whose confirm waits
+  bool accepted = true;                   // settled
   instant expires_at = instant::never();  // mirror_push: when the owner will expire it
 };
 

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <map>
 
 #include <boost/asio.hpp>
@@ -87,7 +86,6 @@ struct cluster::member : loop_thread {
   std::vector<link> links;  // by node; this node's own entry stays unused
   std::vector<std::shared_ptr<tcp::socket>> inbound;
   std::map<std::pair<std::uint32_t, std::string>, core::channel_ref> appliers;  // by (origin, vhost)
-  std::vector<std::deque<std::pair<core::channel_ref, std::uint64_t>>> awaiting;  // confirms, by owner node
   bool up = true;
 };
 
@@ -205,23 +203,7 @@ struct cluster::impl {
       }
       return;
     }
-    if (const auto* s = std::get_if<peer::settled>(&f)) {
-      auto& list = m.awaiting[origin];
-      if (auto it = std::find(list.begin(), list.end(), std::pair{s->from, s->sequence}); it != list.end()) list.erase(it);
-      m.core.forward_settled(s->from, s->sequence, s->accepted);
-      return;
-    }
-    const peer::note& x = std::get<peer::note>(f);
-    switch (x.what) {
-      case peer::note::kind::forward: {
-        const bool ok = m.core.accept_forwarded(x.vhost, x.queue, x.msg, t);
-        if (x.sequence != 0) send(m, origin, peer::settled{x.from, x.sequence, ok});
-        break;
-      }
-      case peer::note::kind::mirror_push: m.core.mirror_push(x.vhost, x.queue, x.sequence, x.expires_at, x.msg); break;
-      case peer::note::kind::mirror_drop: m.core.mirror_drop(x.vhost, x.queue, x.sequence); break;
-      case peer::note::kind::queue_removed: m.core.forget_queue(x.vhost, x.queue, t); break;
-    }
+    m.core.receive(std::get<peer::note>(f), broker::node_id{origin}, t);
   }
 
   std::optional<core::channel_ref> applier(member& m, std::uint32_t origin, const std::string& vhost, broker::instant t) {
@@ -237,22 +219,13 @@ struct cluster::impl {
 
   void to_peers(member& m, const std::shared_ptr<const core::peer_message>& note) {
     for (broker::node_id to : note->to) {
-      if (to.value >= n() || to.value == m.id) continue;
-      if (note->what == core::peer_message::kind::forward && note->sequence != 0) {
-        m.awaiting[to.value].emplace_back(note->from, note->sequence);
-      }
-      send(m, to.value, *note);
+      if (to.value < n() && to.value != m.id) send(m, to.value, *note);
     }
   }
 
-  /// Node `gone` is out of reach: forwards it did not answer are nacked, relayed channels close.
+  /// Node `gone` is out of reach (its core already knows): the link closes, relayed channels too.
   void lose(member& m, std::uint32_t gone) {
     disconnect(m, gone);
-    auto waiting = std::move(m.awaiting[gone]);
-    m.awaiting[gone].clear();
-    m.srv->administer([&](core::broker& b, broker::instant) {
-      for (const auto& [from, sequence] : waiting) b.forward_settled(from, sequence, false);
-    });
     m.srv->relays_lost(broker::node_id{gone});
   }
 
@@ -272,7 +245,6 @@ struct cluster::impl {
     for (std::uint32_t j = 0; j < n(); ++j) {
       disconnect(m, j);
       m.links[j].pending.clear();  // what it had not sent dies with it
-      m.awaiting[j].clear();
     }
     for (auto& s : std::vector(m.inbound)) close_socket(*s);
     m.appliers.clear();
@@ -293,7 +265,6 @@ std::expected<void, std::string> cluster::start() {
   for (auto& m : s.members) {
     if (s.options.define) s.options.define(m->core);
     m->links.resize(s.n());
-    m->awaiting.resize(s.n());
     if (auto ok = s.open_peer_listener(*m); !ok) return ok;
     member_hooks hooks{
         .self = broker::node_id{m->id},

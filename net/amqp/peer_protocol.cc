@@ -11,7 +11,7 @@ namespace {
 
 namespace core = broker::amqp;
 
-enum class type : std::uint8_t { hello = 1, metadata, settled, forward, mirror_push, mirror_drop, queue_removed };
+enum class type : std::uint8_t { hello = 1, metadata, forward, settled, mirror_push, mirror_drop, queue_removed };
 
 // Frames larger than this are refused as corrupt rather than buffered.
 constexpr std::uint32_t max_frame = 256u << 20;
@@ -19,9 +19,9 @@ constexpr std::uint32_t max_frame = 256u << 20;
 type type_of(const frame& f) {
   if (std::holds_alternative<hello>(f)) return type::hello;
   if (std::holds_alternative<metadata>(f)) return type::metadata;
-  if (std::holds_alternative<settled>(f)) return type::settled;
   switch (std::get<note>(f).what) {
     case note::kind::forward: return type::forward;
+    case note::kind::settled: return type::settled;
     case note::kind::mirror_push: return type::mirror_push;
     case note::kind::mirror_drop: return type::mirror_drop;
     case note::kind::queue_removed: return type::queue_removed;
@@ -65,21 +65,15 @@ void write_body(wire_writer& w, const frame& f) {
     w.long_string(bytes);
     return;
   }
-  if (const auto* s = std::get_if<settled>(&f)) {
-    w.long_uint(s->from.conn);
-    w.short_uint(s->from.ch);
-    w.longlong_uint(s->sequence);
-    w.octet(s->accepted ? 1 : 0);
-    return;
-  }
   const note& n = std::get<note>(f);
   w.shortstr(n.vhost);
   w.shortstr(n.queue);
   w.longlong_uint(n.sequence);
-  if (n.what == note::kind::forward) {
-    w.long_uint(n.from.conn);
-    w.short_uint(n.from.ch);
-  }
+  w.long_uint(n.publish.node.value);
+  w.long_uint(n.publish.channel.conn);
+  w.short_uint(n.publish.channel.ch);
+  w.longlong_uint(n.publish.sequence);
+  if (n.what == note::kind::settled) w.octet(n.accepted ? 1 : 0);
   if (n.what == note::kind::mirror_push) w.longlong_uint(static_cast<std::uint64_t>(n.expires_at.ns));
   if (n.what == note::kind::forward || n.what == note::kind::mirror_push) write_message(w, *n.msg);
 }
@@ -96,28 +90,22 @@ frame read_body(type t, wire_reader& r) {
       m.change = std::move(*decoded);
       return m;
     }
-    case type::settled: {
-      settled s;
-      s.from.conn = r.long_uint();
-      s.from.ch = r.short_uint();
-      s.sequence = r.longlong_uint();
-      s.accepted = r.octet() != 0;
-      return s;
-    }
     default: break;
   }
   note n;
   n.what = t == type::forward       ? note::kind::forward
+           : t == type::settled     ? note::kind::settled
            : t == type::mirror_push ? note::kind::mirror_push
            : t == type::mirror_drop ? note::kind::mirror_drop
                                     : note::kind::queue_removed;
   n.vhost = r.shortstr();
   n.queue = r.shortstr();
   n.sequence = r.longlong_uint();
-  if (t == type::forward) {
-    n.from.conn = r.long_uint();
-    n.from.ch = r.short_uint();
-  }
+  n.publish.node.value = r.long_uint();
+  n.publish.channel.conn = r.long_uint();
+  n.publish.channel.ch = r.short_uint();
+  n.publish.sequence = r.longlong_uint();
+  if (t == type::settled) n.accepted = r.octet() != 0;
   if (t == type::mirror_push) n.expires_at = broker::instant{static_cast<std::int64_t>(r.longlong_uint())};
   if (t == type::forward || t == type::mirror_push) n.msg = read_message(r);
   return n;

@@ -28,16 +28,10 @@ struct metadata {
   std::string vhost;
   method change;
 };
-/// The owner's answer to a forward that carried a confirm sequence.
-struct settled {
-  broker::amqp::channel_ref from;
-  std::uint64_t sequence = 0;
-  bool accepted = true;
-};
-/// A core's peer_message (forward, mirror push or drop, removed queue) as it arrives.
+/// A core's peer_message (forward, settlement, mirror push or drop, removed queue).
 using note = broker::amqp::peer_message;
 
-using frame = std::variant<hello, metadata, settled, note>;
+using frame = std::variant<hello, metadata, note>;
 
 /// Appends one frame to `out`.
 void write(std::string& out, const frame& f);

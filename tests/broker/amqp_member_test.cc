@@ -21,6 +21,12 @@ class members : public ::testing::Test {
     }
   }
 
+  void start_over(std::uint32_t n, ha_mode mode) {
+    nodes.clear();
+    inbox.clear();
+    start(n, mode);
+  }
+
   /// A client channel on `node`.
   channel_ref client(std::uint32_t node) {
     const auto conn = nodes[node]->open_connection("/", now, node_id{node}).value();
@@ -60,19 +66,7 @@ class members : public ::testing::Test {
   }
 
   void deliver(std::uint32_t from, const peer_message& m) {
-    for (node_id to : m.to) {
-      broker& b = *nodes[to.value];
-      switch (m.what) {
-        case peer_message::kind::forward: {
-          const bool ok = b.accept_forwarded(m.vhost, m.queue, m.msg, now);
-          if (m.sequence != 0) nodes[from]->forward_settled(m.from, m.sequence, ok);
-          break;
-        }
-        case peer_message::kind::mirror_push: b.mirror_push(m.vhost, m.queue, m.sequence, m.expires_at, m.msg); break;
-        case peer_message::kind::mirror_drop: b.mirror_drop(m.vhost, m.queue, m.sequence); break;
-        case peer_message::kind::queue_removed: b.forget_queue(m.vhost, m.queue, now); break;
-      }
-    }
+    for (node_id to : m.to) nodes[to.value]->receive(m, node_id{from}, now);
   }
 
   template <typename T>
@@ -163,6 +157,50 @@ TEST_F(members, mirrors_follow_the_owner_and_the_promoted_one_holds_every_unfini
   for (const auto& d : taken<delivery>(1)) bodies.push_back(d.msg->body);
   EXPECT_EQ(bodies, (std::vector<std::string>{"o-2", "o-3", "o-4", "o-5"}));
   EXPECT_EQ(ready(2, "orders"), 0u) << "the new owner's mirror follows it too";
+}
+
+TEST_F(members, a_publish_to_a_mirrored_queue_is_confirmed_once_every_mirror_has_it) {
+  start(3, ha_mode::all);
+  declare_everywhere("orders", 0);
+  for (std::uint32_t publisher : {0u, 1u}) {  // on the owner, and on a mirror through the owner
+    const auto producer = client(publisher);
+    ASSERT_TRUE(nodes[publisher]->confirm_select(producer).has_value());
+    publish(publisher, producer, "orders", "o");
+    for (auto& e : nodes[publisher]->events()) {
+      if (std::holds_alternative<confirm>(e)) ADD_FAILURE() << "a confirm before the mirrors have the message";
+    }
+    pump();
+    const auto confirms = taken<confirm>(publisher);
+    ASSERT_EQ(confirms.size(), 1u) << "publisher on node " << publisher;
+    EXPECT_TRUE(confirms[0].ack);
+  }
+  EXPECT_EQ(ready(2, "orders"), 2u);
+}
+
+TEST_F(members, a_mirror_lost_before_it_answered_leaves_while_a_lost_owner_refuses) {
+  start(2, ha_mode::all);
+  declare_everywhere("mirrored", 0);
+  const auto on_owner = client(0);
+  ASSERT_TRUE(nodes[0]->confirm_select(on_owner).has_value());
+  publish(0, on_owner, "mirrored", "m");
+  nodes[0]->clear_events();  // the copy never reaches the mirror...
+  nodes[0]->crash_node(node_id{1}, now);  // ...which crashes
+  pump();
+  auto confirms = taken<confirm>(0);
+  ASSERT_EQ(confirms.size(), 1u);
+  EXPECT_TRUE(confirms[0].ack) << "the owner has it: a lost mirror does not fail the publish";
+
+  start_over(2, ha_mode::none);
+  declare_everywhere("normal", 0);
+  const auto elsewhere = client(1);
+  ASSERT_TRUE(nodes[1]->confirm_select(elsewhere).has_value());
+  publish(1, elsewhere, "normal", "n");
+  nodes[1]->clear_events();  // the forward never reaches the owner...
+  nodes[1]->crash_node(node_id{0}, now);  // ...which crashes
+  pump();
+  confirms = taken<confirm>(1);
+  ASSERT_EQ(confirms.size(), 1u);
+  EXPECT_FALSE(confirms[0].ack) << "nobody took it: the publisher is told so";
 }
 
 TEST_F(members, a_returning_node_is_sent_the_mirrored_queue_in_full) {

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "net/amqp/peer_protocol.h"
+#include "net/byte_order.h"
 
 namespace mqlab::net::amqp::peer {
+
+using net::store_be;
 namespace {
 
 namespace core = broker::amqp;
@@ -45,21 +48,24 @@ TEST(PeerProtocol, AMirroredMessageArrivesWithItsPropertiesBodyAndExpiry) {
   EXPECT_EQ(got.msg->properties->headers, sent.msg->properties->headers);
 }
 
-TEST(PeerProtocol, AForwardCarriesThePublishersChannelAndTheAnswerComesBack) {
+TEST(PeerProtocol, AForwardCarriesThePublishWhoseConfirmWaitsAndTheAnswerComesBack) {
   note fwd;
   fwd.what = note::kind::forward;
   fwd.vhost = "/";
   fwd.queue = "q";
-  fwd.sequence = 7;
-  fwd.from = {12, 3};
+  fwd.publish = {broker::node_id{1}, {12, 3}, 7};
   fwd.msg = core::make_message("", "q", "");
   const auto got = std::get<note>(round_trip(fwd));
-  EXPECT_EQ(got.from, (core::channel_ref{12, 3}));
+  EXPECT_EQ(got.publish, fwd.publish);
   EXPECT_EQ(got.msg->body, "");
-  const auto answer = std::get<settled>(round_trip(settled{{12, 3}, 7, false}));
-  EXPECT_EQ(answer.from, (core::channel_ref{12, 3}));
-  EXPECT_EQ(answer.sequence, 7u);
-  EXPECT_FALSE(answer.accepted);
+  note answer;
+  answer.what = note::kind::settled;
+  answer.publish = fwd.publish;
+  answer.accepted = false;
+  const auto back = std::get<note>(round_trip(answer));
+  EXPECT_EQ(back.what, note::kind::settled);
+  EXPECT_EQ(back.publish, fwd.publish);
+  EXPECT_FALSE(back.accepted);
 }
 
 TEST(PeerProtocol, AMetadataChangeTravelsAsTheClientsMethod) {
@@ -88,9 +94,10 @@ TEST(PeerProtocol, APartialFrameWaitsAndGarbageIsAnError) {
   EXPECT_FALSE(read(unknown_type).has_value());
   std::string huge("\x7f\xff\xff\xff\x01", 5);
   EXPECT_FALSE(read(huge).has_value()) << "a length no sane frame has";
-  std::string truncated_body = bytes;
-  truncated_body[3] = static_cast<char>(truncated_body[3] - 10);  // claims 10 bytes fewer than it has
-  EXPECT_FALSE(read(truncated_body).has_value());
+  // A frame that says it ends 10 bytes early cuts its message's content short.
+  std::string short_frame = bytes;
+  store_be<std::uint32_t>(short_frame.data(), static_cast<std::uint32_t>(bytes.size() - 4 - 10));
+  EXPECT_FALSE(read(short_frame).has_value());
 }
 
 }  // namespace
