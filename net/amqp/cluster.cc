@@ -26,6 +26,9 @@ using asio::ip::tcp;
 
 namespace {
 
+// How long a client's metadata change waits for a node that neither answers nor is known lost.
+constexpr auto barrier_timeout = std::chrono::seconds(5);
+
 broker::instant now() {
   return {std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
               .count()};
@@ -86,6 +89,14 @@ struct cluster::member : loop_thread {
   std::vector<link> links;  // by node; this node's own entry stays unused
   std::vector<std::shared_ptr<tcp::socket>> inbound;
   std::map<std::pair<std::uint32_t, std::string>, core::channel_ref> appliers;  // by (origin, vhost)
+  /// Metadata changes sent to the other nodes and the nodes yet to apply them, by barrier.
+  struct barrier {
+    std::vector<std::uint32_t> waiting;
+    std::function<void()> applied;
+    std::shared_ptr<asio::steady_timer> deadline;
+  };
+  std::map<std::uint64_t, barrier> barriers;
+  std::uint64_t next_barrier = 1;
   bool up = true;
 };
 
@@ -194,15 +205,17 @@ struct cluster::impl {
   void receive(member& m, std::uint32_t origin, peer::frame& f) {
     const broker::instant t = now();
     if (auto* change = std::get_if<peer::metadata>(&f)) {
-      const auto ch = applier(m, origin, change->vhost, t);
-      if (!ch) return;
-      if (auto r = apply(m.core, *ch, change->change, t); !r) {
-        // The nodes disagree (two clients raced); this node keeps its view, as Mnesia would.
-        log(log_level::warn, "node {}: change from node {} refused: {}", m.id, origin, r.error().text);
-        m.appliers.erase({origin, change->vhost});
+      if (const auto ch = applier(m, origin, change->vhost, t)) {
+        if (auto r = apply(m.core, *ch, change->change, t); !r) {
+          // The nodes disagree (two clients raced); this node keeps its view.
+          log(log_level::warn, "node {}: change from node {} refused: {}", m.id, origin, r.error().text);
+          m.appliers.erase({origin, change->vhost});
+        }
       }
+      if (change->barrier != 0) send(m, origin, peer::applied{change->barrier});
       return;
     }
+    if (const auto* a = std::get_if<peer::applied>(&f)) return applied_by(m, a->barrier, origin);
     m.core.receive(std::get<peer::note>(f), broker::node_id{origin}, t);
   }
 
@@ -223,10 +236,50 @@ struct cluster::impl {
     }
   }
 
-  /// Node `gone` is out of reach (its core already knows): the link closes, relayed channels too.
+  /// Node `gone` is out of reach (its core already knows): the link closes, relayed channels too,
+  /// and no change waits for it any longer.
   void lose(member& m, std::uint32_t gone) {
     disconnect(m, gone);
     m.srv->relays_lost(broker::node_id{gone});
+    std::vector<std::uint64_t> all;
+    for (const auto& [id, b] : m.barriers) all.push_back(id);
+    for (std::uint64_t id : all) applied_by(m, id, gone);
+  }
+
+  /// Sends a client's metadata change to every node this one reaches; `applied` runs once they
+  /// all have applied it, or after a bounded wait if one never answers.
+  void replicate(member& m, std::string_view vhost, const method& change, std::function<void()> applied) {
+    const std::uint64_t id = m.next_barrier++;
+    member::barrier b{.waiting = {}, .applied = std::move(applied),
+                      .deadline = std::make_shared<asio::steady_timer>(m.io(), barrier_timeout)};
+    for (std::uint32_t j = 0; j < n(); ++j) {
+      if (j == m.id) continue;
+      send(m, j, peer::metadata{std::string(vhost), change, id});
+      if (m.core.reaches(broker::node_id{m.id}, broker::node_id{j})) b.waiting.push_back(j);
+    }
+    if (b.waiting.empty()) return b.applied();
+    b.deadline->async_wait([this, &m, id](boost::system::error_code ec) {
+      if (ec) return;
+      log(log_level::warn, "node {}: a metadata change was not confirmed by every node in time", m.id);
+      finish_barrier(m, id);
+    });
+    m.barriers.emplace(id, std::move(b));
+  }
+
+  void applied_by(member& m, std::uint64_t id, std::uint32_t node) {
+    auto it = m.barriers.find(id);
+    if (it == m.barriers.end()) return;
+    std::erase(it->second.waiting, node);
+    if (it->second.waiting.empty()) finish_barrier(m, id);
+  }
+
+  void finish_barrier(member& m, std::uint64_t id) {
+    auto it = m.barriers.find(id);
+    if (it == m.barriers.end()) return;
+    auto done = std::move(it->second.applied);
+    it->second.deadline->cancel();
+    m.barriers.erase(it);
+    done();
   }
 
   std::expected<void, std::string> open_peer_listener(member& m) {
@@ -248,6 +301,8 @@ struct cluster::impl {
     }
     for (auto& s : std::vector(m.inbound)) close_socket(*s);
     m.appliers.clear();
+    for (auto& [id, b] : m.barriers) b.deadline->cancel();
+    m.barriers.clear();  // its clients are gone
     m.up = false;
   }
 };
@@ -270,10 +325,8 @@ std::expected<void, std::string> cluster::start() {
         .self = broker::node_id{m->id},
         .amqp_port = [&s](broker::node_id to) { return s.amqp_ports.at(to.value); },
         .to_peers = [&s, mp = m.get()](const std::shared_ptr<const core::peer_message>& note) { s.to_peers(*mp, note); },
-        .replicate = [&s, mp = m.get()](std::string_view vhost, const method& change) {
-          for (std::uint32_t j = 0; j < s.n(); ++j) {
-            if (j != mp->id) s.send(*mp, j, peer::metadata{std::string(vhost), change});
-          }
+        .replicate = [&s, mp = m.get()](std::string_view vhost, const method& change, std::function<void()> applied) {
+          s.replicate(*mp, vhost, change, std::move(applied));
         }};
     const auto port = static_cast<std::uint16_t>(s.options.port == 0 ? 0 : s.options.port + m->id);
     m->srv = std::make_unique<server>(m->io(), m->core, s.options.server,

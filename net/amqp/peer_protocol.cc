@@ -11,7 +11,7 @@ namespace {
 
 namespace core = broker::amqp;
 
-enum class type : std::uint8_t { hello = 1, metadata, forward, settled, mirror_push, mirror_drop, queue_removed };
+enum class type : std::uint8_t { hello = 1, metadata, applied, forward, settled, mirror_push, mirror_drop, queue_removed };
 
 // Frames larger than this are refused as corrupt rather than buffered.
 constexpr std::uint32_t max_frame = 256u << 20;
@@ -19,6 +19,7 @@ constexpr std::uint32_t max_frame = 256u << 20;
 type type_of(const frame& f) {
   if (std::holds_alternative<hello>(f)) return type::hello;
   if (std::holds_alternative<metadata>(f)) return type::metadata;
+  if (std::holds_alternative<applied>(f)) return type::applied;
   switch (std::get<note>(f).what) {
     case note::kind::forward: return type::forward;
     case note::kind::settled: return type::settled;
@@ -63,8 +64,10 @@ void write_body(wire_writer& w, const frame& f) {
     std::string bytes;
     write_method(bytes, 0, m->change);
     w.long_string(bytes);
+    w.longlong_uint(m->barrier);
     return;
   }
+  if (const auto* a = std::get_if<applied>(&f)) return w.longlong_uint(a->barrier);
   const note& n = std::get<note>(f);
   w.shortstr(n.vhost);
   w.shortstr(n.queue);
@@ -88,8 +91,10 @@ frame read_body(type t, wire_reader& r) {
       auto decoded = decode_method((*f)->payload);
       if (!decoded) throw decoded.error();
       m.change = std::move(*decoded);
+      m.barrier = r.longlong_uint();
       return m;
     }
+    case type::applied: return applied{r.longlong_uint()};
     default: break;
   }
   note n;

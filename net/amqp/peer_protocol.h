@@ -23,15 +23,21 @@ namespace mqlab::net::amqp::peer {
 struct hello {
   std::uint32_t node = 0;
 };
-/// A client of the sender changed metadata (exchange/queue declare, delete, bind, unbind).
+/// A client of the sender changed metadata (exchange/queue declare, delete, bind, unbind). The
+/// client hears -ok once every node has applied it, as RabbitMQ's metadata store commits on all.
 struct metadata {
   std::string vhost;
   method change;
+  std::uint64_t barrier = 0;  // answered with applied{barrier}
+};
+/// The receiver applied the metadata change with this barrier.
+struct applied {
+  std::uint64_t barrier = 0;
 };
 /// A core's peer_message (forward, settlement, mirror push or drop, removed queue).
 using note = broker::amqp::peer_message;
 
-using frame = std::variant<hello, metadata, note>;
+using frame = std::variant<hello, metadata, applied, note>;
 
 /// Appends one frame to `out`.
 void write(std::string& out, const frame& f);

@@ -56,6 +56,7 @@ struct peer {
   std::optional<broker::amqp::connection_id> registered;
   std::string name;
   std::unique_ptr<cluster_link> link;  // member mode only
+  std::uint32_t held = 0;  // metadata changes the other nodes have not applied yet: output waits
 };
 
 struct server::impl {
@@ -112,7 +113,16 @@ class server::impl::relay_link final : public cluster_link {
     it->second->send(channel, frames, replies);
   }
 
-  void replicate(std::string_view vhost, const method& change) override { s_.listen.member->replicate(vhost, change); }
+  /// The client hears nothing more (its -ok included) until every node has the change.
+  void replicate(std::string_view vhost, const method& change) override {
+    auto p = peer_.lock();
+    ++p->held;
+    s_.listen.member->replicate(vhost, change, [this, weak = peer_] {
+      auto p = weak.lock();
+      if (!p || p->held == 0) return;
+      if (--p->held == 0) s_.touch(p);
+    });
+  }
 
   /// Closes the upstream to `node`; true if there was one.
   bool drop(broker::node_id node) {
@@ -267,7 +277,7 @@ void server::impl::check_memory() {
 }
 
 void server::impl::flush(const std::shared_ptr<peer>& p) {
-  if (p->out.busy() || p->closed || p->coalescing) return;
+  if (p->out.busy() || p->closed || p->coalescing || p->held > 0) return;
   if (p->conn.output().empty()) {
     if (p->conn.done()) close(p);
     return;

@@ -33,8 +33,8 @@ struct member_hooks {
   std::function<std::uint16_t(broker::node_id n)> amqp_port;
   /// The core's messages for other nodes (forwards, mirror updates, removed queues).
   std::function<void(const std::shared_ptr<const broker::amqp::peer_message>&)> to_peers;
-  /// Metadata a client changed here, for the other nodes.
-  std::function<void(std::string_view vhost, const method& change)> replicate;
+  /// Metadata a client changed here, for the other nodes; `applied` runs once they all have it.
+  std::function<void(std::string_view vhost, const method& change, std::function<void()> applied)> replicate;
 };
 
 struct listen_options {

@@ -11,9 +11,12 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "net/amqp/client.h"
 #include "net/amqp/cluster.h"
+#include "net/amqp/codec.h"
+#include "net/amqp/upstream.h"
 #include "tests/net/amqp_observed.h"
 
 namespace mqlab::net::amqp {
@@ -64,6 +67,37 @@ TEST(AmqpCluster, AQueueDeclaredOnOneNodeIsKnownEverywhereAndHeldOnlyByItsOwner)
   ASSERT_TRUE(net.until([&] { return net.ready(1, "orders") == 10; }));
   EXPECT_EQ(net.ready(0, "orders"), 0u);
   EXPECT_EQ(net.ready(2, "orders"), 0u);
+}
+
+/// True once `frames` hold a complete method frame of type M.
+template <typename M>
+bool holds_method(std::string_view frames) {
+  while (true) {
+    auto f = decode_frame(frames, 0);
+    if (!f || !*f) return false;
+    if ((*f)->type == frame_type::method) {
+      if (auto m = decode_method((*f)->payload); m && std::holds_alternative<M>(*m)) return true;
+    }
+    frames.remove_prefix((*f)->size());
+  }
+}
+
+TEST(AmqpCluster, DeclareOkMeansEveryNodeHasTheQueue) {
+  three_nodes net;
+  // Node 2 is busy for a while: without waiting for it, node 1 would answer long before it knows.
+  std::thread busy([&] { net.nodes.inspect(2, [](const core::broker&) { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::string answers;
+  upstream raw(net.io, {.frames = [&](std::string_view f) { answers.append(f); }, .lost = [] {}});
+  raw.open(net.nodes.ports()[1], {"guest", "guest", "/", 131072, broker::node_id{1}});
+  std::string frames;
+  write_method(frames, 1, channel_open{});
+  write_method(frames, 1, queue_declare{.queue = "fresh"});
+  raw.send(1, frames, 0);
+  ASSERT_TRUE(net.until([&] { return holds_method<queue_declare_ok>(answers); }));
+  EXPECT_TRUE(net.queue(2, "fresh").has_value()) << "node 2 had applied it before the client heard declare-ok";
+  EXPECT_TRUE(net.queue(0, "fresh").has_value());
+  busy.join();
 }
 
 TEST(AmqpCluster, AProducerAndAConsumerOnOtherNodesMeetThroughTheOwner) {
