@@ -34,6 +34,13 @@ class members : public ::testing::Test {
     return {conn, 1};
   }
 
+  /// A client channel on `node` in confirm mode.
+  channel_ref confirming_client(std::uint32_t node) {
+    const auto c = client(node);
+    EXPECT_TRUE(nodes[node]->confirm_select(c).has_value());
+    return c;
+  }
+
   /// Metadata is declared on every node, as if node `owner` had declared it and told the others.
   void declare_everywhere(const std::string& queue, std::uint32_t owner, field_table args = {}) {
     for (auto& b : nodes) {
@@ -96,8 +103,7 @@ class members : public ::testing::Test {
 TEST_F(members, a_publish_on_another_node_is_stored_by_the_owner_and_confirmed_once_it_has_it) {
   start(3, ha_mode::none);
   declare_everywhere("orders", 0);
-  const auto producer = client(1);
-  ASSERT_TRUE(nodes[1]->confirm_select(producer).has_value());
+  const auto producer = confirming_client(1);
   publish(1, producer, "orders", "o-1");
   for (auto& e : nodes[1]->events()) {
     if (std::holds_alternative<confirm>(e)) ADD_FAILURE() << "a confirm before the owner has the message";
@@ -116,8 +122,7 @@ TEST_F(members, a_publish_on_another_node_is_stored_by_the_owner_and_confirmed_o
 TEST_F(members, a_full_queue_on_the_owner_nacks_the_remote_publisher) {
   start(2, ha_mode::none);
   declare_everywhere("bounded", 0, {{"x-max-length", std::int64_t{1}}, {"x-overflow", std::string("reject-publish")}});
-  const auto producer = client(1);
-  ASSERT_TRUE(nodes[1]->confirm_select(producer).has_value());
+  const auto producer = confirming_client(1);
   publish(1, producer, "bounded", "fits");
   publish(1, producer, "bounded", "refused");
   pump();
@@ -163,8 +168,7 @@ TEST_F(members, a_publish_to_a_mirrored_queue_is_confirmed_once_every_mirror_has
   start(3, ha_mode::all);
   declare_everywhere("orders", 0);
   for (std::uint32_t publisher : {0u, 1u}) {  // on the owner, and on a mirror through the owner
-    const auto producer = client(publisher);
-    ASSERT_TRUE(nodes[publisher]->confirm_select(producer).has_value());
+    const auto producer = confirming_client(publisher);
     publish(publisher, producer, "orders", "o");
     for (auto& e : nodes[publisher]->events()) {
       if (std::holds_alternative<confirm>(e)) ADD_FAILURE() << "a confirm before the mirrors have the message";
@@ -180,8 +184,7 @@ TEST_F(members, a_publish_to_a_mirrored_queue_is_confirmed_once_every_mirror_has
 TEST_F(members, a_mirror_lost_before_it_answered_leaves_while_a_lost_owner_refuses) {
   start(2, ha_mode::all);
   declare_everywhere("mirrored", 0);
-  const auto on_owner = client(0);
-  ASSERT_TRUE(nodes[0]->confirm_select(on_owner).has_value());
+  const auto on_owner = confirming_client(0);
   publish(0, on_owner, "mirrored", "m");
   nodes[0]->clear_events();  // the copy never reaches the mirror...
   nodes[0]->crash_node(node_id{1}, now);  // ...which crashes
@@ -192,8 +195,7 @@ TEST_F(members, a_mirror_lost_before_it_answered_leaves_while_a_lost_owner_refus
 
   start_over(2, ha_mode::none);
   declare_everywhere("normal", 0);
-  const auto elsewhere = client(1);
-  ASSERT_TRUE(nodes[1]->confirm_select(elsewhere).has_value());
+  const auto elsewhere = confirming_client(1);
   publish(1, elsewhere, "normal", "n");
   nodes[1]->clear_events();  // the forward never reaches the owner...
   nodes[1]->crash_node(node_id{0}, now);  // ...which crashes

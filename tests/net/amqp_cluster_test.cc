@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -44,6 +45,13 @@ struct three_nodes {
     nodes.inspect(node, [&](const core::broker& b) { info = b.inspect_queue("/", name); });
     return info;
   }
+  /// A client of node `node` with channel 1 open, reporting to `seen`.
+  std::unique_ptr<client> on(std::uint32_t node, observed& seen) {
+    auto c = std::make_unique<client>(io, seen.handlers());
+    c->connect(nodes.ports()[node]);
+    c->open_channel(1);
+    return c;
+  }
   std::uint32_t ready(std::uint32_t node, const std::string& name) {
     const auto info = queue(node, name);
     return info ? info->ready : 0;
@@ -56,14 +64,12 @@ struct three_nodes {
 TEST(AmqpCluster, AQueueDeclaredOnOneNodeIsKnownEverywhereAndHeldOnlyByItsOwner) {
   three_nodes net;
   observed seen;
-  client producer(net.io, seen.handlers());
-  producer.connect(net.nodes.ports()[1]);
-  producer.open_channel(1);
-  producer.declare_queue(1, "orders", true, {});
+  auto producer = net.on(1, seen);
+  producer->declare_queue(1, "orders", true, {});
   ASSERT_TRUE(net.until([&] { return net.queue(0, "orders") && net.queue(2, "orders"); })) << "metadata travels";
   EXPECT_EQ(net.queue(0, "orders")->owner, broker::node_id{1});
   EXPECT_EQ(net.queue(2, "orders")->owner, broker::node_id{1});
-  for (int i = 0; i < 10; ++i) producer.publish(1, "", "orders", false, plain, std::to_string(i));
+  for (int i = 0; i < 10; ++i) producer->publish(1, "", "orders", false, plain, std::to_string(i));
   ASSERT_TRUE(net.until([&] { return net.ready(1, "orders") == 10; }));
   EXPECT_EQ(net.ready(0, "orders"), 0u);
   EXPECT_EQ(net.ready(2, "orders"), 0u);
@@ -102,25 +108,21 @@ TEST(AmqpCluster, DeclareOkMeansEveryNodeHasTheQueue) {
 
 TEST(AmqpCluster, AProducerAndAConsumerOnOtherNodesMeetThroughTheOwner) {
   three_nodes net;
-  observed producer_seen, consumer_seen;
-  client owner_side(net.io, {}), producer(net.io, producer_seen.handlers()), consumer(net.io, consumer_seen.handlers());
-  owner_side.connect(net.nodes.ports()[0]);
-  owner_side.open_channel(1);
-  owner_side.declare_queue(1, "relay", false, {});
+  observed owner_seen, producer_seen, consumer_seen;
+  auto owner_side = net.on(0, owner_seen);
+  owner_side->declare_queue(1, "relay", false, {});
   ASSERT_TRUE(net.until([&] { return net.queue(1, "relay") && net.queue(2, "relay"); }));
   const std::uint64_t links_before = net.nodes.link_bytes();
 
-  producer.connect(net.nodes.ports()[1]);
-  producer.open_channel(1);
-  consumer.connect(net.nodes.ports()[2]);
-  consumer.open_channel(1);
-  consumer.qos(1, 5);
-  consumer.consume(1, "relay", false);
+  auto producer = net.on(1, producer_seen);
+  auto consumer = net.on(2, consumer_seen);
+  consumer->qos(1, 5);
+  consumer->consume(1, "relay", false);
   ASSERT_TRUE(net.until([&] { return net.queue(0, "relay")->consumers == 1; })) << "the owner serves the consumer";
-  for (int i = 0; i < 20; ++i) producer.publish(1, "", "relay", false, plain, "m" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) producer->publish(1, "", "relay", false, plain, "m" + std::to_string(i));
   for (std::size_t acked = 0; acked < 20; ++acked) {
     ASSERT_TRUE(net.until([&] { return consumer_seen.delivered.size() > acked; })) << acked;
-    consumer.ack(1, consumer_seen.delivered[acked].delivery_tag);
+    consumer->ack(1, consumer_seen.delivered[acked].delivery_tag);
   }
   ASSERT_TRUE(net.until([&] { return net.queue(0, "relay")->stats.acked == 20; }));
   for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(consumer_seen.delivered[i].body, "m" + std::to_string(i));
@@ -131,14 +133,11 @@ TEST(AmqpCluster, AProducerAndAConsumerOnOtherNodesMeetThroughTheOwner) {
 TEST(AmqpCluster, AKilledOwnerDropsItsClientsAndClosesRelayedChannelsElsewhere) {
   three_nodes net;
   observed on_owner, elsewhere;
-  client owner_side(net.io, on_owner.handlers()), other_side(net.io, elsewhere.handlers());
-  owner_side.connect(net.nodes.ports()[0]);
-  owner_side.open_channel(1);
-  owner_side.declare_queue(1, "orders", true, {});
+  auto owner_side = net.on(0, on_owner);
+  owner_side->declare_queue(1, "orders", true, {});
   ASSERT_TRUE(net.until([&] { return net.queue(1, "orders").has_value(); }));
-  other_side.connect(net.nodes.ports()[1]);
-  other_side.open_channel(1);
-  other_side.consume(1, "orders", false);
+  auto other_side = net.on(1, elsewhere);
+  other_side->consume(1, "orders", false);
   ASSERT_TRUE(net.until([&] { return net.queue(0, "orders")->consumers == 1; }));
 
   ASSERT_TRUE(net.nodes.kill(0));
@@ -153,27 +152,22 @@ TEST(AmqpCluster, AKilledOwnerDropsItsClientsAndClosesRelayedChannelsElsewhere) 
 
 TEST(AmqpCluster, AMirroredQueueSurvivesItsOwnerWithEveryUnackedMessage) {
   three_nodes net(core::ha_mode::all);
-  observed first_seen, second_seen;
-  client producer(net.io, {}), first(net.io, first_seen.handlers());
-  producer.connect(net.nodes.ports()[0]);
-  producer.open_channel(1);
-  producer.declare_queue(1, "jobs", true, {});
-  for (int i = 0; i < 6; ++i) producer.publish(1, "", "jobs", false, plain, std::to_string(i));
+  observed producer_seen, first_seen, second_seen;
+  auto producer = net.on(0, producer_seen);
+  producer->declare_queue(1, "jobs", true, {});
+  for (int i = 0; i < 6; ++i) producer->publish(1, "", "jobs", false, plain, std::to_string(i));
   ASSERT_TRUE(net.until([&] { return net.ready(1, "jobs") == 6 && net.ready(2, "jobs") == 6; })) << "mirrored";
-  first.connect(net.nodes.ports()[2]);
-  first.open_channel(1);
-  first.qos(1, 2);
-  first.consume(1, "jobs", false);
+  auto first = net.on(2, first_seen);
+  first->qos(1, 2);
+  first->consume(1, "jobs", false);
   ASSERT_TRUE(net.until([&] { return first_seen.delivered.size() == 2; }));
-  first.ack(1, first_seen.delivered[0].delivery_tag);
+  first->ack(1, first_seen.delivered[0].delivery_tag);
   ASSERT_TRUE(net.until([&] { return net.ready(1, "jobs") == 5; })) << "an ack reaches the mirrors";
 
   ASSERT_TRUE(net.nodes.kill(0));
   EXPECT_EQ(net.queue(2, "jobs")->owner, broker::node_id{1}) << "the oldest mirror is promoted";
-  client second(net.io, second_seen.handlers());
-  second.connect(net.nodes.ports()[2]);
-  second.open_channel(1);
-  second.consume(1, "jobs", true);
+  auto second = net.on(2, second_seen);
+  second->consume(1, "jobs", true);
   ASSERT_TRUE(net.until([&] { return second_seen.delivered.size() == 5; }));
   std::vector<std::string> bodies;
   for (const auto& m : second_seen.delivered) bodies.push_back(m.body);
@@ -183,11 +177,9 @@ TEST(AmqpCluster, AMirroredQueueSurvivesItsOwnerWithEveryUnackedMessage) {
 TEST(AmqpCluster, APartitionCutsTheLinksAndWhatWasDeclaredMeanwhileArrivesAfterTheHeal) {
   three_nodes net;
   observed seen;
-  client on_node0(net.io, seen.handlers());
-  on_node0.connect(net.nodes.ports()[0]);
-  on_node0.open_channel(1);
+  auto on_node0 = net.on(0, seen);
   net.nodes.partition(0, 1);
-  on_node0.declare_queue(1, "during-the-cut", false, {});
+  on_node0->declare_queue(1, "during-the-cut", false, {});
   ASSERT_TRUE(net.until([&] { return net.queue(2, "during-the-cut").has_value(); })) << "node 2 is not cut off";
   EXPECT_FALSE(net.queue(1, "during-the-cut").has_value()) << "node 1 is";
   net.nodes.heal(0, 1);
