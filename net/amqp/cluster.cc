@@ -65,12 +65,20 @@ core::result<void> apply(core::broker& b, core::channel_ref ch, method& m, broke
 
 }  // namespace
 
+/// One TCP connection of a link. Handlers hold it, so a write that was in flight when the link
+/// went down finishes on its own socket and outbox, never on a newer connection's.
+struct wire {
+  explicit wire(asio::io_context& io) : socket(io) {}
+  tcp::socket socket;
+  outbox box;
+  bool connected = false;
+};
+
 /// A one-way link to another node: what this node writes there, kept while the link is down.
 struct link {
-  std::unique_ptr<tcp::socket> socket;
-  outbox box;
+  std::shared_ptr<wire> live;
   std::string pending;
-  bool connected = false, cut = false;
+  bool cut = false;
 };
 
 struct cluster::member : loop_thread {
@@ -119,9 +127,10 @@ struct cluster::impl {
 
   void flush(member& m, std::uint32_t to) {
     link& l = m.links[to];
-    if (!l.connected) return;
+    if (!l.live || !l.live->connected) return;
     const std::size_t bytes = l.pending.size();
-    if (l.box.send(*l.socket, l.pending, [this, &m, to](boost::system::error_code ec) {
+    if (l.live->box.send(l.live->socket, l.pending, [this, &m, to, w = l.live](boost::system::error_code ec) {
+          if (m.links[to].live != w) return;  // this connection is over
           if (ec) return disconnect(m, to);
           flush(m, to);
         })) {
@@ -131,32 +140,31 @@ struct cluster::impl {
 
   void connect(member& m, std::uint32_t to) {
     link& l = m.links[to];
-    if (l.connected || l.cut || to == m.id) return;
-    l.socket = std::make_unique<tcp::socket>(m.io());
-    l.socket->async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), peer_ports[to]),
-                            [this, &m, to, socket = l.socket.get()](boost::system::error_code ec) {
-                              link& l = m.links[to];
-                              if (l.socket.get() != socket) return;  // superseded
-                              if (ec) {
-                                log(log_level::warn, "node {}: no link to node {}: {}", m.id, to, ec.message());
-                                return;
-                              }
-                              boost::system::error_code ignored;
-                              l.socket->set_option(tcp::no_delay(true), ignored);
-                              std::string hello;
-                              peer::write(hello, peer::hello{m.id});
-                              l.pending.insert(0, hello);
-                              l.connected = true;
-                              flush(m, to);
-                            });
+    if (l.live || l.cut || to == m.id) return;
+    l.live = std::make_shared<wire>(m.io());
+    l.live->socket.async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), peer_ports[to]),
+                                 [this, &m, to, w = l.live](boost::system::error_code ec) {
+                                   link& l = m.links[to];
+                                   if (l.live != w) return;  // superseded
+                                   if (ec) {
+                                     log(log_level::warn, "node {}: no link to node {}: {}", m.id, to, ec.message());
+                                     l.live.reset();
+                                     return;
+                                   }
+                                   boost::system::error_code ignored;
+                                   w->socket.set_option(tcp::no_delay(true), ignored);
+                                   std::string hello;
+                                   peer::write(hello, peer::hello{m.id});
+                                   l.pending.insert(0, hello);
+                                   w->connected = true;
+                                   flush(m, to);
+                                 });
   }
 
   void disconnect(member& m, std::uint32_t to) {
     link& l = m.links[to];
-    if (l.socket) close_socket(*l.socket);
-    l.socket.reset();
-    l.box = outbox{};
-    l.connected = false;
+    if (l.live) close_socket(l.live->socket);
+    l.live.reset();
   }
 
   asio::awaitable<void> accept_loop(member& m, std::shared_ptr<tcp::acceptor> acceptor) {
