@@ -94,6 +94,7 @@ error broker::state::fail(channel_ref c, error e, instant now) {
 
 broker::broker(cluster_config cluster) : s_(std::make_unique<state>()) {
   s_->cluster = cluster;
+  s_->member = cluster.self.has_value();
   s_->node_up.assign(std::max<std::uint32_t>(cluster.nodes, 1), true);
   add_vhost("/");
 }

@@ -34,8 +34,7 @@ void broker::state::forward(queue_state& q, const message_ptr& msg, node_id from
   announce(std::move(note));
 }
 
-void broker::state::tell_mirrors(const queue_state& q, const queued_message& m, bool joined) {
-  if (!cluster.self || (q.mirrors.empty() && q.unsynced_mirrors.empty())) return;
+void broker::state::send_to_mirrors(const queue_state& q, const queued_message& m, bool joined) {
   std::vector<node_id> to;
   for (const auto* list : {&q.mirrors, &q.unsynced_mirrors}) {
     for (node_id n : *list) {
@@ -54,7 +53,7 @@ void broker::state::tell_mirrors(const queue_state& q, const queued_message& m, 
 }
 
 void broker::state::sync_mirror(const queue_state& q, node_id mirror) {
-  if (!cluster.self) return;
+  if (!member) return;
   auto push = [&](const queued_message& m) {
     auto note = note_for(peer_message::kind::mirror_push, {mirror}, q);
     note->sequence = m.sequence;

@@ -202,12 +202,18 @@ struct broker::state {
   void count_mirroring(const queue_state& q, std::uint64_t bytes);
 
   // Cluster member mode (broker_member.cc).
+  // The checks below sit on the hot path of every publish and delivery: a plain core pays a
+  // test of one bool for member mode.
+  bool member = false;  // cluster.self is set
   /// True unless this core is a member and another node owns the queue.
-  bool owns(const queue_state& q) const { return !cluster.self || q.owner == *cluster.self; }
+  bool owns(const queue_state& q) const { return !member || q.owner == *cluster.self; }
   /// Sends a message routed to a queue another node owns there.
   void forward(queue_state& q, const message_ptr& msg, node_id from);
   /// A message joined (msg set) or left (msg null) a mirrored queue this node owns.
-  void tell_mirrors(const queue_state& q, const queued_message& m, bool joined);
+  void tell_mirrors(const queue_state& q, const queued_message& m, bool joined) {
+    if (member && !(q.mirrors.empty() && q.unsynced_mirrors.empty())) send_to_mirrors(q, m, joined);
+  }
+  void send_to_mirrors(const queue_state& q, const queued_message& m, bool joined);
   /// Sends a returning mirror the queue's whole contents (ready and unacked).
   void sync_mirror(const queue_state& q, node_id mirror);
   void announce(std::shared_ptr<peer_message> note) { events.emplace_back(std::shared_ptr<const peer_message>(std::move(note))); }
