@@ -1,7 +1,7 @@
 /* mqlab-amqp-load: one librabbitmq client binary that loads any AMQP 0-9-1 broker the same way,
  * so mqlab and RabbitMQ are measured side by side with identical client code.
  *
- *   mqlab-amqp-load HOST PORT MODE MESSAGES [SIZE]
+ *   mqlab-amqp-load HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] MODE MESSAGES [SIZE]
  *   MODE: publish  - no confirms
  *         confirm  - publisher confirms, waiting for each window of 100
  *         consume  - (messages are published first, then) a consumer with prefetch 1000 and
@@ -11,6 +11,8 @@
  * its monotonic send time, so latency is publish-to-delivery on one clock. Prints one JSON line.
  * The publisher writes its frames a 64 KiB buffer at a time (and at the end of each confirm
  * window) rather than through librabbitmq's one system call per frame; see queue_publish(). 
+ * The queue is declared through PORT; with three ports (cluster nodes) the publisher and the
+ * consumer connect to other nodes than the one that owns the queue.
  * Exits 1 if a message is missing or the run exceeds its time limit. */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -28,7 +30,7 @@ enum { confirm_window = 100, prefetch = 1000, time_limit_s = 120 };
 
 struct run {
   const char *host;
-  int port;
+  int port, publisher_port, consumer_port;
   const char *mode;
   long messages;
   size_t size;
@@ -51,11 +53,11 @@ static int check(amqp_rpc_reply_t r, const char *what) {
   return 0;
 }
 
-static amqp_connection_state_t connect_to(struct run *run) {
+static amqp_connection_state_t connect_to(struct run *run, int port) {
   amqp_connection_state_t conn = amqp_new_connection();
   amqp_socket_t *socket = amqp_tcp_socket_new(conn);
-  if (!socket || amqp_socket_open(socket, run->host, run->port) != AMQP_STATUS_OK) {
-    fprintf(stderr, "mqlab-amqp-load: cannot connect to %s:%d\n", run->host, run->port);
+  if (!socket || amqp_socket_open(socket, run->host, port) != AMQP_STATUS_OK) {
+    fprintf(stderr, "mqlab-amqp-load: cannot connect to %s:%d\n", run->host, port);
     exit(1);
   }
   if (!check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login")) exit(1);
@@ -166,7 +168,7 @@ static int queue_publish(struct outbox *out, const char *queue, const unsigned c
 
 static void *publisher(void *arg) {
   struct run *run = arg;
-  amqp_connection_state_t conn = connect_to(run);
+  amqp_connection_state_t conn = connect_to(run, run->publisher_port);
   const int confirms = strcmp(run->mode, "confirm") == 0;
   if (confirms) {
     amqp_confirm_select(conn, 1);
@@ -198,7 +200,7 @@ static void *publisher(void *arg) {
 
 static void *consumer(void *arg) {
   struct run *run = arg;
-  amqp_connection_state_t conn = connect_to(run);
+  amqp_connection_state_t conn = connect_to(run, run->consumer_port);
   amqp_basic_qos(conn, 1, 0, prefetch, 0);
   amqp_basic_consume(conn, 1, amqp_cstring_bytes(run->queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
   if (!check(amqp_get_rpc_reply(conn), "basic.consume")) exit(1);
@@ -236,19 +238,22 @@ static double quantile(const double *sorted, long n, double q) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: %s HOST PORT publish|confirm|consume MESSAGES [SIZE]\n", argv[0]);
+    fprintf(stderr, "usage: %s HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] publish|confirm|consume MESSAGES [SIZE]\n",
+            argv[0]);
     return 2;
   }
-  struct run run = {.host = argv[1], .port = atoi(argv[2]), .mode = argv[3], .messages = atol(argv[4]),
+  struct run run = {.host = argv[1], .mode = argv[3], .messages = atol(argv[4]),
                     .size = argc > 5 ? (size_t)atol(argv[5]) : 100};
-  if (run.messages <= 0 || run.size < sizeof(uint64_t) ||
+  const int ports = sscanf(argv[2], "%d,%d,%d", &run.port, &run.publisher_port, &run.consumer_port);
+  if (ports == 1) run.publisher_port = run.consumer_port = run.port;
+  if ((ports != 1 && ports != 3) || run.messages <= 0 || run.size < sizeof(uint64_t) ||
       (strcmp(run.mode, "publish") && strcmp(run.mode, "confirm") && strcmp(run.mode, "consume"))) {
     fprintf(stderr, "mqlab-amqp-load: bad arguments\n");
     return 2;
   }
   snprintf(run.queue, sizeof run.queue, "mqlab-load-%d-%ld", (int)getpid(), (long)now_ns() % 100000);
   run.latency_us = calloc((size_t)run.messages, sizeof(double));
-  amqp_connection_state_t admin = connect_to(&run);
+  amqp_connection_state_t admin = connect_to(&run, run.port);
   amqp_queue_declare(admin, 1, amqp_cstring_bytes(run.queue), 0, 0, 0, 1, amqp_empty_table);
   if (!check(amqp_get_rpc_reply(admin), "queue.declare")) return 1;
 
