@@ -101,7 +101,7 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
   if (auto ttl = parse_expiration(*msg->properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
   ++q.stats.published;
   queued_message joined{msg, q.next_sequence++, expires, 0};
-  tell_mirrors(q, joined, true);
+  tell_mirrors(q, joined, peer_message::kind::mirror_push);
   q.ready.push_back(std::move(joined));
   // drop-head: make room by discarding (or dead-lettering) from the head.
   while ((q.max_length && q.ready.size() > *q.max_length) ||
@@ -155,9 +155,10 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
   events.push_back(delivery{ch.ref, c.tag, tag, redelivered, m.msg});
   if (c.no_ack) {
     ++q.stats.acked;
-    tell_mirrors(q, m, false);
+    tell_mirrors(q, m, peer_message::kind::mirror_drop);
     return;
   }
+  tell_mirrors(q, m, peer_message::kind::mirror_delivered);
   ++c.unacked;
   ++ch.consumer_unacked;
   ++q.unacked;
@@ -165,7 +166,7 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
 }
 
 void broker::state::dead_letter(queue_state& q, queued_message m, std::string_view reason, instant now) {
-  if (m.sequence != 0) tell_mirrors(q, m, false);  // 0: refused at the door, never in the queue
+  if (m.sequence != 0) tell_mirrors(q, m, peer_message::kind::mirror_drop);  // 0: refused at the door, never in the queue
   exchange_state* dlx = q.dead_letter_exchange ? find_exchange(q.vhost, *q.dead_letter_exchange) : nullptr;
   if (dlx == nullptr) {
     ++q.stats.dropped;
@@ -276,7 +277,7 @@ void broker::state::settle(channel_state& ch, unacked_delivery& d, bool ack, boo
   count_mirroring(q, 0);  // acks and rejects are replicated to mirrors too
   if (ack) {
     ++q.stats.acked;
-    tell_mirrors(q, d.m, false);
+    tell_mirrors(q, d.m, peer_message::kind::mirror_drop);
     // ha-sync-mode manual: a mirror that joined late is in sync once the queue has drained.
     if (q.ready.empty() && q.unacked == 0 && !q.unsynced_mirrors.empty()) {
       q.mirrors.insert(q.mirrors.end(), q.unsynced_mirrors.begin(), q.unsynced_mirrors.end());

@@ -34,16 +34,16 @@ void broker::state::forward(queue_state& q, const message_ptr& msg, node_id from
   announce(std::move(note));
 }
 
-void broker::state::send_to_mirrors(const queue_state& q, const queued_message& m, bool joined) {
+void broker::state::send_to_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change) {
   std::vector<node_id> to;
   for (const auto* list : {&q.mirrors, &q.unsynced_mirrors}) {
     for (node_id n : *list) {
       if (reachable(q.owner, n)) to.push_back(n);
     }
   }
-  auto note = note_for(joined ? peer_message::kind::mirror_push : peer_message::kind::mirror_drop, to, q);
+  auto note = note_for(change, to, q);
   note->sequence = m.sequence;
-  if (joined) {
+  if (change == peer_message::kind::mirror_push) {
     note->msg = m.msg;
     note->expires_at = m.expires_at;
     note->publish = publishing;
@@ -60,6 +60,10 @@ void broker::state::sync_mirror(const queue_state& q, node_id mirror) {
     note->msg = m.msg;
     note->expires_at = m.expires_at;
     announce(std::move(note));
+    if (m.deliveries == 0) return;
+    auto delivered = note_for(peer_message::kind::mirror_delivered, {mirror}, q);
+    delivered->sequence = m.sequence;
+    announce(std::move(delivered));
   };
   for (const auto& [cid, conn] : connections) {
     for (const auto& [chid, ch] : conn.channels) {
@@ -142,6 +146,11 @@ void broker::receive(const peer_message& m, node_id from, instant now) {
       }
       // Settled either way: a mirror that no longer has the queue holds nothing up.
       if (m.publish.sequence != 0) s_->send_settled(from, m.publish, true);
+      return;
+    case peer_message::kind::mirror_delivered:
+      if (mirror_copy) {
+        if (queued_message* copy = q->ready.find(m.sequence)) copy->deliveries = std::max(copy->deliveries, 1u);
+      }
       return;
     case peer_message::kind::mirror_drop:
       if (mirror_copy) q->ready.erase(m.sequence);

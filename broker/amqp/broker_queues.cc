@@ -201,7 +201,9 @@ result<std::uint32_t> broker::queue_purge(channel_ref c, std::string_view queue)
   queue_state& target = **q;
   if (target.mirrors.empty() && target.unsynced_mirrors.empty()) return static_cast<std::uint32_t>(target.ready.clear());
   const auto purged = static_cast<std::uint32_t>(target.ready.size());
-  while (!target.ready.empty()) s_->tell_mirrors(target, target.ready.pop_front(), false);  // mirrors purge too
+  while (!target.ready.empty()) {
+    s_->tell_mirrors(target, target.ready.pop_front(), peer_message::kind::mirror_drop);  // mirrors purge too
+  }
   return purged;
 }
 

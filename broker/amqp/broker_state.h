@@ -209,11 +209,12 @@ struct broker::state {
   bool owns(const queue_state& q) const { return !member || q.owner == *cluster.self; }
   /// Sends a message routed to a queue another node owns there.
   void forward(queue_state& q, const message_ptr& msg, node_id from);
-  /// A message joined (msg set) or left (msg null) a mirrored queue this node owns.
-  void tell_mirrors(const queue_state& q, const queued_message& m, bool joined) {
-    if (member && !(q.mirrors.empty() && q.unsynced_mirrors.empty())) send_to_mirrors(q, m, joined);
+  /// A message joined, was delivered from or left a mirrored queue this node owns
+  /// (mirror_push, mirror_delivered, mirror_drop).
+  void tell_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change) {
+    if (member && !(q.mirrors.empty() && q.unsynced_mirrors.empty())) send_to_mirrors(q, m, change);
   }
-  void send_to_mirrors(const queue_state& q, const queued_message& m, bool joined);
+  void send_to_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change);
   /// Sends a returning mirror the queue's whole contents (ready and unacked).
   void sync_mirror(const queue_state& q, node_id mirror);
   void announce(std::shared_ptr<peer_message> note) { events.emplace_back(std::shared_ptr<const peer_message>(std::move(note))); }

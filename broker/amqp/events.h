@@ -78,15 +78,16 @@ struct peer_message {
   enum class kind {
     forward,        // a message routed here to a queue another node owns: the owner takes it
     settled,        // the owner took (or refused) a forward, or a mirror took a copy
-    mirror_push,    // a message joined a mirrored queue this node owns: mirrors keep a copy
-    mirror_drop,    // a message left it for good: mirrors drop theirs
+    mirror_push,       // a message joined a mirrored queue this node owns: mirrors keep a copy
+    mirror_delivered,  // it went to a consumer: if a mirror is promoted, it is a redelivery
+    mirror_drop,       // it left the queue for good: mirrors drop theirs
     queue_removed,  // this node deleted a queue it owned: the others forget it
   };
   kind what = kind::forward;
   std::vector<node_id> to;
   std::string vhost, queue;
   message_ptr msg;                        // forward and mirror_push
-  std::uint64_t sequence = 0;             // mirror_push and mirror_drop: the message's place in the queue
+  std::uint64_t sequence = 0;             // mirror_*: the message's place in the queue
   publish_ref publish;                    // forward, settled, mirror_push: the publish whose confirm waits
   bool accepted = true;                   // settled
   instant expires_at = instant::never();  // mirror_push: when the owner will expire it

@@ -26,17 +26,28 @@ void queue_store::requeue(queued_message m) {
   level.insert(at, std::move(m));
 }
 
-bool queue_store::erase(std::uint64_t sequence) {
+std::optional<std::pair<std::deque<queued_message>*, std::deque<queued_message>::iterator>> queue_store::locate(
+    std::uint64_t sequence) {
   for (auto& level : levels_) {
     const auto at = std::lower_bound(level.begin(), level.end(), sequence,
                                      [](const queued_message& q, std::uint64_t seq) { return q.sequence < seq; });
-    if (at == level.end() || at->sequence != sequence) continue;
-    --count_;
-    bytes_ -= at->msg->body_size();
-    level.erase(at);
-    return true;
+    if (at != level.end() && at->sequence == sequence) return std::pair{&level, at};
   }
-  return false;
+  return std::nullopt;
+}
+
+queued_message* queue_store::find(std::uint64_t sequence) {
+  const auto where = locate(sequence);
+  return where ? &*where->second : nullptr;
+}
+
+bool queue_store::erase(std::uint64_t sequence) {
+  const auto where = locate(sequence);
+  if (!where) return false;
+  --count_;
+  bytes_ -= where->second->msg->body_size();
+  where->first->erase(where->second);
+  return true;
 }
 
 std::deque<queued_message>& queue_store::top_level() {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "broker/amqp/message.h"
@@ -41,7 +43,9 @@ class queue_store {
   instant next_expiry() const;
   /// Removes one expired head message if any level has one expired at `now`.
   bool pop_expired(instant now, queued_message& out);
-  /// Removes the message with this sequence number, if present (a mirror following its owner).
+  /// The message with this sequence number, if present (a mirror following its owner).
+  queued_message* find(std::uint64_t sequence);
+  /// Removes the message with this sequence number, if present.
   bool erase(std::uint64_t sequence);
   /// Calls f(const queued_message&) for every message, level by level.
   template <typename F>
@@ -57,6 +61,8 @@ class queue_store {
   std::size_t level_of(const queued_message& m) const;
   std::deque<queued_message>& top_level();
   queued_message take_front(std::deque<queued_message>& level);
+  /// Where a sequence number is in its level, or nullopt.
+  std::optional<std::pair<std::deque<queued_message>*, std::deque<queued_message>::iterator>> locate(std::uint64_t sequence);
 
   std::vector<std::deque<queued_message>> levels_;
   std::size_t count_ = 0;

@@ -11,7 +11,9 @@ namespace {
 
 namespace core = broker::amqp;
 
-enum class type : std::uint8_t { hello = 1, metadata, applied, forward, settled, mirror_push, mirror_drop, queue_removed };
+enum class type : std::uint8_t {
+  hello = 1, metadata, applied, forward, settled, mirror_push, mirror_delivered, mirror_drop, queue_removed
+};
 
 // Frames larger than this are refused as corrupt rather than buffered.
 constexpr std::uint32_t max_frame = 256u << 20;
@@ -24,6 +26,7 @@ type type_of(const frame& f) {
     case note::kind::forward: return type::forward;
     case note::kind::settled: return type::settled;
     case note::kind::mirror_push: return type::mirror_push;
+    case note::kind::mirror_delivered: return type::mirror_delivered;
     case note::kind::mirror_drop: return type::mirror_drop;
     case note::kind::queue_removed: return type::queue_removed;
   }
@@ -101,6 +104,7 @@ frame read_body(type t, wire_reader& r) {
   n.what = t == type::forward       ? note::kind::forward
            : t == type::settled     ? note::kind::settled
            : t == type::mirror_push ? note::kind::mirror_push
+           : t == type::mirror_delivered ? note::kind::mirror_delivered
            : t == type::mirror_drop ? note::kind::mirror_drop
                                     : note::kind::queue_removed;
   n.vhost = r.shortstr();

@@ -175,8 +175,14 @@ TEST_F(members, mirrors_follow_the_owner_and_the_promoted_one_holds_every_unfini
   ASSERT_TRUE(nodes[1]->basic_consume(survivor, {.queue = "orders", .no_ack = true}, now).has_value());
   pump();
   std::vector<std::string> bodies;
-  for (const auto& d : taken<delivery>(1)) bodies.push_back(d.msg->body);
+  std::vector<bool> redelivered;
+  for (const auto& d : taken<delivery>(1)) {
+    bodies.push_back(d.msg->body);
+    redelivered.push_back(d.redelivered);
+  }
   EXPECT_EQ(bodies, (std::vector<std::string>{"o-2", "o-3", "o-4", "o-5"}));
+  // The ack of o-1 let o-3 into the worker's window: both were out at the dead owner's consumer.
+  EXPECT_EQ(redelivered, (std::vector<bool>{true, true, false, false}));
   EXPECT_EQ(ready(2, "orders"), 0u) << "the new owner's mirror follows it too";
 }
 
