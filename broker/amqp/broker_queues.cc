@@ -71,9 +71,14 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
   constexpr auto m = methods::queue_declare;
   auto ch = s_->channel(c, m);
   if (!ch) return std::unexpected(s_->fail(c, ch.error(), now));
-  const std::string vhost = s_->connections.at(c.conn).vhost;
+  const connection_state& conn = s_->connections.at(c.conn);
+  const std::string vhost = conn.vhost;
   std::string name = a.name;
-  if (name.empty() && !a.passive) name = fmt::format("amq.gen-{:016x}", ++s_->generated_names);
+  if (name.empty() && !a.passive) {
+    // A cluster member's names carry its node, so two nodes never generate the same one.
+    name = s_->member ? fmt::format("amq.gen-{:02x}{:014x}", s_->cluster.self->value, ++s_->generated_names)
+                      : fmt::format("amq.gen-{:016x}", ++s_->generated_names);
+  }
   if (a.passive || s_->find_queue(vhost, name) != nullptr) {
     auto q = s_->usable_queue(c, vhost, name, m);
     if (!q) return std::unexpected(s_->fail(c, q.error(), now));
@@ -102,7 +107,9 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
     return queue_declare_ok{name, static_cast<std::uint32_t>(existing.ready.size()),
                             static_cast<std::uint32_t>(existing.consumers.size())};
   }
-  if (name.starts_with("amq.") && !a.name.empty()) {
+  // A declare another node replicates here may carry the server-generated name it chose.
+  const bool replicated = s_->member && conn.node != *s_->cluster.self;
+  if (name.starts_with("amq.") && !a.name.empty() && !replicated) {
     return std::unexpected(s_->fail(c, make_error(reply_code::access_refused, m,
                                                   fmt::format("queue name '{}' contains reserved prefix 'amq.*'", name)),
                                     now));

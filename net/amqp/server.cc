@@ -75,6 +75,7 @@ struct server::impl {
   std::unordered_map<broker::amqp::connection_id, std::shared_ptr<peer>> by_id;
   std::vector<std::shared_ptr<peer>> dirty;
   bool stopping = false, blocked = false, flush_posted = false;
+  bool crashing = false;  // kill() is closing every socket: no goodbyes
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
@@ -96,8 +97,13 @@ struct server::impl {
 class server::impl::relay_link final : public cluster_link {
  public:
   relay_link(server::impl& s, const std::shared_ptr<peer>& p) : s_(s), peer_(p) {}
+  /// A crashing node's upstreams vanish; otherwise they say goodbye, so the owners close them
+  /// as cleanly as the client closed here (unacked deliveries go back either way).
   ~relay_link() override {
-    for (auto& [node, up] : upstreams_) up->close();
+    for (auto& [node, up] : upstreams_) {
+      if (s_.crashing) up->close();
+      else up->finish();
+    }
   }
 
   std::optional<broker::node_id> elsewhere(std::string_view vhost, std::string_view queue) override {
@@ -378,7 +384,9 @@ bool server::kill(std::uint32_t node) {
   const instant t = now();
   for (const auto& p : victims) p->conn.peer_gone(t);
   s.core.crash_node(broker::node_id{node}, t);
+  s.crashing = true;
   for (const auto& p : victims) s.close(p);
+  s.crashing = false;
   s.dispatch_events();
   return true;
 }

@@ -26,21 +26,27 @@ struct upstream::impl : std::enable_shared_from_this<impl> {
   outbox out;
   std::string pending, in;
   std::map<std::uint16_t, std::uint32_t> swallow;  // replies still to drop, by channel
-  bool connected = false, over = false;
+  bool connected = false, over = false, finishing = false;
 
   void flush() {
     if (!connected || over) return;
+    if (pending.empty() && !out.busy() && finishing) return end();
     out.send(socket, pending, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return self->fail();
       self->flush();
     });
   }
 
+  void end() {
+    over = true;
+    close_socket(socket);
+  }
+
   void read() {
     auto buffer = std::make_shared<std::array<char, 64 * 1024>>();
     socket.async_read_some(asio::buffer(*buffer), [self = shared_from_this(), buffer](boost::system::error_code ec,
                                                                                       std::size_t n) {
-      if (self->over) return;
+      if (self->over || self->finishing) return;
       if (ec) return self->fail();
       self->in.append(buffer->data(), n);
       if (self->split()) self->read();
@@ -86,16 +92,17 @@ struct upstream::impl : std::enable_shared_from_this<impl> {
 
   void fail() {
     if (over) return;
-    over = true;
-    close_socket(socket);
-    if (handlers.lost) handlers.lost();
+    end();
+    if (!finishing && handlers.lost) handlers.lost();
   }
 };
 
 upstream::upstream(asio::io_context& io, upstream_handlers handlers)
     : impl_(std::make_shared<impl>(io, std::move(handlers))) {}
 
-upstream::~upstream() { close(); }
+upstream::~upstream() {
+  if (!impl_->finishing) close();
+}
 
 void upstream::open(std::uint16_t port, const upstream_login& login) {
   auto& s = *impl_;
@@ -130,9 +137,15 @@ void upstream::send(std::uint16_t channel, std::string_view frames, std::uint32_
 }
 
 void upstream::close() {
-  if (impl_->over) return;
-  impl_->over = true;
-  close_socket(impl_->socket);
+  if (!impl_->over) impl_->end();
+}
+
+void upstream::finish() {
+  auto& s = *impl_;
+  if (s.over || s.finishing) return;
+  s.finishing = true;
+  write_method(s.pending, 0, connection_close{.reply_code = 200, .reply_text = "Goodbye"});
+  s.flush();
 }
 
 }  // namespace mqlab::net::amqp

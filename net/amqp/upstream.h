@@ -43,8 +43,11 @@ class upstream {
   void open(std::uint16_t port, const upstream_login& login);
   /// Sends a channel's frames; the first `replies` method frames back on it are dropped.
   void send(std::uint16_t channel, std::string_view frames, std::uint32_t replies);
-  /// Closes the socket without a goodbye (the client or its node went away); no handler runs after.
+  /// Closes the socket without a goodbye (its node crashed); no handler runs after.
   void close();
+  /// Says goodbye (connection.close) and closes once it is written, whatever becomes of this
+  /// object; no handler runs after.
+  void finish();
 
  private:
   struct impl;

@@ -76,6 +76,62 @@ class MirroredQueues(ClusterCase):
         self.assertEqual(self.drain(2, "relay", 50), [str(i) for i in range(50)], "in publish order")
 
 
+class ThroughAnotherNode(ClusterCase):
+    """What a client can do on a queue whose owner is another node: everything, as RabbitMQ's
+    cluster serves a channel wherever its client is connected."""
+
+    def test_reject_nack_and_dead_lettering_work_through_another_node(self):
+        owner = self.connect(0).channel()
+        owner.exchange_declare("dlx", "fanout")
+        owner.queue_declare("dead")
+        owner.queue_bind("dead", "dlx")
+        owner.queue_declare("work", arguments={"x-dead-letter-exchange": "dlx"})
+        self.publish(1, "work", 2, persistent=False)
+        ch = self.connect(2).channel()
+        method, _, body = ch.basic_get("work")
+        self.assertEqual((body, method.redelivered), (b"0", False))
+        ch.basic_reject(method.delivery_tag, requeue=True)
+        method, _, body = ch.basic_get("work")
+        self.assertEqual((body, method.redelivered), (b"0", True), "requeued to its place, flagged")
+        ch.basic_nack(method.delivery_tag, requeue=False)
+        deadline = time.monotonic() + 5
+        while ch.queue_declare("dead", passive=True).method.message_count < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _, props, body = ch.basic_get("dead", auto_ack=True)
+        self.assertEqual(body, b"0")
+        self.assertEqual(props.headers["x-death"][0]["reason"], "rejected")
+
+    def test_an_exclusive_queue_is_locked_to_its_connection_on_every_node(self):
+        name = self.connect(0).channel().queue_declare("", exclusive=True).method.queue
+        self.assertTrue(name.startswith("amq.gen-"))
+        with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as locked:
+            self.connect(1).channel().basic_get(name)
+        self.assertEqual(locked.exception.reply_code, 405)
+
+    def test_a_fanout_exchange_reaches_queues_on_every_node(self):
+        publisher = self.connect(1).channel()
+        publisher.exchange_declare("news", "fanout")
+        for node in (0, 2):
+            ch = self.connect(node).channel()
+            ch.queue_declare(f"news-{node}")
+            ch.queue_bind(f"news-{node}", "news")
+        publisher.confirm_delivery()
+        for i in range(3):
+            publisher.basic_publish("news", "", str(i).encode(), mandatory=True)
+        for node in (0, 2):
+            self.assertEqual(self.drain(1, f"news-{node}", 3), ["0", "1", "2"], f"the queue on node {node}")
+
+    def test_purge_and_delete_from_another_node_reach_the_owner(self):
+        self.connect(0).channel().queue_declare("scratch")
+        self.publish(2, "scratch", 4, persistent=False)
+        ch = self.connect(1).channel()
+        self.assertEqual(ch.queue_purge("scratch").method.message_count, 4)
+        self.assertEqual(ch.queue_delete("scratch").method.message_count, 0)
+        with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as gone:
+            self.connect(2).channel().queue_declare("scratch", passive=True)
+        self.assertEqual(gone.exception.reply_code, 404)
+
+
 class NormalQueues(ClusterCase):
     EXTRA = ("--console",)
 
