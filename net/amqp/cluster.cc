@@ -114,6 +114,7 @@ struct cluster::impl {
   cluster_options options;
   std::vector<std::unique_ptr<member>> members;
   std::vector<std::uint16_t> amqp_ports, peer_ports;  // fixed once started
+  asio::ip::address peer_host;  // where the nodes reach each other: the bind address, or loopback for a wildcard
   std::atomic<std::uint64_t> link_bytes{0};
   bool started = false;
 
@@ -142,7 +143,7 @@ struct cluster::impl {
     link& l = m.links[to];
     if (l.live || l.cut || to == m.id) return;
     l.live = std::make_shared<wire>(m.io());
-    l.live->socket.async_connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), peer_ports[to]),
+    l.live->socket.async_connect(tcp::endpoint(peer_host, peer_ports[to]),
                                  [this, &m, to, w = l.live](boost::system::error_code ec) {
                                    link& l = m.links[to];
                                    if (l.live != w) return;  // superseded
@@ -325,12 +326,17 @@ cluster::~cluster() { stop(); }
 
 std::expected<void, std::string> cluster::start() {
   auto& s = *impl_;
+  boost::system::error_code bad;
+  s.peer_host = asio::ip::make_address(s.options.bind, bad);
+  if (bad) return std::unexpected(fmt::format("cannot listen on {}: {}", s.options.bind, bad.message()));
+  if (s.peer_host.is_unspecified()) s.peer_host = asio::ip::make_address_v4("127.0.0.1");
   for (auto& m : s.members) {
     if (s.options.define) s.options.define(m->core);
     m->links.resize(s.n());
     if (auto ok = s.open_peer_listener(*m); !ok) return ok;
     member_hooks hooks{
         .self = broker::node_id{m->id},
+        .host = s.peer_host.to_string(),
         .amqp_port = [&s](broker::node_id to) { return s.amqp_ports.at(to.value); },
         .to_peers = [&s, mp = m.get()](const std::shared_ptr<const core::peer_message>& note) { s.to_peers(*mp, note); },
         .replicate = [&s, mp = m.get()](std::string_view vhost, const method& change, std::function<void()> applied) {

@@ -160,8 +160,9 @@ class server::impl::relay_link final : public cluster_link {
         }});
     const auto& user = s_.options.users.front();
     const auto p = peer_.lock();
-    up->open(s_.listen.member->amqp_port(to), upstream_login{user.name, user.password, p->conn.vhost(),
-                                                            p->conn.frame_max(), s_.listen.member->self});
+    up->open(s_.listen.member->amqp_port(to),
+             upstream_login{s_.listen.member->host, user.name, user.password, p->conn.vhost(), p->conn.frame_max(),
+                            s_.listen.member->self});
     return up;
   }
 

@@ -29,6 +29,8 @@ namespace mqlab::net::amqp {
 /// needs from the cluster around it.
 struct member_hooks {
   broker::node_id self;
+  /// Where the other nodes are reached (their listeners share this node's address).
+  std::string host = "127.0.0.1";
   /// Node `n`'s AMQP port, where a channel on a queue it owns is relayed.
   std::function<std::uint16_t(broker::node_id n)> amqp_port;
   /// The core's messages for other nodes (forwards, mirror updates, removed queues).

@@ -118,7 +118,12 @@ void upstream::open(std::uint16_t port, const upstream_login& login) {
   write_method(s.pending, 0, start);
   write_method(s.pending, 0, connection_tune_ok{.channel_max = 0, .frame_max = login.frame_max, .heartbeat = 0});
   write_method(s.pending, 0, connection_open{.virtual_host = login.vhost});
-  const tcp::endpoint to(asio::ip::make_address_v4("127.0.0.1"), port);
+  boost::system::error_code bad_address;
+  const tcp::endpoint to(asio::ip::make_address(login.host, bad_address), port);
+  if (bad_address) {
+    asio::post(s.socket.get_executor(), [self = impl_] { self->fail(); });
+    return;
+  }
   s.socket.async_connect(to, [self = impl_](boost::system::error_code ec) {
     if (self->over) return;
     if (ec) return self->fail();

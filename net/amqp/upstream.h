@@ -19,6 +19,7 @@ class io_context;
 namespace mqlab::net::amqp {
 
 struct upstream_login {
+  std::string host;  // the other node's address
   std::string user, password, vhost;
   std::uint32_t frame_max = 0;
   broker::node_id client_node;  // the node the client is connected to
@@ -39,7 +40,7 @@ class upstream {
   upstream(const upstream&) = delete;
   upstream& operator=(const upstream&) = delete;
 
-  /// Connects to 127.0.0.1:`port` and logs in; frames sent meanwhile follow the login.
+  /// Connects to host:`port` and logs in; frames sent meanwhile follow the login.
   void open(std::uint16_t port, const upstream_login& login);
   /// Sends a channel's frames; the first `replies` method frames back on it are dropped.
   void send(std::uint16_t channel, std::string_view frames, std::uint32_t replies);

@@ -95,7 +95,7 @@ TEST(AmqpCluster, DeclareOkMeansEveryNodeHasTheQueue) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::string answers;
   upstream raw(net.io, {.frames = [&](std::string_view f) { answers.append(f); }, .lost = [] {}});
-  raw.open(net.nodes.ports()[1], {"guest", "guest", "/", 131072, broker::node_id{1}});
+  raw.open(net.nodes.ports()[1], {"127.0.0.1", "guest", "guest", "/", 131072, broker::node_id{1}});
   std::string frames;
   write_method(frames, 1, channel_open{});
   write_method(frames, 1, queue_declare{.queue = "fresh"});
