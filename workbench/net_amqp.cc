@@ -107,11 +107,7 @@ class net_amqp final : public models::amqp_side {
   }
   amqp::cluster_traffic traffic() const override {
     amqp::cluster_traffic total;
-    server_.each([&](std::uint32_t, const amqp::broker& core) {
-      total.messages += core.traffic().messages;
-      total.bytes += core.traffic().bytes;
-      total.mirror_copies += core.traffic().mirror_copies;
-    });
+    server_.each([&](std::uint32_t, const amqp::broker& core) { total += core.traffic(); });
     return total;
   }
 

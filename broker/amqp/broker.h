@@ -67,6 +67,7 @@ struct cluster_traffic {
   std::uint64_t messages = 0;  // messages sent between nodes (publish forwarding, fetches, mirror copies)
   std::uint64_t bytes = 0;
   std::uint64_t mirror_copies = 0;
+  cluster_traffic& operator+=(const cluster_traffic& o);
 };
 
 /// Per-queue counters.

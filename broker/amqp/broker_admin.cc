@@ -94,7 +94,6 @@ error broker::state::fail(channel_ref c, error e, instant now) {
 
 broker::broker(cluster_config cluster) : s_(std::make_unique<state>()) {
   s_->cluster = cluster;
-  s_->member = cluster.self.has_value();
   s_->node_up.assign(std::max<std::uint32_t>(cluster.nodes, 1), true);
   add_vhost("/");
 }
@@ -234,11 +233,7 @@ void broker::state::delete_queue(queue_state& q, bool notify_consumers, instant 
   std::vector<consumer*> consumers = q.consumers;
   for (consumer* c : consumers) cancel_consumer(*c, notify_consumers, now);
   // Unacked deliveries of the queue become orphans: settling them later does nothing.
-  for (auto& [cid, conn] : connections) {
-    for (auto& [chid, ch] : conn.channels) {
-      for (auto& d : ch.unacked) d.orphaned = d.orphaned || d.queue == id;
-    }
-  }
+  for_each_unacked(id, [](unacked_delivery& d) { d.orphaned = true; });
   std::vector<exchange_state*> emptied;
   for (auto& [eid, e] : exchanges) {
     if (e->vhost != q.vhost) continue;
@@ -247,16 +242,7 @@ void broker::state::delete_queue(queue_state& q, bool notify_consumers, instant 
     if (before > 0 && e->ex.bindings().empty() && e->ex.auto_delete()) emptied.push_back(e.get());
   }
   for (exchange_state* e : emptied) delete_exchange(*e);
-  if (cluster.self && q.owner == *cluster.self) {
-    auto note = std::make_shared<peer_message>();
-    note->what = peer_message::kind::queue_removed;
-    for (std::uint32_t n = 0; n < node_up.size(); ++n) {
-      if (n != cluster.self->value) note->to.push_back(node_id{n});
-    }
-    note->vhost = q.vhost;
-    note->queue = q.name;
-    announce(std::move(note));
-  }
+  if (cluster.self && q.owner == *cluster.self) announce_removed(q);
   retired += q.stats;
   vhosts[q.vhost].queues.erase(q.name);
   queues.erase(id);

@@ -249,7 +249,7 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   route_from(*ex, msg->routing_key, msg->properties->headers);
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
-  if (member) publishing = {*cluster.self, c, sequence};
+  if (cluster.self) publishing = {*cluster.self, c, sequence};
   for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now) && all_accepted;
   if (targets.empty() && mandatory) {
     events.push_back(returned{c, reply_code::no_route, "NO_ROUTE", msg});
@@ -258,7 +258,7 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   auto wait = waits.empty() ? waits.end() : waits.find(publishing);
   if (wait != waits.end()) wait->second.accepted = wait->second.accepted && all_accepted;
   else if (chan.confirm) events.push_back(confirm{c, sequence, false, all_accepted});
-  if (member) publishing = {};
+  if (cluster.self) publishing = {};
   return {};
 }
 

@@ -9,6 +9,13 @@
 
 namespace mqlab::broker::amqp {
 
+cluster_traffic& cluster_traffic::operator+=(const cluster_traffic& o) {
+  messages += o.messages;
+  bytes += o.bytes;
+  mirror_copies += o.mirror_copies;
+  return *this;
+}
+
 std::size_t broker::state::wanted_mirrors() const {
   const auto n = static_cast<std::uint32_t>(node_up.size());
   switch (cluster.mirroring) {
@@ -104,16 +111,11 @@ void broker::crash_node(node_id node, instant now) {
     // Unacked deliveries held on other nodes' channels: a promoted mirror requeues them
     // (redelivered), a durable queue keeps its persistent ones on disk, otherwise they are lost.
     std::vector<queued_message> in_flight;
-    for (auto& [cid, conn] : s_->connections) {
-      for (auto& [chid, ch] : conn.channels) {
-        for (auto& d : ch.unacked) {
-          if (d.queue != q->id || d.orphaned) continue;
-          d.orphaned = true;
-          --q->unacked;
-          in_flight.push_back(std::move(d.m));
-        }
-      }
-    }
+    s_->for_each_unacked(q->id, [&](unacked_delivery& d) {
+      d.orphaned = true;
+      --q->unacked;
+      in_flight.push_back(std::move(d.m));
+    });
     std::vector<consumer*> consumers = q->consumers;
     for (consumer* c : consumers) s_->cancel_consumer(*c, true, now);
     if (!q->mirrors.empty()) {

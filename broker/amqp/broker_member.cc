@@ -41,37 +41,40 @@ void broker::state::send_to_mirrors(const queue_state& q, const queued_message& 
       if (reachable(q.owner, n)) to.push_back(n);
     }
   }
-  auto note = note_for(change, to, q);
-  note->sequence = m.sequence;
+  auto note = mirror_note(change, to, q, m);
   if (change == peer_message::kind::mirror_push) {
-    note->msg = m.msg;
-    note->expires_at = m.expires_at;
     note->publish = publishing;
     for (node_id n : to) await(n, false);
   }
   announce(std::move(note));
 }
 
-void broker::state::sync_mirror(const queue_state& q, node_id mirror) {
-  if (!member) return;
-  auto push = [&](const queued_message& m) {
-    auto note = note_for(peer_message::kind::mirror_push, {mirror}, q);
-    note->sequence = m.sequence;
+std::shared_ptr<peer_message> broker::state::mirror_note(peer_message::kind change, std::vector<node_id> to,
+                                                         const queue_state& q, const queued_message& m) const {
+  auto note = note_for(change, std::move(to), q);
+  note->sequence = m.sequence;
+  if (change == peer_message::kind::mirror_push) {
     note->msg = m.msg;
     note->expires_at = m.expires_at;
-    announce(std::move(note));
-    if (m.deliveries == 0) return;
-    auto delivered = note_for(peer_message::kind::mirror_delivered, {mirror}, q);
-    delivered->sequence = m.sequence;
-    announce(std::move(delivered));
-  };
-  for (const auto& [cid, conn] : connections) {
-    for (const auto& [chid, ch] : conn.channels) {
-      for (const auto& d : ch.unacked) {
-        if (d.queue == q.id && !d.orphaned) push(d.m);
-      }
-    }
   }
+  return note;
+}
+
+void broker::state::announce_removed(const queue_state& q) {
+  std::vector<node_id> others;
+  for (std::uint32_t n = 0; n < node_up.size(); ++n) {
+    if (n != cluster.self->value) others.push_back(node_id{n});
+  }
+  announce(note_for(peer_message::kind::queue_removed, std::move(others), q));
+}
+
+void broker::state::sync_mirror(const queue_state& q, node_id mirror) {
+  if (!cluster.self) return;
+  auto push = [&](const queued_message& m) {
+    announce(mirror_note(peer_message::kind::mirror_push, {mirror}, q, m));
+    if (m.deliveries > 0) announce(mirror_note(peer_message::kind::mirror_delivered, {mirror}, q, m));
+  };
+  for_each_unacked(q.id, [&](const unacked_delivery& d) { push(d.m); });
   q.ready.for_each(push);
 }
 

@@ -76,7 +76,7 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
   std::string name = a.name;
   if (name.empty() && !a.passive) {
     // A cluster member's names carry its node, so two nodes never generate the same one.
-    name = s_->member ? fmt::format("amq.gen-{:02x}{:014x}", s_->cluster.self->value, ++s_->generated_names)
+    name = s_->cluster.self ? fmt::format("amq.gen-{:02x}{:014x}", s_->cluster.self->value, ++s_->generated_names)
                       : fmt::format("amq.gen-{:016x}", ++s_->generated_names);
   }
   if (a.passive || s_->find_queue(vhost, name) != nullptr) {
@@ -108,7 +108,7 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
                             static_cast<std::uint32_t>(existing.consumers.size())};
   }
   // A declare another node replicates here may carry the server-generated name it chose.
-  const bool replicated = s_->member && conn.node != *s_->cluster.self;
+  const bool replicated = s_->cluster.self && conn.node != *s_->cluster.self;
   if (name.starts_with("amq.") && !a.name.empty() && !replicated) {
     return std::unexpected(s_->fail(c, make_error(reply_code::access_refused, m,
                                                   fmt::format("queue name '{}' contains reserved prefix 'amq.*'", name)),
@@ -206,7 +206,7 @@ result<std::uint32_t> broker::queue_purge(channel_ref c, std::string_view queue)
   auto q = s_->usable_queue(c, s_->connections.at(c.conn).vhost, queue, m);
   if (!q) return std::unexpected(s_->fail(c, q.error(), {}));
   queue_state& target = **q;
-  if (target.mirrors.empty() && target.unsynced_mirrors.empty()) return static_cast<std::uint32_t>(target.ready.clear());
+  if (!s_->has_mirrors(target)) return static_cast<std::uint32_t>(target.ready.clear());
   const auto purged = static_cast<std::uint32_t>(target.ready.size());
   while (!target.ready.empty()) {
     s_->tell_mirrors(target, target.ready.pop_front(), peer_message::kind::mirror_drop);  // mirrors purge too

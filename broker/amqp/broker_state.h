@@ -180,6 +180,17 @@ struct broker::state {
   void delete_queue(queue_state& q, bool notify_consumers, instant now);
   void delete_exchange(exchange_state& e);
   void requeue_unacked(channel_state& ch, instant now);
+  /// Calls f(unacked_delivery&) for every delivery of queue `queue` still out on some channel.
+  template <typename F>
+  void for_each_unacked(std::uint32_t queue, F&& f) {
+    for (auto& [cid, conn] : connections) {
+      for (auto& [chid, ch] : conn.channels) {
+        for (auto& d : ch.unacked) {
+          if (d.queue == queue && !d.orphaned) f(d);
+        }
+      }
+    }
+  }
   struct binding_ends {
     exchange_state* source = nullptr;
     destination dest;
@@ -201,20 +212,27 @@ struct broker::state {
   void count_transfer(node_id from, node_id to, const message& m);
   void count_mirroring(const queue_state& q, std::uint64_t bytes);
 
-  // Cluster member mode (broker_member.cc).
-  // The checks below sit on the hot path of every publish and delivery: a plain core pays a
-  // test of one bool for member mode.
-  bool member = false;  // cluster.self is set
+  // Cluster member mode (broker_member.cc). The inline checks sit on the hot path of every
+  // publish and delivery: a plain core pays one test of cluster.self.
   /// True unless this core is a member and another node owns the queue.
-  bool owns(const queue_state& q) const { return !member || q.owner == *cluster.self; }
+  bool owns(const queue_state& q) const { return !cluster.self || q.owner == *cluster.self; }
+  /// True if this core is a member and other nodes hold copies of the queue.
+  bool has_mirrors(const queue_state& q) const {
+    return cluster.self && !(q.mirrors.empty() && q.unsynced_mirrors.empty());
+  }
   /// Sends a message routed to a queue another node owns there.
   void forward(queue_state& q, const message_ptr& msg, node_id from);
   /// A message joined, was delivered from or left a mirrored queue this node owns
   /// (mirror_push, mirror_delivered, mirror_drop).
   void tell_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change) {
-    if (member && !(q.mirrors.empty() && q.unsynced_mirrors.empty())) send_to_mirrors(q, m, change);
+    if (has_mirrors(q)) send_to_mirrors(q, m, change);
   }
   void send_to_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change);
+  /// Builds `change` (mirror_push, mirror_delivered or mirror_drop) of message `m` for `to`.
+  std::shared_ptr<peer_message> mirror_note(peer_message::kind change, std::vector<node_id> to, const queue_state& q,
+                                            const queued_message& m) const;
+  /// Tells the other nodes that this node deleted a queue it owned.
+  void announce_removed(const queue_state& q);
   /// Sends a returning mirror the queue's whole contents (ready and unacked).
   void sync_mirror(const queue_state& q, node_id mirror);
   void announce(std::shared_ptr<peer_message> note) { events.emplace_back(std::shared_ptr<const peer_message>(std::move(note))); }
