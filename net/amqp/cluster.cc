@@ -40,8 +40,7 @@ core::result<void> apply(core::broker& b, core::channel_ref ch, method& m, broke
       [&](auto& x) -> core::result<void> {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, exchange_declare>) {
-          return b.exchange_declare(ch, {std::string(x.exchange), std::string(x.type), x.passive, x.durable,
-                                         x.auto_delete, x.internal, x.arguments});
+          return b.exchange_declare(ch, core_args(x));
         } else if constexpr (std::is_same_v<T, exchange_delete>) {
           return b.exchange_delete(ch, x.exchange, x.if_unused);
         } else if constexpr (std::is_same_v<T, exchange_bind>) {
@@ -49,7 +48,7 @@ core::result<void> apply(core::broker& b, core::channel_ref ch, method& m, broke
         } else if constexpr (std::is_same_v<T, exchange_unbind>) {
           return b.exchange_unbind(ch, x.destination, x.source, x.routing_key, x.arguments);
         } else if constexpr (std::is_same_v<T, queue_declare>) {
-          auto r = b.queue_declare(ch, {std::string(x.queue), false, x.durable, x.exclusive, x.auto_delete, x.arguments}, t);
+          auto r = b.queue_declare(ch, core_args(x), t);  // only non-passive declares are replicated
           if (!r) return std::unexpected(r.error());
           return {};
         } else if constexpr (std::is_same_v<T, queue_bind>) {

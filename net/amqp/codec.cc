@@ -1,8 +1,6 @@
 // AMQP frame codec: frames, method arguments, content headers.
 #include "net/amqp/codec.h"
 
-#include <bit>
-#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
@@ -12,12 +10,6 @@ namespace mqlab::net::amqp {
 namespace {
 
 constexpr char frame_end = '\xCE';
-
-std::uint32_t load_u32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return std::endian::native == std::endian::little ? std::byteswap(v) : v;
-}
 
 template <typename M>
 method read_method(wire_reader& r) {
@@ -62,7 +54,7 @@ std::expected<std::optional<frame>, wire_error> decode_frame(std::string_view in
   if (type != 1 && type != 2 && type != 3 && type != 8) {
     return std::unexpected(wire_error{reply_code::frame_error, fmt::format("unknown frame type {}", type)});
   }
-  const std::uint32_t size = load_u32(in.data() + 3);
+  const std::uint32_t size = load_be<std::uint32_t>(in.data() + 3);
   if (frame_max != 0 && std::uint64_t{size} + frame_overhead > frame_max) {
     return std::unexpected(wire_error{reply_code::frame_error,
                                       fmt::format("frame size {} exceeds frame_max {}", size + frame_overhead, frame_max)});
@@ -133,9 +125,7 @@ std::size_t begin_frame(std::string& out, frame_type type, std::uint16_t channel
 }
 
 void end_frame(std::string& out, std::size_t at) {
-  auto size = static_cast<std::uint32_t>(out.size() - at - 7);
-  if constexpr (std::endian::native == std::endian::little) size = std::byteswap(size);
-  std::memcpy(out.data() + at + 3, &size, 4);
+  store_be(out.data() + at + 3, static_cast<std::uint32_t>(out.size() - at - 7));
   out.push_back(frame_end);
 }
 
@@ -177,6 +167,12 @@ void write_content(std::string& out, std::uint16_t channel, const basic_properti
     out.append(body.substr(off, chunk));
     detail::end_frame(out, at);
   }
+}
+
+void write_frame(std::string& out, const frame& f) {
+  const auto at = detail::begin_frame(out, f.type, f.channel);
+  out.append(f.payload);
+  detail::end_frame(out, at);
 }
 
 void write_heartbeat(std::string& out) {

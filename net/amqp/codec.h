@@ -13,6 +13,7 @@
 #include "broker/amqp/message.h"
 #include "net/amqp/methods.h"
 #include "net/amqp/wire.h"
+#include "net/byte_order.h"
 
 namespace mqlab::net::amqp {
 
@@ -39,6 +40,15 @@ std::expected<std::optional<frame>, wire_error> decode_frame(std::string_view in
 
 /// A method frame's payload as a method; unknown methods → 540, bad arguments → 502.
 std::expected<method, wire_error> decode_method(std::string_view payload);
+
+/// True if `f` is a method frame of method M, read from its class and method ids alone (a relay
+/// that passes frames through looks at a few of them without decoding any).
+template <typename M>
+bool is_method(const frame& f) {
+  if (f.type != frame_type::method || f.payload.size() < 4) return false;
+  return load_be<std::uint16_t>(f.payload.data()) == M::class_id &&
+         load_be<std::uint16_t>(f.payload.data() + 2) == M::method_id_v;
+}
 
 /// A content-header frame's payload (spec §4.2.6).
 struct content_header {
@@ -74,6 +84,8 @@ inline void write_method(std::string& out, std::uint16_t channel, const method& 
 void write_content(std::string& out, std::uint16_t channel, const basic_properties& properties,
                    std::string_view body, std::uint32_t frame_max);
 void write_heartbeat(std::string& out);
+/// Writes a decoded frame back out unchanged.
+void write_frame(std::string& out, const frame& f);
 
 /// "class.method" for logs and error texts, e.g. "basic.publish".
 std::string method_name(std::uint16_t class_id, std::uint16_t method_id);

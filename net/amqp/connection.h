@@ -32,6 +32,10 @@ struct server_options {
   std::string node_name = "mqlab@localhost";
 };
 
+/// A declare method's arguments as the broker core takes them.
+broker::amqp::exchange_declare_args core_args(const exchange_declare& m);
+broker::amqp::queue_declare_args core_args(const queue_declare& m);
+
 /// The client property a cluster node sets on a connection it opens to relay a client's channel:
 /// the node the client is on, which the owner's core accounts the connection to.
 inline constexpr std::string_view cluster_node_property = "x-mqlab-cluster-node";

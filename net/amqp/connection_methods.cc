@@ -9,6 +9,14 @@ namespace mqlab::net::amqp {
 
 namespace core = broker::amqp;
 
+core::exchange_declare_args core_args(const exchange_declare& m) {
+  return {std::string(m.exchange), std::string(m.type), m.passive, m.durable, m.auto_delete, m.internal, m.arguments};
+}
+
+core::queue_declare_args core_args(const queue_declare& m) {
+  return {std::string(m.queue), m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments};
+}
+
 /// Runs one client method on a channel; one overload per method a client may send.
 struct method_handler {
   connection& c;
@@ -49,9 +57,7 @@ struct method_handler {
   }
 
   void operator()(exchange_declare& m) {
-    answer_and_replicate(c.broker_.exchange_declare(ref(), {std::string(m.exchange), std::string(m.type), m.passive,
-                                                            m.durable, m.auto_delete, m.internal, m.arguments}),
-                         m, m.no_wait, exchange_declare_ok{});
+    answer_and_replicate(c.broker_.exchange_declare(ref(), core_args(m)), m, m.no_wait, exchange_declare_ok{});
   }
   void operator()(exchange_delete& m) {
     answer_and_replicate(c.broker_.exchange_delete(ref(), m.exchange, m.if_unused), m, m.no_wait, exchange_delete_ok{});
@@ -65,8 +71,7 @@ struct method_handler {
                          m.no_wait, exchange_unbind_ok{});
   }
   void operator()(queue_declare& m) {
-    auto r = c.broker_.queue_declare(
-        ref(), {std::string(m.queue), m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments}, now);
+    auto r = c.broker_.queue_declare(ref(), core_args(m), now);
     if (!r) return c.fail(ch, r.error());
     c.chan(ch).last_queue = r->name;
     queue_declare named = m;
@@ -239,15 +244,10 @@ void connection::relay_frame(const frame& f) {
   channel& c = chan(f.channel);
   const broker::node_id to = *c.relayed;
   std::string bytes;
-  const auto at = detail::begin_frame(bytes, f.type, f.channel);
-  bytes.append(f.payload);
-  detail::end_frame(bytes, at);
+  write_frame(bytes, f);
   link_->relay(to, f.channel, std::move(bytes), 0);
-  // channel.close (20,40) or close-ok (20,41) from the client ends the hand-over.
-  if (f.type == frame_type::method && f.payload.size() >= 4 && f.payload[0] == 0 && f.payload[1] == 20 &&
-      f.payload[2] == 0 && (f.payload[3] == 40 || f.payload[3] == 41)) {
-    c = channel{};
-  }
+  // channel.close or close-ok from the client ends the hand-over.
+  if (is_method<channel_close>(f) || is_method<channel_close_ok>(f)) c = channel{};
 }
 
 void connection::replicate(const method& change) {

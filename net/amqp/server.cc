@@ -87,7 +87,9 @@ struct server::impl {
   void check_memory();
   void flush(const std::shared_ptr<peer>& p);
   void close(const std::shared_ptr<peer>& p);
+  /// Marks a connection's output for the next flush.
   void touch(const std::shared_ptr<peer>& p);
+  void schedule_flush();
   std::uint32_t self() const { return listen.member ? listen.member->self.value : 0; }
   class relay_link;
 };
@@ -130,13 +132,15 @@ class server::impl::relay_link final : public cluster_link {
     });
   }
 
-  /// Closes the upstream to `node`; true if there was one.
-  bool drop(broker::node_id node) {
+  /// Node `node` is out of reach: its upstream closes, and the client's channels relayed there.
+  void lose(broker::node_id node) {
     auto it = upstreams_.find(node.value);
-    if (it == upstreams_.end()) return false;
+    auto p = peer_.lock();
+    if (it == upstreams_.end() || !p) return;
     it->second->close();
     upstreams_.erase(it);
-    return true;
+    p->conn.relay_lost(node);
+    s_.touch(p);
   }
 
  private:
@@ -150,12 +154,10 @@ class server::impl::relay_link final : public cluster_link {
           }
         },
         .lost = [this, weak, to] {
-          // Runs from the upstream's own handler: the connection forgets it after the handler returns.
+          // Runs from the upstream's own handler: the connection forgets it after the handler
+          // returns. This link lives as long as its peer is open.
           asio::post(s_.io, [this, weak, to] {
-            auto p = weak.lock();
-            if (!p || p->closed || !drop(to)) return;
-            p->conn.relay_lost(to);
-            s_.touch(p);
+            if (auto p = weak.lock(); p && !p->closed) lose(to);
           });
         }});
     const auto& user = s_.options.users.front();
@@ -173,10 +175,13 @@ class server::impl::relay_link final : public cluster_link {
 
 void server::impl::touch(const std::shared_ptr<peer>& p) {
   dirty.push_back(p);
-  if (!flush_posted) {
-    flush_posted = true;
-    asio::post(io, [this] { flush_dirty(); });
-  }
+  schedule_flush();
+}
+
+void server::impl::schedule_flush() {
+  if (dirty.empty() || flush_posted) return;
+  flush_posted = true;
+  asio::post(io, [this] { flush_dirty(); });
 }
 
 asio::awaitable<void> server::impl::accept_loop() {
@@ -190,8 +195,8 @@ asio::awaitable<void> server::impl::accept_loop() {
     if (ec) continue;
     auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), self());
     p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
-    if (listen.member) p->name += " (node " + std::to_string(self()) + ")";
     if (listen.member) {
+      p->name += " (node " + std::to_string(self()) + ")";
       p->link = std::make_unique<relay_link>(*this, p);
       p->conn.set_cluster_link(p->link.get());
     }
@@ -256,10 +261,7 @@ void server::impl::dispatch_events() {
   if (core.next_deadline() < expiry_at) expiry.cancel();
   // Writes wait until the handlers that are ready now have run: reads that arrived together
   // then leave in one write per socket, which saves the consumers' reads as much as ours.
-  if (!dirty.empty() && !flush_posted) {
-    flush_posted = true;
-    asio::post(io, [this] { flush_dirty(); });
-  }
+  schedule_flush();
 }
 
 void server::impl::flush_dirty() {
@@ -412,10 +414,7 @@ void server::administer(const std::function<void(broker::amqp::broker&, broker::
 void server::relays_lost(broker::node_id node) {
   auto& s = *impl_;
   for (const auto& p : s.peers) {
-    auto* link = static_cast<impl::relay_link*>(p->link.get());
-    if (link == nullptr || !link->drop(node)) continue;
-    p->conn.relay_lost(node);
-    s.touch(p);
+    if (p->link) static_cast<impl::relay_link*>(p->link.get())->lose(node);
   }
 }
 

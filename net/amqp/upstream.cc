@@ -67,8 +67,8 @@ struct upstream::impl : std::enable_shared_from_this<impl> {
       const frame& fr = **f;
       pos += fr.size();
       if (fr.channel == 0) {
-        // connection.close (10,50): the other node is shutting down.
-        if (fr.type == frame_type::method && fr.payload.size() >= 4 && fr.payload[1] == 10 && fr.payload[3] == 50) {
+        // connection.close: the other node is shutting down.
+        if (is_method<connection_close>(fr)) {
           fail();
           return false;
         }
@@ -81,9 +81,7 @@ struct upstream::impl : std::enable_shared_from_this<impl> {
           continue;
         }
       }
-      const auto at = detail::begin_frame(forward, fr.type, fr.channel);
-      forward.append(fr.payload);
-      detail::end_frame(forward, at);
+      write_frame(forward, fr);
     }
     in.erase(0, pos);
     if (!forward.empty()) handlers.frames(forward);
