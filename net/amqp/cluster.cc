@@ -299,15 +299,18 @@ struct cluster::impl {
     return {};
   }
 
-  void go_down(member& m) {
-    m.srv->kill(m.id);
+  /// Closes the node's peer listener and every link, both ways.
+  void close_links(member& m) {
     boost::system::error_code ignored;
     m.peer_acceptor->close(ignored);
-    for (std::uint32_t j = 0; j < n(); ++j) {
-      disconnect(m, j);
-      m.links[j].pending.clear();  // what it had not sent dies with it
-    }
+    for (std::uint32_t j = 0; j < n(); ++j) disconnect(m, j);
     for (auto& s : std::vector(m.inbound)) close_socket(*s);
+  }
+
+  void go_down(member& m) {
+    m.srv->kill(m.id);
+    close_links(m);
+    for (auto& l : m.links) l.pending.clear();  // what it had not sent dies with it
     m.appliers.clear();
     for (auto& [id, b] : m.barriers) b.deadline->cancel();
     m.barriers.clear();  // its clients are gone
@@ -442,10 +445,7 @@ void cluster::stop() {
   for (auto& m : s.members) {
     m->stop([&s, mp = m.get()] {
       mp->srv->stop();
-      boost::system::error_code ignored;
-      mp->peer_acceptor->close(ignored);
-      for (std::uint32_t j = 0; j < s.n(); ++j) s.disconnect(*mp, j);
-      for (auto& sock : std::vector(mp->inbound)) close_socket(*sock);
+      s.close_links(*mp);
     });
   }
 }
