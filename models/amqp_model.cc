@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace mqlab::models {
 
 namespace amqp = broker::amqp;
@@ -16,41 +18,94 @@ amqp::channel_ref channel_of(delivery_ref d) {
 
 }  // namespace
 
-amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec)
+amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams)
     : sim_(sim),
       spec_(spec),
       broker_(spec.broker.cluster),
       subscribers_(per_consumer<subscriber>(spec.consumers)),
       retry_(sim, subscribers_.size(), [this](int i) {
         subscribe(i);
-        handle_events();
-      }) {}
+        handle_events(first_up(subscribers_[static_cast<std::size_t>(i)].slot.group->node));
+      }) {
+  if (!spec.costs.ideal) {
+    resources_.emplace(sim, spec.costs, spec.costs.amqp, std::max(1u, spec.broker.cluster.nodes), streams, "amqp");
+    broker_.meter().enable(true);
+  }
+}
 
 void amqp_model::start(listener l) {
   listener_ = std::move(l);
   declare_topology(broker_, spec_.broker);
-  producer_ = {broker_.open_connection("/", {}, broker::node_id{spec_.producer_node}).value(), 1};
-  (void)broker_.channel_open(producer_);
+  broker_.meter().clear();  // definitions load at boot, before the clock starts
+  open_producer(broker::node_id{spec_.producer_node});
   for (std::size_t i = 0; i < subscribers_.size(); ++i) subscribe(static_cast<int>(i));
   handle_events();
 }
 
-void amqp_model::publish(const std::string& exchange, const std::string& routing_key,
-                         const std::shared_ptr<const amqp::basic_properties>& properties, std::string body) {
-  const std::string stamp = body.substr(0, 16);  // what the listener reads of a refused message
-  auto r = broker_.basic_publish(producer_, exchange, routing_key, true, properties, std::move(body), now());
-  if (!r) {
-    // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
-    if (listener_.returned) listener_.returned(stamp);
-    producer_.ch = static_cast<amqp::channel_id>(producer_.ch + 1);
-    (void)broker_.channel_open(producer_);
-  }
-  handle_events();
+void amqp_model::open_producer(broker::node_id node) {
+  auto conn = broker_.open_connection("/", now(), node);
+  if (!conn) return;
+  producer_ = {*conn, 1};
+  confirming_ = {*conn, 2};
+  (void)broker_.channel_open(producer_);
+  (void)broker_.channel_open(confirming_);
+  (void)broker_.confirm_select(confirming_);
+  confirm_sequence_ = 0;
+  // Publishes waiting for a confirm on the old connection will never hear one: let them go.
+  for (auto& [seq, answered] : awaiting_confirm_) answered();
+  awaiting_confirm_.clear();
 }
 
-void amqp_model::ack(int, delivery_ref ref) {
-  (void)broker_.basic_ack(channel_of(ref), ref.tag, false, now());
-  handle_events();
+void amqp_model::publish(const std::string& exchange, const std::string& routing_key,
+                         const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool confirm,
+                         done_fn answered) {
+  const auto send = [this, exchange, routing_key, properties, confirm](std::string body, done_fn answered) {
+    const std::string stamp = body.substr(0, 16);  // what the listener reads of a refused message
+    amqp::channel_ref& ch = confirm ? confirming_ : producer_;
+    auto r = broker_.basic_publish(ch, exchange, routing_key, true, properties, std::move(body), now());
+    if (!r) {
+      // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
+      if (listener_.returned) listener_.returned(stamp);
+      ch.ch = static_cast<amqp::channel_id>(std::max(producer_.ch, confirming_.ch) + 1);
+      (void)broker_.channel_open(ch);
+      if (confirm) {
+        (void)broker_.confirm_select(ch);
+        confirm_sequence_ = 0;
+      }
+      answered();
+    } else if (confirm) {
+      awaiting_confirm_.emplace(++confirm_sequence_, std::move(answered));
+    } else {
+      answered();
+    }
+    handle_events(broker::node_id{spec_.producer_node});
+  };
+  if (!resources_) {
+    send(std::move(body), std::move(answered));
+    return;
+  }
+  // The publisher's frames cross its link to the node; without confirms it goes on once they
+  // are written.
+  const std::uint64_t bytes = body.size() + 64;
+  auto in_flight = std::make_shared<std::pair<std::string, done_fn>>(std::move(body), [] {});
+  if (confirm) in_flight->second = std::move(answered);
+  else answered();
+  resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
+                          [send, in_flight]() mutable { send(std::move(in_flight->first), std::move(in_flight->second)); });
+}
+
+void amqp_model::ack(int consumer, delivery_ref ref) {
+  const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+  const broker::node_id node = first_up(s.slot.group->node);
+  const auto settle = [this, ref, node] {
+    (void)broker_.basic_ack(channel_of(ref), ref.tag, false, now());
+    handle_events(node);
+  };
+  if (!resources_) {
+    settle();
+    return;
+  }
+  resources_->client_send(1 + consumer, true, node, 64, settle);
 }
 
 void amqp_model::kill(int consumer) {
@@ -63,12 +118,12 @@ void amqp_model::kill(int consumer) {
 
 void amqp_model::crash(broker::node_id node) {
   broker_.crash_node(node, now());
-  handle_events();
+  handle_events(first_up(node.value));
 }
 
 void amqp_model::restart(broker::node_id node) {
   broker_.restart_node(node, now());
-  handle_events();
+  handle_events(node);
 }
 
 void amqp_model::partition(broker::node_id a, broker::node_id b) {
@@ -116,15 +171,91 @@ void amqp_model::subscribe(int index) {
   }
 }
 
-void amqp_model::handle_events() {
-  while (!broker_.events().empty()) {
-    for (auto& e : broker_.take_events()) {
+void amqp_model::handle_events(broker::node_id origin) {
+  if (!resources_) {
+    while (!broker_.events().empty()) {
+      auto events = broker_.take_events();
+      release(events);
+    }
+    watch_deadline();
+    return;
+  }
+  // Deliveries and returns leave when the processes are done; confirms once disks and mirrors are.
+  std::vector<amqp::event> events = broker_.take_events();
+  std::vector<amqp::event> confirms;
+  for (auto it = events.begin(); it != events.end();) {
+    if (std::holds_alternative<amqp::confirm>(*it)) {
+      confirms.push_back(std::move(*it));
+      it = events.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  const std::uint32_t now_events = park(std::move(events));
+  const std::uint32_t later_events = park(std::move(confirms));
+  resources_->charge(
+      broker_.meter().rows(), origin, [this, now_events] { release(parked_[now_events]); free_parked_.push_back(now_events); },
+      [this, later_events] { release(parked_[later_events]); free_parked_.push_back(later_events); });
+  broker_.meter().clear();
+  watch_deadline();
+}
+
+std::uint32_t amqp_model::park(std::vector<amqp::event> events) {
+  if (free_parked_.empty()) {
+    parked_.push_back(std::move(events));
+    return static_cast<std::uint32_t>(parked_.size() - 1);
+  }
+  const std::uint32_t i = free_parked_.back();
+  free_parked_.pop_back();
+  parked_[i] = std::move(events);
+  return i;
+}
+
+void amqp_model::on_delivery(const amqp::delivery& d) {
+  auto it = by_channel_.find({d.to.conn, d.to.ch});
+  if (it == by_channel_.end()) return;
+  const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
+  if (!retry_.alive(it->second) || s.conn != d.to.conn) return;
+  listener_.delivered(it->second, {delivery_ref::channel_on(d.to.conn, d.to.ch), d.delivery_tag}, d.msg->body);
+}
+
+void amqp_model::on_confirm(const amqp::confirm& c) {
+  if (c.to != confirming_) return;
+  auto it = awaiting_confirm_.find(c.sequence);
+  if (it == awaiting_confirm_.end()) return;
+  done_fn answered = std::move(it->second);
+  awaiting_confirm_.erase(it);
+  answered();
+}
+
+void amqp_model::release(std::vector<amqp::event>& events) {
+  std::vector<amqp::event> batch = std::move(events);
+  events.clear();
+  for (auto& e : batch) {
       if (auto* d = std::get_if<amqp::delivery>(&e)) {
+        if (!resources_) {
+          on_delivery(*d);
+          continue;
+        }
+        // The message crosses from the queue's node to the consumer's node, then to the consumer.
         auto it = by_channel_.find({d->to.conn, d->to.ch});
         if (it == by_channel_.end()) continue;
-        const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
-        if (!retry_.alive(it->second) || s.conn != d->to.conn) continue;
-        listener_.delivered(it->second, {delivery_ref::channel_on(d->to.conn, d->to.ch), d->delivery_tag}, d->msg->body);
+        const int consumer = it->second;
+        const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+        const broker::node_id to = first_up(s.slot.group->node);
+        const broker::node_id from = broker_.owner_of("/", s.slot.group->queue).value_or(to);
+        auto msg = std::make_shared<amqp::delivery>(std::move(*d));
+        const std::uint64_t bytes = msg->msg->body_size() + 64;
+        resources_->hop(from, to, bytes, [this, consumer, to, bytes, msg] {
+          resources_->client_send(1 + consumer, false, to, bytes, [this, msg] { on_delivery(*msg); });
+        });
+      } else if (auto* c = std::get_if<amqp::confirm>(&e)) {
+        if (!resources_) {
+          on_confirm(*c);
+          continue;
+        }
+        const amqp::confirm conf = *c;
+        resources_->client_send(0, false, broker::node_id{spec_.producer_node}, 64, [this, conf] { on_confirm(conf); });
       } else if (auto* r = std::get_if<amqp::returned>(&e)) {
         if (listener_.returned) listener_.returned(r->msg->body);
       } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
@@ -133,18 +264,11 @@ void amqp_model::handle_events() {
       } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
         on_connection_closed(closed->conn);
       }
-    }
   }
-  watch_deadline();
 }
 
 void amqp_model::on_connection_closed(amqp::connection_id conn) {
-  if (conn == producer_.conn) {
-    if (auto fresh = broker_.open_connection("/", now(), first_up(spec_.producer_node))) {
-      producer_ = {*fresh, 1};
-      (void)broker_.channel_open(producer_);
-    }
-  }
+  if (conn == producer_.conn) open_producer(first_up(spec_.producer_node));
   for (std::size_t i = 0; i < subscribers_.size(); ++i) {
     subscriber& s = subscribers_[i];
     if (s.conn != conn) continue;
@@ -152,6 +276,33 @@ void amqp_model::on_connection_closed(amqp::connection_id conn) {
     s.conn = 0;
     retry_.later(static_cast<int>(i));
   }
+}
+
+void amqp_model::fault_resources(broker::node_id node, const resource_fault& f) {
+  if (!resources_ || node.value >= resources_->nodes()) return;
+  switch (f.kind) {
+    case resource_fault_kind::slow: resources_->slow(node, f.factor); break;
+    case resource_fault_kind::pause: resources_->pause(node, f.length); break;
+    case resource_fault_kind::degrade: {
+      resources_->degrade(node, f);
+      if (spec_.producer_node == node.value) resources_->degrade_client(0, f);
+      for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+        if (subscribers_[i].slot.group->node == node.value) resources_->degrade_client(1 + static_cast<int>(i), f);
+      }
+      break;
+    }
+  }
+}
+
+void amqp_model::resource_metrics(std::map<std::string, double>& values) const {
+  if (!resources_) return;
+  for (std::uint32_t n = 0; n < resources_->nodes(); ++n) {
+    values[fmt::format("node.{}.cpu", n)] = resources_->utilization(broker::node_id{n});
+  }
+}
+
+void amqp_model::start_measuring() {
+  if (resources_) resources_->start_measuring();
 }
 
 void amqp_model::watch_deadline() {

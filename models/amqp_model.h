@@ -1,16 +1,21 @@
 // The AMQP side of a simulated system: the broker core in virtual time, with the scenario's
 // topology, a producer connection and one connection per consumer. Consumers whose queue or
 // node goes away resubscribe after a recovery interval, as client libraries do; message
-// expiry runs at the core's deadlines.
+// expiry runs at the core's deadlines. Unless the cost model is ideal, every call is priced:
+// clients reach their node over links, the core's work waits for the nodes' CPUs, processes,
+// disks and links, and what the call produced (deliveries, confirms) leaves when it is done.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "broker/amqp/broker.h"
 #include "models/amqp_side.h"
+#include "models/cluster_resources.h"
 #include "sim/simulator.h"
 
 namespace mqlab::models {
@@ -18,17 +23,21 @@ namespace mqlab::models {
 class amqp_model final : public amqp_side {
  public:
   /// `sim` and `spec` must outlive the model.
-  amqp_model(sim::simulator& sim, const system_spec& spec);
+  amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams);
 
   void start(listener l) override;
   void publish(const std::string& exchange, const std::string& routing_key,
-               const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body) override;
+               const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
+               done_fn answered) override;
   void ack(int consumer, delivery_ref ref) override;
   void kill(int consumer) override;
   void crash(broker::node_id node) override;
   void restart(broker::node_id node) override;
   void partition(broker::node_id a, broker::node_id b) override;
   void heal(broker::node_id a, broker::node_id b) override;
+  void fault_resources(broker::node_id node, const resource_fault& f) override;
+  void resource_metrics(std::map<std::string, double>& values) const override;
+  void start_measuring() override;
   std::optional<std::uint64_t> queue_depth(const std::string& queue) const override;
   broker::amqp::queue_stats totals() const override { return broker_.totals(); }
   broker::amqp::cluster_traffic traffic() const override { return broker_.traffic(); }
@@ -43,14 +52,27 @@ class amqp_model final : public amqp_side {
   broker::instant now() const { return {sim_.now().ns()}; }
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
-  void handle_events();
+  /// Acts on the core's events: at once when ideal, else once the work of the calls that
+  /// produced them (made at `origin`) has been priced and done.
+  void handle_events(broker::node_id origin = {});
+  void release(std::vector<broker::amqp::event>& events);
+  void on_delivery(const broker::amqp::delivery& d);
+  void on_confirm(const broker::amqp::confirm& c);
+  /// A pooled event list, so a call's events wait in a closure of one index.
+  std::uint32_t park(std::vector<broker::amqp::event> events);
+  void open_producer(broker::node_id node);
   void on_connection_closed(broker::amqp::connection_id conn);
   void watch_deadline();
 
   sim::simulator& sim_;
   const system_spec& spec_;
   broker::amqp::broker broker_;
-  broker::amqp::channel_ref producer_;
+  std::optional<cluster_resources> resources_;  // none when ideal
+  broker::amqp::channel_ref producer_, confirming_;  // the producer's plain and confirm-mode channels
+  std::uint64_t confirm_sequence_ = 0;
+  std::unordered_map<std::uint64_t, done_fn> awaiting_confirm_;
+  std::vector<std::vector<broker::amqp::event>> parked_;
+  std::vector<std::uint32_t> free_parked_;
   std::vector<subscriber> subscribers_;
   resubscriptions retry_;
   std::map<std::pair<broker::amqp::connection_id, broker::amqp::channel_id>, int> by_channel_;

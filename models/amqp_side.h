@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,8 +92,11 @@ class amqp_side {
 
   /// At time zero: declares the topology, connects the producer, subscribes every consumer.
   virtual void start(listener l) = 0;
+  /// Publishes a message. `answered` runs when the publisher may go on: once the message has
+  /// left it, or with `confirm` once the broker's confirm (ack or nack) has come back.
   virtual void publish(const std::string& exchange, const std::string& routing_key,
-                       const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body) = 0;
+                       const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body,
+                       bool confirm, done_fn answered) = 0;
   virtual void ack(int consumer, delivery_ref ref) = 0;
   /// The consumer's process dies: its connection drops without a goodbye; it never comes back.
   virtual void kill(int consumer) = 0;
@@ -100,11 +104,16 @@ class amqp_side {
   virtual void restart(broker::node_id node) = 0;
   virtual void partition(broker::node_id a, broker::node_id b) = 0;
   virtual void heal(broker::node_id a, broker::node_id b) = 0;
+  /// Slows, pauses or degrades a node's resources; a side without resources ignores it.
+  virtual void fault_resources(broker::node_id, const resource_fault&) {}
 
   /// Ready plus unacknowledged messages of a queue; nullopt if it does not exist.
   virtual std::optional<std::uint64_t> queue_depth(const std::string& queue) const = 0;
   virtual broker::amqp::queue_stats totals() const = 0;
   virtual broker::amqp::cluster_traffic traffic() const = 0;
+  /// Per-node resource measures (node.N.cpu utilisation) since start_measuring(); none without resources.
+  virtual void resource_metrics(std::map<std::string, double>&) const {}
+  virtual void start_measuring() {}
 
   /// Real time only: hands over what arrived meanwhile; called often.
   virtual void pump() {}

@@ -3,6 +3,7 @@
 // consumer groups and faults. The workbench fills it from a scenario file; system_model runs it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,6 +14,8 @@
 
 #include "broker/amqp/broker.h"
 #include "broker/jms/broker.h"
+#include "broker/work.h"
+#include "models/resources.h"
 #include "sim/arrivals.h"
 #include "sim/distribution.h"
 #include "sim/time.h"
@@ -38,7 +41,8 @@ struct publish_step {
   std::vector<std::string> routing_keys;  // if set: one chosen uniformly per message
   broker::amqp::field_table headers;      // for headers exchanges
   std::string tag;                        // if set: e2e.<tag>.* metrics for these messages
-  sim::duration cost;            // the caller's time to publish (serialisation, network, confirm)
+  sim::duration cost;            // extra client-side time before the publish leaves
+  bool confirm = false;          // wait for the broker's publisher confirm before going on
   std::uint32_t message_bytes = 100;
   std::uint8_t priority = 0;     // 0 = none
   std::optional<std::int64_t> expiration_ms;
@@ -181,7 +185,37 @@ struct jms_spec {
   bool enabled = false;  // a jms section exists
 };
 
-enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal };
+/// What one unit of each work kind costs on a broker's CPU, in nanoseconds (bytes: per byte).
+struct cost_table {
+  std::array<double, broker::work_kinds> ns{};
+  double price(const broker::work_row& row) const;  // CPU time of a row, in ns
+};
+
+/// The resources and per-operation costs a simulated broker runs on: a profile
+/// (profiles/NAME.yaml) with the scenario's overrides. `ideal` costs nothing and takes no
+/// time: brokers answer at once, as in pure queueing exercises.
+struct cost_model {
+  std::string profile = "ideal";
+  bool ideal = true;
+  cost_table amqp, kafka, jms;
+  int cores = 4;                 // per broker node
+  disk_config disk;
+  double nic_bandwidth = 1.25e9;  // bytes per second, each node's egress
+  link_config client_link;        // between a client and its node, each direction
+  link_config node_link;          // between two nodes, each direction
+};
+
+/// A fault on a node's resources rather than its state.
+enum class resource_fault_kind { slow, pause, degrade };
+struct resource_fault {
+  resource_fault_kind kind = resource_fault_kind::slow;
+  double factor = 1.0;       // slow
+  sim::duration length;      // pause
+  std::optional<sim::distribution> latency;  // degrade: every link to and from the node
+  std::optional<double> bandwidth;
+};
+
+enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal, resources };
 
 struct fault_spec {
   sim::duration at;
@@ -189,6 +223,7 @@ struct fault_spec {
   std::string target;        // node "node-1" / "broker-2" / station name / consumer group name
   std::string other;         // second node of a partition
   int index = 0;             // which consumer of a group
+  resource_fault resources;  // fault_kind::resources: slow, pause or degrade `target`
 };
 
 /// One runnable system (one variant of a scenario).
@@ -205,6 +240,7 @@ struct system_spec {
   kafka_spec kafka;
   jms_spec jms;
   std::vector<fault_spec> faults;
+  cost_model costs;
 };
 
 }  // namespace mqlab::models

@@ -68,7 +68,8 @@ class system_model {
   std::int64_t new_token(const pipeline* steps, std::int64_t parent, sim::sim_time created, bool measured);
   void advance(std::int64_t id);
   void finish(std::int64_t id);
-  void publish(const publish_step& step, const token& t);
+  /// Publishes; `answered` runs when the publisher may go on (written, or confirmed).
+  void publish(const publish_step& step, const token& t, done_fn answered);
   // Consumers.
   void on_delivery(int consumer, delivery_ref ref, std::string_view body);
   void drop_in_flight(consumer_rt& c);
@@ -118,7 +119,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
       real_time_(environment.real_time),
-      amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec)),
+      amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, streams_)),
       jms_(sim_, spec.jms, streams_) {
@@ -176,8 +177,7 @@ void system_model::advance(std::int64_t id) {
     if (p->branches.empty()) advance(id);
   } else if (const auto* pub = std::get_if<publish_step>(&step.step)) {
     sim_.after(pub->cost, [this, id, pub] {
-      publish(*pub, tokens_[static_cast<std::size_t>(id)]);
-      advance(id);
+      publish(*pub, tokens_[static_cast<std::size_t>(id)], [this, id] { advance(id); });
     });
   } else if (const auto* prod = std::get_if<produce_step>(&step.step)) {
     sim_.after(prod->cost, [this, id, prod] {
@@ -228,7 +228,7 @@ void system_model::finish(std::int64_t id) {
   start_next(t.consumer);
 }
 
-void system_model::publish(const publish_step& step, const token& t) {
+void system_model::publish(const publish_step& step, const token& t, done_fn answered) {
   auto& props = publish_props_[&step];
   if (!props) {
     auto p = std::make_shared<amqp::basic_properties>();
@@ -247,7 +247,7 @@ void system_model::publish(const publish_step& step, const token& t) {
   const std::string& key = step.routing_keys.empty()
                                ? step.routing_key
                                : step.routing_keys[routing_rng_.below(step.routing_keys.size())];
-  amqp_->publish(step.exchange, key, props, std::move(body));
+  amqp_->publish(step.exchange, key, props, std::move(body), step.confirm, std::move(answered));
 }
 
 // --- broker -------------------------------------------------------------------------------------
@@ -322,6 +322,7 @@ void system_model::apply(const fault_spec& f) {
     case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
     case fault_kind::partition: amqp_->partition(parse_node(f.target), parse_node(f.other)); break;
     case fault_kind::heal: amqp_->heal(parse_node(f.target), parse_node(f.other)); break;
+    case fault_kind::resources: amqp_->fault_resources(parse_node(f.target), f.resources); break;
     case fault_kind::kill_consumer: {
       if (kafka_->kill(f.target, f.index)) break;
       int seen = 0;
@@ -362,6 +363,7 @@ void system_model::sample() {
 void system_model::start_measuring() {
   for (auto& [name, st] : stations_) st->start_measuring();
   at_warmup_ = amqp_->totals();
+  amqp_->start_measuring();
   traffic_at_warmup_ = amqp_->traffic();
   kafka_->start_measuring();
   jms_.start_measuring();
@@ -457,6 +459,7 @@ run_metrics system_model::collect() {
   v["inter_node.messages"] = static_cast<double>(traffic.messages - traffic_at_warmup_.messages);
   v["inter_node.bytes"] = static_cast<double>(traffic.bytes - traffic_at_warmup_.bytes);
   v["inter_node.mirror_copies"] = static_cast<double>(traffic.mirror_copies - traffic_at_warmup_.mirror_copies);
+  amqp_->resource_metrics(v);
   for (const auto& [name, st] : stations_) {
     v["station." + name + ".utilization"] = st->utilization();
     v["station." + name + ".wait.mean"] = st->wait_tally().mean();

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
 namespace mqlab::workbench {
@@ -68,6 +69,10 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
     if (s.sample_interval.ns() == 0) r_.error(top["sample_interval"], "sample_interval must be positive");
   }
   if (s.warmup >= s.duration) r_.error(top["warmup"] ? top["warmup"] : top["duration"], "warmup must be shorter than duration");
+  const std::string profile = top["profile"] ? r_.text(top["profile"], "profile").value_or("default") : "default";
+  if (auto costs = load_profile(profile)) s.costs = std::move(*costs);
+  else r_.error(top["profile"] ? top["profile"] : top.base, costs.error());
+  if (top["links"]) read_links(r_, top["links"], s.costs);
   if (required("arrivals")) s.arrivals = arrivals(top["arrivals"]);
   if (top["stations"]) stations(top["stations"], s);
   if (top["broker"]) broker(top["broker"], s);
@@ -219,7 +224,8 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
 
 std::optional<models::publish_step> parser::publish(const YAML::Node& n, const YAML::Node& cost) {
   if (!r_.is_map(n, "publish")) return std::nullopt;
-  r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent"},
+  r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent",
+                    "confirm"},
                 "publish");
   models::publish_step p;
   if (n["exchange"]) p.exchange = r_.text(n["exchange"], "exchange").value_or("");
@@ -241,6 +247,7 @@ std::optional<models::publish_step> parser::publish(const YAML::Node& n, const Y
     if (auto d = r_.duration(n["ttl"], "ttl")) p.expiration_ms = d->ns() / 1'000'000;
   }
   if (n["persistent"]) p.persistent = r_.boolean(n["persistent"], "persistent").value_or(false);
+  if (n["confirm"]) p.confirm = r_.boolean(n["confirm"], "confirm").value_or(false);
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;
 }
@@ -251,14 +258,17 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
     return;
   }
   for (const auto& f : n) {
-    r_.check_keys(f, {"at", "crash", "restart", "stop", "resume", "kill", "index", "partition", "heal"}, "a fault");
+    r_.check_keys(f, {"at", "crash", "restart", "stop", "resume", "kill", "index", "partition", "heal", "slow", "factor",
+                      "pause", "for", "degrade", "latency", "bandwidth"},
+                  "a fault");
     models::fault_spec spec;
     if (r_.require(f, "at", "a fault")) spec.at = r_.duration(f["at"], "at").value_or(spec.at);
     using models::fault_kind;
     const std::pair<const char*, fault_kind> kinds[] = {
         {"crash", fault_kind::crash_node}, {"restart", fault_kind::restart_node}, {"stop", fault_kind::stop_station},
         {"resume", fault_kind::resume_station}, {"kill", fault_kind::kill_consumer}, {"partition", fault_kind::partition},
-        {"heal", fault_kind::heal}};
+        {"heal", fault_kind::heal}, {"slow", fault_kind::resources}, {"pause", fault_kind::resources},
+        {"degrade", fault_kind::resources}};
     bool found = false;
     for (const auto& [key, kind] : kinds) {
       if (!f[key]) continue;
@@ -278,9 +288,29 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
         r_.error(target, fmt::format("{} needs two nodes: [node-0, node-1]", key));
       }
     }
-    if (!found) r_.error(f, "a fault needs one of crash, restart, stop, resume, kill, partition, heal");
+    if (!found) r_.error(f, "a fault needs one of crash, restart, stop, resume, kill, partition, heal, slow, pause, degrade");
+    if (spec.kind == fault_kind::resources) resource_fault(f, spec.resources);
     if (f["index"]) spec.index = static_cast<int>(r_.integer(f["index"], "index", 0, 100'000).value_or(0));
     s.faults.push_back(std::move(spec));
+  }
+}
+
+void parser::resource_fault(const YAML::Node& f, models::resource_fault& out) {
+  using models::resource_fault_kind;
+  if (f["slow"]) {
+    out.kind = resource_fault_kind::slow;
+    if (r_.require(f, "factor", "a slow fault")) {
+      out.factor = r_.number(f["factor"], "factor").value_or(1.0);
+      if (!(out.factor > 0 && out.factor <= 1e6)) r_.error(f["factor"], "factor must be above 0 and at most 1e6 (2 = twice as slow)");
+    }
+  } else if (f["pause"]) {
+    out.kind = resource_fault_kind::pause;
+    if (r_.require(f, "for", "a pause fault")) out.length = r_.duration(f["for"], "for").value_or(out.length);
+  } else {
+    out.kind = resource_fault_kind::degrade;
+    if (!f["latency"] && !f["bandwidth"]) r_.error(f, "a degrade fault needs latency, bandwidth or both");
+    if (f["latency"]) out.latency = r_.time_distribution(f["latency"], "latency");
+    if (f["bandwidth"]) out.bandwidth = read_bandwidth(r_, f["bandwidth"], "bandwidth");
   }
 }
 

@@ -14,7 +14,7 @@
 // Keys a variant may redefine (a macro so it can seed both an initializer list and a vector).
 #define MQLAB_SYSTEM_KEYS                                                                                          \
   "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
-      "kafka", "jms", "faults"
+      "kafka", "jms", "faults", "profile", "links"
 
 namespace mqlab::workbench::detail {
 
@@ -49,6 +49,7 @@ class parser {
   std::optional<broker::jms::destination_kind> jms_destination(const YAML::Node& n, std::string_view where,
                                                                std::string& name);
   void faults(const YAML::Node& n, models::system_spec& s);
+  void resource_fault(const YAML::Node& f, models::resource_fault& out);
   void expectations(const YAML::Node& n, scenario& sc);
 
   yaml_reader r_;

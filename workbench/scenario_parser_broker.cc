@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
 namespace mqlab::workbench::detail {
@@ -146,7 +147,8 @@ void parser::queue(const std::string& name, const YAML::Node& n, models::system_
 
 void parser::broker(const YAML::Node& n, models::system_spec& s) {
   if (!r_.is_map(n, "broker")) return;
-  r_.check_keys(n, {"cluster", "exchanges", "queues", "bindings"}, "broker");
+  r_.check_keys(n, {"cluster", "exchanges", "queues", "bindings", "node"}, "broker");
+  if (n["node"]) read_node_resources(r_, n["node"], s.costs);
   if (const YAML::Node c = n["cluster"]) {
     r_.check_keys(c, {"nodes", "mode", "ha", "sync"}, "cluster");
     auto& cl = s.broker.cluster;

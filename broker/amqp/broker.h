@@ -23,6 +23,7 @@
 #include "broker/amqp/message.h"
 #include "broker/amqp/reply_code.h"
 #include "broker/common.h"
+#include "broker/work.h"
 
 namespace mqlab::broker::amqp {
 
@@ -170,6 +171,12 @@ class broker {
   /// Restores the link and resumes delivery.
   void heal(node_id a, node_id b, instant now);
   const cluster_traffic& traffic() const;
+
+  // --- cost -------------------------------------------------------------------------------
+  /// The work the calls did since the meter was last cleared (off until enabled): routing on
+  /// the publishing channel's process, enqueues, deliveries and acks on each queue's process,
+  /// copies on each mirror. A model prices it; the core never reads it.
+  work_meter& meter();
 
   // --- cluster member (cluster_config::self) ----------------------------------------------
   /// Where a queue's contents live, if it exists.

@@ -108,6 +108,7 @@ std::vector<event> broker::take_events() {
   return out;
 }
 const cluster_traffic& broker::traffic() const { return s_->traffic; }
+work_meter& broker::meter() { return s_->meter; }
 
 std::uint32_t broker::state::declare_exchange(std::string_view vhost, std::string name, exchange_type type,
                                               bool durable, bool auto_delete, bool internal, field_table args) {

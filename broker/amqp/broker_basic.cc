@@ -47,7 +47,29 @@ bool has_credit(const consumer& c) {
 
 // --- routing and queues ---------------------------------------------------------------------
 
-void broker::state::route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers) {
+namespace {
+
+work_kind route_kind(exchange_type t) {
+  switch (t) {
+    case exchange_type::direct: return work_kind::route_direct;
+    case exchange_type::fanout: return work_kind::route_fanout;
+    case exchange_type::topic: return work_kind::route_topic;
+    case exchange_type::headers: return work_kind::route_headers;
+  }
+  return work_kind::route_direct;
+}
+
+/// What routing through `e` examined: a direct or topic exchange looks its index up (one step
+/// per match found), fanout and headers walk every binding (RabbitMQ's headers exchange scans).
+std::uint32_t bindings_examined(const exchange& e, std::size_t matched) {
+  const bool scans = e.type() == exchange_type::fanout || e.type() == exchange_type::headers;
+  return static_cast<std::uint32_t>(scans ? e.bindings().size() : matched + 1);
+}
+
+}  // namespace
+
+void broker::state::route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers,
+                          work_site site) {
   // Depth-first through exchange-to-exchange bindings; every exchange is visited once and
   // every queue receives the message once however many paths lead to it.
   routed_queues.clear();
@@ -59,6 +81,8 @@ void broker::state::route(std::uint32_t exchange_id, std::string_view routing_ke
     const exchange_state& e = *exchanges.at(visited[next++]);
     route_scratch.clear();
     e.ex.route(routing_key, headers, route_scratch);
+    meter.charge(site, route_kind(e.ex.type()));
+    meter.charge(site, work_kind::binding_examined, bindings_examined(e.ex, route_scratch.size()));
     for (const destination& d : route_scratch) {
       auto& list = d.is_exchange ? visited : routed_queues;
       if (std::find(list.begin(), list.end(), d.id) == list.end()) list.push_back(d.id);
@@ -66,14 +90,17 @@ void broker::state::route(std::uint32_t exchange_id, std::string_view routing_ke
   }
 }
 
-void broker::state::route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers) {
+void broker::state::route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers,
+                               work_site site) {
   if (ex.ex.name().empty()) {
     // The default exchange binds every queue by its name implicitly (AMQP 0-9-1 §3.1.3.1).
     routed_queues.clear();
     if (queue_state* q = find_queue(ex.vhost, routing_key)) routed_queues.push_back(q->id);
+    meter.charge(site, work_kind::route_direct);
+    meter.charge(site, work_kind::binding_examined);
     return;
   }
-  route(ex.id, routing_key, headers);
+  route(ex.id, routing_key, headers, site);
 }
 
 bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now) {
@@ -100,6 +127,7 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
   if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
   if (auto ttl = parse_expiration(*msg->properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
   ++q.stats.published;
+  charge_enqueue(q, *msg);
   queued_message joined{msg, q.next_sequence++, expires, 0};
   tell_mirrors(q, joined, peer_message::kind::mirror_push);
   q.ready.push_back(std::move(joined));
@@ -151,6 +179,8 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
   ++m.deliveries;
   ++q.stats.delivered;
   if (redelivered) ++q.stats.redelivered;
+  meter.charge(site_of(q), work_kind::deliver);
+  meter.charge(site_of(q), work_kind::bytes, static_cast<std::uint32_t>(m.msg->body_size()));
   count_transfer(q.owner, ch.node, *m.msg);
   events.push_back(delivery{ch.ref, c.tag, tag, redelivered, m.msg});
   if (c.no_ack) {
@@ -216,7 +246,7 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
   auto dead = make_message(dlx->ex.name(), q.dead_letter_routing_key.value_or(original.routing_key), original.body,
                            std::move(props));
   ++q.stats.dead_lettered;
-  route_from(*dlx, dead->routing_key, dead->properties->headers);
+  route_from(*dlx, dead->routing_key, dead->properties->headers, site_of(q));
   const std::vector<std::uint32_t> targets = routed_queues;
   for (std::uint32_t id : targets) {
     if (auto it = queues.find(id); it != queues.end()) enqueue(*it->second, dead, q.owner, now);
@@ -246,7 +276,9 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
                                 now));
   }
   const std::uint64_t sequence = chan.confirm ? ++chan.publish_sequence : 0;
-  route_from(*ex, msg->routing_key, msg->properties->headers);
+  meter.charge(site_of(chan), work_kind::frame);
+  meter.charge(site_of(chan), work_kind::bytes, static_cast<std::uint32_t>(msg->body_size()));
+  route_from(*ex, msg->routing_key, msg->properties->headers, site_of(chan));
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
   if (cluster.self) publishing = {*cluster.self, c, sequence};
@@ -274,6 +306,7 @@ void broker::state::settle(channel_state& ch, unacked_delivery& d, bool ack, boo
   if (it == queues.end()) return;
   queue_state& q = *it->second;
   --q.unacked;
+  meter.charge(site_of(q), work_kind::ack);
   count_mirroring(q, 0);  // acks and rejects are replicated to mirrors too
   if (ack) {
     ++q.stats.acked;
@@ -296,6 +329,7 @@ result<void> broker::state::settle_tags(channel_ref c, std::uint64_t tag, bool m
   auto ch = channel(c, m);
   if (!ch) return std::unexpected(fail(c, ch.error(), now));
   channel_state& chan = **ch;
+  meter.charge(site_of(chan), work_kind::frame);
   if (chan.tx) {
     chan.pending.emplace_back(tx_settle{tag, multiple, ack, requeue});
     return {};

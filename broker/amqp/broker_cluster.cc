@@ -44,6 +44,16 @@ void broker::state::count_transfer(node_id from, node_id to, const message& m) {
   traffic.bytes += m.body_size();
 }
 
+void broker::state::charge_enqueue(const queue_state& q, const message& msg) {
+  const auto bytes = static_cast<std::uint32_t>(msg.body_size());
+  meter.charge(site_of(q), work_kind::enqueue);
+  meter.charge(site_of(q), work_kind::bytes, bytes);
+  if (q.durable && msg.properties->persistent()) {
+    meter.charge(site_of(q), work_kind::persist_bytes, bytes);
+    meter.charge(site_of(q), work_kind::fsync_request);
+  }
+}
+
 bool broker::state::reachable(node_id a, node_id b) const {
   if (a == b || partitions.empty()) return true;
   const auto link = std::minmax(a.value, b.value);
@@ -55,8 +65,13 @@ void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
   // New messages and acks go to every reachable mirror, synchronised or not.
   std::uint64_t copies = 0;
   for (const auto* list : {&q.mirrors, &q.unsynced_mirrors}) {
-    copies += static_cast<std::uint64_t>(
-        std::count_if(list->begin(), list->end(), [&](node_id m) { return reachable(q.owner, m); }));
+    for (node_id m : *list) {
+      if (!reachable(q.owner, m)) continue;
+      ++copies;
+      meter.charge({m, q.id}, bytes > 0 ? work_kind::mirror_copy : work_kind::mirror_settle);
+      if (bytes > 0) meter.charge(site_of(q), work_kind::mirror_copy);
+      meter.charge({m, q.id}, work_kind::bytes, static_cast<std::uint32_t>(bytes));
+    }
   }
   traffic.messages += copies;
   traffic.bytes += bytes * copies;

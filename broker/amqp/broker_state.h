@@ -15,6 +15,7 @@
 
 #include "broker/amqp/broker.h"
 #include "broker/amqp/queue_store.h"
+#include "broker/work.h"
 
 namespace mqlab::broker::amqp {
 
@@ -118,6 +119,7 @@ struct broker::state {
   cluster_config cluster;
   std::vector<event> events;
   cluster_traffic traffic;
+  work_meter meter;
   std::vector<bool> node_up;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> partitions;  // cut links, (low, high)
   std::unordered_map<std::string, vhost_state> vhosts;
@@ -157,9 +159,15 @@ struct broker::state {
   error fail(channel_ref c, error e, instant now);
 
   // Routing and queues (broker_basic.cc).
-  void route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers);
+  /// Routing work is charged to `site` (the publishing channel, or the dead-lettering queue).
+  void route(std::uint32_t exchange_id, std::string_view routing_key, const field_table& headers, work_site site);
   /// route(), with the default exchange resolved by queue name.
-  void route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers);
+  void route_from(const exchange_state& ex, std::string_view routing_key, const field_table& headers, work_site site);
+  /// The serialising process of a queue, and of a channel (RabbitMQ runs one Erlang process each).
+  static work_site site_of(const queue_state& q) { return {q.owner, q.id}; }
+  static work_site site_of(const channel_state& ch) {
+    return {ch.node, std::uint64_t{1} << 63 | std::uint64_t{ch.ref.conn} << 16 | ch.ref.ch};
+  }
   bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now);
   void dispatch(queue_state& q, instant now);
   void deliver(queue_state& q, consumer& c, queued_message m);
@@ -210,7 +218,12 @@ struct broker::state {
   std::size_t wanted_mirrors() const;
   void place_queue(queue_state& q, node_id declared_on);
   void count_transfer(node_id from, node_id to, const message& m);
+  /// Counts a change replicated to a queue's reachable mirrors: a message of `bytes` (0: an
+  /// ack or reject) and the work each mirror does to take it.
   void count_mirroring(const queue_state& q, std::uint64_t bytes);
+  /// The owner's work for a message joining `q`: the enqueue, and for a persistent message in
+  /// a durable queue the write to the message store that its confirm waits for.
+  void charge_enqueue(const queue_state& q, const message& msg);
 
   // Cluster member mode (broker_member.cc). The inline checks sit on the hot path of every
   // publish and delivery: a plain core pays one test of cluster.self.

@@ -1,0 +1,210 @@
+// Pricing a core call: the calling channel's process, then owners and their mirrors in
+// parallel, each on the resources of its own node. Calls live in a pool so that a steady
+// stream of them allocates nothing once the pool has grown.
+#include "models/cluster_resources.h"
+
+#include <fmt/format.h>
+
+namespace mqlab::models {
+
+namespace {
+
+constexpr std::uint64_t channel_bit = std::uint64_t{1} << 63;
+constexpr std::uint32_t control_bytes = 64;  // an ack, a confirm, a mirror's answer on the wire
+
+sim::duration ns(double v) { return sim::duration(static_cast<std::int64_t>(v)); }
+
+}  // namespace
+
+double cost_table::price(const broker::work_row& row) const {
+  double total = 0;
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) total += ns[k] * row.count[k];
+  return total;
+}
+
+cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table,
+                                     std::uint32_t nodes, const sim::random_streams& streams, const std::string& name)
+    : sim_(sim), costs_(costs), table_(table), streams_(streams), name_(name) {
+  nodes = std::max(nodes, 1u);
+  for (std::uint32_t n = 0; n < nodes; ++n) {
+    node nd;
+    nd.cpu = std::make_unique<cpu_pool>(sim, costs.cores);
+    nd.store = std::make_unique<disk>(sim, costs.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
+    nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), costs.nic_bandwidth},
+                                    streams.stream(fmt::format("{}-nic-{}", name, n)));
+    nodes_.push_back(std::move(nd));
+  }
+  for (std::uint32_t a = 0; a < nodes; ++a) {
+    for (std::uint32_t b = 0; b < nodes; ++b) {
+      links_.push_back(std::make_unique<link>(sim, costs.node_link, streams.stream(fmt::format("{}-link-{}-{}", name, a, b))));
+    }
+  }
+}
+
+serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) {
+  auto& slot = nodes_[n.value].processes[id];
+  if (!slot) slot = std::make_unique<serial_process>(*nodes_[n.value].cpu);
+  return *slot;
+}
+
+link& cluster_resources::between(broker::node_id a, broker::node_id b) {
+  return *links_[a.value * nodes_.size() + b.value];
+}
+
+void cluster_resources::hop(broker::node_id from, broker::node_id to, std::uint64_t bytes, done_fn done) {
+  if (from == to) {
+    done();
+    return;
+  }
+  const sim::sim_time out = nodes_[from.value].nic->transmit(bytes);
+  between(from, to).send(bytes, std::move(done), out);
+}
+
+link& cluster_resources::client_link(int client, bool up) {
+  const std::size_t i = 2 * static_cast<std::size_t>(client) + (up ? 0 : 1);
+  while (client_links_.size() <= i) {
+    const std::size_t k = client_links_.size();
+    client_links_.push_back(std::make_unique<link>(
+        sim_, costs_.client_link, streams_.stream(fmt::format("{}-client-{}-{}", name_, k / 2, k % 2 ? "down" : "up"))));
+  }
+  return *client_links_[i];
+}
+
+void cluster_resources::client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done) {
+  const sim::sim_time ready = up ? sim_.now() : nodes_[node.value].nic->transmit(bytes);
+  client_link(client, up).send(bytes, std::move(done), ready);
+}
+
+void cluster_resources::degrade_client(int client, const resource_fault& f) {
+  client_link(client, true).degrade(f.latency, f.bandwidth);
+  client_link(client, false).degrade(f.latency, f.bandwidth);
+}
+
+std::uint32_t cluster_resources::new_call() {
+  if (free_calls_.empty()) {
+    calls_.emplace_back();
+    return static_cast<std::uint32_t>(calls_.size() - 1);
+  }
+  const std::uint32_t c = free_calls_.back();
+  free_calls_.pop_back();
+  return c;
+}
+
+void cluster_resources::charge(std::span<const broker::work_row> rows, broker::node_id origin, done_fn processed,
+                               done_fn settled) {
+  const std::uint32_t c = new_call();
+  call& cl = calls_[c];
+  cl.parts.clear();
+  cl.processed = std::move(processed);
+  cl.settled = std::move(settled);
+  sim::duration channel_work;
+  std::uint64_t channel = 0;
+  for (const auto& row : rows) {
+    const sim::duration work = ns(table_.price(row));
+    if (row.site.process & channel_bit) {
+      channel = row.site.process;
+      channel_work += work;
+      continue;
+    }
+    const bool mirror = row[broker::work_kind::enqueue] + row[broker::work_kind::deliver] + row[broker::work_kind::ack] == 0 &&
+                        row[broker::work_kind::mirror_copy] + row[broker::work_kind::mirror_settle] > 0;
+    cl.parts.push_back({row.site.node, row.site.process, work, row[broker::work_kind::bytes],
+                        row[broker::work_kind::persist_bytes], row[broker::work_kind::fsync_request] > 0, mirror, origin});
+  }
+  // A mirror takes its copy from the owner of the same queue, once the owner has processed it.
+  for (auto& m : cl.parts) {
+    if (!m.mirror) continue;
+    for (const auto& o : cl.parts) {
+      if (!o.mirror && o.process == m.process) m.owner = o.node;
+    }
+  }
+  cl.unprocessed = cl.unsettled = 1;  // the call itself, released once every part has started
+  if (channel != 0) {
+    process(origin, channel).submit(channel_work, [this, c, origin] { run_parts(c, origin); });
+  } else {
+    run_parts(c, origin);
+  }
+}
+
+void cluster_resources::run_parts(std::uint32_t c, broker::node_id origin) {
+  for (std::size_t p = 0; p < calls_[c].parts.size(); ++p) {
+    const part& pt = calls_[c].parts[p];
+    if (pt.mirror) {
+      // Mirrors whose owner is in this call start when the owner is done (run_owner); a
+      // replicated settlement with no owner work here leaves from the origin.
+      bool has_owner = false;
+      for (const auto& o : calls_[c].parts) has_owner = has_owner || (!o.mirror && o.process == pt.process);
+      if (!has_owner) run_mirror(c, pt);
+      continue;
+    }
+    run_owner(c, p, origin);
+  }
+  part_processed(c);
+  part_settled(c);
+}
+
+void cluster_resources::run_owner(std::uint32_t c, std::size_t p, broker::node_id origin) {
+  ++calls_[c].unprocessed;
+  ++calls_[c].unsettled;
+  const part pt = calls_[c].parts[p];
+  hop(origin, pt.node, pt.bytes + control_bytes, [this, c, pt] {
+    process(pt.node, pt.process).submit(pt.work, [this, c, pt] {
+      for (const auto& m : calls_[c].parts) {
+        if (m.mirror && m.process == pt.process) run_mirror(c, m);
+      }
+      part_processed(c);
+      if (pt.persist_bytes > 0 || pt.sync) {
+        nodes_[pt.node.value].store->write(pt.persist_bytes, pt.sync, [this, c] { part_settled(c); });
+      } else {
+        part_settled(c);
+      }
+    });
+  });
+}
+
+void cluster_resources::run_mirror(std::uint32_t c, const part& m) {
+  ++calls_[c].unsettled;
+  hop(m.owner, m.node, m.bytes + control_bytes, [this, c, m] {
+    process(m.node, m.process).submit(m.work, [this, c, m] {
+      hop(m.node, m.owner, control_bytes, [this, c] { part_settled(c); });
+    });
+  });
+}
+
+void cluster_resources::part_processed(std::uint32_t c) {
+  if (--calls_[c].unprocessed == 0) {
+    done_fn d = std::move(calls_[c].processed);
+    if (d) d();
+  }
+}
+
+void cluster_resources::part_settled(std::uint32_t c) {
+  // Every part settles after it is processed, so a settled call is a processed one.
+  call& cl = calls_[c];
+  if (--cl.unsettled > 0) return;
+  done_fn d = std::move(cl.settled);
+  free_calls_.push_back(c);
+  if (d) d();
+}
+
+void cluster_resources::slow(broker::node_id n, double factor) { nodes_[n.value].cpu->slow(factor); }
+
+void cluster_resources::pause(broker::node_id n, sim::duration length) {
+  nodes_[n.value].cpu->pause_until(sim_.now() + length);
+}
+
+void cluster_resources::degrade(broker::node_id n, const resource_fault& f) {
+  for (std::uint32_t o = 0; o < nodes_.size(); ++o) {
+    if (o == n.value) continue;
+    between(n, {o}).degrade(f.latency, f.bandwidth);
+    between({o}, n).degrade(f.latency, f.bandwidth);
+  }
+}
+
+void cluster_resources::start_measuring() {
+  for (auto& n : nodes_) n.cpu->start_measuring();
+}
+
+double cluster_resources::utilization(broker::node_id n) const { return nodes_[n.value].cpu->utilization(); }
+
+}  // namespace mqlab::models

@@ -1,0 +1,97 @@
+// The resources of a simulated broker cluster and the pricing of the core's work on them
+// (SPEC §4.1, "price, then wait"). Each node has a CPU pool, a disk and a NIC; each queue,
+// channel or partition the core names is a serialising process on its node; nodes reach each
+// other and their clients over links, one per direction. A core call is charged as the real
+// broker would do it: the calling channel's process first (frame, routing), then each queue's
+// process on its owner (after a hop when the owner is another node), then the owner's disk
+// for persistent messages and the mirrors' round trips.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/work.h"
+#include "models/resources.h"
+#include "models/system.h"
+#include "sim/random.h"
+#include "sim/simulator.h"
+
+namespace mqlab::models {
+
+class cluster_resources {
+ public:
+  /// `sim` and `costs` must outlive it; `table` prices this broker's work kinds; `name` keeps
+  /// the random streams of two brokers of one system apart.
+  cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table, std::uint32_t nodes,
+                    const sim::random_streams& streams, const std::string& name);
+
+  /// Prices the rows of one core call made at `origin`. `processed` runs once every process
+  /// the call touched has done its part (deliveries may leave then); `settled` once disk
+  /// writes and mirror copies are done too (publisher confirms may leave then).
+  void charge(std::span<const broker::work_row> rows, broker::node_id origin, done_fn processed, done_fn settled);
+
+  /// Sends `bytes` from node `from` to node `to` (at once when they are the same node).
+  void hop(broker::node_id from, broker::node_id to, std::uint64_t bytes, done_fn done);
+  /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the model.
+  void client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done);
+
+  void slow(broker::node_id node, double factor);
+  void pause(broker::node_id node, sim::duration length);
+  /// Every link between `node` and another node takes the fault's latency and bandwidth from now on.
+  void degrade(broker::node_id node, const resource_fault& f);
+  /// Both directions of client `client`'s link take the fault's latency and bandwidth from now on.
+  void degrade_client(int client, const resource_fault& f);
+
+  void start_measuring();
+  double utilization(broker::node_id node) const;
+  std::uint32_t nodes() const { return static_cast<std::uint32_t>(nodes_.size()); }
+
+ private:
+  struct node {
+    std::unique_ptr<cpu_pool> cpu;
+    std::unique_ptr<disk> store;
+    std::unique_ptr<link> nic;
+    std::unordered_map<std::uint64_t, std::unique_ptr<serial_process>> processes;
+  };
+  /// One owner or mirror part of a call, priced.
+  struct part {
+    broker::node_id node;
+    std::uint64_t process = 0;
+    sim::duration work;
+    std::uint32_t bytes = 0, persist_bytes = 0;
+    bool sync = false;
+    bool mirror = false;
+    broker::node_id owner;  // mirrors: where the copy comes from
+  };
+  struct call {
+    std::vector<part> parts;
+    int unprocessed = 0, unsettled = 0;
+    done_fn processed, settled;
+  };
+  serial_process& process(broker::node_id n, std::uint64_t id);
+  std::uint32_t new_call();
+  void run_parts(std::uint32_t c, broker::node_id origin);
+  void run_owner(std::uint32_t c, std::size_t p, broker::node_id origin);
+  void run_mirror(std::uint32_t c, const part& m);
+  void part_processed(std::uint32_t c);
+  void part_settled(std::uint32_t c);
+  link& between(broker::node_id a, broker::node_id b);
+  link& client_link(int client, bool up);
+
+  sim::simulator& sim_;
+  const cost_model& costs_;
+  const cost_table& table_;
+  std::vector<node> nodes_;
+  std::vector<std::unique_ptr<link>> links_;  // [from * nodes + to]
+  std::vector<std::unique_ptr<link>> client_links_;  // [2 * client + (up ? 0 : 1)]
+  sim::random_streams streams_;
+  std::string name_;
+  std::vector<call> calls_;
+  std::vector<std::uint32_t> free_calls_;
+};
+
+}  // namespace mqlab::models

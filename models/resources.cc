@@ -1,0 +1,144 @@
+// Resources as small queueing stations on the simulator's clock. Completion order is what the
+// real thing would give: FIFO per pool queue, per process and per link direction.
+#include "models/resources.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <utility>
+
+namespace mqlab::models {
+
+namespace {
+
+sim::duration scaled(sim::duration d, double factor) {
+  return factor == 1.0 ? d : sim::duration(static_cast<std::int64_t>(std::llround(static_cast<double>(d.ns()) * factor)));
+}
+
+sim::duration transmission(std::uint64_t bytes, double bandwidth) {
+  return bandwidth <= 0 ? sim::duration{} : sim::duration::from_seconds(static_cast<double>(bytes) / bandwidth);
+}
+
+}  // namespace
+
+// --- cpu_pool ----------------------------------------------------------------------------------
+
+cpu_pool::cpu_pool(sim::simulator& sim, int cores) : sim_(sim), cores_(std::max(cores, 1)) {}
+
+void cpu_pool::submit(sim::duration work, done_fn done) {
+  if (busy_ < cores_ && sim_.now() >= paused_until_) {
+    start({work, std::move(done)});
+  } else {
+    waiting_.push_back({work, std::move(done)});
+  }
+}
+
+void cpu_pool::start(job j) {
+  ++busy_;
+  const sim::duration took = scaled(j.work, factor_);
+  busy_time_ += took;
+  sim_.after(took, [this, done = std::move(j.done)]() mutable { finish(done); });
+}
+
+void cpu_pool::finish(done_fn& done) {
+  if (sim_.now() < paused_until_) {
+    // A stopped process finishes nothing: the job completes when it runs again.
+    sim_.at(paused_until_, [this, d = std::move(done)]() mutable { finish(d); });
+    return;
+  }
+  --busy_;
+  done();
+  while (busy_ < cores_ && !waiting_.empty() && sim_.now() >= paused_until_) {
+    job next = std::move(waiting_.front());
+    waiting_.pop_front();
+    start(std::move(next));
+  }
+}
+
+void cpu_pool::pause_until(sim::sim_time until) {
+  paused_until_ = std::max(paused_until_, until);
+  sim_.at(paused_until_, [this] {
+    while (busy_ < cores_ && !waiting_.empty() && sim_.now() >= paused_until_) {
+      job next = std::move(waiting_.front());
+      waiting_.pop_front();
+      start(std::move(next));
+    }
+  });
+}
+
+void cpu_pool::start_measuring() {
+  busy_time_ = sim::duration{};
+  measured_from_ = sim_.now();
+}
+
+double cpu_pool::utilization() const {
+  const double elapsed = (sim_.now() - measured_from_).seconds() * cores_;
+  return elapsed > 0 ? std::min(1.0, busy_time_.seconds() / elapsed) : 0.0;
+}
+
+// --- serial_process --------------------------------------------------------------------------------
+
+void serial_process::submit(sim::duration work, done_fn done) {
+  waiting_.push_back({work, std::move(done)});
+  if (!running_) run_next();
+}
+
+void serial_process::run_next() {
+  if (waiting_.empty()) {
+    running_ = false;
+    return;
+  }
+  running_ = true;
+  job j = std::move(waiting_.front());
+  waiting_.pop_front();
+  pool_->submit(j.work, [this, done = std::move(j.done)]() mutable {
+    done();
+    run_next();
+  });
+}
+
+// --- disk ------------------------------------------------------------------------------------------
+
+disk::disk(sim::simulator& sim, disk_config config, sim::rng rng) : sim_(sim), config_(std::move(config)), rng_(rng) {}
+
+void disk::write(std::uint64_t bytes, bool sync, done_fn done) {
+  write_free_ = std::max(write_free_, sim_.now()) + transmission(bytes, config_.write_bandwidth);
+  sim_.at(write_free_, [this, sync, d = std::move(done)]() mutable {
+    if (!sync) {
+      d();
+      return;
+    }
+    unsynced_.push_back(std::move(d));
+    if (!syncing_) start_fsync();
+  });
+}
+
+void disk::start_fsync() {
+  syncing_ = true;
+  ++fsyncs_;
+  auto covered = std::make_shared<std::vector<done_fn>>(std::move(unsynced_));
+  unsynced_.clear();
+  sim_.after(sim::duration::from_seconds(config_.fsync.sample(rng_)), [this, covered] {
+    for (auto& d : *covered) d();
+    syncing_ = false;
+    if (!unsynced_.empty()) start_fsync();  // the writes that came in meanwhile share the next one
+  });
+}
+
+// --- link ------------------------------------------------------------------------------------------
+
+link::link(sim::simulator& sim, link_config config, sim::rng rng) : sim_(sim), config_(std::move(config)), rng_(rng) {}
+
+sim::sim_time link::transmit(std::uint64_t bytes, sim::sim_time ready) {
+  transmit_free_ = std::max({transmit_free_, sim_.now(), ready}) + transmission(bytes, config_.bandwidth);
+  return transmit_free_;
+}
+
+void link::send(std::uint64_t bytes, done_fn done, sim::sim_time ready) {
+  const sim::sim_time sent = transmit(bytes, ready);
+  const sim::duration latency = sim::duration::from_seconds(config_.latency.sample(rng_));
+  last_arrival_ = std::max(last_arrival_, sent + latency);
+  sim_.at(last_arrival_, std::move(done));
+}
+
+}  // namespace mqlab::models

@@ -1,0 +1,137 @@
+// The resources a simulated broker's work waits for (SPEC §4.1): a node's CPU (c identical
+// cores, one FIFO queue), a serialising process that runs one job at a time on one of its
+// node's cores (a RabbitMQ queue or channel, a Kafka partition leader), a disk (write
+// bandwidth, fsync latency, group commit: one fsync covers every write waiting for it) and a
+// link (ns-3's shape: a FIFO transmission queue, S/B of serialisation, then propagation delay;
+// one link per direction). Each takes a job and calls its `done` at the virtual time it ends.
+// Faults change them while they run: a slowed CPU, a paused process, a degraded link.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "sim/distribution.h"
+#include "sim/inline_function.h"
+#include "sim/random.h"
+#include "sim/simulator.h"
+
+namespace mqlab::models {
+
+/// Small enough that an event capturing it and a pointer stays inline (no allocation).
+using done_fn = sim::inline_function<void(), 32>;
+
+/// `cores` identical servers in front of one FIFO queue: an M/M/c station when the work is
+/// exponential. The simulator must outlive it.
+class cpu_pool {
+ public:
+  cpu_pool(sim::simulator& sim, int cores);
+
+  /// Runs `work` (at speed 1) on the first free core, then calls `done`. O(1).
+  void submit(sim::duration work, done_fn done);
+  /// Work takes `factor` times longer from now on (a slowed node); 1 restores it.
+  void slow(double factor) { factor_ = factor; }
+  /// Nothing starts or finishes until `until` (a stopped process: SIGSTOP, a GC pause).
+  void pause_until(sim::sim_time until);
+  int cores() const { return cores_; }
+  /// Busy core-time over elapsed time and cores since start_measuring().
+  double utilization() const;
+  void start_measuring();
+  std::size_t waiting() const { return waiting_.size(); }
+
+ private:
+  struct job {
+    sim::duration work;
+    done_fn done;
+  };
+  void start(job j);
+  void finish(done_fn& done);
+
+  sim::simulator& sim_;
+  int cores_;
+  int busy_ = 0;
+  double factor_ = 1.0;
+  sim::sim_time paused_until_;
+  std::deque<job> waiting_;
+  sim::duration busy_time_;
+  sim::sim_time measured_from_;
+};
+
+/// One job at a time, each on a core of `pool`: a process that can never use more than one
+/// core, however many its node has (RabbitMQ runs each queue as one Erlang process).
+class serial_process {
+ public:
+  /// `pool` must outlive the process.
+  explicit serial_process(cpu_pool& pool) : pool_(&pool) {}
+  void submit(sim::duration work, done_fn done);
+  std::size_t waiting() const { return waiting_.size(); }
+
+ private:
+  struct job {
+    sim::duration work;
+    done_fn done;
+  };
+  void run_next();
+
+  cpu_pool* pool_;
+  std::deque<job> waiting_;
+  bool running_ = false;
+};
+
+struct disk_config {
+  double write_bandwidth = 500e6;  // bytes per second
+  sim::distribution fsync = sim::distribution::constant(0.002);  // seconds per fsync
+};
+
+/// A disk written in FIFO order at `write_bandwidth`; a synced write also waits for an fsync,
+/// and one fsync covers every write done by the time it starts (group commit).
+class disk {
+ public:
+  disk(sim::simulator& sim, disk_config config, sim::rng rng);
+  /// Writes `bytes`; `done` runs once they are written, and with `sync` once an fsync covered them.
+  void write(std::uint64_t bytes, bool sync, done_fn done);
+  std::uint64_t fsyncs() const { return fsyncs_; }
+
+ private:
+  void start_fsync();
+
+  sim::simulator& sim_;
+  disk_config config_;
+  sim::rng rng_;
+  sim::sim_time write_free_;          // when the write queue drains
+  std::vector<done_fn> unsynced_;     // written, waiting for the next fsync
+  bool syncing_ = false;
+  std::uint64_t fsyncs_ = 0;
+};
+
+struct link_config {
+  sim::distribution latency = sim::distribution::constant(0.0001);  // seconds, one way
+  double bandwidth = 1.25e9;  // bytes per second (10 Gbit/s)
+};
+
+/// One direction of a link: a FIFO transmission queue (S/B each), then the propagation delay.
+/// Messages arrive in the order they were sent, whatever the latency samples.
+class link {
+ public:
+  link(sim::simulator& sim, link_config config, sim::rng rng);
+  /// Sends `bytes`, not before `ready` (e.g. when a NIC has put them on the wire); `done` runs
+  /// when they have arrived at the other end.
+  void send(std::uint64_t bytes, done_fn done, sim::sim_time ready = {});
+  /// Takes the transmitter for `bytes` without a delivery: when they will have left. A node's
+  /// NIC is a link used this way, in front of the links it feeds.
+  sim::sim_time transmit(std::uint64_t bytes, sim::sim_time ready = {});
+  /// From now on the link has this latency and bandwidth (Trogdor's DegradedNetwork).
+  void degrade(const std::optional<sim::distribution>& latency, std::optional<double> bandwidth) {
+    if (latency) config_.latency = *latency;
+    if (bandwidth) config_.bandwidth = *bandwidth;
+  }
+
+ private:
+  sim::simulator& sim_;
+  link_config config_;
+  sim::rng rng_;
+  sim::sim_time transmit_free_, last_arrival_;
+};
+
+}  // namespace mqlab::models

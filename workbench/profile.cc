@@ -1,0 +1,167 @@
+// Reading profiles: a fixed vocabulary of work kinds per broker personality, each a
+// {ns: N, source: TEXT} (bytes: {ns_per_byte: N, source: TEXT}), plus node resources and links.
+#include "workbench/profile.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "sim/time.h"
+
+namespace mqlab::workbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using broker::work_kind;
+
+/// The YAML name of each work kind, in work_kind order.
+constexpr const char* kind_names[broker::work_kinds] = {
+    "frame",         "route_direct",  "route_fanout",  "route_topic",     "route_headers", "binding_examined",
+    "enqueue",       "deliver",       "ack",           "bytes",           "persist_bytes", "fsync_request",
+    "mirror_copy",   "mirror_settle", "record_appended", "fetch",         "selector_evaluation"};
+
+}  // namespace
+
+std::optional<double> read_bandwidth(yaml_reader& r, const YAML::Node& n, std::string_view what) {
+  const std::string text = n.IsScalar() ? n.Scalar() : "";
+  static const std::pair<const char*, double> units[] = {{"Gbit/s", 1e9 / 8}, {"Mbit/s", 1e6 / 8}, {"GB/s", 1e9},
+                                                         {"MB/s", 1e6},       {"KB/s", 1e3},       {"B/s", 1}};
+  double factor = 1;
+  std::string number = text;
+  for (const auto& [suffix, f] : units) {
+    if (text.ends_with(suffix)) {
+      number = text.substr(0, text.size() - std::string_view(suffix).size());
+      factor = f;
+      break;
+    }
+  }
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  if (number.empty() || end != number.c_str() + number.size() || !(v > 0)) {
+    r.error(n, fmt::format("{} must be a positive bandwidth such as 10Gbit/s or 500MB/s, got '{}'", what, text));
+    return std::nullopt;
+  }
+  return v * factor;
+}
+
+namespace {
+
+void read_link(yaml_reader& r, const YAML::Node& n, std::string_view where, models::link_config& link) {
+  if (!r.is_map(n, where)) return;
+  r.check_keys(n, {"latency", "bandwidth", "source"}, where);
+  if (n["latency"]) {
+    if (auto d = r.time_distribution(n["latency"], "latency")) link.latency = *d;
+  }
+  if (n["bandwidth"]) link.bandwidth = read_bandwidth(r, n["bandwidth"], "bandwidth").value_or(link.bandwidth);
+}
+
+void read_costs(yaml_reader& r, const YAML::Node& n, std::string_view where, models::cost_table& table) {
+  if (!r.is_map(n, where)) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    const auto* it = std::find(std::begin(kind_names), std::end(kind_names), key);
+    if (it == std::end(kind_names)) {
+      const std::string hint = nearest(key, {std::begin(kind_names), std::end(kind_names)});
+      r.error(kv.first, hint.empty() ? fmt::format("unknown operation '{}' in {}", key, where)
+                                     : fmt::format("unknown operation '{}' in {} (did you mean '{}'?)", key, where, hint));
+      continue;
+    }
+    const bool per_byte = key == "bytes" || key == "persist_bytes";
+    const char* unit = per_byte ? "ns_per_byte" : "ns";
+    const YAML::Node entry = kv.second;
+    const std::string what = fmt::format("{}.{}", where, key);
+    if (!r.is_map(entry, what)) continue;
+    r.check_keys(entry, {unit, "source"}, what);
+    if (!r.require(entry, unit, what) || !r.require(entry, "source", what)) continue;
+    if (auto v = r.number(entry[unit], unit)) {
+      if (*v < 0) r.error(entry[unit], fmt::format("{} must not be negative", what));
+      else table.ns[static_cast<std::size_t>(it - std::begin(kind_names))] = *v;
+    }
+  }
+}
+
+fs::path profile_path(const std::string& name_or_path) {
+  if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".yaml")) return name_or_path;
+  return bundled_profiles_dir() / (name_or_path + ".yaml");
+}
+
+}  // namespace
+
+fs::path bundled_profiles_dir() {
+  if (const char* env = std::getenv("MQLAB_PROFILES")) return env;
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+    if (fs::is_directory(p / "profiles")) return p / "profiles";
+  }
+  return "profiles";
+}
+
+void read_node_resources(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
+  if (!r.is_map(n, "node")) return;
+  r.check_keys(n, {"cores", "disk", "nic", "source"}, "node");
+  if (n["cores"]) costs.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(costs.cores));
+  if (const YAML::Node d = n["disk"]; d && r.is_map(d, "disk")) {
+    r.check_keys(d, {"write_bandwidth", "fsync", "source"}, "disk");
+    if (d["write_bandwidth"]) costs.disk.write_bandwidth = read_bandwidth(r, d["write_bandwidth"], "write_bandwidth").value_or(costs.disk.write_bandwidth);
+    if (d["fsync"]) {
+      if (auto f = r.time_distribution(d["fsync"], "fsync")) costs.disk.fsync = *f;
+    }
+  }
+  if (const YAML::Node nic = n["nic"]; nic && r.is_map(nic, "nic")) {
+    r.check_keys(nic, {"bandwidth", "source"}, "nic");
+    if (nic["bandwidth"]) costs.nic_bandwidth = read_bandwidth(r, nic["bandwidth"], "bandwidth").value_or(costs.nic_bandwidth);
+  }
+}
+
+void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
+  if (!r.is_map(n, "links")) return;
+  r.check_keys(n, {"client", "nodes", "source"}, "links");
+  if (n["client"]) read_link(r, n["client"], "links.client", costs.client_link);
+  if (n["nodes"]) read_link(r, n["nodes"], "links.nodes", costs.node_link);
+}
+
+std::expected<models::cost_model, std::string> load_profile(const std::string& name_or_path) {
+  models::cost_model costs;
+  if (name_or_path == "ideal") return costs;
+  const fs::path path = profile_path(name_or_path);
+  constexpr std::uintmax_t max_profile_bytes = 1 << 20;  // a profile is a page of numbers
+  std::error_code ec;
+  if (const auto size = fs::file_size(path, ec); !ec && size > max_profile_bytes) {
+    return std::unexpected(fmt::format("profile '{}' ({}) is {} bytes, more than the limit of {}", name_or_path,
+                                       path.string(), size, max_profile_bytes));
+  }
+  std::ifstream in(path);
+  if (!in) return std::unexpected(fmt::format("cannot open profile '{}' ({})", name_or_path, path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  diagnostics d;
+  yaml_reader r(d);
+  try {
+    const YAML::Node root = YAML::Load(text.str());
+    if (r.is_map(root, "a profile")) {
+      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "amqp", "kafka", "jms"}, "a profile");
+      if (root["node"]) read_node_resources(r, root["node"], costs);
+      if (root["links"]) read_links(r, root["links"], costs);
+      for (auto [key, table] : {std::pair{"amqp", &costs.amqp}, std::pair{"kafka", &costs.kafka}, std::pair{"jms", &costs.jms}}) {
+        if (root[key]) read_costs(r, root[key], key, *table);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    d.add(e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
+  }
+  if (!d.empty()) {
+    std::string report = d.format(path.string());
+    if (report.ends_with('\n')) report.pop_back();
+    return std::unexpected(report);
+  }
+  costs.profile = name_or_path;
+  costs.ideal = false;
+  return costs;
+}
+
+}  // namespace mqlab::workbench
