@@ -1,0 +1,167 @@
+// The resources a simulated broker's work waits for, against theory: a CPU with exponential
+// work is an M/M/1 (or M/M/c) station, a link delivers S bytes after L + S/B, a serialised
+// process saturates at one core's rate however many cores its node has, and group commit
+// shares one fsync among the writes that wait for it.
+#include "models/resources.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "models/queueing_theory.h"
+#include "sim/statistics.h"
+
+namespace mqlab::models {
+namespace {
+
+using sim::duration;
+using sim::sim_time;
+
+/// Mean wait in queue of `customers` Poisson arrivals at `lambda` on a pool of `cores` with
+/// exponential work of mean 1/mu, over one replication (the first tenth discarded).
+double pool_mean_wait(double lambda, double mu, int cores, std::uint64_t customers, std::uint64_t seed) {
+  sim::simulator sim;
+  cpu_pool pool(sim, cores);
+  sim::random_streams streams(seed);
+  sim::rng arrivals = streams.stream("arrivals"), work = streams.stream("work");
+  const auto inter = sim::distribution::exponential(1.0 / lambda);
+  const auto service = sim::distribution::exponential(1.0 / mu);
+  sim::tally waits;
+  sim_time t;
+  for (std::uint64_t i = 0; i < customers; ++i) {
+    t += duration::from_seconds(inter.sample(arrivals));
+    const duration s = duration::from_seconds(service.sample(work));
+    const bool counted = i >= customers / 10;
+    sim.at(t, [&, s, counted, arrived = t] {
+      pool.submit(s, [&, s, counted, arrived] {
+        if (counted) waits.add((sim.now() - arrived - s).seconds());
+      });
+    });
+  }
+  sim.run();
+  return waits.mean();
+}
+
+void expect_theory_in_interval(double lambda, double mu, int cores) {
+  std::vector<double> means;
+  for (std::uint64_t rep = 0; rep < 10; ++rep) means.push_back(pool_mean_wait(lambda, mu, cores, 200'000, 11 + rep));
+  const auto ci = sim::confidence_interval(means);
+  const double theory = cores == 1 ? mm1(lambda, mu).wait_mean : mmc(lambda, mu, cores).wait_mean;
+  EXPECT_LE(ci.low(), theory) << "simulated " << ci.mean << " ± " << ci.half_width;
+  EXPECT_GE(ci.high(), theory) << "simulated " << ci.mean << " ± " << ci.half_width;
+  EXPECT_LT(ci.relative(), 0.03);
+}
+
+TEST(cpu_pool, one_core_with_exponential_work_is_mm1) { expect_theory_in_interval(800, 1000, 1); }
+
+TEST(cpu_pool, four_cores_with_exponential_work_is_mmc) { expect_theory_in_interval(3000, 1000, 4); }
+
+TEST(cpu_pool, a_slowed_node_takes_factor_times_longer) {
+  sim::simulator sim;
+  cpu_pool pool(sim, 1);
+  pool.slow(3.0);
+  sim_time done;
+  pool.submit(duration::milliseconds(2), [&] { done = sim.now(); });
+  sim.run();
+  EXPECT_EQ(done, sim_time() + duration::milliseconds(6));
+}
+
+TEST(cpu_pool, a_paused_node_finishes_nothing_until_it_resumes) {
+  sim::simulator sim;
+  cpu_pool pool(sim, 2);
+  std::vector<sim_time> done;
+  pool.submit(duration::milliseconds(1), [&] { done.push_back(sim.now()); });
+  sim.at(sim_time() + duration::microseconds(500), [&] {
+    pool.pause_until(sim.now() + duration::milliseconds(10));
+    pool.submit(duration::milliseconds(1), [&] { done.push_back(sim.now()); });
+  });
+  sim.run();
+  ASSERT_EQ(done.size(), 2u);
+  // The job in service completes when the process runs again; the new one starts only then.
+  EXPECT_EQ(done[0], sim_time() + duration::microseconds(10'500));
+  EXPECT_EQ(done[1], sim_time() + duration::microseconds(11'500));
+}
+
+TEST(link, delivers_s_bytes_after_latency_plus_s_over_b) {
+  sim::simulator sim;
+  link l(sim, {sim::distribution::constant(0.0001), 1e6}, sim::rng(1));  // 100 us, 1 MB/s
+  sim_time arrived;
+  l.send(5000, [&] { arrived = sim.now(); });
+  sim.run();
+  EXPECT_EQ(arrived, sim_time() + duration::microseconds(100 + 5000));
+}
+
+TEST(link, transmissions_queue_fifo_behind_each_other) {
+  sim::simulator sim;
+  link l(sim, {sim::distribution::constant(0.001), 1e6}, sim::rng(1));  // 1 ms, 1 MB/s
+  std::vector<sim_time> arrived;
+  for (int i = 0; i < 3; ++i) l.send(1000, [&] { arrived.push_back(sim.now()); });
+  sim.run();
+  // Each 1000 bytes take 1 ms on the wire, then 1 ms of propagation.
+  EXPECT_EQ(arrived, (std::vector<sim_time>{sim_time() + duration::milliseconds(2), sim_time() + duration::milliseconds(3),
+                                             sim_time() + duration::milliseconds(4)}));
+}
+
+TEST(link, keeps_order_whatever_the_latency_samples) {
+  sim::simulator sim;
+  link l(sim, {sim::distribution::exponential(0.001), 1e9}, sim::rng(5));
+  std::vector<int> order;
+  for (int i = 0; i < 1000; ++i) l.send(100, [&, i] { order.push_back(i); });
+  sim.run();
+  ASSERT_EQ(order.size(), 1000u);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+}
+
+TEST(serial_process, saturates_at_one_cores_rate_on_a_four_core_node) {
+  // 10 000 jobs of 100 us offered at once: a process finishes them in 1 s even with 4 cores;
+  // four processes on the same node share the cores and finish 4 x the work in the same time.
+  sim::simulator sim;
+  cpu_pool pool(sim, 4);
+  serial_process queue(pool);
+  sim_time last;
+  for (int i = 0; i < 10'000; ++i) queue.submit(duration::microseconds(100), [&] { last = sim.now(); });
+  sim.run();
+  EXPECT_EQ(last, sim_time() + duration::seconds(1));
+
+  sim::simulator sim4;
+  cpu_pool pool4(sim4, 4);
+  std::vector<std::unique_ptr<serial_process>> queues;
+  for (int q = 0; q < 4; ++q) queues.push_back(std::make_unique<serial_process>(pool4));
+  sim_time last4;
+  for (int i = 0; i < 10'000; ++i) {
+    for (auto& q : queues) q->submit(duration::microseconds(100), [&] { last4 = sim4.now(); });
+  }
+  sim4.run();
+  EXPECT_EQ(last4, sim_time() + duration::seconds(1));
+}
+
+TEST(disk, group_commit_covers_every_write_waiting_with_one_fsync) {
+  sim::simulator sim;
+  disk d(sim, {1e9, sim::distribution::constant(0.001)}, sim::rng(1));
+  std::vector<sim_time> done;
+  // The first write starts an fsync at once; the nine that arrive during it share the next one.
+  d.write(100, true, [&] { done.push_back(sim.now()); });
+  sim.at(sim_time() + duration::microseconds(100), [&] {
+    for (int i = 0; i < 9; ++i) d.write(100, true, [&] { done.push_back(sim.now()); });
+  });
+  sim.run();
+  ASSERT_EQ(done.size(), 10u);
+  EXPECT_EQ(d.fsyncs(), 2u);
+  EXPECT_EQ(done.front(), sim_time() + duration::nanoseconds(100 + 1'000'000));
+  for (std::size_t i = 1; i < done.size(); ++i) EXPECT_EQ(done[i], sim_time() + duration::nanoseconds(100 + 2'000'000));
+}
+
+TEST(disk, unsynced_writes_wait_only_for_the_bandwidth) {
+  sim::simulator sim;
+  disk d(sim, {1e6, sim::distribution::constant(0.01)}, sim::rng(1));  // 1 MB/s
+  sim_time done;
+  d.write(2000, false, [&] { done = sim.now(); });
+  sim.run();
+  EXPECT_EQ(done, sim_time() + duration::milliseconds(2));
+  EXPECT_EQ(d.fsyncs(), 0u);
+}
+
+}  // namespace
+}  // namespace mqlab::models
