@@ -59,39 +59,58 @@ void amqp_model::open_producer(broker::node_id node) {
 void amqp_model::publish(const std::string& exchange, const std::string& routing_key,
                          const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool confirm,
                          done_fn answered) {
-  const auto send = [this, exchange, routing_key, properties, confirm](std::string body, done_fn answered) {
-    const std::string stamp = body.substr(0, 16);  // what the listener reads of a refused message
-    amqp::channel_ref& ch = confirm ? confirming_ : producer_;
-    auto r = broker_.basic_publish(ch, exchange, routing_key, true, properties, std::move(body), now());
-    if (!r) {
-      // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
-      if (listener_.returned) listener_.returned(stamp);
-      ch.ch = static_cast<amqp::channel_id>(std::max(producer_.ch, confirming_.ch) + 1);
-      (void)broker_.channel_open(ch);
-      if (confirm) {
-        (void)broker_.confirm_select(ch);
-        confirm_sequence_ = 0;
-      }
-      answered();
-    } else if (confirm) {
-      awaiting_confirm_.emplace(++confirm_sequence_, std::move(answered));
-    } else {
-      answered();
+  outgoing o{exchange, routing_key, properties, std::move(body), confirm, std::move(answered)};
+  if (!resources_) arrive(std::move(o));
+  else if (credit_ > 0) send(std::move(o));
+  else blocked_.push_back(std::move(o));  // flow control: the publisher's socket stops draining
+}
+
+void amqp_model::send(outgoing o) {
+  --credit_;
+  if (!o.confirm) {
+    // Without confirms the publisher goes on once its frames are written.
+    o.answered();
+    o.answered = [] {};
+  }
+  const std::uint64_t bytes = o.body.size() + 64;
+  auto in_flight = std::make_shared<outgoing>(std::move(o));
+  resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
+                          [this, in_flight] { arrive(std::move(*in_flight)); });
+}
+
+void amqp_model::arrive(outgoing o) {
+  const std::string stamp = o.body.substr(0, 16);  // what the listener reads of a refused message
+  amqp::channel_ref& ch = o.confirm ? confirming_ : producer_;
+  auto r = broker_.basic_publish(ch, o.exchange, o.routing_key, true, o.properties, std::move(o.body), now());
+  if (!r) {
+    // The producer's channel was closed (e.g. publishing to a missing exchange): reopen it.
+    if (listener_.returned) listener_.returned(stamp);
+    ch.ch = static_cast<amqp::channel_id>(std::max(producer_.ch, confirming_.ch) + 1);
+    (void)broker_.channel_open(ch);
+    if (o.confirm) {
+      (void)broker_.confirm_select(ch);
+      confirm_sequence_ = 0;
     }
-    handle_events(broker::node_id{spec_.producer_node});
-  };
+    o.answered();
+  } else if (o.confirm) {
+    awaiting_confirm_.emplace(++confirm_sequence_, std::move(o.answered));
+  } else {
+    o.answered();
+  }
   if (!resources_) {
-    send(std::move(body), std::move(answered));
+    handle_events();
     return;
   }
-  // The publisher's frames cross its link to the node; without confirms it goes on once they
-  // are written.
-  const std::uint64_t bytes = body.size() + 64;
-  auto in_flight = std::make_shared<std::pair<std::string, done_fn>>(std::move(body), [] {});
-  if (confirm) in_flight->second = std::move(answered);
-  else answered();
-  resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
-                          [send, in_flight]() mutable { send(std::move(in_flight->first), std::move(in_flight->second)); });
+  handle_events(broker::node_id{spec_.producer_node}, [this] { return_credit(); });
+}
+
+void amqp_model::return_credit() {
+  ++credit_;
+  while (credit_ > 0 && !blocked_.empty()) {
+    outgoing next = std::move(blocked_.front());
+    blocked_.pop_front();
+    send(std::move(next));
+  }
 }
 
 void amqp_model::ack(int consumer, delivery_ref ref) {
@@ -171,7 +190,7 @@ void amqp_model::subscribe(int index) {
   }
 }
 
-void amqp_model::handle_events(broker::node_id origin) {
+void amqp_model::handle_events(broker::node_id origin, done_fn processed) {
   if (!resources_) {
     while (!broker_.events().empty()) {
       auto events = broker_.take_events();
@@ -193,8 +212,14 @@ void amqp_model::handle_events(broker::node_id origin) {
   }
   const std::uint32_t now_events = park(std::move(events));
   const std::uint32_t later_events = park(std::move(confirms));
+  auto done = std::make_shared<done_fn>(std::move(processed));
   resources_->charge(
-      broker_.meter().rows(), origin, [this, now_events] { release(parked_[now_events]); free_parked_.push_back(now_events); },
+      broker_.meter().rows(), origin,
+      [this, now_events, done] {
+        release(parked_[now_events]);
+        free_parked_.push_back(now_events);
+        if (*done) (*done)();
+      },
       [this, later_events] { release(parked_[later_events]); free_parked_.push_back(later_events); });
   broker_.meter().clear();
   watch_deadline();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -54,13 +55,31 @@ class amqp_model final : public amqp_side {
   void subscribe(int index);
   /// Acts on the core's events: at once when ideal, else once the work of the calls that
   /// produced them (made at `origin`) has been priced and done.
-  void handle_events(broker::node_id origin = {});
+  /// `processed` runs (priced) when the calls' processes are done.
+  void handle_events(broker::node_id origin = {}, done_fn processed = {});
   void release(std::vector<broker::amqp::event>& events);
   void on_delivery(const broker::amqp::delivery& d);
   void on_confirm(const broker::amqp::confirm& c);
   /// A pooled event list, so a call's events wait in a closure of one index.
   std::uint32_t park(std::vector<broker::amqp::event> events);
   void open_producer(broker::node_id node);
+
+  // Publishing. RabbitMQ's credit flow lets a channel have `publish_credit` messages that its
+  // queues have not processed yet; past that the broker stops reading the publisher's socket,
+  // and the publisher blocks (rabbit credit_flow_default_credit {400, 200}).
+  static constexpr int publish_credit = 400;
+  struct outgoing {
+    std::string exchange, routing_key;
+    std::shared_ptr<const broker::amqp::basic_properties> properties;
+    std::string body;
+    bool confirm = false;
+    done_fn answered;
+  };
+  /// Puts a publish on the producer's link.
+  void send(outgoing o);
+  /// The publish reaches the node: the core takes it.
+  void arrive(outgoing o);
+  void return_credit();
   void on_connection_closed(broker::amqp::connection_id conn);
   void watch_deadline();
 
@@ -72,6 +91,8 @@ class amqp_model final : public amqp_side {
   std::uint64_t confirm_sequence_ = 0;
   std::unordered_map<std::uint64_t, done_fn> awaiting_confirm_;
   std::vector<std::vector<broker::amqp::event>> parked_;
+  int credit_ = publish_credit;
+  std::deque<outgoing> blocked_;
   std::vector<std::uint32_t> free_parked_;
   std::vector<subscriber> subscribers_;
   resubscriptions retry_;

@@ -1,6 +1,7 @@
 // The parts of the AMQP side contract that every side shares.
 #include "models/amqp_side.h"
 
+#include <map>
 #include <thread>
 
 namespace mqlab::models {
@@ -18,8 +19,15 @@ void declare_topology(broker::amqp::broker& broker, const broker_spec& spec) {
   const broker::amqp::channel_ref admin{conn, 1};
   (void)broker.channel_open(admin);
   for (const auto& e : spec.exchanges) (void)broker.exchange_declare(admin, {.name = e.name, .type = e.type, .durable = true});
+  std::map<std::uint32_t, broker::amqp::channel_ref> on_node{{0, admin}};
   for (const auto& q : spec.queues) {
-    (void)broker.queue_declare(admin, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
+    // A queue lives on the node it is declared on.
+    auto [it, fresh] = on_node.try_emplace(q.node);
+    if (fresh) {
+      it->second = {broker.open_connection("/", {}, broker::node_id{q.node}).value(), 1};
+      (void)broker.channel_open(it->second);
+    }
+    (void)broker.queue_declare(it->second, {.name = q.name, .durable = q.durable, .arguments = q.arguments}, {});
   }
   for (const auto& b : spec.bindings) (void)broker.queue_bind(admin, b.queue, b.exchange, b.key, b.arguments);
 }

@@ -51,8 +51,8 @@ std::vector<State> per_consumer(const std::vector<consumer_group_spec>& groups) 
   return out;
 }
 
-/// Declares the scenario's exchanges, queues and bindings in `broker`, from node 0 (so queues
-/// live there), as RabbitMQ loads definitions at boot.
+/// Declares the scenario's exchanges, queues and bindings in `broker`, each queue from its node
+/// (so it lives there; node 0 by default), as RabbitMQ loads definitions at boot.
 void declare_topology(broker::amqp::broker& broker, const broker_spec& spec);
 
 /// Ready plus unacknowledged messages of a queue in vhost "/"; nullopt if it does not exist.

@@ -100,6 +100,7 @@ struct station_spec {
 
 struct queue_spec {
   std::string name;
+  std::uint32_t node = 0;  // the cluster node it is declared on, which owns it
   bool durable = true;
   broker::amqp::field_table arguments;
 };

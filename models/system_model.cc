@@ -447,6 +447,10 @@ run_metrics system_model::collect() {
   const auto& w = at_warmup_;
   v["published"] = static_cast<double>(t.published - w.published);
   v["delivered"] = static_cast<double>(t.delivered - w.delivered);
+  // The broker's own rates in the window, whenever the messages were created: under overload
+  // consume_rate (messages created in the window) lags them by the backlog.
+  v["publish_rate"] = static_cast<double>(t.published - w.published) / window;
+  v["deliver_rate"] = static_cast<double>(t.delivered - w.delivered) / window;
   v["redelivered"] = static_cast<double>(t.redelivered - w.redelivered);
   v["acked"] = static_cast<double>(t.acked - w.acked);
   v["dead_lettered"] = static_cast<double>(t.dead_lettered - w.dead_lettered);

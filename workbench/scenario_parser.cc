@@ -88,6 +88,7 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
     if (auto p = steps(top["pipeline"], s, "pipeline")) s.request = std::move(*p);
   }
   if (top["faults"]) faults(top["faults"], s);
+  check_nodes(top, s);
   return s;
 }
 
@@ -293,6 +294,18 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
     if (f["index"]) spec.index = static_cast<int>(r_.integer(f["index"], "index", 0, 100'000).value_or(0));
     s.faults.push_back(std::move(spec));
   }
+}
+
+void parser::check_nodes(const layered& top, const models::system_spec& s) {
+  // Places are checked against the cluster here, so that a run never meets a node that is not there.
+  const std::uint32_t nodes = std::max(1u, s.broker.cluster.nodes);
+  const auto check = [&](std::uint32_t node, const YAML::Node& at, const std::string& what) {
+    if (node >= nodes) r_.error(at, fmt::format("{} is on node {}, but the cluster has {} node(s) (0..{})", what, node, nodes, nodes - 1));
+  };
+  const YAML::Node broker_node = top["broker"] ? top["broker"] : top.base;
+  for (const auto& q : s.broker.queues) check(q.node, broker_node, fmt::format("queue '{}'", q.name));
+  for (const auto& c : s.consumers) check(c.node, top["consumers"] ? top["consumers"] : top.base, fmt::format("consumer group '{}'", c.name));
+  check(s.producer_node, top["producer"] ? top["producer"] : top.base, "the producer");
 }
 
 void parser::resource_fault(const YAML::Node& f, models::resource_fault& out) {

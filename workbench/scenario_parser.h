@@ -50,6 +50,7 @@ class parser {
                                                                std::string& name);
   void faults(const YAML::Node& n, models::system_spec& s);
   void resource_fault(const YAML::Node& f, models::resource_fault& out);
+  void check_nodes(const layered& top, const models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
 
   yaml_reader r_;

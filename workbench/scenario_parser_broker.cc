@@ -105,10 +105,11 @@ void parser::queue(const std::string& name, const YAML::Node& n, models::system_
   q.name = name;
   if (!n.IsNull()) {
     if (!r_.is_map(n, where)) return;
-    r_.check_keys(n, {"durable", "max_length", "max_length_bytes", "overflow", "message_ttl", "dead_letter_exchange",
+    r_.check_keys(n, {"durable", "node", "max_length", "max_length_bytes", "overflow", "message_ttl", "dead_letter_exchange",
                       "dead_letter_routing_key", "max_priority", "arguments"},
                   where);
     if (n["durable"]) q.durable = r_.boolean(n["durable"], "durable").value_or(true);
+    if (n["node"]) q.node = static_cast<std::uint32_t>(r_.integer(n["node"], "node", 0, 63).value_or(0));
     auto put_int = [&](const char* key, const char* arg, std::int64_t max) {
       if (n[key]) {
         if (auto v = r_.integer(n[key], key, 0, max)) q.arguments.emplace_back(arg, *v);
@@ -237,7 +238,7 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     }
     const bool declared = std::any_of(s.broker.queues.begin(), s.broker.queues.end(),
                                       [&](const models::queue_spec& q) { return q.name == c.queue; });
-    if (!declared && !c.queue.empty()) s.broker.queues.push_back({c.queue, true, {}});  // consumed queues exist
+    if (!declared && !c.queue.empty()) s.broker.queues.push_back({.name = c.queue});  // consumed queues exist
     s.consumers.push_back(std::move(c));
   }
 }
