@@ -73,9 +73,9 @@ void amqp_model::send(outgoing o) {
     o.answered = [] {};
   }
   const std::uint64_t bytes = o.body.size() + 64;
-  auto in_flight = std::make_shared<outgoing>(std::move(o));
+  const std::uint32_t held = publishes_.put(std::move(o));
   resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
-                          [this, in_flight] { arrive(std::move(*in_flight)); });
+                          [this, held] { arrive(publishes_.take(held)); });
 }
 
 void amqp_model::arrive(outgoing o) {
@@ -200,40 +200,67 @@ void amqp_model::handle_events(broker::node_id origin, done_fn processed) {
     return;
   }
   // Deliveries and returns leave when the processes are done; confirms once disks and mirrors are.
-  std::vector<amqp::event> events = broker_.take_events();
-  std::vector<amqp::event> confirms;
-  for (auto it = events.begin(); it != events.end();) {
-    if (std::holds_alternative<amqp::confirm>(*it)) {
-      confirms.push_back(std::move(*it));
-      it = events.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  const std::uint32_t now_events = park(std::move(events));
-  const std::uint32_t later_events = park(std::move(confirms));
-  auto done = std::make_shared<done_fn>(std::move(processed));
-  resources_->charge(
-      broker_.meter().rows(), origin,
-      [this, now_events, done] {
-        release(parked_[now_events]);
-        free_parked_.push_back(now_events);
-        if (*done) (*done)();
-      },
-      [this, later_events] { release(parked_[later_events]); free_parked_.push_back(later_events); });
+  const std::uint32_t slot = park();
+  parked& p = parked_[slot];
+  broker_.take_events_into(p.now);
+  const auto confirms = std::stable_partition(p.now.begin(), p.now.end(),
+                                              [](const amqp::event& e) { return !std::holds_alternative<amqp::confirm>(e); });
+  std::move(confirms, p.now.end(), std::back_inserter(p.later));
+  p.now.erase(confirms, p.now.end());
+  p.processed = std::move(processed);
+  resources_->charge(broker_.meter().rows(), origin, [this, slot] { released_now(slot); },
+                     [this, slot] { released_later(slot); });
   broker_.meter().clear();
   watch_deadline();
 }
 
-std::uint32_t amqp_model::park(std::vector<amqp::event> events) {
+std::uint32_t amqp_model::park() {
   if (free_parked_.empty()) {
-    parked_.push_back(std::move(events));
+    parked_.emplace_back();
     return static_cast<std::uint32_t>(parked_.size() - 1);
   }
   const std::uint32_t i = free_parked_.back();
   free_parked_.pop_back();
-  parked_[i] = std::move(events);
   return i;
+}
+
+void amqp_model::released_now(std::uint32_t slot) {
+  // Work on a vector of our own: what release() sets off may park more calls (parked_ grows).
+  std::vector<amqp::event> batch;
+  batch.swap(parked_[slot].now);
+  done_fn after = std::move(parked_[slot].processed);
+  release(batch);
+  batch.clear();
+  parked_[slot].now.swap(batch);  // keep the capacity for the slot's next call
+  if (after) after();
+}
+
+void amqp_model::released_later(std::uint32_t slot) {
+  std::vector<amqp::event> batch;
+  batch.swap(parked_[slot].later);
+  release(batch);
+  batch.clear();
+  parked_[slot].later.swap(batch);
+  free_parked_.push_back(slot);
+}
+
+template <typename T>
+std::uint32_t amqp_model::transit<T>::put(T v) {
+  if (free.empty()) {
+    items.push_back(std::move(v));
+    return static_cast<std::uint32_t>(items.size() - 1);
+  }
+  const std::uint32_t i = free.back();
+  free.pop_back();
+  items[i] = std::move(v);
+  return i;
+}
+
+template <typename T>
+T amqp_model::transit<T>::take(std::uint32_t i) {
+  T v = std::move(items[i]);
+  free.push_back(i);
+  return v;
 }
 
 void amqp_model::on_delivery(const amqp::delivery& d) {
@@ -253,9 +280,7 @@ void amqp_model::on_confirm(const amqp::confirm& c) {
   answered();
 }
 
-void amqp_model::release(std::vector<amqp::event>& events) {
-  std::vector<amqp::event> batch = std::move(events);
-  events.clear();
+void amqp_model::release(std::vector<amqp::event>& batch) {
   for (auto& e : batch) {
       if (auto* d = std::get_if<amqp::delivery>(&e)) {
         if (!resources_) {
@@ -269,11 +294,13 @@ void amqp_model::release(std::vector<amqp::event>& events) {
         const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
         const broker::node_id to = first_up(s.slot.group->node);
         const broker::node_id from = broker_.owner_of("/", s.slot.group->queue).value_or(to);
-        auto msg = std::make_shared<amqp::delivery>(std::move(*d));
-        const std::uint64_t bytes = msg->msg->body_size() + 64;
-        resources_->hop(from, to, bytes, [this, consumer, to, bytes, msg] {
-          resources_->client_send(1 + consumer, false, to, bytes, [this, msg] { on_delivery(*msg); });
-        });
+        const std::uint64_t bytes = d->msg->body_size() + 64;
+        const std::uint32_t held = deliveries_.put(std::move(*d));
+        const auto to_consumer = [this, consumer, to, bytes, held] {
+          resources_->client_send(1 + consumer, false, to, bytes, [this, held] { on_delivery(deliveries_.take(held)); });
+        };
+        if (from == to) to_consumer();
+        else resources_->hop(from, to, bytes, to_consumer);
       } else if (auto* c = std::get_if<amqp::confirm>(&e)) {
         if (!resources_) {
           on_confirm(*c);

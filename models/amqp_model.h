@@ -57,11 +57,28 @@ class amqp_model final : public amqp_side {
   /// produced them (made at `origin`) has been priced and done.
   /// `processed` runs (priced) when the calls' processes are done.
   void handle_events(broker::node_id origin = {}, done_fn processed = {});
+  /// Acts on `events` (emptied); reentrant: events may produce more calls.
   void release(std::vector<broker::amqp::event>& events);
   void on_delivery(const broker::amqp::delivery& d);
   void on_confirm(const broker::amqp::confirm& c);
-  /// A pooled event list, so a call's events wait in a closure of one index.
-  std::uint32_t park(std::vector<broker::amqp::event> events);
+  /// A priced call's events wait in a pooled slot, so closures carry one index and steady
+  /// traffic allocates nothing: `now` leaves when its processes are done, `later` (confirms)
+  /// when it is settled.
+  struct parked {
+    std::vector<broker::amqp::event> now, later;
+    done_fn processed;
+  };
+  std::uint32_t park();
+  void released_now(std::uint32_t slot);
+  void released_later(std::uint32_t slot);
+  /// A pooled slot for something in flight over a link (a delivery, a publish).
+  template <typename T>
+  struct transit {
+    std::vector<T> items;
+    std::vector<std::uint32_t> free;
+    std::uint32_t put(T v);
+    T take(std::uint32_t i);
+  };
   void open_producer(broker::node_id node);
 
   // Publishing. RabbitMQ's credit flow lets a channel have `publish_credit` messages that its
@@ -90,10 +107,13 @@ class amqp_model final : public amqp_side {
   broker::amqp::channel_ref producer_, confirming_;  // the producer's plain and confirm-mode channels
   std::uint64_t confirm_sequence_ = 0;
   std::unordered_map<std::uint64_t, done_fn> awaiting_confirm_;
-  std::vector<std::vector<broker::amqp::event>> parked_;
+  std::vector<parked> parked_;
+  std::vector<std::uint32_t> free_parked_;
+  std::vector<broker::amqp::event> releasing_;  // scratch of release()
+  transit<broker::amqp::delivery> deliveries_;
+  transit<outgoing> publishes_;
   int credit_ = publish_credit;
   std::deque<outgoing> blocked_;
-  std::vector<std::uint32_t> free_parked_;
   std::vector<subscriber> subscribers_;
   resubscriptions retry_;
   std::map<std::pair<broker::amqp::connection_id, broker::amqp::channel_id>, int> by_channel_;

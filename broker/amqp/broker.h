@@ -194,6 +194,9 @@ class broker {
   void clear_events();
   /// Moves the events out (cheaper than copy + clear).
   std::vector<event> take_events();
+  /// Moves the events into `out` (emptied first), leaving the broker `out`'s old storage: a
+  /// caller that recycles its vectors takes events without allocating.
+  void take_events_into(std::vector<event>& out);
 
   struct queue_info {
     std::string name;

@@ -107,6 +107,10 @@ std::vector<event> broker::take_events() {
   out.swap(s_->events);
   return out;
 }
+void broker::take_events_into(std::vector<event>& out) {
+  out.clear();
+  out.swap(s_->events);
+}
 const cluster_traffic& broker::traffic() const { return s_->traffic; }
 work_meter& broker::meter() { return s_->meter; }
 
