@@ -166,7 +166,9 @@ void cluster_resources::run_mirror(std::uint32_t c, const part& m) {
   ++calls_[c].unsettled;
   hop(m.owner, m.node, m.bytes + control_bytes, [this, c, m] {
     process(m.node, m.process).submit(m.work, [this, c, m] {
-      hop(m.node, m.owner, control_bytes, [this, c] { part_settled(c); });
+      const auto answer = [this, c, m] { hop(m.node, m.owner, control_bytes, [this, c] { part_settled(c); }); };
+      if (m.persist_bytes > 0 || m.sync) nodes_[m.node.value].store->write(m.persist_bytes, m.sync, answer);
+      else answer();
     });
   });
 }

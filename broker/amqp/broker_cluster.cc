@@ -60,7 +60,7 @@ bool broker::state::reachable(node_id a, node_id b) const {
   return std::find(partitions.begin(), partitions.end(), std::pair{link.first, link.second}) == partitions.end();
 }
 
-void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
+void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes, bool persistent) {
   if (q.mirrors.empty() && q.unsynced_mirrors.empty()) return;  // the common, unmirrored case
   // New messages and acks go to every reachable mirror, synchronised or not.
   std::uint64_t copies = 0;
@@ -71,6 +71,10 @@ void broker::state::count_mirroring(const queue_state& q, std::uint64_t bytes) {
       meter.charge({m, q.id}, bytes > 0 ? work_kind::mirror_copy : work_kind::mirror_settle);
       if (bytes > 0) meter.charge(site_of(q), work_kind::mirror_copy);
       meter.charge({m, q.id}, work_kind::bytes, static_cast<std::uint32_t>(bytes));
+      if (persistent) {
+        meter.charge({m, q.id}, work_kind::persist_bytes, static_cast<std::uint32_t>(bytes));
+        meter.charge({m, q.id}, work_kind::fsync_request);
+      }
     }
   }
   traffic.messages += copies;

@@ -219,8 +219,9 @@ struct broker::state {
   void place_queue(queue_state& q, node_id declared_on);
   void count_transfer(node_id from, node_id to, const message& m);
   /// Counts a change replicated to a queue's reachable mirrors: a message of `bytes` (0: an
-  /// ack or reject) and the work each mirror does to take it.
-  void count_mirroring(const queue_state& q, std::uint64_t bytes);
+  /// ack or reject) and the work each mirror does to take it — for a `persistent` message,
+  /// writing it to its own disk before it answers, as a classic mirror does.
+  void count_mirroring(const queue_state& q, std::uint64_t bytes, bool persistent = false);
   /// The owner's work for a message joining `q`: the enqueue, and for a persistent message in
   /// a durable queue the write to the message store that its confirm waits for.
   void charge_enqueue(const queue_state& q, const message& msg);
