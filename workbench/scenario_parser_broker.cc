@@ -1,6 +1,7 @@
 // The broker-facing parts of a scenario: AMQP queues, exchanges and bindings, consumer
 // groups, Kafka topics and groups, and the publish/produce steps that feed them.
 #include <charconv>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -192,17 +193,29 @@ void parser::broker(const YAML::Node& n, models::system_spec& s) {
       r_.error(bs, "bindings must be a list of {queue, exchange, key}");
       return;
     }
+    std::set<std::string> declared;
+    for (const auto& q : s.broker.queues) declared.insert(q.name);
     for (const auto& b : bs) {
-      r_.check_keys(b, {"queue", "exchange", "key", "arguments"}, "a binding");
+      r_.check_keys(b, {"queue", "exchange", "key", "arguments", "count"}, "a binding");
       if (!b["queue"] || !b["exchange"]) {
         r_.error(b, "a binding needs 'queue' and 'exchange'");
         continue;
       }
-      models::binding_spec spec{b["queue"].Scalar(), b["exchange"].Scalar(), b["key"] ? b["key"].Scalar() : "", {}};
-      if (b["arguments"] && r_.is_map(b["arguments"], "arguments")) {
-        for (const auto& kv : b["arguments"]) spec.arguments.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+      // count: N makes N bindings, "{i}" in the queue, key and argument values standing for 0..N-1.
+      constexpr std::int64_t max_count = 100'000;
+      const auto count = b["count"] ? r_.integer(b["count"], "count", 1, max_count).value_or(1) : 1;
+      const auto nth = [](std::string text, std::int64_t i) {
+        for (auto at = text.find("{i}"); at != std::string::npos; at = text.find("{i}", at)) text.replace(at, 3, std::to_string(i));
+        return text;
+      };
+      for (std::int64_t i = 0; i < count; ++i) {
+        models::binding_spec spec{nth(b["queue"].Scalar(), i), b["exchange"].Scalar(), b["key"] ? nth(b["key"].Scalar(), i) : "", {}};
+        if (b["arguments"] && r_.is_map(b["arguments"], "arguments")) {
+          for (const auto& kv : b["arguments"]) spec.arguments.emplace_back(kv.first.Scalar(), nth(kv.second.Scalar(), i));
+        }
+        if (declared.insert(spec.queue).second) s.broker.queues.push_back({.name = spec.queue});  // bound queues exist
+        s.broker.bindings.push_back(std::move(spec));
       }
-      s.broker.bindings.push_back(std::move(spec));
     }
   }
 }
