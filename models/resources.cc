@@ -116,8 +116,13 @@ void disk::write(std::uint64_t bytes, bool sync, done_fn done) {
 void disk::start_fsync() {
   syncing_ = true;
   ++fsyncs_;
-  auto covered = std::make_shared<std::vector<done_fn>>(std::move(unsynced_));
-  unsynced_.clear();
+  auto covered = std::make_shared<std::vector<done_fn>>();
+  if (config_.group_commit) {
+    covered->swap(unsynced_);
+  } else {
+    covered->push_back(std::move(unsynced_.front()));
+    unsynced_.erase(unsynced_.begin());
+  }
   sim_.after(sim::duration::from_seconds(config_.fsync.sample(rng_)), [this, covered] {
     for (auto& d : *covered) d();
     syncing_ = false;

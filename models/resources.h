@@ -82,10 +82,12 @@ class serial_process {
 struct disk_config {
   double write_bandwidth = 500e6;  // bytes per second
   sim::distribution fsync = sim::distribution::constant(0.002);  // seconds per fsync
+  bool group_commit = true;  // false: every synced write waits for an fsync of its own
 };
 
 /// A disk written in FIFO order at `write_bandwidth`; a synced write also waits for an fsync,
-/// and one fsync covers every write done by the time it starts (group commit).
+/// and one fsync covers every write done by the time it starts (group commit), or with
+/// group commit off only the oldest one.
 class disk {
  public:
   disk(sim::simulator& sim, disk_config config, sim::rng rng);

@@ -106,7 +106,8 @@ void read_node_resources(yaml_reader& r, const YAML::Node& n, models::cost_model
   r.check_keys(n, {"cores", "disk", "nic", "source"}, "node");
   if (n["cores"]) costs.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(costs.cores));
   if (const YAML::Node d = n["disk"]; d && r.is_map(d, "disk")) {
-    r.check_keys(d, {"write_bandwidth", "fsync", "source"}, "disk");
+    r.check_keys(d, {"write_bandwidth", "fsync", "group_commit", "source"}, "disk");
+    if (d["group_commit"]) costs.disk.group_commit = r.boolean(d["group_commit"], "group_commit").value_or(true);
     if (d["write_bandwidth"]) costs.disk.write_bandwidth = read_bandwidth(r, d["write_bandwidth"], "write_bandwidth").value_or(costs.disk.write_bandwidth);
     if (d["fsync"]) {
       if (auto f = r.time_distribution(d["fsync"], "fsync")) costs.disk.fsync = *f;

@@ -153,6 +153,18 @@ TEST(disk, group_commit_covers_every_write_waiting_with_one_fsync) {
   for (std::size_t i = 1; i < done.size(); ++i) EXPECT_EQ(done[i], sim_time() + duration::nanoseconds(100 + 2'000'000));
 }
 
+TEST(disk, without_group_commit_every_synced_write_waits_for_its_own_fsync) {
+  sim::simulator sim;
+  disk d(sim, {1e9, sim::distribution::constant(0.001), false}, sim::rng(1));
+  std::vector<sim_time> done;
+  for (int i = 0; i < 5; ++i) d.write(100, true, [&] { done.push_back(sim.now()); });
+  sim.run();
+  ASSERT_EQ(done.size(), 5u);
+  EXPECT_EQ(d.fsyncs(), 5u);
+  // One fsync after another: the fifth write is durable after five of them.
+  EXPECT_EQ(done.back(), sim_time() + duration::nanoseconds(100) + duration::milliseconds(5));
+}
+
 TEST(disk, unsynced_writes_wait_only_for_the_bandwidth) {
   sim::simulator sim;
   disk d(sim, {1e6, sim::distribution::constant(0.01)}, sim::rng(1));  // 1 MB/s
