@@ -47,6 +47,11 @@ serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) 
   return *slot;
 }
 
+void cluster_resources::run_on(broker::node_id n, std::uint64_t id, sim::duration work, done_fn done) {
+  if (id == 0) nodes_[n.value].cpu->submit(work, std::move(done));
+  else process(n, id).submit(work, std::move(done));
+}
+
 link& cluster_resources::between(broker::node_id a, broker::node_id b) {
   return *links_[a.value * nodes_.size() + b.value];
 }
@@ -148,7 +153,7 @@ void cluster_resources::run_owner(std::uint32_t c, std::size_t p, broker::node_i
   ++calls_[c].unsettled;
   const part pt = calls_[c].parts[p];
   hop(origin, pt.node, pt.bytes + control_bytes, [this, c, pt] {
-    process(pt.node, pt.process).submit(pt.work, [this, c, pt] {
+    run_on(pt.node, pt.process, pt.work, [this, c, pt] {
       for (const auto& m : calls_[c].parts) {
         if (m.mirror && m.process == pt.process) run_mirror(c, m);
       }
@@ -165,7 +170,7 @@ void cluster_resources::run_owner(std::uint32_t c, std::size_t p, broker::node_i
 void cluster_resources::run_mirror(std::uint32_t c, const part& m) {
   ++calls_[c].unsettled;
   hop(m.owner, m.node, m.bytes + control_bytes, [this, c, m] {
-    process(m.node, m.process).submit(m.work, [this, c, m] {
+    run_on(m.node, m.process, m.work, [this, c, m] {
       const auto answer = [this, c, m] { hop(m.node, m.owner, control_bytes, [this, c] { part_settled(c); }); };
       if (m.persist_bytes > 0 || m.sync) nodes_[m.node.value].store->write(m.persist_bytes, m.sync, answer);
       else answer();

@@ -73,6 +73,8 @@ class cluster_resources {
     done_fn processed, settled;
   };
   serial_process& process(broker::node_id n, std::uint64_t id);
+  /// Runs `work` on process `id` of node `n`, or on the node's shared CPU for id 0.
+  void run_on(broker::node_id n, std::uint64_t id, sim::duration work, done_fn done);
   std::uint32_t new_call();
   void run_parts(std::uint32_t c, broker::node_id origin);
   void run_owner(std::uint32_t c, std::size_t p, broker::node_id origin);

@@ -19,12 +19,20 @@ kafka::assignor_kind assignor_of(const std::string& name) {
 
 }  // namespace
 
-kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams)
+kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs,
+                         const sim::random_streams& streams)
     : sim_(sim),
       spec_(spec),
+      costs_(costs),
       cluster_(std::max(spec.brokers, 1), spec.replica_lag_time_max.ns() / 1'000'000),
       key_rng_(streams.stream("kafka-keys")) {
   create_topics(cluster_, spec, 0);
+  if (!costs.ideal && enabled()) {
+    resources_.emplace(sim, costs, costs.kafka, static_cast<std::uint32_t>(spec.brokers), streams, "kafka");
+    cluster_.meter().enable(true);
+    cluster_.set_follower_fetching(true);
+    in_flight_.assign(static_cast<std::size_t>(spec.brokers), 0);
+  }
   for (const auto& g : spec.groups) {
     for (int i = 0; i < g.count; ++i) {
       kafka::consumer_config cfg;
@@ -42,7 +50,8 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim:
 
 void kafka_model::start() {
   if (!enabled()) return;
-  sim_.after(spec_.replication_interval, [this] { tick(); });
+  if (resources_) start_priced();
+  else sim_.after(spec_.replication_interval, [this] { tick(); });
   for (std::size_t m = 0; m < members_.size(); ++m) {
     sim_.after(sim::duration{}, [this, m] { poll(m); });
     sim_.after(members_[m].group->heartbeat_interval, [this, m] { heartbeat(m); });
@@ -62,7 +71,7 @@ void kafka_model::tick() {
   sim_.after(spec_.replication_interval, [this] { tick(); });
 }
 
-void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured) {
+kafka::record kafka_model::make_record(const produce_step& step, sim::sim_time created, bool measured) {
   const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
   if (key >= static_cast<std::int32_t>(key_names_.size())) {
     for (auto k = static_cast<std::int32_t>(key_names_.size()); k <= key; ++k) key_names_.emplace_back(fmt::format("key-{}", k));
@@ -71,28 +80,62 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
   const auto sequence = key >= 0 ? next_sequence_[static_cast<std::size_t>(key)]++ : 0;
   const record_stamp stamp{created.ns(), key, sequence, static_cast<std::uint8_t>(measured)};
   const std::size_t bytes = std::max<std::size_t>(step.record_bytes, sizeof stamp);
-  kafka::record r{0, now_ms(), key >= 0 && step.keyed ? key_names_[static_cast<std::size_t>(key)] : kafka::shared_bytes(),
-                  values_.filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
+  return kafka::record{0, now_ms(), key >= 0 && step.keyed ? key_names_[static_cast<std::size_t>(key)] : kafka::shared_bytes(),
+                       values_.filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
+}
+
+void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured, done_fn answered) {
+  kafka::record r = make_record(step, created, measured);
+  produced_ += measured;
+  if (resources_) {
+    add_record(step, std::move(r), measured, std::move(answered));
+    return;
+  }
   const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
   // Keyless records go round-robin here so that the order lesson shows what keys buy.
   const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
   const auto result = cluster_.produce(step.topic, p, std::move(r), static_cast<kafka::acks>(step.acks), now_ms());
-  produced_ += measured;
   if (result.error == kafka::error_code::none) acked_ += measured && step.acks != 0;
   else failed_ += measured;
+  answered();
 }
 
 void kafka_model::poll(std::size_t m) {
   member& mem = members_[m];
   if (!mem.alive) return;
-  auto got = mem.client->poll(now_ms(), [&](const kafka::topic_partition&, const kafka::record& r) {
-    mem.buffer.push_back(decode_payload<record_stamp>(*r.value));
-  });
-  if (!got || *got == 0) {
+  const auto fetch = [this, m] {
+    member& me = members_[m];
+    if (!me.alive) return;
+    std::uint64_t bytes = 64;
+    auto got = me.client->poll(now_ms(), [&](const kafka::topic_partition&, const kafka::record& r) {
+      me.buffer.push_back(decode_payload<record_stamp>(*r.value));
+      bytes += r.size_bytes();
+    });
+    const std::size_t n = got ? *got : 0;
+    if (!resources_) {
+      polled(m, n);
+      return;
+    }
+    // The fetch is the leaders' work; its records cross the links back to the consumer.
+    const auto node = fetch_node(m);
+    resources_->charge(cluster_.meter().rows(), node, [this, m, n, node, bytes] {
+      resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); });
+    }, {});
+    cluster_.meter().clear();
+  };
+  if (!resources_) fetch();
+  else resources_->client_send(1 + static_cast<int>(m), true, fetch_node(m), 64, fetch);
+}
+
+void kafka_model::polled(std::size_t m, std::size_t got) {
+  member& mem = members_[m];
+  if (!mem.alive) return;
+  if (got == 0) {
     sim_.after(mem.group->poll_interval, [this, m] { poll(m); });
     return;
   }
-  mem.delivered += *got;
+  mem.delivered += got;
+  polled_ += got;
   work(m);
 }
 
@@ -115,6 +158,9 @@ void kafka_model::work(std::size_t m) {
 }
 
 void kafka_model::start_measuring() {
+  polled_at_warmup_ = polled_;
+  measured_from_ = sim_.now();
+  if (resources_) resources_->start_measuring();
   lost_at_warmup_ = cluster_.lost_records();
   vanished_at_warmup_ = cluster_.vanished_records();
   bytes_at_warmup_ = cluster_.inter_broker_bytes();
@@ -124,6 +170,7 @@ bool kafka_model::crash(const std::string& target) {
   const auto b = broker_index(target, spec_.brokers);
   if (b < 0) return false;
   cluster_.crash_broker(b, now_ms());
+  if (resources_) fail_acks_of(b);
   return true;
 }
 
@@ -160,6 +207,11 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   v["kafka.produced"] = static_cast<double>(produced_);
   v["kafka.acked"] = static_cast<double>(acked_);
   v["kafka.failed"] = static_cast<double>(failed_);
+  // Records handed to consumers per second of the window, whenever they were produced.
+  v["kafka.delivered_rate"] = static_cast<double>(polled_ - polled_at_warmup_) / std::max(1e-9, (sim_.now() - measured_from_).seconds());
+  if (resources_) {
+    for (std::int32_t b = 0; b < spec_.brokers; ++b) v[fmt::format("broker.{}.cpu", b)] = resources_->utilization(node_of(b));
+  }
   v["kafka.lost"] = static_cast<double>(cluster_.lost_records() - lost_at_warmup_);
   v["kafka.vanished"] = static_cast<double>(cluster_.vanished_records() - vanished_at_warmup_);
   v["kafka.consumed"] = static_cast<double>(ledger_.consumed());

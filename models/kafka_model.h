@@ -1,16 +1,23 @@
 // The Kafka side of a simulated system: a cluster from the broker core, producers' records from
-// produce steps, and consumer groups that poll, work through records and commit, with replication
-// ticks, session timeouts and faults (broker crash and restart, a consumer that dies).
+// produce steps, and consumer groups that poll, work through records and commit, with session
+// timeouts and faults (broker crash and restart, a consumer that dies). With profile `ideal`
+// nothing costs time and followers copy on a tick. Otherwise the work is priced on the brokers'
+// resources: the producer batches per partition (batch.size, linger.ms, 5 requests in flight
+// per broker), followers fetch continuously over the links and long-poll when caught up
+// (replica.fetch.wait.max.ms), acks=all is answered once the high watermark passes the batch,
+// and consumers fetch over their links — only below the high watermark, in every acks mode.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "broker/kafka/client.h"
+#include "models/cluster_resources.h"
 #include "models/kafka_side.h"
 #include "models/record_ledger.h"
 #include "models/system.h"
@@ -23,12 +30,13 @@ namespace mqlab::models {
 class kafka_model final : public kafka_side {
  public:
   /// `sim` and `spec` must outlive the model.
-  kafka_model(sim::simulator& sim, const kafka_spec& spec, const sim::random_streams& streams);
+  kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs, const sim::random_streams& streams);
 
   bool enabled() const override { return spec_.brokers > 0; }
   /// Schedules replication ticks and the consumers' first polls.
   void start() override;
-  void produce(const produce_step& step, sim::sim_time created, bool measured) override;
+  void produce(const produce_step& step, sim::sim_time created, bool measured, done_fn answered) override;
+  bool fault_resources(const std::string& target, const resource_fault& f) override;
   void start_measuring() override;
   bool crash(const std::string& target) override;
   bool restart(const std::string& target) override;
@@ -51,11 +59,70 @@ class kafka_model final : public kafka_side {
   void tick();
   void heartbeat(std::size_t m);
   void poll(std::size_t m);
+  /// Takes what a poll returned into the member's buffer and starts working through it.
+  void polled(std::size_t m, std::size_t got);
   void work(std::size_t m);
+  broker::kafka::record make_record(const produce_step& step, sim::sim_time created, bool measured);
+
+  // Priced (kafka_replication.cc).
+  /// A batch on its way to a partition's leader, and who waits for its answer.
+  struct batch {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int8_t acks = 1;
+    std::vector<broker::kafka::record> records;
+    std::vector<done_fn> waiting;
+    std::vector<bool> measured;
+    std::size_t bytes = 0;
+    std::int32_t broker = -1;     // the leader it was sent to
+    std::int64_t end_offset = 0;  // acks=all: answered once the high watermark reaches it
+    bool linger_armed = false;
+    bool in_flight = false;       // counted against the producer's in-flight limit
+    sim::sim_time first_sent;     // retries stop delivery.timeout.ms after it
+  };
+  /// A follower broker's replica fetcher for the partitions one leader broker leads
+  /// (num.replica.fetchers = 1: one request covers them all).
+  struct fetcher {
+    std::int32_t follower = 0, leader = 0;
+    bool parked = false;   // long-polling at the leader, caught up
+    sim::event_id timeout;
+    struct part {
+      std::string topic;
+      std::int32_t partition = 0;
+      std::vector<broker::kafka::record> records;
+    };
+    std::vector<part> fetched;
+  };
+  void start_priced();
+  void add_record(const produce_step& step, broker::kafka::record r, bool measured, done_fn answered);
+  /// Closes a partition's open batch and sends it.
+  void send_batch(batch& open);
+  void send_to_leader(std::uint32_t b);
+  void batch_arrives(std::uint32_t b);
+  void answer(std::uint32_t b, bool ok);
+  void check_acks(std::int32_t leader);
+  void fail_acks_of(std::int32_t broker);
+  void fetch_round(std::size_t f);
+  void fetch_at_leader(std::size_t f);
+  void fetched_at_follower(std::size_t f);
+  void wake_fetchers(std::int32_t leader);
+  void housekeeping();
+  /// Where consumer `m` fetches from: the leader of its first partition (broker 0 if it has none).
+  broker::node_id fetch_node(std::size_t m) const;
+  broker::node_id node_of(std::int32_t b) const { return broker::node_id{static_cast<std::uint32_t>(b)}; }
+  std::int32_t leader_of(const std::string& topic, std::int32_t p) const { return cluster_.partition(topic, p).leader; }
 
   sim::simulator& sim_;
   const kafka_spec& spec_;
+  const cost_model& costs_;
   broker::kafka::cluster cluster_;
+  std::optional<cluster_resources> resources_;  // none when ideal
+  std::map<std::pair<std::string, std::int32_t>, batch> open_;  // per partition, filling
+  std::vector<batch> batches_;            // sent, awaiting their answer (pooled)
+  std::vector<std::uint32_t> free_batches_;
+  std::vector<std::uint32_t> awaiting_hw_;  // acks=all batches appended, waiting for the high watermark
+  std::vector<int> in_flight_;            // per broker: produce requests the producer has out
+  std::vector<fetcher> fetchers_;
   sim::rng key_rng_;
   std::vector<member> members_;
   std::int32_t round_robin_ = 0;
@@ -64,6 +131,8 @@ class kafka_model final : public kafka_side {
   std::vector<broker::kafka::shared_bytes> key_names_;  // "key-N", made once and shared by its records
   record_ledger ledger_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
+  std::uint64_t polled_ = 0, polled_at_warmup_ = 0;
+  sim::sim_time measured_from_;  // the end of the warm-up, for rates  // records handed to consumers, measured or not
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;
 };
 

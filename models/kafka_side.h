@@ -22,7 +22,9 @@ class kafka_side {
   virtual bool enabled() const = 0;
   /// At time zero of the run.
   virtual void start() = 0;
-  virtual void produce(const produce_step& step, sim::sim_time created, bool measured) = 0;
+  /// Produces a record; `answered` runs when the producer may go on: at once for acks=0 and
+  /// where the side has no costs, else once the broker's produce response has come back.
+  virtual void produce(const produce_step& step, sim::sim_time created, bool measured, done_fn answered) = 0;
   /// At the end of the warm-up.
   virtual void start_measuring() = 0;
   /// "broker-N" crash/restart; returns false if the target is not a broker.
@@ -34,6 +36,8 @@ class kafka_side {
   virtual std::int64_t lag() const = 0;
   /// Real time only: hands over what arrived meanwhile (delivery reports); called often.
   virtual void pump() {}
+  /// Slows, pauses or degrades broker `target`'s resources; false if it names no broker.
+  virtual bool fault_resources(const std::string&, const resource_fault&) { return false; }
   /// At the end of the run: adds the Kafka metrics to `values`, the end-to-end latencies to `e2e`.
   virtual void collect(std::map<std::string, double>& values, sim::histogram& e2e) = 0;
 };

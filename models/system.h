@@ -56,6 +56,8 @@ struct produce_step {
   std::int8_t acks = 1;          // 0, 1 or -1 (all)
   std::uint32_t record_bytes = 100;
   sim::duration cost;
+  std::uint32_t batch_size = 16384;  // batch.size: a partition's batch leaves when it is this full...
+  sim::duration linger;              // linger.ms: ...or this long after its first record (0: at once)
 };
 
 /// Send a JMS message to a queue or topic of the simulated ActiveMQ-style broker, go on after `cost`.
@@ -160,7 +162,8 @@ struct kafka_group_spec {
 struct kafka_spec {
   std::int32_t brokers = 0;  // 0: no Kafka cluster
   std::vector<kafka_topic_spec> topics;
-  sim::duration replication_interval = sim::duration::milliseconds(10);  // followers fetch this often
+  sim::duration replication_interval = sim::duration::milliseconds(10);  // profile ideal: followers copy this often
+  sim::duration replica_fetch_wait_max = sim::duration::milliseconds(500);  // replica.fetch.wait.max.ms
   sim::duration replica_lag_time_max = sim::duration::seconds(10);
   std::vector<kafka_group_spec> groups;
 };

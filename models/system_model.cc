@@ -121,7 +121,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       real_time_(environment.real_time),
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
-                               : std::make_unique<kafka_model>(sim_, spec.kafka, streams_)),
+                               : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
       jms_(sim_, spec.jms, streams_) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
@@ -182,8 +182,7 @@ void system_model::advance(std::int64_t id) {
   } else if (const auto* prod = std::get_if<produce_step>(&step.step)) {
     sim_.after(prod->cost, [this, id, prod] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
-      kafka_->produce(*prod, tk.created, tk.measured);
-      advance(id);
+      kafka_->produce(*prod, tk.created, tk.measured, [this, id] { advance(id); });
     });
   } else if (const auto* snd = std::get_if<send_step>(&step.step)) {
     sim_.after(snd->cost, [this, id, snd] {
@@ -322,7 +321,9 @@ void system_model::apply(const fault_spec& f) {
     case fault_kind::resume_station: stations_.at(f.target)->resume(); break;
     case fault_kind::partition: amqp_->partition(parse_node(f.target), parse_node(f.other)); break;
     case fault_kind::heal: amqp_->heal(parse_node(f.target), parse_node(f.other)); break;
-    case fault_kind::resources: amqp_->fault_resources(parse_node(f.target), f.resources); break;
+    case fault_kind::resources:
+      if (!kafka_->fault_resources(f.target, f.resources)) amqp_->fault_resources(parse_node(f.target), f.resources);
+      break;
     case fault_kind::kill_consumer: {
       if (kafka_->kill(f.target, f.index)) break;
       int seen = 0;

@@ -113,7 +113,8 @@ class net_kafka final : public models::kafka_side {
     for (auto& m : members_) m->thread = std::jthread([this, m = m.get()] { consume(*m); });
   }
 
-  void produce(const models::produce_step& step, sim::sim_time created, bool measured) override {
+  void produce(const models::produce_step& step, sim::sim_time created, bool measured, models::done_fn answered) override {
+    answered();  // the producer's own batching and acks stay inside librdkafka here
     const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
     const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
     const std::string value = models::encode_payload(
@@ -370,9 +371,13 @@ class net_kafka final : public models::kafka_side {
 
 }  // namespace
 
+namespace {
+const models::cost_model ideal_costs;  // a side with no brokers prices nothing
+}  // namespace
+
 std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
                                                    const sim::random_streams& streams) {
-  if (spec.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec, streams);
+  if (spec.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec, ideal_costs, streams);
   return std::make_unique<net_kafka>(sim, spec, streams);
 }
 

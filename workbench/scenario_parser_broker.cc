@@ -13,7 +13,7 @@ namespace mqlab::workbench::detail {
 std::optional<models::produce_step> parser::produce(const YAML::Node& n, const YAML::Node& cost,
                                                     const models::system_spec& s) {
   if (!r_.is_map(n, "produce")) return std::nullopt;
-  r_.check_keys(n, {"topic", "keys", "keyed", "acks", "bytes"}, "produce");
+  r_.check_keys(n, {"topic", "keys", "keyed", "acks", "bytes", "batch_size", "linger"}, "produce");
   models::produce_step p;
   if (!r_.require(n, "topic", "produce")) return std::nullopt;
   p.topic = r_.text(n["topic"], "topic").value_or("");
@@ -35,13 +35,18 @@ std::optional<models::produce_step> parser::produce(const YAML::Node& n, const Y
     else r_.error(n["acks"], fmt::format("acks must be 0, 1 or all, got '{}'", a));
   }
   if (n["bytes"]) p.record_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
+  if (n["batch_size"]) p.batch_size = static_cast<std::uint32_t>(r_.integer(n["batch_size"], "batch_size", 1, 64 << 20).value_or(16384));
+  if (n["linger"]) p.linger = r_.duration(n["linger"], "linger").value_or(p.linger);
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;
 }
 
 void parser::kafka(const YAML::Node& n, models::system_spec& s) {
   if (!r_.is_map(n, "kafka")) return;
-  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max"}, "kafka");
+  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max", "replica_fetch_wait_max", "node"},
+                "kafka");
+  if (n["node"]) read_node_resources(r_, n["node"], s.costs);
+  if (n["replica_fetch_wait_max"]) s.kafka.replica_fetch_wait_max = r_.duration(n["replica_fetch_wait_max"], "replica_fetch_wait_max").value_or(s.kafka.replica_fetch_wait_max);
   auto& k = s.kafka;
   k.brokers = n["brokers"] ? static_cast<std::int32_t>(r_.integer(n["brokers"], "brokers", 1, 64).value_or(1)) : 1;
   if (n["replication_interval"]) k.replication_interval = r_.duration(n["replication_interval"], "replication_interval").value_or(k.replication_interval);

@@ -62,6 +62,7 @@ error_code cluster::create_topic(const std::string& name, const topic_config& co
   topic_state t{config, {}};
   for (std::int32_t p = 0; p < config.partitions; ++p) {
     partition_state ps;
+    ps.process = (static_cast<std::uint64_t>(topics_.size()) + 1) << 32 | static_cast<std::uint32_t>(p);
     for (std::int32_t i = 0; i < config.replication_factor; ++i) {
       const std::int32_t b = (p + i) % brokers_;
       ps.replicas.push_back(b);
@@ -102,6 +103,21 @@ const partition_state& cluster::partition(const std::string& topic, std::int32_t
 std::int64_t cluster::log_end_offset(const std::string& topic, std::int32_t p) const {
   const auto& ps = partition(topic, p);
   return ps.leader < 0 ? ps.high_watermark : ps.logs.at(ps.leader).log_end_offset();
+}
+
+void cluster::charge_fetch(std::int32_t leader, std::uint64_t bytes) const {
+  const work_site site{node_id{static_cast<std::uint32_t>(leader)}, 0};
+  meter_.charge(site, work_kind::fetch);
+  meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
+}
+
+void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records,
+                            std::uint64_t bytes) const {
+  // Kafka appends to the page cache: the disk takes the bytes, no fsync (flush.messages is off).
+  const work_site site{node_id{static_cast<std::uint32_t>(replica)}, ps.process};
+  meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records));
+  meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
+  meter_.charge(site, work_kind::persist_bytes, static_cast<std::uint32_t>(bytes));
 }
 
 void cluster::update_high_watermark(partition_state& ps) {
@@ -160,6 +176,11 @@ std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std
     return std::unexpected(error_code::not_leader_or_follower);
   }
   auto records = lacking(*ps, follower, max_records);
+  if (meter_.enabled()) {
+    std::uint64_t bytes = 0;
+    for (const auto& r : records) bytes += r.size_bytes();
+    charge_fetch(ps->leader, bytes);
+  }
   if (records.empty()) {
     note_caught_up(*ps, follower, now_ms);
     update_high_watermark(*ps);
@@ -171,6 +192,11 @@ void cluster::follower_append(const std::string& topic, std::int32_t p, std::int
                               std::vector<record> records, std::int64_t now_ms) {
   partition_state* ps = find(topic, p);
   if (ps == nullptr || ps->leader < 0 || follower == ps->leader || !ps->logs.contains(follower)) return;
+  if (meter_.enabled()) {
+    std::uint64_t bytes = 0;
+    for (const auto& r : records) bytes += r.size_bytes();
+    charge_append(*ps, follower, records.size(), bytes);
+  }
   append_to(*ps, follower, std::move(records), now_ms);
   update_high_watermark(*ps);
 }
@@ -216,9 +242,15 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
   }
   partition_log& leader = ps->logs.at(ps->leader);
   const std::int64_t base = leader.log_end_offset();
+  std::uint64_t bytes = 0;
   for (auto& r : records) {
     if (r.timestamp_ms == 0) r.timestamp_ms = now_ms;
+    if (meter_.enabled()) bytes += r.size_bytes();
     leader.append(std::move(r));
+  }
+  if (meter_.enabled()) {
+    meter_.charge({node_id{static_cast<std::uint32_t>(ps->leader)}, 0}, work_kind::frame);
+    charge_append(*ps, ps->leader, records.size(), bytes);
   }
   if (a == acks::all && !follower_fetching_) {
     // The leader waits for every ISR member: model the followers' fetch as immediate.

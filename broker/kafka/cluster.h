@@ -18,6 +18,7 @@
 #include "broker/kafka/errors.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/log.h"
+#include "broker/work.h"
 
 namespace mqlab::broker::kafka {
 
@@ -54,6 +55,7 @@ struct partition_state {
   std::map<std::int32_t, std::int64_t> caught_up_ms;     // last time each follower matched the leader
   std::map<std::int32_t, std::int64_t> epoch_start;      // leader epoch -> its first offset (KIP-101)
   std::map<std::int32_t, std::int32_t> replica_epoch;    // the epoch each replica last followed
+  std::uint64_t process = 0;  // the work site of this partition's log on each replica (its lock)
 };
 
 class cluster {
@@ -84,7 +86,14 @@ class cluster {
     }
     const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
     if (ps.leader < 0) return std::unexpected(error_code::leader_not_available);
-    return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
+    if (!meter_.enabled()) return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
+    std::uint64_t bytes = 0;
+    auto got = ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, [&](const record& r) {
+      bytes += r.size_bytes();
+      f(r);
+    });
+    charge_fetch(ps.leader, bytes);
+    return got;
   }
   /// Followers fetch from their leaders; the ISR and high watermarks follow.
   void replicate(std::int64_t now_ms);
@@ -131,6 +140,10 @@ class cluster {
   /// the group has committed, as kafka-consumer-groups --describe shows it.
   std::map<topic_partition, std::int64_t> group_lag(const std::string& group) const;
 
+  /// The work calls did (off until enabled): produce requests on the leader's CPU, appends on
+  /// each replica's partition log, fetches (consumers' and followers') on the leader's CPU.
+  work_meter& meter() const { return meter_; }
+
   group_coordinator& groups() { return groups_; }
   const group_coordinator& groups() const { return groups_; }
 
@@ -163,6 +176,8 @@ class cluster {
   void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
+  void charge_fetch(std::int32_t leader, std::uint64_t bytes) const;
+  void charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records, std::uint64_t bytes) const;
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
 
@@ -175,6 +190,7 @@ class cluster {
   std::vector<coordination::session_id> sessions_;
   std::uint64_t lost_ = 0, truncated_ = 0, vanished_ = 0, inter_broker_bytes_ = 0;
   bool follower_fetching_ = false;
+  mutable work_meter meter_;  // counting is not a change of state: const reads charge it too
 };
 
 }  // namespace mqlab::broker::kafka
