@@ -29,6 +29,7 @@ struct run_options {
   std::string mode = "sim";
   std::optional<std::uint64_t> seed;
   std::vector<std::string> sets;
+  std::vector<std::string> variants;  // empty: all
   std::string out = "results";
   bool json = false;
   bool quiet = false;
@@ -119,6 +120,12 @@ int run(const run_options& o) {
     fmt::print(stderr, "{}", sc.error().format(o.file));
     return 2;
   }
+  if (!o.variants.empty()) {
+    if (auto kept = workbench::keep_variants(*sc, o.variants); !kept) {
+      fmt::print(stderr, "mqlab run: --variant: {}: {}\n", o.file, kept.error());
+      return 2;
+    }
+  }
   if (auto ok = mode == workbench::run_mode::net ? workbench::net_mode_support(*sc) : std::expected<void, std::string>{}; !ok) {
     fmt::print(stderr, "mqlab run: --mode net: {}: {}\n", o.file, ok.error());
     return 2;
@@ -184,6 +191,7 @@ void add_scenario_commands(CLI::App& app, int& exit_code) {
   run_cmd->add_option("--mode", o->mode, "sim (discrete-event simulation) or net (real network)")->capture_default_str();
   run_cmd->add_option("--seed", o->seed, "Override the scenario's seed");
   run_cmd->add_option("--set", o->sets, "Override a field: --set duration=10s --set stations.db.servers=8");
+  run_cmd->add_option("--variant", o->variants, "Run only this variant (repeatable), with the expectations about it");
   run_cmd->add_option("--out", o->out, "Results root directory, or - for none")->capture_default_str();
   run_cmd->add_flag("--json", o->json, "Print run.json to stdout instead of the table");
   run_cmd->add_flag("--quiet", o->quiet, "No progress bar");

@@ -140,7 +140,11 @@ sim::sim_time link::transmit(std::uint64_t bytes, sim::sim_time ready) {
 }
 
 void link::send(std::uint64_t bytes, done_fn done, sim::sim_time ready) {
-  const sim::sim_time sent = transmit(bytes, ready);
+  // The bytes stream in from upstream (a NIC) until `ready`: the link carries them as they come
+  // (packet by packet), so it finishes at its own pace or when the last byte comes, whichever
+  // is later, not after the two one after the other.
+  transmit_free_ = std::max(std::max(transmit_free_, sim_.now()) + transmission(bytes, config_.bandwidth), ready);
+  const sim::sim_time sent = transmit_free_;
   const sim::duration latency = sim::duration::from_seconds(config_.latency.sample(rng_));
   last_arrival_ = std::max(last_arrival_, sent + latency);
   sim_.at(last_arrival_, std::move(done));

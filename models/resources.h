@@ -117,8 +117,8 @@ struct link_config {
 class link {
  public:
   link(sim::simulator& sim, link_config config, sim::rng rng);
-  /// Sends `bytes`, not before `ready` (e.g. when a NIC has put them on the wire); `done` runs
-  /// when they have arrived at the other end.
+  /// Sends `bytes` that an upstream stage (a NIC) hands over until `ready`, carrying them as
+  /// they come; `done` runs when they have arrived at the other end.
   void send(std::uint64_t bytes, done_fn done, sim::sim_time ready = {});
   /// Takes the transmitter for `bytes` without a delivery: when they will have left. A node's
   /// NIC is a link used this way, in front of the links it feeds.

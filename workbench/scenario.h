@@ -23,6 +23,7 @@ struct expectation {
   double tolerance = 0;          // for approx: absolute, or relative when tolerance_relative
   bool tolerance_relative = true;
   int line = 0;
+  bool sim_only = false;         // checked in --mode sim only (a cost the profile prices)
   std::string text;              // as written, for reports: "async.response.mean ≈ 55ms ± 3%"
 };
 
@@ -45,5 +46,9 @@ using overrides = std::vector<std::pair<std::string, std::string>>;
 /// Reads and validates a scenario; on failure the diagnostics list every problem found.
 std::expected<scenario, diagnostics> load_scenario(const std::string& path, const overrides& sets = {});
 std::expected<scenario, diagnostics> parse_scenario(const std::string& yaml_text, const overrides& sets = {});
+
+/// Keeps only the named variants (in file order) and the expectations about them; the error
+/// names a variant the scenario does not have and lists those it has.
+std::expected<void, std::string> keep_variants(scenario& sc, const std::vector<std::string>& names);
 
 }  // namespace mqlab::workbench

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
@@ -335,9 +336,10 @@ void parser::expectations(const YAML::Node& n, scenario& sc) {
   std::vector<std::string> variants;
   for (const auto& v : sc.variants) variants.push_back(v.name);
   for (const auto& e : n) {
-    r_.check_keys(e, {"metric", "approx", "within", "max", "min", "equals"}, "an expectation");
+    r_.check_keys(e, {"metric", "approx", "within", "max", "min", "equals", "sim_only"}, "an expectation");
     if (!r_.require(e, "metric", "an expectation")) continue;
     expectation x;
+    if (e["sim_only"]) x.sim_only = r_.boolean(e["sim_only"], "sim_only").value_or(false);
     x.metric = r_.text(e["metric"], "metric").value_or("");
     x.line = e.Mark().line + 1;
     const std::string variant = x.metric.substr(0, x.metric.find('.'));
@@ -440,6 +442,20 @@ std::expected<scenario, diagnostics> parse_scenario(const std::string& yaml_text
   }
   if (!d.empty() || !sc) return std::unexpected(d);
   return std::move(*sc);
+}
+
+std::expected<void, std::string> keep_variants(scenario& sc, const std::vector<std::string>& names) {
+  std::vector<std::string> have;
+  for (const auto& v : sc.variants) have.push_back(v.name);
+  for (const auto& n : names) {
+    if (std::find(have.begin(), have.end(), n) == have.end()) {
+      return std::unexpected(fmt::format("no variant '{}' (the scenario has: {})", n, fmt::join(have, ", ")));
+    }
+  }
+  const auto kept = [&](const std::string& name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+  std::erase_if(sc.variants, [&](const variant& v) { return !kept(v.name); });
+  std::erase_if(sc.expect, [&](const expectation& e) { return !kept(e.metric.substr(0, e.metric.find('.'))); });
+  return {};
 }
 
 std::expected<scenario, diagnostics> load_scenario(const std::string& path, const overrides& sets) {

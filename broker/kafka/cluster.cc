@@ -105,10 +105,9 @@ std::int64_t cluster::log_end_offset(const std::string& topic, std::int32_t p) c
   return ps.leader < 0 ? ps.high_watermark : ps.logs.at(ps.leader).log_end_offset();
 }
 
-void cluster::charge_fetch(std::int32_t leader, std::uint64_t bytes) const {
-  const work_site site{node_id{static_cast<std::uint32_t>(leader)}, 0};
-  meter_.charge(site, work_kind::fetch);
-  meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
+void cluster::charge_fetch(std::int32_t leader) const {
+  // Kafka serves fetches from the page cache with sendfile: the bytes cost the NIC, not the CPU.
+  meter_.charge({node_id{static_cast<std::uint32_t>(leader)}, 0}, work_kind::fetch);
 }
 
 void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records,
@@ -176,11 +175,7 @@ std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std
     return std::unexpected(error_code::not_leader_or_follower);
   }
   auto records = lacking(*ps, follower, max_records);
-  if (meter_.enabled()) {
-    std::uint64_t bytes = 0;
-    for (const auto& r : records) bytes += r.size_bytes();
-    charge_fetch(ps->leader, bytes);
-  }
+  charge_fetch(ps->leader);
   if (records.empty()) {
     note_caught_up(*ps, follower, now_ms);
     update_high_watermark(*ps);

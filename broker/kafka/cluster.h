@@ -86,14 +86,8 @@ class cluster {
     }
     const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
     if (ps.leader < 0) return std::unexpected(error_code::leader_not_available);
-    if (!meter_.enabled()) return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
-    std::uint64_t bytes = 0;
-    auto got = ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, [&](const record& r) {
-      bytes += r.size_bytes();
-      f(r);
-    });
-    charge_fetch(ps.leader, bytes);
-    return got;
+    charge_fetch(ps.leader);
+    return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
   }
   /// Followers fetch from their leaders; the ISR and high watermarks follow.
   void replicate(std::int64_t now_ms);
@@ -176,7 +170,7 @@ class cluster {
   void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
-  void charge_fetch(std::int32_t leader, std::uint64_t bytes) const;
+  void charge_fetch(std::int32_t leader) const;
   void charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records, std::uint64_t bytes) const;
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);

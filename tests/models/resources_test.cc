@@ -104,6 +104,18 @@ TEST(link, transmissions_queue_fifo_behind_each_other) {
                                              sim_time() + duration::milliseconds(4)}));
 }
 
+TEST(link, carries_bytes_as_an_upstream_nic_hands_them_over) {
+  // A 1 MB/s NIC feeds a 10 MB/s link: 5000 bytes leave the NIC after 5 ms and the link carries
+  // them as they come, so they arrive 5 ms + latency later, not 5 ms + 0.5 ms + latency.
+  sim::simulator sim;
+  link nic(sim, {sim::distribution::constant(0), 1e6}, sim::rng(1));
+  link wire(sim, {sim::distribution::constant(0.0001), 1e7}, sim::rng(2));
+  sim_time arrived;
+  wire.send(5000, [&] { arrived = sim.now(); }, nic.transmit(5000));
+  sim.run();
+  EXPECT_EQ(arrived, sim_time() + duration::microseconds(5000 + 100));
+}
+
 TEST(link, keeps_order_whatever_the_latency_samples) {
   sim::simulator sim;
   link l(sim, {sim::distribution::exponential(0.001), 1e9}, sim::rng(5));
