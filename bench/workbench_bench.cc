@@ -1,6 +1,7 @@
-// Scenario benchmarks: simulated requests per wall second for the async-registration lab and
-// simulated records per wall second for a Kafka lab at 100 000 records/s, every message
-// through the broker core.
+// Scenario benchmarks: simulated requests per wall second for the async-registration lab,
+// simulated records per wall second for a Kafka lab at 100 000 records/s, and simulated
+// messages per wall second for the knee lab just below its knee; every message through the
+// broker core, priced with profiles/default.yaml.
 #include <benchmark/benchmark.h>
 
 #include "workbench/runner.h"
@@ -46,5 +47,12 @@ void BM_ScenarioKafka(benchmark::State& state) {
                   "keyed", "kafka.produced");
 }
 BENCHMARK(BM_ScenarioKafka)->Unit(benchmark::kMillisecond);
+
+void BM_ScenarioKnee(benchmark::State& state) {
+  // Lab 16 at 55 000 msg/s for 6 s: one queue near saturation, 16 consumers, every publish,
+  // delivery and ack priced on the node's processes and links.
+  run_lab_variant(state, "16-the-knee.yaml", {{"warmup", "0s"}}, "r55k", "published");
+}
+BENCHMARK(BM_ScenarioKnee)->Unit(benchmark::kMillisecond);
 
 }  // namespace

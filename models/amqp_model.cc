@@ -73,7 +73,7 @@ void amqp_model::send(outgoing o) {
     o.answered = [] {};
   }
   const std::uint64_t bytes = o.body.size() + 64;
-  const std::uint32_t held = publishes_.put(std::move(o));
+  const std::uint32_t held = publishes_.acquire(std::move(o));
   resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
                           [this, held] { arrive(publishes_.take(held)); });
 }
@@ -200,7 +200,7 @@ void amqp_model::handle_events(broker::node_id origin, done_fn processed) {
     return;
   }
   // Deliveries and returns leave when the processes are done; confirms once disks and mirrors are.
-  const std::uint32_t slot = park();
+  const std::uint32_t slot = parked_.acquire();
   parked& p = parked_[slot];
   broker_.take_events_into(p.now);
   const auto confirms = std::stable_partition(p.now.begin(), p.now.end(),
@@ -212,16 +212,6 @@ void amqp_model::handle_events(broker::node_id origin, done_fn processed) {
                      [this, slot] { released_later(slot); });
   broker_.meter().clear();
   watch_deadline();
-}
-
-std::uint32_t amqp_model::park() {
-  if (free_parked_.empty()) {
-    parked_.emplace_back();
-    return static_cast<std::uint32_t>(parked_.size() - 1);
-  }
-  const std::uint32_t i = free_parked_.back();
-  free_parked_.pop_back();
-  return i;
 }
 
 void amqp_model::released_now(std::uint32_t slot) {
@@ -241,26 +231,7 @@ void amqp_model::released_later(std::uint32_t slot) {
   release(batch);
   batch.clear();
   parked_[slot].later.swap(batch);
-  free_parked_.push_back(slot);
-}
-
-template <typename T>
-std::uint32_t amqp_model::transit<T>::put(T v) {
-  if (free.empty()) {
-    items.push_back(std::move(v));
-    return static_cast<std::uint32_t>(items.size() - 1);
-  }
-  const std::uint32_t i = free.back();
-  free.pop_back();
-  items[i] = std::move(v);
-  return i;
-}
-
-template <typename T>
-T amqp_model::transit<T>::take(std::uint32_t i) {
-  T v = std::move(items[i]);
-  free.push_back(i);
-  return v;
+  parked_.release(slot);
 }
 
 void amqp_model::on_delivery(const amqp::delivery& d) {
@@ -295,7 +266,7 @@ void amqp_model::release(std::vector<amqp::event>& batch) {
         const broker::node_id to = first_up(s.slot.group->node);
         const broker::node_id from = broker_.owner_of("/", s.slot.group->queue).value_or(to);
         const std::uint64_t bytes = d->msg->body_size() + 64;
-        const std::uint32_t held = deliveries_.put(std::move(*d));
+        const std::uint32_t held = deliveries_.acquire(std::move(*d));
         const auto to_consumer = [this, consumer, to, bytes, held] {
           resources_->client_send(1 + consumer, false, to, bytes, [this, held] { on_delivery(deliveries_.take(held)); });
         };

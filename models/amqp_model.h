@@ -17,6 +17,7 @@
 #include "broker/amqp/broker.h"
 #include "models/amqp_side.h"
 #include "models/cluster_resources.h"
+#include "models/slot_pool.h"
 #include "sim/simulator.h"
 
 namespace mqlab::models {
@@ -68,17 +69,8 @@ class amqp_model final : public amqp_side {
     std::vector<broker::amqp::event> now, later;
     done_fn processed;
   };
-  std::uint32_t park();
   void released_now(std::uint32_t slot);
   void released_later(std::uint32_t slot);
-  /// A pooled slot for something in flight over a link (a delivery, a publish).
-  template <typename T>
-  struct transit {
-    std::vector<T> items;
-    std::vector<std::uint32_t> free;
-    std::uint32_t put(T v);
-    T take(std::uint32_t i);
-  };
   void open_producer(broker::node_id node);
 
   // Publishing. RabbitMQ's credit flow lets a channel have `publish_credit` messages that its
@@ -107,11 +99,9 @@ class amqp_model final : public amqp_side {
   broker::amqp::channel_ref producer_, confirming_;  // the producer's plain and confirm-mode channels
   std::uint64_t confirm_sequence_ = 0;
   std::unordered_map<std::uint64_t, done_fn> awaiting_confirm_;
-  std::vector<parked> parked_;
-  std::vector<std::uint32_t> free_parked_;
-  std::vector<broker::amqp::event> releasing_;  // scratch of release()
-  transit<broker::amqp::delivery> deliveries_;
-  transit<outgoing> publishes_;
+  slot_pool<parked> parked_;
+  slot_pool<broker::amqp::delivery> deliveries_;  // on their way to consumers
+  slot_pool<outgoing> publishes_;                 // on their way to the broker
   int credit_ = publish_credit;
   std::deque<outgoing> blocked_;
   std::vector<subscriber> subscribers_;

@@ -85,19 +85,9 @@ void cluster_resources::degrade_client(int client, const resource_fault& f) {
   client_link(client, false).degrade(f.latency, f.bandwidth);
 }
 
-std::uint32_t cluster_resources::new_call() {
-  if (free_calls_.empty()) {
-    calls_.emplace_back();
-    return static_cast<std::uint32_t>(calls_.size() - 1);
-  }
-  const std::uint32_t c = free_calls_.back();
-  free_calls_.pop_back();
-  return c;
-}
-
 void cluster_resources::charge(std::span<const broker::work_row> rows, broker::node_id origin, done_fn processed,
                                done_fn settled) {
-  const std::uint32_t c = new_call();
+  const std::uint32_t c = calls_.acquire();  // a reused call keeps its parts' capacity
   call& cl = calls_[c];
   cl.parts.clear();
   cl.processed = std::move(processed);
@@ -190,7 +180,7 @@ void cluster_resources::part_settled(std::uint32_t c) {
   call& cl = calls_[c];
   if (--cl.unsettled > 0) return;
   done_fn d = std::move(cl.settled);
-  free_calls_.push_back(c);
+  calls_.release(c);
   if (d) d();
 }
 

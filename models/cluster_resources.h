@@ -16,6 +16,7 @@
 
 #include "broker/work.h"
 #include "models/resources.h"
+#include "models/slot_pool.h"
 #include "models/system.h"
 #include "sim/random.h"
 #include "sim/simulator.h"
@@ -75,7 +76,6 @@ class cluster_resources {
   serial_process& process(broker::node_id n, std::uint64_t id);
   /// Runs `work` on process `id` of node `n`, or on the node's shared CPU for id 0.
   void run_on(broker::node_id n, std::uint64_t id, sim::duration work, done_fn done);
-  std::uint32_t new_call();
   void run_parts(std::uint32_t c, broker::node_id origin);
   void run_owner(std::uint32_t c, std::size_t p, broker::node_id origin);
   void run_mirror(std::uint32_t c, const part& m);
@@ -92,8 +92,7 @@ class cluster_resources {
   std::vector<std::unique_ptr<link>> client_links_;  // [2 * client + (up ? 0 : 1)]
   sim::random_streams streams_;
   std::string name_;
-  std::vector<call> calls_;
-  std::vector<std::uint32_t> free_calls_;
+  slot_pool<call> calls_;
 };
 
 }  // namespace mqlab::models

@@ -19,6 +19,7 @@
 #include "broker/kafka/client.h"
 #include "models/cluster_resources.h"
 #include "models/kafka_side.h"
+#include "models/slot_pool.h"
 #include "models/record_ledger.h"
 #include "models/system.h"
 #include "sim/histogram.h"
@@ -118,8 +119,7 @@ class kafka_model final : public kafka_side {
   broker::kafka::cluster cluster_;
   std::optional<cluster_resources> resources_;  // none when ideal
   std::map<std::pair<std::string, std::int32_t>, batch> open_;  // per partition, filling
-  std::vector<batch> batches_;            // sent, awaiting their answer (pooled)
-  std::vector<std::uint32_t> free_batches_;
+  slot_pool<batch> batches_;              // sent, awaiting their answer
   std::vector<std::uint32_t> awaiting_hw_;  // acks=all batches appended, waiting for the high watermark
   std::vector<int> in_flight_;            // per broker: produce requests the producer has out
   std::vector<fetcher> fetchers_;

@@ -76,15 +76,7 @@ void kafka_model::add_record(const produce_step& step, kafka::record r, bool mea
 }
 
 void kafka_model::send_batch(batch& open) {
-  std::uint32_t b;
-  if (free_batches_.empty()) {
-    b = static_cast<std::uint32_t>(batches_.size());
-    batches_.emplace_back();
-  } else {
-    b = free_batches_.back();
-    free_batches_.pop_back();
-  }
-  batches_[b] = std::move(open);
+  const std::uint32_t b = batches_.acquire(std::move(open));
   open = batch{};
   batches_[b].linger_armed = false;
   batches_[b].first_sent = sim_.now();
@@ -159,7 +151,7 @@ void kafka_model::answer(std::uint32_t b, bool ok) {
     std::vector<done_fn> waiting = std::move(bt.waiting);
     const std::int32_t broker = bt.broker;
     batches_[b] = batch{};
-    free_batches_.push_back(b);
+    batches_.release(b);
     for (auto& w : waiting) w();
     // Batches held back by the in-flight limit go now.
     for (auto& [key, open] : open_) {
@@ -171,7 +163,7 @@ void kafka_model::answer(std::uint32_t b, bool ok) {
     // Nobody hears back: the request is done when the leader has it (or could not take it).
     for (bool measured : batches_[b].measured) failed_ += measured && !ok;
     batches_[b] = batch{};
-    free_batches_.push_back(b);
+    batches_.release(b);
     return;
   }
   resources_->client_send(0, false, node_of(batches_[b].broker), request_bytes, finish);

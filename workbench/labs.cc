@@ -10,15 +10,17 @@ namespace mqlab::workbench {
 
 namespace fs = std::filesystem;
 
-fs::path bundled_scenarios_dir() {
-  if (const char* env = std::getenv("MQLAB_SCENARIOS")) return env;
+fs::path project_dir(const char* env, const char* name) {
+  if (const char* set = std::getenv(env)) return set;
   std::error_code ec;
   const fs::path exe = fs::canonical("/proc/self/exe", ec);
   for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
-    if (fs::is_directory(p / "scenarios")) return p / "scenarios";
+    if (fs::is_directory(p / name)) return p / name;
   }
-  return "scenarios";
+  return name;
 }
+
+fs::path bundled_scenarios_dir() { return project_dir("MQLAB_SCENARIOS", "scenarios"); }
 
 std::expected<std::vector<fs::path>, std::string> list_scenarios(const fs::path& dir) {
   std::vector<fs::path> files;

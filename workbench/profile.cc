@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "sim/time.h"
+#include "workbench/labs.h"
 
 namespace mqlab::workbench {
 
@@ -91,15 +92,7 @@ fs::path profile_path(const std::string& name_or_path) {
 
 }  // namespace
 
-fs::path bundled_profiles_dir() {
-  if (const char* env = std::getenv("MQLAB_PROFILES")) return env;
-  std::error_code ec;
-  const fs::path exe = fs::canonical("/proc/self/exe", ec);
-  for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
-    if (fs::is_directory(p / "profiles")) return p / "profiles";
-  }
-  return "profiles";
-}
+fs::path bundled_profiles_dir() { return project_dir("MQLAB_PROFILES", "profiles"); }
 
 void read_node_resources(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
   if (!r.is_map(n, "node")) return;
