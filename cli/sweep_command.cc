@@ -9,9 +9,11 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <QtCharts/QChart>
 #include <nlohmann/json.hpp>
 
 #include "cli/progress.h"
+#include "gui/charts.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
 
@@ -23,6 +25,7 @@ struct sweep_options {
   std::vector<std::string> vary;
   std::vector<std::string> metrics;
   std::string csv;
+  std::string png;
   bool quiet = false;
 };
 
@@ -120,6 +123,13 @@ int sweep(const sweep_options& o) {
   for (const auto& a : axes) csv += a.path + ",";
   for (const auto& m : metrics) csv += m + "," + m + ".ci95,";
   csv += "expectations_passed\n";
+  if (!o.png.empty() && (axes.size() != 1 || std::any_of(axes[0].values.begin(), axes[0].values.end(),
+                                                          [](const std::string& v) { return !to_number(v); }))) {
+    fmt::print(stderr, "mqlab sweep: --png draws one numeric --vary; give one with numbers\n");
+    return 2;
+  }
+  std::vector<gui::sweep_series> chart_series;
+  for (const auto& m : metrics) chart_series.push_back({m, {}});
   fmt::print("{}{:>8}\n", header, "expect");
   progress_bar bar("sweeping", !o.quiet);
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
@@ -140,11 +150,25 @@ int sweep(const sweep_options& o) {
         }
       }
       row += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
+      if (found && !o.png.empty()) {
+        chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*to_number(combos[i][0].second), found->mean);
+      }
       csv += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
     }
     csv += r.all_passed() ? "true\n" : "false\n";
     bar.clear();
     fmt::print("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
+  }
+  if (!o.png.empty()) {
+    gui::prepare_headless_environment();
+    gui::ensure_application();
+    auto chart = gui::make_sweep_chart(fmt::format("{}: sweep of {}", scenarios.front().name, axes[0].path), axes[0].path,
+                                       chart_series);
+    if (!chart || !gui::render_png(*chart, o.png, 1000, 600)) {
+      fmt::print(stderr, "mqlab sweep: cannot write {}\n", o.png);
+      return 2;
+    }
+    fmt::print("chart in {}\n", o.png);
   }
   if (!o.csv.empty()) {
     std::ofstream out(o.csv);
@@ -213,6 +237,7 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--vary", o->vary, "PATH=a,b,c or PATH=from..to:step (one or two)")->required();
   cmd->add_option("--metric", o->metrics, "Metric to tabulate, e.g. main.response.p99 (repeatable)");
   cmd->add_option("--csv", o->csv, "Also write the table as CSV to this file");
+  cmd->add_option("--png", o->png, "Also draw each metric against the varied value (one numeric --vary) to this PNG");
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
   cmd->callback([o, &exit_code] { exit_code = sweep(*o); });
 }

@@ -170,7 +170,49 @@ std::unique_ptr<QChart> consumers_chart(const std::vector<named_variant>& varian
   return chart;
 }
 
+/// The series' own axis, from 0 to a little above its largest value.
+QValueAxis* value_axis(const std::string& title, double max) {
+  auto* axis = new QValueAxis();
+  axis->setTitleText(q(title));
+  axis->setRange(0, max > 0 ? max * 1.05 : 1.0);
+  axis->applyNiceNumbers();
+  return axis;
+}
+
 }  // namespace
+
+std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::string& x_title,
+                                         const std::vector<sweep_series>& series) {
+  if (series.empty()) return nullptr;
+  auto chart = std::make_unique<QChart>();
+  chart->setTitle(q(title));
+  auto* x = new QValueAxis();
+  x->setTitleText(q(x_title));
+  double x_min = INFINITY, x_max = -INFINITY;
+  chart->addAxis(x, Qt::AlignBottom);
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    // Latencies are in seconds in the results; people read them in ms.
+    const std::string key = series[i].name.substr(series[i].name.find('.') + 1);
+    const bool seconds = key.starts_with("response.") || key.starts_with("e2e.");
+    const double scale = seconds ? 1e3 : 1.0;
+    auto* line = new QLineSeries();
+    line->setName(q(series[i].name + (seconds ? " (ms)" : "")));
+    double y_max = 0;
+    for (const auto& [vx, vy] : series[i].points) {
+      line->append(vx, vy * scale);
+      y_max = std::max(y_max, vy * scale);
+      x_min = std::min(x_min, vx);
+      x_max = std::max(x_max, vx);
+    }
+    chart->addSeries(line);
+    auto* y = value_axis(series[i].name + (seconds ? " (ms)" : ""), y_max);
+    chart->addAxis(y, i == 0 ? Qt::AlignLeft : Qt::AlignRight);
+    line->attachAxis(x);
+    line->attachAxis(y);
+  }
+  x->setRange(x_min, x_max > x_min ? x_max : x_min + 1);
+  return chart;
+}
 
 std::optional<chart_kind> parse_chart_kind(std::string_view name) {
   for (chart_kind k : all_charts) {

@@ -32,6 +32,18 @@ const char* chart_name(chart_kind kind);
 /// data for this kind (e.g. no consumers).
 std::unique_ptr<QChart> make_chart(const std::vector<nlohmann::json>& runs, chart_kind kind);
 
+/// One metric of a sweep: its value at each value of the varied field.
+struct sweep_series {
+  std::string name;
+  std::vector<std::pair<double, double>> points;  // (varied value, metric)
+};
+
+/// A sweep's chart: each metric against the varied field (`x_title`), one line per metric;
+/// latencies (response.*, e2e.*) are drawn in ms. Each series has its own y axis (rates and
+/// latencies share one chart): the first on the left, the others on the right.
+std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::string& x_title,
+                                         const std::vector<sweep_series>& series);
+
 /// Without a display, selects Qt's offscreen platform; gives Qt a private runtime directory
 /// when XDG_RUNTIME_DIR is unset. Call before creating the QApplication.
 void prepare_headless_environment();
