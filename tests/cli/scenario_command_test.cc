@@ -138,7 +138,22 @@ TEST(sweep_command, tabulates_one_row_per_value_and_rejects_bad_ranges) {
     EXPECT_NEAR(std::stod(line.substr(first + 1, second - first - 1)), 0.5 / servers, 0.05 / servers) << line;
   }
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=5..1").exit_code, 2);
+  EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=1,2 --vary duration=5s,6s --png x.png").exit_code, 2);
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=one,two").exit_code, 2);
+}
+
+TEST(sweep_command, draws_the_metrics_against_the_varied_value) {
+  const auto path = write_file("small-png.yaml", small);
+  const auto png = ::testing::TempDir() + "/sweep.png";
+  std::filesystem::remove(png);
+  auto r = run_mqlab("sweep " + path + " --vary stations.db.servers=1..3 --metric main.station.db.utilization "
+                     "--metric main.response.p99 --quiet --png " + png);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(png, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_GT(std::filesystem::file_size(png), 10'000u);  // a drawn chart, not an empty image
 }
 
 }  // namespace

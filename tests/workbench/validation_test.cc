@@ -70,7 +70,19 @@ INSTANTIATE_TEST_SUITE_P(
                     "names a queue or a topic, not both"},
         broken_case{"jms_durable_on_a_queue",
                     std::string(valid) + "jms: {consumers: [{name: c, queue: q, subscription: s}]}\n", 7, 53,
-                    "a durable subscription needs a topic"}),
+                    "a durable subscription needs a topic"},
+        broken_case{"unknown_profile", std::string(valid) + "profile: fastest\n", 7, 10, "cannot open profile 'fastest'"},
+        broken_case{"queue_on_a_missing_node", std::string(valid) + "broker: {queues: {q: {node: 3}}}\n", 7, 9,
+                    "queue 'q' is on node 3, but the cluster has 1 node(s)"},
+        broken_case{"bad_bandwidth", std::string(valid) + "links: {nodes: {bandwidth: fast}}\n", 7, 28,
+                    "bandwidth must be a positive bandwidth such as 10Gbit/s"},
+        broken_case{"slow_without_factor", std::string(valid) + "faults: [{at: 1s, slow: node-0}]\n", 7, 10,
+                    "missing required key 'factor' in a slow fault"},
+        broken_case{"degrade_without_what", std::string(valid) + "faults: [{at: 1s, degrade: node-0}]\n", 7, 10,
+                    "a degrade fault needs latency, bandwidth or both"},
+        broken_case{"binding_count_out_of_range",
+                    std::string(valid) + "broker: {bindings: [{queue: \"q{i}\", exchange: x, count: 0}]}\n", 7, 57,
+                    "count must be"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(scenario_validation, every_error_is_reported_not_just_the_first) {
@@ -114,6 +126,58 @@ TEST(scenario_validation, variants_replace_top_level_keys) {
   ASSERT_EQ(sc->variants.size(), 2u);
   EXPECT_EQ(sc->variants[0].system.stations.at("db").servers, 2);
   EXPECT_EQ(sc->variants[1].system.stations.at("db").servers, 9);
+}
+
+TEST(scenario_validation, a_scenario_is_priced_by_the_default_profile_unless_it_names_another) {
+  auto priced = parse_scenario(valid);
+  ASSERT_TRUE(priced.has_value()) << priced.error().format("f");
+  const auto& costs = priced->variants[0].system.costs;
+  EXPECT_FALSE(costs.ideal);
+  EXPECT_EQ(costs.profile, "default");
+  // profiles/default.yaml: a classic queue's enqueue costs 6 us of its process.
+  EXPECT_EQ(costs.amqp.ns[static_cast<std::size_t>(broker::work_kind::enqueue)], 6000);
+  auto ideal = parse_scenario(std::string(valid) + "profile: ideal\n");
+  ASSERT_TRUE(ideal.has_value()) << ideal.error().format("f");
+  EXPECT_TRUE(ideal->variants[0].system.costs.ideal);
+}
+
+TEST(scenario_validation, node_and_links_override_the_profile) {
+  auto sc = parse_scenario(std::string(valid) +
+                           "broker: {node: {cores: 2, disk: {fsync: 5ms, group_commit: false}, nic: {bandwidth: 1Gbit/s}}}\n"
+                           "links: {client: {latency: 1ms, bandwidth: 100MB/s}}\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  const auto& costs = sc->variants[0].system.costs;
+  EXPECT_EQ(costs.cores, 2);
+  EXPECT_FALSE(costs.disk.group_commit);
+  EXPECT_DOUBLE_EQ(costs.disk.fsync.mean(), 0.005);
+  EXPECT_DOUBLE_EQ(costs.nic_bandwidth, 125e6);
+  EXPECT_DOUBLE_EQ(costs.client_link.bandwidth, 100e6);
+  EXPECT_DOUBLE_EQ(costs.client_link.latency.mean(), 0.001);
+}
+
+TEST(scenario_validation, a_binding_with_a_count_makes_that_many_bindings_and_queues) {
+  auto sc = parse_scenario(std::string(valid) +
+                           "broker: {exchanges: {x: headers}, bindings: [{queue: \"s-{i}\", exchange: x, "
+                           "arguments: {shard: \"v{i}\"}, count: 3}]}\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  const auto& b = sc->variants[0].system.broker;
+  ASSERT_EQ(b.bindings.size(), 3u);
+  EXPECT_EQ(b.bindings[2].queue, "s-2");
+  EXPECT_EQ(b.bindings[2].arguments.back().second, broker::amqp::field_value(std::string("v2")));
+  EXPECT_EQ(b.queues.size(), 3u);
+}
+
+TEST(scenario_validation, keep_variants_drops_the_others_and_their_expectations) {
+  auto sc = parse_scenario(std::string(valid) + "variants: {a: {}, b: {}}\nexpect:\n  - {metric: a.completed, min: 0}\n"
+                           "  - {metric: b.completed, min: 0, sim_only: true}\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  EXPECT_TRUE(sc->expect[1].sim_only);
+  ASSERT_TRUE(keep_variants(*sc, {"b"}).has_value());
+  ASSERT_EQ(sc->variants.size(), 1u);
+  EXPECT_EQ(sc->variants[0].name, "b");
+  ASSERT_EQ(sc->expect.size(), 1u);
+  EXPECT_EQ(sc->expect[0].metric, "b.completed");
+  EXPECT_EQ(keep_variants(*sc, {"c"}).error(), "no variant 'c' (the scenario has: b)");
 }
 
 }  // namespace
