@@ -35,8 +35,13 @@ std::string source_of(const jms_consumer_spec& c) {
 
 }  // namespace
 
-jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const sim::random_streams& streams)
+jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs,
+                     const sim::random_streams& streams)
     : sim_(sim), spec_(spec) {
+  if (!costs.ideal) {
+    resources_.emplace(sim, costs, costs.jms, 1, streams, "jms");
+    core_.meter().enable(true);
+  }
   const auto conn = core_.connect({}, now()).value();
   producer_ = core_.create_session(conn, jms::ack_mode::auto_acknowledge).value();
   for (const auto& c : spec.consumers) {
@@ -83,28 +88,66 @@ void jms_model::disconnect(std::size_t m) {
   drain();
 }
 
-void jms_model::send(const send_step& step, sim::sim_time created, bool measured) {
+void jms_model::send(const send_step& step, sim::sim_time created, bool measured, done_fn answered) {
   jms::message_spec spec;
   spec.content = jms::bytes_body{encode_payload(payload{created.ns(), sequence_++, measured}, step.message_bytes)};
   const jms::producer_qos qos{.mode = step.persistent ? jms::delivery_mode::persistent : jms::delivery_mode::non_persistent,
                               .priority = step.priority, .time_to_live_ms = step.time_to_live_ms};
-  (void)core_.send(producer_, step.kind, step.destination, std::move(spec), qos, now());
   if (measured) {
     ++sent_;
     ++sent_to_[step.destination];
   }
-  drain();
+  auto deliver = [this, &step, spec = std::move(spec), qos](done_fn settled) mutable {
+    (void)core_.send(producer_, step.kind, step.destination, std::move(spec), qos, now());
+    drain(std::move(settled));
+  };
+  if (!resources_) {
+    deliver({});
+    answered();
+    return;
+  }
+  if (!step.persistent) answered();  // an asynchronous send: the producer goes on at once
+  auto on_disk = std::make_shared<done_fn>(step.persistent ? std::move(answered) : done_fn{});
+  const std::uint64_t bytes = step.message_bytes + 64;
+  resources_->client_send(0, true, broker::node_id{}, bytes, [this, deliver = std::move(deliver), on_disk]() mutable {
+    deliver([this, on_disk] {
+      if (*on_disk) resources_->client_send(0, false, broker::node_id{}, 64, std::move(*on_disk));
+    });
+  });
 }
 
-void jms_model::drain() {
-  for (auto& d : core_.take_deliveries()) {
-    const auto it = by_consumer_.find(d.consumer);
-    if (it == by_consumer_.end()) continue;
-    member& mb = members_[it->second];
-    mb.inbox.push_back(std::move(d));
-    if (!mb.busy) work(it->second);
+void jms_model::drain(done_fn settled) {
+  if (!resources_) {
+    for (auto& d : core_.take_deliveries()) hand_over(std::move(d));
+    arm();
+    return;
   }
+  const std::uint32_t slot = parked_.acquire(core_.take_deliveries());
+  resources_->charge(
+      core_.meter().rows(), broker::node_id{},
+      [this, slot] {
+        for (auto& d : parked_[slot]) {
+          const auto it = by_consumer_.find(d.consumer);
+          if (it == by_consumer_.end()) continue;
+          const std::uint64_t bytes = d.msg->size + 64;
+          const std::uint32_t held = in_transit_.acquire(std::move(d));
+          resources_->client_send(1 + static_cast<int>(it->second), false, broker::node_id{}, bytes,
+                                  [this, held] { hand_over(in_transit_.take(held)); });
+        }
+        parked_[slot].clear();
+        parked_.release(slot);
+      },
+      std::move(settled));
+  core_.meter().clear();
   arm();
+}
+
+void jms_model::hand_over(jms::delivery d) {
+  const auto it = by_consumer_.find(d.consumer);
+  if (it == by_consumer_.end()) return;  // its consumer went away meanwhile; the core took it back
+  member& mb = members_[it->second];
+  mb.inbox.push_back(std::move(d));
+  if (!mb.busy) work(it->second);
 }
 
 void jms_model::work(std::size_t m) {
@@ -135,11 +178,16 @@ void jms_model::work(std::size_t m) {
       w.duplicates += seen[p.sequence];
       seen[p.sequence] = true;
     }
-    (void)core_.acknowledge(d.session, d.delivery_id, now());
-    if (w.spec->ack == jms::ack_mode::session_transacted) (void)core_.commit(d.session, now());
+    const bool transacted = w.spec->ack == jms::ack_mode::session_transacted;
+    const auto settle = [this, session = d.session, id = d.delivery_id, transacted] {
+      (void)core_.acknowledge(session, id, now());
+      if (transacted) (void)core_.commit(session, now());
+      drain();
+    };
     w.busy = false;
-    drain();
-    if (!w.busy) work(m);
+    if (resources_) resources_->client_send(1 + static_cast<int>(m), true, broker::node_id{}, 64, settle);
+    else settle();
+    if (!members_[m].busy) work(m);
   });
 }
 

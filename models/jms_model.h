@@ -1,15 +1,21 @@
 // The JMS side of a simulated system: an ActiveMQ-style broker from the broker core, messages
 // from send steps, and consumers that work through their deliveries one at a time, go offline
-// and come back, with expiry and redelivery timers run in virtual time.
+// and come back, with expiry and redelivery timers run in virtual time. Unless the profile is
+// ideal, the broker is one node whose work is priced: sends cross the producer's link, each
+// queue's or subscription's dispatch is serial, persistent messages go to the disk before a
+// (synchronous) send is answered, deliveries and acks cross the consumers' links.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "broker/jms/broker.h"
+#include "models/cluster_resources.h"
+#include "models/slot_pool.h"
 #include "models/system.h"
 #include "sim/histogram.h"
 #include "sim/random.h"
@@ -20,13 +26,15 @@ namespace mqlab::models {
 class jms_model {
  public:
   /// `sim` and `spec` must outlive the model.
-  jms_model(sim::simulator& sim, const jms_spec& spec, const sim::random_streams& streams);
+  jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs, const sim::random_streams& streams);
 
   /// A jms section was declared, or messages were sent.
   bool enabled() const { return spec_.enabled || sequence_ > 0; }
   /// Connects the consumers and schedules their offline windows.
   void start();
-  void send(const send_step& step, sim::sim_time created, bool measured);
+  /// `answered` runs when the producer may go on: at once for a non-persistent (asynchronous)
+  /// send, after the broker's receipt for a persistent one (ActiveMQ sends those synchronously).
+  void send(const send_step& step, sim::sim_time created, bool measured, done_fn answered);
   void start_measuring();
   /// Messages waiting in queues and durable subscriptions, summed.
   std::int64_t backlog() const;
@@ -48,8 +56,10 @@ class jms_model {
   broker::instant now() const { return {sim_.now().ns()}; }
   void connect(std::size_t m);
   void disconnect(std::size_t m);
-  /// Hands the core's deliveries to their members and re-arms the core's timer.
-  void drain();
+  /// Hands the core's deliveries to their members and re-arms the core's timer; priced, the
+  /// deliveries leave once the calls' work is done, and `settled` runs once it is on disk.
+  void drain(done_fn settled = {});
+  void hand_over(broker::jms::delivery d);
   void work(std::size_t m);
   void arm();
   /// Expired, dead-lettered and dropped counts over the consumers' destinations.
@@ -58,6 +68,9 @@ class jms_model {
   sim::simulator& sim_;
   const jms_spec& spec_;
   broker::jms::broker core_;
+  std::optional<cluster_resources> resources_;  // none when ideal
+  slot_pool<std::vector<broker::jms::delivery>> parked_;  // a priced call's deliveries
+  slot_pool<broker::jms::delivery> in_transit_;           // on a consumer's link
   broker::jms::session_id producer_ = 0;
   std::vector<member> members_;
   std::map<broker::jms::consumer_id, std::size_t> by_consumer_;

@@ -122,7 +122,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
-      jms_(sim_, spec.jms, streams_) {
+      jms_(sim_, spec.jms, spec.costs, streams_) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
                                        streams_.stream("station-" + name));
@@ -187,8 +187,7 @@ void system_model::advance(std::int64_t id) {
   } else if (const auto* snd = std::get_if<send_step>(&step.step)) {
     sim_.after(snd->cost, [this, id, snd] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
-      jms_.send(*snd, tk.created, tk.measured);
-      advance(id);
+      jms_.send(*snd, tk.created, tk.measured, [this, id] { advance(id); });
     });
   } else {
     const auto& d = std::get<delay_step>(step.step);

@@ -116,7 +116,8 @@ result<std::uint32_t> prefetch_for(const prefetch_policy& policy, const destinat
 
 endpoint& broker::state::add_subscription(std::string key, const std::string& topic, std::optional<selector> filter) {
   const destination d = destination::topic(topic);
-  auto ep = std::make_unique<endpoint>(endpoint{.key = key, .dest = d, .stats = &stats[d], .filter = std::move(filter)});
+  auto ep = std::make_unique<endpoint>(
+      endpoint{.id = next_endpoint++, .key = key, .dest = d, .stats = &stats[d], .filter = std::move(filter)});
   endpoint& e = *endpoints.emplace(std::move(key), std::move(ep)).first->second;
   topic_subscriptions[topic].push_back(&e);
   return e;
@@ -257,12 +258,15 @@ result<std::string> broker::send(session_id session, destination_kind kind, std:
   if (sit->second.mode == ack_mode::session_transacted) {
     sit->second.held_sends.emplace_back(m->dest, std::move(m));
   } else {
+    s_->meter.charge({}, work_kind::frame);  // the transport thread reads the send
     s_->publish(m->dest, m, sit->second.conn, now);
   }
   return id;
 }
 
 std::vector<delivery> broker::take_deliveries() { return std::exchange(s_->out, {}); }
+
+work_meter& broker::meter() { return s_->meter; }
 
 std::size_t broker::queue_depth(std::string_view queue) const {
   auto it = s_->endpoints.find(queue_key(queue));

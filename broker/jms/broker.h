@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/common.h"
+#include "broker/work.h"
 #include "broker/jms/destination.h"
 #include "broker/jms/message.h"
 
@@ -154,6 +155,9 @@ class broker {
 
   // --- observation -----------------------------------------------------------------------
   std::vector<delivery> take_deliveries();
+  /// The work calls did (off until enabled): a send's frame on the broker's CPU, enqueues,
+  /// deliveries and acks on each queue's or subscription's dispatch, selector evaluations.
+  work_meter& meter();
   /// Messages waiting in a queue (not yet dispatched).
   std::size_t queue_depth(std::string_view queue) const;
   /// Messages waiting for a durable subscription, e.g. while its subscriber is offline.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "broker/jms/broker.h"
+#include "broker/work.h"
 
 namespace mqlab::broker::jms {
 
@@ -30,6 +31,7 @@ struct backlog {
 
 /// Where messages wait for consumers: a queue, or one subscription of a topic.
 struct endpoint {
+  std::uint64_t id = 0;        // its work site (a queue or subscription is dispatched serially)
   std::string key;
   destination dest;            // the queue, or the subscription's topic
   destination_stats* stats;    // the destination's counters
@@ -94,6 +96,10 @@ struct broker::state {
   session_id next_session = 1;
   consumer_id next_consumer = 1;
   std::uint64_t next_subscription = 1;
+  std::uint64_t next_endpoint = 1;
+  work_meter meter;
+  /// A queue's or subscription's dispatch is serial (one lock per destination in ActiveMQ).
+  static work_site site_of(const endpoint& e) { return {node_id{}, e.id}; }
   std::map<connection_id, connection_state> connections;
   std::map<session_id, session_state> sessions;
   std::map<consumer_id, consumer_state> consumers;

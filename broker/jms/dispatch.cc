@@ -35,13 +35,20 @@ endpoint& broker::state::queue_endpoint(const std::string& name) {
   if (it != endpoints.end()) return *it->second;
   // ActiveMQ creates destinations on first use.
   const destination d = destination::queue(name);
-  auto& e = *endpoints.emplace(key, std::make_unique<endpoint>(endpoint{.key = key, .dest = d, .stats = &stats[d]}))
+  auto& e = *endpoints.emplace(key, std::make_unique<endpoint>(endpoint{.id = next_endpoint++, .key = key, .dest = d, .stats = &stats[d]}))
                  .first->second;
   if (auto topic = virtual_topic_of_queue(name)) virtual_queues[*topic].insert(name);
   return e;
 }
 
 void broker::state::enqueue(endpoint& e, pending p, instant now, bool dispatch_now) {
+  meter.charge(site_of(e), work_kind::enqueue);
+  meter.charge(site_of(e), work_kind::bytes, static_cast<std::uint32_t>(p.msg->size));
+  if (p.msg->persistent() && (!e.dest.is_topic() || e.durable) && p.redeliveries == 0) {
+    // KahaDB journals a persistent message for a queue or a durable subscriber, synced.
+    meter.charge(site_of(e), work_kind::persist_bytes, static_cast<std::uint32_t>(p.msg->size));
+    meter.charge(site_of(e), work_kind::fsync_request);
+  }
   if (p.msg->expiration_ms != 0) deadlines.emplace(p.msg->expiration_ms * ns_per_ms, e.key);
   if (p.available_ns > now.ns) deadlines.emplace(p.available_ns, e.key);
   if (p.redeliveries > 0) e.waiting.push_front(std::move(p));
@@ -61,6 +68,7 @@ void broker::state::publish(const destination& dest, const message_ptr& msg, con
   // Dispatching opens and closes no subscription, so the list is stable while we walk it.
   for (endpoint* sub : topic_subscriptions[dest.name]) {
     endpoint& e = *sub;
+    if (e.filter) meter.charge({}, work_kind::selector_evaluation);
     if (e.filter && !e.filter->matches(view)) continue;
     if (e.no_local && e.owner == from) continue;
     // ActiveMQ keeps only persistent messages for a durable subscriber that is offline.
@@ -85,6 +93,7 @@ consumer_state* broker::state::pick(endpoint& e, const message& m) {
   const std::size_t n = e.consumers.size();
   for (std::size_t i = 0; i < n; ++i) {
     consumer_state& c = consumers.at(e.consumers[(e.next_consumer + i) % n]);
+    if (c.has_credit() && c.filter) meter.charge(site_of(e), work_kind::selector_evaluation);
     if (!c.has_credit() || (c.filter && !c.filter->matches(view))) continue;
     e.next_consumer = (e.next_consumer + i + 1) % n;
     return &c;
@@ -122,6 +131,8 @@ void broker::state::deliver(consumer_state& c, pending p) {
   ++c.outstanding;
   if (c.prefetch == 0) --c.pull_credit;
   ++c.at->stats->dispatched;
+  meter.charge(site_of(*c.at), work_kind::deliver);
+  meter.charge(site_of(*c.at), work_kind::bytes, static_cast<std::uint32_t>(p.msg->size));
   if (p.redeliveries > 0) ++c.at->stats->redelivered;
   out.push_back(delivery{c.id, s.id, id, p.msg, p.redeliveries > 0, p.redeliveries + 1});
   s.delivered.push_back(unacked{id, c.id, c.at->key, std::move(p)});
@@ -132,7 +143,10 @@ void broker::state::settle_one(session_state& s, std::size_t index, bool ack, in
   s.delivered.erase(s.delivered.begin() + static_cast<std::ptrdiff_t>(index));
   if (auto c = consumers.find(u.consumer); c != consumers.end()) --c->second.outstanding;
   if (!ack) return redeliver(u, now);
-  if (auto e = endpoints.find(u.endpoint_key); e != endpoints.end()) ++e->second->stats->acknowledged;
+  if (auto e = endpoints.find(u.endpoint_key); e != endpoints.end()) {
+    ++e->second->stats->acknowledged;
+    meter.charge(site_of(*e->second), work_kind::ack);
+  }
 }
 
 void broker::state::settle_id(session_state& s, std::uint64_t delivery_id, bool ack, instant now) {
