@@ -209,6 +209,9 @@ struct cost_model {
   link_config node_link;          // between two nodes, each direction
 };
 
+/// The AMQP cluster node a fault names: "node-N" or "N"; nullopt for anything else.
+std::optional<std::uint32_t> amqp_node_named(const std::string& name);
+
 /// A fault on a node's resources rather than its state.
 enum class resource_fault_kind { slow, pause, degrade };
 struct resource_fault {

@@ -3,6 +3,7 @@
 // messages to the AMQP side, whose deliveries start consumer work.
 #include "models/system_model.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -297,9 +298,8 @@ void system_model::start_next(int index) {
 // --- faults, sampling, results -------------------------------------------------------------------
 
 broker::node_id parse_node(const std::string& name) {
-  // "node-2" or "2".
-  const auto dash = name.rfind('-');
-  return broker::node_id{static_cast<std::uint32_t>(std::stoul(dash == std::string::npos ? name : name.substr(dash + 1)))};
+  // Validation resolved every target; an unknown one here would be a bug, and node 0 is harmless.
+  return broker::node_id{amqp_node_named(name).value_or(0)};
 }
 
 void system_model::schedule_faults() {
@@ -492,6 +492,14 @@ run_metrics system_model::collect() {
 }
 
 }  // namespace
+
+std::optional<std::uint32_t> amqp_node_named(const std::string& name) {
+  const std::string_view digits = std::string_view(name).substr(name.starts_with("node-") ? 5 : 0);
+  std::uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+  return n;
+}
 
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress,
                        const std::atomic<bool>* cancel, const run_snapshot& snapshot,

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "models/kafka_side.h"
 #include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
@@ -291,6 +292,7 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
       }
     }
     if (!found) r_.error(f, "a fault needs one of crash, restart, stop, resume, kill, partition, heal, slow, pause, degrade");
+    else check_fault_target(f, spec, s);
     if (spec.kind == fault_kind::resources) resource_fault(f, spec.resources);
     if (f["index"]) spec.index = static_cast<int>(r_.integer(f["index"], "index", 0, 100'000).value_or(0));
     s.faults.push_back(std::move(spec));
@@ -307,6 +309,40 @@ void parser::check_nodes(const layered& top, const models::system_spec& s) {
   for (const auto& q : s.broker.queues) check(q.node, broker_node, fmt::format("queue '{}'", q.name));
   for (const auto& c : s.consumers) check(c.node, top["consumers"] ? top["consumers"] : top.base, fmt::format("consumer group '{}'", c.name));
   check(s.producer_node, top["producer"] ? top["producer"] : top.base, "the producer");
+}
+
+void parser::check_fault_target(const YAML::Node& f, const models::fault_spec& spec, const models::system_spec& s) {
+  using models::fault_kind;
+  const std::uint32_t nodes = std::max(1u, s.broker.cluster.nodes);
+  // A node of the AMQP cluster or a Kafka broker, as the run will look it up.
+  const auto names_a_node = [&](const std::string& name, bool kafka_too) {
+    if (kafka_too && models::broker_index(name, s.kafka.brokers) >= 0) return true;
+    const auto n = models::amqp_node_named(name);
+    return n && *n < nodes;
+  };
+  const auto nodes_there = [&] {
+    std::string there = fmt::format("node-0..node-{}", nodes - 1);
+    if (s.kafka.brokers > 0) there += fmt::format(", broker-0..broker-{}", s.kafka.brokers - 1);
+    return there;
+  };
+  const char* key = nullptr;
+  for (const char* k : {"crash", "restart", "partition", "heal", "slow", "pause", "degrade", "kill"}) {
+    if (f[k]) key = k;
+  }
+  if (key == nullptr) return;
+  if (spec.kind == fault_kind::kill_consumer) {
+    const bool amqp = std::any_of(s.consumers.begin(), s.consumers.end(), [&](const auto& c) { return c.name == spec.target; });
+    const bool kafka = std::any_of(s.kafka.groups.begin(), s.kafka.groups.end(), [&](const auto& g) { return g.group == spec.target; });
+    if (!amqp && !kafka) r_.error(f[key], fmt::format("kill: no consumer group '{}'", spec.target));
+    return;
+  }
+  const bool kafka_too = spec.kind != fault_kind::partition && spec.kind != fault_kind::heal;
+  for (const std::string* name : {&spec.target, &spec.other}) {
+    if (name->empty() && name == &spec.other) continue;
+    if (!names_a_node(*name, kafka_too)) {
+      r_.error(f[key], fmt::format("{}: no node '{}' (there are {})", key, *name, nodes_there()));
+    }
+  }
 }
 
 void parser::resource_fault(const YAML::Node& f, models::resource_fault& out) {

@@ -50,6 +50,8 @@ class parser {
                                                                std::string& name);
   void faults(const YAML::Node& n, models::system_spec& s);
   void resource_fault(const YAML::Node& f, models::resource_fault& out);
+  /// Resolves a fault's node or consumer group now, so that a run never meets a missing one.
+  void check_fault_target(const YAML::Node& f, const models::fault_spec& spec, const models::system_spec& s);
   void check_nodes(const layered& top, const models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
 
