@@ -183,7 +183,7 @@ void amqp_model::subscribe(int index) {
   }
   s.ch = {s.conn, s.next_channel++};
   (void)broker_.channel_open(s.ch);
-  by_channel_[{s.ch.conn, s.ch.ch}] = index;
+  by_channel_[delivery_ref::channel_on(s.ch.conn, s.ch.ch)] = index;
   if (group.prefetch) (void)broker_.basic_qos(s.ch, group.prefetch, false, now());
   if (!broker_.basic_consume(s.ch, {.queue = group.queue, .no_ack = group.auto_ack}, now())) {
     retry_.later(index);  // the queue is missing or down: try again shortly
@@ -235,7 +235,7 @@ void amqp_model::released_later(std::uint32_t slot) {
 }
 
 void amqp_model::on_delivery(const amqp::delivery& d) {
-  auto it = by_channel_.find({d.to.conn, d.to.ch});
+  auto it = by_channel_.find(delivery_ref::channel_on(d.to.conn, d.to.ch));
   if (it == by_channel_.end()) return;
   const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
   if (!retry_.alive(it->second) || s.conn != d.to.conn) return;
@@ -259,7 +259,7 @@ void amqp_model::release(std::vector<amqp::event>& batch) {
           continue;
         }
         // The message crosses from the queue's node to the consumer's node, then to the consumer.
-        auto it = by_channel_.find({d->to.conn, d->to.ch});
+        auto it = by_channel_.find(delivery_ref::channel_on(d->to.conn, d->to.ch));
         if (it == by_channel_.end()) continue;
         const int consumer = it->second;
         const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
@@ -282,7 +282,7 @@ void amqp_model::release(std::vector<amqp::event>& batch) {
       } else if (auto* r = std::get_if<amqp::returned>(&e)) {
         if (listener_.returned) listener_.returned(r->msg->body);
       } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
-        auto it = by_channel_.find({cancelled->to.conn, cancelled->to.ch});
+        auto it = by_channel_.find(delivery_ref::channel_on(cancelled->to.conn, cancelled->to.ch));
         if (it != by_channel_.end()) retry_.later(it->second);
       } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
         on_connection_closed(closed->conn);

@@ -106,7 +106,7 @@ class amqp_model final : public amqp_side {
   std::deque<outgoing> blocked_;
   std::vector<subscriber> subscribers_;
   resubscriptions retry_;
-  std::map<std::pair<broker::amqp::connection_id, broker::amqp::channel_id>, int> by_channel_;
+  std::unordered_map<std::uint64_t, int> by_channel_;  // delivery_ref::channel_on(conn, ch) -> consumer
   listener listener_;
   sim::event_id deadline_event_;
   sim::sim_time deadline_at_ = sim::sim_time::max();

@@ -129,7 +129,7 @@ void cluster_resources::run_parts(std::uint32_t c, broker::node_id origin) {
       // replicated settlement with no owner work here leaves from the origin.
       bool has_owner = false;
       for (const auto& o : calls_[c].parts) has_owner = has_owner || (!o.mirror && o.process == pt.process);
-      if (!has_owner) run_mirror(c, pt);
+      if (!has_owner) run_mirror(c, p);
       continue;
     }
     run_owner(c, p, origin);
@@ -141,15 +141,19 @@ void cluster_resources::run_parts(std::uint32_t c, broker::node_id origin) {
 void cluster_resources::run_owner(std::uint32_t c, std::size_t p, broker::node_id origin) {
   ++calls_[c].unprocessed;
   ++calls_[c].unsettled;
-  const part pt = calls_[c].parts[p];
-  hop(origin, pt.node, pt.bytes + control_bytes, [this, c, pt] {
-    run_on(pt.node, pt.process, pt.work, [this, c, pt] {
-      for (const auto& m : calls_[c].parts) {
-        if (m.mirror && m.process == pt.process) run_mirror(c, m);
+  // Closures carry the call and the part's index, small enough to stay inline in an event.
+  const part& pt = calls_[c].parts[p];
+  hop(origin, pt.node, pt.bytes + control_bytes, [this, c, p] {
+    const part& at = calls_[c].parts[p];
+    run_on(at.node, at.process, at.work, [this, c, p] {
+      const part& done = calls_[c].parts[p];
+      for (std::size_t m = 0; m < calls_[c].parts.size(); ++m) {
+        if (calls_[c].parts[m].mirror && calls_[c].parts[m].process == done.process) run_mirror(c, m);
       }
       part_processed(c);
-      if (pt.persist_bytes > 0 || pt.sync) {
-        nodes_[pt.node.value].store->write(pt.persist_bytes, pt.sync, [this, c] { part_settled(c); });
+      const part& written = calls_[c].parts[p];
+      if (written.persist_bytes > 0 || written.sync) {
+        nodes_[written.node.value].store->write(written.persist_bytes, written.sync, [this, c] { part_settled(c); });
       } else {
         part_settled(c);
       }
@@ -157,12 +161,18 @@ void cluster_resources::run_owner(std::uint32_t c, std::size_t p, broker::node_i
   });
 }
 
-void cluster_resources::run_mirror(std::uint32_t c, const part& m) {
+void cluster_resources::run_mirror(std::uint32_t c, std::size_t m) {
   ++calls_[c].unsettled;
-  hop(m.owner, m.node, m.bytes + control_bytes, [this, c, m] {
-    run_on(m.node, m.process, m.work, [this, c, m] {
-      const auto answer = [this, c, m] { hop(m.node, m.owner, control_bytes, [this, c] { part_settled(c); }); };
-      if (m.persist_bytes > 0 || m.sync) nodes_[m.node.value].store->write(m.persist_bytes, m.sync, answer);
+  const part& mp = calls_[c].parts[m];
+  hop(mp.owner, mp.node, mp.bytes + control_bytes, [this, c, m] {
+    const part& at = calls_[c].parts[m];
+    run_on(at.node, at.process, at.work, [this, c, m] {
+      const part& taken = calls_[c].parts[m];
+      const auto answer = [this, c, m] {
+        const part& back = calls_[c].parts[m];
+        hop(back.node, back.owner, control_bytes, [this, c] { part_settled(c); });
+      };
+      if (taken.persist_bytes > 0 || taken.sync) nodes_[taken.node.value].store->write(taken.persist_bytes, taken.sync, answer);
       else answer();
     });
   });

@@ -78,7 +78,7 @@ class cluster_resources {
   void run_on(broker::node_id n, std::uint64_t id, sim::duration work, done_fn done);
   void run_parts(std::uint32_t c, broker::node_id origin);
   void run_owner(std::uint32_t c, std::size_t p, broker::node_id origin);
-  void run_mirror(std::uint32_t c, const part& m);
+  void run_mirror(std::uint32_t c, std::size_t m);
   void part_processed(std::uint32_t c);
   void part_settled(std::uint32_t c);
   link& between(broker::node_id a, broker::node_id b);
