@@ -17,6 +17,8 @@ fs::path project_dir(const char* env, const char* name) {
   for (fs::path p = exe.parent_path(); !ec && !p.empty() && p != p.parent_path(); p = p.parent_path()) {
     if (fs::is_directory(p / name)) return p / name;
   }
+  // A build directory outside the source tree still finds the tree it was built from.
+  if (const fs::path source = fs::path(MQLAB_SOURCE_DIR) / name; fs::is_directory(source, ec)) return source;
   return name;
 }
 

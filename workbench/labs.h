@@ -13,7 +13,8 @@ namespace mqlab::workbench {
 std::filesystem::path bundled_scenarios_dir();
 
 /// The environment variable `env` if set, else the nearest folder `name` above the running
-/// executable, else `name` (relative to where mqlab runs): where the project's files are.
+/// executable, else the one in the source tree mqlab was built from, else `name` (relative to
+/// where mqlab runs): where the project's files are.
 std::filesystem::path project_dir(const char* env, const char* name);
 
 /// The .yaml files of `dir`, sorted by name; the error names the folder and the cause.
