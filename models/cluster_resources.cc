@@ -92,6 +92,7 @@ void cluster_resources::charge(std::span<const broker::work_row> rows, broker::n
   cl.parts.clear();
   cl.processed = std::move(processed);
   cl.settled = std::move(settled);
+  cl.origin = origin;
   sim::duration channel_work;
   std::uint64_t channel = 0;
   for (const auto& row : rows) {
@@ -190,8 +191,15 @@ void cluster_resources::part_settled(std::uint32_t c) {
   call& cl = calls_[c];
   if (--cl.unsettled > 0) return;
   done_fn d = std::move(cl.settled);
+  const broker::node_id origin = cl.origin;
+  // The owner that did the work answers the node the call came from (a forwarded publish's confirm).
+  broker::node_id from = origin;
+  for (const auto& pt : cl.parts) {
+    if (!pt.mirror && pt.node != origin) from = pt.node;
+  }
   calls_.release(c);
-  if (d) d();
+  if (!d) return;
+  hop(from, origin, control_bytes, std::move(d));
 }
 
 void cluster_resources::slow(broker::node_id n, double factor) { nodes_[n.value].cpu->slow(factor); }

@@ -32,7 +32,8 @@ class cluster_resources {
 
   /// Prices the rows of one core call made at `origin`. `processed` runs once every process
   /// the call touched has done its part (deliveries may leave then); `settled` once disk
-  /// writes and mirror copies are done too (publisher confirms may leave then).
+  /// writes and mirror copies are done too and, when the work was on another node, its answer
+  /// is back at `origin` (publisher confirms may leave then).
   void charge(std::span<const broker::work_row> rows, broker::node_id origin, done_fn processed, done_fn settled);
 
   /// Sends `bytes` from node `from` to node `to` (at once when they are the same node).
@@ -72,6 +73,7 @@ class cluster_resources {
     std::vector<part> parts;
     int unprocessed = 0, unsettled = 0;
     done_fn processed, settled;
+    broker::node_id origin;
   };
   serial_process& process(broker::node_id n, std::uint64_t id);
   /// Runs `work` on process `id` of node `n`, or on the node's shared CPU for id 0.
