@@ -28,9 +28,10 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
   nodes = std::max(nodes, 1u);
   for (std::uint32_t n = 0; n < nodes; ++n) {
     node nd;
-    nd.cpu = std::make_unique<cpu_pool>(sim, costs.cores);
-    nd.store = std::make_unique<disk>(sim, costs.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
-    nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), costs.nic_bandwidth},
+    const node_resources& own = costs.of(n);
+    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores);
+    nd.store = std::make_unique<disk>(sim, own.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
+    nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), own.nic_bandwidth},
                                     streams.stream(fmt::format("{}-nic-{}", name, n)));
     nodes_.push_back(std::move(nd));
   }

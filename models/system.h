@@ -189,6 +189,13 @@ struct jms_spec {
   bool enabled = false;  // a jms section exists
 };
 
+/// What a broker node runs on.
+struct node_resources {
+  int cores = 4;
+  disk_config disk;
+  double nic_bandwidth = 1.25e9;  // bytes per second, the node's egress
+};
+
 /// What one unit of each work kind costs on a broker's CPU, in nanoseconds (bytes: per byte).
 struct cost_table {
   std::array<double, broker::work_kinds> ns{};
@@ -202,11 +209,15 @@ struct cost_model {
   std::string profile = "ideal";
   bool ideal = true;
   cost_table amqp, kafka, jms;
-  int cores = 4;                 // per broker node
-  disk_config disk;
-  double nic_bandwidth = 1.25e9;  // bytes per second, each node's egress
+  node_resources node;                               // every node's, unless named below
+  std::map<std::uint32_t, node_resources> per_node;  // nodes that differ, by number
   link_config client_link;        // between a client and its node, each direction
   link_config node_link;          // between two nodes, each direction
+
+  const node_resources& of(std::uint32_t node) const {
+    auto it = per_node.find(node);
+    return it == per_node.end() ? this->node : it->second;
+  }
 };
 
 /// The AMQP cluster node a fault names: "node-N" or "N"; nullopt for anything else.

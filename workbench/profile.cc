@@ -94,21 +94,32 @@ fs::path profile_path(const std::string& name_or_path) {
 
 fs::path bundled_profiles_dir() { return project_dir("MQLAB_PROFILES", "profiles"); }
 
-void read_node_resources(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
+void read_node_resources(yaml_reader& r, const YAML::Node& n, models::node_resources& node) {
   if (!r.is_map(n, "node")) return;
   r.check_keys(n, {"cores", "disk", "nic", "source"}, "node");
-  if (n["cores"]) costs.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(costs.cores));
+  if (n["cores"]) node.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(node.cores));
   if (const YAML::Node d = n["disk"]; d && r.is_map(d, "disk")) {
     r.check_keys(d, {"write_bandwidth", "fsync", "group_commit", "source"}, "disk");
-    if (d["group_commit"]) costs.disk.group_commit = r.boolean(d["group_commit"], "group_commit").value_or(true);
-    if (d["write_bandwidth"]) costs.disk.write_bandwidth = read_bandwidth(r, d["write_bandwidth"], "write_bandwidth").value_or(costs.disk.write_bandwidth);
+    if (d["group_commit"]) node.disk.group_commit = r.boolean(d["group_commit"], "group_commit").value_or(true);
+    if (d["write_bandwidth"]) node.disk.write_bandwidth = read_bandwidth(r, d["write_bandwidth"], "write_bandwidth").value_or(node.disk.write_bandwidth);
     if (d["fsync"]) {
-      if (auto f = r.time_distribution(d["fsync"], "fsync")) costs.disk.fsync = *f;
+      if (auto f = r.time_distribution(d["fsync"], "fsync")) node.disk.fsync = *f;
     }
   }
   if (const YAML::Node nic = n["nic"]; nic && r.is_map(nic, "nic")) {
     r.check_keys(nic, {"bandwidth", "source"}, "nic");
-    if (nic["bandwidth"]) costs.nic_bandwidth = read_bandwidth(r, nic["bandwidth"], "bandwidth").value_or(costs.nic_bandwidth);
+    if (nic["bandwidth"]) node.nic_bandwidth = read_bandwidth(r, nic["bandwidth"], "bandwidth").value_or(node.nic_bandwidth);
+  }
+}
+
+void read_nodes(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
+  if (!r.is_map(n, "nodes")) return;
+  for (const auto& kv : n) {
+    const auto number = r.integer(kv.first, "a node number", 0, 63);
+    if (!number) continue;
+    // A named node starts from every node's resources and changes what it says.
+    auto [it, fresh] = costs.per_node.try_emplace(static_cast<std::uint32_t>(*number), costs.node);
+    read_node_resources(r, kv.second, it->second);
   }
 }
 
@@ -139,7 +150,7 @@ std::expected<models::cost_model, std::string> load_profile(const std::string& n
     const YAML::Node root = YAML::Load(text.str());
     if (r.is_map(root, "a profile")) {
       r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "amqp", "kafka", "jms"}, "a profile");
-      if (root["node"]) read_node_resources(r, root["node"], costs);
+      if (root["node"]) read_node_resources(r, root["node"], costs.node);
       if (root["links"]) read_links(r, root["links"], costs);
       for (auto [key, table] : {std::pair{"amqp", &costs.amqp}, std::pair{"kafka", &costs.kafka}, std::pair{"jms", &costs.jms}}) {
         if (root[key]) read_costs(r, root[key], key, *table);

@@ -24,8 +24,10 @@ std::expected<models::cost_model, std::string> load_profile(const std::string& n
 
 /// "10Gbit/s", "500MB/s" or a number of bytes per second.
 std::optional<double> read_bandwidth(yaml_reader& r, const YAML::Node& n, std::string_view what);
-/// Reads node resources ({cores, disk: {write_bandwidth, fsync}, nic: {bandwidth}}) into `costs`.
-void read_node_resources(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
+/// Reads node resources ({cores, disk: {write_bandwidth, fsync, group_commit}, nic: {bandwidth}}) into `node`.
+void read_node_resources(yaml_reader& r, const YAML::Node& n, models::node_resources& node);
+/// Reads {N: node resources, ...}: the nodes that differ from the others.
+void read_nodes(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 /// Reads links ({client: {latency, bandwidth}, nodes: {latency, bandwidth}}) into `costs`.
 void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 

@@ -309,6 +309,10 @@ void parser::check_nodes(const layered& top, const models::system_spec& s) {
   for (const auto& q : s.broker.queues) check(q.node, broker_node, fmt::format("queue '{}'", q.name));
   for (const auto& c : s.consumers) check(c.node, top["consumers"] ? top["consumers"] : top.base, fmt::format("consumer group '{}'", c.name));
   check(s.producer_node, top["producer"] ? top["producer"] : top.base, "the producer");
+  const std::uint32_t brokers = std::max({nodes, static_cast<std::uint32_t>(std::max(s.kafka.brokers, 0))});
+  for (const auto& [n, resources] : s.costs.per_node) {
+    if (n >= brokers) r_.error(broker_node, fmt::format("nodes: there is no node {} (the cluster has {})", n, brokers));
+  }
 }
 
 void parser::check_fault_target(const YAML::Node& f, const models::fault_spec& spec, const models::system_spec& s) {

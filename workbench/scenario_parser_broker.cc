@@ -43,9 +43,11 @@ std::optional<models::produce_step> parser::produce(const YAML::Node& n, const Y
 
 void parser::kafka(const YAML::Node& n, models::system_spec& s) {
   if (!r_.is_map(n, "kafka")) return;
-  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max", "replica_fetch_wait_max", "node"},
+  r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max", "replica_fetch_wait_max", "node",
+                    "nodes"},
                 "kafka");
-  if (n["node"]) read_node_resources(r_, n["node"], s.costs);
+  if (n["node"]) read_node_resources(r_, n["node"], s.costs.node);
+  if (n["nodes"]) read_nodes(r_, n["nodes"], s.costs);
   if (n["replica_fetch_wait_max"]) s.kafka.replica_fetch_wait_max = r_.duration(n["replica_fetch_wait_max"], "replica_fetch_wait_max").value_or(s.kafka.replica_fetch_wait_max);
   auto& k = s.kafka;
   k.brokers = n["brokers"] ? static_cast<std::int32_t>(r_.integer(n["brokers"], "brokers", 1, 64).value_or(1)) : 1;
@@ -154,8 +156,9 @@ void parser::queue(const std::string& name, const YAML::Node& n, models::system_
 
 void parser::broker(const YAML::Node& n, models::system_spec& s) {
   if (!r_.is_map(n, "broker")) return;
-  r_.check_keys(n, {"cluster", "exchanges", "queues", "bindings", "node"}, "broker");
-  if (n["node"]) read_node_resources(r_, n["node"], s.costs);
+  r_.check_keys(n, {"cluster", "exchanges", "queues", "bindings", "node", "nodes"}, "broker");
+  if (n["node"]) read_node_resources(r_, n["node"], s.costs.node);
+  if (n["nodes"]) read_nodes(r_, n["nodes"], s.costs);
   if (const YAML::Node c = n["cluster"]) {
     r_.check_keys(c, {"nodes", "mode", "ha", "sync"}, "cluster");
     auto& cl = s.broker.cluster;

@@ -151,12 +151,22 @@ TEST(scenario_validation, node_and_links_override_the_profile) {
                            "links: {client: {latency: 1ms, bandwidth: 100MB/s}}\n");
   ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
   const auto& costs = sc->variants[0].system.costs;
-  EXPECT_EQ(costs.cores, 2);
-  EXPECT_FALSE(costs.disk.group_commit);
-  EXPECT_DOUBLE_EQ(costs.disk.fsync.mean(), 0.005);
-  EXPECT_DOUBLE_EQ(costs.nic_bandwidth, 125e6);
+  EXPECT_EQ(costs.node.cores, 2);
+  EXPECT_FALSE(costs.node.disk.group_commit);
+  EXPECT_DOUBLE_EQ(costs.node.disk.fsync.mean(), 0.005);
+  EXPECT_DOUBLE_EQ(costs.node.nic_bandwidth, 125e6);
   EXPECT_DOUBLE_EQ(costs.client_link.bandwidth, 100e6);
   EXPECT_DOUBLE_EQ(costs.client_link.latency.mean(), 0.001);
+}
+
+TEST(scenario_validation, a_named_node_differs_from_the_others_only_in_what_it_says) {
+  auto sc = parse_scenario(std::string(valid) + "broker: {cluster: {nodes: 3}, node: {cores: 2}, nodes: {1: {cores: 16}}}\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("f");
+  const auto& costs = sc->variants[0].system.costs;
+  EXPECT_EQ(costs.of(0).cores, 2);
+  EXPECT_EQ(costs.of(1).cores, 16);
+  EXPECT_EQ(costs.of(2).cores, 2);
+  EXPECT_DOUBLE_EQ(costs.of(1).disk.fsync.mean(), costs.of(0).disk.fsync.mean());
 }
 
 TEST(scenario_validation, a_binding_with_a_count_makes_that_many_bindings_and_queues) {
