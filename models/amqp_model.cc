@@ -97,10 +97,7 @@ void amqp_model::arrive(outgoing o) {
   } else {
     o.answered();
   }
-  if (!resources_) {
-    handle_events();
-    return;
-  }
+  // Priced, the channel's credit comes back once its queues have processed the message.
   handle_events(broker::node_id{spec_.producer_node}, [this] { return_credit(); });
 }
 
@@ -215,23 +212,23 @@ void amqp_model::handle_events(broker::node_id origin, done_fn processed) {
 }
 
 void amqp_model::released_now(std::uint32_t slot) {
-  // Work on a vector of our own: what release() sets off may park more calls (parked_ grows).
-  std::vector<amqp::event> batch;
-  batch.swap(parked_[slot].now);
   done_fn after = std::move(parked_[slot].processed);
-  release(batch);
-  batch.clear();
-  parked_[slot].now.swap(batch);  // keep the capacity for the slot's next call
+  release_parked(slot, &parked::now);
   if (after) after();
 }
 
 void amqp_model::released_later(std::uint32_t slot) {
+  release_parked(slot, &parked::later);
+  parked_.release(slot);
+}
+
+void amqp_model::release_parked(std::uint32_t slot, std::vector<amqp::event> parked::*which) {
+  // Work on a vector of our own: what release() sets off may park more calls (parked_ grows).
   std::vector<amqp::event> batch;
-  batch.swap(parked_[slot].later);
+  batch.swap(parked_[slot].*which);
   release(batch);
   batch.clear();
-  parked_[slot].later.swap(batch);
-  parked_.release(slot);
+  (parked_[slot].*which).swap(batch);  // keep the capacity for the slot's next call
 }
 
 void amqp_model::on_delivery(const amqp::delivery& d) {
@@ -253,41 +250,42 @@ void amqp_model::on_confirm(const amqp::confirm& c) {
 
 void amqp_model::release(std::vector<amqp::event>& batch) {
   for (auto& e : batch) {
-      if (auto* d = std::get_if<amqp::delivery>(&e)) {
-        if (!resources_) {
-          on_delivery(*d);
-          continue;
-        }
-        // The message crosses from the queue's node to the consumer's node, then to the consumer.
-        auto it = by_channel_.find(delivery_ref::channel_on(d->to.conn, d->to.ch));
-        if (it == by_channel_.end()) continue;
-        const int consumer = it->second;
-        const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
-        const broker::node_id to = first_up(s.slot.group->node);
-        const broker::node_id from = broker_.owner_of("/", s.slot.group->queue).value_or(to);
-        const std::uint64_t bytes = d->msg->body_size() + 64;
-        const std::uint32_t held = deliveries_.acquire(std::move(*d));
-        const auto to_consumer = [this, consumer, to, bytes, held] {
-          resources_->client_send(1 + consumer, false, to, bytes, [this, held] { on_delivery(deliveries_.take(held)); });
-        };
-        if (from == to) to_consumer();
-        else resources_->hop(from, to, bytes, to_consumer);
-      } else if (auto* c = std::get_if<amqp::confirm>(&e)) {
-        if (!resources_) {
-          on_confirm(*c);
-          continue;
-        }
-        const amqp::confirm conf = *c;
-        resources_->client_send(0, false, broker::node_id{spec_.producer_node}, 64, [this, conf] { on_confirm(conf); });
-      } else if (auto* r = std::get_if<amqp::returned>(&e)) {
-        if (listener_.returned) listener_.returned(r->msg->body);
-      } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
-        auto it = by_channel_.find(delivery_ref::channel_on(cancelled->to.conn, cancelled->to.ch));
-        if (it != by_channel_.end()) retry_.later(it->second);
-      } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
-        on_connection_closed(closed->conn);
+    if (auto* d = std::get_if<amqp::delivery>(&e)) {
+      if (resources_) send_delivery(std::move(*d));
+      else on_delivery(*d);
+    } else if (auto* c = std::get_if<amqp::confirm>(&e)) {
+      if (!resources_) {
+        on_confirm(*c);
+        continue;
       }
+      const amqp::confirm conf = *c;
+      resources_->client_send(0, false, broker::node_id{spec_.producer_node}, 64, [this, conf] { on_confirm(conf); });
+    } else if (auto* r = std::get_if<amqp::returned>(&e)) {
+      if (listener_.returned) listener_.returned(r->msg->body);
+    } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
+      auto it = by_channel_.find(delivery_ref::channel_on(cancelled->to.conn, cancelled->to.ch));
+      if (it != by_channel_.end()) retry_.later(it->second);
+    } else if (auto* closed = std::get_if<amqp::connection_closed>(&e)) {
+      on_connection_closed(closed->conn);
+    }
   }
+}
+
+void amqp_model::send_delivery(amqp::delivery d) {
+  // The message crosses from the queue's node to the consumer's node, then to the consumer.
+  auto it = by_channel_.find(delivery_ref::channel_on(d.to.conn, d.to.ch));
+  if (it == by_channel_.end()) return;
+  const int consumer = it->second;
+  const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+  const broker::node_id to = first_up(s.slot.group->node);
+  const broker::node_id from = broker_.owner_of("/", s.slot.group->queue).value_or(to);
+  const std::uint64_t bytes = d.msg->body_size() + 64;
+  const std::uint32_t held = deliveries_.acquire(std::move(d));
+  const auto to_consumer = [this, consumer, to, bytes, held] {
+    resources_->client_send(1 + consumer, false, to, bytes, [this, held] { on_delivery(deliveries_.take(held)); });
+  };
+  if (from == to) to_consumer();
+  else resources_->hop(from, to, bytes, to_consumer);
 }
 
 void amqp_model::on_connection_closed(amqp::connection_id conn) {

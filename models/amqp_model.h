@@ -55,12 +55,14 @@ class amqp_model final : public amqp_side {
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
   /// Acts on the core's events: at once when ideal, else once the work of the calls that
-  /// produced them (made at `origin`) has been priced and done.
-  /// `processed` runs (priced) when the calls' processes are done.
+  /// produced them (made at `origin`) has been priced and done; priced, `processed` runs
+  /// when the calls' processes are done (ideal has no such moment and drops it).
   void handle_events(broker::node_id origin = {}, done_fn processed = {});
-  /// Acts on `events` (emptied); reentrant: events may produce more calls.
+  /// Acts on `events`; reentrant: acting on them may make more calls.
   void release(std::vector<broker::amqp::event>& events);
   void on_delivery(const broker::amqp::delivery& d);
+  /// Priced: the delivery crosses to its consumer's node and link before on_delivery().
+  void send_delivery(broker::amqp::delivery d);
   void on_confirm(const broker::amqp::confirm& c);
   /// A priced call's events wait in a pooled slot, so closures carry one index and steady
   /// traffic allocates nothing: `now` leaves when its processes are done, `later` (confirms)
@@ -71,6 +73,7 @@ class amqp_model final : public amqp_side {
   };
   void released_now(std::uint32_t slot);
   void released_later(std::uint32_t slot);
+  void release_parked(std::uint32_t slot, std::vector<broker::amqp::event> parked::*which);
   void open_producer(broker::node_id node);
 
   // Publishing. RabbitMQ's credit flow lets a channel have `publish_credit` messages that its

@@ -112,7 +112,9 @@ void cluster_resources::charge(std::span<const broker::work_row> rows, broker::n
   for (auto& m : cl.parts) {
     if (!m.mirror) continue;
     for (const auto& o : cl.parts) {
-      if (!o.mirror && o.process == m.process) m.owner = o.node;
+      if (o.mirror || o.process != m.process) continue;
+      m.owner = o.node;
+      m.follows_owner = true;
     }
   }
   cl.unprocessed = cl.unsettled = 1;  // the call itself, released once every part has started
@@ -129,9 +131,7 @@ void cluster_resources::run_parts(std::uint32_t c, broker::node_id origin) {
     if (pt.mirror) {
       // Mirrors whose owner is in this call start when the owner is done (run_owner); a
       // replicated settlement with no owner work here leaves from the origin.
-      bool has_owner = false;
-      for (const auto& o : calls_[c].parts) has_owner = has_owner || (!o.mirror && o.process == pt.process);
-      if (!has_owner) run_mirror(c, p);
+      if (!pt.follows_owner) run_mirror(c, p);
       continue;
     }
     run_owner(c, p, origin);

@@ -67,7 +67,8 @@ class cluster_resources {
     std::uint32_t bytes = 0, persist_bytes = 0;
     bool sync = false;
     bool mirror = false;
-    broker::node_id owner;  // mirrors: where the copy comes from
+    broker::node_id owner;       // mirrors: where the copy comes from
+    bool follows_owner = false;  // mirrors: the owner's part is in the same call and starts it
   };
   struct call {
     std::vector<part> parts;

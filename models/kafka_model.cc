@@ -23,7 +23,6 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost
                          const sim::random_streams& streams)
     : sim_(sim),
       spec_(spec),
-      costs_(costs),
       cluster_(std::max(spec.brokers, 1), spec.replica_lag_time_max.ns() / 1'000'000),
       key_rng_(streams.stream("kafka-keys")) {
   create_topics(cluster_, spec, 0);
@@ -84,6 +83,11 @@ kafka::record kafka_model::make_record(const produce_step& step, sim::sim_time c
                        values_.filled(bytes, [&](char* out) { write_payload(stamp, out, bytes); }), {}};
 }
 
+std::int32_t kafka_model::partition_of(const produce_step& step, const kafka::record& r) {
+  const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
+  return r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
+}
+
 void kafka_model::produce(const produce_step& step, sim::sim_time created, bool measured, done_fn answered) {
   kafka::record r = make_record(step, created, measured);
   produced_ += measured;
@@ -91,9 +95,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
     add_record(step, std::move(r), measured, std::move(answered));
     return;
   }
-  const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
-  // Keyless records go round-robin here so that the order lesson shows what keys buy.
-  const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
+  const std::int32_t p = partition_of(step, r);
   const auto result = cluster_.produce(step.topic, p, std::move(r), static_cast<kafka::acks>(step.acks), now_ms());
   if (result.error == kafka::error_code::none) acked_ += measured && step.acks != 0;
   else failed_ += measured;

@@ -30,7 +30,7 @@ namespace mqlab::models {
 
 class kafka_model final : public kafka_side {
  public:
-  /// `sim` and `spec` must outlive the model.
+  /// `sim`, `spec` and `costs` must outlive the model.
   kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs, const sim::random_streams& streams);
 
   bool enabled() const override { return spec_.brokers > 0; }
@@ -64,6 +64,9 @@ class kafka_model final : public kafka_side {
   void polled(std::size_t m, std::size_t got);
   void work(std::size_t m);
   broker::kafka::record make_record(const produce_step& step, sim::sim_time created, bool measured);
+  /// The partition a record goes to: the Java client's murmur2 of its key, else round-robin
+  /// (kept here rather than sticky so that the order lesson shows what keys buy).
+  std::int32_t partition_of(const produce_step& step, const broker::kafka::record& r);
 
   // Priced (kafka_replication.cc).
   /// A batch on its way to a partition's leader, and who waits for its answer.
@@ -115,7 +118,6 @@ class kafka_model final : public kafka_side {
 
   sim::simulator& sim_;
   const kafka_spec& spec_;
-  const cost_model& costs_;
   broker::kafka::cluster cluster_;
   std::optional<cluster_resources> resources_;  // none when ideal
   std::map<std::pair<std::string, std::int32_t>, batch> open_;  // per partition, filling
@@ -131,8 +133,8 @@ class kafka_model final : public kafka_side {
   std::vector<broker::kafka::shared_bytes> key_names_;  // "key-N", made once and shared by its records
   record_ledger ledger_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
-  std::uint64_t polled_ = 0, polled_at_warmup_ = 0;
-  sim::sim_time measured_from_;  // the end of the warm-up, for rates  // records handed to consumers, measured or not
+  std::uint64_t polled_ = 0, polled_at_warmup_ = 0;  // records handed to consumers, measured or not
+  sim::sim_time measured_from_;                      // the end of the warm-up, for rates
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;
 };
 

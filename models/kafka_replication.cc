@@ -49,8 +49,7 @@ broker::node_id kafka_model::fetch_node(std::size_t m) const {
 // --- producer --------------------------------------------------------------------------------
 
 void kafka_model::add_record(const produce_step& step, kafka::record r, bool measured, done_fn answered) {
-  const std::int32_t partitions = std::max(cluster_.partitions(step.topic), 1);
-  const std::int32_t p = r.key ? kafka::partition_for_key(*r.key, partitions) : (round_robin_++ % partitions);
+  const std::int32_t p = partition_of(step, r);
   const auto key = std::pair{step.topic, p};
   batch& open = open_[key];
   if (!open.records.empty() && open.acks != step.acks) send_batch(open);

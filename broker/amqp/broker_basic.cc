@@ -122,7 +122,7 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
     return false;
   }
   count_transfer(from, q.owner, *msg);
-  count_mirroring(q, msg->body_size(), q.durable && msg->properties->persistent());
+  count_mirroring(q, msg->body_size(), kept_on_disk(q, *msg));
   instant expires = instant::never();
   if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
   if (auto ttl = parse_expiration(*msg->properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));

@@ -48,7 +48,7 @@ void broker::state::charge_enqueue(const queue_state& q, const message& msg) {
   const auto bytes = static_cast<std::uint32_t>(msg.body_size());
   meter.charge(site_of(q), work_kind::enqueue);
   meter.charge(site_of(q), work_kind::bytes, bytes);
-  if (q.durable && msg.properties->persistent()) {
+  if (kept_on_disk(q, msg)) {
     meter.charge(site_of(q), work_kind::persist_bytes, bytes);
     meter.charge(site_of(q), work_kind::fsync_request);
   }

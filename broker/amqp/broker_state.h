@@ -222,9 +222,11 @@ struct broker::state {
   /// ack or reject) and the work each mirror does to take it — for a `persistent` message,
   /// writing it to its own disk before it answers, as a classic mirror does.
   void count_mirroring(const queue_state& q, std::uint64_t bytes, bool persistent = false);
-  /// The owner's work for a message joining `q`: the enqueue, and for a persistent message in
-  /// a durable queue the write to the message store that its confirm waits for.
+  /// The owner's work for a message joining `q`: the enqueue, and for a message kept on disk
+  /// the write to the message store that its confirm waits for.
   void charge_enqueue(const queue_state& q, const message& msg);
+  /// RabbitMQ writes a message to disk when it is persistent and its queue durable.
+  static bool kept_on_disk(const queue_state& q, const message& msg) { return q.durable && msg.properties->persistent(); }
 
   // Cluster member mode (broker_member.cc). The inline checks sit on the hot path of every
   // publish and delivery: a plain core pays one test of cluster.self.

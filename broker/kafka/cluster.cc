@@ -110,11 +110,13 @@ void cluster::charge_fetch(std::int32_t leader) const {
   meter_.charge({node_id{static_cast<std::uint32_t>(leader)}, 0}, work_kind::fetch);
 }
 
-void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records,
-                            std::uint64_t bytes) const {
+void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records) const {
+  if (!meter_.enabled()) return;
+  std::uint64_t bytes = 0;
+  for (const auto& r : records) bytes += r.size_bytes();
   // Kafka appends to the page cache: the disk takes the bytes, no fsync (flush.messages is off).
   const work_site site{node_id{static_cast<std::uint32_t>(replica)}, ps.process};
-  meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records));
+  meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records.size()));
   meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
   meter_.charge(site, work_kind::persist_bytes, static_cast<std::uint32_t>(bytes));
 }
@@ -187,11 +189,7 @@ void cluster::follower_append(const std::string& topic, std::int32_t p, std::int
                               std::vector<record> records, std::int64_t now_ms) {
   partition_state* ps = find(topic, p);
   if (ps == nullptr || ps->leader < 0 || follower == ps->leader || !ps->logs.contains(follower)) return;
-  if (meter_.enabled()) {
-    std::uint64_t bytes = 0;
-    for (const auto& r : records) bytes += r.size_bytes();
-    charge_append(*ps, follower, records.size(), bytes);
-  }
+  charge_append(*ps, follower, records);
   append_to(*ps, follower, std::move(records), now_ms);
   update_high_watermark(*ps);
 }
@@ -237,15 +235,11 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
   }
   partition_log& leader = ps->logs.at(ps->leader);
   const std::int64_t base = leader.log_end_offset();
-  std::uint64_t bytes = 0;
+  meter_.charge({node_id{static_cast<std::uint32_t>(ps->leader)}, 0}, work_kind::frame);
+  charge_append(*ps, ps->leader, records);
   for (auto& r : records) {
     if (r.timestamp_ms == 0) r.timestamp_ms = now_ms;
-    if (meter_.enabled()) bytes += r.size_bytes();
     leader.append(std::move(r));
-  }
-  if (meter_.enabled()) {
-    meter_.charge({node_id{static_cast<std::uint32_t>(ps->leader)}, 0}, work_kind::frame);
-    charge_append(*ps, ps->leader, records.size(), bytes);
   }
   if (a == acks::all && !follower_fetching_) {
     // The leader waits for every ISR member: model the followers' fetch as immediate.

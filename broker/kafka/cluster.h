@@ -171,7 +171,7 @@ class cluster {
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
   void charge_fetch(std::int32_t leader) const;
-  void charge_append(const partition_state& ps, std::int32_t replica, std::uint64_t records, std::uint64_t bytes) const;
+  void charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records) const;
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
 
