@@ -103,11 +103,13 @@ disk::disk(sim::simulator& sim, disk_config config, sim::rng rng) : sim_(sim), c
 
 void disk::write(std::uint64_t bytes, bool sync, done_fn done) {
   write_free_ = std::max(write_free_, sim_.now()) + transmission(bytes, config_.write_bandwidth);
-  sim_.at(write_free_, [this, sync, d = std::move(done)]() mutable {
-    if (!sync) {
-      d();
-      return;
-    }
+  if (!sync) {
+    const sim::sim_time cached = write_free_ - transmission(config_.dirty_limit, config_.write_bandwidth);
+    if (cached <= sim_.now()) done();
+    else sim_.at(cached, std::move(done));
+    return;
+  }
+  sim_.at(write_free_, [this, d = std::move(done)]() mutable {
     unsynced_.push_back(std::move(d));
     if (!syncing_) start_fsync();
   });

@@ -83,15 +83,20 @@ struct disk_config {
   double write_bandwidth = 500e6;  // bytes per second
   sim::distribution fsync = sim::distribution::constant(0.002);  // seconds per fsync
   bool group_commit = true;  // false: every synced write waits for an fsync of its own
+  // Unsynced writes land in the page cache and return at once while at most this many bytes
+  // wait for the disk; past it the writer waits (Linux's dirty-page throttling, vm.dirty_bytes).
+  std::uint64_t dirty_limit = std::uint64_t{1} << 30;
 };
 
 /// A disk written in FIFO order at `write_bandwidth`; a synced write also waits for an fsync,
 /// and one fsync covers every write done by the time it starts (group commit), or with
-/// group commit off only the oldest one.
+/// group commit off only the oldest one. An unsynced write goes through the page cache: it is
+/// done at once unless more than `dirty_limit` bytes are still waiting to reach the disk.
 class disk {
  public:
   disk(sim::simulator& sim, disk_config config, sim::rng rng);
-  /// Writes `bytes`; `done` runs once they are written, and with `sync` once an fsync covered them.
+  /// Writes `bytes`; with `sync`, `done` runs once they are written and an fsync covered them;
+  /// without, once the page cache took them (at once, from inside this call, below the dirty limit).
   void write(std::uint64_t bytes, bool sync, done_fn done);
   std::uint64_t fsyncs() const { return fsyncs_; }
 

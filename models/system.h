@@ -57,7 +57,9 @@ struct produce_step {
   std::uint32_t record_bytes = 100;
   sim::duration cost;
   std::uint32_t batch_size = 16384;  // batch.size: a partition's batch leaves when it is this full...
-  sim::duration linger;              // linger.ms: ...or this long after its first record (0: at once)
+  // linger.ms: ...or this long after its first record (0: at once). 5 ms is Kafka 4.0's default
+  // (KIP-1030) and librdkafka's since 1.5.
+  sim::duration linger = sim::duration::milliseconds(5);
 };
 
 /// Send a JMS message to a queue or topic of the simulated ActiveMQ-style broker, go on after `cost`.

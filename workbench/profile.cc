@@ -99,7 +99,11 @@ void read_node_resources(yaml_reader& r, const YAML::Node& n, models::node_resou
   r.check_keys(n, {"cores", "disk", "nic", "source"}, "node");
   if (n["cores"]) node.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(node.cores));
   if (const YAML::Node d = n["disk"]; d && r.is_map(d, "disk")) {
-    r.check_keys(d, {"write_bandwidth", "fsync", "group_commit", "source"}, "disk");
+    r.check_keys(d, {"write_bandwidth", "fsync", "group_commit", "dirty_limit", "source"}, "disk");
+    if (d["dirty_limit"]) {
+      const auto limit = r.integer(d["dirty_limit"], "dirty_limit", 0, std::int64_t{1} << 40);
+      node.disk.dirty_limit = limit ? static_cast<std::uint64_t>(*limit) : node.disk.dirty_limit;
+    }
     if (d["group_commit"]) node.disk.group_commit = r.boolean(d["group_commit"], "group_commit").value_or(true);
     if (d["write_bandwidth"]) node.disk.write_bandwidth = read_bandwidth(r, d["write_bandwidth"], "write_bandwidth").value_or(node.disk.write_bandwidth);
     if (d["fsync"]) {

@@ -177,14 +177,28 @@ TEST(disk, without_group_commit_every_synced_write_waits_for_its_own_fsync) {
   EXPECT_EQ(done.back(), sim_time() + duration::nanoseconds(100) + duration::milliseconds(5));
 }
 
-TEST(disk, unsynced_writes_wait_only_for_the_bandwidth) {
+TEST(disk, unsynced_writes_wait_only_for_the_bandwidth_without_a_page_cache) {
   sim::simulator sim;
-  disk d(sim, {1e6, sim::distribution::constant(0.01)}, sim::rng(1));  // 1 MB/s
+  disk d(sim, {1e6, sim::distribution::constant(0.01), true, 0}, sim::rng(1));  // 1 MB/s, no dirty pages allowed
   sim_time done;
   d.write(2000, false, [&] { done = sim.now(); });
   sim.run();
   EXPECT_EQ(done, sim_time() + duration::milliseconds(2));
   EXPECT_EQ(d.fsyncs(), 0u);
+}
+
+TEST(disk, the_page_cache_takes_unsynced_writes_at_once_up_to_the_dirty_limit) {
+  sim::simulator sim;
+  disk d(sim, {1e6, sim::distribution::constant(0.01), true, 3000}, sim::rng(1));  // 1 MB/s, 3 kB dirty
+  std::vector<sim_time> done;
+  // 1 kB writes at t=0: the first three fit in the cache (at most 3 kB waiting), the fourth
+  // waits until the disk has written 1 kB (1 ms), the fifth until it has written 2 kB.
+  for (int i = 0; i < 5; ++i) d.write(1000, false, [&] { done.push_back(sim.now()); });
+  sim.run();
+  ASSERT_EQ(done.size(), 5u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(done[i], sim_time());
+  EXPECT_EQ(done[3], sim_time() + duration::milliseconds(1));
+  EXPECT_EQ(done[4], sim_time() + duration::milliseconds(2));
 }
 
 }  // namespace
