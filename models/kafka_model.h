@@ -98,6 +98,8 @@ class kafka_model final : public kafka_side {
     std::vector<part> fetched;
   };
   void start_priced();
+  /// The batch filling for a partition, made empty on first use.
+  batch& open_batch(const std::string& topic, std::int32_t p);
   void add_record(const produce_step& step, broker::kafka::record r, bool measured, done_fn answered);
   /// Closes a partition's open batch and sends it.
   void send_batch(batch& open);
@@ -120,7 +122,7 @@ class kafka_model final : public kafka_side {
   const kafka_spec& spec_;
   broker::kafka::cluster cluster_;
   std::optional<cluster_resources> resources_;  // none when ideal
-  std::map<std::pair<std::string, std::int32_t>, batch> open_;  // per partition, filling
+  std::map<std::string, std::vector<batch>, std::less<>> open_;  // per topic and partition, filling
   slot_pool<batch> batches_;              // sent, awaiting their answer
   std::vector<std::uint32_t> awaiting_hw_;  // acks=all batches appended, waiting for the high watermark
   std::vector<int> in_flight_;            // per broker: produce requests the producer has out

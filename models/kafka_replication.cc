@@ -48,14 +48,22 @@ broker::node_id kafka_model::fetch_node(std::size_t m) const {
 
 // --- producer --------------------------------------------------------------------------------
 
+kafka_model::batch& kafka_model::open_batch(const std::string& topic, std::int32_t p) {
+  auto it = open_.find(topic);
+  if (it == open_.end()) it = open_.emplace(topic, std::vector<batch>{}).first;
+  if (it->second.size() <= static_cast<std::size_t>(p)) it->second.resize(static_cast<std::size_t>(p) + 1);
+  return it->second[static_cast<std::size_t>(p)];
+}
+
 void kafka_model::add_record(const produce_step& step, kafka::record r, bool measured, done_fn answered) {
   const std::int32_t p = partition_of(step, r);
-  const auto key = std::pair{step.topic, p};
-  batch& open = open_[key];
+  batch& open = open_batch(step.topic, p);
   if (!open.records.empty() && open.acks != step.acks) send_batch(open);
-  open.topic = step.topic;
-  open.partition = p;
-  open.acks = step.acks;
+  if (open.records.empty()) {
+    open.topic = step.topic;
+    open.partition = p;
+    open.acks = step.acks;
+  }
   open.bytes += r.size_bytes();
   open.records.push_back(std::move(r));
   open.measured.push_back(measured);
@@ -67,9 +75,9 @@ void kafka_model::add_record(const produce_step& step, kafka::record r, bool mea
     send_batch(open);
   } else if (step.linger.ns() > 0 && !open.linger_armed) {
     open.linger_armed = true;
-    sim_.after(step.linger, [this, key] {
-      auto it = open_.find(key);
-      if (it != open_.end() && it->second.linger_armed && !it->second.records.empty()) send_batch(it->second);
+    sim_.after(step.linger, [this, topic = &step.topic, p] {
+      batch& lingering = open_batch(*topic, p);
+      if (lingering.linger_armed && !lingering.records.empty()) send_batch(lingering);
     });
   }
 }
@@ -153,9 +161,11 @@ void kafka_model::answer(std::uint32_t b, bool ok) {
     batches_.release(b);
     for (auto& w : waiting) w();
     // Batches held back by the in-flight limit go now.
-    for (auto& [key, open] : open_) {
-      if (open.records.empty() || in_flight_[static_cast<std::size_t>(broker)] >= max_in_flight) continue;
-      if (leader_of(open.topic, open.partition) == broker && !open.linger_armed) send_batch(open);
+    for (auto& [topic, partitions] : open_) {
+      for (batch& open : partitions) {
+        if (open.records.empty() || in_flight_[static_cast<std::size_t>(broker)] >= max_in_flight) continue;
+        if (leader_of(open.topic, open.partition) == broker && !open.linger_armed) send_batch(open);
+      }
     }
   };
   if (batches_[b].acks == 0) {
