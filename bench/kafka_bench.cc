@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+
+#include "broker/kafka/client.h"
 #include "broker/kafka/cluster.h"
 
 namespace {
@@ -34,16 +37,29 @@ void BM_KafkaProduceFetch(benchmark::State& state) {
 }
 BENCHMARK(BM_KafkaProduceFetch);
 
-// One rebalance of a group over 100 partitions when a consumer joins.
+// One rebalance of a group over 100 partitions when a consumer joins: its JoinGroup, the
+// members' rejoins, the leader's cooperative-sticky assignment and every SyncGroup.
 void BM_KafkaGroupRebalance(benchmark::State& state) {
   const auto consumers = static_cast<int>(state.range(0));
+  consumer_config config{.group = "g", .assignor = assignor_kind::cooperative_sticky};
   for (auto _ : state) {
     state.PauseTiming();
-    group_coordinator gc;
-    gc.set_partitions("orders", 100);
-    for (int i = 0; i + 1 < consumers; ++i) gc.join("g", "", {"orders"}, assignor_kind::cooperative_sticky, 10'000, 0);
+    cluster c(1);
+    topic_config topic;
+    topic.partitions = 100;
+    c.create_topic("orders", topic);
+    std::vector<std::unique_ptr<consumer>> group;
+    const auto settle = [&](std::int64_t now) {
+      for (int round = 0; round < 3; ++round) {
+        for (auto& m : group) (void)m->poll(now);
+      }
+    };
+    for (int i = 0; i + 1 < consumers; ++i) group.push_back(std::make_unique<consumer>(c, std::vector<std::string>{"orders"}, config));
+    settle(0);
     state.ResumeTiming();
-    benchmark::DoNotOptimize(gc.join("g", "", {"orders"}, assignor_kind::cooperative_sticky, 10'000, 0));
+    group.push_back(std::make_unique<consumer>(c, std::vector<std::string>{"orders"}, config));
+    settle(1);
+    benchmark::DoNotOptimize(group.back()->assignment().size());
   }
 }
 BENCHMARK(BM_KafkaGroupRebalance)->Arg(1)->Arg(10)->Arg(100);

@@ -8,6 +8,8 @@
 #include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
+#include "broker/kafka/assignor.h"
+
 namespace mqlab::workbench::detail {
 
 std::optional<models::produce_step> parser::produce(const YAML::Node& n, const YAML::Node& cost,
@@ -93,7 +95,7 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
       }
       if (g["assignor"]) {
         spec.assignor = r_.text(g["assignor"], "assignor").value_or("range");
-        if (spec.assignor != "range" && spec.assignor != "roundrobin" && spec.assignor != "cooperative-sticky") {
+        if (!broker::kafka::assignor_named(spec.assignor)) {
           r_.error(g["assignor"], fmt::format("assignor must be range, roundrobin or cooperative-sticky, got '{}'", spec.assignor));
         }
       }
@@ -101,6 +103,14 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
       for (auto [key, target] : {std::pair{"poll_interval", &spec.poll_interval}, std::pair{"session_timeout", &spec.session_timeout},
                                  std::pair{"heartbeat_interval", &spec.heartbeat_interval}}) {
         if (g[key]) *target = r_.duration(g[key], key).value_or(*target);
+      }
+      // The coordinator refuses a session timeout outside group.min/max.session.timeout.ms.
+      if (g["session_timeout"] && (spec.session_timeout < sim::duration::seconds(6) || spec.session_timeout > sim::duration::seconds(1800))) {
+        r_.error(g["session_timeout"], "session_timeout must be within 6s..1800s (the broker's group.min/max.session.timeout.ms)");
+      }
+      if ((g["session_timeout"] || g["heartbeat_interval"]) && spec.heartbeat_interval >= spec.session_timeout) {
+        r_.error(g["heartbeat_interval"] ? g["heartbeat_interval"] : g["session_timeout"],
+                 "heartbeat_interval must be shorter than session_timeout (as the Kafka consumer requires)");
       }
       k.groups.push_back(std::move(spec));
     }

@@ -61,11 +61,75 @@ void producer::flush(std::int64_t now_ms) {
 consumer::consumer(cluster& c, std::vector<std::string> topics, consumer_config config)
     : cluster_(c), topics_(std::move(topics)), config_(std::move(config)) {}
 
-void consumer::join(std::int64_t now_ms) {
-  auto joined = cluster_.groups().join(config_.group, member_id_, topics_, config_.assignor, config_.session_timeout_ms, now_ms);
-  member_id_ = joined.member_id;
-  generation_ = joined.generation;
-  assigned_ = joined.assignment;
+consumer_group& consumer::group() { return cluster_.groups().group(config_.group); }
+
+void consumer::send_join(std::int64_t now_ms) {
+  join_request r{.tag = cluster_.groups().next_tag(),
+                 .member_id = member_id_,
+                 .client_id = "consumer",
+                 .session_timeout_ms = config_.session_timeout_ms,
+                 .rebalance_timeout_ms = config_.max_poll_interval_ms,
+                 .protocol_type = "consumer",
+                 .protocols = {{std::string(assignor_name(config_.assignor)), encode_subscription({{}, topics_, assigned_})}}};
+  join_tag_ = r.tag;
+  rejoin_ = false;
+  group().join(std::move(r), now_ms);
+}
+
+bool consumer::take_part(std::int64_t now_ms) {
+  if (generation_ < 0 && join_tag_ == 0 && sync_tag_ == 0) send_join(now_ms);
+  if (join_tag_ != 0) {
+    auto reply = cluster_.groups().take_reply(join_tag_);
+    if (!reply) return false;
+    join_tag_ = 0;
+    joined(std::get<join_reply>(*reply), now_ms);
+  }
+  if (sync_tag_ != 0) {
+    auto reply = cluster_.groups().take_reply(sync_tag_);
+    if (!reply) return false;
+    sync_tag_ = 0;
+    synced(std::get<sync_reply>(*reply));
+  }
+  return in_group();
+}
+
+void consumer::joined(const join_reply& r, std::int64_t now_ms) {
+  if (r.error != error_code::none) {
+    // UNKNOWN_MEMBER_ID (expired while away): join again as a new member; otherwise retry.
+    if (r.error == error_code::unknown_member_id) member_id_.clear();
+    generation_ = -1;
+    return;
+  }
+  member_id_ = r.member_id;
+  generation_ = r.generation;
+  sync_tag_ = cluster_.groups().next_tag();
+  group().sync(sync_tag_, generation_, member_id_, r.leader == member_id_ ? assignments_for(r) : std::map<std::string, std::string>{},
+               now_ms);
+}
+
+std::map<std::string, std::string> consumer::assignments_for(const join_reply& r) const {
+  std::vector<member_subscription> members;
+  kafka::assignment previous;
+  std::map<std::string, std::int32_t> partitions;
+  for (const auto& [id, metadata] : r.members) {
+    auto sub = decode_subscription(metadata).value_or(member_subscription{});
+    sub.member_id = id;
+    for (const auto& t : sub.topics) partitions[t] = cluster_.partitions(t);
+    previous[id] = sub.owned;
+    members.push_back(std::move(sub));
+  }
+  const auto kind = assignor_named(r.protocol).value_or(config_.assignor);
+  std::map<std::string, std::string> out;
+  for (const auto& [id, parts] : assign(kind, members, partitions, previous)) out[id] = encode_assignment(parts);
+  return out;
+}
+
+void consumer::synced(const sync_reply& r) {
+  if (r.error != error_code::none) {
+    rejoin_ = true;  // the group moved on while we synced: join its new generation
+    return;
+  }
+  assigned_ = decode_assignment(r.assignment).value_or(std::vector<topic_partition>{});
   // Keep positions of partitions still ours; new ones start from the committed offset.
   std::map<topic_partition, std::int64_t> kept;
   for (const auto& tp : assigned_) {
@@ -77,7 +141,9 @@ void consumer::join(std::int64_t now_ms) {
 }
 
 std::int64_t consumer::starting_offset(const topic_partition& tp) const {
-  if (auto committed = cluster_.groups().committed(config_.group, tp)) return *committed;
+  if (const auto* g = cluster_.groups().find(config_.group)) {
+    if (auto committed = g->committed(tp)) return *committed;
+  }
   return reset_position(tp);
 }
 
@@ -98,10 +164,13 @@ std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consu
 
 std::expected<std::size_t, error_code> consumer::poll(std::int64_t now_ms, const record_visitor& f) {
   if (closed_) return std::unexpected(error_code::unknown_member_id);
-  if (generation_ < 0 ||
-      cluster_.groups().heartbeat(config_.group, member_id_, generation_, now_ms) != error_code::none) {
-    join(now_ms);  // first poll, or the group rebalanced: rejoin and pick up the new assignment
+  if (in_group() && heartbeat(now_ms) != error_code::none) rejoin_ = true;
+  if (rejoin_ && join_tag_ == 0 && sync_tag_ == 0) {
+    // The group rebalanced: commit what was processed (the Java client's onJoinPrepare), rejoin.
+    if (config_.auto_commit) commit(now_ms);
+    send_join(now_ms);
   }
+  if (!take_part(now_ms)) return 0;
   if (config_.auto_commit && now_ms - last_commit_ms_ >= config_.auto_commit_interval_ms) commit(now_ms);
   // fetch.min.bytes / fetch.max.wait.ms: the broker holds a fetch until enough data is there
   // or the wait is over.
@@ -140,26 +209,33 @@ std::size_t consumer::available_bytes() const {
 
 error_code consumer::heartbeat(std::int64_t now_ms) {
   if (closed_ || generation_ < 0) return error_code::unknown_member_id;
-  return cluster_.groups().heartbeat(config_.group, member_id_, generation_, now_ms);
+  if (join_tag_ != 0 || sync_tag_ != 0) return error_code::none;  // waiting on the coordinator keeps it alive
+  const error_code e = group().heartbeat(member_id_, generation_, now_ms);
+  if (e == error_code::unknown_member_id) {
+    member_id_.clear();
+    generation_ = -1;
+  }
+  if (e != error_code::none) rejoin_ = true;
+  return e;
 }
 
 error_code consumer::commit(std::int64_t now_ms) {
   last_commit_ms_ = now_ms;
   for (const auto& [tp, pos] : positions_) {
-    const auto e = cluster_.groups().commit(config_.group, member_id_, generation_, tp, pos);
+    const auto e = group().commit(member_id_, generation_, tp, pos);
     if (e != error_code::none) return e;
   }
   return error_code::none;
 }
 
 error_code consumer::commit(const topic_partition& tp, std::int64_t offset) {
-  return cluster_.groups().commit(config_.group, member_id_, generation_, tp, offset);
+  return group().commit(member_id_, generation_, tp, offset);
 }
 
-void consumer::close() {
+void consumer::close(std::int64_t now_ms) {
   if (closed_) return;
-  if (config_.auto_commit) commit(last_commit_ms_);
-  cluster_.groups().leave(config_.group, member_id_);
+  if (config_.auto_commit) commit(now_ms);
+  if (!member_id_.empty()) group().leave(member_id_, now_ms);
   closed_ = true;
 }
 

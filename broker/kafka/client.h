@@ -1,6 +1,9 @@
 // The client side of the Kafka model, over a cluster: a producer that partitions and batches
-// (batch.size, linger.ms; acks) and a consumer that joins a group, polls up to
-// max.poll.records from its assigned partitions, commits (auto-commit interval or manual),
+// (batch.size, linger.ms; acks) and a consumer that joins a group through the cluster's group
+// coordinator as the Java client does over the wire (JoinGroup; the leader assigns and sends
+// every member's share in SyncGroup; a heartbeat that says REBALANCE_IN_PROGRESS makes it
+// commit and rejoin), polls up to max.poll.records from its assigned partitions, commits
+// (auto-commit interval or manual),
 // seeks (beginning, end, offset, timestamp), resets on OFFSET_OUT_OF_RANGE by
 // auto.offset.reset, and reports its lag. Time is passed in; nothing here reads a clock.
 #pragma once
@@ -64,6 +67,7 @@ struct consumer_config {
   std::string group;
   assignor_kind assignor = assignor_kind::range;
   std::int64_t session_timeout_ms = 10'000;
+  std::int64_t max_poll_interval_ms = 300'000;  // the rebalance timeout it asks for in JoinGroup
   std::size_t max_poll_records = 500;
   bool auto_commit = true;
   std::int64_t auto_commit_interval_ms = 5'000;
@@ -77,7 +81,8 @@ class consumer {
   consumer(cluster& c, std::vector<std::string> topics, consumer_config config);
 
   /// Joins (or rejoins after a rebalance) and fetches up to max.poll.records, round-robin over
-  /// the assigned partitions. Heartbeats and auto-commits as a side effect. An
+  /// the assigned partitions; while the group is rebalancing it returns nothing (the join waits
+  /// for the other members). Heartbeats and auto-commits as a side effect. An
   /// OFFSET_OUT_OF_RANGE with reset=none is returned as the error.
   std::expected<std::vector<std::pair<topic_partition, record>>, error_code> poll(std::int64_t now_ms);
   /// poll() without copies: f(partition, record) for each record, valid only during the call;
@@ -91,7 +96,10 @@ class consumer {
   error_code commit(std::int64_t now_ms);
   /// Commits one position explicitly: everything before `offset` is done.
   error_code commit(const topic_partition& tp, std::int64_t offset);
-  void close();
+  /// Commits (with auto-commit) and leaves the group, which rebalances at once.
+  void close(std::int64_t now_ms);
+  /// True once the consumer has an assignment of the group's current generation.
+  bool in_group() const { return generation_ >= 0 && join_tag_ == 0 && sync_tag_ == 0 && !rejoin_; }
 
   void seek(const topic_partition& tp, std::int64_t offset);
   void seek_to_beginning();
@@ -106,7 +114,14 @@ class consumer {
   const std::string& member_id() const { return member_id_; }
 
  private:
-  void join(std::int64_t now_ms);
+  /// Drives JoinGroup/SyncGroup as far as the coordinator's replies allow; true when done.
+  bool take_part(std::int64_t now_ms);
+  void send_join(std::int64_t now_ms);
+  void joined(const join_reply& r, std::int64_t now_ms);
+  void synced(const sync_reply& r);
+  /// The leader's work: every member's share by the group's assignor.
+  std::map<std::string, std::string> assignments_for(const join_reply& r) const;
+  consumer_group& group();
   std::int64_t starting_offset(const topic_partition& tp) const;
   /// Where auto.offset.reset moves a position that fell out of the log.
   std::int64_t reset_position(const topic_partition& tp) const;
@@ -118,6 +133,8 @@ class consumer {
   consumer_config config_;
   std::string member_id_;
   std::int32_t generation_ = -1;
+  std::uint64_t join_tag_ = 0, sync_tag_ = 0;  // requests waiting for the coordinator's reply
+  bool rejoin_ = false;                         // a heartbeat said the group is rebalancing
   std::vector<topic_partition> assigned_;
   std::map<topic_partition, std::int64_t> positions_;
   std::size_t next_partition_ = 0;

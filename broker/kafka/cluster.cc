@@ -75,7 +75,6 @@ error_code cluster::create_topic(const std::string& name, const topic_config& co
     t.partitions.push_back(std::move(ps));
   }
   topics_.emplace(name, std::move(t));
-  groups_.set_partitions(name, config.partitions);
   return error_code::none;
 }
 
@@ -272,7 +271,8 @@ std::map<topic_partition, std::int64_t> cluster::group_lag(const std::string& gr
   for (const auto& [name, t] : topics_) {
     for (std::int32_t p = 0; p < t.config.partitions; ++p) {
       const topic_partition tp{name, p};
-      if (auto committed = groups_.committed(group, tp)) {
+      const consumer_group* g = groups_.find(group);
+      if (auto committed = g ? g->committed(tp) : std::nullopt) {
         lag[tp] = std::max<std::int64_t>(0, t.partitions[static_cast<std::size_t>(p)].high_watermark - *committed);
       }
     }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "broker/kafka/errors.h"
-#include "broker/kafka/group.h"
+#include "broker/kafka/assignor.h"
 
 namespace mqlab::broker::kafka {
 

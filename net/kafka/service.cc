@@ -68,11 +68,9 @@ void service::forget(std::uint64_t connection) {
 }
 
 void service::advance(std::int64_t now_ms) {
-  for (auto& [id, g] : groups_) {
-    if (g.next_deadline() <= now_ms) {
-      g.advance(now_ms);
-      collect_group_replies(g);
-    }
+  if (core_.groups().next_deadline() <= now_ms) {
+    core_.groups().advance(now_ms);
+    collect_group_replies();
   }
   if (addresses_.size() > 1 && now_ms >= next_replication_ms_) {
     // Over the network the followers' own fetches copy records; only the ISR bookkeeping is left.
@@ -91,7 +89,7 @@ void service::advance(std::int64_t now_ms) {
 std::int64_t service::next_deadline() const {
   std::int64_t t = next_clean_ms_;
   if (addresses_.size() > 1) t = std::min(t, next_replication_ms_);
-  for (const auto& [id, g] : groups_) t = std::min(t, g.next_deadline());
+  t = std::min(t, core_.groups().next_deadline());
   for (const auto& f : parked_) t = std::min(t, f.deadline_ms);
   for (const auto& p : parked_produces_) t = std::min(t, p.deadline_ms);
   return t;

@@ -27,8 +27,6 @@ struct service_options {
   std::int32_t default_partitions = 1;       // num.partitions
   std::int16_t default_replication_factor = 1;
   std::string cluster_id = "mqlab";
-  std::int64_t min_session_timeout_ms = 6'000;      // group.min.session.timeout.ms
-  std::int64_t max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
   std::int64_t replica_fetch_interval_ms = 5;       // how often followers copy from leaders
   std::int64_t log_clean_interval_ms = 1'000;       // retention and compaction checks
 };
@@ -151,7 +149,8 @@ class service {
   outcome leave_group(wire_reader& in, std::int16_t version, std::int32_t node, std::int64_t now_ms);
   outcome offset_commit(wire_reader& in, std::int16_t version, std::int32_t node);
   outcome offset_fetch(wire_reader& in, std::int16_t version, std::int32_t node);
-  void collect_group_replies(broker::kafka::consumer_group& g);
+  /// Sends the join and sync replies that were waiting to the requests that asked.
+  void collect_group_replies();
 
   /// NONE if `node` leads the partition; UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE or
   /// NOT_LEADER_OR_FOLLOWER otherwise.
@@ -167,9 +166,7 @@ class service {
   broker::kafka::cluster& core_;
   service_options options_;
   std::map<std::int32_t, node_address> addresses_;
-  std::map<std::string, broker::kafka::consumer_group> groups_;
-  std::map<std::uint64_t, pending_group_reply> pending_;
-  std::uint64_t next_tag_ = 1;
+  std::map<std::uint64_t, pending_group_reply> pending_;  // by the coordinator's tag
   std::vector<parked_fetch> parked_;
   std::vector<parked_produce> parked_produces_;
   std::int64_t next_replication_ms_ = 0, next_clean_ms_ = 0;

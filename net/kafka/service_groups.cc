@@ -60,16 +60,13 @@ std::int32_t service::coordinator(const std::string& group) const {
 
 broker::kafka::consumer_group* service::coordinated(const std::string& group, std::int32_t node) {
   if (coordinator(group) != node) return nullptr;
-  return &groups_.try_emplace(group, options_.min_session_timeout_ms, options_.max_session_timeout_ms).first->second;
+  return &core_.groups().group(group);
 }
 
-const broker::kafka::consumer_group* service::group(const std::string& id) const {
-  auto it = groups_.find(id);
-  return it == groups_.end() ? nullptr : &it->second;
-}
+const broker::kafka::consumer_group* service::group(const std::string& id) const { return core_.groups().find(id); }
 
-void service::collect_group_replies(broker::kafka::consumer_group& g) {
-  for (auto& reply : g.take_replies()) {
+void service::collect_group_replies() {
+  for (auto& reply : core_.groups().take_replies()) {
     const std::uint64_t tag = std::visit([](const auto& r) { return r.tag; }, reply);
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;  // the connection went away meanwhile
@@ -132,10 +129,10 @@ outcome service::join_group(wire_reader& in, const request_header& header, reply
     write_join(o.body, version, refused);
     return o;
   }
-  r.tag = next_tag_++;
+  r.tag = core_.groups().next_tag();
   pending_[r.tag] = {from, version};
   g->join(std::move(r), now_ms);
-  collect_group_replies(*g);
+  collect_group_replies();
   return {outcome::kind::later, {}};
 }
 
@@ -155,10 +152,10 @@ outcome service::sync_group(wire_reader& in, std::int16_t version, reply_slot fr
     write_sync(o.body, version, {0, group.empty() ? error_code::invalid_group_id : error_code::not_coordinator, {}});
     return o;
   }
-  const std::uint64_t tag = next_tag_++;
+  const std::uint64_t tag = core_.groups().next_tag();
   pending_[tag] = {from, version};
   g->sync(tag, generation, member, std::move(assignments), now_ms);
-  collect_group_replies(*g);
+  collect_group_replies();
   return {outcome::kind::later, {}};
 }
 
@@ -176,7 +173,7 @@ outcome service::leave_group(wire_reader& in, std::int16_t version, std::int32_t
   const std::string member(in.string());
   auto* g = coordinated(group, node);
   const error_code e = g == nullptr ? error_code::not_coordinator : g->leave(member, now_ms);
-  if (g != nullptr) collect_group_replies(*g);  // the others' joins may now complete
+  if (g != nullptr) collect_group_replies();  // the others' joins may now complete
   return error_only(version, 1, e);
 }
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/kafka/client.h"
 #include "net/kafka/record_batch.h"
 
 namespace mqlab::net::kafka {
@@ -241,6 +242,45 @@ TEST_F(kafka_connection, random_bytes_never_crash_or_hang_a_connection) {
     EXPECT_TRUE(c.done() || c.waiting() <= 1);
     svc.forget(c.id());
   }
+}
+
+TEST_F(kafka_connection, a_wire_member_and_an_in_process_consumer_share_one_coordinator) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  std::string join;
+  wire_writer w(join);
+  w.string("g");
+  w.int32(10'000);  // session timeout
+  w.int32(10'000);  // rebalance timeout (v1)
+  w.string("");
+  w.string("consumer");
+  w.array(1);
+  w.string("range");
+  w.bytes(broker::kafka::encode_subscription({"", {"orders"}, {}}));
+  a.receive(request(api_key::join_group, 1, 2, join), 0);
+  route();
+  auto got = responses(a.output());
+  ASSERT_EQ(got.size(), 1u);
+  wire_reader r(got[0].body);
+  ASSERT_EQ(r.int16(), 0);
+  const std::int32_t generation = r.int32();
+  (void)r.string();  // protocol
+  (void)r.string();  // leader
+  const std::string member(r.string());
+  // The member the wire client became is in the cluster's own coordinator...
+  EXPECT_EQ(core.groups().find("g")->member_ids(), std::vector<std::string>{member});
+  // ...so an in-process consumer joining the group starts a rebalance the wire member hears of.
+  broker::kafka::consumer local(core, {"orders"}, {.group = "g"});
+  EXPECT_TRUE(local.poll(1).value().empty());
+  std::string beat;
+  wire_writer hb(beat);
+  hb.string("g");
+  hb.int32(generation);
+  hb.string(member);
+  a.receive(request(api_key::heartbeat, 0, 3, beat), 1);
+  got = responses(a.output());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(wire_reader(got[0].body).int16(), 27);  // REBALANCE_IN_PROGRESS
 }
 
 }  // namespace

@@ -84,6 +84,13 @@ INSTANTIATE_TEST_SUITE_P(
                     "crash: no node 'nodeX' (there are node-0..node-0)"},
         broken_case{"kill_of_a_missing_group", std::string(valid) + "faults: [{at: 1s, kill: workers}]\n", 7, 25,
                     "kill: no consumer group 'workers'"},
+        broken_case{"session_below_the_brokers_minimum",
+                    std::string(valid) + "kafka: {topics: {t: {}}, groups: [{group: g, topic: t, session_timeout: 2s}]}\n", 7, 73,
+                    "session_timeout must be within 6s..1800s"},
+        broken_case{"heartbeat_not_shorter_than_the_session",
+                    std::string(valid) +
+                        "kafka: {topics: {t: {}}, groups: [{group: g, topic: t, session_timeout: 6s, heartbeat_interval: 6s}]}\n",
+                    7, 97, "heartbeat_interval must be shorter than session_timeout"},
         broken_case{"binding_count_out_of_range",
                     std::string(valid) + "broker: {bindings: [{queue: \"q{i}\", exchange: x, count: 0}]}\n", 7, 57,
                     "count must be"}),
