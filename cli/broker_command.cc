@@ -5,6 +5,10 @@
 #include "cli/broker_command.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -13,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -24,6 +29,7 @@
 #include "net/amqp/server.h"
 #include "net/kafka/server.h"
 #include "net/log.h"
+#include "net/loop_thread.h"
 
 namespace mqlab::cli {
 namespace {
@@ -40,7 +46,26 @@ struct broker_options {
   bool console = false;
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
+  std::string cluster_secret_file, cluster_secret;
 };
+
+/// The cluster's secret from its file: accessible by its owner only (RabbitMQ refuses a cookie
+/// file others can read), one line of 1 to 255 bytes.
+std::expected<std::string, std::string> read_secret(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return std::unexpected(fmt::format("--cluster-secret-file {}: {}", path, std::strerror(errno)));
+  if ((st.st_mode & 077) != 0) {
+    return std::unexpected(fmt::format("--cluster-secret-file {}: must be accessible by its owner only (chmod 600)", path));
+  }
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  if (secret.empty() || secret.size() > 255) {
+    return std::unexpected(fmt::format("--cluster-secret-file {}: the first line must hold 1 to 255 bytes", path));
+  }
+  return secret;
+}
 
 std::expected<void, std::string> apply(broker_options& o) {
   if (!o.users.empty()) {
@@ -52,6 +77,11 @@ std::expected<void, std::string> apply(broker_options& o) {
     }
   }
   o.amqp_cluster.nodes = static_cast<std::uint32_t>(o.cluster);
+  if (!o.cluster_secret_file.empty()) {
+    auto secret = read_secret(o.cluster_secret_file);
+    if (!secret) return std::unexpected(secret.error());
+    o.cluster_secret = std::move(*secret);
+  }
   if (o.ha_mode == "all") {
     o.amqp_cluster.mirroring = broker::amqp::ha_mode::all;
   } else if (o.ha_mode.starts_with("exactly:") && std::atoi(o.ha_mode.c_str() + 8) >= 1) {
@@ -130,6 +160,7 @@ int serve(broker_options& o) {
       amqp_cluster.emplace(net::amqp::cluster_options{
           .shape = o.amqp_cluster, .server = o.server, .bind = o.listen.bind, .port = o.listen.port,
           .memory_high_watermark = o.listen.memory_high_watermark,
+          .secret = o.cluster_secret,
           .define = [&o](broker::amqp::broker& core) {
             for (const auto& v : o.vhosts) core.add_vhost(v);
           }});
@@ -171,7 +202,7 @@ int serve(broker_options& o) {
     boost::system::error_code ignored;
     input.close(ignored);
   });
-  io.run();
+  net::run_logged(io);
   net::log(net::log_level::info, "stopped");
   return 0;
 }
@@ -188,6 +219,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
                                           "Kafka port of broker 0; broker N listens on this + N (0 = any free ports)");
   cmd->add_option("--cluster", o->cluster, "Nodes (AMQP) and brokers (Kafka) in the cluster, on consecutive ports")
       ->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--cluster-secret-file", o->cluster_secret_file,
+                  "AMQP cluster: a file (mode 600) whose first line the nodes' links must prove they know, as "
+                  "RabbitMQ's Erlang cookie; default: a random secret of this process");
   cmd->add_option("--ha-mode", o->ha_mode,
                   "AMQP cluster: the ha-mode policy of every queue: none (queues live on one node), all, exactly:N")
       ->capture_default_str();
@@ -205,6 +239,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--frame-max", o->server.frame_max, "Largest frame accepted, bytes")
       ->check(CLI::Range(4096u, 1u << 24))->capture_default_str();
+  cmd->add_option("--max-message-size", o->server.max_message_size,
+                  "Largest message body accepted, bytes (RabbitMQ's max_message_size)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{512} << 20))->capture_default_str();
   cmd->add_option("--channel-max", o->server.channel_max, "Most channels per connection")->capture_default_str();
   cmd->add_option("--memory-high-watermark", o->listen.memory_high_watermark,
                   "Queued message bytes at which publishers are blocked (0 = never)")->capture_default_str();

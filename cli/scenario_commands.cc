@@ -34,6 +34,7 @@ struct run_options {
   bool json = false;
   bool quiet = false;
   bool no_charts = false;
+  std::uint64_t max_memory_mib = workbench::default_memory_cap() >> 20;
 };
 
 std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets) {
@@ -136,7 +137,7 @@ int run(const run_options& o) {
     progress_bar bar(fmt::format("running {}", sc->name), !o.quiet && !o.json);
     try {
       result = workbench::run_scenario(*sc, [&bar](double f) { bar.update(static_cast<int>(f * 1000), 1000); }, nullptr,
-                                       {}, mode);
+                                       {}, mode, o.max_memory_mib << 20);
     } catch (const std::runtime_error& e) {
       // Net mode's servers and clients are real: a port or socket the system refuses ends the run.
       fmt::print(stderr, "mqlab run: {}: {}\n", o.file, e.what());
@@ -160,6 +161,11 @@ int run(const run_options& o) {
     fmt::print("{}\n", workbench::to_json(*sc, result, o.mode).dump(2));
   } else {
     print_summary(*sc, result);
+  }
+  for (const auto& v : result.variants) {
+    if (v.stopped.empty()) continue;
+    fmt::print(stderr, "mqlab run: {}: variant '{}' {}; the metrics above cover the time before\n", o.file, v.name, v.stopped);
+    return 2;
   }
   return result.all_passed() ? 0 : 1;
 }
@@ -196,6 +202,9 @@ void add_scenario_commands(CLI::App& app, int& exit_code) {
   run_cmd->add_flag("--json", o->json, "Print run.json to stdout instead of the table");
   run_cmd->add_flag("--quiet", o->quiet, "No progress bar");
   run_cmd->add_flag("--no-charts", o->no_charts, "Do not write PNG charts into the results folder");
+  run_cmd->add_option("--max-memory", o->max_memory_mib,
+                      "MiB the run may hold; past it the run stops, keeps what it measured and exits 2 (default: half the RAM)")
+      ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{1} << 30))->capture_default_str();
   run_cmd->callback([o, &exit_code] { exit_code = run(*o); });
 
   auto files = std::make_shared<std::vector<std::string>>();

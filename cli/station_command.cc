@@ -15,6 +15,9 @@
 namespace mqlab::cli {
 namespace {
 
+constexpr int max_replications = 10'000;
+constexpr double max_customers_simulated = 1e10;
+
 struct station_options {
   double arrival_rate = 0;
   double service_rate = 0;
@@ -44,7 +47,18 @@ std::expected<models::station_lab_config, usage_error> to_config(const station_o
     return fail("--capacity", fmt::format("must be at least --servers ({}), got {}", o.servers, *o.capacity));
   }
   if (o.customers < 1) return fail("--customers", "must be at least 1");
-  if (o.replications < 1) return fail("--replications", fmt::format("must be at least 1, got {}", o.replications));
+  if (o.replications < 1 || o.replications > max_replications) {
+    return fail("--replications", fmt::format("must be from 1 to {}, got {}", max_replications, o.replications));
+  }
+  // A bound on the work, so that no flag makes a run that never ends: about a quarter of an
+  // hour at the kernel's ten million or so customers per second.
+  const std::uint64_t warmup = o.warmup.value_or(o.customers / 20);
+  const double total = (static_cast<double>(o.customers) + static_cast<double>(warmup)) * o.replications;
+  if (total > max_customers_simulated) {
+    return fail(o.warmup && *o.warmup > o.customers ? "--warmup" : "--customers",
+                fmt::format("(customers + warm-up) x replications is {:.3g}; at most {:.0e} are simulated", total,
+                            max_customers_simulated));
+  }
   const double rho = o.arrival_rate / (o.servers * o.service_rate);
   if (rho >= 1 && !o.capacity) {
     return fail("--arrival-rate",
@@ -57,7 +71,7 @@ std::expected<models::station_lab_config, usage_error> to_config(const station_o
   cfg.arrival_rate = o.arrival_rate;
   cfg.station = {"station", o.servers, *service, o.capacity.value_or(0)};
   cfg.customers = o.customers;
-  cfg.warmup = o.warmup.value_or(o.customers / 20);
+  cfg.warmup = warmup;
   cfg.replications = o.replications;
   cfg.seed = o.seed;
   return cfg;

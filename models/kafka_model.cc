@@ -153,7 +153,7 @@ void kafka_model::work(std::size_t m) {
   sim_.after(service, [this, m] {
     member& me = members_[m];
     if (!me.alive || me.buffer.empty()) return;
-    ledger_.finish(me.buffer.front(), sim_.now().ns());
+    ledgers_.finish(me.group->group, me.buffer.front(), sim_.now().ns());
     me.buffer.pop_front();
     work(m);
   });
@@ -205,7 +205,6 @@ std::int64_t kafka_model::lag() const {
 
 void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) {
   if (!enabled()) return;
-  e2e.merge(ledger_.e2e());
   v["kafka.produced"] = static_cast<double>(produced_);
   v["kafka.acked"] = static_cast<double>(acked_);
   v["kafka.failed"] = static_cast<double>(failed_);
@@ -216,9 +215,7 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   }
   v["kafka.lost"] = static_cast<double>(cluster_.lost_records() - lost_at_warmup_);
   v["kafka.vanished"] = static_cast<double>(cluster_.vanished_records() - vanished_at_warmup_);
-  v["kafka.consumed"] = static_cast<double>(ledger_.consumed());
-  v["kafka.duplicates"] = static_cast<double>(ledger_.duplicates());
-  v["order_violations"] = static_cast<double>(ledger_.order_violations());
+  ledgers_.collect(v, e2e);
   v["inter_node.bytes"] += static_cast<double>(cluster_.inter_broker_bytes() - bytes_at_warmup_);
   double idle = 0;
   std::map<std::string, int> index;  // position of each member within its group

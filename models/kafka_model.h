@@ -133,7 +133,7 @@ class kafka_model final : public kafka_side {
   broker::kafka::byte_arena values_;          // the records' values, packed
   std::vector<std::uint32_t> next_sequence_;  // per key
   std::vector<broker::kafka::shared_bytes> key_names_;  // "key-N", made once and shared by its records
-  record_ledger ledger_;
+  group_ledgers ledgers_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::uint64_t polled_ = 0, polled_at_warmup_ = 0;  // records handed to consumers, measured or not
   sim::sim_time measured_from_;                      // the end of the warm-up, for rates

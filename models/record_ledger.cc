@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "models/system_model.h"
+
 namespace mqlab::models {
 
 void record_ledger::finish(const record_stamp& s, std::int64_t now_ns) {
@@ -23,6 +25,24 @@ void record_ledger::finish(const record_stamp& s, std::int64_t now_ns) {
     ++consumed_;
     e2e_.record(now_ns - s.created_ns);
   }
+}
+
+void group_ledgers::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
+  double consumed = 0, duplicates = 0, violations = 0;
+  for (const auto& [group, ledger] : groups_) {
+    const std::string base = "kafka." + group;
+    v[base + ".consumed"] = static_cast<double>(ledger.consumed());
+    v[base + ".duplicates"] = static_cast<double>(ledger.duplicates());
+    v[base + ".order_violations"] = static_cast<double>(ledger.order_violations());
+    put_latency(v, base + ".e2e", ledger.e2e());
+    consumed += static_cast<double>(ledger.consumed());
+    duplicates += static_cast<double>(ledger.duplicates());
+    violations += static_cast<double>(ledger.order_violations());
+    e2e.merge(ledger.e2e());
+  }
+  v["kafka.consumed"] = consumed;
+  v["kafka.duplicates"] = duplicates;
+  v["order_violations"] = violations;
 }
 
 }  // namespace mqlab::models

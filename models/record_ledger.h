@@ -1,9 +1,12 @@
 // What Kafka consumers learn from the records they finish: end-to-end latency, duplicates
-// (at-least-once redelivery after a rebalance) and per-key order. Producers stamp each record
-// with a record_stamp; the simulated and the real Kafka side keep the same ledger.
+// (at-least-once redelivery after a rebalance) and per-key order, kept per consumer group,
+// since every group reads every record. Producers stamp each record with a record_stamp; the
+// simulated and the real Kafka side keep the same ledgers.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "sim/histogram.h"
@@ -36,6 +39,19 @@ class record_ledger {
   std::vector<key_history> keys_;  // by key number
   sim::histogram e2e_;
   std::uint64_t consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
+};
+
+/// One ledger per consumer group.
+class group_ledgers {
+ public:
+  void finish(const std::string& group, const record_stamp& s, std::int64_t now_ns) { groups_[group].finish(s, now_ns); }
+  /// Per group `kafka.<group>.consumed`, `.duplicates`, `.order_violations` and `.e2e.*`; the
+  /// totals over groups as `kafka.consumed`, `kafka.duplicates` and `order_violations`; every
+  /// group's end-to-end latencies merged into `e2e`.
+  void collect(std::map<std::string, double>& v, sim::histogram& e2e) const;
+
+ private:
+  std::map<std::string, record_ledger> groups_;
 };
 
 }  // namespace mqlab::models

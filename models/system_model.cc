@@ -66,6 +66,9 @@ class system_model {
  private:
   // Requests and tokens.
   void arrive();
+  /// Whether the run must stop now (too many pending events, or the environment's budget);
+  /// if so, says why in stopped_ and stops the simulator.
+  bool over_budget();
   std::int64_t new_token(const pipeline* steps, std::int64_t parent, sim::sim_time created, bool measured);
   void advance(std::int64_t id);
   /// Runs `step` after a step's client-side `cost`: at once when there is none, which saves
@@ -99,6 +102,9 @@ class system_model {
   sim::arrival_process arrivals_;
   std::map<std::string, std::unique_ptr<station>> stations_;
   bool real_time_;
+  std::function<std::optional<std::string>()> over_budget_;
+  std::uint64_t arrivals_seen_ = 0;
+  std::string stopped_;
   std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
   jms_model jms_;
@@ -127,6 +133,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       routing_rng_(streams_.stream("routing")),
       arrivals_(*spec.arrivals),
       real_time_(environment.real_time),
+      over_budget_(environment.over_budget),
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
@@ -156,7 +163,23 @@ std::int64_t system_model::new_token(const pipeline* steps, std::int64_t parent,
   return id;
 }
 
+bool system_model::over_budget() {
+  // Beyond this many pending events the event queue could not take more (it holds 16.7 M).
+  constexpr std::size_t max_pending = 12'000'000;
+  std::optional<std::string> reason;
+  if (sim_.pending() > max_pending) {
+    reason = fmt::format("more than {} events were pending: the offered load outgrows what one run can hold", max_pending);
+  } else if (over_budget_) {
+    reason = over_budget_();
+  }
+  if (!reason) return false;
+  stopped_ = fmt::format("stopped at t={}: {}", sim::format_duration(sim_.now() - sim::sim_time()), *reason);
+  sim_.stop();
+  return true;
+}
+
 void system_model::arrive() {
+  if ((++arrivals_seen_ & 4095) == 0 && over_budget()) return;
   const bool measured = sim_.now() >= sim::sim_time() + spec_.warmup;
   requests_ += measured;
   advance(new_token(&spec_.request, no_parent, sim_.now(), measured));
@@ -404,7 +427,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
       partial.e2e = e2e_;
       snapshot(partial);
     }
-    if (cancel && cancel->load()) break;
+    if ((cancel && cancel->load()) || !stopped_.empty()) break;
   }
   return collect();
 }
@@ -424,18 +447,6 @@ void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* c
     const sim::sim_time wake = std::min({sim_.next_time(), end, wall + max_nap});
     amqp_->wait_until(*wall_start_ + std::chrono::nanoseconds(wake.ns()));
   }
-}
-
-void put_latency(std::map<std::string, double>& v, const std::string& prefix, const sim::histogram& h) {
-  v[prefix + ".count"] = static_cast<double>(h.count());
-  if (h.count() == 0) return;
-  v[prefix + ".mean"] = h.mean() * 1e-9;
-  v[prefix + ".stddev"] = h.stddev() * 1e-9;
-  for (auto [name, p] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p95", 95.0}, std::pair{"p99", 99.0},
-                         std::pair{"p99.9", 99.9}, std::pair{"p99.99", 99.99}}) {
-    v[prefix + "." + name] = h.percentile(p) * 1e-9;
-  }
-  v[prefix + ".max"] = h.max() * 1e-9;
 }
 
 run_metrics system_model::collect() {
@@ -495,10 +506,23 @@ run_metrics system_model::collect() {
   m.response = response_;
   m.e2e = e2e_;
   m.events = sim_.events_fired();
+  m.stopped = stopped_;
   return m;
 }
 
 }  // namespace
+
+void put_latency(std::map<std::string, double>& v, const std::string& prefix, const sim::histogram& h) {
+  v[prefix + ".count"] = static_cast<double>(h.count());
+  if (h.count() == 0) return;
+  v[prefix + ".mean"] = h.mean() * 1e-9;
+  v[prefix + ".stddev"] = h.stddev() * 1e-9;
+  for (auto [name, p] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p95", 95.0}, std::pair{"p99", 99.0},
+                         std::pair{"p99.9", 99.9}, std::pair{"p99.99", 99.99}}) {
+    v[prefix + "." + name] = h.percentile(p) * 1e-9;
+  }
+  v[prefix + ".max"] = h.max() * 1e-9;
+}
 
 std::optional<std::uint32_t> amqp_node_named(const std::string& name) {
   const std::string_view digits = std::string_view(name).substr(name.starts_with("node-") ? 5 : 0);

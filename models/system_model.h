@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,8 @@ struct run_metrics {
   sim::histogram response;  // ns, requests that completed
   sim::histogram e2e;       // ns, from publish to the end of a consumer's work
   std::uint64_t events = 0;
+  /// Why the run stopped before its end (what it measured until then is above), or empty.
+  std::string stopped;
 };
 
 /// Fraction of the run simulated so far, for progress bars; may be called from another thread.
@@ -47,7 +50,14 @@ struct run_environment {
   std::function<std::unique_ptr<amqp_side>(sim::simulator&, const system_spec&)> amqp;
   /// Makes the Kafka side; unset: the simulated kafka_model.
   std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
+  /// Asked every few thousand requests: a reason to stop the run now (the memory cap is
+  /// reached), or nothing. May be called from several runs' threads at once.
+  std::function<std::optional<std::string>()> over_budget;
 };
+
+/// Writes a latency histogram (ns) as `<prefix>.count`, `.mean`, `.stddev`, `.p50` ... `.p99.99`
+/// and `.max`, in seconds.
+void put_latency(std::map<std::string, double>& v, const std::string& prefix, const sim::histogram& h);
 
 run_metrics run_system(const system_spec& spec, std::uint64_t seed, const run_progress& progress = {},
                        const std::atomic<bool>* cancel = nullptr, const run_snapshot& snapshot = {},

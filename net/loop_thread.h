@@ -10,7 +10,22 @@
 
 #include <boost/asio.hpp>
 
+#include "net/log.h"
+
 namespace mqlab::net {
+
+/// Runs `io` until it stops. A handler that throws is logged and the loop goes on serving
+/// every other connection: one bad request must not take the broker down.
+inline void run_logged(boost::asio::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      log(log_level::error, "event loop: a handler failed and was dropped: {}", e.what());
+    }
+  }
+}
 
 class loop_thread {
  public:
@@ -21,7 +36,7 @@ class loop_thread {
 
   boost::asio::io_context& io() { return io_; }
   /// Starts the thread; what was posted before runs first.
-  void start() { thread_ = std::jthread([this] { io_.run(); }); }
+  void start() { thread_ = std::jthread([this] { run_logged(io_); }); }
 
   /// Runs `f` on the loop and returns its result.
   template <typename F>

@@ -48,4 +48,20 @@ void close_socket(tcp::socket& socket) {
   socket.close(ignored);
 }
 
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::no_descriptors || ec == boost::asio::error::no_buffer_space ||
+         ec == boost::asio::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+void log_escaped::operator()(std::exception_ptr e) const {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    log(log_level::error, "{} ended by an unexpected error: {}", what, x.what());
+  } catch (...) {
+    log(log_level::error, "{} ended by an unexpected error", what);
+  }
+}
+
 }  // namespace mqlab::net

@@ -1,16 +1,21 @@
-// TCP pieces both servers share: opening a listener with a useful error, a socket's outgoing
-// side with one write in flight, and closing a socket for good.
+// TCP pieces both servers share: opening a listener with a useful error, an accept loop that
+// backs off when descriptors run out, a socket's outgoing side with one write in flight,
+// closing a socket for good, and the end of a connection's coroutine that is always logged.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <expected>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/asio.hpp>
+
+#include "net/log.h"
 
 namespace mqlab::net {
 
@@ -39,6 +44,47 @@ class node_listeners {
 
 /// Shuts down and closes, ignoring errors: the peer may already be gone.
 void close_socket(boost::asio::ip::tcp::socket& socket);
+
+/// Whether a failed accept means the process is out of descriptors or memory (EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM): the pending connection stays queued, so retrying at once would spin.
+bool out_of_resources(const boost::system::error_code& ec);
+
+/// How long an accept loop waits after running out of descriptors before it tries again.
+inline constexpr std::chrono::milliseconds accept_backoff{100};
+
+/// Accepts on `acceptor` while it is open and `stopping()` is false, handing each connection to
+/// `on_accept(socket)`. When descriptors run out it logs once per shortage and waits
+/// accept_backoff between tries instead of spinning, as Asio's servers do on EMFILE.
+template <typename Stopping, typename OnAccept>
+boost::asio::awaitable<void> accept_connections(boost::asio::ip::tcp::acceptor& acceptor, std::string_view what,
+                                                Stopping stopping, OnAccept on_accept) {
+  boost::asio::steady_timer pause(acceptor.get_executor());
+  bool short_of_resources = false;
+  while (!stopping() && acceptor.is_open()) {
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket socket =
+        co_await acceptor.async_accept(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec == boost::asio::error::operation_aborted) continue;  // closed: the loop condition ends it
+    if (out_of_resources(ec)) {
+      if (!short_of_resources) log(log_level::error, "{}: cannot accept a connection ({}); retrying every {} ms", what, ec.message(), accept_backoff.count());
+      short_of_resources = true;
+      pause.expires_after(accept_backoff);
+      co_await pause.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      continue;
+    }
+    if (ec) continue;  // the client went away before we took it
+    if (short_of_resources) log(log_level::info, "{}: accepting connections again", what);
+    short_of_resources = false;
+    on_accept(std::move(socket));
+  }
+}
+
+/// A co_spawn completion for a connection's coroutine: an exception that escaped it is logged
+/// with `what` (the coroutine itself closes the socket and releases the connection's state).
+struct log_escaped {
+  std::string what;
+  void operator()(std::exception_ptr e) const;
+};
 
 /// The outgoing side of a socket: at most one write in flight; bytes produced meanwhile wait in
 /// the protocol's output buffer and leave together in the next write.

@@ -25,6 +25,7 @@ class distribution {
   /// Lognormal with the given mean and coefficient of variation (stddev / mean).
   static distribution lognormal(double mean, double cv);
   /// Erlang-k: sum of k exponentials, overall mean `mean`, CV = 1/sqrt(k).
+  /// K phases, each sampled: K is at most max_erlang_k so that one sample stays cheap.
   static distribution erlang(int k, double mean);
   /// Two-phase hyperexponential with balanced means, given mean and CV >= 1.
   static distribution hyperexponential(double mean, double cv);
@@ -65,6 +66,9 @@ class distribution {
   explicit distribution(params p) : p_(std::move(p)) {}
   params p_;
 };
+
+/// The most phases an Erlang distribution may have (a sample draws K uniforms).
+inline constexpr int max_erlang_k = 1000;
 
 /// Parses the `mqlab station` style "exp", "const", "erlang:K", "lognormal:CV", "hyperexp:CV",
 /// "uniform:SPREAD" (mean +- SPREAD*mean) into a distribution with the given mean.

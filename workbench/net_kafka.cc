@@ -184,15 +184,12 @@ class net_kafka final : public models::kafka_side {
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
     shut_down();
-    e2e.merge(ledger_.e2e());
     v["kafka.produced"] = static_cast<double>(produced_);
     v["kafka.acked"] = static_cast<double>(acked_);
     v["kafka.failed"] = static_cast<double>(failed_);
     v["kafka.lost"] = static_cast<double>(end.lost - at_warmup_.lost);
     v["kafka.vanished"] = static_cast<double>(end.vanished - at_warmup_.vanished);
-    v["kafka.consumed"] = static_cast<double>(ledger_.consumed());
-    v["kafka.duplicates"] = static_cast<double>(ledger_.duplicates());
-    v["order_violations"] = static_cast<double>(ledger_.order_violations());
+    ledgers_.collect(v, e2e);
     v["inter_node.bytes"] += static_cast<double>(end.bytes - at_warmup_.bytes);
     double idle = 0;
     std::map<std::string, int> index;
@@ -328,7 +325,7 @@ class net_kafka final : public models::kafka_side {
     const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start_).count();
     {
       std::lock_guard lock(ledger_lock_);
-      ledger_.finish(stamp, now_ns);
+      ledgers_.finish(m.group->group, stamp, now_ns);
     }
     ++m.delivered;
     rd_kafka_offset_store(msg.rkt, msg.partition, msg.offset);
@@ -363,7 +360,7 @@ class net_kafka final : public models::kafka_side {
   std::atomic<bool> stopping_{false};
   std::unique_ptr<std::latch> assignments_read_;  // every consumer thread arrives once
   std::mutex ledger_lock_;
-  models::record_ledger ledger_;
+  models::group_ledgers ledgers_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::int64_t final_lag_ = 0;
   core_counters at_warmup_;

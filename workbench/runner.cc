@@ -2,8 +2,11 @@
 // output does not depend on the thread count or finishing order.
 #include "workbench/runner.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -23,6 +26,14 @@ bool run_result::all_passed() const {
 
 namespace {
 
+/// What the process holds in memory now (resident set), from /proc/self/statm.
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
 variant_result combine(const variant& v, std::vector<models::run_metrics>& reps) {
   variant_result out;
   out.name = v.name;
@@ -33,6 +44,7 @@ variant_result combine(const variant& v, std::vector<models::run_metrics>& reps)
     out.response.merge(r.response);
     out.e2e.merge(r.e2e);
     out.events += r.events;
+    if (out.stopped.empty()) out.stopped = r.stopped;
   }
   for (const auto& [k, xs] : samples) {
     const auto ci = sim::confidence_interval(xs);
@@ -100,8 +112,12 @@ std::expected<void, std::string> net_mode_support(const scenario& sc) {
   return {};
 }
 
+std::uint64_t default_memory_cap() {
+  return static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) / 2;
+}
+
 run_result run_scenario(const scenario& sc, const progress_fn& progress, const std::atomic<bool>* cancel,
-                        const live_fn& live, run_mode mode) {
+                        const live_fn& live, run_mode mode, std::uint64_t max_memory) {
   const std::size_t reps = static_cast<std::size_t>(std::max(sc.replications, 1));
   const std::size_t jobs = sc.variants.size() * reps;
   std::vector<models::run_metrics> raw(jobs);
@@ -110,6 +126,13 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
   std::atomic<std::size_t> next{0};
   const sim::random_streams root(sc.seed);
   models::run_environment environment;
+  if (max_memory != 0) {
+    environment.over_budget = [max_memory]() -> std::optional<std::string> {
+      const std::uint64_t rss = resident_bytes();
+      if (rss <= max_memory) return std::nullopt;
+      return fmt::format("the process holds {} MiB, past the memory cap of {} MiB (--max-memory)", rss >> 20, max_memory >> 20);
+    };
+  }
   if (mode == run_mode::net) {
     environment.real_time = true;
     environment.kafka = make_net_kafka;

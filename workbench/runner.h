@@ -27,6 +27,7 @@ struct variant_result {
   double sample_interval_seconds = 1;
   sim::histogram response, e2e;                         // merged over replications
   std::uint64_t events = 0;
+  std::string stopped;  // why a replication stopped before its end, or empty
 };
 
 struct expectation_result {
@@ -51,8 +52,13 @@ enum class run_mode { sim, net };
 
 /// Net mode runs one variant at a time, paced by the wall clock, with real clients of real
 /// servers; scenarios it cannot run yet are refused by net_mode_support().
+/// Runs every variant and replication. With `max_memory` (bytes, 0 = no cap) a run whose
+/// process grows past it stops early and says so in its variant's `stopped`.
 run_result run_scenario(const scenario& sc, const progress_fn& progress = {}, const std::atomic<bool>* cancel = nullptr,
-                        const live_fn& live = {}, run_mode mode = run_mode::sim);
+                        const live_fn& live = {}, run_mode mode = run_mode::sim, std::uint64_t max_memory = 0);
+
+/// Half of this machine's physical memory: the default cap of `mqlab run --max-memory`.
+std::uint64_t default_memory_cap();
 
 /// Whether net mode can run the scenario; the error names the first feature it cannot.
 std::expected<void, std::string> net_mode_support(const scenario& sc);

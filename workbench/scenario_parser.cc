@@ -70,6 +70,13 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
     s.sample_interval = r_.duration(top["sample_interval"], "sample_interval").value_or(s.sample_interval);
     if (s.sample_interval.ns() == 0) r_.error(top["sample_interval"], "sample_interval must be positive");
   }
+  // Every sample of every series is held until the run ends.
+  constexpr std::int64_t max_samples = 100'000;
+  if (s.sample_interval.ns() > 0 && s.duration.ns() / s.sample_interval.ns() > max_samples) {
+    r_.error(top["sample_interval"] ? top["sample_interval"] : top["duration"],
+             fmt::format("duration / sample_interval is {} samples per series; at most {} are kept (lengthen sample_interval)",
+                         s.duration.ns() / s.sample_interval.ns(), max_samples));
+  }
   if (s.warmup >= s.duration) r_.error(top["warmup"] ? top["warmup"] : top["duration"], "warmup must be shorter than duration");
   const std::string profile = top["profile"] ? r_.text(top["profile"], "profile").value_or("default") : "default";
   if (auto costs = load_profile(profile)) s.costs = std::move(*costs);

@@ -163,7 +163,7 @@ std::optional<sim::distribution> yaml_reader::time_distribution(const YAML::Node
     if (auto m = mean()) return sim::distribution::exponential(*m);
   } else if (kind == "erlang") {
     auto m = mean();
-    auto k = n["k"] ? integer(n["k"], "k", 1, 1000) : std::nullopt;
+    auto k = n["k"] ? integer(n["k"], "k", 1, sim::max_erlang_k) : std::nullopt;
     if (!n["k"]) require(n, "k", what);
     if (m && k) return sim::distribution::erlang(static_cast<int>(*k), *m);
   } else if (kind == "lognormal") {

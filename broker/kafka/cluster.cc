@@ -83,6 +83,12 @@ std::int32_t cluster::partitions(const std::string& topic) const {
   return it == topics_.end() ? 0 : it->second.config.partitions;
 }
 
+std::int64_t cluster::total_partitions() const {
+  std::int64_t total = 0;
+  for (const auto& [name, t] : topics_) total += t.config.partitions;
+  return total;
+}
+
 std::vector<std::string> cluster::topic_names() const {
   std::vector<std::string> names;
   for (const auto& [name, t] : topics_) names.push_back(name);

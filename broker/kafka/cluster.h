@@ -66,6 +66,8 @@ class cluster {
   error_code create_topic(const std::string& name, const topic_config& config, std::int64_t now_ms = 0);
   bool has_topic(const std::string& name) const { return topics_.contains(name); }
   std::int32_t partitions(const std::string& topic) const;
+  /// Partitions of every topic together.
+  std::int64_t total_partitions() const;
   std::vector<std::string> topic_names() const;
 
   /// Appends records to the partition's leader. acks=all needs min.insync.replicas in the ISR

@@ -26,6 +26,8 @@ const char* error_name(error_code c) {
     case error_code::unsupported_version: return "UNSUPPORTED_VERSION";
     case error_code::topic_already_exists: return "TOPIC_ALREADY_EXISTS";
     case error_code::invalid_partitions: return "INVALID_PARTITIONS";
+    case error_code::policy_violation: return "POLICY_VIOLATION";
+    case error_code::throttling_quota_exceeded: return "THROTTLING_QUOTA_EXCEEDED";
     case error_code::invalid_replication_factor: return "INVALID_REPLICATION_FACTOR";
     case error_code::invalid_request: return "INVALID_REQUEST";
     case error_code::unsupported_compression_type: return "UNSUPPORTED_COMPRESSION_TYPE";

@@ -20,6 +20,7 @@ using asio::ip::tcp;
 
 namespace {
 constexpr std::size_t read_chunk = 64 * 1024;
+constexpr std::uint64_t largest_message = std::uint64_t{512} << 20;  // RabbitMQ's max_message_size ceiling
 }
 
 struct client::impl : std::enable_shared_from_this<impl> {
@@ -129,6 +130,9 @@ struct client::impl : std::enable_shared_from_this<impl> {
     if (f.type == frame_type::header) {
       auto h = decode_content_header(f.payload);
       if (!h) return end(fmt::format("bad content header: {}", h.error().text));
+      // No broker sends more than RabbitMQ's largest max_message_size: a header that says so is a
+      // broken or hostile peer, not a reason to allocate.
+      if (h->body_size > largest_message) return end(fmt::format("content header announces {} bytes", h->body_size));
       header_seen = true;
       content_left = h->body_size;
       content->body.reserve(h->body_size);

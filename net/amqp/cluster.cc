@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <random>
+#include <string_view>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -25,6 +27,22 @@ namespace core = broker::amqp;
 using asio::ip::tcp;
 
 namespace {
+
+/// 32 random hex digits: the secret of a cluster nobody named one for.
+std::string random_secret() {
+  std::random_device device;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", device());
+  return out;
+}
+
+/// Compares in time independent of where the strings differ, so the answer's timing does not
+/// give the secret away a byte at a time.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  return diff == 0;
+}
 
 // How long a client's metadata change waits for a node that neither answers nor is known lost.
 constexpr auto barrier_timeout = std::chrono::seconds(5);
@@ -154,7 +172,7 @@ struct cluster::impl {
                                    boost::system::error_code ignored;
                                    w->socket.set_option(tcp::no_delay(true), ignored);
                                    std::string hello;
-                                   peer::write(hello, peer::hello{m.id});
+                                   peer::write(hello, peer::hello{m.id, options.secret});
                                    l.pending.insert(0, hello);
                                    w->connected = true;
                                    flush(m, to);
@@ -168,23 +186,33 @@ struct cluster::impl {
   }
 
   asio::awaitable<void> accept_loop(member& m, std::shared_ptr<tcp::acceptor> acceptor) {
-    while (acceptor->is_open()) {
-      boost::system::error_code ec;
-      auto socket = std::make_shared<tcp::socket>(co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec)));
-      if (ec) continue;
-      m.inbound.push_back(socket);
-      asio::co_spawn(m.io(), read_loop(m, socket), asio::detached);
-    }
+    co_await accept_connections(*acceptor, fmt::format("node {} peer listener", m.id), [] { return false; },
+                                [this, &m](tcp::socket accepted) {
+                                  auto socket = std::make_shared<tcp::socket>(std::move(accepted));
+                                  m.inbound.push_back(socket);
+                                  asio::co_spawn(m.io(), read_loop(m, socket), log_escaped{fmt::format("node {} peer link", m.id)});
+                                });
   }
 
+  /// Reads one peer link until it ends, then closes it in one place whatever ended it.
   asio::awaitable<void> read_loop(member& m, std::shared_ptr<tcp::socket> socket) {
+    try {
+      co_await read_peer_frames(m, *socket);
+    } catch (const std::exception& e) {
+      log(log_level::error, "node {}: closing a peer link: internal error: {}", m.id, e.what());
+    }
+    close_socket(*socket);
+    std::erase(m.inbound, socket);
+  }
+
+  asio::awaitable<void> read_peer_frames(member& m, tcp::socket& socket) {
     std::string in;
     std::vector<char> buffer(64 * 1024);
     std::optional<std::uint32_t> origin;
     while (true) {
       boost::system::error_code ec;
-      const std::size_t got = co_await socket->async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
+      const std::size_t got = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
       in.append(buffer.data(), got);
       std::size_t pos = 0;
       bool bad = false;
@@ -198,15 +226,25 @@ struct cluster::impl {
           }
           if (!*f) return;
           pos += (*f)->second;
-          if (const auto* h = std::get_if<peer::hello>(&(*f)->first)) origin = h->node;
-          else if (origin && *origin < n() && m.core.node_up(broker::node_id{*origin})) receive(m, *origin, (*f)->first);
+          if (const auto* h = std::get_if<peer::hello>(&(*f)->first)) {
+            if (!same_secret(h->secret, options.secret)) {
+              log(log_level::error, "node {}: refused a peer link claiming to be node {}: wrong cluster secret", m.id, h->node);
+              bad = true;
+              return;
+            }
+            origin = h->node;
+          } else if (!origin) {
+            log(log_level::error, "node {}: refused a peer link that did not begin with hello", m.id);
+            bad = true;
+            return;
+          } else if (*origin < n() && m.core.node_up(broker::node_id{*origin})) {
+            receive(m, *origin, (*f)->first);
+          }
         }
       });
       in.erase(0, pos);
-      if (bad) break;
+      if (bad) co_return;
     }
-    close_socket(*socket);
-    std::erase(m.inbound, socket);
   }
 
   /// Runs inside the server's administer(), so the events it causes reach clients and peers.
@@ -319,6 +357,7 @@ struct cluster::impl {
 };
 
 cluster::cluster(cluster_options options) : impl_(std::make_unique<impl>(std::move(options))) {
+  if (impl_->options.secret.empty()) impl_->options.secret = random_secret();
   const std::uint32_t nodes = std::max(impl_->options.shape.nodes, 1u);
   impl_->options.shape.nodes = nodes;
   for (std::uint32_t i = 0; i < nodes; ++i) impl_->members.push_back(std::make_unique<member>(i, impl_->options));
@@ -366,6 +405,8 @@ std::expected<void, std::string> cluster::start() {
 std::uint32_t cluster::size() const { return impl_->n(); }
 
 std::vector<std::uint16_t> cluster::ports() const { return impl_->amqp_ports; }
+
+std::vector<std::uint16_t> cluster::peer_ports() const { return impl_->peer_ports; }
 
 bool cluster::kill(std::uint32_t node) {
   auto& s = *impl_;

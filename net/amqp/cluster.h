@@ -26,6 +26,9 @@ struct cluster_options {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 5672;  // node N listens on port + N; 0 = any free ports
   std::uint64_t memory_high_watermark = 0;
+  /// What a node's peer links prove they know (RabbitMQ's Erlang cookie, at most 255 bytes);
+  /// empty: a random secret the nodes of this process share.
+  std::string secret;
   /// Definitions every node loads at boot (exchanges, queues, bindings); runs once per core.
   std::function<void(broker::amqp::broker&)> define;
 };
@@ -42,6 +45,8 @@ class cluster {
   std::uint32_t size() const;
   /// Each node's AMQP port, by node.
   std::vector<std::uint16_t> ports() const;
+  /// Each node's peer-link port, by node.
+  std::vector<std::uint16_t> peer_ports() const;
   /// Node `node` crashes. False if there is no such node or it is down.
   bool kill(std::uint32_t node);
   /// Node `node` comes back on its old ports and is sent what it missed.

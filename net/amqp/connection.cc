@@ -297,6 +297,14 @@ void connection::handle_content(std::uint16_t ch, const frame& f, instant now) {
     auto h = decode_content_header(f.payload);
     if (!h) return connection_error(h.error().code, h.error().text);
     if (h->class_id != 60) return connection_error(reply_code::frame_error, fmt::format("content header for class {}", h->class_id));
+    if (h->body_size > options_.max_message_size) {
+      // RabbitMQ's words; the body frames that follow are dropped with the closing channel.
+      broker_.channel_close(ref(ch), now);  // the core's side of the channel closes with ours
+      return fail(ch, {reply_code::precondition_failed,
+                       fmt::format("PRECONDITION_FAILED - message size {} is larger than configured max size {}", h->body_size,
+                                   options_.max_message_size),
+                       {60, 40}});
+    }
     p.have_header = true;
     p.body_size = h->body_size;
     p.properties = std::make_shared<basic_properties>(std::move(h->properties));
@@ -346,14 +354,23 @@ void connection::finish(std::string reason) {
   phase_ = phase::done;
 }
 
+void connection::accepted(instant now) {
+  handshake_deadline_ = {now.ns + static_cast<std::int64_t>(options_.handshake_timeout_s) * ns_per_s};
+}
+
 instant connection::next_tick() const {
   if (phase_ == phase::closing) return close_deadline_;
+  if (phase_ < phase::running) return handshake_deadline_;
   if (heartbeat_s_ == 0 || phase_ != phase::running) return instant::never();
   return std::min(next_heartbeat_, instant{last_received_.ns + 2 * heartbeat_s_ * ns_per_s});
 }
 
 void connection::tick(instant now) {
   if (phase_ == phase::closing && now >= close_deadline_) return finish(end_reason_ + " (no close-ok)");
+  if (phase_ < phase::running && now >= handshake_deadline_) {
+    // A client that connects and never finishes the handshake holds a socket for nothing.
+    return finish(fmt::format("handshake not finished within {}s (handshake_timeout)", options_.handshake_timeout_s));
+  }
   if (heartbeat_s_ == 0 || phase_ != phase::running) return;
   // Spec §4.2.7: a peer silent for two heartbeat intervals is gone.
   if (now.ns - last_received_.ns >= 2 * heartbeat_s_ * ns_per_s) {

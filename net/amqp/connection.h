@@ -28,7 +28,11 @@ struct server_options {
   std::vector<user> users{{"guest", "guest"}};
   std::uint16_t channel_max = 2047;
   std::uint32_t frame_max = 131072;
+  // RabbitMQ's max_message_size (default 128 MiB, at most 512 MiB): a content header announcing
+  // more is refused before anything is allocated for the body.
+  std::uint64_t max_message_size = std::uint64_t{128} << 20;
   std::uint16_t heartbeat_s = 60;  // proposed; the client's tune-ok value is used
+  std::uint32_t handshake_timeout_s = 10;  // RabbitMQ's handshake_timeout: from accept to connection.open
   std::string node_name = "mqlab@localhost";
 };
 
@@ -69,7 +73,9 @@ class connection {
   void receive(std::string_view bytes, instant now);
   /// Writes a broker event addressed to this connection (delivery, confirm, return, ...).
   void on_event(const broker::amqp::event& e);
-  /// Sends heartbeats and enforces the peer's; call at next_tick().
+  /// The socket was accepted at `now`: the handshake must end within handshake_timeout_s.
+  void accepted(instant now);
+  /// Sends heartbeats and enforces the peer's and the handshake timeout; call at next_tick().
   void tick(instant now);
   instant next_tick() const;
   /// The socket went away: the broker requeues unacked deliveries and drops exclusive queues.
@@ -141,6 +147,7 @@ class connection {
   std::uint32_t frame_max_ = frame_min_size;
   std::uint16_t heartbeat_s_ = 0;
   instant last_received_{}, next_heartbeat_ = instant::never(), close_deadline_ = instant::never();
+  instant handshake_deadline_ = instant::never();
   bool cancel_notify_ = false, blocked_notify_ = false, blocked_ = false, published_ = false;
   std::string user_, end_reason_, vhost_;
   cluster_link* link_ = nullptr;

@@ -61,7 +61,10 @@ core::message_ptr read_message(wire_reader& r) {
 }
 
 void write_body(wire_writer& w, const frame& f) {
-  if (const auto* h = std::get_if<hello>(&f)) return w.long_uint(h->node);
+  if (const auto* h = std::get_if<hello>(&f)) {
+    w.long_uint(h->node);
+    return w.shortstr(h->secret);
+  }
   if (const auto* m = std::get_if<metadata>(&f)) {
     w.shortstr(m->vhost);
     std::string bytes;
@@ -86,7 +89,10 @@ void write_body(wire_writer& w, const frame& f) {
 
 frame read_body(type t, wire_reader& r) {
   switch (t) {
-    case type::hello: return hello{r.long_uint()};
+    case type::hello: {
+      const std::uint32_t node = r.long_uint();
+      return hello{node, std::string(r.shortstr())};
+    }
     case type::metadata: {
       metadata m{.vhost = std::string(r.shortstr()), .change = {}};
       auto f = decode_frame(r.longstr_view(), 0);

@@ -19,9 +19,11 @@
 
 namespace mqlab::net::amqp::peer {
 
-/// The first frame on a link: who is writing.
+/// The first frame on a link: who is writing, and the cluster's shared secret to prove it is
+/// a node of this cluster (RabbitMQ's Erlang cookie); a link that does not is refused.
 struct hello {
   std::uint32_t node = 0;
+  std::string secret;
 };
 /// A client of the sender changed metadata (exchange/queue declare, delete, bind, unbind). The
 /// client hears -ok once every node has applied it, as RabbitMQ's metadata store commits on all.

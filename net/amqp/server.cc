@@ -78,7 +78,10 @@ struct server::impl {
   bool crashing = false;  // kill() is closing every socket: no goodbyes
 
   asio::awaitable<void> accept_loop();
+  /// Serves one connection and ends it in one place, whatever stopped it: logged, the socket
+  /// closed, its unacked messages requeued.
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
+  asio::awaitable<void> read_until_closed(const std::shared_ptr<peer>& p);
   asio::awaitable<void> housekeeping_loop();
   asio::awaitable<void> expiry_loop();
   void after_input(const std::shared_ptr<peer>& p);
@@ -186,13 +189,11 @@ void server::impl::schedule_flush() {
 
 asio::awaitable<void> server::impl::accept_loop() {
   const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(0);
-  while (!stopping && acceptor->is_open()) {
+  co_await accept_connections(*acceptor, "AMQP listener", [this] { return stopping; }, [this](tcp::socket socket) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) continue;
     socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
-    if (ec) continue;
+    if (ec) return;
     auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), self());
     p->name = remote.address().to_string() + ":" + std::to_string(remote.port());
     if (listen.member) {
@@ -201,13 +202,35 @@ asio::awaitable<void> server::impl::accept_loop() {
       p->conn.set_cluster_link(p->link.get());
     }
     p->conn.set_blocked(blocked);
+    p->conn.accepted(now());
     peers.insert(p);
     log(log_level::debug, "accepting AMQP connection {}", p->name);
-    asio::co_spawn(io, read_loop(p), asio::detached);
-  }
+    asio::co_spawn(io, read_loop(p), log_escaped{"AMQP connection " + p->name});
+  });
 }
 
 asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
+  std::string failure;
+  try {
+    co_await read_until_closed(p);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty() || (!p->closed && !p->conn.done())) {
+    // A failure of ours, or the client vanished without connection.close: either way the
+    // connection ends here and its unacked messages go back to their queues.
+    log(failure.empty() ? log_level::warn : log_level::error, "closing AMQP connection {}: {}", p->name,
+        failure.empty() ? "client unexpectedly closed TCP connection" : "internal error: " + failure);
+    p->conn.peer_gone(now());
+    after_input(p);
+    if (!failure.empty()) close(p);
+    co_return;
+  }
+  if (p->closed) p->conn.peer_gone(now());  // we closed it (its node was killed, or it ended), and the core knows
+  if (!p->conn.end_reason().empty()) log(log_level::warn, "closing AMQP connection {}: {}", p->name, p->conn.end_reason());
+}
+
+asio::awaitable<void> server::impl::read_until_closed(const std::shared_ptr<peer>& p) {
   std::vector<char> buffer(read_chunk);
   while (!p->closed && !p->conn.done()) {
     if (p->conn.paused()) {
@@ -221,16 +244,6 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
     if (ec) break;
     p->conn.receive({buffer.data(), n}, now());
     after_input(p);
-  }
-  if (p->closed) {
-    p->conn.peer_gone(now());  // we closed it: its node was killed, and the core knows
-  } else if (!p->conn.done()) {
-    // The client vanished without connection.close: its unacked messages go back to their queues.
-    log(log_level::warn, "closing AMQP connection {}: client unexpectedly closed TCP connection", p->name);
-    p->conn.peer_gone(now());
-    after_input(p);
-  } else if (!p->conn.end_reason().empty()) {
-    log(log_level::warn, "closing AMQP connection {}: {}", p->name, p->conn.end_reason());
   }
 }
 

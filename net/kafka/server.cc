@@ -74,33 +74,40 @@ struct server::impl {
 
 asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
   const std::shared_ptr<tcp::acceptor> listening = listeners.acceptor(static_cast<std::size_t>(node));
-  auto& acceptor = *listening;
-  while (!stopping && acceptor.is_open()) {
-    boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) continue;
-    socket.set_option(tcp::no_delay(true), ec);
-    const auto remote = socket.remote_endpoint(ec);
-    if (ec) continue;
-    auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
-    p->name = fmt::format("{}:{} (broker {})", remote.address().to_string(), remote.port(), node);
-    peers[p->conn.id()] = p;
-    log(log_level::debug, "accepting Kafka connection {}", p->name);
-    asio::co_spawn(io, read_loop(p), asio::detached);
-  }
+  co_await accept_connections(*listening, fmt::format("Kafka broker {} listener", node), [this] { return stopping; },
+                              [this, node](tcp::socket socket) {
+                                boost::system::error_code ec;
+                                socket.set_option(tcp::no_delay(true), ec);
+                                const auto remote = socket.remote_endpoint(ec);
+                                if (ec) return;
+                                auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
+                                p->name = fmt::format("{}:{} (broker {})", remote.address().to_string(), remote.port(), node);
+                                peers[p->conn.id()] = p;
+                                log(log_level::debug, "accepting Kafka connection {}", p->name);
+                                asio::co_spawn(io, read_loop(p), log_escaped{"Kafka connection " + p->name});
+                              });
 }
 
 asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
-  std::vector<char> buffer(read_chunk);
-  while (!p->closed && !p->conn.done()) {
-    boost::system::error_code ec;
-    const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    p->conn.receive({buffer.data(), n}, now_ms());
-    route_completions();
-    flush(p);
+  std::string failure;
+  try {
+    std::vector<char> buffer(read_chunk);
+    while (!p->closed && !p->conn.done()) {
+      boost::system::error_code ec;
+      const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      p->conn.receive({buffer.data(), n}, now_ms());
+      route_completions();
+      flush(p);
+    }
+  } catch (const std::exception& e) {
+    failure = e.what();
   }
-  if (p->conn.done() && !p->conn.end_reason().empty()) {
+  if (!failure.empty()) {
+    // One place ends a connection whatever stopped it: logged, its waiting requests forgotten, closed.
+    log(log_level::error, "closing Kafka connection {}: internal error: {}", p->name, failure);
+    close(p);
+  } else if (p->conn.done() && !p->conn.end_reason().empty()) {
     log(log_level::warn, "closing Kafka connection {}: {}", p->name, p->conn.end_reason());
   } else if (!p->closed) {
     log(log_level::debug, "Kafka connection {} closed by the client", p->name);

@@ -137,6 +137,16 @@ error_code service::create_topic(const std::string& name, std::int32_t partition
   broker::kafka::topic_config config;
   config.partitions = partitions < 0 ? options_.default_partitions : partitions;
   config.replication_factor = replication < 0 ? options_.default_replication_factor : replication;
+  if (config.partitions > options_.max_partitions_per_topic) {
+    *message = fmt::format("Number of partitions {} is larger than this broker's limit of {} per topic", config.partitions,
+                           options_.max_partitions_per_topic);
+    return error_code::invalid_partitions;
+  }
+  if (config.partitions > 0 && core_.total_partitions() + config.partitions > options_.max_partitions) {
+    *message = fmt::format("{} more partitions would exceed this cluster's limit of {} (it has {})", config.partitions,
+                           options_.max_partitions, core_.total_partitions());
+    return error_code::policy_violation;
+  }
   for (const auto& [key, value] : configs) {
     try {
       if (key == "min.insync.replicas") config.min_insync_replicas = std::stoi(value);
@@ -188,12 +198,21 @@ outcome service::create_topics(wire_reader& in, std::int16_t version, std::int64
   wire_writer w(o.body);
   if (version >= 2) w.int32(0);
   w.array(topics.size());
+  std::int32_t created = 0;
   for (const auto& t : topics) {
     std::string message;
     error_code e = error_code::none;
-    if (version < 4 && (t.partitions < 0 || t.replication < 0)) e = error_code::invalid_request;
-    else if (validate_only) e = core_.has_topic(t.name) ? error_code::topic_already_exists : error_code::none;
-    else e = create_topic(t.name, t.partitions, t.replication, t.configs, &message, now_ms);
+    if (version < 4 && (t.partitions < 0 || t.replication < 0)) {
+      e = error_code::invalid_request;
+    } else if (validate_only) {
+      e = core_.has_topic(t.name) ? error_code::topic_already_exists : error_code::none;
+    } else if (created >= options_.max_creations_per_request) {
+      e = error_code::throttling_quota_exceeded;
+      message = fmt::format("at most {} topics are created per request; send the rest again", options_.max_creations_per_request);
+    } else {
+      e = create_topic(t.name, t.partitions, t.replication, t.configs, &message, now_ms);
+      created += e == error_code::none;
+    }
     w.string(t.name);
     w.int16(static_cast<std::int16_t>(e));
     if (version >= 1) w.nullable_string(message.empty() ? std::nullopt : std::optional<std::string_view>(message));
@@ -225,11 +244,17 @@ outcome service::metadata(wire_reader& in, std::int16_t version, std::int64_t no
   if (version >= 2) w.nullable_string(options_.cluster_id);
   if (version >= 1) w.int32(core_.controller());
   w.array(wanted.size());
+  std::int32_t created = 0;
   for (const auto& name : wanted) {
     error_code e = error_code::none;
     std::string ignored;
-    if (!core_.has_topic(name)) {
-      e = allow_create ? create_topic(name, -1, -1, {}, &ignored, now_ms) : error_code::unknown_topic_or_partition;
+    if (!core_.has_topic(name) && !allow_create) {
+      e = error_code::unknown_topic_or_partition;
+    } else if (!core_.has_topic(name)) {
+      // Past the per-request limit the client hears "being created" and asks again.
+      e = created < options_.max_creations_per_request ? create_topic(name, -1, -1, {}, &ignored, now_ms)
+                                                        : error_code::leader_not_available;
+      created += e == error_code::none;
     }
     w.int16(static_cast<std::int16_t>(e));
     w.string(name);

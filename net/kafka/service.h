@@ -29,6 +29,12 @@ struct service_options {
   std::string cluster_id = "mqlab";
   std::int64_t replica_fetch_interval_ms = 5;       // how often followers copy from leaders
   std::int64_t log_clean_interval_ms = 1'000;       // retention and compaction checks
+  // Limits, so that no request can make the broker allocate without bound (a partition costs
+  // its state and log whether or not it is ever written).
+  std::int32_t max_partitions_per_topic = 10'000;   // more: INVALID_PARTITIONS
+  std::int32_t max_partitions = 50'000;             // all topics together; more: POLICY_VIOLATION
+  std::int32_t max_creations_per_request = 100;     // topics one CreateTopics (THROTTLING_QUOTA_EXCEEDED
+                                                    // beyond) or one Metadata (LEADER_NOT_AVAILABLE) may create
 };
 
 /// Where a response goes: a connection and its place in that connection's reply order.

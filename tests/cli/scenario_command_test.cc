@@ -50,6 +50,21 @@ TEST(run_command, failed_expectation_exits_1) {
   EXPECT_NE(r.out.find("FAIL  main.response.mean approx 10ms within 5%"), std::string::npos) << r.out;
 }
 
+TEST(run_command, a_run_past_its_memory_cap_stops_says_why_and_exits_2) {
+  // Five million messages a second into a queue nobody consumes: the queue grows until the cap.
+  const auto path = write_file("flood.yaml", R"(name: flood
+duration: 60s
+arrivals: {process: poisson, rate: 5000000/s}
+pipeline: [{publish: {exchange: "", routing_key: q}}]
+broker: {queues: {q: {}}}
+)");
+  auto r = run_mqlab("run " + path + " --out - --quiet --max-memory 200");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("variant 'main' stopped at t="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("past the memory cap of 200 MiB (--max-memory)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("published"), std::string::npos) << r.out;  // what it measured is still shown
+}
+
 TEST(run_command, writes_the_results_folder) {
   const auto path = write_file("small.yaml", small);
   const auto out = ::testing::TempDir() + "/mqlab-out";

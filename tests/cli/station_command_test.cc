@@ -65,7 +65,12 @@ INSTANTIATE_TEST_SUITE_P(
                     bad_case{"--arrival-rate 5 --service-rate 10 --servers 4 --capacity 2", "--capacity"},
                     bad_case{"--arrival-rate abc --service-rate 10", "--arrival-rate"},
                     bad_case{"--service-rate 10", "--arrival-rate is required"},
-                    bad_case{"--arrival-rate 5 --service-rate 10 --bogus", "--bogus"}));
+                    bad_case{"--arrival-rate 5 --service-rate 10 --bogus", "--bogus"},
+                    // Inputs that used to run forever or abort now name their limit.
+                    bad_case{"--arrival-rate 5 --service-rate 10 --replications 1000000", "--replications: must be from 1 to 10000"},
+                    bad_case{"--arrival-rate 5 --service-rate 10 --customers 1000000000000000000", "at most 1e+10 are simulated"},
+                    bad_case{"--arrival-rate 5 --service-rate 10 --customers 1000 --warmup 1000000000000", "--warmup:"},
+                    bad_case{"--arrival-rate 5 --service-rate 10 --service-dist erlang:1000000000", "from 1 to 1000"}));
 
 TEST(station_command, overloaded_station_with_capacity_is_fine) {
   auto r = run_mqlab("station --arrival-rate 150 --service-rate 100 --capacity 10 --customers 20000 --json");

@@ -17,6 +17,7 @@
 #include "net/amqp/client.h"
 #include "net/amqp/cluster.h"
 #include "net/amqp/codec.h"
+#include "net/amqp/peer_protocol.h"
 #include "net/amqp/upstream.h"
 #include "tests/net/amqp_observed.h"
 
@@ -27,8 +28,8 @@ namespace core = broker::amqp;
 
 /// A cluster on free loopback ports; clients run on the test's own io_context.
 struct three_nodes {
-  explicit three_nodes(core::ha_mode mirroring = core::ha_mode::none)
-      : nodes(cluster_options{.shape = {.nodes = 3, .mirroring = mirroring}, .port = 0}) {
+  explicit three_nodes(core::ha_mode mirroring = core::ha_mode::none, std::string secret = {})
+      : nodes(cluster_options{.shape = {.nodes = 3, .mirroring = mirroring}, .port = 0, .secret = std::move(secret)}) {
     EXPECT_TRUE(nodes.start().has_value());
   }
   ~three_nodes() { nodes.stop(); }
@@ -73,6 +74,26 @@ TEST(AmqpCluster, AQueueDeclaredOnOneNodeIsKnownEverywhereAndHeldOnlyByItsOwner)
   ASSERT_TRUE(net.until([&] { return net.ready(1, "orders") == 10; }));
   EXPECT_EQ(net.ready(0, "orders"), 0u);
   EXPECT_EQ(net.ready(2, "orders"), 0u);
+}
+
+TEST(AmqpCluster, APeerLinkWithoutTheClusterSecretChangesNothing) {
+  // A raw socket to node 0's peer port says it is node 1 and declares a queue there, as a
+  // node's link would: without the cluster's secret it is refused, with it obeyed.
+  const auto intrude = [](three_nodes& net, const std::string& secret) {
+    auto raw = std::make_unique<boost::asio::ip::tcp::socket>(net.io);
+    raw->connect({boost::asio::ip::make_address("127.0.0.1"), net.nodes.peer_ports()[0]});
+    std::string bytes;
+    peer::write(bytes, peer::hello{1, secret});
+    peer::write(bytes, peer::metadata{"/", queue_declare{.queue = "intruder", .durable = true}, 0});
+    boost::asio::write(*raw, boost::asio::buffer(bytes));
+    return raw;
+  };
+  three_nodes guarded(core::ha_mode::none, "s3cret");
+  auto guessed = intrude(guarded, "guessed");
+  auto none = intrude(guarded, "");
+  EXPECT_FALSE(guarded.until([&] { return guarded.queue(0, "intruder").has_value(); })) << "a wrong secret was obeyed";
+  auto right = intrude(guarded, "s3cret");
+  EXPECT_TRUE(guarded.until([&] { return guarded.queue(0, "intruder").has_value(); }));
 }
 
 /// True once `frames` hold a complete method frame of type M.

@@ -139,6 +139,69 @@ TEST(AmqpConnection, ContentArrivingInPiecesIsAssembled) {
   EXPECT_EQ(joined, body);
 }
 
+/// A content header announcing `body_size` bytes, whatever follows.
+std::string header_announcing(std::uint16_t channel, std::uint64_t body_size) {
+  std::string out;
+  const auto at = detail::begin_frame(out, frame_type::header, channel);
+  wire_writer w(out);
+  w.short_uint(60);
+  w.short_uint(0);
+  w.longlong_uint(body_size);
+  w.short_uint(0);  // no properties
+  detail::end_frame(out, at);
+  return out;
+}
+
+TEST(AmqpConnection, AMessageLargerThanMaxMessageSizeIsRefusedBeforeItsBodyIsHeld) {
+  server_options options;
+  options.max_message_size = 1000;
+  test_server server(options);
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.send(1, queue_declare{.queue = "q"});
+  c.methods();
+  // 2^63-1 bytes announced: refused at the header with RabbitMQ's code and words, on the channel.
+  std::string out;
+  write_method(out, 1, basic_publish{.routing_key = "q"});
+  c.send_bytes(out + header_announcing(1, (std::uint64_t{1} << 63) - 1));
+  const auto close = c.expect<channel_close>();
+  EXPECT_EQ(close.reply_code, 406);
+  EXPECT_EQ(close.reply_text, "PRECONDITION_FAILED - message size 9223372036854775807 is larger than configured max size 1000");
+  EXPECT_EQ(close.class_id_, 60);
+  EXPECT_EQ(close.method_id_, 40);
+  // Body frames already on their way are dropped with the channel; the connection lives on.
+  std::string body;
+  const auto at = detail::begin_frame(body, frame_type::body, 1);
+  body += std::string(500, 'x');
+  detail::end_frame(body, at);
+  c.send_bytes(body);
+  EXPECT_TRUE(c.methods().empty());
+  c.send(1, channel_close_ok{});
+  c.open_channel(1);
+  c.publish(1, "", "q", std::string(1000, 'y'));  // exactly the limit is fine
+  EXPECT_EQ(server.core.inspect_queue("/", "q")->ready, 1u);
+}
+
+TEST(AmqpConnection, AHandshakeNotFinishedWithinTenSecondsEndsTheConnection) {
+  test_server server;
+  connection& silent = server.accept();
+  silent.accepted({0});
+  EXPECT_EQ(silent.next_tick().ns, 10 * s);  // RabbitMQ's handshake_timeout
+  silent.tick({10 * s - 1});
+  EXPECT_FALSE(silent.done());
+  silent.tick({10 * s});
+  EXPECT_TRUE(silent.done());
+  EXPECT_EQ(silent.end_reason(), "handshake not finished within 10s (handshake_timeout)");
+  // One that finished its handshake in time is not held to it.
+  connection& quick = server.accept();
+  quick.accepted({0});
+  client c(server, quick);
+  c.handshake();
+  quick.tick({60 * s});
+  EXPECT_FALSE(quick.done());
+}
+
 TEST(AmqpConnection, SoftErrorClosesOnlyTheChannel) {
   test_server server;
   client c(server, server.accept());

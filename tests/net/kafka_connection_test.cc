@@ -244,6 +244,64 @@ TEST_F(kafka_connection, random_bytes_never_crash_or_hang_a_connection) {
   }
 }
 
+/// A CreateTopics v2 body for `topics` of `partitions` each (replication 1, no configs).
+std::string create_topics_body(const std::vector<std::string>& topics, std::int32_t partitions) {
+  std::string body;
+  wire_writer w(body);
+  w.array(topics.size());
+  for (const auto& t : topics) {
+    w.string(t);
+    w.int32(partitions);
+    w.int16(1);
+    w.array(0);  // assignments
+    w.array(0);  // configs
+  }
+  w.int32(1000);       // timeout
+  w.boolean(false);    // validate only
+  return body;
+}
+
+/// Each topic's error code in a CreateTopics v2 response.
+std::vector<std::int16_t> create_topics_errors(const std::string& body) {
+  wire_reader r(body);
+  (void)r.int32();  // throttle
+  std::vector<std::int16_t> errors;
+  for (std::int32_t n = r.int32(); n > 0; --n) {
+    (void)r.string();
+    errors.push_back(r.int16());
+    (void)r.nullable_string();
+  }
+  return errors;
+}
+
+TEST_F(kafka_connection, a_topic_with_two_billion_partitions_is_refused_before_anything_is_allocated) {
+  a.receive(request(api_key::create_topics, 2, 1, create_topics_body({"huge"}, 2147483647)), 0);
+  auto got = responses(a.output());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(create_topics_errors(got[0].body), std::vector<std::int16_t>{37});  // INVALID_PARTITIONS
+  EXPECT_FALSE(core.has_topic("huge"));
+  EXPECT_FALSE(a.done());
+}
+
+TEST(kafka_limits, partitions_of_all_topics_and_creations_per_request_are_bounded) {
+  broker::kafka::cluster core(1);
+  service_options options;
+  options.max_partitions = 10;
+  options.max_creations_per_request = 3;
+  service svc(core, options);
+  svc.advertise({0, "127.0.0.1", 9092});
+  connection c{svc, 1, 0};
+  // Five topics in one request: three are created, the other two are told to come back.
+  c.receive(request(api_key::create_topics, 2, 1, create_topics_body({"a", "b", "c", "d", "e"}, 2)), 0);
+  EXPECT_EQ(create_topics_errors(responses(c.output())[0].body), (std::vector<std::int16_t>{0, 0, 0, 89, 89}));
+  // 6 partitions exist; 6 more would pass the cluster's 10: POLICY_VIOLATION; 4 fit.
+  c.receive(request(api_key::create_topics, 2, 2, create_topics_body({"f"}, 6)), 0);
+  EXPECT_EQ(create_topics_errors(responses(c.output())[0].body), std::vector<std::int16_t>{44});
+  c.receive(request(api_key::create_topics, 2, 3, create_topics_body({"f"}, 4)), 0);
+  EXPECT_EQ(create_topics_errors(responses(c.output())[0].body), std::vector<std::int16_t>{0});
+  EXPECT_EQ(core.total_partitions(), 10);
+}
+
 TEST_F(kafka_connection, a_wire_member_and_an_in_process_consumer_share_one_coordinator) {
   a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
   (void)responses(a.output());

@@ -78,7 +78,9 @@ TEST(PeerProtocol, AMetadataChangeTravelsAsTheClientsMethod) {
   const auto& m = std::get<queue_bind>(got.change);
   EXPECT_EQ(m.queue, "q");
   EXPECT_EQ(m.routing_key, "a.*");
-  EXPECT_EQ(std::get<hello>(round_trip(hello{2})).node, 2u);
+  const auto h = std::get<hello>(round_trip(hello{2, "cookie"}));
+  EXPECT_EQ(h.node, 2u);
+  EXPECT_EQ(h.secret, "cookie");
 }
 
 TEST(PeerProtocol, APartialFrameWaitsAndGarbageIsAnError) {

@@ -44,6 +44,8 @@ INSTANTIATE_TEST_SUITE_P(
                     moment_case{"half_normal", distribution::normal(0.0, 1.0, 0.0), std::sqrt(2 / M_PI), 1 - 2 / M_PI},
                     moment_case{"lognormal", distribution::lognormal(1.0, 0.5), 1.0, 0.25},
                     moment_case{"erlang3", distribution::erlang(3, 3.0), 3.0, 3.0},
+                    // A thousand phases: their product underflows a double, their logs do not.
+                    moment_case{"erlang1000", distribution::erlang(1000, 2.0), 2.0, 4.0 / 1000},
                     moment_case{"hyperexp", distribution::hyperexponential(1.0, 2.0), 1.0, 4.0},
                     moment_case{"pareto", distribution::pareto(5.0, 1.0), 1.25, 5.0 / (16 * 3)},
                     moment_case{"zipf", distribution::zipf(3, 1.0), (1 + 1 + 1) / (1 + 0.5 + 1.0 / 3),
@@ -102,6 +104,8 @@ TEST(parse_distribution, reads_station_specs) {
   EXPECT_NE(bad.error().find("unknown distribution 'weibull'"), std::string::npos);
   EXPECT_FALSE(parse_distribution("erlang", 0.01).has_value());
   EXPECT_FALSE(parse_distribution("erlang:2.5", 0.01).has_value());
+  EXPECT_TRUE(parse_distribution("erlang:1000", 0.01).has_value());
+  EXPECT_NE(parse_distribution("erlang:1000000000", 0.01).error().find("from 1 to 1000"), std::string::npos);
   EXPECT_FALSE(parse_distribution("lognormal:-1", 0.01).has_value());
 }
 

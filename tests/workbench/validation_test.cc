@@ -91,6 +91,8 @@ INSTANTIATE_TEST_SUITE_P(
                     std::string(valid) +
                         "kafka: {topics: {t: {}}, groups: [{group: g, topic: t, session_timeout: 6s, heartbeat_interval: 6s}]}\n",
                     7, 97, "heartbeat_interval must be shorter than session_timeout"},
+        broken_case{"a_sample_every_nanosecond", std::string(valid) + "sample_interval: 1ns\n", 7, 18,
+                    "at most 100000 are kept"},
         broken_case{"binding_count_out_of_range",
                     std::string(valid) + "broker: {bindings: [{queue: \"q{i}\", exchange: x, count: 0}]}\n", 7, 57,
                     "count must be"}),
