@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ make pkg-config ccache
   libboost-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   python3-pika amqp-tools librabbitmq-dev kcat librdkafka-dev python3-kafka python3-confluent-kafka
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl1-mesa-dev fonts-dejavu-core fonts-wqy-microhei)
 if [[ "${1:-}" == "--bench" ]]; then

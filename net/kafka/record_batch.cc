@@ -14,6 +14,7 @@
 #endif
 
 #include "net/byte_order.h"
+#include "net/kafka/compression.h"
 #include "net/kafka/wire.h"
 
 namespace mqlab::net::kafka {
@@ -69,14 +70,24 @@ std::size_t decode_batch(std::string_view bytes, std::int64_t now_ms, std::vecto
   const auto crc = load_be<std::uint32_t>(batch.data() + crc_at);
   if (crc32c(batch.substr(attributes_at)) != crc) throw wire_error{"CRC-32C mismatch"};
   const auto attributes = load_be<std::int16_t>(batch.data() + attributes_at);
-  if ((attributes & codec_mask) != 0) throw record_set_error{error_code::unsupported_compression_type,
-                                                             fmt::format("compression codec {}", attributes & codec_mask)};
+  if ((attributes & codec_mask) > static_cast<int>(codec::zstd)) {
+    throw record_set_error{error_code::unsupported_compression_type, fmt::format("compression codec {}", attributes & codec_mask)};
+  }
   if (attributes & control_batch) return batch.size();
   const auto base_offset = load_be<std::int64_t>(batch.data());
   const std::int64_t first_ts = load_be<std::int64_t>(batch.data() + first_ts_at);
   const bool stamp_now = (attributes & log_append_time) || first_ts < 0;
   const auto count = load_be<std::int32_t>(batch.data() + count_at);
-  wire_reader records(batch.substr(header_size));
+  // A compressed batch's records are one compressed blob; they are stored and served uncompressed.
+  std::string inflated;
+  std::string_view body = batch.substr(header_size);
+  if (const auto c = static_cast<codec>(attributes & codec_mask); c != codec::none) {
+    auto plain = decompress(c, body);
+    if (!plain) throw corrupt(plain.error());
+    inflated = std::move(*plain);
+    body = inflated;
+  }
+  wire_reader records(body);
   if (count < 0 || static_cast<std::size_t>(count) > records.remaining()) throw wire_error{fmt::format("{} records", count)};
   for (std::int32_t i = 0; i < count; ++i) {
     out.push_back(decode_record(records, base_offset, stamp_now ? 0 : first_ts));

@@ -22,7 +22,8 @@ using broker::kafka::record;
 std::uint32_t crc32c(std::string_view bytes);
 
 struct record_set_error {
-  error_code code;  // CORRUPT_MESSAGE or UNSUPPORTED_COMPRESSION_TYPE
+  error_code code;  // CORRUPT_MESSAGE (also a compressed batch that does not inflate), or
+                    // UNSUPPORTED_COMPRESSION_TYPE (a codec beyond zstd)
   std::string text;
 };
 

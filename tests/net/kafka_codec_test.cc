@@ -1,10 +1,17 @@
 // The Kafka wire primitives and record batch v2, checked against the protocol guide's
 // definitions: the CRC-32C check value, zigzag varint encodings, a batch laid out field by
 // field as the message-format page describes it, and corrupt input refused with Kafka's codes.
+#include "net/kafka/compression.h"
 #include "net/kafka/record_batch.h"
 #include "net/kafka/wire.h"
 
+#include <functional>
 #include <random>
+
+#include <lz4frame.h>
+#include <snappy.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <gtest/gtest.h>
 
@@ -50,7 +57,9 @@ TEST(kafka_wire, lengths_beyond_the_input_are_malformed_not_allocations) {
 }
 
 // A batch built field by field from the message-format documentation, independent of batch_writer.
-std::string hand_built_batch(std::int16_t attributes = 0, std::int8_t magic = 2) {
+/// `pack` turns the records section into what the attributes' codec says it is (unchanged: none).
+std::string hand_built_batch(std::int16_t attributes = 0, std::int8_t magic = 2,
+                             const std::function<std::string(const std::string&)>& pack = {}) {
   std::string records;
   wire_writer rw(records);
   auto record = [&](std::int64_t ts_delta, std::int32_t offset_delta, std::string_view key, std::string_view value) {
@@ -83,7 +92,7 @@ std::string hand_built_batch(std::int16_t attributes = 0, std::int8_t magic = 2)
   a.int16(-1);
   a.int32(-1);
   a.int32(2);
-  a.raw(records);
+  a.raw(pack ? pack(records) : records);
   std::string batch;
   wire_writer w(batch);
   w.int64(0);
@@ -142,8 +151,78 @@ TEST(kafka_record_batch, a_flipped_bit_fails_the_crc) {
   EXPECT_NE(r.error().text.find("CRC"), std::string::npos);
 }
 
-TEST(kafka_record_batch, compression_old_magic_and_truncation_are_refused_with_kafka_codes) {
-  EXPECT_EQ(decode_record_set(hand_built_batch(1), 0).error().code, error_code::unsupported_compression_type);
+std::string gzipped(const std::string& in) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // + 16: a gzip header, as producers write
+  std::string out(deflateBound(&z, in.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string snappied(const std::string& in) {
+  std::string out;
+  snappy::Compress(in.data(), in.size(), &out);
+  return out;
+}
+
+std::string lz4_framed(const std::string& in) {
+  std::string out(LZ4F_compressFrameBound(in.size(), nullptr), '\0');
+  out.resize(LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr));
+  return out;
+}
+
+std::string zstd_framed(const std::string& in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+  return out;
+}
+
+TEST(kafka_record_batch, batches_compressed_with_each_codec_decode_to_the_same_records) {
+  const auto plain = decode_record_set(hand_built_batch(), 0).value();
+  const std::pair<std::int16_t, std::string (*)(const std::string&)> codecs[] = {
+      {1, gzipped}, {2, snappied}, {3, lz4_framed}, {4, zstd_framed}};
+  for (const auto& [attributes, pack] : codecs) {
+    auto records = decode_record_set(hand_built_batch(attributes, 2, pack), 0);
+    ASSERT_TRUE(records) << attributes << ": " << records.error().text;
+    ASSERT_EQ(records->size(), plain.size()) << attributes;
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      EXPECT_EQ((*records)[i].key, plain[i].key);
+      EXPECT_EQ((*records)[i].value, plain[i].value);
+      EXPECT_EQ((*records)[i].headers, plain[i].headers);
+    }
+  }
+  // The Java client frames snappy as xerial does: header, then length-prefixed blocks.
+  const auto xerial = [](const std::string& in) {
+    std::string out("\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01", 16);
+    const std::string block = snappied(in);
+    wire_writer(out).int32(static_cast<std::int32_t>(block.size()));
+    return out + block;
+  };
+  EXPECT_TRUE(decode_record_set(hand_built_batch(2, 2, xerial), 0).has_value());
+}
+
+TEST(kafka_record_batch, a_compressed_batch_may_not_inflate_without_bound) {
+  const std::string zeros(1 << 20, '\0');  // a megabyte of zeros is a kilobyte of gzip
+  EXPECT_EQ(decompress(codec::gzip, gzipped(zeros), 1 << 20)->size(), zeros.size());
+  const auto bomb = decompress(codec::gzip, gzipped(zeros), 64 << 10);
+  ASSERT_FALSE(bomb);
+  EXPECT_NE(bomb.error().find("inflates past 65536 bytes"), std::string::npos) << bomb.error();
+  EXPECT_FALSE(decompress(codec::zstd, zstd_framed(zeros), 64 << 10));
+  EXPECT_FALSE(decompress(codec::lz4, lz4_framed(zeros), 64 << 10));
+  EXPECT_FALSE(decompress(codec::snappy, snappied(zeros), 64 << 10));
+  // Damaged compressed bytes are CORRUPT_MESSAGE, not a crash.
+  auto damaged = hand_built_batch(1, 2, [](const std::string& in) { return gzipped(in).substr(0, 12); });
+  EXPECT_EQ(decode_record_set(damaged, 0).error().code, error_code::corrupt_message);
+}
+
+TEST(kafka_record_batch, unknown_codecs_old_magic_and_truncation_are_refused_with_kafka_codes) {
+  EXPECT_EQ(decode_record_set(hand_built_batch(5), 0).error().code, error_code::unsupported_compression_type);
   EXPECT_EQ(decode_record_set(hand_built_batch(0, 1), 0).error().code, error_code::corrupt_message);
   const std::string batch = hand_built_batch();
   for (std::size_t cut : {std::size_t{10}, std::size_t{60}, batch.size() - 1}) {

@@ -2,7 +2,7 @@
 confluent-kafka (librdkafka) from Debian, asserting the seed's facts over the wire: per-key
 order, a partition goes to one member of a group and extra members idle, every group reads
 every record, a committed offset survives a consumer restart, a group rebalances when a
-member leaves. Runs under /usr/bin/python3, where Debian's clients live."""
+member leaves; every compression codec is accepted. Runs under /usr/bin/python3, where Debian's clients live."""
 import json
 import subprocess
 import threading
@@ -73,6 +73,16 @@ class KafkaClientsAgainstMqlab(BrokerTestCase):
         self.kcat("-P", "-t", "kcat.orders", "-K", ":", stdin="a:one\nb:two\na:three\n")
         out = self.kcat("-C", "-t", "kcat.orders", "-o", "1", "-e", "-f", "%k=%s@%o\n")
         self.assertEqual(out.split(), ["b=two@1", "a=three@2"])
+
+    def test_every_compression_codec_is_accepted_and_read_back_as_sent(self):
+        # Kafka accepts gzip, snappy, lz4 and zstd batches; many producers compress by default.
+        for codec in ("gzip", "snappy", "lz4", "zstd"):
+            topic = f"kcat.{codec}"
+            self.create_topic(topic, 1)
+            lines = "".join(f"k{i}:{codec}-value-{i}-" + "x" * 200 + "\n" for i in range(50))
+            self.kcat("-P", "-t", topic, "-K", ":", "-z", codec, stdin=lines)
+            out = self.kcat("-C", "-t", topic, "-o", "beginning", "-e", "-f", "%k:%s\n")
+            self.assertEqual(out, lines, codec)
 
     def test_kcat_group_consume_commits_so_a_second_run_reads_nothing_new(self):
         self.create_topic("kcat.group", 2)
