@@ -75,7 +75,23 @@ void jms_model::connect(std::size_t m) {
                     .value();
   by_consumer_[mb.consumer] = m;
   mb.online = true;
+  mb.pulls = core_.prefetch_of(mb.consumer) == 0;
+  mb.pulling = false;
   drain();
+  if (mb.pulls && !mb.busy) receive(m);
+}
+
+void jms_model::receive(std::size_t m) {
+  member& mb = members_[m];
+  if (!mb.online || !mb.pulls || mb.pulling) return;
+  mb.pulling = true;
+  const auto ask = [this, m, consumer = mb.consumer] {
+    if (!members_[m].online || members_[m].consumer != consumer) return;
+    (void)core_.pull(consumer, now());
+    drain();
+  };
+  if (resources_) resources_->client_send(1 + static_cast<int>(m), true, broker::node_id{}, 64, ask);
+  else ask();
 }
 
 void jms_model::disconnect(std::size_t m) {
@@ -146,6 +162,7 @@ void jms_model::hand_over(jms::delivery d) {
   const auto it = by_consumer_.find(d.consumer);
   if (it == by_consumer_.end()) return;  // its consumer went away meanwhile; the core took it back
   member& mb = members_[it->second];
+  mb.pulling = false;  // what a pull asked for has come
   mb.inbox.push_back(std::move(d));
   if (!mb.busy) work(it->second);
 }
@@ -154,6 +171,7 @@ void jms_model::work(std::size_t m) {
   member& mb = members_[m];
   if (mb.inbox.empty() || !mb.online) {
     mb.busy = false;
+    receive(m);  // a pull consumer asks for its next message
     return;
   }
   mb.busy = true;

@@ -49,12 +49,17 @@ class jms_model {
     broker::jms::session_id session = 0;
     broker::jms::consumer_id consumer = 0;
     bool online = false, busy = false;
+    bool pulls = false;    // prefetch 0: receives only what it asks for, one message at a time
+    bool pulling = false;  // its receive() is waiting at the broker
     std::deque<broker::jms::delivery> inbox;  // delivered, not yet worked on
     std::uint64_t delivered = 0, duplicates = 0;
     sim::rng service_rng;
   };
   broker::instant now() const { return {sim_.now().ns()}; }
   void connect(std::size_t m);
+  /// An idle pull consumer's receive(): one request (a trip over its link, priced) that the
+  /// broker answers with the next message as soon as there is one.
+  void receive(std::size_t m);
   void disconnect(std::size_t m);
   /// Hands the core's deliveries to their members and re-arms the core's timer; priced, the
   /// deliveries leave once the calls' work is done, and `settled` runs once it is on disk.

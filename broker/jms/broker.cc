@@ -292,4 +292,9 @@ std::uint32_t broker::outstanding(consumer_id consumer) const {
   return it == s_->consumers.end() ? 0 : it->second.outstanding;
 }
 
+std::uint32_t broker::prefetch_of(consumer_id consumer) const {
+  auto it = s_->consumers.find(consumer);
+  return it == s_->consumers.end() ? 0 : it->second.prefetch;
+}
+
 }  // namespace mqlab::broker::jms

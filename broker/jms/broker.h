@@ -166,6 +166,9 @@ class broker {
   bool exists(destination_kind kind, std::string_view name) const;
   /// Unacknowledged deliveries a consumer holds (its prefetch buffer plus messages in use).
   std::uint32_t outstanding(consumer_id consumer) const;
+  /// The consumer's prefetch after its destination options and the connection's policy; 0 is
+  /// a pull consumer, which receives only what it asks for with pull().
+  std::uint32_t prefetch_of(consumer_id consumer) const;
 
  private:
   struct state;

@@ -10,7 +10,7 @@ namespace mqlab::broker::kafka {
 
 std::size_t record::size_bytes() const {
   std::size_t n = 24 + key.size() + value.size();
-  for (const auto& [k, v] : headers) n += k.size() + v.size();
+  for (const auto& [k, v] : headers) n += k.size() + (v ? v->size() : 0);
   return n;
 }
 

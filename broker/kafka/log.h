@@ -30,7 +30,7 @@ struct record {
   std::int64_t timestamp_ms = 0;
   shared_bytes key;                  // null: no key
   shared_bytes value;                // null: a tombstone
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;  // a null value is not an empty one
   std::size_t size_bytes() const;
 };
 

@@ -51,8 +51,9 @@ record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t fir
   if (headers < 0 || static_cast<std::size_t>(headers) > r.remaining()) throw wire_error{fmt::format("{} headers", headers)};
   for (std::int32_t i = 0; i < headers; ++i) {
     auto key = varint_bytes(r);
+    if (!key) throw wire_error{"a header with a null key"};  // keys are strings; only values may be null
     auto value = varint_bytes(r);
-    out.headers.emplace_back(std::string(key.value_or("")), std::string(value.value_or("")));
+    out.headers.emplace_back(std::string(*key), value ? std::optional<std::string>(*value) : std::nullopt);
   }
   if (r.remaining() != 0) throw wire_error{fmt::format("{} bytes after the record's last field", r.remaining())};
   return out;
@@ -184,10 +185,7 @@ void batch_writer::add(const record& r) {
   // The record's length prefix comes first, so its size is computed before anything is written.
   std::size_t length = 1 + varint_size(zigzag(ts_delta)) + varint_size(zigzag(offset_delta)) + field_size(r.key.view()) +
                        field_size(r.value.view()) + varint_size(zigzag(static_cast<std::int64_t>(r.headers.size())));
-  for (const auto& [k, v] : r.headers) {
-    length += varint_size(zigzag(static_cast<std::int64_t>(k.size()))) + k.size() +
-              varint_size(zigzag(static_cast<std::int64_t>(v.size()))) + v.size();
-  }
+  for (const auto& [k, v] : r.headers) length += field_size(k) + field_size(v);
   put_varint(out_, static_cast<std::int64_t>(length));
   out_.push_back('\0');  // record attributes
   put_varint(out_, ts_delta);
@@ -196,10 +194,8 @@ void batch_writer::add(const record& r) {
   put_field(out_, r.value.view());
   put_varint(out_, static_cast<std::int64_t>(r.headers.size()));
   for (const auto& [k, v] : r.headers) {
-    put_varint(out_, static_cast<std::int64_t>(k.size()));
-    out_.append(k);
-    put_varint(out_, static_cast<std::int64_t>(v.size()));
-    out_.append(v);
+    put_field(out_, k);
+    put_field(out_, v);
   }
   ++count_;
 }

@@ -65,6 +65,24 @@ broker: {queues: {q: {}}}
   EXPECT_NE(r.out.find("published"), std::string::npos) << r.out;  // what it measured is still shown
 }
 
+TEST(run_command, a_jms_pull_consumer_with_prefetch_0_receives_every_message) {
+  // ActiveMQ's prefetch 0: nothing is pushed; each receive() asks the broker for one message.
+  const auto path = write_file("pull.yaml", R"(name: pull
+duration: 10s
+arrivals: {process: poisson, rate: 100/s}
+pipeline: [{send: {queue: work}}]
+jms: {consumers: [{name: puller, queue: work, prefetch: 0, count: 2, service: 1ms}]}
+expect:
+  - {metric: main.jms.backlog, max: 5}
+)");
+  auto r = run_mqlab("run " + path + " --out - --quiet --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& m = j["variants"][0]["metrics"];
+  EXPECT_GT(m["jms.sent"]["mean"].get<double>(), 800);
+  EXPECT_NEAR(m["jms.delivered"]["mean"].get<double>(), m["jms.sent"]["mean"].get<double>(), 5);
+}
+
 TEST(run_command, writes_the_results_folder) {
   const auto path = write_file("small.yaml", small);
   const auto out = ::testing::TempDir() + "/mqlab-out";

@@ -112,7 +112,8 @@ TEST(kafka_record_batch, a_documented_batch_decodes_to_its_records) {
   EXPECT_EQ((*records)[0].value, "hello");
   EXPECT_EQ((*records)[1].timestamp_ms, 1'700'000'000'005);
   ASSERT_EQ((*records)[1].headers.size(), 1u);
-  EXPECT_EQ((*records)[1].headers[0], (std::pair<std::string, std::string>{"id", "7"}));
+  EXPECT_EQ((*records)[1].headers[0].first, "id");
+  EXPECT_EQ((*records)[1].headers[0].second, "7");
 }
 
 TEST(kafka_record_batch, writer_output_is_a_valid_batch_with_offsets_and_nulls_kept) {
@@ -140,6 +141,33 @@ TEST(kafka_record_batch, writer_output_is_a_valid_batch_with_offsets_and_nulls_k
     EXPECT_EQ((*back)[i].value, in[i].value);
     EXPECT_EQ((*back)[i].timestamp_ms, in[i].timestamp_ms);
   }
+}
+
+TEST(kafka_record_batch, null_and_empty_keys_values_and_header_values_stay_apart) {
+  // Length -1 is null and 0 is empty: a tombstone is not an empty value, nor a header without
+  // a value one with an empty value.
+  std::vector<broker::kafka::record> in(2);
+  in[0].key = std::nullopt;
+  in[0].value = "";
+  in[0].headers = {{"absent", std::nullopt}, {"empty", std::string()}};
+  in[1].offset = 1;
+  in[1].key = "";
+  in[1].value = std::nullopt;
+  std::string out;
+  batch_writer w(out);
+  for (const auto& r : in) w.add(r);
+  w.finish();
+  auto back = decode_record_set(out, 0).value();
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_FALSE(back[0].key.has_value());
+  ASSERT_TRUE(back[0].value.has_value());
+  EXPECT_EQ(*back[0].value, "");
+  ASSERT_EQ(back[0].headers.size(), 2u);
+  EXPECT_FALSE(back[0].headers[0].second.has_value());
+  EXPECT_EQ(back[0].headers[1].second, std::optional<std::string>(""));
+  ASSERT_TRUE(back[1].key.has_value());
+  EXPECT_EQ(*back[1].key, "");
+  EXPECT_FALSE(back[1].value.has_value());
 }
 
 TEST(kafka_record_batch, a_flipped_bit_fails_the_crc) {
