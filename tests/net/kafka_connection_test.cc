@@ -302,6 +302,28 @@ TEST(kafka_limits, partitions_of_all_topics_and_creations_per_request_are_bounde
   EXPECT_EQ(core.total_partitions(), 10);
 }
 
+TEST(kafka_limits, one_metadata_request_auto_creates_a_bounded_number_of_topics) {
+  broker::kafka::cluster core(1);
+  service_options options;
+  options.max_creations_per_request = 3;
+  service svc(core, options);
+  svc.advertise({0, "127.0.0.1", 9092});
+  connection c{svc, 1, 0};
+  const std::vector<std::string> names{"m1", "m2", "m3", "m4", "m5"};
+  std::string body;
+  wire_writer w(body);
+  w.array(names.size());
+  for (const auto& n : names) w.string(n);
+  w.boolean(true);  // allow_auto_topic_creation
+  c.receive(request(api_key::metadata, 4, 1, body), 0);
+  ASSERT_EQ(responses(c.output()).size(), 1u);
+  EXPECT_TRUE(core.has_topic("m3"));
+  EXPECT_FALSE(core.has_topic("m4"));  // told LEADER_NOT_AVAILABLE: the client asks again
+  c.receive(request(api_key::metadata, 4, 2, body), 0);
+  (void)responses(c.output());
+  EXPECT_TRUE(core.has_topic("m5"));
+}
+
 TEST_F(kafka_connection, a_wire_member_and_an_in_process_consumer_share_one_coordinator) {
   a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
   (void)responses(a.output());
