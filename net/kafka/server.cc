@@ -40,6 +40,8 @@ struct peer {
   connection conn;
   outbox out;
   bool closed = false;
+  bool vetted = false;  // whether it is one of our own followers' links was checked
+  tcp::endpoint remote;
   std::string name;
 };
 
@@ -64,6 +66,9 @@ struct server::impl {
   /// One fetch round trip from `follower` to `leader` over their link; false if the link failed.
   asio::awaitable<bool> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
   void drop_link(std::int32_t follower, std::int32_t leader);
+  /// Before its first request: a connection whose far end is one of our own followers' link
+  /// sockets may fetch as a replica; the operating system vouches that the port is ours.
+  void vet(peer& p);
   std::vector<std::unique_ptr<asio::steady_timer>> fetch_timers;  // each follower's pause between rounds
   // Followers' connections to their leaders, [follower][leader]; closed when either side is killed.
   std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<tcp::socket>> links;
@@ -81,6 +86,7 @@ asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
                                 const auto remote = socket.remote_endpoint(ec);
                                 if (ec) return;
                                 auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
+                                p->remote = remote;
                                 p->name = fmt::format("{}:{} (broker {})", remote.address().to_string(), remote.port(), node);
                                 peers[p->conn.id()] = p;
                                 log(log_level::debug, "accepting Kafka connection {}", p->name);
@@ -96,6 +102,7 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
       boost::system::error_code ec;
       const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
+      if (!p->vetted) vet(*p);
       p->conn.receive({buffer.data(), n}, now_ms());
       route_completions();
       flush(p);
@@ -153,6 +160,14 @@ asio::awaitable<void> server::impl::deadline_loop() {
     if (stopping) break;
     svc.advance(now_ms());
     route_completions();
+  }
+}
+
+void server::impl::vet(peer& p) {
+  p.vetted = true;
+  for (const auto& [ends, socket] : links) {
+    boost::system::error_code ec;
+    if (socket->local_endpoint(ec) == p.remote && !ec) svc.trust_replica_link(p.conn.id());
   }
 }
 

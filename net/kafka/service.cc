@@ -65,6 +65,7 @@ void service::forget(std::uint64_t connection) {
   std::erase_if(parked_, [&](const parked_fetch& f) { return f.from.connection == connection; });
   std::erase_if(parked_produces_, [&](const parked_produce& p) { return p.from.connection == connection; });
   std::erase_if(pending_, [&](const auto& kv) { return kv.second.from.connection == connection; });
+  replica_links_.erase(connection);
 }
 
 void service::advance(std::int64_t now_ms) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ class service {
   /// The connection is gone: its parked fetches are dropped (group members stay until their
   /// sessions expire, as with Kafka).
   void forget(std::uint64_t connection);
+  /// The connection is a follower broker's link: its Fetch requests may name a replica id.
+  /// Any other connection that does is closed, since a replica fetch moves the high watermark.
+  void trust_replica_link(std::uint64_t connection) { replica_links_.insert(connection); }
 
   /// Group sessions and rebalance timeouts, long-poll fetch deadlines, follower replication
   /// (acks=1 records reach the high watermark once the in-sync followers have them), retention.
@@ -173,6 +177,7 @@ class service {
   service_options options_;
   std::map<std::int32_t, node_address> addresses_;
   std::map<std::uint64_t, pending_group_reply> pending_;  // by the coordinator's tag
+  std::set<std::uint64_t> replica_links_;
   std::vector<parked_fetch> parked_;
   std::vector<parked_produce> parked_produces_;
   std::int64_t next_replication_ms_ = 0, next_clean_ms_ = 0;

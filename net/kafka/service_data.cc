@@ -99,6 +99,9 @@ void service::wake_produces(std::int64_t now_ms) {
 
 outcome service::fetch(wire_reader& in, std::int16_t version, std::int32_t node, reply_slot from, std::int64_t now_ms) {
   const std::string_view request = in.take(in.remaining());
+  if (const std::int32_t replica = wire_reader(request).int32(); replica >= 0 && !replica_links_.contains(from.connection)) {
+    throw wire_error{fmt::format("replica_id {} from a connection that is not a follower broker's link", replica)};
+  }
   wire_reader first(request);
   if (auto body = fetch_response(first, version, node, false, now_ms)) return {outcome::kind::respond, std::move(*body)};
   wire_reader again(request);

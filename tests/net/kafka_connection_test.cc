@@ -283,6 +283,22 @@ TEST_F(kafka_connection, a_topic_with_two_billion_partitions_is_refused_before_a
   EXPECT_FALSE(a.done());
 }
 
+TEST_F(kafka_connection, a_replica_fetch_is_taken_only_from_a_follower_brokers_link) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  // Fetch as broker 1: a follower's fetch tells the leader how far that replica has got.
+  std::string as_replica = fetch_body("orders", 0, 0, 1);
+  as_replica.replace(0, 4, std::string("\x00\x00\x00\x01", 4));
+  b.receive(request(api_key::fetch, 4, 2, as_replica), 0);
+  EXPECT_TRUE(b.done());
+  EXPECT_NE(b.end_reason().find("replica_id 1 from a connection that is not a follower broker's link"), std::string::npos)
+      << b.end_reason();
+  // The server vouches for its own followers' links; theirs are served.
+  svc.trust_replica_link(a.id());
+  a.receive(request(api_key::fetch, 4, 3, as_replica), 0);
+  EXPECT_FALSE(a.done()) << a.end_reason();
+}
+
 TEST(kafka_limits, partitions_of_all_topics_and_creations_per_request_are_bounded) {
   broker::kafka::cluster core(1);
   service_options options;
