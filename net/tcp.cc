@@ -48,6 +48,17 @@ void close_socket(tcp::socket& socket) {
   socket.close(ignored);
 }
 
+// Defined here, not inline in the header: GCC 12 with LTO sees an inline coroutine's frame
+// types in several translation units as an ODR violation.
+boost::asio::awaitable<std::size_t> read_ready(tcp::socket& socket, std::vector<char>& shared, boost::system::error_code& ec) {
+  for (;;) {
+    co_await socket.async_wait(tcp::socket::wait_read, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec) co_return 0;
+    const std::size_t n = socket.read_some(boost::asio::buffer(shared), ec);
+    if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec ? 0 : n;
+  }
+}
+
 bool out_of_resources(const boost::system::error_code& ec) {
   return ec == boost::asio::error::no_descriptors || ec == boost::asio::error::no_buffer_space ||
          ec == boost::asio::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;

@@ -75,9 +75,17 @@ boost::asio::awaitable<void> accept_connections(boost::asio::ip::tcp::acceptor& 
     if (ec) continue;  // the client went away before we took it
     if (short_of_resources) log(log_level::info, "{}: accepting connections again", what);
     short_of_resources = false;
+    socket.non_blocking(true, ec);  // read_ready() reads without ever blocking the loop
     on_accept(std::move(socket));
   }
 }
+
+/// Waits until `socket` (non-blocking, as accept_connections leaves it) has bytes, then reads
+/// what is there into `shared`, a buffer every connection of the event loop reads through, so
+/// an idle connection holds no read buffer of its own. The bytes are valid until the caller's
+/// next co_await. Returns how many were read; 0 with `ec` set when the connection is over.
+boost::asio::awaitable<std::size_t> read_ready(boost::asio::ip::tcp::socket& socket, std::vector<char>& shared,
+                                               boost::system::error_code& ec);
 
 /// A co_spawn completion for a connection's coroutine: an exception that escaped it is logged
 /// with `what` (the coroutine itself closes the socket and releases the connection's state).

@@ -82,6 +82,7 @@ struct server::impl {
   /// closed, its unacked messages requeued.
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> read_until_closed(const std::shared_ptr<peer>& p);
+  std::vector<char> read_buffer = std::vector<char>(read_chunk);  // shared by every connection (read_ready)
   asio::awaitable<void> housekeeping_loop();
   asio::awaitable<void> expiry_loop();
   void after_input(const std::shared_ptr<peer>& p);
@@ -231,7 +232,6 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
 }
 
 asio::awaitable<void> server::impl::read_until_closed(const std::shared_ptr<peer>& p) {
-  std::vector<char> buffer(read_chunk);
   while (!p->closed && !p->conn.done()) {
     if (p->conn.paused()) {
       boost::system::error_code ignored;
@@ -240,9 +240,9 @@ asio::awaitable<void> server::impl::read_until_closed(const std::shared_ptr<peer
       continue;
     }
     boost::system::error_code ec;
-    const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await read_ready(p->socket, read_buffer, ec);
     if (ec) break;
-    p->conn.receive({buffer.data(), n}, now());
+    p->conn.receive({read_buffer.data(), n}, now());
     after_input(p);
   }
 }

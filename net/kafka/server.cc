@@ -58,6 +58,7 @@ struct server::impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<peer>> peers;
   std::uint64_t next_id = 1;
   bool stopping = false;
+  std::vector<char> read_buffer = std::vector<char>(read_chunk);  // shared by every connection (read_ready)
 
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
@@ -97,13 +98,12 @@ asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
 asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
   std::string failure;
   try {
-    std::vector<char> buffer(read_chunk);
     while (!p->closed && !p->conn.done()) {
       boost::system::error_code ec;
-      const std::size_t n = co_await p->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      const std::size_t n = co_await read_ready(p->socket, read_buffer, ec);
       if (ec) break;
       if (!p->vetted) vet(*p);
-      p->conn.receive({buffer.data(), n}, now_ms());
+      p->conn.receive({read_buffer.data(), n}, now_ms());
       route_completions();
       flush(p);
     }
