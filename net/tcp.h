@@ -53,7 +53,7 @@ bool out_of_resources(const boost::system::error_code& ec);
 inline constexpr std::chrono::milliseconds accept_backoff{100};
 
 /// Accepts on `acceptor` while it is open and `stopping()` is false, handing each connection to
-/// `on_accept(socket)`. When descriptors run out it logs once per shortage and waits
+/// `on_accept(socket)`, non-blocking and with TCP_NODELAY. When descriptors run out it logs once per shortage and waits
 /// accept_backoff between tries instead of spinning, as Asio's servers do on EMFILE.
 template <typename Stopping, typename OnAccept>
 boost::asio::awaitable<void> accept_connections(boost::asio::ip::tcp::acceptor& acceptor, std::string_view what,
@@ -76,6 +76,7 @@ boost::asio::awaitable<void> accept_connections(boost::asio::ip::tcp::acceptor& 
     if (short_of_resources) log(log_level::info, "{}: accepting connections again", what);
     short_of_resources = false;
     socket.non_blocking(true, ec);  // read_ready() reads without ever blocking the loop
+    socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);  // request/response protocols: no Nagle delay
     on_accept(std::move(socket));
   }
 }

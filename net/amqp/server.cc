@@ -192,7 +192,6 @@ asio::awaitable<void> server::impl::accept_loop() {
   const std::shared_ptr<tcp::acceptor> acceptor = listeners.acceptor(0);
   co_await accept_connections(*acceptor, "AMQP listener", [this] { return stopping; }, [this](tcp::socket socket) {
     boost::system::error_code ec;
-    socket.set_option(tcp::no_delay(true), ec);
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return;
     auto p = std::make_shared<peer>(std::move(socket), core, options, remote.address().is_loopback(), self());

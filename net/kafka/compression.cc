@@ -22,25 +22,43 @@ std::string too_large(std::string_view name, std::size_t limit) {
   return fmt::format("{} batch inflates past {} bytes", name, limit);
 }
 
+/// What one call of a streaming decompressor did with the room it was given.
+struct stream_step {
+  std::size_t produced = 0;
+  bool ended = false;    // the compressed stream is complete
+  bool starved = false;  // its input is used up and more output cannot come
+};
+
+/// Grows the output a chunk at a time, never past `limit`, calling `step(to, room)` until the
+/// stream ends: the loop gzip, lz4 and zstd share, each step being one library call.
+template <typename Step>
+std::expected<std::string, std::string> stream_out(std::string_view name, std::size_t limit, Step step) {
+  std::string out;
+  for (;;) {
+    if (out.size() >= limit) return std::unexpected(too_large(name, limit));
+    const std::size_t before = out.size();
+    out.resize(std::min(before + chunk, limit));
+    const std::expected<stream_step, std::string> did = step(out.data() + before, out.size() - before);
+    if (!did) return std::unexpected(did.error());
+    out.erase(before + did->produced);  // shrinking: erase, which GCC does not mistake for a huge memset
+    if (did->ended) return out;
+    if (did->starved) return std::unexpected(fmt::format("{}: data ends before the stream does", name));
+  }
+}
+
 std::expected<std::string, std::string> gunzip(std::string_view in, std::size_t limit) {
   z_stream z{};
   if (inflateInit2(&z, 15 + 32) != Z_OK) return std::unexpected("gzip: cannot start zlib");  // 15 + 32: gzip or zlib header
   std::unique_ptr<z_stream, int (*)(z_stream*)> end(&z, inflateEnd);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  for (;;) {
-    if (out.size() >= limit) return std::unexpected(too_large("gzip", limit));
-    const std::size_t at = out.size();
-    out.resize(std::min(at + chunk, limit));
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + at);
-    z.avail_out = static_cast<uInt>(out.size() - at);
+  return stream_out("gzip", limit, [&](char* to, std::size_t room) -> std::expected<stream_step, std::string> {
+    z.next_out = reinterpret_cast<Bytef*>(to);
+    z.avail_out = static_cast<uInt>(room);
     const int rc = inflate(&z, Z_NO_FLUSH);
-    out.erase(out.size() - z.avail_out);  // shrinking: erase, which GCC does not mistake for a huge memset
-    if (rc == Z_STREAM_END) return out;
-    if (rc != Z_OK) return std::unexpected(fmt::format("gzip: {}", z.msg ? z.msg : "corrupt data"));
-    if (z.avail_in == 0 && z.avail_out != 0) return std::unexpected("gzip: data ends before the stream does");
-  }
+    if (rc != Z_OK && rc != Z_STREAM_END) return std::unexpected(fmt::format("gzip: {}", z.msg ? z.msg : "corrupt data"));
+    return stream_step{room - z.avail_out, rc == Z_STREAM_END, z.avail_in == 0 && z.avail_out != 0};
+  });
 }
 
 /// Appends one raw snappy block to `out`.
@@ -78,38 +96,26 @@ std::expected<std::string, std::string> unlz4(std::string_view in, std::size_t l
   LZ4F_dctx* ctx = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) return std::unexpected("lz4: cannot start");
   std::unique_ptr<LZ4F_dctx, LZ4F_errorCode_t (*)(LZ4F_dctx*)> end(ctx, LZ4F_freeDecompressionContext);
-  std::string out;
   std::size_t at = 0;
-  for (;;) {
-    if (out.size() >= limit) return std::unexpected(too_large("lz4", limit));
-    const std::size_t before = out.size();
-    out.resize(std::min(before + chunk, limit));
-    std::size_t produced = out.size() - before, consumed = in.size() - at;
-    const std::size_t hint = LZ4F_decompress(ctx, out.data() + before, &produced, in.data() + at, &consumed, nullptr);
-    out.erase(before + produced);
+  return stream_out("lz4", limit, [&](char* to, std::size_t room) -> std::expected<stream_step, std::string> {
+    std::size_t produced = room, consumed = in.size() - at;
+    const std::size_t hint = LZ4F_decompress(ctx, to, &produced, in.data() + at, &consumed, nullptr);
     at += consumed;
     if (LZ4F_isError(hint)) return std::unexpected(fmt::format("lz4: {}", LZ4F_getErrorName(hint)));
-    if (hint == 0) return out;  // the frame is complete
-    if (at == in.size() && produced == 0) return std::unexpected("lz4: data ends before the frame does");
-  }
+    return stream_step{produced, hint == 0, at == in.size() && produced == 0};  // hint 0: the frame is complete
+  });
 }
 
 std::expected<std::string, std::string> unzstd(std::string_view in, std::size_t limit) {
   std::unique_ptr<ZSTD_DStream, std::size_t (*)(ZSTD_DStream*)> z(ZSTD_createDStream(), ZSTD_freeDStream);
   if (!z || ZSTD_isError(ZSTD_initDStream(z.get()))) return std::unexpected("zstd: cannot start");
   ZSTD_inBuffer input{in.data(), in.size(), 0};
-  std::string out;
-  for (;;) {
-    if (out.size() >= limit) return std::unexpected(too_large("zstd", limit));
-    const std::size_t before = out.size();
-    out.resize(std::min(before + chunk, limit));
-    ZSTD_outBuffer output{out.data() + before, out.size() - before, 0};
+  return stream_out("zstd", limit, [&](char* to, std::size_t room) -> std::expected<stream_step, std::string> {
+    ZSTD_outBuffer output{to, room, 0};
     const std::size_t rc = ZSTD_decompressStream(z.get(), &output, &input);
-    out.erase(before + output.pos);
     if (ZSTD_isError(rc)) return std::unexpected(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
-    if (rc == 0) return out;  // a frame ended
-    if (input.pos == input.size && output.pos == 0) return std::unexpected("zstd: data ends before the frame does");
-  }
+    return stream_step{output.pos, rc == 0, input.pos == input.size && output.pos == 0};  // rc 0: a frame ended
+  });
 }
 
 }  // namespace

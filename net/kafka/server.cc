@@ -83,7 +83,6 @@ asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
   co_await accept_connections(*listening, fmt::format("Kafka broker {} listener", node), [this] { return stopping; },
                               [this, node](tcp::socket socket) {
                                 boost::system::error_code ec;
-                                socket.set_option(tcp::no_delay(true), ec);
                                 const auto remote = socket.remote_endpoint(ec);
                                 if (ec) return;
                                 auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
