@@ -2,6 +2,7 @@
 #include "gui/charts.h"
 
 #include <cmath>
+#include <iterator>
 #include <cstdlib>
 #include <expected>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <QGraphicsScene>
 #include <QImage>
 #include <QPainter>
+#include <QPen>
 #include <QtCharts/QBarCategoryAxis>
 #include <QtCharts/QBarSeries>
 #include <QtCharts/QBarSet>
@@ -45,17 +47,39 @@ std::vector<named_variant> variants_of(const std::vector<json>& runs) {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
+// Qt's default theme has five series colours and repeats them; lab 10 alone draws eight
+// lines. Ten colours that stay apart in print (Tableau 10), and a line style per kind of
+// series within a variant, so every line of a chart of up to ten variants has a pen of its own.
+constexpr QRgb palette[] = {0x4E79A7, 0xF28E2B, 0xE15759, 0x76B7B2, 0x59A14F,
+                            0xEDC948, 0xB07AA1, 0xFF9DA7, 0x9C755F, 0x79706E};
+constexpr Qt::PenStyle line_styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
+constexpr int palette_size = std::size(palette);
+
+QColor variant_colour(int variant) { return QColor::fromRgb(palette[variant % palette_size]); }
+
+/// The pen of the `kind`-th line of the `variant`-th variant: the variant's colour, and a style
+/// for the kind (past ten variants the colours come round again with the next style).
+void style_line(QLineSeries& line, int variant, int kind) {
+  QPen pen(variant_colour(variant));
+  pen.setWidthF(2.0);
+  pen.setStyle(line_styles[(kind + variant / palette_size) % std::size(line_styles)]);
+  line.setPen(pen);
+}
+
 /// Adds one line per (variant, series name matching `accept`) over time; returns the count.
 template <typename Accept>
 int add_time_series(QChart& chart, const std::vector<named_variant>& variants, Accept accept, double scale,
                     double& y_max, double& x_max) {
   int added = 0;
-  for (const auto& [label, v] : variants) {
+  for (int index = 0; index < static_cast<int>(variants.size()); ++index) {
+    const auto& [label, v] = variants[index];
     const double step = v->value("sample_interval", 1.0);
     if (!v->contains("series")) continue;
+    int kind = 0;
     for (const auto& [name, values] : (*v)["series"].items()) {
       if (!accept(name)) continue;
       auto* line = new QLineSeries();
+      style_line(*line, index, kind++);
       line->setName(q(variants.size() > 1 || name.find('.') != std::string::npos ? label + " " + name : label));
       for (std::size_t i = 0; i < values.size(); ++i) {
         const double y = values[i].template get<double>() * scale;
@@ -101,11 +125,14 @@ std::unique_ptr<QChart> cdf_chart(const std::vector<named_variant>& variants) {
   auto chart = std::make_unique<QChart>();
   chart->setTitle("Latency distribution (CDF): response and end-to-end");
   double x_min = INFINITY, x_max = 0;
-  for (const auto& [label, v] : variants) {
-    for (const char* which : {"response", "e2e"}) {
+  for (int index = 0; index < static_cast<int>(variants.size()); ++index) {
+    const auto& [label, v] = variants[index];
+    for (int kind = 0; kind < 2; ++kind) {
+      const char* which = kind == 0 ? "response" : "e2e";
       const std::string key = std::string(which) + "_cdf";
       if (!v->contains(key) || (*v)[key].empty()) continue;
       auto* line = new QLineSeries();
+      style_line(*line, index, kind);  // response solid, end-to-end dashed, in the variant's colour
       line->setName(q(label + " " + which));
       bool first = true;
       for (const auto& point : (*v)[key]) {
@@ -149,8 +176,10 @@ std::unique_ptr<QChart> consumers_chart(const std::vector<named_variant>& varian
   chart->setTitle("Messages delivered per consumer");
   auto* bars = new QBarSeries();
   double y_max = 0;
-  for (const auto& [label, v] : variants) {
+  for (int index = 0; index < static_cast<int>(variants.size()); ++index) {
+    const auto& [label, v] = variants[index];
     auto* set = new QBarSet(q(label));
+    set->setColor(variant_colour(index));
     for (const auto& c : categories) {
       const auto key = "consumer." + c + ".delivered";
       const double n = (*v)["metrics"].contains(key) ? (*v)["metrics"][key]["mean"].get<double>() : 0.0;
@@ -196,6 +225,7 @@ std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::st
     const bool seconds = key.starts_with("response.") || key.starts_with("e2e.");
     const double scale = seconds ? 1e3 : 1.0;
     auto* line = new QLineSeries();
+    style_line(*line, static_cast<int>(i), 0);
     line->setName(q(series[i].name + (seconds ? " (ms)" : "")));
     double y_max = 0;
     for (const auto& [vx, vy] : series[i].points) {

@@ -175,6 +175,19 @@ void MainWindow::loadLabs() {
   }
 }
 
+void MainWindow::selectLab(const fs::path& file) {
+  // The list holds the bundled folder's paths; the file may be named relatively or through a link.
+  std::error_code ec;
+  for (int i = 0; i < labs_->count(); ++i) {
+    if (fs::equivalent(labs_->item(i)->data(Qt::UserRole).toString().toStdString(), file, ec)) {
+      labs_->setCurrentRow(i);
+      return;
+    }
+  }
+  labs_->clearSelection();
+  labs_->setCurrentRow(-1);  // a file of one's own: no bundled lab stays highlighted
+}
+
 void MainWindow::openDialog() {
   QSettings settings("mqlab", "mqlab-gui");
   const QString path = QFileDialog::getOpenFileName(this, "Open scenario or run.json", settings.value("lastDir").toString(),
@@ -208,9 +221,7 @@ bool MainWindow::openPath(const QString& path) {
   std::stringstream text;
   text << in.rdbuf();
   scenarioPath_ = path;
-  for (int i = 0; i < labs_->count(); ++i) {
-    if (labs_->item(i)->data(Qt::UserRole).toString() == path) labs_->setCurrentRow(i);
-  }
+  selectLab(p);
   buildParameters(text.str());
   auto sc = workbench::parse_scenario(text.str());
   setWindowTitle("mqlab — " + (sc ? q(sc->title) : path));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +51,8 @@ class MainWindow : public QMainWindow {
   /// The current run(s) as run.json documents, newest last.
   const std::vector<nlohmann::json>& runs() const { return runs_; }
   QTableWidget* expectationsTable() const { return expectations_; }
+  /// The bundled labs; the one opened (by any path naming its file) is the current row.
+  QListWidget* labList() const { return labs_; }
   QString validationMessage() const;
 
  public slots:
@@ -62,6 +65,7 @@ class MainWindow : public QMainWindow {
  private:
   void buildUi();
   void loadLabs();
+  void selectLab(const std::filesystem::path& file);
   void buildParameters(const std::string& yaml_text);
   std::optional<workbench::scenario> validatedScenario();
   workbench::run_mode mode() const;

@@ -99,6 +99,27 @@ TEST_F(charts_test, cdf_overlay_of_two_runs_names_each_run) {
   EXPECT_TRUE(chart->series()[0]->name().startsWith("chart-lab: direct"));
 }
 
+TEST_F(charts_test, every_line_of_a_crowded_chart_has_a_pen_of_its_own) {
+  // Three runs overlaid: six variants, nine lines (Qt's theme alone repeats after five).
+  auto chart = make_chart({*run_, *run_, *run_}, chart_kind::latency_cdf);
+  ASSERT_NE(chart, nullptr);
+  ASSERT_EQ(chart->series().size(), 9);
+  std::set<std::pair<QRgb, int>> pens;
+  std::set<QRgb> colours;
+  for (auto* s : chart->series()) {
+    const QPen pen = qobject_cast<QLineSeries*>(s)->pen();
+    pens.insert({pen.color().rgb(), static_cast<int>(pen.style())});
+    colours.insert(pen.color().rgb());
+  }
+  EXPECT_EQ(pens.size(), 9u);
+  EXPECT_EQ(colours.size(), 6u);  // one colour per variant; its response and e2e differ in style
+  auto bars = make_chart({*run_, *run_, *run_}, chart_kind::consumers);
+  ASSERT_NE(bars, nullptr);
+  std::set<QRgb> bar_colours;
+  for (auto* set : qobject_cast<QBarSeries*>(bars->series()[0])->barSets()) bar_colours.insert(set->color().rgb());
+  EXPECT_EQ(bar_colours.size(), 6u);
+}
+
 TEST_F(charts_test, png_has_the_requested_size_and_is_not_blank) {
   auto chart = make_chart({*run_}, chart_kind::latency_time);
   ASSERT_NE(chart, nullptr);

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <set>
 #include <sys/wait.h>
 
 #include <QApplication>
 #include <QImage>
+#include <QListWidget>
 #include <QTableWidget>
 
 #include "gui/charts.h"
@@ -34,6 +36,25 @@ TEST_F(window_test, load_lab_change_parameter_run_and_see_expectations) {
   for (int i = 0; i < table->rowCount(); ++i) EXPECT_EQ(table->item(i, 0)->text().toStdString(), "PASS") << i;
   ASSERT_EQ(w.runs().size(), 1u);
   EXPECT_EQ(w.runs()[0]["variants"].size(), 3u);
+}
+
+TEST_F(window_test, the_lab_opened_is_the_one_highlighted_in_the_lab_list) {
+  MainWindow w;
+  // Named through a detour, as `mqlab-gui ../scenarios/07-prefetch.yaml` from build/ would.
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/../scenarios/07-prefetch.yaml"));
+  QListWidget* labs = w.labList();
+  ASSERT_GE(labs->count(), 7);
+  ASSERT_NE(labs->currentItem(), nullptr);
+  EXPECT_TRUE(labs->currentItem()->data(Qt::UserRole).toString().endsWith("07-prefetch.yaml"));
+  ASSERT_EQ(labs->selectedItems().size(), 1);
+  EXPECT_EQ(labs->selectedItems()[0], labs->currentItem());
+  // A scenario of one's own leaves no bundled lab highlighted.
+  const std::string own = ::testing::TempDir() + "/own-lab.yaml";
+  ASSERT_TRUE(std::filesystem::copy_file(MQLAB_SCENARIOS_DIR "/01-async-registration.yaml", own,
+                                         std::filesystem::copy_options::overwrite_existing));
+  ASSERT_TRUE(w.openPath(QString::fromStdString(own)));
+  EXPECT_EQ(labs->currentItem(), nullptr);
+  EXPECT_TRUE(labs->selectedItems().isEmpty());
 }
 
 TEST_F(window_test, a_bad_parameter_is_reported_and_nothing_runs) {
