@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Runs every fenced `sh` block of one Markdown page, so that the commands the README and
+docs/ show cannot rot. A block whose first line starts with `# not run` is skipped (servers
+that run until stopped, machine-specific paths). Each block runs with `bash -euo pipefail` in a
+fresh folder that looks like the project's (scenarios/, profiles/, scripts/ and build/ are
+links), so results and pictures it writes land there and not in the tree.
+
+usage: run_blocks.py PAGE.md SOURCE_DIR BUILD_DIR
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+FENCE = re.compile(r"^```sh[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+BLOCK_TIMEOUT_S = 300
+
+
+def blocks(text):
+    for match in FENCE.finditer(text):
+        yield text.count("\n", 0, match.start()) + 1, match.group(1)
+
+
+def workspace(source, build):
+    folder = tempfile.mkdtemp(prefix="mqlab-docs-")
+    for name in ("scenarios", "profiles", "scripts", "tests", "bench"):
+        os.symlink(os.path.join(source, name), os.path.join(folder, name))
+    os.symlink(build, os.path.join(folder, "build"))
+    os.makedirs(os.path.join(folder, "docs", "img"))
+    return folder
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    page, source, build = sys.argv[1:]
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    failed, ran = 0, 0
+    for line, body in blocks(text):
+        if body.lstrip().startswith("# not run"):
+            print(f"{page}:{line}: skipped (# not run)")
+            continue
+        ran += 1
+        folder = workspace(source, build)
+        try:
+            done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=folder, capture_output=True,
+                                  text=True, timeout=BLOCK_TIMEOUT_S, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+            ok, output = done.returncode == 0, done.stdout + done.stderr
+            why = f"exit {done.returncode}"
+        except subprocess.TimeoutExpired as e:
+            ok, output, why = False, f"{e.stdout or ''}{e.stderr or ''}", f"still running after {BLOCK_TIMEOUT_S} s"
+        print(f"{page}:{line}: {'ok' if ok else 'FAILED: ' + why}")
+        if not ok:
+            failed += 1
+            print(body + "----\n" + (output if isinstance(output, str) else output.decode(errors="replace"))[-4000:])
+    print(f"{ran} block(s) run, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
