@@ -1,25 +1,50 @@
 #!/usr/bin/env python3
 """Runs every fenced `sh` block of one Markdown page, so that the commands the README and
 docs/ show cannot rot. A block whose first line starts with `# not run` is skipped (servers
-that run until stopped, machine-specific paths). Each block runs with `bash -euo pipefail` in a
-fresh folder that looks like the project's (scenarios/, profiles/, scripts/ and build/ are
-links), so results and pictures it writes land there and not in the tree.
+that run until stopped, machine-specific paths). The blocks of a page run in order, each with
+`bash -euo pipefail`, in one fresh folder that looks like the project's (scenarios/, profiles/,
+scripts/ and build/ are links), so a block may use what an earlier one wrote, and results and
+pictures land there and not in the tree.
+
+Links to other pages, pictures and headings (`[text](page.md#heading)`) are checked too.
 
 usage: run_blocks.py PAGE.md SOURCE_DIR BUILD_DIR
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 
 FENCE = re.compile(r"^```sh[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 BLOCK_TIMEOUT_S = 300
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#+ (.*)$", re.M)
 
 
 def blocks(text):
     for match in FENCE.finditer(text):
         yield text.count("\n", 0, match.start()) + 1, match.group(1)
+
+
+def anchor(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def broken_links(page, text):
+    """The links of the page whose file or heading does not exist."""
+    text = FENCE.sub("", text)
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue  # another site
+        path, _, fragment = target.partition("#")
+        file = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        if not os.path.exists(file):
+            yield f"{target}: no file {file}"
+        elif fragment and fragment not in {anchor(h) for h in HEADING.findall(FENCE.sub("", open(file).read()))}:
+            yield f"{target}: no heading #{fragment} in {file}"
 
 
 def workspace(source, build):
@@ -38,12 +63,15 @@ def main():
     with open(page, encoding="utf-8") as f:
         text = f.read()
     failed, ran = 0, 0
+    for link in broken_links(page, text):
+        print(f"{page}: broken link {link}")
+        failed += 1
+    folder = workspace(source, build)
     for line, body in blocks(text):
         if body.lstrip().startswith("# not run"):
             print(f"{page}:{line}: skipped (# not run)")
             continue
         ran += 1
-        folder = workspace(source, build)
         try:
             done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=folder, capture_output=True,
                                   text=True, timeout=BLOCK_TIMEOUT_S, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
@@ -56,7 +84,10 @@ def main():
             failed += 1
             print(body + "----\n" + (output if isinstance(output, str) else output.decode(errors="replace"))[-4000:])
     print(f"{ran} block(s) run, {failed} failed")
-    sys.exit(1 if failed else 0)
+    if failed:
+        print(f"what they wrote is in {folder}")
+        sys.exit(1)
+    shutil.rmtree(folder)
 
 
 if __name__ == "__main__":
