@@ -29,6 +29,7 @@
 #include "net/amqp/server.h"
 #include "net/kafka/server.h"
 #include "net/log.h"
+#include "net/memory_alarm.h"
 #include "net/loop_thread.h"
 
 namespace mqlab::cli {
@@ -47,6 +48,7 @@ struct broker_options {
   std::vector<std::string> users, vhosts;
   std::string log_level = "info";
   std::string cluster_secret_file, cluster_secret;
+  std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
 };
 
 /// The cluster's secret from its file: accessible by its owner only (RabbitMQ refuses a cookie
@@ -77,6 +79,9 @@ std::expected<void, std::string> apply(broker_options& o) {
     }
   }
   o.amqp_cluster.nodes = static_cast<std::uint32_t>(o.cluster);
+  auto watermark = net::parse_memory_watermark(o.memory_high_watermark);
+  if (!watermark) return std::unexpected(watermark.error());
+  o.listen.memory_high_watermark = *watermark;
   if (!o.cluster_secret_file.empty()) {
     auto secret = read_secret(o.cluster_secret_file);
     if (!secret) return std::unexpected(secret.error());
@@ -178,6 +183,10 @@ int serve(broker_options& o) {
     fmt::print(stderr, "mqlab broker: {}\n", started.error());
     return 2;
   }
+  if (amqp || amqp_cluster) {
+    net::log(net::log_level::info, "memory high watermark: {} bytes ({})", o.listen.memory_high_watermark,
+             o.listen.memory_high_watermark == 0 ? "off" : o.memory_high_watermark);
+  }
   boost::asio::posix::stream_descriptor input(io);
   if (o.console) {
     input.assign(::dup(STDIN_FILENO));
@@ -243,8 +252,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
                   "Largest message body accepted, bytes (RabbitMQ's max_message_size)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{512} << 20))->capture_default_str();
   cmd->add_option("--channel-max", o->server.channel_max, "Most channels per connection")->capture_default_str();
-  cmd->add_option("--memory-high-watermark", o->listen.memory_high_watermark,
-                  "Queued message bytes at which publishers are blocked (0 = never)")->capture_default_str();
+  cmd->add_option("--memory-high-watermark", o->memory_high_watermark,
+                  "Memory the process may hold before publishers are blocked: a fraction of physical memory "
+                  "(RabbitMQ's vm_memory_high_watermark) or bytes; 0 = never")->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "error | warn | info | debug")->capture_default_str();
   cmd->add_flag("--console", o->console,
                 "Read fault commands from stdin: 'kill-broker N' closes Kafka broker N's sockets and moves "

@@ -15,6 +15,7 @@
 
 #include "net/amqp/upstream.h"
 #include "net/log.h"
+#include "net/memory_alarm.h"
 #include "net/tcp.h"
 
 namespace mqlab::net::amqp {
@@ -74,6 +75,7 @@ struct server::impl {
   std::unordered_set<std::shared_ptr<peer>> peers;
   std::unordered_map<broker::amqp::connection_id, std::shared_ptr<peer>> by_id;
   std::vector<std::shared_ptr<peer>> dirty;
+  memory_alarm alarm{listen.memory_high_watermark};
   bool stopping = false, blocked = false, flush_posted = false;
   bool crashing = false;  // kill() is closing every socket: no goodbyes
 
@@ -268,7 +270,7 @@ void server::impl::dispatch_events() {
     it->second->conn.on_event(e);
     dirty.push_back(it->second);
   }
-  if (listen.memory_high_watermark != 0) check_memory();
+  if (alarm.watermark() != 0) check_memory();
   // A message published with a shorter TTL than any queued one moves the expiry timer forward.
   if (core.next_deadline() < expiry_at) expiry.cancel();
   // Writes wait until the handlers that are ready now have run: reads that arrived together
@@ -284,12 +286,11 @@ void server::impl::flush_dirty() {
 }
 
 void server::impl::check_memory() {
-  const std::uint64_t queued = core.ready_bytes();
-  const bool over = queued >= listen.memory_high_watermark;
+  const bool over = alarm.over();
   if (over == blocked) return;
   blocked = over;
-  log(log_level::warn, "memory alarm {}: {} bytes queued, high watermark {}", over ? "set" : "cleared", queued,
-      listen.memory_high_watermark);
+  log(log_level::warn, "memory alarm {}: the process holds {} bytes, high watermark {}", over ? "set" : "cleared",
+      alarm.held(), alarm.watermark());
   for (const auto& p : peers) {
     p->conn.set_blocked(over);
     if (!over) p->resume.cancel();
@@ -345,6 +346,8 @@ asio::awaitable<void> server::impl::housekeeping_loop() {
     housekeeping.expires_after(housekeeping_period);
     co_await housekeeping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     const instant t = now();
+    // Memory freed while nothing happens (a consumer's last ack) still clears the alarm.
+    if (alarm.watermark() != 0) check_memory();
     const std::vector<std::shared_ptr<peer>> all(peers.begin(), peers.end());
     for (const auto& p : all) {
       if (p->conn.next_tick() > t) continue;

@@ -42,7 +42,7 @@ struct member_hooks {
 struct listen_options {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 5672;  // 0 = any free port (see server::port())
-  /// connection.blocked goes out when queued message bytes reach this; 0 = never.
+  /// connection.blocked goes out while the process holds this many bytes (net/memory_alarm.h); 0 = never.
   std::uint64_t memory_high_watermark = 0;
   /// Set when this server is one member of a cluster of cores: it listens as node `self`.
   std::optional<member_hooks> member;

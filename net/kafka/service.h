@@ -36,6 +36,8 @@ struct service_options {
   std::int32_t max_partitions = 50'000;             // all topics together; more: POLICY_VIOLATION
   std::int32_t max_creations_per_request = 100;     // topics one CreateTopics (THROTTLING_QUOTA_EXCEEDED
                                                     // beyond) or one Metadata (LEADER_NOT_AVAILABLE) may create
+  std::size_t fetch_max_bytes = 50 << 20;           // one Fetch response, whatever the request asks (KIP-74: at
+                                                    // least one batch still goes out, so consumers progress)
 };
 
 /// Where a response goes: a connection and its place in that connection's reply order.

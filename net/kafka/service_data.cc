@@ -116,7 +116,8 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
   const std::int32_t replica = in.int32();  // a follower broker's id, or -1 for consumers
   const std::int32_t max_wait = in.int32();
   const std::int32_t min_bytes = in.int32();
-  std::size_t budget = version >= 3 ? static_cast<std::size_t>(std::max(0, in.int32())) : SIZE_MAX;
+  std::size_t budget = options_.fetch_max_bytes;  // v0-2 have no response limit of their own
+  if (version >= 3) budget = std::min(budget, static_cast<std::size_t>(std::max(0, in.int32())));
   if (version >= 4) (void)in.int8();  // isolation_level: there are no transactions to hide
   std::string body = response_body();
   wire_writer w(body);

@@ -340,6 +340,47 @@ TEST(kafka_limits, one_metadata_request_auto_creates_a_bounded_number_of_topics)
   EXPECT_TRUE(core.has_topic("m5"));
 }
 
+/// A Fetch v0, which has no response limit of its own: every partition may take 2 GiB.
+std::string fetch_v0_body(const std::string& topic, std::int64_t offset) {
+  std::string body;
+  wire_writer w(body);
+  w.int32(-1);
+  w.int32(0);  // max_wait_ms
+  w.int32(0);  // min_bytes
+  w.array(1);
+  w.string(topic);
+  w.array(1);
+  w.int32(0);
+  w.int64(offset);
+  w.int32(INT32_MAX);
+  return body;
+}
+
+TEST(kafka_limits, a_fetch_response_stops_at_fetch_max_bytes_but_always_carries_one_record) {
+  broker::kafka::cluster core(1);
+  service_options options;
+  options.fetch_max_bytes = 4096;
+  service svc(core, options);
+  svc.advertise({0, "127.0.0.1", 9092});
+  connection c{svc, 1, 0};
+  c.receive(request(api_key::metadata, 4, 1, metadata_body("big")), 0);
+  c.receive(request(api_key::produce, 3, 2, produce_body(1, "big", std::vector<std::string>(20, std::string(1000, 'x')))), 0);
+  (void)responses(c.output());
+  ASSERT_EQ(core.partition("big", 0).high_watermark, 20);
+  c.receive(request(api_key::fetch, 0, 3, fetch_v0_body("big", 0)), 0);
+  const auto rs = responses(c.output());
+  ASSERT_EQ(rs.size(), 1u);
+  // Records are added until the batch reaches the cap: at most one record's worth beyond it.
+  EXPECT_LE(rs[0].body.size(), 4096u + 1100u);
+  EXPECT_GE(rs[0].body.size(), 4096u);
+  // KIP-74: a record larger than the whole limit still goes out, or its consumer would stall.
+  c.receive(request(api_key::metadata, 4, 4, metadata_body("huge")), 0);
+  c.receive(request(api_key::produce, 3, 5, produce_body(1, "huge", {std::string(10'000, 'y')})), 0);
+  (void)responses(c.output());
+  c.receive(request(api_key::fetch, 0, 6, fetch_v0_body("huge", 0)), 0);
+  EXPECT_NE(responses(c.output()).at(0).body.find(std::string(10'000, 'y')), std::string::npos);
+}
+
 TEST_F(kafka_connection, a_wire_member_and_an_in_process_consumer_share_one_coordinator) {
   a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
   (void)responses(a.output());

@@ -55,7 +55,9 @@ class Broker:
             listen = ["--amqp-port", str(self.port), "--cluster", str(amqp_nodes or 1)]
         else:
             listen = ["--kafka-port", str(self.port), "--cluster", str(kafka_brokers)]
-        self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "w+")
+        # Appending: the broker shares this file's offset, so output()'s seek must not move its writes.
+        open(f"/tmp/mqlab-broker-{self.port}.log", "w").close()
+        self.log = open(f"/tmp/mqlab-broker-{self.port}.log", "a+")
         self.proc = subprocess.Popen([binary, "broker", *listen, "--bind", "127.0.0.1", *extra],
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
         for _ in range(100):  # at most 10 s
