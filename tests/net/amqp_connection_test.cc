@@ -306,6 +306,19 @@ TEST(AmqpConnection, HeartbeatsAreSentAndASilentPeerIsDropped) {
   EXPECT_EQ(c.conn().end_reason(), "missed heartbeats from client, timeout: 2s");
 }
 
+TEST(AmqpConnection, AFrameThatStallsHalfWayIsDroppedByTheHeartbeatRules) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake("/", 131072, 2);
+  // A method frame's header announcing 100 bytes, then four of them, then nothing.
+  c.send_bytes(std::string_view("\x01\x00\x01\x00\x00\x00\x64\x00\x3C\x00\x28", 11), {1 * s});
+  c.conn().tick({4 * s});
+  EXPECT_FALSE(c.conn().done());  // one interval missed
+  c.conn().tick({5 * s});
+  EXPECT_TRUE(c.conn().done());
+  EXPECT_EQ(c.conn().end_reason(), "missed heartbeats from client, timeout: 2s");
+}
+
 TEST(AmqpConnection, ConfirmsAndReturnsReachThePublisher) {
   test_server server;
   client c(server, server.accept());
