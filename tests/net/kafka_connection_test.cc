@@ -299,14 +299,20 @@ TEST_F(kafka_connection, a_replica_fetch_is_taken_only_from_a_follower_brokers_l
   EXPECT_FALSE(a.done()) << a.end_reason();
 }
 
+/// A one-broker Kafka service with limits of the test's choosing, and one connection to it.
+struct limited_broker {
+  explicit limited_broker(const service_options& options) : svc(core, options) { svc.advertise({0, "127.0.0.1", 9092}); }
+  broker::kafka::cluster core{1};
+  service svc;
+  connection c{svc, 1, 0};
+};
+
 TEST(kafka_limits, partitions_of_all_topics_and_creations_per_request_are_bounded) {
-  broker::kafka::cluster core(1);
   service_options options;
   options.max_partitions = 10;
   options.max_creations_per_request = 3;
-  service svc(core, options);
-  svc.advertise({0, "127.0.0.1", 9092});
-  connection c{svc, 1, 0};
+  limited_broker k(options);
+  auto& [core, svc, c] = k;
   // Five topics in one request: three are created, the other two are told to come back.
   c.receive(request(api_key::create_topics, 2, 1, create_topics_body({"a", "b", "c", "d", "e"}, 2)), 0);
   EXPECT_EQ(create_topics_errors(responses(c.output())[0].body), (std::vector<std::int16_t>{0, 0, 0, 89, 89}));
@@ -319,12 +325,10 @@ TEST(kafka_limits, partitions_of_all_topics_and_creations_per_request_are_bounde
 }
 
 TEST(kafka_limits, one_metadata_request_auto_creates_a_bounded_number_of_topics) {
-  broker::kafka::cluster core(1);
   service_options options;
   options.max_creations_per_request = 3;
-  service svc(core, options);
-  svc.advertise({0, "127.0.0.1", 9092});
-  connection c{svc, 1, 0};
+  limited_broker k(options);
+  auto& [core, svc, c] = k;
   const std::vector<std::string> names{"m1", "m2", "m3", "m4", "m5"};
   std::string body;
   wire_writer w(body);
@@ -357,12 +361,10 @@ std::string fetch_v0_body(const std::string& topic, std::int64_t offset) {
 }
 
 TEST(kafka_limits, a_fetch_response_stops_at_fetch_max_bytes_but_always_carries_one_record) {
-  broker::kafka::cluster core(1);
   service_options options;
   options.fetch_max_bytes = 4096;
-  service svc(core, options);
-  svc.advertise({0, "127.0.0.1", 9092});
-  connection c{svc, 1, 0};
+  limited_broker k(options);
+  auto& [core, svc, c] = k;
   c.receive(request(api_key::metadata, 4, 1, metadata_body("big")), 0);
   c.receive(request(api_key::produce, 3, 2, produce_body(1, "big", std::vector<std::string>(20, std::string(1000, 'x')))), 0);
   (void)responses(c.output());
