@@ -2,10 +2,10 @@
 #include "gui/charts.h"
 
 #include <cmath>
-#include <iterator>
 #include <cstdlib>
 #include <expected>
 #include <fstream>
+#include <iterator>
 
 #include <QApplication>
 #include <QGraphicsScene>

@@ -208,8 +208,6 @@ class broker {
   };
   std::optional<queue_info> inspect_queue(std::string_view vhost, std::string_view queue) const;
   bool exchange_exists(std::string_view vhost, std::string_view exchange) const;
-  /// Bytes of message bodies waiting in every queue: what a memory alarm watches. O(queues).
-  std::uint64_t ready_bytes() const;
   /// Counters summed over every queue, also those since deleted.
   queue_stats totals() const;
 

@@ -253,12 +253,6 @@ bool broker::exchange_exists(std::string_view vhost, std::string_view exchange) 
   return s_->find_exchange(vhost, exchange) != nullptr;
 }
 
-std::uint64_t broker::ready_bytes() const {
-  std::uint64_t bytes = 0;
-  for (const auto& [id, q] : s_->queues) bytes += q->ready.bytes();
-  return bytes;
-}
-
 queue_stats broker::totals() const {
   queue_stats t = s_->retired;
   for (const auto& [id, q] : s_->queues) t += q->stats;

@@ -270,7 +270,7 @@ void server::impl::dispatch_events() {
     it->second->conn.on_event(e);
     dirty.push_back(it->second);
   }
-  if (alarm.watermark() != 0) check_memory();
+  check_memory();
   // A message published with a shorter TTL than any queued one moves the expiry timer forward.
   if (core.next_deadline() < expiry_at) expiry.cancel();
   // Writes wait until the handlers that are ready now have run: reads that arrived together
@@ -347,7 +347,7 @@ asio::awaitable<void> server::impl::housekeeping_loop() {
     co_await housekeeping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     const instant t = now();
     // Memory freed while nothing happens (a consumer's last ack) still clears the alarm.
-    if (alarm.watermark() != 0) check_memory();
+    check_memory();
     const std::vector<std::shared_ptr<peer>> all(peers.begin(), peers.end());
     for (const auto& p : all) {
       if (p->conn.next_tick() > t) continue;

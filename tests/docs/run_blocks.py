@@ -10,6 +10,7 @@ Links to other pages, pictures and headings (`[text](page.md#heading)`) are chec
 
 usage: run_blocks.py PAGE.md SOURCE_DIR BUILD_DIR
 """
+import functools
 import os
 import re
 import shutil
@@ -33,6 +34,13 @@ def anchor(heading):
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+@functools.cache
+def anchors(file):
+    """The anchors of a page's headings (headings inside sh blocks are comments, not headings)."""
+    with open(file, encoding="utf-8") as f:
+        return {anchor(h) for h in HEADING.findall(FENCE.sub("", f.read()))}
+
+
 def broken_links(page, text):
     """The links of the page whose file or heading does not exist."""
     text = FENCE.sub("", text)
@@ -43,7 +51,7 @@ def broken_links(page, text):
         file = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
         if not os.path.exists(file):
             yield f"{target}: no file {file}"
-        elif fragment and fragment not in {anchor(h) for h in HEADING.findall(FENCE.sub("", open(file).read()))}:
+        elif fragment and fragment not in anchors(file):
             yield f"{target}: no heading #{fragment} in {file}"
 
 
@@ -78,11 +86,13 @@ def main():
             ok, output = done.returncode == 0, done.stdout + done.stderr
             why = f"exit {done.returncode}"
         except subprocess.TimeoutExpired as e:
-            ok, output, why = False, f"{e.stdout or ''}{e.stderr or ''}", f"still running after {BLOCK_TIMEOUT_S} s"
+            # The partial output comes as bytes even with text=True.
+            partial = (e.stdout or b"") + (e.stderr or b"")
+            ok, output, why = False, partial.decode(errors="replace"), f"still running after {BLOCK_TIMEOUT_S} s"
         print(f"{page}:{line}: {'ok' if ok else 'FAILED: ' + why}")
         if not ok:
             failed += 1
-            print(body + "----\n" + (output if isinstance(output, str) else output.decode(errors="replace"))[-4000:])
+            print(body + "----\n" + output[-4000:])
     print(f"{ran} block(s) run, {failed} failed")
     if failed:
         print(f"what they wrote is in {folder}")
