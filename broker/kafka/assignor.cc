@@ -142,7 +142,6 @@ std::vector<topic_partition> moved_partitions(const assignment& before, const as
   return moved;
 }
 
-
 namespace {
 
 // Writes Kafka's primitive types; the embedded protocols use the non-flexible encodings.

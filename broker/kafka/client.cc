@@ -164,7 +164,7 @@ std::expected<std::vector<std::pair<topic_partition, record>>, error_code> consu
 
 std::expected<std::size_t, error_code> consumer::poll(std::int64_t now_ms, const record_visitor& f) {
   if (closed_) return std::unexpected(error_code::unknown_member_id);
-  if (in_group() && heartbeat(now_ms) != error_code::none) rejoin_ = true;
+  if (in_group()) (void)heartbeat(now_ms);  // a failed heartbeat marks the consumer to rejoin
   if (rejoin_ && join_tag_ == 0 && sync_tag_ == 0) {
     // The group rebalanced: commit what was processed (the Java client's onJoinPrepare), rejoin.
     if (config_.auto_commit) commit(now_ms);

@@ -3,9 +3,9 @@
 // coordinator as the Java client does over the wire (JoinGroup; the leader assigns and sends
 // every member's share in SyncGroup; a heartbeat that says REBALANCE_IN_PROGRESS makes it
 // commit and rejoin), polls up to max.poll.records from its assigned partitions, commits
-// (auto-commit interval or manual),
-// seeks (beginning, end, offset, timestamp), resets on OFFSET_OUT_OF_RANGE by
-// auto.offset.reset, and reports its lag. Time is passed in; nothing here reads a clock.
+// (auto-commit interval or manual), seeks (beginning, end, offset, timestamp), resets on
+// OFFSET_OUT_OF_RANGE by auto.offset.reset, and reports its lag. Time is passed in; nothing
+// here reads a clock.
 #pragma once
 
 #include <cstdint>
