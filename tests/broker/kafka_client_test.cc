@@ -42,7 +42,8 @@ TEST_F(kafka_fixture, order_is_kept_per_key_across_a_group) {
   std::map<std::string, std::vector<int>> seen;
   for (int round = 0; round < 10; ++round) {
     for (auto& m : group_members) {
-      for (auto& [tp, r] : m->poll(round + 1).value()) seen[std::string(*r.key)].push_back(std::stoi(std::string(*r.value)));
+      const auto polled = m->poll(round + 1);  // a range-for over poll().value() would dangle
+      for (const auto& [tp, r] : polled.value()) seen[std::string(*r.key)].push_back(std::stoi(std::string(*r.value)));
       m->commit(round + 1);  // commitSync after processing, so a rebalance does not replay
     }
   }

@@ -145,7 +145,8 @@ TEST(kafka_cluster, a_returning_former_leader_truncates_what_was_never_committed
 std::vector<std::int64_t> offsets_on(const cluster& c, std::int32_t broker) {
   std::vector<std::int64_t> out;
   const auto& log = c.partition("t", 0).logs.at(broker);
-  for (const auto& r : *log.read(log.log_start_offset(), SIZE_MAX)) out.push_back(r.offset);
+  const auto records = log.read(log.log_start_offset(), SIZE_MAX);  // a range-for over *read() would dangle
+  for (const auto& r : *records) out.push_back(r.offset);
   return out;
 }
 

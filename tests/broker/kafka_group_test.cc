@@ -159,7 +159,8 @@ TEST_F(coordinated_group, committing_an_offset_means_everything_before_it_is_don
   consumer& again = add("g", assignor_kind::range, false);
   std::vector<std::int64_t> seen;
   for (int round = 0; round < 3; ++round) {
-    for (const auto& [tp, r] : again.poll(2).value()) seen.push_back(r.offset);
+    const auto polled = again.poll(2);  // a range-for over poll().value() would dangle
+    for (const auto& [tp, r] : polled.value()) seen.push_back(r.offset);
   }
   EXPECT_EQ(seen, (std::vector<std::int64_t>{3, 4}));
 }

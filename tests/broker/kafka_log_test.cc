@@ -89,7 +89,8 @@ TEST(partition_log, offset_for_timestamp_and_truncation) {
 
 std::vector<std::string> values(const partition_log& log) {
   std::vector<std::string> out;
-  for (const auto& r : *log.read(log.log_start_offset(), SIZE_MAX)) out.emplace_back(*r.value);
+  const auto records = log.read(log.log_start_offset(), SIZE_MAX);  // a range-for over *read() would dangle
+  for (const auto& r : *records) out.emplace_back(*r.value);
   return out;
 }
 

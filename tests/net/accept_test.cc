@@ -36,8 +36,11 @@ TEST(accept_connections, at_the_descriptor_limit_it_pauses_instead_of_spinning_a
   asio::co_spawn(io, accept_connections(*acceptor, "test listener", [&] { return stopping; },
                                         [&](tcp::socket s) { accepted.push_back(std::move(s)); }),
                  asio::detached);
+  // The loop starts (and makes its timer) while descriptors are plentiful, as a server's does;
+  // the client's socket is open before the limit, so only the accept runs short.
+  io.poll();
   tcp::socket client(io);
-  client.connect(acceptor->local_endpoint());  // queued in the backlog until accepted
+  client.open(tcp::v4());
   // No descriptor can be opened once the soft limit is the lowest free descriptor number.
   rlimit before{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
@@ -47,6 +50,7 @@ TEST(accept_connections, at_the_descriptor_limit_it_pauses_instead_of_spinning_a
   rlimit tight = before;
   tight.rlim_cur = static_cast<rlim_t>(lowest_free);
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  client.connect(acceptor->local_endpoint());  // queued in the backlog until accepted
   const double cpu_before = thread_cpu_seconds();
   io.run_for(std::chrono::milliseconds(400));
   const double busy = thread_cpu_seconds() - cpu_before;

@@ -84,6 +84,8 @@ TEST(AmqpClient, AnAbortedConsumersUnackedMessagesAreRedeliveredToAnother) {
   producer.open_channel(1);
   producer.declare_queue(1, "tasks", true, {});
   for (int i = 0; i < 4; ++i) producer.publish(1, "", "tasks", false, plain, std::to_string(i));
+  // The consumer's connection races the producer's: it may only subscribe once the queue exists.
+  ASSERT_TRUE(net.until([&] { return net.depth("tasks") == 4; }));
   first.connect(net.srv.port());
   first.open_channel(1);
   first.qos(1, 4);

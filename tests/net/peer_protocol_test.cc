@@ -12,8 +12,10 @@ namespace {
 
 namespace core = broker::amqp;
 
-frame round_trip(const frame& f) {
-  std::string bytes;
+/// Writes `f` into `bytes` and reads it back. `bytes` must outlive the frame: a metadata
+/// change's AMQP method holds views into the bytes it was read from.
+frame round_trip(const frame& f, std::string& bytes) {
+  bytes.clear();
   write(bytes, f);
   auto back = read(bytes);
   EXPECT_TRUE(back.has_value() && back->has_value());
@@ -36,8 +38,9 @@ note mirrored_message() {
 }
 
 TEST(PeerProtocol, AMirroredMessageArrivesWithItsPropertiesBodyAndExpiry) {
+  std::string wire;
   const note sent = mirrored_message();
-  const auto got = std::get<note>(round_trip(sent));
+  const auto got = std::get<note>(round_trip(sent, wire));
   EXPECT_EQ(got.what, note::kind::mirror_push);
   EXPECT_EQ(got.queue, "orders");
   EXPECT_EQ(got.sequence, 42u);
@@ -49,36 +52,38 @@ TEST(PeerProtocol, AMirroredMessageArrivesWithItsPropertiesBodyAndExpiry) {
 }
 
 TEST(PeerProtocol, AForwardCarriesThePublishWhoseConfirmWaitsAndTheAnswerComesBack) {
+  std::string wire;
   note fwd;
   fwd.what = note::kind::forward;
   fwd.vhost = "/";
   fwd.queue = "q";
   fwd.publish = {broker::node_id{1}, {12, 3}, 7};
   fwd.msg = core::make_message("", "q", "");
-  const auto got = std::get<note>(round_trip(fwd));
+  const auto got = std::get<note>(round_trip(fwd, wire));
   EXPECT_EQ(got.publish, fwd.publish);
   EXPECT_EQ(got.msg->body, "");
   note answer;
   answer.what = note::kind::settled;
   answer.publish = fwd.publish;
   answer.accepted = false;
-  const auto back = std::get<note>(round_trip(answer));
+  const auto back = std::get<note>(round_trip(answer, wire));
   EXPECT_EQ(back.what, note::kind::settled);
   EXPECT_EQ(back.publish, fwd.publish);
   EXPECT_FALSE(back.accepted);
 }
 
 TEST(PeerProtocol, AMetadataChangeTravelsAsTheClientsMethod) {
+  std::string wire;
   queue_bind bind;
   bind.queue = "q";
   bind.exchange = "amq.topic";
   bind.routing_key = "a.*";
-  const auto got = std::get<metadata>(round_trip(metadata{"/shop", bind}));
+  const auto got = std::get<metadata>(round_trip(metadata{"/shop", bind}, wire));
   EXPECT_EQ(got.vhost, "/shop");
   const auto& m = std::get<queue_bind>(got.change);
   EXPECT_EQ(m.queue, "q");
   EXPECT_EQ(m.routing_key, "a.*");
-  const auto h = std::get<hello>(round_trip(hello{2, "cookie"}));
+  const auto h = std::get<hello>(round_trip(hello{2, "cookie"}, wire));
   EXPECT_EQ(h.node, 2u);
   EXPECT_EQ(h.secret, "cookie");
 }
