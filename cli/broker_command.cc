@@ -49,6 +49,7 @@ struct broker_options {
   std::string log_level = "info";
   std::string cluster_secret_file, cluster_secret;
   std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
+  std::int64_t kafka_max_idle_ms = net::kafka::listen_options{}.connections_max_idle_ms;
 };
 
 /// The cluster's secret from its file: accessible by its owner only (RabbitMQ refuses a cookie
@@ -176,7 +177,11 @@ int serve(broker_options& o) {
   broker::kafka::cluster kafka_core(o.cluster);
   net::kafka::service kafka_service(kafka_core, o.kafka);
   std::optional<net::kafka::server> kafka;
-  if (o.kafka_port) kafka.emplace(io, kafka_service, net::kafka::listen_options{o.listen.bind, *o.kafka_port, o.cluster});
+  if (o.kafka_port) {
+    kafka.emplace(io, kafka_service, net::kafka::listen_options{.bind = o.listen.bind, .first_port = *o.kafka_port,
+                                                                .brokers = o.cluster,
+                                                                .connections_max_idle_ms = o.kafka_max_idle_ms});
+  }
   auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
   if (!started) {
@@ -236,6 +241,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--num-partitions", o->kafka.default_partitions, "Partitions of auto-created topics (num.partitions)")
       ->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("--connections-max-idle-ms", o->kafka_max_idle_ms,
+                  "Kafka: close connections that sent nothing for this long (connections.max.idle.ms)")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{86'400'000}))->capture_default_str();
   cmd->add_option("--default-replication-factor", o->kafka.default_replication_factor,
                   "Replication factor of auto-created topics")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("!--no-auto-create-topics", o->kafka.auto_create_topics,

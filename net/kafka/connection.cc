@@ -11,6 +11,7 @@ namespace mqlab::net::kafka {
 
 void connection::receive(std::string_view bytes, std::int64_t now_ms) {
   if (done_) return;
+  last_received_ms_ = now_ms;
   const bool buffered = !in_.empty();
   if (buffered) in_.append(bytes);
   const std::string_view data = buffered ? std::string_view(in_) : bytes;
@@ -94,6 +95,12 @@ void connection::send_ready() {
     else out_.append(r.body);
     replies_.pop_front();
   }
+}
+
+void connection::expire_if_idle(std::int64_t now_ms, std::int64_t max_idle_ms) {
+  if (done_ || !replies_.empty() || now_ms - last_received_ms_ < max_idle_ms) return;
+  finish(fmt::format("idle for {} ms{} (connections.max.idle.ms {})", now_ms - last_received_ms_,
+                     in_.empty() ? "" : fmt::format(" with {} bytes of a request", in_.size()), max_idle_ms));
 }
 
 void connection::finish(std::string reason) {

@@ -19,8 +19,13 @@ class connection {
   /// `id` names this connection in the service's completions; `node` is the broker reached.
   connection(service& s, std::uint64_t id, std::int32_t node) : service_(s), id_(id), node_(node) {}
 
+  /// The transport accepted the socket at `now_ms`: idleness counts from here.
+  void accepted(std::int64_t now_ms) { last_received_ms_ = now_ms; }
   /// Handles every complete request in `bytes` (plus what was left over before).
   void receive(std::string_view bytes, std::int64_t now_ms);
+  /// Kafka's connections.max.idle.ms: a connection that has sent nothing for `max_idle_ms`
+  /// and waits for no reply (a request stalled half-way included) is done.
+  void expire_if_idle(std::int64_t now_ms, std::int64_t max_idle_ms);
   /// A deferred reply is ready (from service::take_completions()).
   void complete(std::uint64_t slot, std::string body);
 
@@ -50,6 +55,7 @@ class connection {
   std::string in_, out_;
   std::deque<reply> replies_;
   std::uint64_t next_slot_ = 1;
+  std::int64_t last_received_ms_ = 0;
   bool done_ = false;
   std::string end_reason_;
 };

@@ -47,7 +47,7 @@ struct peer {
 
 struct server::impl {
   impl(asio::io_context& io_, service& svc_, listen_options listen_)
-      : io(io_), svc(svc_), listen(std::move(listen_)), deadline(io_) {}
+      : io(io_), svc(svc_), listen(std::move(listen_)), deadline(io_), idle_sweep(io_) {}
 
   asio::io_context& io;
   service& svc;
@@ -55,6 +55,7 @@ struct server::impl {
   node_listeners listeners;  // by broker
   asio::system_timer deadline;
   std::int64_t deadline_at = INT64_MAX;
+  asio::steady_timer idle_sweep;
   std::unordered_map<std::uint64_t, std::shared_ptr<peer>> peers;
   std::uint64_t next_id = 1;
   bool stopping = false;
@@ -63,6 +64,8 @@ struct server::impl {
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
   asio::awaitable<void> deadline_loop();
+  /// Closes connections idle past connections.max.idle.ms, looking a tenth of it apart.
+  asio::awaitable<void> idle_loop();
   asio::awaitable<void> replica_fetcher(std::int32_t follower);
   /// One fetch round trip from `follower` to `leader` over their link; false if the link failed.
   asio::awaitable<bool> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
@@ -88,6 +91,7 @@ asio::awaitable<void> server::impl::accept_loop(std::int32_t node) {
                                 auto p = std::make_shared<peer>(std::move(socket), svc, next_id++, node);
                                 p->remote = remote;
                                 p->name = fmt::format("{}:{} (broker {})", remote.address().to_string(), remote.port(), node);
+                                p->conn.accepted(now_ms());
                                 peers[p->conn.id()] = p;
                                 log(log_level::debug, "accepting Kafka connection {}", p->name);
                                 asio::co_spawn(io, read_loop(p), log_escaped{"Kafka connection " + p->name});
@@ -159,6 +163,22 @@ asio::awaitable<void> server::impl::deadline_loop() {
     if (stopping) break;
     svc.advance(now_ms());
     route_completions();
+  }
+}
+
+asio::awaitable<void> server::impl::idle_loop() {
+  const std::int64_t max_idle = listen.connections_max_idle_ms;
+  while (!stopping) {
+    idle_sweep.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(max_idle / 10, 1)));
+    boost::system::error_code ec;
+    co_await idle_sweep.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) break;
+    std::vector<std::shared_ptr<peer>> expired;
+    for (const auto& [id, p] : peers) {
+      p->conn.expire_if_idle(now_ms(), max_idle);
+      if (p->conn.done()) expired.push_back(p);
+    }
+    for (const auto& p : expired) flush(p);  // closes it; its read loop logs the reason
   }
 }
 
@@ -248,6 +268,7 @@ std::expected<void, std::string> server::start() {
   }
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.deadline_loop(), asio::detached);
+  asio::co_spawn(s.io, s.idle_loop(), asio::detached);
   if (s.listen.brokers > 1) {
     // Followers copy from their leaders as Kafka's do: Fetch requests over TCP, to the leader's port.
     s.svc.replicate_over_network();
@@ -301,6 +322,7 @@ void server::stop() {
   s.stopping = true;
   s.listeners.close_all();
   s.deadline.cancel();
+  s.idle_sweep.cancel();
   for (auto& t : s.fetch_timers) t->cancel();
   std::vector<std::shared_ptr<peer>> all;
   for (const auto& [id, p] : s.peers) all.push_back(p);

@@ -25,6 +25,8 @@ struct listen_options {
   /// Followers fetch from their leaders every replica_fetch_interval_ms of the service; false:
   /// only when fetch_round() says so (net mode runs rounds on the scenario's schedule).
   bool self_timed_replication = true;
+  /// Kafka's connections.max.idle.ms: connections silent this long (with no reply pending) close.
+  std::int64_t connections_max_idle_ms = 600'000;
 };
 
 class server {

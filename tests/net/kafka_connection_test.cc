@@ -344,6 +344,30 @@ TEST(kafka_limits, one_metadata_request_auto_creates_a_bounded_number_of_topics)
   EXPECT_TRUE(core.has_topic("m5"));
 }
 
+TEST_F(kafka_connection, a_request_that_stalls_half_way_is_closed_once_idle_past_the_limit) {
+  a.accepted(1'000);
+  const std::string whole = request(api_key::metadata, 4, 1, metadata_body("orders"));
+  a.receive(whole.substr(0, 7), 2'000);
+  a.expire_if_idle(601'999, 600'000);
+  EXPECT_FALSE(a.done()) << "599.999 s since the last byte";
+  a.expire_if_idle(602'000, 600'000);
+  ASSERT_TRUE(a.done());
+  EXPECT_EQ(a.end_reason(), "idle for 600000 ms with 7 bytes of a request (connections.max.idle.ms 600000)");
+}
+
+TEST_F(kafka_connection, a_connection_waiting_on_a_long_poll_is_not_idle) {
+  a.accepted(0);
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  a.receive(request(api_key::fetch, 4, 2, fetch_body("orders", 0, 1'000'000, 1)), 10);
+  ASSERT_EQ(a.waiting(), 1u);
+  a.expire_if_idle(700'000, 600'000);
+  EXPECT_FALSE(a.done()) << "the broker owes it a reply";
+  b.accepted(0);
+  b.expire_if_idle(600'000, 600'000);
+  EXPECT_TRUE(b.done()) << "a connection that never spoke";
+}
+
 /// A Fetch v0, which has no response limit of its own: every partition may take 2 GiB.
 std::string fetch_v0_body(const std::string& topic, std::int64_t offset) {
   std::string body;

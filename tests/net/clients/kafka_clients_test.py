@@ -4,6 +4,8 @@ order, a partition goes to one member of a group and extra members idle, every g
 every record, a committed offset survives a consumer restart, a group rebalances when a
 member leaves; every compression codec is accepted. Runs under /usr/bin/python3, where Debian's clients live."""
 import json
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -243,6 +245,42 @@ class KafkaClientsAgainstMqlab(BrokerTestCase):
         self.assertEqual([tp.offset for tp in committed], ends)
         self.assertEqual(sum(ends), 100)
         consumer.close()
+
+
+class IdleConnections(BrokerTestCase):
+    """Kafka's connections.max.idle.ms, shortened: a client that stops half-way through a
+    request is closed; one that keeps talking is not."""
+    BINARY = BINARY
+    KAFKA_BROKERS = 1
+    EXTRA = ("--connections-max-idle-ms", "1000")
+
+    def test_a_request_stalled_half_way_is_closed_after_the_idle_limit(self):
+        stalled = socket.create_connection(("127.0.0.1", self.broker.port), timeout=10)
+        self.addCleanup(stalled.close)
+        stalled.sendall(b"\x00\x00\x00\x20\x00\x03\x00")  # 7 of a 36-byte request
+        started = time.monotonic()
+        self.assertEqual(stalled.recv(1), b"", "the broker should close the stalled connection")
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        self.assertIn("with 7 bytes of a request (connections.max.idle.ms 1000)", self.broker.output())
+        # A client that sends a request every 0.4 s stays connected well past the limit.
+        talking = socket.create_connection(("127.0.0.1", self.broker.port), timeout=10)
+        self.addCleanup(talking.close)
+        for correlation in range(6):
+            talking.sendall(struct.pack(">ihhih", 10, 18, 0, correlation, 0))  # ApiVersions v0
+            size = struct.unpack(">i", recv_exactly(talking, 4))[0]
+            self.assertEqual(struct.unpack(">i", recv_exactly(talking, size)[:4])[0], correlation)
+            time.sleep(0.4)
+        self.assertEqual(self.broker.output().count("idle for"), 1)
+
+
+def recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise AssertionError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
 
 
 if __name__ == "__main__":
