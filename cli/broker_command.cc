@@ -45,7 +45,7 @@ struct broker_options {
   std::string ha_mode = "none";
   broker::amqp::cluster_config amqp_cluster;
   bool console = false;
-  std::vector<std::string> users, vhosts;
+  std::vector<std::string> users, vhosts, permissions;
   std::string log_level = "info";
   std::string cluster_secret_file, cluster_secret;
   std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
@@ -80,6 +80,11 @@ std::expected<void, std::string> apply(broker_options& o) {
     }
   }
   o.amqp_cluster.nodes = static_cast<std::uint32_t>(o.cluster);
+  for (const auto& text : o.permissions) {
+    auto rule = net::amqp::parse_permission(text);
+    if (!rule) return std::unexpected(rule.error());
+    o.server.permissions.push_back(std::move(*rule));
+  }
   auto watermark = net::parse_memory_watermark(o.memory_high_watermark);
   if (!watermark) return std::unexpected(watermark.error());
   o.listen.memory_high_watermark = *watermark;
@@ -251,6 +256,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--bind", o->listen.bind, "Address to listen on")->capture_default_str();
   cmd->add_option("--user", o->users, "NAME:PASSWORD allowed to connect (repeatable; default guest:guest, loopback only)");
   cmd->add_option("--vhost", o->vhosts, "Virtual host to create besides '/' (repeatable)");
+  cmd->add_option("--permissions", o->permissions,
+                  "USER:VHOST:CONFIGURE:WRITE:READ regular expressions, as rabbitmqctl set_permissions (repeatable; "
+                  "none given: every user may do everything)");
   cmd->add_option("--node-name", o->server.node_name, "Node name reported to clients")->capture_default_str();
   cmd->add_option("--heartbeat", o->server.heartbeat_s, "Heartbeat interval proposed to clients, seconds (0 = off)")
       ->capture_default_str();

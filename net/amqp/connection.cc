@@ -184,6 +184,10 @@ void connection::handle_start_ok(const connection_start_ok& m) {
                      fmt::format("Login was refused using authentication mechanism {}. For details "
                                  "see the broker logfile.",
                                  m.mechanism));
+    // The client hears only the above; the log says who and why, as RabbitMQ's does.
+    end_reason_ = !who ? fmt::format("{} login refused: malformed credentials", m.mechanism)
+                  : !known ? fmt::format("{} login refused: user '{}' - invalid credentials", m.mechanism, who->name)
+                           : fmt::format("{} login refused: user '{}' can only connect via localhost", m.mechanism, who->name);
     return;
   }
   user_ = who->name;
@@ -218,7 +222,9 @@ void connection::handle_tune_ok(const connection_tune_ok& m) {
 }
 
 void connection::handle_open(const connection_open& m, instant now) {
-  auto id = broker_.open_connection(m.virtual_host, now, node_);
+  // A vhost that does not exist and one the user has no permissions in are refused alike.
+  access_ = access::of(options_.permissions, user_, m.virtual_host);
+  auto id = access_ ? broker_.open_connection(m.virtual_host, now, node_) : std::unexpected(broker::amqp::error{});
   if (!id) {
     connection_error(reply_code::not_allowed,
                      fmt::format("access to vhost '{}' refused for user '{}'", m.virtual_host, user_));
@@ -278,6 +284,14 @@ void connection::handle_channel_method(std::uint16_t ch, method& m, instant now)
     write_method(out_, ch, channel_flow_ok{.active = true});
   } else if (std::holds_alternative<channel_close_ok>(m) || std::holds_alternative<channel_flow_ok>(m)) {
     // Nothing to do: we never send channel.flow, and close-ok is handled above.
+  } else if (auto refused = access_->refusal(m, user_, vhost_, c.last_queue)) {
+    // RabbitMQ's 403 closes the channel; the core's channel goes with it.
+    broker_.channel_close(ref(ch), now);
+    const auto at = std::visit([](const auto& x) {
+      using M = std::decay_t<decltype(x)>;
+      return broker::amqp::method_ref{M::class_id, M::method_id_v};
+    }, m);
+    fail(ch, {reply_code::access_refused, fmt::format("ACCESS_REFUSED - {}", *refused), at});
   } else if (!link_ || !hand_over(ch, m, now)) {
     dispatch(ch, m, now);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/amqp/broker.h"
+#include "net/amqp/access.h"
 #include "net/amqp/codec.h"
 
 namespace mqlab::net::amqp {
@@ -34,6 +35,8 @@ struct server_options {
   std::uint16_t heartbeat_s = 60;  // proposed; the client's tune-ok value is used
   std::uint32_t handshake_timeout_s = 10;  // RabbitMQ's handshake_timeout: from accept to connection.open
   std::string node_name = "mqlab@localhost";
+  // Per-vhost permissions (net/amqp/access.h); none configured: every user may do everything.
+  std::vector<permission> permissions;
 };
 
 /// A declare method's arguments as the broker core takes them.
@@ -150,6 +153,7 @@ class connection {
   instant handshake_deadline_ = instant::never();
   bool cancel_notify_ = false, blocked_notify_ = false, blocked_ = false, published_ = false;
   std::string user_, end_reason_, vhost_;
+  std::optional<access> access_;  // the user's rights in vhost_, from connection.open
   cluster_link* link_ = nullptr;
 };
 

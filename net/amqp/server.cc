@@ -221,8 +221,12 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
   if (!failure.empty() || (!p->closed && !p->conn.done())) {
     // A failure of ours, or the client vanished without connection.close: either way the
     // connection ends here and its unacked messages go back to their queues.
-    log(failure.empty() ? log_level::warn : log_level::error, "closing AMQP connection {}: {}", p->name,
-        failure.empty() ? "client unexpectedly closed TCP connection" : "internal error: " + failure);
+    // A client we had already sent connection.close to (a refused login) often just hangs up:
+    // the reason is ours.
+    const std::string why = !failure.empty()               ? "internal error: " + failure
+                            : !p->conn.end_reason().empty() ? p->conn.end_reason() + " (no close-ok)"
+                                                            : "client unexpectedly closed TCP connection";
+    log(failure.empty() ? log_level::warn : log_level::error, "closing AMQP connection {}: {}", p->name, why);
     p->conn.peer_gone(now());
     after_input(p);
     if (!failure.empty()) close(p);

@@ -1,5 +1,6 @@
 // `mqlab broker` refuses what RabbitMQ refuses before it listens: a cluster secret file others
-// can read (RabbitMQ's rule for the Erlang cookie), and names the flag with exit code 2.
+// can read (RabbitMQ's rule for the Erlang cookie), a malformed permission or memory watermark,
+// and names the flag with exit code 2.
 #include <filesystem>
 #include <fstream>
 
@@ -38,6 +39,20 @@ TEST(broker_command, a_missing_or_empty_secret_file_is_refused) {
   r = run_mqlab("broker --amqp-port 0 --cluster 2 --cluster-secret-file " + empty.string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("1 to 255 bytes"), std::string::npos) << r.err;
+}
+
+TEST(broker_command, bad_permissions_and_memory_watermarks_are_refused_before_listening) {
+  auto r = run_mqlab("broker --amqp-port 0 --permissions 'clerk:/:(:.*:.*'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pattern '(' is not a regular expression"), std::string::npos) << r.err;
+  r = run_mqlab("broker --amqp-port 0 --permissions clerk:/");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("expected USER:VHOST:CONFIGURE:WRITE:READ"), std::string::npos) << r.err;
+  for (const char* bad : {"1.5", "0.", "lots", "-3"}) {
+    r = run_mqlab(std::string("broker --amqp-port 0 --memory-high-watermark ") + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--memory-high-watermark"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

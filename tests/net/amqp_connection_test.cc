@@ -51,7 +51,92 @@ TEST(AmqpConnection, WrongPasswordAndRemoteGuestAreRefusedWith403) {
     const auto close = c.expect<connection_close>();
     EXPECT_EQ(close.reply_code, 403);
     EXPECT_TRUE(close.reply_text.starts_with("ACCESS_REFUSED - Login was refused"));
+    // The client is told nothing more; the log names the user and the reason.
+    EXPECT_EQ(c.conn().end_reason(), loopback ? "PLAIN login refused: user 'guest' - invalid credentials"
+                                              : "PLAIN login refused: user 'guest' can only connect via localhost");
   }
+}
+
+TEST(AmqpConnection, PermissionsDecideWhatAUserMayConfigureWriteAndReadPerVhost) {
+  // rabbitmqctl set_permissions -p / clerk '^$' '^orders$' '^work$': no configure at all.
+  test_server server(server_options{.users = {{"guest", "guest"}, {"clerk", "pw"}},
+                                    .permissions = {{"guest", "/", ".*", ".*", ".*"}, {"clerk", "/", "", "^orders$", "^work$"}}});
+  client admin(server, server.accept());
+  admin.handshake();
+  admin.open_channel(1);
+  admin.send(1, exchange_declare{.exchange = "orders", .type = "fanout"});
+  admin.expect<exchange_declare_ok>();
+  admin.send(1, queue_declare{.queue = "work"});
+  admin.expect<queue_declare_ok>();
+
+  client clerk(server, server.accept());
+  clerk.send_bytes(protocol_header);
+  clerk.expect<connection_start>();
+  clerk.send(0, connection_start_ok{.mechanism = "PLAIN", .response = {std::string_view("\0clerk\0pw", 9)}});
+  clerk.expect<connection_tune>();
+  clerk.send(0, connection_tune_ok{.frame_max = 131072});
+  clerk.send(0, connection_open{.virtual_host = "/"});
+  clerk.expect<connection_open_ok>();
+  clerk.open_channel(1);
+  clerk.send(1, queue_declare{.queue = "work", .passive = true});  // a passive declare needs nothing
+  clerk.expect<queue_declare_ok>();
+  clerk.send(1, basic_get{.queue = "work"});                         // read on work
+  clerk.expect<basic_get_empty>();
+  clerk.send(1, basic_get{});                                         // "": the channel's last queue, work
+  clerk.expect<basic_get_empty>();
+  clerk.publish(1, "orders", "", "order 1");                          // write on orders
+  EXPECT_TRUE(clerk.methods().empty());
+  clerk.send(1, queue_declare{.queue = "mine"});                      // configure: refused
+  auto close = clerk.expect<channel_close>();
+  EXPECT_EQ(close.reply_code, 403);
+  EXPECT_EQ(close.reply_text, "ACCESS_REFUSED - access to queue 'mine' in vhost '/' refused for user 'clerk'");
+  EXPECT_EQ(close.class_id_, 50);
+  EXPECT_EQ(close.method_id_, 10);
+  clerk.send(1, channel_close_ok{});
+  clerk.open_channel(2);
+  clerk.publish(2, "", "work", "straight to the queue");              // the default exchange is amq.default
+  close = clerk.expect<channel_close>();
+  EXPECT_EQ(close.reply_text, "ACCESS_REFUSED - access to exchange 'amq.default' in vhost '/' refused for user 'clerk'");
+  clerk.send(2, channel_close_ok{});
+  clerk.open_channel(3);
+  clerk.send(3, queue_bind{.queue = "work", .exchange = "orders"});  // write on the queue: refused
+  EXPECT_EQ(clerk.expect<channel_close>().reply_text,
+            "ACCESS_REFUSED - access to queue 'work' in vhost '/' refused for user 'clerk'");
+  EXPECT_FALSE(clerk.conn().done()) << "a refused method closes its channel, not the connection";
+}
+
+TEST(AmqpAccess, BindingsNeedWriteOnTheDestinationAndReadOnTheSource) {
+  const std::vector<permission> rules{{"u", "/", "", "^audit$", "^amq\\.topic$"}};
+  const auto a = access::of(rules, "u", "/");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->refusal(exchange_bind{.destination = "audit", .source = "amq.topic"}, "u", "/", ""));
+  EXPECT_EQ(a->refusal(exchange_bind{.destination = "audit", .source = "amq.direct"}, "u", "/", ""),
+            "access to exchange 'amq.direct' in vhost '/' refused for user 'u'");
+  // Unanchored, as RabbitMQ's: "^audit$" does not match "audit-2", a bare "audit" would.
+  EXPECT_TRUE(a->refusal(exchange_bind{.destination = "audit-2", .source = "amq.topic"}, "u", "/", ""));
+  EXPECT_FALSE(access::of(rules, "u", "/other").has_value());
+  EXPECT_FALSE(access::of(rules, "v", "/").has_value());
+  EXPECT_FALSE(access::of({}, "anyone", "/")->refusal(queue_delete{.queue = "q"}, "anyone", "/", ""));
+}
+
+TEST(AmqpAccess, APermissionIsFiveFieldsWithValidPatterns) {
+  const auto ok = parse_permission("clerk:/shop:^$:^orders$:.*");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->vhost, "/shop");
+  EXPECT_EQ(ok->write, "^orders$");
+  EXPECT_EQ(parse_permission("clerk:/shop:.*").error(), "--permissions 'clerk:/shop:.*': expected USER:VHOST:CONFIGURE:WRITE:READ");
+  EXPECT_TRUE(parse_permission("clerk:/:(:.*:.*").error().starts_with("--permissions 'clerk:/:(:.*:.*': pattern '(' is not a regular expression"));
+}
+
+TEST(AmqpConnection, AVhostWithoutPermissionsIsRefusedToTheUser) {
+  test_server server(server_options{.permissions = {{"guest", "/other", ".*", ".*", ".*"}}});
+  client c(server, server.accept());
+  c.log_in();
+  c.send(0, connection_tune_ok{.frame_max = 131072});
+  c.send(0, connection_open{.virtual_host = "/"});
+  const auto close = c.expect<connection_close>();
+  EXPECT_EQ(close.reply_code, 530);
+  EXPECT_EQ(close.reply_text, "NOT_ALLOWED - access to vhost '/' refused for user 'guest'");
 }
 
 TEST(AmqpConnection, AmqplainAndConfiguredUsersAreAccepted) {

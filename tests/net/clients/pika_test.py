@@ -191,6 +191,45 @@ class PikaAgainstMqlab(BrokerTestCase):
         creds = pika.PlainCredentials("guest", "wrong")
         with self.assertRaises(pika.exceptions.ProbableAuthenticationError):
             pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", self.broker.port, credentials=creds))
+        # The client only hears "see the broker logfile"; the log says who and why.
+        deadline = time.monotonic() + 5
+        while "user 'guest' - invalid credentials" not in self.broker.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("PLAIN login refused: user 'guest' - invalid credentials", self.broker.output())
+
+
+class PikaWithPermissions(BrokerTestCase):
+    """rabbitmqctl set_permissions -p / clerk '^$' '^orders$' '^work$': the clerk may publish to
+    the orders exchange and read the work queue, and configure nothing."""
+    BINARY = BINARY
+    EXTRA = ("--user", "guest:guest", "--user", "clerk:pw",
+             "--permissions", "guest:/:.*:.*:.*", "--permissions", "clerk:/:^$:^orders$:^work$")
+
+    def connect(self, user, password):
+        conn = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", self.broker.port, credentials=pika.PlainCredentials(user, password)))
+        self.addCleanup(lambda: conn.is_open and conn.close())
+        return conn
+
+    def test_a_user_does_what_its_permissions_allow_and_gets_403_for_the_rest(self):
+        admin = self.connect("guest", "guest").channel()
+        admin.exchange_declare("orders", "fanout")
+        admin.queue_declare("work")
+        admin.queue_bind("work", "orders")
+        clerk_conn = self.connect("clerk", "pw")
+        clerk = clerk_conn.channel()
+        clerk.basic_publish("orders", "", b"order 1")
+        deadline = time.monotonic() + 5
+        got = None
+        while got is None and time.monotonic() < deadline:
+            got = clerk.basic_get("work", auto_ack=True)[2]
+        self.assertEqual(got, b"order 1")
+        with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as refused:
+            clerk.queue_declare("mine")
+        self.assertEqual(refused.exception.reply_code, 403)
+        self.assertEqual(refused.exception.reply_text,
+                         "ACCESS_REFUSED - access to queue 'mine' in vhost '/' refused for user 'clerk'")
+        self.assertTrue(clerk_conn.is_open, "403 closes the channel, not the connection")
 
 
 if __name__ == "__main__":
