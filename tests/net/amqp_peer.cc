@@ -29,12 +29,13 @@ void client::publish(std::uint16_t channel, std::string_view exchange, std::stri
   send_bytes(out);
 }
 
-void client::log_in() {
+void client::log_in(std::string_view user, std::string_view password) {
   send_bytes(protocol_header);
   expect<connection_start>();
   field_table caps{{"consumer_cancel_notify", true}, {"connection.blocked", true}};
+  const std::string response = std::string(1, '\0') + std::string(user) + '\0' + std::string(password);
   send(0, connection_start_ok{.client_properties = {{"capabilities", caps}}, .mechanism = "PLAIN",
-                              .response = {std::string_view("\0guest\0guest", 12)}, .locale = "en_US"});
+                              .response = {response}, .locale = "en_US"});
   expect<connection_tune>();
 }
 

@@ -55,8 +55,8 @@ class client {
   }
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, std::string_view body,
                basic_properties properties = {}, bool mandatory = false);
-  /// Protocol header and start-ok (PLAIN guest:guest), up to the server's connection.tune.
-  void log_in();
+  /// Protocol header and start-ok (PLAIN, guest:guest unless told), up to the server's connection.tune.
+  void log_in(std::string_view user = "guest", std::string_view password = "guest");
   /// Protocol header, start-ok (PLAIN), tune-ok, open; expects success.
   void handshake(std::string_view vhost = "/", std::uint32_t frame_max = 131072, std::uint16_t heartbeat = 0);
   void open_channel(std::uint16_t channel);
