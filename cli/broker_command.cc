@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <filesystem>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -28,12 +30,20 @@
 #include "net/amqp/cluster.h"
 #include "net/amqp/server.h"
 #include "net/kafka/server.h"
+#include "net/kafka/log_store.h"
 #include "net/log.h"
 #include "net/memory_alarm.h"
 #include "net/loop_thread.h"
+#include "net/storage/file.h"
+#include "net/storage/flusher.h"
 
 namespace mqlab::cli {
 namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct broker_options {
   net::amqp::server_options server;
@@ -50,6 +60,10 @@ struct broker_options {
   std::string cluster_secret_file, cluster_secret;
   std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
   std::int64_t kafka_max_idle_ms = net::kafka::listen_options{}.connections_max_idle_ms;
+  std::string data_dir = net::storage::default_data_dir().string();  // "none": in memory only
+  std::string fsync;  // empty: each protocol's default (AMQP always, Kafka never)
+  bool check = false;
+  net::storage::fsync_policy amqp_fsync, kafka_fsync{net::storage::fsync_policy::kind::never, {}};
 };
 
 /// The cluster's secret from its file: accessible by its owner only (RabbitMQ refuses a cookie
@@ -85,6 +99,12 @@ std::expected<void, std::string> apply(broker_options& o) {
     if (!rule) return std::unexpected(rule.error());
     o.server.permissions.push_back(std::move(*rule));
   }
+  if (!o.fsync.empty()) {
+    auto policy = net::storage::fsync_policy::parse(o.fsync);
+    if (!policy) return std::unexpected("--fsync " + policy.error());
+    o.amqp_fsync = o.kafka_fsync = *policy;
+  }
+  if (o.check && o.data_dir == "none") return std::unexpected("--check needs a --data-dir to read");
   auto watermark = net::parse_memory_watermark(o.memory_high_watermark);
   if (!watermark) return std::unexpected(watermark.error());
   o.listen.memory_high_watermark = *watermark;
@@ -154,12 +174,43 @@ boost::asio::awaitable<void> console(boost::asio::posix::stream_descriptor& in, 
   }
 }
 
+/// The Kafka logs of the data directory, restored into the service's core; recovery is logged.
+std::expected<std::unique_ptr<net::kafka::log_store>, std::string> open_kafka_store(const broker_options& o,
+                                                                                    net::kafka::service& svc,
+                                                                                    net::storage::flusher& flusher,
+                                                                                    net::kafka::log_recovery& report) {
+  const auto started = std::chrono::steady_clock::now();
+  auto store = net::kafka::log_store::open({.dir = std::filesystem::path(o.data_dir) / "kafka", .brokers = o.cluster,
+                                            .repair = !o.check},
+                                           svc, flusher, now_ms(), report);
+  if (!store) return store;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  net::log(report.corruption.empty() ? net::log_level::info : net::log_level::error,
+           "Kafka logs recovered in {:.3f} s: {} topics, {} replica logs, {} segments, {} records, {} committed offsets, "
+           "{} torn bytes dropped{}",
+           seconds, report.topics, report.replica_logs, report.segments, report.records, report.offsets,
+           report.torn_bytes, report.corruption.empty() ? "" : "; damaged: " + report.corruption);
+  return store;
+}
+
 int serve(broker_options& o) {
   if (auto ok = apply(o); !ok) {
     fmt::print(stderr, "mqlab broker: {}\n", ok.error());
     return 2;
   }
+  const bool on_disk = o.data_dir != "none";
+  std::optional<net::storage::directory_lock> data_lock;
+  if (on_disk) {
+    auto lock = net::storage::directory_lock::acquire(o.data_dir);
+    if (!lock) {
+      fmt::print(stderr, "mqlab broker: {}\n", lock.error());
+      return 2;
+    }
+    data_lock.emplace(std::move(*lock));
+  }
+  net::log(net::log_level::info, "data directory: {}", on_disk ? o.data_dir : "none (everything in memory)");
   boost::asio::io_context io;
+  auto post = [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); };
   // AMQP runs unless only a Kafka port was asked for.
   broker::amqp::broker amqp_core(o.amqp_cluster);
   for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
@@ -181,11 +232,26 @@ int serve(broker_options& o) {
   }
   broker::kafka::cluster kafka_core(o.cluster);
   net::kafka::service kafka_service(kafka_core, o.kafka);
+  std::optional<net::storage::flusher> kafka_flusher;
+  std::unique_ptr<net::kafka::log_store> kafka_store;
+  if (on_disk && (o.kafka_port || o.check)) {
+    kafka_flusher.emplace(o.kafka_fsync, post);
+    net::kafka::log_recovery report;
+    auto store = open_kafka_store(o, kafka_service, *kafka_flusher, report);
+    if (!store) {
+      fmt::print(stderr, "mqlab broker: {}\n", store.error());
+      return 2;
+    }
+    if (o.check) return report.corruption.empty() ? 0 : 1;
+    kafka_store = std::move(*store);
+    net::log(net::log_level::info, "Kafka fsync policy: {}", o.kafka_fsync.describe());
+  }
   std::optional<net::kafka::server> kafka;
   if (o.kafka_port) {
     kafka.emplace(io, kafka_service, net::kafka::listen_options{.bind = o.listen.bind, .first_port = *o.kafka_port,
                                                                 .brokers = o.cluster,
                                                                 .connections_max_idle_ms = o.kafka_max_idle_ms});
+    if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
   auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
@@ -272,6 +338,15 @@ void add_broker_command(CLI::App& app, int& exit_code) {
                   "Memory the process may hold before publishers are blocked: a fraction of physical memory "
                   "(RabbitMQ's vm_memory_high_watermark) or bytes; 0 = never")->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "error | warn | info | debug")->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir,
+                  "Where durable queues, persistent messages, Kafka logs and committed offsets are kept (locked "
+                  "against a second broker); none = in memory only")->capture_default_str();
+  cmd->add_option("--fsync", o->fsync,
+                  "When writes are fsynced: always (AMQP's default: a confirm waits for the disk, one fsync covers "
+                  "every write meanwhile), interval:MS, or never (Kafka's default: replication and the page cache)");
+  cmd->add_flag("--check", o->check,
+                "Read and verify the data directory without serving or repairing it: exit 0 if it is sound or only "
+                "has a torn tail, 1 on damage recovery cannot repair");
   cmd->add_flag("--console", o->console,
                 "Read fault commands from stdin: 'kill-broker N' closes Kafka broker N's sockets and moves "
                 "its leadership, 'kill-node N' crashes AMQP node N; 'restart-broker N' and 'restart-node N' bring "

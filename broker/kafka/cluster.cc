@@ -98,7 +98,46 @@ std::vector<std::string> cluster::topic_names() const {
 partition_state* cluster::find(const std::string& topic, std::int32_t p) {
   auto it = topics_.find(topic);
   if (it == topics_.end() || p < 0 || p >= it->second.config.partitions) return nullptr;
+  if (noting_ && !all_touched_) touched_.insert({topic, p});  // every caller of this one may change logs
   return &it->second.partitions[static_cast<std::size_t>(p)];
+}
+
+std::vector<topic_partition> cluster::take_touched() {
+  std::vector<topic_partition> out;
+  if (all_touched_) {
+    for (const auto& [name, t] : topics_) {
+      for (std::int32_t p = 0; p < t.config.partitions; ++p) out.push_back({name, p});
+    }
+  } else {
+    out.assign(touched_.begin(), touched_.end());
+  }
+  touched_.clear();
+  all_touched_ = false;
+  return out;
+}
+
+void cluster::restore_log(const std::string& topic, std::int32_t p, std::int32_t broker, std::int64_t start_offset,
+                          std::vector<record> records) {
+  partition_log& log = topics_.at(topic).partitions.at(static_cast<std::size_t>(p)).logs.at(broker);
+  log.restart_at(start_offset);
+  for (auto& r : records) log.append_replica(std::move(r));
+  (void)log.take_truncation();  // restoring is not a change to mirror back
+}
+
+void cluster::restored(const std::string& topic, std::int32_t p, std::int64_t now_ms) {
+  auto& t = topics_.at(topic);
+  partition_state& ps = t.partitions.at(static_cast<std::size_t>(p));
+  std::int64_t longest = 0;
+  for (const auto& [b, log] : ps.logs) longest = std::max(longest, log.log_end_offset());
+  ps.isr.clear();
+  for (const auto& [b, log] : ps.logs) {
+    if (log.log_end_offset() == longest && up_[static_cast<std::size_t>(b)]) ps.isr.insert(b);
+    ps.caught_up_ms[b] = now_ms;
+  }
+  ps.leader = -1;
+  elect(ps, t.config);
+  ps.high_watermark = ps.acknowledged_end = ps.leader < 0 ? 0 : longest;
+  publish_state(topic, p, ps);
 }
 
 const partition_state& cluster::partition(const std::string& topic, std::int32_t p) const {
@@ -287,6 +326,7 @@ std::map<topic_partition, std::int64_t> cluster::group_lag(const std::string& gr
 }
 
 void cluster::replicate(std::int64_t now_ms) {
+  all_touched_ = noting_;
   for (auto& [name, t] : topics_) {
     for (auto& ps : t.partitions) {
       if (ps.leader < 0) continue;
@@ -300,6 +340,7 @@ void cluster::replicate(std::int64_t now_ms) {
 }
 
 void cluster::clean(std::int64_t now_ms) {
+  all_touched_ = noting_;
   for (auto& [name, t] : topics_) {
     for (auto& ps : t.partitions) {
       for (auto& [b, log] : ps.logs) {
@@ -373,6 +414,7 @@ void cluster::crash_broker(std::int32_t broker, std::int64_t) {
 
 void cluster::restart_broker(std::int32_t broker, std::int64_t now_ms) {
   if (up_.at(static_cast<std::size_t>(broker))) return;
+  all_touched_ = noting_;
   up_[static_cast<std::size_t>(broker)] = true;
   register_broker(broker);
   if (!zk_.exists("/controller")) elect_controller();

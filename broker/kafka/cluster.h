@@ -140,6 +140,27 @@ class cluster {
   /// each replica's partition log, fetches (consumers' and followers') on the leader's CPU.
   work_meter& meter() const { return meter_; }
 
+  // --- a server's storage (the core itself does no I/O) -----------------------------------
+  /// Off by default: notes the partitions whose logs calls may have changed (appends,
+  /// truncations, retention), so that a server keeping the logs on disk visits only those.
+  void note_touched(bool on) { noting_ = on; }
+  /// The partitions noted since the last call, each once.
+  std::vector<topic_partition> take_touched();
+  const topic_config& config(const std::string& topic) const { return topics_.at(topic).config; }
+  /// partition_log::take_truncation() of replica `broker`'s log.
+  std::int64_t take_truncation(const topic_partition& tp, std::int32_t broker) {
+    return topics_.at(tp.topic).partitions.at(static_cast<std::size_t>(tp.partition)).logs.at(broker).take_truncation();
+  }
+  std::size_t topic_count() const { return topics_.size(); }
+  /// Restoring from disk: replica `broker`'s log of a partition holds `records`, from
+  /// `start_offset` (records below it were deleted by retention).
+  void restore_log(const std::string& topic, std::int32_t p, std::int32_t broker, std::int64_t start_offset,
+                   std::vector<record> records);
+  /// After restore_log() of every replica of the partition, as when every broker restarts at
+  /// once: the replicas with the longest log are the ISR, the first of them in replica order
+  /// leads, and everything they hold is committed (followers that had it are back in sync).
+  void restored(const std::string& topic, std::int32_t p, std::int64_t now_ms);
+
   group_coordinator& groups() { return groups_; }
   const group_coordinator& groups() const { return groups_; }
 
@@ -186,6 +207,9 @@ class cluster {
   std::vector<coordination::session_id> sessions_;
   std::uint64_t lost_ = 0, truncated_ = 0, vanished_ = 0, inter_broker_bytes_ = 0;
   bool follower_fetching_ = false;
+  bool noting_ = false;
+  bool all_touched_ = false;               // a call over every partition (retention, replication ticks)
+  std::set<topic_partition> touched_;
   mutable work_meter meter_;  // counting is not a change of state: const reads charge it too
 };
 

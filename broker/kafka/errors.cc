@@ -30,6 +30,7 @@ const char* error_name(error_code c) {
     case error_code::throttling_quota_exceeded: return "THROTTLING_QUOTA_EXCEEDED";
     case error_code::invalid_replication_factor: return "INVALID_REPLICATION_FACTOR";
     case error_code::invalid_request: return "INVALID_REQUEST";
+    case error_code::kafka_storage_error: return "KAFKA_STORAGE_ERROR";
     case error_code::unsupported_compression_type: return "UNSUPPORTED_COMPRESSION_TYPE";
     case error_code::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
     case error_code::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";

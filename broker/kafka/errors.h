@@ -31,6 +31,7 @@ enum class error_code : std::int16_t {
   invalid_partitions = 37,
   invalid_replication_factor = 38,
   invalid_request = 42,
+  kafka_storage_error = 56,
   policy_violation = 44,
   unsupported_compression_type = 76,
   throttling_quota_exceeded = 89,

@@ -178,6 +178,7 @@ std::size_t partition_log::compact() {
 }
 
 void partition_log::truncate_to(std::int64_t offset) {
+  if (offset < next_offset_) truncated_from_ = std::min(truncated_from_, std::max(offset, start_offset_));
   while (!segments_.empty() && segments_.back().base_offset >= offset && segments_.size() > 1) {
     bytes_ -= segments_.back().bytes;
     segments_.pop_back();
@@ -198,6 +199,7 @@ void partition_log::truncate_to(std::int64_t offset) {
 }
 
 void partition_log::restart_at(std::int64_t offset) {
+  if (start_offset_ < next_offset_) truncated_from_ = std::min(truncated_from_, start_offset_);
   segments_.clear();
   bytes_ = 0;
   start_offset_ = next_offset_ = offset;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/kafka/errors.h"
@@ -82,6 +83,9 @@ class partition_log {
   /// Empties the log, which then starts at `offset` (a follower that fell behind the leader's
   /// log start offset starts over from there).
   void restart_at(std::int64_t offset);
+  /// The lowest offset truncate_to() or restart_at() dropped records from since the last call
+  /// (INT64_MAX: none), for a caller that mirrors the log elsewhere (a server's files).
+  std::int64_t take_truncation() { return std::exchange(truncated_from_, INT64_MAX); }
 
  private:
   /// Records in offset order, shared by the logs that hold them.
@@ -123,6 +127,7 @@ class partition_log {
   std::uint64_t bytes_ = 0;
   std::shared_ptr<block> tail_;  // the block this log's last record is in (null: start one)
   std::uint32_t tail_end_ = 0;   // the index after that record
+  std::int64_t truncated_from_ = INT64_MAX;
 };
 
 template <typename F>

@@ -18,9 +18,6 @@ namespace mqlab::net::kafka {
 using broker::kafka::error_code;
 using broker::kafka::record;
 
-/// CRC-32C (Castagnoli), the checksum of magic-2 batches.
-std::uint32_t crc32c(std::string_view bytes);
-
 struct record_set_error {
   error_code code;  // CORRUPT_MESSAGE (also a compressed batch that does not inflate), or
                     // UNSUPPORTED_COMPRESSION_TYPE (a codec beyond zstd)

@@ -12,9 +12,11 @@
 
 #include "net/byte_order.h"
 #include "net/kafka/connection.h"
+#include "net/kafka/log_store.h"
 #include "net/kafka/record_batch.h"
 #include "net/kafka/replica_fetch.h"
 #include "net/log.h"
+#include "net/storage/flusher.h"
 #include "net/tcp.h"
 
 namespace mqlab::net::kafka {
@@ -39,6 +41,8 @@ struct peer {
   tcp::socket socket;
   connection conn;
   outbox out;
+  storage::held_output held;  // replies waiting for an fsync
+  std::string ready;          // replies that may go
   bool closed = false;
   bool vetted = false;  // whether it is one of our own followers' links was checked
   tcp::endpoint remote;
@@ -60,6 +64,10 @@ struct server::impl {
   std::uint64_t next_id = 1;
   bool stopping = false;
   std::vector<char> read_buffer = std::vector<char>(read_chunk);  // shared by every connection (read_ready)
+  log_store* store = nullptr;
+  storage::flusher* flusher = nullptr;
+  /// Writes what the requests changed; a failure is logged (the data stays in memory).
+  void persist();
 
   asio::awaitable<void> accept_loop(std::int32_t node);
   asio::awaitable<void> read_loop(std::shared_ptr<peer> p);
@@ -107,6 +115,7 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
       if (ec) break;
       if (!p->vetted) vet(*p);
       p->conn.receive({read_buffer.data(), n}, now_ms());
+      persist();
       route_completions();
       flush(p);
     }
@@ -136,13 +145,23 @@ void server::impl::route_completions() {
   if (svc.next_deadline() < deadline_at) deadline.cancel();
 }
 
+void server::impl::persist() {
+  if (store == nullptr) return;
+  if (auto ok = store->persist(); !ok) log(log_level::error, "cannot write the Kafka logs: {}", ok.error());
+}
+
 void server::impl::flush(const std::shared_ptr<peer>& p) {
   if (p->out.busy() || p->closed) return;
-  const bool started = p->out.send(p->socket, p->conn.output(), [this, p](boost::system::error_code ec) {
+  std::string* output = &p->conn.output();
+  if (flusher != nullptr) {
+    p->held.pass(*output, p->ready, *flusher, [this, p] { flush(p); });
+    output = &p->ready;
+  }
+  const bool started = p->out.send(p->socket, *output, [this, p](boost::system::error_code ec) {
     if (ec) close(p);
     else flush(p);
   });
-  if (!started && p->conn.done()) close(p);
+  if (!started && p->conn.done() && p->held.empty()) close(p);
 }
 
 void server::impl::close(const std::shared_ptr<peer>& p) {
@@ -162,6 +181,7 @@ asio::awaitable<void> server::impl::deadline_loop() {
     co_await deadline.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping) break;
     svc.advance(now_ms());
+    persist();
     route_completions();
   }
 }
@@ -226,6 +246,7 @@ asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32
       auto records = decode_record_set(part.records, now_ms());
       if (records) svc.replicated(follower, part.topic, part.partition, std::move(*records), now_ms());
     }
+    persist();
   } catch (const wire_error& e) {
     log(log_level::warn, "broker {} replicating from broker {}: malformed fetch response: {}", follower, leader, e.text);
     co_return false;
@@ -280,6 +301,11 @@ std::expected<void, std::string> server::start() {
   return {};
 }
 
+void server::keep_on_disk(log_store& store, storage::flusher& flusher) {
+  impl_->store = &store;
+  impl_->flusher = &flusher;
+}
+
 std::vector<std::uint16_t> server::ports() const { return impl_->listeners.ports(); }
 
 bool server::kill(std::int32_t node) {
@@ -294,6 +320,7 @@ bool server::kill(std::int32_t node) {
   for (const auto& p : victims) s.close(p);
   for (std::int32_t other = 0; other < s.listen.brokers; ++other) s.drop_link(node, other);
   s.svc.crash(node, now_ms());
+  s.persist();
   s.route_completions();
   return true;
 }
@@ -307,6 +334,7 @@ std::expected<void, std::string> server::restart(std::int32_t node) {
   const auto& address = s.svc.address(node);
   if (auto ok = s.listeners.open(s.io, s.listen.bind, static_cast<std::size_t>(node), address.port); !ok) return ok;
   s.svc.restart(node, now_ms());
+  s.persist();
   asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   log(log_level::info, "Kafka broker {} restarted on {}:{}", node, address.host, address.port);
   return {};

@@ -16,7 +16,13 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace mqlab::net::storage {
+class flusher;
+}
+
 namespace mqlab::net::kafka {
+
+class log_store;
 
 struct listen_options {
   std::string bind = "127.0.0.1";
@@ -37,6 +43,10 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
+  /// Keeps the logs on disk: after each request, replication round and retention check the
+  /// store writes what changed, and replies wait while the flusher holds their writes (an
+  /// fsync policy of `always`). Both must outlive the server; call before start().
+  void keep_on_disk(log_store& store, storage::flusher& flusher);
   /// Binds every broker's listener and advertises its address; an error names the address.
   std::expected<void, std::string> start();
   /// The bound port of each broker, by id.

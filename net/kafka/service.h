@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -84,6 +86,11 @@ class service {
   /// The connection is a follower broker's link: its Fetch requests may name a replica id.
   /// Any other connection that does is closed, since a replica fetch moves the high watermark.
   void trust_replica_link(std::uint64_t connection) { replica_links_.insert(connection); }
+  /// Every accepted offset commit is handed to `keep` (a log store); if it fails, the commit is
+  /// answered KAFKA_STORAGE_ERROR.
+  using commit_keeper = std::function<std::expected<void, std::string>(
+      const std::string& group, const broker::kafka::topic_partition& tp, std::int64_t offset)>;
+  void record_commits(commit_keeper keep) { keep_commit_ = std::move(keep); }
 
   /// Group sessions and rebalance timeouts, long-poll fetch deadlines, follower replication
   /// (acks=1 records reach the high watermark once the in-sync followers have them), retention.
@@ -184,6 +191,7 @@ class service {
   std::vector<parked_produce> parked_produces_;
   std::int64_t next_replication_ms_ = 0, next_clean_ms_ = 0;
   std::vector<completion> completions_;
+  commit_keeper keep_commit_;
 };
 
 }  // namespace mqlab::net::kafka

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "net/kafka/partition_walk.h"
+#include "net/log.h"
 
 namespace mqlab::net::kafka {
 
@@ -193,6 +194,12 @@ outcome service::offset_commit(wire_reader& in, std::int16_t version, std::int32
     if (g == nullptr) e = error_code::not_coordinator;
     else if (!core_.has_topic(name) || p < 0 || p >= core_.partitions(name)) e = error_code::unknown_topic_or_partition;
     else e = g->commit(member, generation, {name, p}, offset);
+    if (e == error_code::none && keep_commit_) {
+      if (auto kept = keep_commit_(group, {name, p}, offset); !kept) {
+        log(log_level::error, "cannot keep group {}'s offset commit: {}", group, kept.error());
+        e = error_code::kafka_storage_error;
+      }
+    }
     w.int16(static_cast<std::int16_t>(e));
   });
   return o;

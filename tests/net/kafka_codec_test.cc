@@ -1,6 +1,7 @@
 // The Kafka wire primitives and record batch v2, checked against the protocol guide's
 // definitions: the CRC-32C check value, zigzag varint encodings, a batch laid out field by
 // field as the message-format page describes it, and corrupt input refused with Kafka's codes.
+#include "net/crc32c.h"
 #include "net/kafka/compression.h"
 #include "net/kafka/record_batch.h"
 #include "net/kafka/wire.h"

@@ -47,10 +47,13 @@ def free_ports(n):
 class Broker:
     """A broker process bound to 127.0.0.1 on a port chosen here: AMQP (with amqp_nodes set, a
     cluster of that many nodes), or with kafka_brokers set, a Kafka cluster of that many brokers.
-    Cluster members listen on consecutive ports; self.port is the first one's."""
+    Cluster members listen on consecutive ports; self.port is the first one's. Everything is kept
+    in memory unless `extra` names a --data-dir; `port` restarts a broker where one was."""
 
-    def __init__(self, binary, *extra, kafka_brokers=None, amqp_nodes=None):
-        self.port = free_ports(kafka_brokers or amqp_nodes or 1)
+    def __init__(self, binary, *extra, kafka_brokers=None, amqp_nodes=None, port=None):
+        self.port = port or free_ports(kafka_brokers or amqp_nodes or 1)
+        if "--data-dir" not in extra:
+            extra = (*extra, "--data-dir", "none")
         if kafka_brokers is None:
             listen = ["--amqp-port", str(self.port), "--cluster", str(amqp_nodes or 1)]
         else:
@@ -87,6 +90,12 @@ class Broker:
                 return
             time.sleep(0.05)
         raise AssertionError(f"no '{reply}' after '{line}':\n{self.output()}")
+
+    def kill(self):
+        """SIGKILL, as a crash or the OOM killer would: no goodbye, nothing flushed by the broker."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
 
     def stop(self):
         """SIGTERM, then SIGKILL after 5 s; returns the exit code."""

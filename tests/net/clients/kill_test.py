@@ -1,0 +1,116 @@
+"""Kill tests: `mqlab broker --data-dir` under an unmodified client, SIGKILLed at a random moment
+while the client writes, restarted on the same directory and port, and read back. Nothing the
+broker acknowledged may be missing (Kafka: a delivery report without error for acks=all;
+AMQP: a publisher confirm for a persistent message to a durable queue). Duplicates are what
+the protocols allow (a non-idempotent producer's retry, a publisher's resend); they are
+counted, not failed. MQLAB_KILLS sets the number of kills per protocol (ctest: a few;
+scripts/kill-test.sh: 20 or more), MQLAB_KILL_SEED the random moments.
+
+Run under /usr/bin/python3, where Debian's confluent-kafka and pika live."""
+import os
+import random
+import shutil
+import tempfile
+import time
+import unittest
+
+import confluent_kafka
+import confluent_kafka.admin
+
+from mqlab_broker import Broker, binary_from_argv
+
+BINARY = None
+KILLS = int(os.environ.get("MQLAB_KILLS", "3"))
+rng = random.Random(int(os.environ.get("MQLAB_KILL_SEED", "1")))
+
+
+class KillTestCase(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mqlab-kill-")
+        self.broker = None
+
+    def tearDown(self):
+        if self.broker is not None:
+            self.broker.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, *listen, port=None, **kind):
+        self.broker = Broker(BINARY, "--data-dir", self.dir, *listen, port=port, **kind)
+        return self.broker
+
+    def restart(self, **kind):
+        """SIGKILL now, then a new process on the same directory and port."""
+        port = self.broker.port
+        self.broker.kill()
+        self.start(port=port, **kind)
+
+
+class KafkaKills(KillTestCase):
+    TOPIC = "payments"
+
+    def produce_until_killed(self, first):
+        """Produces from `first` with acks=all until the broker is killed at a random moment;
+        returns the values whose delivery reports came back without error."""
+        acked = []
+        producer = confluent_kafka.Producer({
+            "bootstrap.servers": self.broker.bootstrap(), "acks": "all", "linger.ms": 1,
+            "message.timeout.ms": 3000, "enable.idempotence": False})
+
+        def report(err, msg):
+            if err is None:
+                acked.append(int(msg.value()))
+
+        deadline = time.monotonic() + rng.uniform(0.3, 1.2)
+        value = first
+        while time.monotonic() < deadline:
+            for _ in range(100):
+                producer.produce(self.TOPIC, str(value).encode(), key=str(value % 7).encode(), on_delivery=report)
+                value += 1
+            producer.poll(0.005)  # about 20 000 records a second: a stream, not a flood to read back
+        port = self.broker.port
+        self.broker.kill()  # in the middle of the stream: some batches are in flight
+        producer.flush(10)  # what was in flight fails (or was acknowledged before the kill)
+        self.start(port=port, kafka_brokers=1)
+        return acked, value
+
+    def read_all(self, group):
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": self.broker.bootstrap(), "group.id": group, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False})
+        consumer.subscribe([self.TOPIC])
+        values, idle = [], 0
+        while idle < 6:  # 3 s without a record: everything is read
+            msgs = consumer.consume(10000, timeout=0.5)
+            idle = idle + 1 if not msgs else 0
+            values += [int(m.value()) for m in msgs if m.error() is None]
+        consumer.commit(asynchronous=False)
+        committed = consumer.committed([confluent_kafka.TopicPartition(self.TOPIC, 0)], timeout=10)
+        consumer.close()
+        return values, committed[0].offset
+
+    def test_no_acknowledged_record_is_lost_across_kills(self):
+        self.start(kafka_brokers=1)
+        admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": self.broker.bootstrap()})
+        admin.create_topics([confluent_kafka.admin.NewTopic(self.TOPIC, 1, 1)])["payments"].result(10)
+        acked, next_value = [], 0
+        for _ in range(KILLS):
+            more, next_value = self.produce_until_killed(next_value)
+            acked += more
+        self.assertGreater(len(acked), 1000, "the producer got going before the kills")
+        values, committed = self.read_all("audit")
+        missing = set(acked) - set(values)
+        self.assertEqual(missing, set(), f"{len(missing)} acknowledged records lost of {len(acked)}")
+        duplicates = len(values) - len(set(values))
+        print(f"\nKafka: {KILLS} kills, {len(acked)} acknowledged, {len(values)} read, {duplicates} duplicates")
+        # The group's committed offset survives a kill too.
+        self.restart(kafka_brokers=1)
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": self.broker.bootstrap(), "group.id": "audit"})
+        again = consumer.committed([confluent_kafka.TopicPartition(self.TOPIC, 0)], timeout=10)
+        consumer.close()
+        self.assertEqual(again[0].offset, committed)
+        self.assertEqual(committed, len(values))
+
+
+if __name__ == "__main__":
+    BINARY = binary_from_argv()
+    unittest.main(verbosity=2)
