@@ -27,7 +27,7 @@ def resident_kib(pid):
 def main():
     binary, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5000
     amqp, kafka = free_port(), free_port()
-    broker = subprocess.Popen([binary, "broker", "--amqp-port", str(amqp), "--kafka-port", str(kafka), "--log-level", "error"])
+    broker = subprocess.Popen([binary, "broker", "--data-dir", "none", "--amqp-port", str(amqp), "--kafka-port", str(kafka), "--log-level", "error"])
     try:
         time.sleep(1.0)
         held = []

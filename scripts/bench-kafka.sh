@@ -14,7 +14,7 @@ bash scripts/install-deps.sh
 [[ -x build/bin/mqlab-kafka-load && -x build/bin/mqlab ]] || make build >/dev/null
 work=$(mktemp -d)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/bin/mqlab broker --kafka-port "$port" --num-partitions 6 --log-level warn > "$work/mqlab.log" 2>&1 &
+build/bin/mqlab broker --data-dir none --kafka-port "$port" --num-partitions 6 --log-level warn > "$work/mqlab.log" 2>&1 &
 broker_pid=$!
 cleanup() {
   kill "$broker_pid" 2>/dev/null || true

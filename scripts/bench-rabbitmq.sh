@@ -27,7 +27,7 @@ export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NO
 HOME=/var/lib/rabbitmq rabbitmq-server > "$work/rabbitmq.log" 2>&1 &
 rabbit_pid=$!
 mqlab_port=$(free_port)
-build/bin/mqlab broker --amqp-port "$mqlab_port" --log-level warn > "$work/mqlab.log" 2>&1 &
+build/bin/mqlab broker --data-dir none --amqp-port "$mqlab_port" --log-level warn > "$work/mqlab.log" 2>&1 &
 mqlab_pid=$!
 cleanup() {
   kill "$mqlab_pid" 2>/dev/null || true

@@ -78,6 +78,41 @@ struct queue_stats {
   queue_stats& operator+=(const queue_stats& o);
 };
 
+/// A change a server keeping durable queues on disk must write (broker::keep_journal): a
+/// persistent message joined a durable queue, was delivered from it (after a restart it is a
+/// redelivery), or left it for good (ack, dead-lettering, expiry, overflow, purge); or a
+/// durable queue was deleted with whatever it held.
+struct journal_entry {
+  enum class kind { push, delivered, drop, queue_removed };
+  kind what = kind::push;
+  std::string vhost, queue;
+  std::uint64_t sequence = 0;  // the message's place in its queue
+  message_ptr msg;             // push only
+};
+
+/// The durable part of the metadata, which a restarted RabbitMQ recovers: durable exchanges
+/// (the predeclared ones aside), durable queues that are not exclusive, and the bindings
+/// between them.
+struct durable_definitions {
+  struct exchange_def {
+    std::string vhost;
+    exchange_declare_args args;
+  };
+  struct queue_def {
+    std::string vhost;
+    queue_declare_args args;
+  };
+  struct binding_def {
+    std::string vhost, source, destination;
+    bool to_exchange = false;
+    std::string routing_key;
+    field_table arguments;
+  };
+  std::vector<exchange_def> exchanges;
+  std::vector<queue_def> queues;
+  std::vector<binding_def> bindings;
+};
+
 enum class ha_mode { none, all, exactly };
 
 /// A RabbitMQ cluster's shape. One node by default.
@@ -187,6 +222,19 @@ class broker {
   /// True if the channel has consumers, unacked deliveries, confirms or a transaction: state that
   /// cannot move to another node.
   bool channel_busy(channel_ref c) const;
+
+  // --- a server's storage (the core itself does no I/O) -------------------------------------
+  /// Off by default: records journal entries for persistent messages in durable queues.
+  void keep_journal(bool on);
+  /// Moves the entries recorded since the last call into `out` (emptied first).
+  void take_journal_into(std::vector<journal_entry>& out);
+  /// Changes whenever an exchange, queue or binding is declared, bound or deleted.
+  std::uint64_t metadata_version() const;
+  durable_definitions definitions() const;
+  /// Restoring from disk: a persistent message back in durable queue `queue` at its old place,
+  /// marked redelivered if it had been delivered. Call in sequence order, before clients come.
+  result<void> restore_message(std::string_view vhost, std::string_view queue, std::uint64_t sequence,
+                               message_ptr msg, bool delivered, instant now);
 
   // --- observation -----------------------------------------------------------------------
   /// Events produced since the last clear_events(), in order.

@@ -117,6 +117,7 @@ work_meter& broker::meter() { return s_->meter; }
 std::uint32_t broker::state::declare_exchange(std::string_view vhost, std::string name, exchange_type type,
                                               bool durable, bool auto_delete, bool internal, field_table args) {
   const std::uint32_t id = next_exchange_id++;
+  ++metadata_version;
   vhosts[std::string(vhost)].exchanges[name] = id;
   exchanges.emplace(id, std::make_unique<exchange_state>(exchange_state{
                             id, std::string(vhost),
@@ -235,6 +236,8 @@ void broker::state::cancel_consumer(consumer& c, bool notify, instant now) {
 
 void broker::state::delete_queue(queue_state& q, bool notify_consumers, instant now) {
   const std::uint32_t id = q.id;
+  ++metadata_version;
+  if (journaling && q.durable) journal.push_back({journal_entry::kind::queue_removed, q.vhost, q.name, 0, nullptr});
   std::vector<consumer*> consumers = q.consumers;
   for (consumer* c : consumers) cancel_consumer(*c, notify_consumers, now);
   // Unacked deliveries of the queue become orphans: settling them later does nothing.
@@ -255,6 +258,7 @@ void broker::state::delete_queue(queue_state& q, bool notify_consumers, instant 
 
 void broker::state::delete_exchange(exchange_state& e) {
   const std::uint32_t id = e.id;
+  ++metadata_version;
   for (auto& [eid, other] : exchanges) other->ex.unbind_all(destination{id, true});
   vhosts[e.vhost].exchanges.erase(e.ex.name());
   exchanges.erase(id);

@@ -103,6 +103,13 @@ void broker::state::route_from(const exchange_state& ex, std::string_view routin
   route(ex.id, routing_key, headers, site);
 }
 
+instant broker::state::expiry_of(const queue_state& q, const message& msg, instant now) {
+  instant expires = instant::never();
+  if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
+  if (auto ttl = parse_expiration(*msg.properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
+  return expires;
+}
+
 bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now) {
   if (!q.available || !reachable(from, q.owner)) {
     ++q.stats.lost;
@@ -123,12 +130,9 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
   }
   count_transfer(from, q.owner, *msg);
   count_mirroring(q, msg->body_size(), kept_on_disk(q, *msg));
-  instant expires = instant::never();
-  if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
-  if (auto ttl = parse_expiration(*msg->properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
   ++q.stats.published;
   charge_enqueue(q, *msg);
-  queued_message joined{msg, q.next_sequence++, expires, 0};
+  queued_message joined{msg, q.next_sequence++, expiry_of(q, *msg, now), 0};
   tell_mirrors(q, joined, peer_message::kind::mirror_push);
   q.ready.push_back(std::move(joined));
   // drop-head: make room by discarding (or dead-lettering) from the head.
@@ -444,9 +448,12 @@ result<std::optional<get_ok>> broker::basic_get(channel_ref c, std::string_view 
   ++target.stats.delivered;
   if (ok.redelivered) ++target.stats.redelivered;
   s_->count_transfer(target.owner, chan.node, *msg.msg);
+  // Mirrors and the journal hear of it as of a delivery to a consumer.
   if (no_ack) {
     ++target.stats.acked;
+    s_->tell_mirrors(target, msg, peer_message::kind::mirror_drop);
   } else {
+    s_->tell_mirrors(target, msg, peer_message::kind::mirror_delivered);
     ++target.unacked;
     chan.unacked.push_back(unacked_delivery{ok.delivery_tag, target.id, std::move(msg), nullptr, false});
   }

@@ -129,6 +129,7 @@ result<queue_declare_ok> broker::queue_declare(channel_ref c, const queue_declar
   // Every queue is bound to the default exchange under its own name (AMQP 0-9-1 §3.1.3.1):
   // the default exchange routes by name lookup, so no binding entry is stored.
   s_->queues.emplace(q->id, std::move(q));
+  ++s_->metadata_version;
   return queue_declare_ok{name, 0, 0};
 }
 
@@ -163,7 +164,7 @@ result<void> broker::queue_bind(channel_ref c, std::string_view queue, std::stri
                                 std::string_view routing_key, const field_table& args) {
   auto ends = s_->resolve_binding(c, queue, false, exchange, methods::queue_bind, {});
   if (!ends) return std::unexpected(ends.error());
-  ends->source->ex.bind(ends->dest, routing_key, args);
+  if (ends->source->ex.bind(ends->dest, routing_key, args)) ++s_->metadata_version;
   return {};
 }
 
@@ -171,7 +172,7 @@ result<void> broker::exchange_bind(channel_ref c, std::string_view destination, 
                                    std::string_view routing_key, const field_table& args) {
   auto ends = s_->resolve_binding(c, destination, true, source, methods::exchange_bind, {});
   if (!ends) return std::unexpected(ends.error());
-  ends->source->ex.bind(ends->dest, routing_key, args);
+  if (ends->source->ex.bind(ends->dest, routing_key, args)) ++s_->metadata_version;
   return {};
 }
 
@@ -183,9 +184,9 @@ result<void> broker::state::unbind(channel_ref c, std::string_view dest, bool de
   auto ends = resolve_binding(c, dest, dest_is_exchange, source, m, {});
   if (!ends) return std::unexpected(ends.error());
   exchange_state& e = *ends->source;
-  if (e.ex.unbind(ends->dest, routing_key, args) && e.ex.bindings().empty() && e.ex.auto_delete()) {
-    delete_exchange(e);
-  }
+  if (!e.ex.unbind(ends->dest, routing_key, args)) return {};
+  ++metadata_version;
+  if (e.ex.bindings().empty() && e.ex.auto_delete()) delete_exchange(e);
   return {};
 }
 

@@ -130,6 +130,9 @@ struct broker::state {
   connection_id next_connection_id = 1;
   std::uint64_t generated_names = 0;
   queue_stats retired;  // counters of deleted queues
+  bool journaling = false;
+  std::vector<journal_entry> journal;
+  std::uint64_t metadata_version = 0;
 
   // Scratch space reused by routing so a publish does not allocate.
   std::vector<destination> route_scratch;
@@ -169,6 +172,8 @@ struct broker::state {
     return {ch.node, std::uint64_t{1} << 63 | std::uint64_t{ch.ref.conn} << 16 | ch.ref.ch};
   }
   bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now);
+  /// When a message joining `q` at `now` expires (x-message-ttl, the expiration property).
+  static instant expiry_of(const queue_state& q, const message& msg, instant now);
   void dispatch(queue_state& q, instant now);
   void deliver(queue_state& q, consumer& c, queued_message m);
   void dead_letter(queue_state& q, queued_message m, std::string_view reason, instant now);
@@ -240,9 +245,12 @@ struct broker::state {
   void forward(queue_state& q, const message_ptr& msg, node_id from);
   /// A message joined, was delivered from or left a mirrored queue this node owns
   /// (mirror_push, mirror_delivered, mirror_drop).
+  /// The same changes go to the journal, for a persistent message in a durable queue.
   void tell_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change) {
     if (has_mirrors(q)) send_to_mirrors(q, m, change);
+    if (journaling && kept_on_disk(q, *m.msg)) note_in_journal(q, m, change);
   }
+  void note_in_journal(const queue_state& q, const queued_message& m, peer_message::kind change);
   void send_to_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change);
   /// Builds `change` (mirror_push, mirror_delivered or mirror_drop) of message `m` for `to`.
   std::shared_ptr<peer_message> mirror_note(peer_message::kind change, std::vector<node_id> to, const queue_state& q,

@@ -131,13 +131,11 @@ void end_frame(std::string& out, std::size_t at) {
 
 }  // namespace detail
 
-void write_content(std::string& out, std::uint16_t channel, const basic_properties& properties,
-                   std::string_view body, std::uint32_t frame_max) {
-  auto at = detail::begin_frame(out, frame_type::header, channel);
+void write_content_header(std::string& out, const basic_properties& properties, std::uint64_t body_size) {
   wire_writer w(out);
   w.short_uint(60);
   w.short_uint(0);
-  w.longlong_uint(body.size());
+  w.longlong_uint(body_size);
   const auto flags_at = out.size();
   w.short_uint(0);
   std::uint16_t flags = 0;
@@ -159,6 +157,12 @@ void write_content(std::string& out, std::uint16_t channel, const basic_properti
   });
   out[flags_at] = static_cast<char>(flags >> 8);
   out[flags_at + 1] = static_cast<char>(flags & 0xFF);
+}
+
+void write_content(std::string& out, std::uint16_t channel, const basic_properties& properties,
+                   std::string_view body, std::uint32_t frame_max) {
+  auto at = detail::begin_frame(out, frame_type::header, channel);
+  write_content_header(out, properties, body.size());
   detail::end_frame(out, at);
 
   const std::size_t chunk = frame_max == 0 ? body.size() : frame_max - frame_overhead;

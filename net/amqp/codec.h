@@ -80,6 +80,8 @@ void write_method(std::string& out, std::uint16_t channel, const M& m) {
 inline void write_method(std::string& out, std::uint16_t channel, const method& m) {
   std::visit([&](const auto& x) { write_method(out, channel, x); }, m);
 }
+/// Appends a content header's payload (what decode_content_header reads).
+void write_content_header(std::string& out, const basic_properties& properties, std::uint64_t body_size);
 /// Writes a content header and the body split into frames no larger than `frame_max`.
 void write_content(std::string& out, std::uint16_t channel, const basic_properties& properties,
                    std::string_view body, std::uint32_t frame_max);

@@ -13,9 +13,11 @@
 
 #include <fmt/format.h>
 
+#include "net/amqp/message_store.h"
 #include "net/amqp/upstream.h"
 #include "net/log.h"
 #include "net/memory_alarm.h"
+#include "net/storage/flusher.h"
 #include "net/tcp.h"
 
 namespace mqlab::net::amqp {
@@ -58,6 +60,9 @@ struct peer {
   std::string name;
   std::unique_ptr<cluster_link> link;  // member mode only
   std::uint32_t held = 0;  // metadata changes the other nodes have not applied yet: output waits
+  bool owed_durability = false;     // a confirm went into the output while writes wait for an fsync
+  storage::held_output disk_held;   // output waiting for the fsync its confirms promise
+  std::string ready;                // output released by it
 };
 
 struct server::impl {
@@ -78,6 +83,12 @@ struct server::impl {
   memory_alarm alarm{listen.memory_high_watermark};
   bool stopping = false, blocked = false, flush_posted = false;
   bool crashing = false;  // kill() is closing every socket: no goodbyes
+  message_store* store = nullptr;
+  storage::flusher* flusher = nullptr;
+  /// Writes what the core journaled; a failure is logged (the messages stay in memory).
+  void persist();
+  /// The bytes a connection may send now: its output, behind what waits for the disk.
+  std::string& sendable(const std::shared_ptr<peer>& p);
 
   asio::awaitable<void> accept_loop();
   /// Serves one connection and ends it in one place, whatever stopped it: logged, the socket
@@ -263,7 +274,14 @@ void server::impl::after_input(const std::shared_ptr<peer>& p) {
   dispatch_events();
 }
 
+void server::impl::persist() {
+  if (store == nullptr) return;
+  if (auto ok = store->persist(); !ok) log(log_level::error, "cannot write the message store: {}", ok.error());
+}
+
 void server::impl::dispatch_events() {
+  persist();
+  const bool holding = flusher != nullptr && flusher->holding();
   for (const auto& e : core.take_events()) {
     if (const auto* note = std::get_if<std::shared_ptr<const broker::amqp::peer_message>>(&e)) {
       if (listen.member) listen.member->to_peers(*note);
@@ -272,6 +290,7 @@ void server::impl::dispatch_events() {
     const auto it = by_id.find(broker::amqp::target_of(e));
     if (it == by_id.end()) continue;
     it->second->conn.on_event(e);
+    if (holding && std::holds_alternative<broker::amqp::confirm>(e)) it->second->owed_durability = true;
     dirty.push_back(it->second);
   }
   check_memory();
@@ -302,16 +321,28 @@ void server::impl::check_memory() {
   }
 }
 
+std::string& server::impl::sendable(const std::shared_ptr<peer>& p) {
+  if (flusher != nullptr && (p->owed_durability || !p->disk_held.empty())) {
+    p->owed_durability = false;
+    p->disk_held.pass(p->conn.output(), p->ready, *flusher, [this, p] { flush(p); });
+  }
+  if (p->ready.empty()) return p->conn.output();
+  p->ready.append(p->conn.output());
+  p->conn.output().clear();
+  return p->ready;
+}
+
 void server::impl::flush(const std::shared_ptr<peer>& p) {
   if (p->out.busy() || p->closed || p->coalescing || p->held > 0) return;
-  if (p->conn.output().empty()) {
-    if (p->conn.done()) close(p);
+  std::string& output = sendable(p);
+  if (output.empty()) {
+    if (p->conn.done() && p->disk_held.empty()) close(p);
     return;
   }
   // Under load, small writes wait a moment for company: one write of many deliveries costs the
   // consumer one read instead of many. A socket that has been quiet is written at once.
   const auto t = clock::now();
-  if (t - p->last_write < coalesce_window && p->conn.output().size() < coalesce_bytes && !p->conn.done()) {
+  if (t - p->last_write < coalesce_window && output.size() < coalesce_bytes && !p->conn.done()) {
     p->coalescing = true;
     p->coalesce.expires_at(p->last_write + coalesce_window);
     p->coalesce.async_wait([this, p](boost::system::error_code) {
@@ -321,7 +352,7 @@ void server::impl::flush(const std::shared_ptr<peer>& p) {
     return;
   }
   p->last_write = t;
-  p->out.send(p->socket, p->conn.output(), [this, p](boost::system::error_code ec) {
+  p->out.send(p->socket, output, [this, p](boost::system::error_code ec) {
     if (ec) {
       if (!p->conn.done()) p->conn.peer_gone(now());
       after_input(p);
@@ -377,6 +408,11 @@ server::server(asio::io_context& io, broker::amqp::broker& broker, server_option
     : impl_(std::make_unique<impl>(io, broker, std::move(options), std::move(listen))) {}
 
 server::~server() = default;
+
+void server::keep_on_disk(message_store& store, storage::flusher& flusher) {
+  impl_->store = &store;
+  impl_->flusher = &flusher;
+}
 
 std::expected<void, std::string> server::start() {
   auto& s = *impl_;

@@ -23,7 +23,13 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace mqlab::net::storage {
+class flusher;
+}
+
 namespace mqlab::net::amqp {
+
+class message_store;
 
 /// What a server that is one node of a cluster of cores (one core per node, see cluster.h)
 /// needs from the cluster around it.
@@ -56,6 +62,11 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
+  /// Keeps durable queues and persistent messages on disk: after each input the store writes
+  /// what the core journaled, and a connection owed a publisher confirm hears nothing more
+  /// until the flusher has the writes before it on disk (under `--fsync always`). Both must
+  /// outlive the server; call before start().
+  void keep_on_disk(message_store& store, storage::flusher& flusher);
   /// Binds and starts accepting; an error names the address and the cause.
   std::expected<void, std::string> start();
   /// The bound port (after start()).

@@ -61,6 +61,15 @@ std::string frame_record(std::string_view payload) {
   return out;
 }
 
+std::optional<std::string_view> unframe_record(std::string_view bytes) {
+  if (bytes.size() < record_header_bytes) return std::nullopt;
+  const auto length = load_be<std::uint32_t>(bytes.data());
+  if (bytes.size() - record_header_bytes != length) return std::nullopt;
+  const std::string_view payload = bytes.substr(record_header_bytes);
+  if (crc32c(payload) != load_be<std::uint32_t>(bytes.data() + 4)) return std::nullopt;
+  return payload;
+}
+
 std::expected<segment_log, std::string> segment_log::open(const fs::path& dir, std::uint64_t segment_bytes,
                                                           const replay_fn& replay, recovery_report& report,
                                                           bool repair) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,8 +57,9 @@ class segment_log {
   /// Deletes every segment (the log starts over at the next append).
   void clear();
 
-  /// The segment appends go to (null before the first).
+  /// The segment appends go to (null before the first), and its base.
   const std::shared_ptr<append_file>& active() const { return active_; }
+  std::uint64_t active_base() const { return active_base_; }
   std::size_t segment_count() const { return segments_.size(); }
   /// Bytes on disk, framing included.
   std::uint64_t bytes() const;
@@ -75,5 +77,8 @@ class segment_log {
 
 /// [length][CRC][payload] as a segment holds it.
 std::string frame_record(std::string_view payload);
+/// The payload of one whole framed record (a small file written with frame_record), or nullopt
+/// if the bytes are not exactly one record with a matching CRC.
+std::optional<std::string_view> unframe_record(std::string_view bytes);
 
 }  // namespace mqlab::net::storage

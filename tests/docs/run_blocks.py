@@ -82,7 +82,8 @@ def main():
         ran += 1
         try:
             done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=folder, capture_output=True,
-                                  text=True, timeout=BLOCK_TIMEOUT_S, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+                                  text=True, timeout=BLOCK_TIMEOUT_S, env=dict(os.environ, QT_QPA_PLATFORM="offscreen",
+                                           XDG_STATE_HOME=os.path.join(folder, "state")))
             ok, output = done.returncode == 0, done.stdout + done.stderr
             why = f"exit {done.returncode}"
         except subprocess.TimeoutExpired as e:

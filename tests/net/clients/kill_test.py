@@ -11,11 +11,13 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 import unittest
 
 import confluent_kafka
 import confluent_kafka.admin
+import pika
 
 from mqlab_broker import Broker, binary_from_argv
 
@@ -109,6 +111,73 @@ class KafkaKills(KillTestCase):
         consumer.close()
         self.assertEqual(again[0].offset, committed)
         self.assertEqual(committed, len(values))
+
+
+class AmqpKills(KillTestCase):
+    QUEUE = "ledger"
+
+    def channel(self):
+        connection = pika.BlockingConnection(pika.URLParameters(self.broker.url()))
+        channel = connection.channel()
+        channel.queue_declare(self.QUEUE, durable=True)
+        return connection, channel
+
+    def publish_until_killed(self, first):
+        """Publishes persistent messages with confirms from a thread until the broker is killed at
+        a random moment; returns the confirmed ones and those a consumer acknowledged meanwhile."""
+        confirmed, taken = [], []
+
+        def publisher():
+            try:
+                connection, channel = self.channel()
+                channel.confirm_delivery()
+                value = first
+                while True:
+                    channel.basic_publish("", self.QUEUE, str(value).encode(),
+                                          pika.BasicProperties(delivery_mode=2))
+                    confirmed.append(value)  # basic_publish returned: the broker confirmed it
+                    value += 1
+            except Exception:  # the broker died under it
+                pass
+
+        thread = threading.Thread(target=publisher)
+        thread.start()
+        time.sleep(rng.uniform(0.1, 0.4))
+        connection, channel = self.channel()
+        for _ in range(50):  # a consumer takes some for good
+            method, _, body = channel.basic_get(self.QUEUE)
+            if method is None:
+                break
+            channel.basic_ack(method.delivery_tag)
+            taken.append(int(body))
+        time.sleep(rng.uniform(0.1, 0.6))
+        self.restart()
+        thread.join(10)
+        return confirmed, taken
+
+    def test_no_confirmed_persistent_message_is_lost_across_kills(self):
+        self.start()
+        confirmed, taken, value = [], [], 0
+        for _ in range(KILLS):
+            more, gone = self.publish_until_killed(value)
+            confirmed += more
+            taken += gone
+            value = (max(confirmed) + 1 if confirmed else value) + 100_000  # never reuse a value
+        self.assertGreater(len(confirmed), 100, "the publisher got going before the kills")
+        connection, channel = self.channel()
+        left = []
+        while True:
+            method, _, body = channel.basic_get(self.QUEUE, auto_ack=True)
+            if method is None:
+                break
+            left.append(int(body))
+        connection.close()
+        missing = set(confirmed) - set(left) - set(taken)
+        self.assertEqual(missing, set(), f"{len(missing)} confirmed messages lost of {len(confirmed)}")
+        again = len(set(left) & set(taken))  # acknowledged just before a kill: RabbitMQ may redeliver these
+        print(f"\nAMQP: {KILLS} kills, {len(confirmed)} confirmed, {len(taken)} acknowledged by a consumer, "
+              f"{len(left)} left, {again} delivered again")
+        self.assertEqual(len(left), len(set(left)), "a message is in the queue twice")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+// What a server needs from the core to keep durable queues on disk: the journal of persistent
+// messages, the durable definitions, and restoring messages after a restart.
+#include <algorithm>
+
+#include "broker/amqp/broker.h"
+#include "broker/amqp/broker_state.h"
+
+namespace mqlab::broker::amqp {
+
+void broker::keep_journal(bool on) { s_->journaling = on; }
+
+void broker::take_journal_into(std::vector<journal_entry>& out) {
+  out.clear();
+  out.swap(s_->journal);
+}
+
+std::uint64_t broker::metadata_version() const { return s_->metadata_version; }
+
+void broker::state::note_in_journal(const queue_state& q, const queued_message& m, peer_message::kind change) {
+  journal_entry e{journal_entry::kind::drop, q.vhost, q.name, m.sequence, nullptr};
+  if (change == peer_message::kind::mirror_push) {
+    e.what = journal_entry::kind::push;
+    e.msg = m.msg;
+  } else if (change == peer_message::kind::mirror_delivered) {
+    e.what = journal_entry::kind::delivered;
+  } else if (change != peer_message::kind::mirror_drop) {
+    return;
+  }
+  journal.push_back(std::move(e));
+}
+
+durable_definitions broker::definitions() const {
+  durable_definitions d;
+  // By id, the order they were declared in: a restore declares them in the same order.
+  std::vector<const exchange_state*> exchanges;
+  for (const auto& [id, e] : s_->exchanges) exchanges.push_back(e.get());
+  std::sort(exchanges.begin(), exchanges.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::vector<const queue_state*> queues;
+  for (const auto& [id, q] : s_->queues) queues.push_back(q.get());
+  std::sort(queues.begin(), queues.end(), [](auto* a, auto* b) { return a->id < b->id; });
+
+  auto kept = [](const queue_state& q) { return q.durable && !q.exclusive; };
+  for (const exchange_state* e : exchanges) {
+    const exchange& ex = e->ex;
+    if (!ex.durable() || ex.name().empty() || ex.name().starts_with("amq.")) continue;  // predeclared
+    d.exchanges.push_back({e->vhost, {ex.name(), to_string(ex.type()), false, true, ex.auto_delete(), ex.internal(),
+                                      ex.arguments()}});
+  }
+  for (const queue_state* q : queues) {
+    if (kept(*q)) d.queues.push_back({q->vhost, {q->name, false, true, false, q->auto_delete, q->arguments}});
+  }
+  for (const exchange_state* e : exchanges) {
+    if (!e->ex.durable()) continue;
+    for (const binding& b : e->ex.bindings()) {
+      std::string destination;
+      if (b.dest.is_exchange) {
+        auto it = s_->exchanges.find(b.dest.id);
+        if (it == s_->exchanges.end() || !it->second->ex.durable()) continue;
+        destination = it->second->ex.name();
+      } else {
+        auto it = s_->queues.find(b.dest.id);
+        if (it == s_->queues.end() || !kept(*it->second)) continue;
+        destination = it->second->name;
+      }
+      d.bindings.push_back({e->vhost, e->ex.name(), std::move(destination), b.dest.is_exchange, b.key, b.arguments});
+    }
+  }
+  return d;
+}
+
+result<void> broker::restore_message(std::string_view vhost, std::string_view queue, std::uint64_t sequence,
+                                     message_ptr msg, bool delivered, instant now) {
+  queue_state* q = s_->find_queue(vhost, queue);
+  if (q == nullptr) return std::unexpected(make_error(reply_code::not_found, methods::queue_declare, "no such queue"));
+  ++q->stats.published;
+  const instant expires = state::expiry_of(*q, *msg, now);
+  q->ready.push_back(queued_message{std::move(msg), sequence, expires, delivered ? 1u : 0u});
+  q->next_sequence = std::max(q->next_sequence, sequence + 1);
+  return {};
+}
+
+}  // namespace mqlab::broker::amqp
