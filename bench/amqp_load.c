@@ -4,6 +4,9 @@
  *   mqlab-amqp-load HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] MODE MESSAGES [SIZE]
  *   MODE: publish  - no confirms
  *         confirm  - publisher confirms, waiting for each window of 100
+ *         persistent - the same, persistent messages (delivery mode 2) into a durable queue
+ *         fill     - persistent messages with confirms into a durable queue nobody reads, which
+ *                    stays (a backlog for recovery measurements); prints the queue's name
  *         consume  - (messages are published first, then) a consumer with prefetch 1000 and
  *                    multiple acks drains them
  *
@@ -133,12 +136,14 @@ static unsigned char *frame_start(unsigned char *p, uint8_t type, uint32_t size)
   return put32(put16(p, 1), size);
 }
 
-/* basic.publish to the default exchange with `queue` as routing key, then its content. */
-static int queue_publish(struct outbox *out, const char *queue, const unsigned char *body, size_t size) {
+/* basic.publish to the default exchange with `queue` as routing key, then its content
+ * (delivery mode 2 if `persistent`). */
+static int queue_publish(struct outbox *out, const char *queue, const unsigned char *body, size_t size,
+                         int persistent) {
   enum { frame_overhead = 8, max_body_frame = 131072 - frame_overhead };
   const size_t qlen = strlen(queue);
   const size_t frames = (size + max_body_frame - 1) / max_body_frame;
-  const size_t need = (frame_overhead + 9 + qlen) + (frame_overhead + 14) + size + frames * frame_overhead;
+  const size_t need = (frame_overhead + 9 + qlen) + (frame_overhead + 15) + size + frames * frame_overhead;
   if (need > sizeof out->data) return 0;
   if (out->used + need > sizeof out->data && !flush_outbox(out)) return 0;
   unsigned char *p = out->data + out->used;
@@ -151,9 +156,10 @@ static int queue_publish(struct outbox *out, const char *queue, const unsigned c
   p += qlen;
   *p++ = 0;                     /* mandatory, immediate: off */
   *p++ = AMQP_FRAME_END;
-  p = frame_start(p, AMQP_FRAME_HEADER, 14);
+  p = frame_start(p, AMQP_FRAME_HEADER, persistent ? 15 : 14);
   p = put64(put16(put16(p, 60), 0), size);  /* class basic, weight 0, body size */
-  p = put16(p, 0);                          /* no properties */
+  p = put16(p, persistent ? 0x1000 : 0);    /* property flags: delivery-mode only, or none */
+  if (persistent) *p++ = 2;
   *p++ = AMQP_FRAME_END;
   for (size_t at = 0; at < size; at += max_body_frame) {
     const size_t n = size - at < max_body_frame ? size - at : max_body_frame;
@@ -169,7 +175,8 @@ static int queue_publish(struct outbox *out, const char *queue, const unsigned c
 static void *publisher(void *arg) {
   struct run *run = arg;
   amqp_connection_state_t conn = connect_to(run, run->publisher_port);
-  const int confirms = strcmp(run->mode, "confirm") == 0;
+  const int persistent = strcmp(run->mode, "persistent") == 0 || strcmp(run->mode, "fill") == 0;
+  const int confirms = persistent || strcmp(run->mode, "confirm") == 0;
   if (confirms) {
     amqp_confirm_select(conn, 1);
     if (!check(amqp_get_rpc_reply(conn), "confirm.select")) exit(1);
@@ -181,7 +188,7 @@ static void *publisher(void *arg) {
     const uint64_t t = now_ns();
     memcpy(body, &t, sizeof t);
     const int window_end = i == run->messages || (confirms && i % confirm_window == 0);
-    if (!queue_publish(out, run->queue, body, run->size) || (window_end && !flush_outbox(out))) {
+    if (!queue_publish(out, run->queue, body, run->size, persistent) || (window_end && !flush_outbox(out))) {
       fprintf(stderr, "mqlab-amqp-load: publish %ld failed\n", i);
       run->failed = 1;
       break;
@@ -238,7 +245,7 @@ static double quantile(const double *sorted, long n, double q) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: %s HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] publish|confirm|consume MESSAGES [SIZE]\n",
+    fprintf(stderr, "usage: %s HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] publish|confirm|persistent|fill|consume MESSAGES [SIZE]\n",
             argv[0]);
     return 2;
   }
@@ -247,15 +254,27 @@ int main(int argc, char **argv) {
   const int ports = sscanf(argv[2], "%d,%d,%d", &run.port, &run.publisher_port, &run.consumer_port);
   if (ports == 1) run.publisher_port = run.consumer_port = run.port;
   if ((ports != 1 && ports != 3) || run.messages <= 0 || run.size < sizeof(uint64_t) ||
-      (strcmp(run.mode, "publish") && strcmp(run.mode, "confirm") && strcmp(run.mode, "consume"))) {
+      (strcmp(run.mode, "publish") && strcmp(run.mode, "confirm") && strcmp(run.mode, "consume") &&
+       strcmp(run.mode, "persistent") && strcmp(run.mode, "fill"))) {
     fprintf(stderr, "mqlab-amqp-load: bad arguments\n");
     return 2;
   }
   snprintf(run.queue, sizeof run.queue, "mqlab-load-%d-%ld", (int)getpid(), (long)now_ns() % 100000);
   run.latency_us = calloc((size_t)run.messages, sizeof(double));
   amqp_connection_state_t admin = connect_to(&run, run.port);
-  amqp_queue_declare(admin, 1, amqp_cstring_bytes(run.queue), 0, 0, 0, 1, amqp_empty_table);
+  const int fill = strcmp(run.mode, "fill") == 0;
+  const int durable = fill || strcmp(run.mode, "persistent") == 0;
+  amqp_queue_declare(admin, 1, amqp_cstring_bytes(run.queue), 0, durable, 0, !fill, amqp_empty_table);
   if (!check(amqp_get_rpc_reply(admin), "queue.declare")) return 1;
+  if (fill) {
+    const uint64_t began = now_ns();
+    publisher(&run);
+    disconnect(admin);
+    const double took = (double)(now_ns() - began) / 1e9;
+    printf("{\"mode\": \"fill\", \"queue\": \"%s\", \"messages\": %ld, \"size\": %zu, \"seconds\": %.4f, "
+           "\"msgs_per_s\": %.0f}\n", run.queue, run.messages, run.size, took, (double)run.messages / took);
+    return run.failed;
+  }
 
   pthread_t pub, con;
   const uint64_t start = now_ns();

@@ -1,8 +1,13 @@
 // `mqlab broker` refuses what RabbitMQ refuses before it listens: a cluster secret file others
-// can read (RabbitMQ's rule for the Erlang cookie), a malformed permission or memory watermark,
-// and names the flag with exit code 2.
+// can read (RabbitMQ's rule for the Erlang cookie), a malformed permission, memory watermark or
+// fsync policy, a data directory another broker holds, and names the flag with exit code 2;
+// `--check` reads a data directory and says with its exit code whether it is sound.
 #include <filesystem>
 #include <fstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -53,6 +58,44 @@ TEST(broker_command, bad_permissions_and_memory_watermarks_are_refused_before_li
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_NE(r.err.find("--memory-high-watermark"), std::string::npos) << r.err;
   }
+}
+
+struct data_dir {
+  fs::path path = fs::temp_directory_path() /
+                  ("mqlab-cli-data-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  data_dir() { fs::remove_all(path); }
+  ~data_dir() { fs::remove_all(path); }
+};
+
+TEST(broker_command, a_data_directory_another_broker_holds_is_refused) {
+  data_dir d;
+  fs::create_directories(d.path);
+  const int fd = ::open((d.path / "lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running broker holds it
+  auto r = run_mqlab("broker --amqp-port 0 --data-dir " + d.path.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is in use by another mqlab broker"), std::string::npos) << r.err;
+  ::close(fd);
+}
+
+TEST(broker_command, check_says_whether_a_data_directory_is_sound) {
+  data_dir d;
+  auto r = run_mqlab("broker --check --data-dir " + d.path.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::ofstream(d.path / "amqp" / "definitions") << "not a definitions file";
+  r = run_mqlab("broker --check --data-dir " + d.path.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("definitions: not one whole record with a matching CRC"), std::string::npos) << r.err;
+  r = run_mqlab("broker --check --data-dir none");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--check needs a --data-dir"), std::string::npos) << r.err;
+}
+
+TEST(broker_command, a_bad_fsync_policy_is_refused) {
+  auto r = run_mqlab("broker --amqp-port 0 --data-dir none --fsync sometimes");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--fsync 'sometimes' is not an fsync policy: always, interval:MS"), std::string::npos) << r.err;
 }
 
 }  // namespace
