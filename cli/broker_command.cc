@@ -248,6 +248,10 @@ int serve(broker_options& o) {
       amqp.emplace(io, amqp_core, o.server, o.listen);
     }
   }
+  if (on_disk && amqp_cluster) {
+    net::log(net::log_level::warn, "the {} AMQP nodes keep their queues in memory: only a single node keeps them on disk",
+             o.cluster);
+  }
   std::optional<net::storage::flusher> amqp_flusher;
   std::unique_ptr<net::amqp::message_store> amqp_store;
   if (on_disk && (amqp || o.check)) {

@@ -3,6 +3,8 @@
 # loaded by the same client binary (bench/amqp_load.c on librabbitmq) in three modes:
 #   publish  N 100-byte messages without confirms, a consumer (prefetch 1000, multi-ack) draining
 #   confirm  the same with publisher confirms in windows of 100
+#   persistent  the same, persistent messages into a durable queue (both brokers fsync before
+#            they confirm: RabbitMQ always, mqlab with its default --fsync always)
 #   consume  N messages queued first, then drained by the consumer
 # Prints msgs/s and publish-to-delivery latency p50/p99 for both, and mqlab/RabbitMQ ratios.
 # Each mode runs REPEAT times per broker and the median run (by msgs/s) is reported.
@@ -27,7 +29,7 @@ export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NO
 HOME=/var/lib/rabbitmq rabbitmq-server > "$work/rabbitmq.log" 2>&1 &
 rabbit_pid=$!
 mqlab_port=$(free_port)
-build/bin/mqlab broker --data-dir none --amqp-port "$mqlab_port" --log-level warn > "$work/mqlab.log" 2>&1 &
+build/bin/mqlab broker --data-dir "$work/mqlab-data" --amqp-port "$mqlab_port" --log-level warn > "$work/mqlab.log" 2>&1 &
 mqlab_pid=$!
 cleanup() {
   kill "$mqlab_pid" 2>/dev/null || true
@@ -54,7 +56,7 @@ print(int(r["msgs_per_s"]), r["p50_us"], r["p99_us"])'
 echo "== $messages messages of 100 bytes per run, median of $repeat runs; latency = publish to delivery =="
 printf "%-8s | %12s %10s %10s | %12s %10s %10s | %10s %10s\n" mode "rabbit msg/s" "p50 us" "p99 us" \
   "mqlab msg/s" "p50 us" "p99 us" throughput "p99"
-for mode in publish confirm consume; do
+for mode in publish confirm persistent consume; do
   read -r r_rate r_p50 r_p99 < <(measure "$rabbit_port" "$mode")
   read -r m_rate m_p50 m_p99 < <(measure "$mqlab_port" "$mode")
   printf "%-8s | %12s %10s %10s | %12s %10s %10s | %9.1fx %9.2fx\n" "$mode" "$r_rate" "$r_p50" "$r_p99" \
