@@ -61,6 +61,7 @@ struct broker_options {
   std::string cluster_secret_file, cluster_secret;
   std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
   std::int64_t kafka_max_idle_ms = net::kafka::listen_options{}.connections_max_idle_ms;
+  std::uint64_t kafka_flush_messages = 0;
   std::string data_dir = net::storage::default_data_dir().string();  // "none": in memory only
   std::string fsync;  // empty: each protocol's default (AMQP always, Kafka never)
   bool check = false;
@@ -182,7 +183,7 @@ std::expected<std::unique_ptr<net::kafka::log_store>, std::string> open_kafka_st
                                                                                     net::kafka::log_recovery& report) {
   const auto started = std::chrono::steady_clock::now();
   auto store = net::kafka::log_store::open({.dir = std::filesystem::path(o.data_dir) / "kafka", .brokers = o.cluster,
-                                            .repair = !o.check},
+                                            .repair = !o.check, .flush_interval_messages = o.kafka_flush_messages},
                                            svc, flusher, now_ms(), report);
   if (!store) return store;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -381,6 +382,10 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--fsync", o->fsync,
                   "When writes are fsynced: always (AMQP's default: a confirm waits for the disk, one fsync covers "
                   "every write meanwhile), interval:MS, or never (Kafka's default: replication and the page cache)");
+  cmd->add_option("--log-flush-interval-messages", o->kafka_flush_messages,
+                  "Kafka: fsync a partition's files once this many records were appended since the last "
+                  "(log.flush.interval.messages; 0 = leave it to --fsync)")
+      ->capture_default_str();
   cmd->add_flag("--check", o->check,
                 "Read and verify the data directory without serving or repairing it: exit 0 if it is sound or only "
                 "has a torn tail, 1 on damage recovery cannot repair");

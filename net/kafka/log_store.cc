@@ -295,7 +295,14 @@ std::expected<void, std::string> log_store::sync_replica(const replica_key& key)
     });
     if (batch.records() > 0) write_batch();
     if (!written) return written;
+    f.unflushed += static_cast<std::uint64_t>(log.log_end_offset() - f.end);
     f.end = log.log_end_offset();
+    if (options_.flush_interval_messages > 0 && f.unflushed >= options_.flush_interval_messages) {
+      // As Kafka's log does on its append path: the produce reply waits for this fsync.
+      f.unflushed = 0;
+      ++count_flushes_;
+      if (auto ok = f.log.active()->sync(); !ok) return ok;
+    }
   }
   if (f.log.bytes() != before) flusher_.wrote(f.log.active());
   return {};

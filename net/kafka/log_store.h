@@ -33,6 +33,9 @@ struct log_store_options {
   std::int32_t brokers = 1;                   // must match what the files were written by
   std::uint64_t segment_bytes = 64ull << 20;  // of the topics and offsets files; a replica's follow its topic's segment.bytes
   bool repair = true;                         // false: --check reads and reports, changes nothing
+  /// log.flush.interval.messages: a replica's files are fsynced, before the reply, once this
+  /// many records were appended to them since the last fsync (0: never on count).
+  std::uint64_t flush_interval_messages = 0;
 };
 
 /// What recovery found and restored.
@@ -61,6 +64,8 @@ class log_store {
                                              std::int64_t offset);
   /// Bytes of all files.
   std::uint64_t bytes() const;
+  /// fsyncs log.flush.interval.messages asked for.
+  std::uint64_t count_flushes() const { return count_flushes_; }
 
  private:
   log_store(log_store_options options, broker::kafka::cluster& core, storage::flusher& flusher)
@@ -69,6 +74,7 @@ class log_store {
   struct replica_files {
     storage::segment_log log;
     std::int64_t start = 0, end = 0;
+    std::uint64_t unflushed = 0;  // records appended since the last fsync of log.flush.interval.messages
   };
   using replica_key = std::tuple<std::string, std::int32_t, std::int32_t>;  // topic, partition, broker
 
@@ -89,6 +95,7 @@ class log_store {
   std::map<replica_key, replica_files> replicas_;
   std::map<std::pair<std::string, broker::kafka::topic_partition>, std::int64_t> committed_;
   std::uint64_t commit_sequence_ = 0;
+  std::uint64_t count_flushes_ = 0;
 };
 
 }  // namespace mqlab::net::kafka

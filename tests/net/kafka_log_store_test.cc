@@ -211,6 +211,29 @@ TEST(kafka_log_store, offset_commits_are_compacted_into_snapshots) {
   EXPECT_EQ(after.svc.group("g")->committed({"t", 0}), 200'000);
 }
 
+TEST(kafka_log_store, log_flush_interval_messages_fsyncs_a_partition_every_n_records) {
+  temp_dir d;
+  broker::kafka::cluster core(1);
+  service svc(core);
+  storage::flusher never(storage::fsync_policy{storage::fsync_policy::kind::never, {}}, [](auto f) { f(); });
+  log_recovery recovered;
+  auto store = log_store::open({.dir = d.path, .flush_interval_messages = 10}, svc, never, 0, recovered);
+  ASSERT_TRUE(store);
+  ASSERT_EQ(core.create_topic("a", {.partitions = 1}), error_code::none);
+  ASSERT_EQ(core.create_topic("b", {.partitions = 1}), error_code::none);
+  for (int i = 0; i < 25; ++i) {
+    (void)core.produce("a", 0, keyed(std::nullopt, "x", 1), acks::leader, 1);
+    ASSERT_TRUE((*store)->persist());
+  }
+  EXPECT_EQ((*store)->count_flushes(), 2u) << "after the 10th and the 20th record";
+  (void)core.produce("b", 0, std::vector<record>(9, keyed(std::nullopt, "y", 1)), acks::leader, 1);
+  ASSERT_TRUE((*store)->persist());
+  EXPECT_EQ((*store)->count_flushes(), 2u) << "each partition counts its own";
+  (void)core.produce("b", 0, keyed(std::nullopt, "y", 1), acks::leader, 1);
+  ASSERT_TRUE((*store)->persist());
+  EXPECT_EQ((*store)->count_flushes(), 3u);
+}
+
 TEST(kafka_log_store, files_of_another_cluster_size_are_refused) {
   temp_dir d;
   { process p(d.path, 3); }
