@@ -46,6 +46,12 @@ std::int64_t now_ms() {
       .count();
 }
 
+/// The AMQP server's clock (monotonic), which message expiry is reckoned on.
+broker::instant server_now() {
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count()};
+}
+
 struct broker_options {
   net::amqp::server_options server;
   net::amqp::listen_options listen;
@@ -201,7 +207,7 @@ std::expected<std::unique_ptr<net::amqp::message_store>, std::string> open_messa
     net::amqp::message_recovery& report) {
   const auto started = std::chrono::steady_clock::now();
   auto store = net::amqp::message_store::open({.dir = std::filesystem::path(o.data_dir) / "amqp", .repair = !o.check},
-                                              core, flusher, broker::instant{now_ms() * 1'000'000}, report);
+                                              core, flusher, server_now(), report);
   if (!store) return store;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   net::log(report.corruption.empty() ? net::log_level::info : net::log_level::error,
@@ -244,14 +250,12 @@ int serve(broker_options& o) {
           .secret = o.cluster_secret,
           .define = [&o](broker::amqp::broker& core) {
             for (const auto& v : o.vhosts) core.add_vhost(v);
-          }});
+          },
+          .data_dir = on_disk ? std::optional(std::filesystem::path(o.data_dir) / "amqp") : std::nullopt,
+          .fsync = o.amqp_fsync});
     } else {
       amqp.emplace(io, amqp_core, o.server, o.listen);
     }
-  }
-  if (on_disk && amqp_cluster) {
-    net::log(net::log_level::warn, "the {} AMQP nodes keep their queues in memory: only a single node keeps them on disk",
-             o.cluster);
   }
   std::optional<net::storage::flusher> amqp_flusher;
   std::unique_ptr<net::amqp::message_store> amqp_store;

@@ -101,6 +101,7 @@ struct durable_definitions {
   struct queue_def {
     std::string vhost;
     queue_declare_args args;
+    node_id owner;  // the node it lives on (mirrors follow from the ha policy)
   };
   struct binding_def {
     std::string vhost, source, destination;

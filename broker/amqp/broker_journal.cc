@@ -47,7 +47,7 @@ durable_definitions broker::definitions() const {
                                       ex.arguments()}});
   }
   for (const queue_state* q : queues) {
-    if (kept(*q)) d.queues.push_back({q->vhost, {q->name, false, true, false, q->auto_delete, q->arguments}});
+    if (kept(*q)) d.queues.push_back({q->vhost, {q->name, false, true, false, q->auto_delete, q->arguments}, q->owner});
   }
   for (const exchange_state* e : exchanges) {
     if (!e->ex.durable()) continue;

@@ -146,17 +146,25 @@ void broker::receive(const peer_message& m, node_id from, instant now) {
         q->ready.erase(m.sequence);  // a full sync may repeat what an earlier push brought
         q->ready.requeue(queued_message{m.msg, m.sequence, m.expires_at, 0});
         q->next_sequence = std::max(q->next_sequence, m.sequence + 1);
+        s_->journal_change(*q, *q->ready.find(m.sequence), m.what);
       }
       // Settled either way: a mirror that no longer has the queue holds nothing up.
       if (m.publish.sequence != 0) s_->send_settled(from, m.publish, true);
       return;
     case peer_message::kind::mirror_delivered:
       if (mirror_copy) {
-        if (queued_message* copy = q->ready.find(m.sequence)) copy->deliveries = std::max(copy->deliveries, 1u);
+        if (queued_message* copy = q->ready.find(m.sequence)) {
+          copy->deliveries = std::max(copy->deliveries, 1u);
+          s_->journal_change(*q, *copy, m.what);
+        }
       }
       return;
     case peer_message::kind::mirror_drop:
-      if (mirror_copy) q->ready.erase(m.sequence);
+      if (!mirror_copy) return;
+      if (const queued_message* copy = q->ready.find(m.sequence)) {
+        s_->journal_change(*q, *copy, m.what);
+        q->ready.erase(m.sequence);
+      }
       return;
     case peer_message::kind::queue_removed:
       if (mirror_copy) s_->delete_queue(*q, true, now);

@@ -245,9 +245,14 @@ struct broker::state {
   void forward(queue_state& q, const message_ptr& msg, node_id from);
   /// A message joined, was delivered from or left a mirrored queue this node owns
   /// (mirror_push, mirror_delivered, mirror_drop).
-  /// The same changes go to the journal, for a persistent message in a durable queue.
+  /// The same changes go to the journal.
   void tell_mirrors(const queue_state& q, const queued_message& m, peer_message::kind change) {
     if (has_mirrors(q)) send_to_mirrors(q, m, change);
+    journal_change(q, m, change);
+  }
+  /// A change to a queue's contents, for the journal if the message is persistent and the
+  /// queue durable (on its owner, and on a mirror keeping its copy).
+  void journal_change(const queue_state& q, const queued_message& m, peer_message::kind change) {
     if (journaling && kept_on_disk(q, *m.msg)) note_in_journal(q, m, change);
   }
   void note_in_journal(const queue_state& q, const queued_message& m, peer_message::kind change);

@@ -14,6 +14,7 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include "net/amqp/message_store.h"
 #include "net/amqp/peer_protocol.h"
 #include "net/amqp/server.h"
 #include "net/log.h"
@@ -108,6 +109,8 @@ struct cluster::member : loop_thread {
 
   std::uint32_t id;
   core::broker core;
+  std::optional<storage::flusher> flusher;  // with the store, when the cluster keeps data on disk
+  std::unique_ptr<message_store> store;
   std::unique_ptr<server> srv;
   std::shared_ptr<tcp::acceptor> peer_acceptor;
   std::uint16_t peer_port = 0;
@@ -345,6 +348,21 @@ struct cluster::impl {
     for (auto& s : std::vector(m.inbound)) close_socket(*s);
   }
 
+  /// The node's files, restored into its core before its listener opens.
+  std::expected<void, std::string> open_store(member& m) {
+    m.flusher.emplace(options.fsync, [mp = &m](std::function<void()> f) { asio::post(mp->io(), std::move(f)); });
+    const auto dir = *options.data_dir / fmt::format("node-{}", m.id);
+    message_recovery report;
+    auto store = message_store::open({.dir = dir}, m.core, *m.flusher, now(), report);
+    if (!store) return std::unexpected(store.error());
+    if (!report.corruption.empty()) return std::unexpected(fmt::format("node {}: {}", m.id, report.corruption));
+    log(log_level::info, "AMQP node {} recovered {} queues and {} messages from {} ({} torn bytes dropped)", m.id,
+        report.queues, report.messages, dir.string(), report.torn_bytes);
+    m.store = std::move(*store);
+    m.srv->keep_on_disk(*m.store, *m.flusher);
+    return {};
+  }
+
   void go_down(member& m) {
     m.srv->kill(m.id);
     close_links(m);
@@ -388,6 +406,9 @@ std::expected<void, std::string> cluster::start() {
                                       listen_options{.bind = s.options.bind, .port = port,
                                                      .memory_high_watermark = s.options.memory_high_watermark,
                                                      .member = std::move(hooks)});
+    if (s.options.data_dir) {
+      if (auto ok = s.open_store(*m); !ok) return ok;
+    }
     if (auto ok = m->srv->start(); !ok) return ok;
     s.amqp_ports.push_back(m->srv->port());
     s.peer_ports.push_back(m->peer_port);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "broker/amqp/broker.h"
 #include "net/amqp/connection.h"
+#include "net/storage/flusher.h"
 
 namespace mqlab::net::amqp {
 
@@ -31,6 +33,10 @@ struct cluster_options {
   std::string secret;
   /// Definitions every node loads at boot (exchanges, queues, bindings); runs once per core.
   std::function<void(broker::amqp::broker&)> define;
+  /// Set: node K keeps its durable queues and persistent messages in `data_dir`/node-K
+  /// (message_store.h), restored at start, fsynced as `fsync` says.
+  std::optional<std::filesystem::path> data_dir;
+  storage::fsync_policy fsync;
 };
 
 class cluster {

@@ -78,6 +78,7 @@ std::string encode(const broker::amqp::durable_definitions& d) {
   for (const auto& q : d.queues) {
     w.shortstr(q.vhost);
     w.shortstr(q.args.name);
+    w.long_uint(q.owner.value);
     w.octet(q.args.auto_delete ? 1 : 0);
     w.table(q.args.arguments);
   }
@@ -119,6 +120,7 @@ broker::amqp::durable_definitions decode(std::string_view bytes) {
     auto& q = d.queues.emplace_back();
     q.vhost = in.shortstr();
     q.args.name = in.shortstr();
+    q.owner = broker::node_id{in.long_uint()};
     q.args.durable = true;
     q.args.auto_delete = in.octet() != 0;
     q.args.arguments = in.table();
@@ -171,15 +173,17 @@ std::expected<void, std::string> message_store::restore_definitions(broker::inst
     report.corruption = fmt::format("{}: {}", path.string(), e.text);
     return {};
   }
-  // Declared as a client would, on a connection of the vhost's own, in the order they were made.
-  std::map<std::string, broker::amqp::channel_ref> admin;
-  auto channel = [&](const std::string& vhost) -> broker::amqp::channel_ref {
-    if (auto it = admin.find(vhost); it != admin.end()) return it->second;
+  // Declared as a client would, in the order they were made, on a connection of the vhost's
+  // own on the node a queue lives on (in a cluster, a declare from another node places the queue
+  // there, as when that node's declare is replicated).
+  std::map<std::pair<std::string, std::uint32_t>, broker::amqp::channel_ref> admin;
+  auto channel = [&](const std::string& vhost, broker::node_id node = {}) -> broker::amqp::channel_ref {
+    if (auto it = admin.find({vhost, node.value}); it != admin.end()) return it->second;
     core_.add_vhost(vhost);
-    const auto conn = core_.open_connection(vhost, now);
-    const broker::amqp::channel_ref c{*conn, 1};
+    const auto conn = core_.open_connection(vhost, now, node);
+    const broker::amqp::channel_ref c{conn.value_or(0), 1};
     (void)core_.channel_open(c);
-    return admin[vhost] = c;
+    return admin[{vhost, node.value}] = c;
   };
   auto note = [&](const auto& result, std::string_view what) {
     if (!result && report.corruption.empty()) {
@@ -188,14 +192,16 @@ std::expected<void, std::string> message_store::restore_definitions(broker::inst
     return result.has_value();
   };
   for (const auto& e : d.exchanges) report.exchanges += note(core_.exchange_declare(channel(e.vhost), e.args), e.args.name);
-  for (const auto& q : d.queues) report.queues += note(core_.queue_declare(channel(q.vhost), q.args, now), q.args.name);
+  for (const auto& q : d.queues) {
+    report.queues += note(core_.queue_declare(channel(q.vhost, q.owner), q.args, now), q.args.name);
+  }
   for (const auto& b : d.bindings) {
     const auto c = channel(b.vhost);
     report.bindings += note(b.to_exchange ? core_.exchange_bind(c, b.destination, b.source, b.routing_key, b.arguments)
                                           : core_.queue_bind(c, b.destination, b.source, b.routing_key, b.arguments),
                             b.source + " -> " + b.destination);
   }
-  for (const auto& [vhost, c] : admin) core_.close_connection(c.conn, now);
+  for (const auto& [key, c] : admin) core_.close_connection(c.conn, now);
   core_.clear_events();
   return {};
 }
@@ -296,6 +302,8 @@ std::expected<void, std::string> message_store::write(const journal_entry& e) {
     case journal_entry::kind::push: {
       const std::string payload = push_payload(e.vhost, e.queue, e.sequence, *e.msg);
       if (auto ok = append(payload); !ok) return ok;
+      // A mirror's full sync may push again what it holds: the newer record replaces it.
+      if (auto it = messages.find(e.sequence); it != messages.end()) settle(messages, it);
       keep(messages[e.sequence], e.msg, false, payload.size());
       return {};
     }

@@ -284,7 +284,13 @@ void server::impl::dispatch_events() {
   const bool holding = flusher != nullptr && flusher->holding();
   for (const auto& e : core.take_events()) {
     if (const auto* note = std::get_if<std::shared_ptr<const broker::amqp::peer_message>>(&e)) {
-      if (listen.member) listen.member->to_peers(*note);
+      if (!listen.member) continue;
+      // A settlement releases a confirm on another node: it waits for the disk as a confirm does.
+      if (holding && (*note)->what == broker::amqp::peer_message::kind::settled) {
+        flusher->after_durable([this, n = *note] { listen.member->to_peers(n); });
+      } else {
+        listen.member->to_peers(*note);
+      }
       continue;
     }
     const auto it = by_id.find(broker::amqp::target_of(e));

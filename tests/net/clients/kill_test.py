@@ -40,11 +40,11 @@ class KillTestCase(unittest.TestCase):
         self.broker = Broker(BINARY, "--data-dir", self.dir, *listen, port=port, **kind)
         return self.broker
 
-    def restart(self, **kind):
+    def restart(self, extra=(), **kind):
         """SIGKILL now, then a new process on the same directory and port."""
         port = self.broker.port
         self.broker.kill()
-        self.start(port=port, **kind)
+        self.start(*extra, port=port, **kind)
 
 
 class KafkaKills(KillTestCase):
@@ -178,6 +178,38 @@ class AmqpKills(KillTestCase):
         print(f"\nAMQP: {KILLS} kills, {len(confirmed)} confirmed, {len(taken)} acknowledged by a consumer, "
               f"{len(left)} left, {again} delivered again")
         self.assertEqual(len(left), len(set(left)), "a message is in the queue twice")
+
+
+class AmqpClusterKill(KillTestCase):
+    """A three-node cluster with mirrored queues: each node keeps its own directory, and the
+    mirrors their copies, so after the process is killed the queue's owner has every confirmed
+    message, and so does the mirror promoted when the owner then dies."""
+
+    def test_a_killed_cluster_comes_back_from_each_nodes_disk(self):
+        self.start("--ha-mode", "all", "--console", amqp_nodes=3)
+        owner = pika.BlockingConnection(pika.URLParameters(self.broker.url(node=1)))
+        owner.channel().queue_declare("orders", durable=True)  # lives on node 1
+        owner.close()
+        connection = pika.BlockingConnection(pika.URLParameters(self.broker.url(node=0)))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for i in range(300):  # through node 0: forwarded to the owner, copied to the mirrors
+            channel.basic_publish("", "orders", str(i).encode(), pika.BasicProperties(delivery_mode=2))
+        connection.close()
+        self.restart(amqp_nodes=3, extra=("--ha-mode", "all", "--console"))
+        self.broker.console("kill-node 1", "node 1 killed")  # the owner dies: a mirror takes over
+        connection = pika.BlockingConnection(pika.URLParameters(self.broker.url(node=2)))
+        channel = connection.channel()
+        left = []
+        while True:
+            method, _, body = channel.basic_get("orders", auto_ack=True)
+            if method is None:
+                break
+            left.append(int(body))
+        connection.close()
+        self.assertEqual(sorted(left), list(range(300)))
+        for node in (0, 1, 2):  # the owner and both mirrors, each from its own directory
+            self.assertIn(f"AMQP node {node} recovered 1 queues and 300 messages", self.broker.output())
 
 
 if __name__ == "__main__":
