@@ -201,21 +201,40 @@ std::expected<std::unique_ptr<net::kafka::log_store>, std::string> open_kafka_st
   return store;
 }
 
-/// The AMQP node's durable definitions and persistent messages, restored into its core.
+/// An AMQP node's durable definitions and persistent messages in `dir`, restored into its core.
 std::expected<std::unique_ptr<net::amqp::message_store>, std::string> open_message_store(
-    const broker_options& o, broker::amqp::broker& core, net::storage::flusher& flusher,
-    net::amqp::message_recovery& report) {
+    const broker_options& o, const std::filesystem::path& dir, broker::amqp::broker& core,
+    net::storage::flusher& flusher, net::amqp::message_recovery& report) {
   const auto started = std::chrono::steady_clock::now();
-  auto store = net::amqp::message_store::open({.dir = std::filesystem::path(o.data_dir) / "amqp", .repair = !o.check},
-                                              core, flusher, server_now(), report);
+  auto store = net::amqp::message_store::open({.dir = dir, .repair = !o.check}, core, flusher, server_now(), report);
   if (!store) return store;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   net::log(report.corruption.empty() ? net::log_level::info : net::log_level::error,
-           "AMQP store recovered in {:.3f} s: {} exchanges, {} queues, {} bindings, {} messages from {} segments, "
+           "AMQP store {} recovered in {:.3f} s: {} exchanges, {} queues, {} bindings, {} messages from {} segments, "
            "{} torn bytes dropped{}",
-           seconds, report.exchanges, report.queues, report.bindings, report.messages, report.segments,
+           dir.string(), seconds, report.exchanges, report.queues, report.bindings, report.messages, report.segments,
            report.torn_bytes, report.corruption.empty() ? "" : "; damaged: " + report.corruption);
   return store;
+}
+
+/// --check of the AMQP files: the single node's, or each cluster node's with a core of its own.
+/// 0 sound, 1 damaged beyond repair, 2 unreadable.
+int check_amqp(const broker_options& o, net::storage::flusher& flusher) {
+  const std::filesystem::path base = std::filesystem::path(o.data_dir) / "amqp";
+  const bool cluster = o.amqp_cluster.nodes > 1;
+  for (std::uint32_t k = 0; k < o.amqp_cluster.nodes; ++k) {
+    auto shape = o.amqp_cluster;
+    if (cluster) shape.self = broker::node_id{k};
+    broker::amqp::broker core(shape);
+    net::amqp::message_recovery report;
+    auto store = open_message_store(o, cluster ? base / fmt::format("node-{}", k) : base, core, flusher, report);
+    if (!store) {
+      fmt::print(stderr, "mqlab broker: {}\n", store.error());
+      return 2;
+    }
+    if (!report.corruption.empty()) return 1;
+  }
+  return 0;
 }
 
 int serve(broker_options& o) {
@@ -259,15 +278,17 @@ int serve(broker_options& o) {
   }
   std::optional<net::storage::flusher> amqp_flusher;
   std::unique_ptr<net::amqp::message_store> amqp_store;
-  if (on_disk && (amqp || o.check)) {
+  if (o.check) {
+    net::storage::flusher idle(net::storage::fsync_policy{net::storage::fsync_policy::kind::never, {}}, post);
+    if (const int rc = check_amqp(o, idle); rc != 0) return rc;
+  } else if (on_disk && amqp) {
     amqp_flusher.emplace(o.amqp_fsync, post);
     net::amqp::message_recovery report;
-    auto store = open_message_store(o, amqp_core, *amqp_flusher, report);
+    auto store = open_message_store(o, std::filesystem::path(o.data_dir) / "amqp", amqp_core, *amqp_flusher, report);
     if (!store) {
       fmt::print(stderr, "mqlab broker: {}\n", store.error());
       return 2;
     }
-    if (o.check && !report.corruption.empty()) return 1;
     amqp_store = std::move(*store);
     if (amqp) amqp->keep_on_disk(*amqp_store, *amqp_flusher);
     net::log(net::log_level::info, "AMQP fsync policy: {}", o.amqp_fsync.describe());

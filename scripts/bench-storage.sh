@@ -46,7 +46,7 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 start "$work/recover.log" --amqp-port "$port"
 wait_port "$port"
-recovered=$(grep -o 'AMQP store recovered in .*' "$work/recover.log")
+recovered=$(grep -o 'AMQP store .* recovered in .*' "$work/recover.log")
 echo "== recovery: $messages persistent 100-byte messages, SIGKILL, restart =="
 echo "filled with confirms: $fill"
 echo "$recovered"

@@ -158,7 +158,7 @@ std::expected<void, std::string> log_store::restore_topics(log_recovery& report)
   if (!log) return std::unexpected(log.error());
   topics_.emplace(std::move(*log));
   if (brokers && *brokers != options_.brokers) {
-    return std::unexpected(fmt::format("{} holds the logs of {} Kafka brokers, not {}: start with --kafka-brokers {}",
+    return std::unexpected(fmt::format("{} holds the logs of {} Kafka brokers, not {}: start with --cluster {}",
                                        options_.dir.string(), *brokers, options_.brokers, *brokers));
   }
   if (!brokers && options_.repair) {

@@ -13,6 +13,8 @@
 
 #include "net/kafka/service.h"
 
+#include "tests/net/temp_dir.h"
+
 namespace mqlab::net::kafka {
 namespace {
 
@@ -45,13 +47,7 @@ struct process {
   std::string error;
 };
 
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() /
-                  fmt::format("mqlab-kafka-store-{}-{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                              ::getpid());
-  temp_dir() { fs::remove_all(path); }
-  ~temp_dir() { fs::remove_all(path); }
-};
+using testing::temp_dir;
 
 record keyed(std::optional<std::string> key, std::optional<std::string> value, std::int64_t ts) {
   record r;

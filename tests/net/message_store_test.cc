@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "tests/net/temp_dir.h"
+
 namespace mqlab::net::amqp {
 namespace {
 
@@ -20,13 +22,7 @@ namespace fs = std::filesystem;
 using namespace broker::amqp;
 using broker::instant;
 
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() /
-                  fmt::format("mqlab-amqp-store-{}-{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                              ::getpid());
-  temp_dir() { fs::remove_all(path); }
-  ~temp_dir() { fs::remove_all(path); }
-};
+using testing::temp_dir;
 
 std::shared_ptr<const basic_properties> persistent(std::uint8_t mode = 2) {
   auto p = std::make_shared<basic_properties>();

@@ -19,18 +19,14 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/net/temp_dir.h"
+
 namespace mqlab::net::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() /
-                  fmt::format("mqlab-storage-{}-{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                              ::getpid());
-  temp_dir() { fs::remove_all(path); }
-  ~temp_dir() { fs::remove_all(path); }
-};
+using testing::temp_dir;
 
 std::vector<std::string> replay_all(const fs::path& dir, recovery_report& report, bool repair = true,
                                     std::uint64_t segment_bytes = 1 << 20) {
@@ -58,58 +54,55 @@ TEST(segment_log, records_come_back_in_order_across_segments) {
   EXPECT_TRUE(r.corruption.empty());
 }
 
+/// A segment of `records` in `dir`/template; returns where its last record starts and its size.
+std::pair<std::uint64_t, std::uint64_t> write_template(const fs::path& dir, const std::vector<std::string>& records) {
+  recovery_report r;
+  auto log = segment_log::open(dir / "template", 1 << 20, [](auto, auto) {}, r);
+  std::uint64_t last_starts = 0;
+  for (const auto& rec : records) {
+    last_starts = log->bytes();
+    EXPECT_TRUE(log->append(rec, 0));
+  }
+  return {last_starts, log->bytes()};
+}
+
+/// A copy of the template's segment in `dir`/`name`, which `damage` then changes; returns its path.
+template <typename Damage>
+fs::path damaged_copy(const fs::path& dir, const std::string& name, Damage damage) {
+  const fs::path segment = dir / "template" / "00000000000000000000.seg";
+  fs::create_directories(dir / name);
+  fs::copy_file(segment, dir / name / segment.filename());
+  damage(dir / name / segment.filename());
+  return dir / name;
+}
+
 TEST(segment_log, a_torn_last_record_is_cut_at_every_byte_and_the_earlier_ones_survive) {
   temp_dir d;
   const std::vector<std::string> records = {"first", std::string(300, 'x'), "third and last"};
-  std::uint64_t whole = 0, last_starts = 0;
-  {
-    recovery_report r;
-    auto log = segment_log::open(d.path / "template", 1 << 20, [](auto, auto) {}, r);
-    for (const auto& rec : records) {
-      last_starts = log->bytes();
-      ASSERT_TRUE(log->append(rec, 0));
-    }
-    whole = log->bytes();
-  }
-  const fs::path segment = d.path / "template" / "00000000000000000000.seg";
+  const auto [last_starts, whole] = write_template(d.path, records);
   for (std::uint64_t cut = last_starts; cut < whole; ++cut) {
-    const fs::path dir = d.path / fmt::format("cut-{}", cut);
-    fs::create_directories(dir);
-    fs::copy_file(segment, dir / segment.filename());
-    fs::resize_file(dir / segment.filename(), cut);
+    const fs::path dir = damaged_copy(d.path, fmt::format("cut-{}", cut), [&](const fs::path& f) { fs::resize_file(f, cut); });
     recovery_report r;
     auto seen = replay_all(dir, r);
     ASSERT_EQ(seen.size(), 2u) << "cut at byte " << cut;
     EXPECT_EQ(seen[1], records[1]);
     EXPECT_EQ(r.torn_bytes, cut - last_starts);
     EXPECT_TRUE(r.corruption.empty());
-    EXPECT_EQ(fs::file_size(dir / segment.filename()), last_starts) << "the torn tail is cut off the file";
+    EXPECT_EQ(fs::file_size(dir / "00000000000000000000.seg"), last_starts) << "the torn tail is cut off the file";
   }
 }
 
 TEST(segment_log, a_damaged_byte_anywhere_in_the_last_record_drops_only_that_record) {
   temp_dir d;
-  std::uint64_t last_starts = 0, whole = 0;
-  {
-    recovery_report r;
-    auto log = segment_log::open(d.path / "template", 1 << 20, [](auto, auto) {}, r);
-    ASSERT_TRUE(log->append("kept", 0));
-    last_starts = log->bytes();
-    ASSERT_TRUE(log->append("damaged", 0));
-    whole = log->bytes();
-  }
-  const fs::path segment = d.path / "template" / "00000000000000000000.seg";
+  const auto [last_starts, whole] = write_template(d.path, {"kept", "damaged"});
   for (std::uint64_t at = last_starts; at < whole; ++at) {
-    const fs::path dir = d.path / fmt::format("flip-{}", at);
-    fs::create_directories(dir);
-    fs::copy_file(segment, dir / segment.filename());
-    {
-      std::fstream f(dir / segment.filename(), std::ios::in | std::ios::out | std::ios::binary);
-      f.seekg(static_cast<std::streamoff>(at));
-      const char old = static_cast<char>(f.get());
-      f.seekp(static_cast<std::streamoff>(at));
-      f.put(static_cast<char>(old ^ 0x5a));
-    }
+    const fs::path dir = damaged_copy(d.path, fmt::format("flip-{}", at), [&](const fs::path& f) {
+      std::fstream file(f, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekg(static_cast<std::streamoff>(at));
+      const char old = static_cast<char>(file.get());
+      file.seekp(static_cast<std::streamoff>(at));
+      file.put(static_cast<char>(old ^ 0x5a));
+    });
     recovery_report r;
     ASSERT_EQ(replay_all(dir, r), std::vector<std::string>{"kept"}) << "byte " << at;
     EXPECT_EQ(r.torn_bytes, whole - last_starts) << "byte " << at;
