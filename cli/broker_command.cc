@@ -3,6 +3,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include "cli/broker_command.h"
+#include "cli/definitions_file.h"
 
 #include <algorithm>
 #include <cctype>
@@ -71,6 +72,8 @@ struct broker_options {
   std::string data_dir = net::storage::default_data_dir().string();  // "none": in memory only
   std::string fsync;  // empty: each protocol's default (AMQP always, Kafka never)
   bool check = false;
+  std::string definitions;  // a RabbitMQ definitions file
+  broker::amqp::durable_definitions declared;  // its exchanges, queues and bindings
   net::storage::fsync_policy amqp_fsync, kafka_fsync{net::storage::fsync_policy::kind::never, {}};
 };
 
@@ -93,14 +96,21 @@ std::expected<std::string, std::string> read_secret(const std::string& path) {
 }
 
 std::expected<void, std::string> apply(broker_options& o) {
-  if (!o.users.empty()) {
-    o.server.users.clear();
-    for (const auto& u : o.users) {
-      const auto colon = u.find(':');
-      if (colon == std::string::npos || colon == 0) return std::unexpected(fmt::format("--user '{}': expected NAME:PASSWORD", u));
-      o.server.users.push_back({u.substr(0, colon), u.substr(colon + 1)});
-    }
+  std::vector<net::amqp::user> users;
+  for (const auto& u : o.users) {
+    const auto colon = u.find(':');
+    if (colon == std::string::npos || colon == 0) return std::unexpected(fmt::format("--user '{}': expected NAME:PASSWORD", u));
+    users.push_back({u.substr(0, colon), u.substr(colon + 1)});
   }
+  if (!o.definitions.empty()) {
+    auto file = read_definitions(o.definitions);
+    if (!file) return std::unexpected(file.error());
+    users.insert(users.end(), file->users.begin(), file->users.end());
+    o.vhosts.insert(o.vhosts.end(), file->vhosts.begin(), file->vhosts.end());
+    o.server.permissions.insert(o.server.permissions.end(), file->permissions.begin(), file->permissions.end());
+    o.declared = std::move(file->declared);
+  }
+  if (!users.empty()) o.server.users = std::move(users);  // guest only when nobody else is given
   o.amqp_cluster.nodes = static_cast<std::uint32_t>(o.cluster);
   for (const auto& text : o.permissions) {
     auto rule = net::amqp::parse_permission(text);
@@ -217,6 +227,16 @@ std::expected<std::unique_ptr<net::amqp::message_store>, std::string> open_messa
   return store;
 }
 
+/// The definitions file's exchanges, queues and bindings, tried on a core of their own first so
+/// that what a broker would refuse (an unknown type, a binding to nothing) stops the start.
+std::expected<void, std::string> declare_definitions(const broker_options& o) {
+  broker::amqp::broker trial;
+  for (const auto& v : o.vhosts) trial.add_vhost(v);
+  const auto loaded = trial.load_definitions(o.declared, server_now());
+  if (loaded.refused.empty()) return {};
+  return std::unexpected(fmt::format("--definitions {}: {}", o.definitions, loaded.refused.front()));
+}
+
 /// --check of the AMQP files: the single node's, or each cluster node's with a core of its own.
 /// 0 sound, 1 damaged beyond repair, 2 unreadable.
 int check_amqp(const broker_options& o, net::storage::flusher& flusher) {
@@ -269,6 +289,7 @@ int serve(broker_options& o) {
           .secret = o.cluster_secret,
           .define = [&o](broker::amqp::broker& core) {
             for (const auto& v : o.vhosts) core.add_vhost(v);
+            (void)core.load_definitions(o.declared, server_now());  // refusals were found on the first node's check
           },
           .data_dir = on_disk ? std::optional(std::filesystem::path(o.data_dir) / "amqp") : std::nullopt,
           .fsync = o.amqp_fsync});
@@ -316,6 +337,11 @@ int serve(broker_options& o) {
                                                                 .connections_max_idle_ms = o.kafka_max_idle_ms});
     if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
+  if (auto ok = declare_definitions(o); !ok) {
+    fmt::print(stderr, "mqlab broker: {}\n", ok.error());
+    return 2;
+  }
+  if (amqp) (void)amqp_core.load_definitions(o.declared, server_now());
   auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
   if (!started) {
@@ -385,6 +411,10 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--bind", o->listen.bind, "Address to listen on")->capture_default_str();
   cmd->add_option("--user", o->users, "NAME:PASSWORD allowed to connect (repeatable; default guest:guest, loopback only)");
   cmd->add_option("--vhost", o->vhosts, "Virtual host to create besides '/' (repeatable)");
+  cmd->add_option("--definitions", o->definitions,
+                  "A RabbitMQ definitions file (JSON, as rabbitmqctl export_definitions writes it, users with a plain "
+                  "'password'): its users, vhosts and permissions join the flags', its exchanges, queues and bindings "
+                  "are declared at start");
   cmd->add_option("--permissions", o->permissions,
                   "USER:VHOST:CONFIGURE:WRITE:READ regular expressions, as rabbitmqctl set_permissions (repeatable; "
                   "none given: every user may do everything)");

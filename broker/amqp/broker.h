@@ -114,6 +114,12 @@ struct durable_definitions {
   std::vector<binding_def> bindings;
 };
 
+/// What broker::load_definitions declared, and what it could not, each with the broker's reason.
+struct definitions_loaded {
+  std::uint64_t exchanges = 0, queues = 0, bindings = 0;
+  std::vector<std::string> refused;
+};
+
 enum class ha_mode { none, all, exactly };
 
 /// A RabbitMQ cluster's shape. One node by default.
@@ -232,6 +238,9 @@ class broker {
   /// Changes whenever an exchange, queue or binding is declared, bound or deleted.
   std::uint64_t metadata_version() const;
   durable_definitions definitions() const;
+  /// Declares `d` as clients would, in order: vhosts as needed, exchanges, queues (each from its
+  /// home node, so a cluster member places it there), bindings (a definitions file, a restore).
+  definitions_loaded load_definitions(const durable_definitions& d, instant now);
   /// Restoring from disk: a persistent message back in durable queue `queue` at its old place,
   /// marked redelivered if it had been delivered. Call in sequence order, before clients come.
   result<void> restore_message(std::string_view vhost, std::string_view queue, std::uint64_t sequence,

@@ -1,6 +1,9 @@
 // What a server needs from the core to keep durable queues on disk: the journal of persistent
 // messages, the durable definitions, and restoring messages after a restart.
 #include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
 #include "broker/amqp/broker_state.h"
@@ -66,6 +69,36 @@ durable_definitions broker::definitions() const {
     }
   }
   return d;
+}
+
+definitions_loaded broker::load_definitions(const durable_definitions& d, instant now) {
+  definitions_loaded loaded;
+  std::map<std::pair<std::string, std::uint32_t>, channel_ref> admin;  // a connection per vhost and node
+  auto channel = [&](const std::string& vhost, node_id node = {}) -> channel_ref {
+    if (auto it = admin.find({vhost, node.value}); it != admin.end()) return it->second;
+    add_vhost(vhost);
+    const channel_ref c{open_connection(vhost, now, node).value_or(0), 1};
+    (void)channel_open(c);
+    return admin[{vhost, node.value}] = c;
+  };
+  auto note = [&](const result<void>& r, std::string_view what, std::uint64_t& count) {
+    if (r) ++count;
+    else loaded.refused.push_back(fmt::format("{}: {}", what, r.error().text));
+  };
+  for (const auto& e : d.exchanges) note(exchange_declare(channel(e.vhost), e.args), e.args.name, loaded.exchanges);
+  for (const auto& q : d.queues) {
+    auto r = queue_declare(channel(q.vhost, q.owner), q.args, now);
+    note(r ? result<void>{} : std::unexpected(r.error()), q.args.name, loaded.queues);
+  }
+  for (const auto& b : d.bindings) {
+    const auto c = channel(b.vhost);
+    note(b.to_exchange ? exchange_bind(c, b.destination, b.source, b.routing_key, b.arguments)
+                       : queue_bind(c, b.destination, b.source, b.routing_key, b.arguments),
+         b.source + " -> " + b.destination, loaded.bindings);
+  }
+  for (const auto& [key, c] : admin) close_connection(c.conn, now);
+  clear_events();
+  return loaded;
 }
 
 result<void> broker::restore_message(std::string_view vhost, std::string_view queue, std::uint64_t sequence,

@@ -60,14 +60,20 @@ std::expected<permission, std::string> parse_permission(std::string_view text) {
   if (parts.size() != 5 || parts[0].empty() || parts[1].empty()) {
     return std::unexpected(fmt::format("--permissions '{}': expected USER:VHOST:CONFIGURE:WRITE:READ", text));
   }
-  for (std::size_t i = 2; i < 5; ++i) {
+  permission rule{parts[0], parts[1], parts[2], parts[3], parts[4]};
+  if (auto bad = invalid_pattern(rule)) return std::unexpected(fmt::format("--permissions '{}': {}", text, *bad));
+  return rule;
+}
+
+std::optional<std::string> invalid_pattern(const permission& rule) {
+  for (const std::string* p : {&rule.configure, &rule.write, &rule.read}) {
     try {
-      std::regex check(parts[i]);
+      std::regex check(*p);
     } catch (const std::regex_error& e) {
-      return std::unexpected(fmt::format("--permissions '{}': pattern '{}' is not a regular expression ({})", text, parts[i], e.what()));
+      return fmt::format("pattern '{}' is not a regular expression ({})", *p, e.what());
     }
   }
-  return permission{parts[0], parts[1], parts[2], parts[3], parts[4]};
+  return std::nullopt;
 }
 
 access::pattern access::compile(const std::string& text) {

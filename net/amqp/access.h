@@ -23,6 +23,9 @@ struct permission {
 /// "USER:VHOST:CONFIGURE:WRITE:READ" (the patterns may not contain ':'); an error names the
 /// value and what is wrong with it, an invalid pattern included.
 std::expected<permission, std::string> parse_permission(std::string_view text);
+/// "pattern 'P' is not a regular expression (why)" for the first of the rule's three patterns
+/// that does not compile, or nullopt.
+std::optional<std::string> invalid_pattern(const permission& rule);
 
 /// What one user may do in one virtual host.
 class access {

@@ -173,36 +173,13 @@ std::expected<void, std::string> message_store::restore_definitions(broker::inst
     report.corruption = fmt::format("{}: {}", path.string(), e.text);
     return {};
   }
-  // Declared as a client would, in the order they were made, on a connection of the vhost's
-  // own on the node a queue lives on (in a cluster, a declare from another node places the queue
-  // there, as when that node's declare is replicated).
-  std::map<std::pair<std::string, std::uint32_t>, broker::amqp::channel_ref> admin;
-  auto channel = [&](const std::string& vhost, broker::node_id node = {}) -> broker::amqp::channel_ref {
-    if (auto it = admin.find({vhost, node.value}); it != admin.end()) return it->second;
-    core_.add_vhost(vhost);
-    const auto conn = core_.open_connection(vhost, now, node);
-    const broker::amqp::channel_ref c{conn.value_or(0), 1};
-    (void)core_.channel_open(c);
-    return admin[{vhost, node.value}] = c;
-  };
-  auto note = [&](const auto& result, std::string_view what) {
-    if (!result && report.corruption.empty()) {
-      report.corruption = fmt::format("{}: {} cannot be restored: {}", path.string(), what, result.error().text);
-    }
-    return result.has_value();
-  };
-  for (const auto& e : d.exchanges) report.exchanges += note(core_.exchange_declare(channel(e.vhost), e.args), e.args.name);
-  for (const auto& q : d.queues) {
-    report.queues += note(core_.queue_declare(channel(q.vhost, q.owner), q.args, now), q.args.name);
+  const auto loaded = core_.load_definitions(d, now);
+  report.exchanges = loaded.exchanges;
+  report.queues = loaded.queues;
+  report.bindings = loaded.bindings;
+  if (!loaded.refused.empty()) {
+    report.corruption = fmt::format("{}: {} cannot be restored", path.string(), loaded.refused.front());
   }
-  for (const auto& b : d.bindings) {
-    const auto c = channel(b.vhost);
-    report.bindings += note(b.to_exchange ? core_.exchange_bind(c, b.destination, b.source, b.routing_key, b.arguments)
-                                          : core_.queue_bind(c, b.destination, b.source, b.routing_key, b.arguments),
-                            b.source + " -> " + b.destination);
-  }
-  for (const auto& [key, c] : admin) core_.close_connection(c.conn, now);
-  core_.clear_events();
   return {};
 }
 

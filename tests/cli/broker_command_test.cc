@@ -92,6 +92,29 @@ TEST(broker_command, check_says_whether_a_data_directory_is_sound) {
   EXPECT_NE(r.err.find("--check needs a --data-dir"), std::string::npos) << r.err;
 }
 
+TEST(broker_command, a_definitions_file_is_checked_entry_by_entry_before_listening) {
+  data_dir d;
+  fs::create_directories(d.path);
+  const std::pair<const char*, const char*> cases[] = {
+      {"{\"users\": [", "not JSON"},
+      {R"({"users": [{"name": "a", "password_hash": "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"}]})",
+       "users[0]: 'password_hash' is not supported"},
+      {R"({"permissions": [{"user": "a", "vhost": "/", "configure": "(", "write": "", "read": ""}]})",
+       "permissions[0]: pattern '(' is not a regular expression"},
+      {R"({"queues": [{"name": "q", "durable": "yes"}]})", "queues[0]: 'durable' must be true or false"},
+      {R"({"bindings": [{"source": "amq.direct", "destination": "nowhere", "routing_key": "k"}]})",
+       "amq.direct -> nowhere: NOT_FOUND - no queue 'nowhere' in vhost '/'"},
+  };
+  for (const auto& [contents, why] : cases) {
+    const fs::path file = d.path / "definitions.json";
+    std::ofstream(file) << contents;
+    auto r = run_mqlab("broker --amqp-port 0 --data-dir none --definitions " + file.string());
+    EXPECT_EQ(r.exit_code, 2) << contents;
+    EXPECT_NE(r.err.find("--definitions " + file.string() + ": "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+}
+
 TEST(broker_command, a_bad_fsync_policy_is_refused) {
   auto r = run_mqlab("broker --amqp-port 0 --data-dir none --fsync sometimes");
   EXPECT_EQ(r.exit_code, 2);

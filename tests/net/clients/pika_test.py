@@ -1,5 +1,6 @@
 """Unmodified pika (Debian's python3-pika) against `mqlab broker`: the RabbitMQ tutorial and
 documentation behaviours, checked over a real loopback socket."""
+import os
 import subprocess
 import sys
 import time
@@ -230,6 +231,36 @@ class PikaWithPermissions(BrokerTestCase):
         self.assertEqual(refused.exception.reply_text,
                          "ACCESS_REFUSED - access to queue 'mine' in vhost '/' refused for user 'clerk'")
         self.assertTrue(clerk_conn.is_open, "403 closes the channel, not the connection")
+
+
+class PikaWithDefinitions(BrokerTestCase):
+    """A RabbitMQ definitions file (data/definitions.json, in the format rabbitmqctl
+    export_definitions writes) loaded at start: its users replace guest, its topology exists
+    before any client declares it, and its permissions hold."""
+    BINARY = BINARY
+    EXTRA = ("--definitions", os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "definitions.json"))
+
+    def connect(self, user, password):
+        conn = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", self.broker.port, virtual_host="/shop", credentials=pika.PlainCredentials(user, password)))
+        self.addCleanup(lambda: conn.is_open and conn.close())
+        return conn
+
+    def test_the_files_topology_users_and_permissions_are_there_at_start(self):
+        clerk = self.connect("clerk", "pw").channel()
+        clerk.confirm_delivery()
+        for n in (1, 2):
+            clerk.basic_publish("orders", "order.new", f"order {n}".encode())
+        with self.assertRaises(pika.exceptions.NackError):  # x-max-length 2, reject-publish: from the file
+            clerk.basic_publish("orders", "order.new", b"order 3")
+        self.assertEqual(clerk.basic_get("billing", auto_ack=True)[2], b"order 1")
+        with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as refused:
+            clerk.queue_declare("mine")
+        self.assertEqual(refused.exception.reply_code, 403)
+        shop = self.connect("shop", "s3cret").channel()
+        self.assertEqual(shop.queue_declare("billing", passive=True).method.message_count, 1)
+        with self.assertRaises(pika.exceptions.ProbableAuthenticationError):
+            pika.BlockingConnection(pika.URLParameters(self.broker.url()))  # guest is not among the file's users
 
 
 if __name__ == "__main__":
