@@ -69,6 +69,7 @@ struct broker_options {
   std::string memory_high_watermark = fmt::format("{}", net::default_memory_high_watermark);
   std::int64_t kafka_max_idle_ms = net::kafka::listen_options{}.connections_max_idle_ms;
   std::uint64_t kafka_flush_messages = 0;
+  std::uint64_t kafka_queued_max_request_bytes = net::kafka::listen_options{}.queued_max_request_bytes;
   std::string data_dir = net::storage::default_data_dir().string();  // "none": in memory only
   std::string fsync;  // empty: each protocol's default (AMQP always, Kafka never)
   bool check = false;
@@ -334,7 +335,8 @@ int serve(broker_options& o) {
   if (o.kafka_port) {
     kafka.emplace(io, kafka_service, net::kafka::listen_options{.bind = o.listen.bind, .first_port = *o.kafka_port,
                                                                 .brokers = o.cluster,
-                                                                .connections_max_idle_ms = o.kafka_max_idle_ms});
+                                                                .connections_max_idle_ms = o.kafka_max_idle_ms,
+                                                                .queued_max_request_bytes = o.kafka_queued_max_request_bytes});
     if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
   if (auto ok = declare_definitions(o); !ok) {
@@ -404,6 +406,10 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--connections-max-idle-ms", o->kafka_max_idle_ms,
                   "Kafka: close connections that sent nothing for this long (connections.max.idle.ms)")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{86'400'000}))->capture_default_str();
+  cmd->add_option("--queued-max-request-bytes", o->kafka_queued_max_request_bytes,
+                  "Kafka: bytes of requests under way a broker holds; a connection whose next request does not "
+                  "fit is not read from until others finish (queued.max.request.bytes)")
+      ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))->capture_default_str();
   cmd->add_option("--default-replication-factor", o->kafka.default_replication_factor,
                   "Replication factor of auto-created topics")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("!--no-auto-create-topics", o->kafka.auto_create_topics,

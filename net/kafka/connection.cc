@@ -32,6 +32,12 @@ void connection::receive(std::string_view bytes, std::int64_t now_ms) {
   send_ready();
 }
 
+std::size_t connection::partial_request_size() const {
+  // receive() handled every complete request and refused a bad size: what is left is one begun.
+  if (done_ || in_.size() < 4) return 0;
+  return 4 + static_cast<std::size_t>(load_be<std::int32_t>(in_.data()));
+}
+
 void connection::handle(std::string_view request, std::int64_t now_ms) {
   wire_reader in(request);
   request_header h;

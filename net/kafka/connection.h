@@ -36,6 +36,9 @@ class connection {
   std::uint64_t id() const { return id_; }
   std::int32_t node() const { return node_; }
   std::size_t waiting() const { return replies_.size(); }
+  /// The whole size (prefix included) of the request whose bytes are arriving, once its size
+  /// prefix is in; 0 when no request is under way.
+  std::size_t partial_request_size() const;
 
  private:
   struct reply {

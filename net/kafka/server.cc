@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <boost/asio.hpp>
@@ -37,7 +38,7 @@ constexpr std::size_t read_chunk = 256 * 1024;
 
 struct peer {
   peer(tcp::socket s, service& svc, std::uint64_t id, std::int32_t node)
-      : socket(std::move(s)), conn(svc, id, node) {}
+      : socket(std::move(s)), conn(svc, id, node), room(socket.get_executor()) {}
   tcp::socket socket;
   connection conn;
   outbox out;
@@ -45,6 +46,8 @@ struct peer {
   std::string ready;          // replies that may go
   bool closed = false;
   bool vetted = false;  // whether it is one of our own followers' links was checked
+  std::size_t reserved = 0;  // queued.max.request.bytes held for the request under way
+  asio::steady_timer room;   // while muted: waits for a finished request to free some
   tcp::endpoint remote;
   std::string name;
 };
@@ -64,6 +67,11 @@ struct server::impl {
   std::uint64_t next_id = 1;
   bool stopping = false;
   std::vector<char> read_buffer = std::vector<char>(read_chunk);  // shared by every connection (read_ready)
+  std::map<std::int32_t, std::uint64_t> queued;  // queued.max.request.bytes reserved, by broker
+  std::set<std::shared_ptr<peer>> muted;          // connections waiting for room
+  /// Reserves what the connection's request under way needs; false if there is no room yet.
+  bool reserve(peer& p);
+  void release(peer& p);
   log_store* store = nullptr;
   storage::flusher* flusher = nullptr;
   /// Writes what the requests changed; a failure is logged (the data stays in memory).
@@ -115,6 +123,13 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
       if (ec) break;
       if (!p->vetted) vet(*p);
       p->conn.receive({read_buffer.data(), n}, now_ms());
+      while (!reserve(*p) && !p->closed && !stopping) {
+        boost::system::error_code ignored;  // not read from until a finished request frees room
+        muted.insert(p);
+        p->room.expires_after(std::chrono::seconds(1));
+        co_await p->room.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        muted.erase(p);
+      }
       persist();
       route_completions();
       flush(p);
@@ -164,9 +179,29 @@ void server::impl::flush(const std::shared_ptr<peer>& p) {
   if (!started && p->conn.done() && p->held.empty()) close(p);
 }
 
+bool server::impl::reserve(peer& p) {
+  const std::size_t need = p.conn.partial_request_size();
+  if (need == p.reserved) return true;
+  release(p);
+  std::uint64_t& used = queued[p.conn.node()];
+  if (need > 0 && used + need > listen.queued_max_request_bytes) return false;
+  used += need;
+  p.reserved = need;
+  return true;
+}
+
+void server::impl::release(peer& p) {
+  if (p.reserved == 0) return;
+  queued[p.conn.node()] -= p.reserved;
+  p.reserved = 0;
+  for (const auto& m : muted) m->room.cancel();  // they look again
+}
+
 void server::impl::close(const std::shared_ptr<peer>& p) {
   if (p->closed) return;
   p->closed = true;
+  release(*p);
+  p->room.cancel();
   svc.forget(p->conn.id());
   close_socket(p->socket);
   peers.erase(p->conn.id());

@@ -33,6 +33,10 @@ struct listen_options {
   bool self_timed_replication = true;
   /// Kafka's connections.max.idle.ms: connections silent this long (with no reply pending) close.
   std::int64_t connections_max_idle_ms = 600'000;
+  /// queued.max.request.bytes, per broker: requests whose bytes are arriving reserve their whole
+  /// size (from the size prefix, at most 100 MiB each) against it; a connection whose request
+  /// finds no room is not read from until others finish (Kafka's memory pool mutes it).
+  std::uint64_t queued_max_request_bytes = 500ull << 20;
 };
 
 class server {
