@@ -321,7 +321,13 @@ void connection::handle_content(std::uint16_t ch, const frame& f, instant now) {
     }
     p.have_header = true;
     p.body_size = h->body_size;
-    p.properties = std::make_shared<basic_properties>(std::move(h->properties));
+    constexpr std::size_t properties_at = 12;  // after class id, weight and body size
+    const std::string_view property_bytes = f.payload.substr(properties_at);
+    if (!last_properties_ || property_bytes != last_property_bytes_) {
+      last_properties_ = std::make_shared<const basic_properties>(std::move(h->properties));
+      last_property_bytes_.assign(property_bytes);
+    }
+    p.properties = last_properties_;
     p.body.reserve(p.body_size);
   } else if (f.type != frame_type::body) {
     return connection_error(reply_code::unexpected_frame, "expected content body, got non content body frame instead");

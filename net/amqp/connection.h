@@ -155,6 +155,10 @@ class connection {
   std::string user_, end_reason_, vhost_;
   std::optional<access> access_;  // the user's rights in vhost_, from connection.open
   cluster_link* link_ = nullptr;
+  // The last content header's property bytes and what they decoded to: a publisher sending the
+  // same properties again (the usual case) shares one object among all its queued messages.
+  std::string last_property_bytes_;
+  std::shared_ptr<const basic_properties> last_properties_;
 };
 
 }  // namespace mqlab::net::amqp

@@ -14,7 +14,7 @@ struct connection::content {
   bool mandatory = false;
   bool have_header = false;
   std::uint64_t body_size = 0;
-  std::shared_ptr<basic_properties> properties;
+  std::shared_ptr<const basic_properties> properties;
   std::string body;
 };
 

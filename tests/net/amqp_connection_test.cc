@@ -193,6 +193,30 @@ TEST(AmqpConnection, PublishedMessageIsDeliveredWithItsPropertiesAndAckedAway) {
   EXPECT_EQ(server.core.inspect_queue("/", "orders")->unacked, 0u);
 }
 
+TEST(AmqpConnection, QueuedMessagesWithTheSamePropertiesShareOneCopyAndDifferentOnesStayApart) {
+  test_server server;
+  client c(server, server.accept());
+  c.handshake();
+  c.open_channel(1);
+  c.send(1, queue_declare{.queue = "orders"});
+  (void)c.take();
+  basic_properties persistent;
+  persistent.delivery_mode = 2;
+  basic_properties urgent = persistent;
+  urgent.priority = 9;
+  for (const auto* p : {&persistent, &persistent, &urgent, &persistent}) c.publish(1, "", "orders", "x", *p);
+  const broker::amqp::channel_ref admin{*server.core.open_connection("/", {}), 1};
+  ASSERT_TRUE(server.core.channel_open(admin));
+  std::vector<std::shared_ptr<const basic_properties>> seen;
+  while (auto m = server.core.basic_get(admin, "orders", true, {}).value()) seen.push_back(m->msg->properties);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].get(), seen[1].get()) << "the same bytes: one object for both";
+  EXPECT_EQ(seen[2]->priority, 9);
+  EXPECT_NE(seen[2].get(), seen[1].get());
+  EXPECT_EQ(seen[3]->priority, std::nullopt) << "back to the first properties after a different one";
+  EXPECT_EQ(seen[3]->delivery_mode, 2);
+}
+
 TEST(AmqpConnection, ContentArrivingInPiecesIsAssembled) {
   test_server server;
   client c(server, server.accept());
