@@ -274,32 +274,29 @@ class IdleConnections(BrokerTestCase):
 
 
 class QueuedRequestBytes(BrokerTestCase):
-    """queued.max.request.bytes: a request under way (its bytes arriving in pieces) reserves its
-    declared size; a connection whose request does not fit is not read from until one finishes,
-    while small ones still fit. A request that arrives whole is handled at once and holds nothing."""
+    """queued.max.request.bytes: a request under way reserves its declared size; a connection
+    whose request does not fit is not read from until one finishes, while small ones still fit.
+    The waiting request is larger than one read (256 KiB), so it is always under way for a while."""
     BINARY = BINARY
     KAFKA_BROKERS = 1
     EXTRA = ("--queued-max-request-bytes", "1048576", "--no-auto-create-topics")
 
     def test_a_request_that_does_not_fit_waits_until_another_finishes(self):
         holder = socket.create_connection(("127.0.0.1", self.broker.port), timeout=10)
-        holder.sendall(struct.pack(">i", 1_040_000) + b"\x00" * 10)  # 1.04 MB declared, 10 bytes sent
+        holder.sendall(struct.pack(">i", 600_000) + b"\x00" * 10)  # 600 KB declared, 10 bytes sent
         time.sleep(0.3)
-        names = [f"t{i:03d}".ljust(249, "x").encode() for i in range(40)]
-        metadata = struct.pack(">hhih", 3, 0, 7, -1) + struct.pack(">i", len(names)) + \
-            b"".join(struct.pack(">h", len(n)) + n for n in names)  # Metadata v0, about 10 KB
-        big = socket.create_connection(("127.0.0.1", self.broker.port), timeout=1)
-        self.addCleanup(big.close)
-        request = struct.pack(">i", len(metadata)) + metadata
-        big.sendall(request[:5000])  # under way: it needs room for all of it
-        time.sleep(0.3)
-        big.sendall(request[5000:])
         small = socket.create_connection(("127.0.0.1", self.broker.port), timeout=10)
         self.addCleanup(small.close)
         small.sendall(struct.pack(">ihhih", 10, 18, 0, 1, 0))  # ApiVersions v0: fits beside the holder
         self.assertEqual(struct.unpack(">i", recv_exactly(small, 8)[4:])[0], 1)
+        names = [f"t{i:04d}".ljust(249, "x").encode() for i in range(2400)]
+        metadata = struct.pack(">hhih", 3, 0, 7, -1) + struct.pack(">i", len(names)) + \
+            b"".join(struct.pack(">h", len(n)) + n for n in names)  # Metadata v0, about 600 KB
+        big = socket.create_connection(("127.0.0.1", self.broker.port), timeout=1)
+        self.addCleanup(big.close)
+        threading.Thread(target=big.sendall, args=(struct.pack(">i", len(metadata)) + metadata,), daemon=True).start()
         with self.assertRaises(socket.timeout):
-            big.recv(4)  # muted: its 10 KB do not fit beside the holder's 1.04 MB
+            big.recv(4)  # muted: 600 KB more do not fit beside the holder's 600 KB in 1 MiB
         holder.close()  # its reservation goes
         big.settimeout(10)
         size = struct.unpack(">i", recv_exactly(big, 4))[0]
