@@ -16,24 +16,15 @@ repeat=${2:-3}
 bash scripts/install-deps.sh --bench
 [[ -x build/bin/mqlab-amqp-load && -x build/bin/mqlab ]] || make build >/dev/null
 work=$(mktemp -d)
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "bench-rabbitmq: nothing listens on port $1 after 60 s" >&2
-  return 1
-}
+source scripts/bench-common.sh
 
-rabbit_port=$(free_port)
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$rabbit_port \
-  RABBITMQ_DIST_PORT=$(free_port)
-HOME=/var/lib/rabbitmq rabbitmq-server > "$work/rabbitmq.log" 2>&1 &
-rabbit_pid=$!
+start_rabbitmq "$work/rabbitmq.log"
 mqlab_port=$(free_port)
 build/bin/mqlab broker --data-dir "$work/mqlab-data" --amqp-port "$mqlab_port" --log-level warn > "$work/mqlab.log" 2>&1 &
 mqlab_pid=$!
 cleanup() {
   kill "$mqlab_pid" 2>/dev/null || true
-  HOME=/var/lib/rabbitmq timeout 60 rabbitmqctl stop > /dev/null 2>&1 || kill "$rabbit_pid" 2>/dev/null || true
+  stop_rabbitmq
   wait "$rabbit_pid" "$mqlab_pid" 2>/dev/null || true
   rm -rf "$work"
 }

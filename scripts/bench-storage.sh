@@ -22,12 +22,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "bench-storage: nothing listens on port $1 after 60 s" >&2
-  return 1
-}
+source scripts/bench-common.sh
 start() {  # start LOG ARGS...: a broker on the data directory, in the background
   local log=$1
   shift

@@ -1,0 +1,19 @@
+# Sourced by the bench scripts that run brokers side by side: loopback ports, waiting for a
+# listener, and Debian's RabbitMQ started on ports chosen here and stopped again.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "$(basename "$0"): nothing listens on port $1 after 60 s" >&2
+  return 1
+}
+# start_rabbitmq LOG: rabbitmq-server on 127.0.0.1, its port in rabbit_port, its pid in rabbit_pid.
+start_rabbitmq() {
+  rabbit_port=$(free_port)
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$rabbit_port \
+    RABBITMQ_DIST_PORT=$(free_port)
+  HOME=/var/lib/rabbitmq rabbitmq-server > "$1" 2>&1 &
+  rabbit_pid=$!
+}
+stop_rabbitmq() {
+  HOME=/var/lib/rabbitmq timeout 60 rabbitmqctl stop > /dev/null 2>&1 || kill "$rabbit_pid" 2>/dev/null || true
+}
