@@ -228,12 +228,11 @@ std::expected<std::unique_ptr<net::amqp::message_store>, std::string> open_messa
   return store;
 }
 
-/// The definitions file's exchanges, queues and bindings, tried on a core of their own first so
-/// that what a broker would refuse (an unknown type, a binding to nothing) stops the start.
-std::expected<void, std::string> declare_definitions(const broker_options& o) {
-  broker::amqp::broker trial;
-  for (const auto& v : o.vhosts) trial.add_vhost(v);
-  const auto loaded = trial.load_definitions(o.declared, server_now());
+/// Declares the definitions file's exchanges, queues and bindings in `core`; what a broker would
+/// refuse (an unknown type, a binding to nothing, a queue restored with other arguments) stops
+/// the start.
+std::expected<void, std::string> declare_definitions(const broker_options& o, broker::amqp::broker& core) {
+  const auto loaded = core.load_definitions(o.declared, server_now());
   if (loaded.refused.empty()) return {};
   return std::unexpected(fmt::format("--definitions {}: {}", o.definitions, loaded.refused.front()));
 }
@@ -290,7 +289,7 @@ int serve(broker_options& o) {
           .secret = o.cluster_secret,
           .define = [&o](broker::amqp::broker& core) {
             for (const auto& v : o.vhosts) core.add_vhost(v);
-            (void)core.load_definitions(o.declared, server_now());  // refusals were found on the first node's check
+            (void)core.load_definitions(o.declared, server_now());  // refusals were found on a trial core
           },
           .data_dir = on_disk ? std::optional(std::filesystem::path(o.data_dir) / "amqp") : std::nullopt,
           .fsync = o.amqp_fsync});
@@ -312,7 +311,7 @@ int serve(broker_options& o) {
       return 2;
     }
     amqp_store = std::move(*store);
-    if (amqp) amqp->keep_on_disk(*amqp_store, *amqp_flusher);
+    amqp->keep_on_disk(*amqp_store, *amqp_flusher);
     net::log(net::log_level::info, "AMQP fsync policy: {}", o.amqp_fsync.describe());
   }
   broker::kafka::cluster kafka_core(o.cluster);
@@ -339,11 +338,15 @@ int serve(broker_options& o) {
                                                                 .queued_max_request_bytes = o.kafka_queued_max_request_bytes});
     if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
-  if (auto ok = declare_definitions(o); !ok) {
-    fmt::print(stderr, "mqlab broker: {}\n", ok.error());
-    return 2;
+  if (!o.definitions.empty() && (amqp || amqp_cluster)) {
+    // A cluster's nodes declare them as they start; a core of their own tries them first.
+    broker::amqp::broker trial;
+    for (const auto& v : o.vhosts) trial.add_vhost(v);
+    if (auto ok = declare_definitions(o, amqp ? amqp_core : trial); !ok) {
+      fmt::print(stderr, "mqlab broker: {}\n", ok.error());
+      return 2;
+    }
   }
-  if (amqp) (void)amqp_core.load_definitions(o.declared, server_now());
   auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
   if (!started) {

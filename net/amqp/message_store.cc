@@ -29,6 +29,12 @@ std::string key_of(std::string_view vhost, std::string_view queue) {
   return key;
 }
 
+/// key_of's vhost and queue.
+std::pair<std::string_view, std::string_view> split_key(std::string_view key) {
+  const std::size_t split = key.find('\0');
+  return {key.substr(0, split), key.substr(split + 1)};
+}
+
 std::string push_payload(std::string_view vhost, std::string_view queue, std::uint64_t sequence,
                          const broker::amqp::message& m) {
   std::string out(1, push_record);
@@ -220,9 +226,7 @@ std::expected<void, std::string> message_store::restore_messages(broker::instant
   report.torn_bytes = r.torn_bytes;
   if (report.corruption.empty()) report.corruption = !r.corruption.empty() ? r.corruption : damage;
   for (auto it = live_.begin(); it != live_.end();) {
-    const std::size_t split = it->first.find('\0');
-    const std::string_view vhost = std::string_view(it->first).substr(0, split);
-    const std::string_view queue = std::string_view(it->first).substr(split + 1);
+    const auto [vhost, queue] = split_key(it->first);
     bool defined = true;
     for (auto& [sequence, m] : it->second) {
       defined = defined && core_.restore_message(vhost, queue, sequence, m.msg, m.delivered, now).has_value();
@@ -333,8 +337,7 @@ std::expected<void, std::string> message_store::compact(std::uint64_t oldest) {
   // The oldest segment holds up every one after it for a few live messages: write them again at
   // the end (replay lets a later push of a sequence replace an earlier one), then let it go.
   for (auto& [key, messages] : live_) {
-    const std::size_t split = key.find('\0');
-    const std::string_view vhost = std::string_view(key).substr(0, split), queue = std::string_view(key).substr(split + 1);
+    const auto [vhost, queue] = split_key(key);
     for (auto& [sequence, m] : messages) {
       if (m.segment != oldest) continue;
       const std::string payload = push_payload(vhost, queue, sequence, *m.msg);
