@@ -62,7 +62,6 @@ struct peer {
   std::uint32_t held = 0;  // metadata changes the other nodes have not applied yet: output waits
   bool owed_durability = false;     // a confirm went into the output while writes wait for an fsync
   storage::held_output disk_held;   // output waiting for the fsync its confirms promise
-  std::string ready;                // output released by it
 };
 
 struct server::impl {
@@ -328,14 +327,9 @@ void server::impl::check_memory() {
 }
 
 std::string& server::impl::sendable(const std::shared_ptr<peer>& p) {
-  if (flusher != nullptr && (p->owed_durability || !p->disk_held.empty())) {
-    p->owed_durability = false;
-    p->disk_held.pass(p->conn.output(), p->ready, *flusher, [this, p] { flush(p); });
-  }
-  if (p->ready.empty()) return p->conn.output();
-  p->ready.append(p->conn.output());
-  p->conn.output().clear();
-  return p->ready;
+  if (flusher == nullptr) return p->conn.output();
+  const bool owed = std::exchange(p->owed_durability, false);
+  return p->disk_held.sendable(p->conn.output(), *flusher, owed, [this, p] { flush(p); });
 }
 
 void server::impl::flush(const std::shared_ptr<peer>& p) {

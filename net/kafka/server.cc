@@ -43,7 +43,6 @@ struct peer {
   connection conn;
   outbox out;
   storage::held_output held;  // replies waiting for an fsync
-  std::string ready;          // replies that may go
   bool closed = false;
   bool vetted = false;  // whether it is one of our own followers' links was checked
   std::size_t reserved = 0;  // queued.max.request.bytes held for the request under way
@@ -167,12 +166,11 @@ void server::impl::persist() {
 
 void server::impl::flush(const std::shared_ptr<peer>& p) {
   if (p->out.busy() || p->closed) return;
-  std::string* output = &p->conn.output();
-  if (flusher != nullptr) {
-    p->held.pass(*output, p->ready, *flusher, [this, p] { flush(p); });
-    output = &p->ready;
-  }
-  const bool started = p->out.send(p->socket, *output, [this, p](boost::system::error_code ec) {
+  // Any reply may acknowledge records not yet synced: under `always` all of them wait.
+  std::string& output = flusher == nullptr ? p->conn.output()
+                                           : p->held.sendable(p->conn.output(), *flusher, flusher->holding(),
+                                                              [this, p] { flush(p); });
+  const bool started = p->out.send(p->socket, output, [this, p](boost::system::error_code ec) {
     if (ec) close(p);
     else flush(p);
   });

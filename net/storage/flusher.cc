@@ -133,6 +133,14 @@ void held_output::pass(std::string& output, std::string& ready, flusher& f, std:
   f.after_durable(std::move(again));
 }
 
+std::string& held_output::sendable(std::string& output, flusher& f, bool owed, std::function<void()> again) {
+  if (owed || !chunks_.empty()) pass(output, ready_, f, std::move(again));
+  if (ready_.empty()) return output;
+  ready_.append(output);
+  output.clear();
+  return ready_;
+}
+
 void held_output::hold(std::string& output, std::uint64_t written) {
   if (output.empty()) return;
   if (!chunks_.empty() && chunks_.back().first == written) chunks_.back().second.append(output);

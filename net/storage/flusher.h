@@ -91,6 +91,10 @@ class held_output {
   /// unsynced (after what was held before it), else when the fsync round covering the writes
   /// made so far is done, when `again` is called (through the flusher's post) to pass it on.
   void pass(std::string& output, std::string& ready, flusher& f, std::function<void()> again);
+  /// What a connection may write now: `output` itself while nothing is held and `owed` is false
+  /// (no copy on the common path), else what pass() released into a buffer of its own, with
+  /// `output` behind it or held. `owed`: the output may acknowledge writes not yet synced.
+  std::string& sendable(std::string& output, flusher& f, bool owed, std::function<void()> again);
   /// Moves `output` (left empty) behind the writes made so far.
   void hold(std::string& output, std::uint64_t written);
   /// Appends to `to` what the synced writes release, oldest first.
@@ -99,6 +103,7 @@ class held_output {
 
  private:
   std::vector<std::pair<std::uint64_t, std::string>> chunks_;
+  std::string ready_;  // released by sendable(), not yet written
 };
 
 }  // namespace mqlab::net::storage

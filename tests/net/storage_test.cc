@@ -203,6 +203,26 @@ TEST(flusher, under_always_a_reply_waits_for_the_fsync_round_that_covers_its_wri
   EXPECT_EQ(ready, "confirm 2confirm 3") << "held replies go first, in order";
 }
 
+TEST(flusher, sendable_output_is_the_connections_own_until_something_is_owed_then_waits_its_turn) {
+  temp_dir d;
+  fs::create_directories(d.path);
+  fake_loop loop;
+  flusher f(*fsync_policy::parse("always"), [&](std::function<void()> fn) { loop.post(std::move(fn)); });
+  held_output held;
+  std::string output = "delivery";
+  EXPECT_EQ(&held.sendable(output, f, false, [] {}), &output) << "nothing owed, nothing held: no copy";
+  auto file = *append_file::open(d.path / "data");
+  ASSERT_TRUE(file->append("message"));
+  f.wrote(file);
+  output = "confirm";
+  EXPECT_TRUE(held.sendable(output, f, true, [] {}).empty()) << "the confirm waits for the fsync";
+  output = "delivery after it";
+  EXPECT_TRUE(held.sendable(output, f, false, [] {}).empty()) << "and what follows it waits behind it";
+  ASSERT_TRUE(loop.run_posted());
+  output.clear();
+  EXPECT_EQ(held.sendable(output, f, false, [] {}), "confirmdelivery after it");
+}
+
 TEST(flusher, one_round_covers_every_write_before_it) {
   temp_dir d;
   fs::create_directories(d.path);
