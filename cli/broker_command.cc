@@ -206,9 +206,9 @@ std::expected<std::unique_ptr<net::kafka::log_store>, std::string> open_kafka_st
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   net::log(report.corruption.empty() ? net::log_level::info : net::log_level::error,
            "Kafka logs recovered in {:.3f} s: {} topics, {} replica logs, {} segments, {} records, {} committed offsets, "
-           "{} torn bytes dropped{}",
+           "{} torn bytes dropped, {} segment indexes that disagreed with their segment rewritten{}",
            seconds, report.topics, report.replica_logs, report.segments, report.records, report.offsets,
-           report.torn_bytes, report.corruption.empty() ? "" : "; damaged: " + report.corruption);
+           report.torn_bytes, report.indexes_rebuilt, report.corruption.empty() ? "" : "; damaged: " + report.corruption);
   return store;
 }
 

@@ -5,7 +5,8 @@
 #             queue, the broker SIGKILLed, restarted on its directory: the time its log reports
 #             for recovering them, and the disk they take (bytes on disk / payload bytes)
 #   kafka     RECORDS 100-byte records produced with acks=1 to 6 partitions kept on disk (fsync
-#             policy: Kafka's default, never), and the disk they take
+#             policy: Kafka's default, never), the disk they take, and the time recovering
+#             them (segments and their indexes) takes after a SIGKILL
 # Persistent publishing with confirms against RabbitMQ is in scripts/bench-rabbitmq.sh (mode
 # persistent). Usage: scripts/bench-storage.sh [MESSAGES] [RECORDS]   (defaults 1000000 and 1000000)
 set -euo pipefail
@@ -57,3 +58,8 @@ produced=$(build/bin/mqlab-kafka-load "127.0.0.1:$port" produce bench "$records"
 echo "== kafka: $records records of 100 bytes, 6 partitions on disk, acks=1 =="
 echo "$produced"
 echo "disk per payload byte: $(disk_ratio "$work/data/kafka" $((records * 100)))   (target: 1,000,000 records/s)"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+start "$work/kafka-recover.log" --kafka-port "$port" --num-partitions 6
+wait_port "$port"
+echo "after SIGKILL: $(grep -o 'Kafka logs recovered in .*' "$work/kafka-recover.log")"

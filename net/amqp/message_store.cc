@@ -194,7 +194,7 @@ std::expected<void, std::string> message_store::restore_messages(broker::instant
   std::string damage;
   auto journal = storage::segment_log::open(
       options_.dir / "messages", options_.segment_bytes,
-      [&](std::uint64_t segment, std::string_view payload) {
+      [&](std::uint64_t segment, std::uint64_t, std::string_view payload) {
         if (!damage.empty()) return;
         try {
           wire_reader in(payload.substr(1));

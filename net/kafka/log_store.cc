@@ -2,6 +2,7 @@
 #include "net/kafka/log_store.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,7 @@ constexpr char batch_record = 'B', truncation_record = 'T', start_record = 'S'; 
 constexpr char offset_record = 'O';                                 // offsets/
 
 constexpr std::size_t batch_target_bytes = 1 << 20;
+constexpr std::string_view offset_index_suffix = ".index", time_index_suffix = ".timeindex";
 
 std::string topic_payload(const std::string& name, const broker::kafka::topic_config& c) {
   std::string out(1, topic_record);
@@ -70,6 +72,34 @@ std::string marker(char kind, std::int64_t offset) {
   return out;
 }
 
+/// What a record of a replica's log, framed at `position` of its segment, does to the segment's
+/// indexes: the write path and recovery both go through here, so they build the same index.
+void index_record(segment_index& index, std::string_view payload, std::uint64_t position) {
+  if (payload.empty()) return;
+  if (payload[0] == batch_record) {
+    if (const auto span = read_batch_span(payload.substr(1))) {
+      index.appended(*span, position, storage::record_header_bytes + payload.size());
+    }
+  } else if (payload[0] == truncation_record && payload.size() >= 1 + sizeof(std::int64_t)) {
+    index.truncate(load_be<std::int64_t>(payload.data() + 1));
+  }
+}
+
+/// Makes an index file hold `bytes`. Its old contents are a prefix of them (the index grew) or
+/// they of its old contents (it was cut back), since each cut is written before anything follows.
+std::expected<void, std::string> write_index_file(storage::append_file& file, std::string_view bytes) {
+  if (file.size() > bytes.size()) {
+    if (auto ok = file.truncate(bytes.size()); !ok) return ok;
+  }
+  if (file.size() < bytes.size()) return file.append(bytes.substr(file.size()));
+  return {};
+}
+
+std::string read_or_empty(const fs::path& path) {
+  auto bytes = storage::read_file(path);
+  return bytes ? std::move(*bytes) : std::string();
+}
+
 /// A replica's records as its files tell them, replayed in order.
 struct replayed_log {
   std::vector<record> records;
@@ -106,7 +136,8 @@ struct replayed_log {
   }
 };
 
-/// Opens a segment log whose records `apply` parses; a record that does not parse (its CRC
+/// Opens a segment log whose records `apply` parses (given each one's segment, position and
+/// payload); a record that does not parse (its CRC
 /// matched, so it was written so) is corruption.
 template <typename Apply>
 std::expected<storage::segment_log, std::string> replay(const fs::path& dir, std::uint64_t segment_bytes, bool repair,
@@ -115,10 +146,10 @@ std::expected<storage::segment_log, std::string> replay(const fs::path& dir, std
   std::string damage;
   auto log = storage::segment_log::open(
       dir, segment_bytes,
-      [&](std::uint64_t, std::string_view payload) {
+      [&](std::uint64_t base, std::uint64_t position, std::string_view payload) {
         if (!damage.empty()) return;
         try {
-          apply(payload);
+          apply(base, position, payload);
         } catch (const wire_error& e) {
           damage = fmt::format("{}: a record that does not parse ({})", dir.string(), e.text);
         }
@@ -149,7 +180,7 @@ std::expected<std::unique_ptr<log_store>, std::string> log_store::open(const log
 std::expected<void, std::string> log_store::restore_topics(log_recovery& report) {
   std::optional<std::int32_t> brokers;
   std::vector<std::pair<std::string, broker::kafka::topic_config>> topics;
-  auto log = replay(options_.dir / "topics", options_.segment_bytes, options_.repair, report, [&](std::string_view p) {
+  auto log = replay(options_.dir / "topics", options_.segment_bytes, options_.repair, report, [&](auto, auto, std::string_view p) {
     wire_reader in(p.substr(1));
     if (!p.empty() && p[0] == brokers_record) brokers = in.int32();
     else if (!p.empty() && p[0] == topic_record) topics.push_back(read_topic(in));
@@ -194,10 +225,16 @@ std::expected<void, std::string> log_store::restore_logs(std::int64_t now_ms, lo
       for (const std::int32_t b : core_.partition(name, p).replicas) {
         const replica_key key{name, p, b};
         replayed_log replayed;
+        std::map<std::uint64_t, segment_index> built;
         auto log = replay(replica_dir(key), core_.config(name).log.segment_bytes, options_.repair, report,
-                          [&](std::string_view payload) { replayed.apply(payload); });
+                          [&](std::uint64_t base, std::uint64_t position, std::string_view payload) {
+                            replayed.apply(payload);
+                            const auto index = built.try_emplace(base, static_cast<std::int64_t>(base)).first;
+                            index_record(index->second, payload, position);
+                          });
         if (!log) return std::unexpected(log.error());
-        replicas_.emplace(key, replica_files{std::move(*log), replayed.start, replayed.end});
+        auto& files = replicas_.emplace(key, replica_files{std::move(*log), replayed.start, replayed.end}).first->second;
+        if (auto ok = restore_indexes(files, built, report); !ok) return ok;
         report.records += replayed.records.size();
         core_.restore_log(name, p, b, replayed.start, std::move(replayed.records));
         ++report.replica_logs;
@@ -208,8 +245,41 @@ std::expected<void, std::string> log_store::restore_logs(std::int64_t now_ms, lo
   return {};
 }
 
+std::expected<void, std::string> log_store::restore_indexes(replica_files& f,
+                                                            std::map<std::uint64_t, segment_index>& built,
+                                                            log_recovery& report) {
+  const auto bases = f.log.bases();
+  for (std::size_t i = 0; i < bases.size(); ++i) {
+    auto& index = built.try_emplace(bases[i], static_cast<std::int64_t>(bases[i])).first->second;
+    const bool active = i + 1 == bases.size();
+    if (!active) index.close();
+    const fs::path offsets = f.log.segment_path(bases[i], offset_index_suffix);
+    const fs::path times = f.log.segment_path(bases[i], time_index_suffix);
+    if (read_or_empty(offsets) == index.offset_bytes() && read_or_empty(times) == index.time_bytes()) continue;
+    ++report.indexes_rebuilt;
+    if (!options_.repair) continue;
+    if (auto ok = storage::write_atomically(offsets, index.offset_bytes()); !ok) return ok;
+    if (auto ok = storage::write_atomically(times, index.time_bytes()); !ok) return ok;
+  }
+  if (!options_.repair) return {};
+  // Indexes whose segment is gone (deleted just before a crash) go too.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(f.log.dir(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(offset_index_suffix) && !name.ends_with(time_index_suffix)) continue;
+    std::uint64_t base = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), base).ec == std::errc{} &&
+        std::find(bases.begin(), bases.end(), base) == bases.end()) {
+      fs::remove(entry.path(), ec);
+    }
+  }
+  if (bases.empty()) return {};
+  f.index = std::move(built.at(bases.back()));
+  return open_index_files(f);
+}
+
 std::expected<void, std::string> log_store::restore_offsets(service& svc, log_recovery& report) {
-  auto log = replay(options_.dir / "offsets", options_.segment_bytes, options_.repair, report, [&](std::string_view p) {
+  auto log = replay(options_.dir / "offsets", options_.segment_bytes, options_.repair, report, [&](auto, auto, std::string_view p) {
     if (p.empty() || p[0] != offset_record) throw wire_error{"an unknown record kind"};
     wire_reader in(p.substr(1));
     std::string group(in.string());
@@ -232,7 +302,7 @@ std::expected<log_store::replica_files*, std::string> log_store::files_of(const 
   if (it != replicas_.end()) return &it->second;
   storage::recovery_report ignored;
   auto log = storage::segment_log::open(replica_dir(key), core_.config(std::get<0>(key)).log.segment_bytes,
-                                       [](auto, auto) {}, ignored);
+                                       [](auto, auto, auto) {}, ignored);
   if (!log) return std::unexpected(log.error());
   return &replicas_.emplace(key, replica_files{std::move(*log), 0, 0}).first->second;
 }
@@ -268,16 +338,20 @@ std::expected<void, std::string> log_store::sync_replica(const replica_key& key)
   const std::uint64_t before = f.log.bytes();
   const auto& log = core_.partition(topic, p).logs.at(b);
   if (const std::int64_t cut = core_.take_truncation({topic, p}, b); cut < f.end) {
-    if (auto ok = f.log.append(marker(truncation_record, cut), static_cast<std::uint64_t>(f.end)); !ok) return ok;
+    if (auto ok = append_to(f, marker(truncation_record, cut), static_cast<std::uint64_t>(f.end)); !ok) return ok;
     f.end = std::max(cut, f.start);
   }
   if (log.log_start_offset() > f.start) {
-    if (auto ok = f.log.append(marker(start_record, log.log_start_offset()), static_cast<std::uint64_t>(f.end)); !ok) {
+    if (auto ok = append_to(f, marker(start_record, log.log_start_offset()), static_cast<std::uint64_t>(f.end)); !ok) {
       return ok;
     }
     f.start = log.log_start_offset();
     f.end = std::max(f.end, f.start);
-    f.log.drop_segments_below(static_cast<std::uint64_t>(f.start));
+    for (const std::uint64_t gone : f.log.drop_segments_below(static_cast<std::uint64_t>(f.start))) {
+      std::error_code ignored;  // an index already gone is what we wanted
+      fs::remove(f.log.segment_path(gone, offset_index_suffix), ignored);
+      fs::remove(f.log.segment_path(gone, time_index_suffix), ignored);
+    }
   }
   if (log.log_end_offset() > f.end) {
     std::string payload(1, batch_record);
@@ -286,7 +360,7 @@ std::expected<void, std::string> log_store::sync_replica(const replica_key& key)
     auto write_batch = [&] {
       batch.finish();
       const auto base = static_cast<std::uint64_t>(load_be<std::int64_t>(payload.data() + 1));
-      if (written) written = f.log.append(payload, base);
+      if (written) written = append_to(f, payload, base);
       payload.resize(1);
     };
     (void)log.visit(std::max(f.end, log.log_start_offset()), SIZE_MAX, INT64_MAX, [&](const record& r) {
@@ -304,8 +378,47 @@ std::expected<void, std::string> log_store::sync_replica(const replica_key& key)
       if (auto ok = f.log.active()->sync(); !ok) return ok;
     }
   }
-  if (f.log.bytes() != before) flusher_.wrote(f.log.active());
+  if (f.log.bytes() == before) return {};
+  flusher_.wrote(f.log.active());
+  return write_index(f);
+}
+
+/// Appends a record to a replica's log and notes it in its segment's index; a truncation is
+/// written to the index files at once, so that they only ever grow between cuts.
+std::expected<void, std::string> log_store::append_to(replica_files& f, std::string_view payload, std::uint64_t base) {
+  if (auto ok = f.log.append(payload, base); !ok) return ok;
+  if (auto ok = follow_active_segment(f); !ok) return ok;
+  index_record(f.index, payload, f.log.last_position());
+  return payload[0] == truncation_record ? write_index(f) : std::expected<void, std::string>{};
+}
+
+/// When the log has rolled, the closed segment's index gets its last entry and a new one starts.
+std::expected<void, std::string> log_store::follow_active_segment(replica_files& f) {
+  const auto base = static_cast<std::int64_t>(f.log.active_base());
+  if (f.offset_file && f.index.base() == base) return {};
+  if (f.offset_file) {
+    f.index.close();
+    if (auto ok = write_index(f); !ok) return ok;
+  }
+  f.index = segment_index(base);
+  if (auto ok = open_index_files(f); !ok) return ok;
+  return write_index(f);  // cuts whatever a file of that name held
+}
+
+std::expected<void, std::string> log_store::open_index_files(replica_files& f) {
+  const auto base = static_cast<std::uint64_t>(f.index.base());
+  auto offsets = storage::append_file::open(f.log.segment_path(base, offset_index_suffix));
+  if (!offsets) return std::unexpected(offsets.error());
+  auto times = storage::append_file::open(f.log.segment_path(base, time_index_suffix));
+  if (!times) return std::unexpected(times.error());
+  f.offset_file = std::move(*offsets);
+  f.time_file = std::move(*times);
   return {};
+}
+
+std::expected<void, std::string> log_store::write_index(replica_files& f) {
+  if (auto ok = write_index_file(*f.offset_file, f.index.offset_bytes()); !ok) return ok;
+  return write_index_file(*f.time_file, f.index.time_bytes());
 }
 
 std::expected<void, std::string> log_store::committed(const std::string& group, const topic_partition& tp,

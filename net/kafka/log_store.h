@@ -3,7 +3,9 @@
 // CRC-32C) with markers for truncations and retention, the topics and their configs in
 // `topics/`, and committed group offsets in `offsets/` (Kafka's __consumer_offsets: a log of
 // commits, the newest per partition wins, rewritten as a snapshot when it grows). Every record
-// of every file is framed with its own CRC (net/storage/segment_log.h).
+// of every file is framed with its own CRC (net/storage/segment_log.h). Beside each segment of a
+// replica's log lie its offset and time indexes (net/kafka/segment_index.h); recovery rebuilds
+// them as it replays the segment and rewrites those that disagree with it.
 //
 // The store mirrors the core: after each request the server calls persist(), which writes what
 // the core changed (cluster::take_touched()). open() replays the files into a fresh core before
@@ -21,6 +23,7 @@
 #include <tuple>
 
 #include "broker/kafka/cluster.h"
+#include "net/kafka/segment_index.h"
 #include "net/storage/flusher.h"
 #include "net/storage/segment_log.h"
 
@@ -44,6 +47,7 @@ struct log_recovery {
   std::uint64_t records = 0;  // Kafka records, every replica's counted
   std::uint64_t offsets = 0;  // committed group offsets
   std::uint64_t torn_bytes = 0;  // cut from active segments' tails
+  std::uint64_t indexes_rebuilt = 0;  // segments whose index files disagreed with them (or were missing)
   std::string corruption;        // damage that could not be repaired (empty: none)
 };
 
@@ -75,6 +79,9 @@ class log_store {
     storage::segment_log log;
     std::int64_t start = 0, end = 0;
     std::uint64_t unflushed = 0;  // records appended since the last fsync of log.flush.interval.messages
+    // The active segment's indexes and their files (none before the first append).
+    segment_index index{0};
+    std::shared_ptr<storage::append_file> offset_file, time_file;
   };
   using replica_key = std::tuple<std::string, std::int32_t, std::int32_t>;  // topic, partition, broker
 
@@ -84,6 +91,12 @@ class log_store {
   std::expected<replica_files*, std::string> files_of(const replica_key& key);
   std::expected<void, std::string> write_topic(const std::string& name);
   std::expected<void, std::string> sync_replica(const replica_key& key);
+  std::expected<void, std::string> append_to(replica_files& f, std::string_view payload, std::uint64_t base);
+  std::expected<void, std::string> follow_active_segment(replica_files& f);
+  std::expected<void, std::string> open_index_files(replica_files& f);
+  static std::expected<void, std::string> write_index(replica_files& f);
+  std::expected<void, std::string> restore_indexes(replica_files& f, std::map<std::uint64_t, segment_index>& built,
+                                                   log_recovery& report);
   std::expected<void, std::string> snapshot_offsets();
   std::filesystem::path replica_dir(const replica_key& key) const;
 

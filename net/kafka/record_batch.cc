@@ -120,6 +120,13 @@ void put_field(std::string& out, const std::optional<std::string_view>& s) {
 
 }  // namespace
 
+std::optional<batch_span> read_batch_span(std::string_view batch) {
+  if (batch.size() < header_size) return std::nullopt;
+  const auto first = load_be<std::int64_t>(batch.data());
+  return batch_span{first, first + load_be<std::int32_t>(batch.data() + last_delta_at),
+                    load_be<std::int64_t>(batch.data() + max_ts_at)};
+}
+
 std::expected<std::vector<record>, record_set_error> decode_record_set(std::string_view set, std::int64_t now_ms) {
   if (set.empty()) return std::unexpected(corrupt("a produce request must carry at least one record batch"));
   std::vector<record> out;

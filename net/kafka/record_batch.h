@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ struct record_set_error {
 /// Records keep the producer's timestamps (CreateTime); a batch stamped LogAppendTime or
 /// without a timestamp gets `now_ms`.
 std::expected<std::vector<record>, record_set_error> decode_record_set(std::string_view set, std::int64_t now_ms);
+
+/// The offsets and newest timestamp a batch holds, read from its header (the index entries of
+/// a log segment need no more); nullopt when the bytes are shorter than a batch header.
+struct batch_span {
+  std::int64_t first_offset = 0, last_offset = 0, max_timestamp = 0;
+};
+std::optional<batch_span> read_batch_span(std::string_view batch);
 
 /// Builds one uncompressed batch from consecutive log records into `out`.
 class batch_writer {

@@ -17,12 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view suffix = ".seg";
 constexpr std::size_t base_digits = 20;
 
 std::optional<std::uint64_t> segment_base(const fs::path& file) {
   const std::string name = file.filename().string();
-  if (name.size() != base_digits + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  if (name.size() != base_digits + segment_suffix.size() || !name.ends_with(segment_suffix)) return std::nullopt;
   std::uint64_t base = 0;
   const auto [end, ec] = std::from_chars(name.data(), name.data() + base_digits, base);
   if (ec != std::errc{} || end != name.data() + base_digits) return std::nullopt;
@@ -43,7 +42,7 @@ std::optional<std::pair<std::uint64_t, std::string>> replay_segment(std::string_
     if (rest.size() - record_header_bytes < length) return std::pair{at, std::string("a record cut short")};
     const std::string_view payload = rest.substr(record_header_bytes, length);
     if (crc32c(payload) != load_be<std::uint32_t>(rest.data() + 4)) return std::pair{at, std::string("a CRC mismatch")};
-    replay(base, payload);
+    replay(base, at, payload);
     ++report.records;
     at += record_header_bytes + length;
   }
@@ -113,8 +112,15 @@ std::expected<segment_log, std::string> segment_log::open(const fs::path& dir, s
   return log;
 }
 
-fs::path segment_log::segment_path(std::uint64_t base) const {
+fs::path segment_log::segment_path(std::uint64_t base, std::string_view suffix) const {
   return dir_ / fmt::format("{:020}{}", base, suffix);
+}
+
+std::vector<std::uint64_t> segment_log::bases() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [base, bytes] : segments_) out.push_back(base);
+  if (active_) out.push_back(active_base_);
+  return out;
 }
 
 std::expected<void, std::string> segment_log::append(std::string_view payload, std::uint64_t base) {
@@ -124,6 +130,7 @@ std::expected<void, std::string> segment_log::append(std::string_view payload, s
   if (!active_ || (active_->size() >= segment_bytes_ && base > active_base_)) {
     if (auto ok = roll(base); !ok) return ok;
   }
+  last_position_ = active_->size();
   return active_->append(frame_record(payload));
 }
 
@@ -139,7 +146,8 @@ std::expected<void, std::string> segment_log::roll(std::uint64_t base) {
   return {};
 }
 
-void segment_log::drop_segments_below(std::uint64_t base) {
+std::vector<std::uint64_t> segment_log::drop_segments_below(std::uint64_t base) {
+  std::vector<std::uint64_t> dropped;
   while (!segments_.empty()) {
     const auto first = segments_.begin();
     const auto next = std::next(first);
@@ -147,8 +155,10 @@ void segment_log::drop_segments_below(std::uint64_t base) {
     if (successor > base) break;
     std::error_code ignored;  // a file already gone is what we wanted
     fs::remove(segment_path(first->first), ignored);
+    dropped.push_back(first->first);
     segments_.erase(first);
   }
+  return dropped;
 }
 
 void segment_log::clear() {

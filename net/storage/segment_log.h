@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/storage/file.h"
 
@@ -24,6 +25,8 @@ namespace mqlab::net::storage {
 
 /// The largest record written or accepted when reading back: a longer length is damage.
 inline constexpr std::uint32_t max_record_bytes = 256u << 20;
+/// The segment files' name ends so.
+inline constexpr std::string_view segment_suffix = ".seg";
 /// [u32 length][u32 CRC-32C] before each payload.
 inline constexpr std::size_t record_header_bytes = 8;
 
@@ -36,7 +39,8 @@ struct recovery_report {
 
 class segment_log {
  public:
-  using replay_fn = std::function<void(std::uint64_t segment_base, std::string_view payload)>;
+  /// One record: the segment it is in, where its framing starts there, and its payload.
+  using replay_fn = std::function<void(std::uint64_t segment_base, std::uint64_t position, std::string_view payload)>;
 
   /// Opens the log in `dir` (created if absent), calling `replay` for each record in order. With
   /// `repair`, a torn tail is cut off the file; without (a check), it is only reported. Fails on
@@ -49,11 +53,13 @@ class segment_log {
   /// none), a segment named `base` starts first; `base` must exceed every existing segment's.
   /// Not yet durable: hand active() to a flusher.
   std::expected<void, std::string> append(std::string_view payload, std::uint64_t base);
+  /// Where the last record appended starts in the active segment.
+  std::uint64_t last_position() const { return last_position_; }
   /// Starts a segment named `base` now, whatever the active one's size (a snapshot begins).
   std::expected<void, std::string> roll(std::uint64_t base);
   /// Deletes closed segments whose records all lie below `base`: those followed by a segment
-  /// whose base is at or below it.
-  void drop_segments_below(std::uint64_t base);
+  /// whose base is at or below it. Returns their bases, so that the files kept beside them can go too.
+  std::vector<std::uint64_t> drop_segments_below(std::uint64_t base);
   /// Deletes every segment (the log starts over at the next append).
   void clear();
 
@@ -61,17 +67,22 @@ class segment_log {
   const std::shared_ptr<append_file>& active() const { return active_; }
   std::uint64_t active_base() const { return active_base_; }
   std::size_t segment_count() const { return segments_.size(); }
+  const std::filesystem::path& dir() const { return dir_; }
+  /// Every segment's base, oldest first, the active one's last.
+  std::vector<std::uint64_t> bases() const;
+  /// The path of the segment named `base`, or of a file kept beside it with `suffix` instead
+  /// of the segment's.
+  std::filesystem::path segment_path(std::uint64_t base, std::string_view suffix = segment_suffix) const;
   /// Bytes on disk, framing included.
   std::uint64_t bytes() const;
 
  private:
   segment_log(std::filesystem::path dir, std::uint64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
-  std::filesystem::path segment_path(std::uint64_t base) const;
 
   std::filesystem::path dir_;
   std::uint64_t segment_bytes_;
   std::map<std::uint64_t, std::uint64_t> segments_;  // base -> bytes of the closed ones
-  std::uint64_t active_base_ = 0;
+  std::uint64_t active_base_ = 0, last_position_ = 0;
   std::shared_ptr<append_file> active_;
 };
 

@@ -5,12 +5,19 @@
 // torn tail loses only the batch being written; files of another cluster size are refused.
 #include "net/kafka/log_store.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "net/byte_order.h"
+#include "net/kafka/record_batch.h"
+#include "net/kafka/segment_index.h"
 #include "net/kafka/service.h"
 
 #include "tests/net/temp_dir.h"
@@ -48,6 +55,12 @@ struct process {
 };
 
 using testing::temp_dir;
+
+std::size_t files_ending(const fs::path& dir, std::string_view suffix) {
+  std::size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) n += entry.path().string().ends_with(suffix);
+  return n;
+}
 
 record keyed(std::optional<std::string> key, std::optional<std::string> value, std::int64_t ts) {
   record r;
@@ -140,6 +153,7 @@ TEST(kafka_log_store, a_follower_that_truncated_on_return_is_restored_truncated)
     }
   }
   EXPECT_EQ(after.read("t", 0, 0)[5].value.view(), "c0");
+  EXPECT_EQ(after.recovered.indexes_rebuilt, 0u) << "the indexes followed the truncation as it was written";
 }
 
 TEST(kafka_log_store, retention_deletes_segment_files_and_the_log_start_survives_a_restart) {
@@ -168,6 +182,9 @@ TEST(kafka_log_store, retention_deletes_segment_files_and_the_log_start_survives
   EXPECT_EQ(after.core.partition("t", 0).logs.at(0).log_start_offset(), start);
   EXPECT_EQ(after.core.log_end_offset("t", 0), 1000);
   EXPECT_LT(after.store->bytes(), bytes_before) << "whole segment files below the log start are deleted";
+  EXPECT_EQ(files_ending(d.path / "broker-0" / "t-0", ".index"), files_ending(d.path / "broker-0" / "t-0", ".seg"))
+      << "a deleted segment's indexes go with it";
+  EXPECT_EQ(after.recovered.indexes_rebuilt, 0u);
 }
 
 TEST(kafka_log_store, a_torn_tail_loses_only_the_batch_being_written) {
@@ -236,6 +253,162 @@ TEST(kafka_log_store, files_of_another_cluster_size_are_refused) {
   process other(d.path, 1);
   ASSERT_FALSE(other.store);
   EXPECT_NE(other.error.find("holds the logs of 3 Kafka brokers, not 1"), std::string::npos) << other.error;
+}
+
+
+namespace index_check {
+
+/// A batch as a segment file holds it, decoded without the store's help.
+struct stored_batch {
+  std::uint64_t position = 0, bytes = 0;
+  std::vector<record> records;
+};
+
+std::string contents(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<stored_batch> batches_of(const fs::path& segment) {
+  const std::string bytes = contents(segment);
+  std::vector<stored_batch> out;
+  for (std::size_t at = 0; at + 8 <= bytes.size();) {
+    const auto length = load_be<std::uint32_t>(bytes.data() + at);
+    const std::string_view payload(bytes.data() + at + 8, length);
+    if (payload[0] == 'B') out.push_back({at, 8 + length, decode_record_set(payload.substr(1), 0).value()});
+    at += 8 + length;
+  }
+  return out;
+}
+
+/// Clicks with timestamps that mostly rise but sometimes step back, one batch per persist, in
+/// segments of 64 KiB.
+void write_clicks(const fs::path& dir, int count) {
+  process p(dir);
+  ASSERT_TRUE(p.store) << p.error;
+  topic_config t{.partitions = 1};
+  t.log.segment_bytes = 64 << 10;
+  ASSERT_EQ(p.core.create_topic("clicks", t), error_code::none);
+  for (int i = 0; i < count; ++i) {
+    const std::int64_t ts = 1'000'000 + 10 * i - (i % 7 == 3 ? 500 : 0);
+    (void)p.core.produce("clicks", 0, keyed(fmt::format("user-{}", i % 13), std::string(80 + i % 40, 'c'), ts), acks::leader, ts);
+    p.persist();
+  }
+}
+
+std::vector<fs::path> segments_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".seg") out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace index_check
+
+TEST(kafka_log_store, each_segment_has_kafkas_sparse_offset_and_time_indexes) {
+  using namespace index_check;
+  temp_dir d;
+  write_clicks(d.path, 3'000);
+  const auto segments = segments_in(d.path / "broker-0" / "clicks-0");
+  ASSERT_GE(segments.size(), 4u);
+  for (const fs::path& segment : segments) {
+    SCOPED_TRACE(segment.filename().string());
+    const std::int64_t base = std::stoll(segment.stem().string());
+    const auto batches = batches_of(segment);
+    std::map<std::uint64_t, const stored_batch*> at;
+    for (const auto& b : batches) at[b.position] = &b;
+    fs::path index_path = segment, time_path = segment;
+    const std::string offsets = contents(index_path.replace_extension(".index"));
+    const std::string times = contents(time_path.replace_extension(".timeindex"));
+    ASSERT_EQ(offsets.size() % 8, 0u);
+    ASSERT_EQ(times.size() % 12, 0u);
+    ASSERT_GT(offsets.size(), 0u);
+    // [i32 relative offset][i32 position]: the batch there ends at that offset; entries lie
+    // more than index.interval.bytes (4096) apart and not much more.
+    std::uint64_t previous = 0;
+    for (std::size_t e = 0; e < offsets.size(); e += 8) {
+      const std::int64_t offset = base + load_be<std::int32_t>(offsets.data() + e);
+      const std::uint64_t position = load_be<std::uint32_t>(offsets.data() + e + 4);
+      ASSERT_TRUE(at.contains(position)) << "entry " << e / 8 << " points between batches";
+      EXPECT_EQ(at[position]->records.back().offset, offset);
+      if (e > 0) {
+        EXPECT_GT(position - previous, 4096u);
+        EXPECT_LT(position - previous, 4096u + 2 * 300u);
+      }
+      previous = position;
+    }
+    // [i64 timestamp][i32 relative offset]: the newest time of the records up to that offset,
+    // rising from entry to entry.
+    std::int64_t last_time = -1;
+    for (std::size_t e = 0; e < times.size(); e += 12) {
+      const std::int64_t ts = load_be<std::int64_t>(times.data() + e);
+      const std::int64_t offset = base + load_be<std::int32_t>(times.data() + e + 8);
+      std::int64_t newest = -1;
+      for (const auto& b : batches) {
+        for (const auto& r : b.records) {
+          if (r.offset <= offset) newest = std::max(newest, r.timestamp_ms);
+        }
+      }
+      EXPECT_EQ(ts, newest) << "time entry " << e / 12;
+      EXPECT_GT(ts, last_time);
+      last_time = ts;
+    }
+    // Lookups land on or before what they look for, a few kilobytes from it at most.
+    const auto index = segment_index::parse(base, offsets, times).value();
+    for (const auto& b : batches) {
+      const std::int64_t wanted = b.records.front().offset;
+      const std::uint64_t from = index.position_of(wanted);
+      ASSERT_TRUE(at.contains(from));
+      EXPECT_LE(at[from]->records.front().offset, wanted);
+      EXPECT_LE(b.position - from, 4096u + 2 * 300u);
+      const std::int64_t ts = b.records.front().timestamp_ms;
+      const std::int64_t start = index.offset_for_time(ts);
+      for (const auto& earlier : batches) {
+        for (const auto& r : earlier.records) {
+          if (r.offset >= start) continue;
+          EXPECT_LT(r.timestamp_ms, ts) << "a record stamped " << ts << " lies before " << start;
+        }
+      }
+    }
+  }
+}
+
+TEST(kafka_log_store, missing_or_damaged_indexes_are_rebuilt_on_restart) {
+  using namespace index_check;
+  temp_dir d;
+  write_clicks(d.path, 1'500);
+  const fs::path dir = d.path / "broker-0" / "clicks-0";
+  const auto segments = segments_in(dir);
+  ASSERT_GE(segments.size(), 2u);
+  fs::path first_index = segments[0], first_times = segments[0], last_index = segments.back();
+  first_index.replace_extension(".index");
+  first_times.replace_extension(".timeindex");
+  last_index.replace_extension(".index");
+  const std::string index_before = contents(first_index), times_before = contents(first_times),
+                    last_before = contents(last_index);
+  fs::remove(first_index);
+  fs::resize_file(first_times, times_before.size() - 5);
+  { std::ofstream(last_index, std::ios::app) << "garbage!"; }
+  { std::ofstream(dir / "00000000000099999999.index") << "an index whose segment is gone"; }
+  {
+    process after(d.path);
+    ASSERT_TRUE(after.store) << after.error;
+    EXPECT_EQ(after.recovered.indexes_rebuilt, 2u) << "the first segment's and the active one's";
+    EXPECT_EQ(contents(first_index), index_before);
+    EXPECT_EQ(contents(first_times), times_before);
+    EXPECT_EQ(contents(last_index), last_before);
+    EXPECT_FALSE(fs::exists(dir / "00000000000099999999.index"));
+    EXPECT_EQ(after.read("clicks", 0, 0).size(), 1'500u);
+    for (int i = 0; i < 500; ++i) {
+      (void)after.core.produce("clicks", 0, keyed(std::nullopt, std::string(100, 'n'), 2'000'000 + i), acks::leader, 2'000'000);
+      after.persist();
+    }
+  }
+  process again(d.path);
+  ASSERT_TRUE(again.store) << again.error;
+  EXPECT_EQ(again.recovered.indexes_rebuilt, 0u) << "what the restarted store appended is indexed as recovery indexes it";
 }
 
 }  // namespace

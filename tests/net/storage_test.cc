@@ -31,7 +31,7 @@ using testing::temp_dir;
 std::vector<std::string> replay_all(const fs::path& dir, recovery_report& report, bool repair = true,
                                     std::uint64_t segment_bytes = 1 << 20) {
   std::vector<std::string> seen;
-  auto log = segment_log::open(dir, segment_bytes, [&](std::uint64_t, std::string_view p) { seen.emplace_back(p); },
+  auto log = segment_log::open(dir, segment_bytes, [&](std::uint64_t, std::uint64_t, std::string_view p) { seen.emplace_back(p); },
                                report, repair);
   EXPECT_TRUE(log.has_value());
   return seen;
@@ -41,7 +41,7 @@ TEST(segment_log, records_come_back_in_order_across_segments) {
   temp_dir d;
   {
     recovery_report r;
-    auto log = segment_log::open(d.path, 64, [](auto, auto) {}, r);
+    auto log = segment_log::open(d.path, 64, [](auto, auto, auto) {}, r);
     ASSERT_TRUE(log);
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->append(fmt::format("record {}", i), static_cast<std::uint64_t>(i)));
     EXPECT_GT(log->segment_count(), 3u);  // 64-byte segments hold a few 17-byte records each
@@ -57,7 +57,7 @@ TEST(segment_log, records_come_back_in_order_across_segments) {
 /// A segment of `records` in `dir`/template; returns where its last record starts and its size.
 std::pair<std::uint64_t, std::uint64_t> write_template(const fs::path& dir, const std::vector<std::string>& records) {
   recovery_report r;
-  auto log = segment_log::open(dir / "template", 1 << 20, [](auto, auto) {}, r);
+  auto log = segment_log::open(dir / "template", 1 << 20, [](auto, auto, auto) {}, r);
   std::uint64_t last_starts = 0;
   for (const auto& rec : records) {
     last_starts = log->bytes();
@@ -113,7 +113,7 @@ TEST(segment_log, damage_in_a_closed_segment_is_reported_and_nothing_is_repaired
   temp_dir d;
   {
     recovery_report r;
-    auto log = segment_log::open(d.path, 16, [](auto, auto) {}, r);
+    auto log = segment_log::open(d.path, 16, [](auto, auto, auto) {}, r);
     for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->append(fmt::format("record number {}", i), static_cast<std::uint64_t>(i)));
   }
   const fs::path first = d.path / "00000000000000000000.seg";
@@ -138,7 +138,7 @@ TEST(segment_log, a_length_beyond_the_limit_is_damage_not_an_allocation) {
 TEST(segment_log, segments_whose_records_are_all_below_a_base_are_deleted) {
   temp_dir d;
   recovery_report r;
-  auto log = segment_log::open(d.path, 1, [](auto, auto) {}, r);  // every record starts a segment
+  auto log = segment_log::open(d.path, 1, [](auto, auto, auto) {}, r);  // every record starts a segment
   for (std::uint64_t base : {0, 10, 20, 30}) ASSERT_TRUE(log->append("x", base));
   log->drop_segments_below(20);  // [0, 10) and [10, 20) go; the one at 20 may hold 20
   std::vector<std::string> left;
