@@ -6,7 +6,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DMQLAB_WERROR=ON
 endif
 
-.PHONY: all deps configure build run test sanitize bench clean
+.PHONY: all deps configure build run test sanitize fuzz bench clean
 
 all: build
 
@@ -37,6 +37,16 @@ sanitize: deps
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -E '^(lab|docs|net[.]amqp|net[.]kafka)[.]|^accept_connections[.]at_the_descriptor_limit'
+
+# The libFuzzer targets of fuzz/ (clang 16, AddressSanitizer and UBSan), each run FUZZ_SECONDS
+# from its seed corpus; findings land in results/fuzz/.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang-16 CXX=clang++-16 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQLAB_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	$(BUILD)/bin/mqlab-bench

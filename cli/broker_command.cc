@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <cerrno>
@@ -70,6 +71,8 @@ struct broker_options {
   std::int64_t kafka_max_idle_ms = net::kafka::listen_options{}.connections_max_idle_ms;
   std::uint64_t kafka_flush_messages = 0;
   std::uint64_t kafka_queued_max_request_bytes = net::kafka::listen_options{}.queued_max_request_bytes;
+  std::string kafka_advertised;  // HOST:PORT per broker, comma-separated
+  std::vector<std::pair<std::string, std::uint16_t>> kafka_advertised_listeners;
   std::string data_dir = net::storage::default_data_dir().string();  // "none": in memory only
   std::string fsync;  // empty: each protocol's default (AMQP always, Kafka never)
   bool check = false;
@@ -94,6 +97,31 @@ std::expected<std::string, std::string> read_secret(const std::string& path) {
     return std::unexpected(fmt::format("--cluster-secret-file {}: the first line must hold 1 to 255 bytes", path));
   }
   return secret;
+}
+
+/// --kafka-advertised-listeners: one HOST:PORT per broker.
+std::expected<std::vector<std::pair<std::string, std::uint16_t>>, std::string> parse_advertised(const std::string& text,
+                                                                                                std::int32_t brokers) {
+  std::vector<std::pair<std::string, std::uint16_t>> out;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    const std::string item = text.substr(from, comma - from);
+    const auto colon = item.rfind(':');
+    unsigned port = 0;
+    const char* digits = item.data() + colon + 1;
+    if (colon == std::string::npos || colon == 0 ||
+        std::from_chars(digits, item.data() + item.size(), port).ptr != item.data() + item.size() || port == 0 ||
+        port > 65535) {
+      return std::unexpected(fmt::format("--kafka-advertised-listeners: '{}' is not HOST:PORT", item));
+    }
+    out.emplace_back(item.substr(0, colon), static_cast<std::uint16_t>(port));
+    from = comma + 1;
+  }
+  if (out.size() != static_cast<std::size_t>(brokers)) {
+    return std::unexpected(fmt::format("--kafka-advertised-listeners: {} addresses for {} brokers", out.size(), brokers));
+  }
+  return out;
 }
 
 std::expected<void, std::string> apply(broker_options& o) {
@@ -124,6 +152,11 @@ std::expected<void, std::string> apply(broker_options& o) {
     o.amqp_fsync = o.kafka_fsync = *policy;
   }
   if (o.check && o.data_dir == "none") return std::unexpected("--check needs a --data-dir to read");
+  if (!o.kafka_advertised.empty()) {
+    auto advertised = parse_advertised(o.kafka_advertised, o.cluster);
+    if (!advertised) return std::unexpected(advertised.error());
+    o.kafka_advertised_listeners = std::move(*advertised);
+  }
   auto watermark = net::parse_memory_watermark(o.memory_high_watermark);
   if (!watermark) return std::unexpected(watermark.error());
   o.listen.memory_high_watermark = *watermark;
@@ -335,7 +368,8 @@ int serve(broker_options& o) {
     kafka.emplace(io, kafka_service, net::kafka::listen_options{.bind = o.listen.bind, .first_port = *o.kafka_port,
                                                                 .brokers = o.cluster,
                                                                 .connections_max_idle_ms = o.kafka_max_idle_ms,
-                                                                .queued_max_request_bytes = o.kafka_queued_max_request_bytes});
+                                                                .queued_max_request_bytes = o.kafka_queued_max_request_bytes,
+                                                                .advertised = o.kafka_advertised_listeners});
     if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
   if (!o.definitions.empty() && (amqp || amqp_cluster)) {
@@ -413,6 +447,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
                   "Kafka: bytes of requests under way a broker holds; a connection whose next request does not "
                   "fit is not read from until others finish (queued.max.request.bytes)")
       ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))->capture_default_str();
+  cmd->add_option("--kafka-advertised-listeners", o->kafka_advertised,
+                  "Kafka: HOST:PORT per broker, comma-separated, that Metadata tells clients to connect to "
+                  "(advertised.listeners; default: the address each listens on)");
   cmd->add_option("--default-replication-factor", o->kafka.default_replication_factor,
                   "Replication factor of auto-created topics")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("!--no-auto-create-topics", o->kafka.auto_create_topics,

@@ -26,6 +26,9 @@ template <class... Ts>
 struct overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang before 17 deduces no aggregate's arguments by itself (the fuzz build uses clang 16).
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
 
 }  // namespace
 

@@ -302,7 +302,8 @@ asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower) {
         drop_link(follower, leader);
         continue;
       }
-      if (!co_await fetch_from(follower, leader, ++correlation)) drop_link(follower, leader);
+      ++correlation;
+      if (!co_await fetch_from(follower, leader, correlation)) drop_link(follower, leader);
     }
   }
 }
@@ -317,8 +318,12 @@ std::expected<void, std::string> server::start() {
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
     const auto port = static_cast<std::uint16_t>(s.listen.first_port == 0 ? 0 : s.listen.first_port + node);
     if (auto ok = s.listeners.open(s.io, s.listen.bind, static_cast<std::size_t>(node), port); !ok) return ok;
-    s.svc.advertise({node, s.listen.bind, ports()[static_cast<std::size_t>(node)]});
-    log(log_level::info, "Kafka broker {} listening on {}:{}", node, s.listen.bind, ports()[static_cast<std::size_t>(node)]);
+    const auto n = static_cast<std::size_t>(node);
+    const auto [host, advertised_port] =
+        n < s.listen.advertised.size() ? s.listen.advertised[n] : std::pair{s.listen.bind, ports()[n]};
+    s.svc.advertise({node, host, advertised_port});
+    log(log_level::info, "Kafka broker {} listening on {}:{}, advertised as {}:{}", node, s.listen.bind, ports()[n], host,
+        advertised_port);
   }
   for (std::int32_t node = 0; node < s.listen.brokers; ++node) asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
   asio::co_spawn(s.io, s.deadline_loop(), asio::detached);

@@ -8,6 +8,7 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/kafka/service.h"
@@ -37,6 +38,9 @@ struct listen_options {
   /// size (from the size prefix, at most 100 MiB each) against it; a connection whose request
   /// finds no room is not read from until others finish (Kafka's memory pool mutes it).
   std::uint64_t queued_max_request_bytes = 500ull << 20;
+  /// advertised.listeners: the host and port each broker tells clients to connect to (a proxy
+  /// or a NAT in front of it), by broker id; empty: the address it listens on.
+  std::vector<std::pair<std::string, std::uint16_t>> advertised;
 };
 
 class server {

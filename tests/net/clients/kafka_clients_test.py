@@ -16,7 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.partitioner.default import murmur2
 
-from mqlab_broker import BrokerTestCase, binary_from_argv
+from mqlab_broker import Broker, BrokerTestCase, binary_from_argv, free_port
+from recording_proxy import RecordingProxy
 
 BINARY = binary_from_argv()
 LOAD_CLIENT = BINARY.replace("/mqlab", "/mqlab-kafka-load")
@@ -301,6 +302,48 @@ class QueuedRequestBytes(BrokerTestCase):
         big.settimeout(10)
         size = struct.unpack(">i", recv_exactly(big, 4))[0]
         self.assertEqual(struct.unpack(">i", recv_exactly(big, size)[:4])[0], 7)
+
+
+class AdvertisedListeners(unittest.TestCase):
+    """advertised.listeners: behind a proxy, Metadata sends clients to the proxy, so every
+    request of a produce-and-consume session passes through it (without the option only the
+    bootstrap connection would)."""
+
+    def test_clients_follow_the_advertised_address_through_a_proxy(self):
+        port = free_port()
+        proxy = RecordingProxy(port)
+        self.addCleanup(proxy.stop)
+        broker = Broker(BINARY, "--kafka-advertised-listeners", f"127.0.0.1:{proxy.port}", kafka_brokers=1, port=port)
+        self.addCleanup(broker.stop)
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        for i in range(10):
+            producer.produce("via.proxy", value=f"m{i}".encode())
+        self.assertEqual(producer.flush(15), 0)
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "via.proxy.g", "auto.offset.reset": "earliest"})
+        consumer.subscribe(["via.proxy"])
+        got = []
+        deadline = time.monotonic() + 20
+        while len(got) < 10 and time.monotonic() < deadline:
+            m = consumer.poll(0.2)
+            if m is not None and m.error() is None:
+                got.append(m.value())
+        consumer.close()
+        self.assertEqual(sorted(got), sorted(f"m{i}".encode() for i in range(10)))
+        api_keys = set()
+        for session in proxy.recorded():
+            at = 0
+            while at + 6 <= len(session):
+                size, key = struct.unpack(">ih", session[at:at + 6])
+                api_keys.add(key)
+                at += 4 + size
+        self.assertTrue({0, 1, 3, 11}.issubset(api_keys), f"Produce, Fetch, Metadata, JoinGroup via the proxy: {api_keys}")
+        self.assertIn(f"advertised as 127.0.0.1:{proxy.port}", broker.output())
+        self.assertEqual(broker.stop(), 0)
+        bad = subprocess.run([BINARY, "broker", "--kafka-port", "0", "--kafka-advertised-listeners", "localhost"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("'localhost' is not HOST:PORT", bad.stderr)
 
 
 def recv_exactly(sock, n):
