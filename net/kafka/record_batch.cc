@@ -30,7 +30,23 @@ std::optional<std::string_view> varint_bytes(wire_reader& r) {
   return r.take(static_cast<std::size_t>(n));
 }
 
-record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t first_timestamp) {
+/// Where a batch's keys and values are copied: one allocation the size of the batch's records,
+/// shared by them, rather than one per key and value (a retained record then costs its bytes
+/// and little more).
+struct batch_bytes {
+  std::shared_ptr<char[]> chunk;
+  std::size_t used = 0;
+
+  shared_bytes keep(const std::optional<std::string_view>& bytes) {
+    if (!bytes) return std::nullopt;
+    char* at = chunk.get() + used;
+    std::memcpy(at, bytes->data(), bytes->size());
+    used += bytes->size();
+    return shared_bytes(chunk, at, bytes->size());
+  }
+};
+
+record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t first_timestamp, batch_bytes& into) {
   const std::int32_t length = in.varint();
   if (length < 0) throw wire_error{fmt::format("record length {}", length)};
   wire_reader r(in.take(static_cast<std::size_t>(length)));
@@ -38,8 +54,8 @@ record decode_record(wire_reader& in, std::int64_t base_offset, std::int64_t fir
   (void)r.int8();  // record attributes: unused by magic 2
   out.timestamp_ms = first_timestamp + r.varlong();
   out.offset = base_offset + r.varint();
-  out.key = varint_bytes(r);
-  out.value = varint_bytes(r);
+  out.key = into.keep(varint_bytes(r));
+  out.value = into.keep(varint_bytes(r));
   const std::int32_t headers = r.varint();
   if (headers < 0 || static_cast<std::size_t>(headers) > r.remaining()) throw wire_error{fmt::format("{} headers", headers)};
   for (std::int32_t i = 0; i < headers; ++i) {
@@ -83,8 +99,11 @@ std::size_t decode_batch(std::string_view bytes, std::int64_t now_ms, std::vecto
   }
   wire_reader records(body);
   if (count < 0 || static_cast<std::size_t>(count) > records.remaining()) throw wire_error{fmt::format("{} records", count)};
+  out.reserve(out.size() + static_cast<std::size_t>(count));
+  // Keys and values are within the records' bytes, so that many bytes hold them all.
+  batch_bytes into{std::make_shared_for_overwrite<char[]>(std::max<std::size_t>(body.size(), 1))};
   for (std::int32_t i = 0; i < count; ++i) {
-    out.push_back(decode_record(records, base_offset, stamp_now ? 0 : first_ts));
+    out.push_back(decode_record(records, base_offset, stamp_now ? 0 : first_ts, into));
     if (stamp_now) out.back().timestamp_ms = now_ms;
   }
   if (records.remaining() != 0) throw wire_error{fmt::format("{} bytes after the batch's last record", records.remaining())};

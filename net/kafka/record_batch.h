@@ -18,6 +18,7 @@ namespace mqlab::net::kafka {
 
 using broker::kafka::error_code;
 using broker::kafka::record;
+using broker::kafka::shared_bytes;
 
 struct record_set_error {
   error_code code;  // CORRUPT_MESSAGE (also a compressed batch that does not inflate), or
