@@ -37,19 +37,6 @@ struct run_options {
   std::uint64_t max_memory_mib = workbench::default_memory_cap() >> 20;
 };
 
-std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets) {
-  workbench::overrides out;
-  for (const auto& s : sets) {
-    const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) return std::unexpected(fmt::format("--set {}: expected PATH=VALUE", s));
-    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
-  }
-  return out;
-}
-
-bool is_time_metric(const std::string& key) {
-  return key.starts_with("response.") || key.starts_with("e2e.") || key.ends_with(".wait.mean");
-}
 
 std::string show(const std::string& key, double v) {
   if (is_time_metric(key) && !key.ends_with(".count")) return sim::format_duration(sim::duration::from_seconds(v));
@@ -189,6 +176,20 @@ int labs() {
 }
 
 }  // namespace
+
+std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets) {
+  workbench::overrides out;
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) return std::unexpected(fmt::format("--set {}: expected PATH=VALUE", s));
+    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  return out;
+}
+
+bool is_time_metric(const std::string& key) {
+  return key.starts_with("response.") || key.starts_with("e2e.") || key.ends_with(".wait.mean");
+}
 
 void add_scenario_commands(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<run_options>();

@@ -142,13 +142,7 @@ int sweep(const sweep_options& o) {
       csv += value + ",";
     }
     for (const auto& m : metrics) {
-      const auto dot = m.find('.');
-      const workbench::metric_value* found = nullptr;
-      for (const auto& v : r.variants) {
-        if (v.name == m.substr(0, dot)) {
-          if (auto it = v.metrics.find(m.substr(dot + 1)); it != v.metrics.end()) found = &it->second;
-        }
-      }
+      const workbench::metric_value* found = workbench::find_metric(r.variants, m);
       row += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
       if (found && !o.png.empty()) {
         chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*to_number(combos[i][0].second), found->mean);

@@ -236,7 +236,7 @@ void amqp_model::on_delivery(const amqp::delivery& d) {
   if (it == by_channel_.end()) return;
   const subscriber& s = subscribers_[static_cast<std::size_t>(it->second)];
   if (!retry_.alive(it->second) || s.conn != d.to.conn) return;
-  listener_.delivered(it->second, {delivery_ref::channel_on(d.to.conn, d.to.ch), d.delivery_tag}, d.msg->body);
+  listener_.delivered(it->second, {delivery_ref::channel_on(d.to.conn, d.to.ch), d.delivery_tag}, d.msg->body());
 }
 
 void amqp_model::on_confirm(const amqp::confirm& c) {
@@ -261,7 +261,7 @@ void amqp_model::release(std::vector<amqp::event>& batch) {
       const amqp::confirm conf = *c;
       resources_->client_send(0, false, broker::node_id{spec_.producer_node}, 64, [this, conf] { on_confirm(conf); });
     } else if (auto* r = std::get_if<amqp::returned>(&e)) {
-      if (listener_.returned) listener_.returned(r->msg->body);
+      if (listener_.returned) listener_.returned(r->msg->body());
     } else if (auto* cancelled = std::get_if<amqp::consumer_cancelled>(&e)) {
       auto it = by_channel_.find(delivery_ref::channel_on(cancelled->to.conn, cancelled->to.ch));
       if (it != by_channel_.end()) retry_.later(it->second);

@@ -34,6 +34,23 @@ queue_measures mmc(double lambda, double mu, int servers) {
   m.wait_quantile = [wait_prob, decay](double q) {
     return q <= 1 - wait_prob ? 0.0 : std::log(wait_prob / (1 - q)) / decay;
   };
+  // P(T > t) = e^{-μt} (1 + C (1 - e^{-μ k t}) / k) with k = c - 1 - a (Gross & Harris; the limit
+  // k -> 0 is e^{-μt} (1 + C μ t)); for c = 1 it is M/M/1's e^{-(μ-λ)t}.
+  const double k = servers - 1 - a;
+  auto tail = [=](double t) {
+    const double rest = std::fabs(k) < 1e-9 ? wait_prob * mu * t : wait_prob * -std::expm1(-mu * k * t) / k;
+    return std::exp(-mu * t) * (1 + rest);
+  };
+  m.response_quantile = [tail, mu](double q) {
+    double hi = 1 / mu;
+    while (tail(hi) > 1 - q) hi *= 2;
+    double lo = 0;
+    for (int i = 0; i < 100; ++i) {
+      const double mid = (lo + hi) / 2;
+      (tail(mid) > 1 - q ? lo : hi) = mid;
+    }
+    return hi;
+  };
   return m;
 }
 

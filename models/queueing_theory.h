@@ -21,6 +21,8 @@ struct queue_measures {
   double block_prob = 0;      // arrivals turned away (finite capacity)
   /// Quantile of the waiting time, 0 < q < 1, where known in closed form (M/M/c), else empty.
   std::function<double(double)> wait_quantile;
+  /// Quantile of the time in system (wait + service), where known in closed form (M/M/c).
+  std::function<double(double)> response_quantile;
 };
 
 /// Erlang B: blocking probability of c servers without a queue at offered load a = λ/μ.

@@ -34,6 +34,8 @@ class arrival_process {
   sim_time next(rng& r);
   /// Long-run mean rate per second (for a profile: the rate of the last step).
   double mean_rate() const;
+  /// A homogeneous Poisson process: queueing theory's "M" arrivals.
+  bool poisson() const { return std::holds_alternative<poisson_s>(s_); }
 
  private:
   struct poisson_s { double rate; };

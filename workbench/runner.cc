@@ -71,19 +71,22 @@ variant_result combine(const variant& v, std::vector<models::run_metrics>& reps)
 
 }  // namespace
 
+const metric_value* find_metric(const std::vector<variant_result>& variants, std::string_view name) {
+  const auto dot = name.find('.');
+  if (dot == std::string_view::npos) return nullptr;
+  for (const auto& v : variants) {
+    if (v.name != name.substr(0, dot)) continue;
+    if (auto it = v.metrics.find(std::string(name.substr(dot + 1))); it != v.metrics.end()) return &it->second;
+  }
+  return nullptr;
+}
+
 expectation_result check(const expectation& e, const std::vector<variant_result>& variants) {
   expectation_result r{e, 0, false, false};
-  const auto dot = e.metric.find('.');
-  const std::string variant = e.metric.substr(0, dot);
-  const std::string key = dot == std::string::npos ? "" : e.metric.substr(dot + 1);
-  for (const auto& v : variants) {
-    if (v.name != variant) continue;
-    if (auto it = v.metrics.find(key); it != v.metrics.end()) {
-      r.found = true;
-      r.actual = it->second.mean;
-    }
-  }
-  if (!r.found) return r;
+  const metric_value* found = find_metric(variants, e.metric);
+  if (found == nullptr) return r;
+  r.found = true;
+  r.actual = found->mean;
   switch (e.op) {
     case comparison::approx: {
       const double allowed = e.tolerance_relative ? std::fabs(e.value) * e.tolerance : e.tolerance;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/system_model.h"
@@ -65,6 +66,9 @@ std::expected<void, std::string> net_mode_support(const scenario& sc);
 
 /// One replication's metrics as a variant result (no confidence intervals).
 variant_result summarize(const variant& v, const models::run_metrics& metrics);
+
+/// The metric "<variant>.<key>" of a run, or null when there is no such variant or key.
+const metric_value* find_metric(const std::vector<variant_result>& variants, std::string_view name);
 
 /// Checks one expectation against a run's metrics.
 expectation_result check(const expectation& e, const std::vector<variant_result>& variants);

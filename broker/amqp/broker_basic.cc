@@ -106,7 +106,7 @@ void broker::state::route_from(const exchange_state& ex, std::string_view routin
 instant broker::state::expiry_of(const queue_state& q, const message& msg, instant now) {
   instant expires = instant::never();
   if (q.message_ttl_ms) expires = now.plus_ms(*q.message_ttl_ms);
-  if (auto ttl = parse_expiration(*msg.properties); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
+  if (auto ttl = parse_expiration(*msg.properties()); ttl && *ttl) expires = std::min(expires, now.plus_ms(**ttl));
   return expires;
 }
 
@@ -208,7 +208,7 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
   }
   const message& original = *m.msg;
   // x-death: one entry per (queue, reason), newest first, with a count (RabbitMQ 3.8+).
-  auto props = std::make_shared<basic_properties>(*original.properties);
+  auto props = std::make_shared<basic_properties>(*original.properties());
   field_array deaths;
   if (const field_value* old = find(props->headers, "x-death"); old && old->as_array()) deaths = *old->as_array();
   std::int64_t count = 1;
@@ -235,8 +235,8 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
                     {"reason", std::string(reason)},
                     {"queue", q.name},
                     {"time", timestamp{static_cast<std::uint64_t>(now.ns / 1'000'000'000)}},
-                    {"exchange", original.exchange},
-                    {"routing-keys", field_array{original.routing_key}}};
+                    {"exchange", std::string(original.exchange())},
+                    {"routing-keys", field_array{std::string(original.routing_key())}}};
   if (props->expiration) entry.emplace_back("original-expiration", *props->expiration);
   deaths.insert(deaths.begin(), field_value(std::move(entry)));
   std::erase_if(props->headers, [](const auto& h) { return h.first == "x-death"; });
@@ -244,13 +244,13 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
   if (!find(props->headers, "x-first-death-reason")) {
     props->headers.emplace_back("x-first-death-reason", std::string(reason));
     props->headers.emplace_back("x-first-death-queue", q.name);
-    props->headers.emplace_back("x-first-death-exchange", original.exchange);
+    props->headers.emplace_back("x-first-death-exchange", std::string(original.exchange()));
   }
   props->expiration.reset();  // so it does not expire again in the dead-letter queue
-  auto dead = make_message(dlx->ex.name(), q.dead_letter_routing_key.value_or(original.routing_key), original.body,
+  auto dead = make_message(dlx->ex.name(), q.dead_letter_routing_key ? std::string_view(*q.dead_letter_routing_key) : original.routing_key(), original.body(),
                            std::move(props));
   ++q.stats.dead_lettered;
-  route_from(*dlx, dead->routing_key, dead->properties->headers, site_of(q));
+  route_from(*dlx, dead->routing_key(), dead->properties()->headers, site_of(q));
   const std::vector<std::uint32_t> targets = routed_queues;
   for (std::uint32_t id : targets) {
     if (auto it = queues.find(id); it != queues.end()) enqueue(*it->second, dead, q.owner, now);
@@ -267,22 +267,22 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
     return {};
   }
   const std::string& vhost = connections.at(c.conn).vhost;
-  if (auto ttl = parse_expiration(*msg->properties); !ttl) {
+  if (auto ttl = parse_expiration(*msg->properties()); !ttl) {
     return std::unexpected(fail(c, make_error(reply_code::precondition_failed, m, ttl.error()), now));
   }
-  exchange_state* ex = find_exchange(vhost, msg->exchange);
+  exchange_state* ex = find_exchange(vhost, msg->exchange());
   if (ex == nullptr) {
-    return std::unexpected(fail(c, make_error(reply_code::not_found, m, "no " + describe_exchange(vhost, msg->exchange)), now));
+    return std::unexpected(fail(c, make_error(reply_code::not_found, m, "no " + describe_exchange(vhost, msg->exchange())), now));
   }
   if (ex->ex.internal()) {
     return std::unexpected(fail(c, make_error(reply_code::access_refused, m,
-                                              fmt::format("cannot publish to internal {}", describe_exchange(vhost, msg->exchange))),
+                                              fmt::format("cannot publish to internal {}", describe_exchange(vhost, msg->exchange()))),
                                 now));
   }
   const std::uint64_t sequence = chan.confirm ? ++chan.publish_sequence : 0;
   meter.charge(site_of(chan), work_kind::frame);
   meter.charge(site_of(chan), work_kind::bytes, static_cast<std::uint32_t>(msg->body_size()));
-  route_from(*ex, msg->routing_key, msg->properties->headers, site_of(chan));
+  route_from(*ex, msg->routing_key(), msg->properties()->headers, site_of(chan));
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
   if (cluster.self) publishing = {*cluster.self, c, sequence};

@@ -146,7 +146,7 @@ void broker::crash_node(node_id node, instant now) {
     if (q->durable) {
       q->available = false;
       for (auto& m : in_flight) {
-        if (m.msg->properties->persistent()) q->ready.requeue(std::move(m));
+        if (m.msg->properties()->persistent()) q->ready.requeue(std::move(m));
         else ++q->stats.lost;
       }
       continue;
@@ -179,7 +179,7 @@ void broker::restart_node(node_id node, instant now) {
     queue_store kept(q->max_priority);
     while (!q->ready.empty()) {
       queued_message m = q->ready.pop_front();
-      if (m.msg->properties->persistent()) kept.push_back(std::move(m));
+      if (m.msg->properties()->persistent()) kept.push_back(std::move(m));
       else ++q->stats.lost;
     }
     q->ready = std::move(kept);

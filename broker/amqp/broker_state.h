@@ -231,7 +231,7 @@ struct broker::state {
   /// the write to the message store that its confirm waits for.
   void charge_enqueue(const queue_state& q, const message& msg);
   /// RabbitMQ writes a message to disk when it is persistent and its queue durable.
-  static bool kept_on_disk(const queue_state& q, const message& msg) { return q.durable && msg.properties->persistent(); }
+  static bool kept_on_disk(const queue_state& q, const message& msg) { return q.durable && msg.properties()->persistent(); }
 
   // Cluster member mode (broker_member.cc). The inline checks sit on the hot path of every
   // publish and delivery: a plain core pays one test of cluster.self.

@@ -145,9 +145,9 @@ struct method_handler {
     if (!*r) return write_method(c.out_, ch, basic_get_empty{});
     const core::get_ok& g = **r;
     write_method(c.out_, ch, basic_get_ok{.delivery_tag = g.delivery_tag, .redelivered = g.redelivered,
-                                          .exchange = g.msg->exchange, .routing_key = g.msg->routing_key,
+                                          .exchange = g.msg->exchange(), .routing_key = g.msg->routing_key(),
                                           .message_count = g.message_count});
-    write_content(c.out_, ch, *g.msg->properties, g.msg->body, c.frame_max_);
+    write_content(c.out_, ch, *g.msg->properties(), g.msg->body(), c.frame_max_);
   }
   void operator()(basic_ack& m) {
     check(c.broker_.basic_ack(ref(), m.delivery_tag, m.multiple, now));
@@ -278,16 +278,16 @@ void connection::on_event(const core::event& e) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, core::delivery>) {
           write_method(out_, x.to.ch, basic_deliver{.consumer_tag = *x.consumer_tag, .delivery_tag = x.delivery_tag,
-                                                    .redelivered = x.redelivered, .exchange = x.msg->exchange,
-                                                    .routing_key = x.msg->routing_key});
-          write_content(out_, x.to.ch, *x.msg->properties, x.msg->body, frame_max_);
+                                                    .redelivered = x.redelivered, .exchange = x.msg->exchange(),
+                                                    .routing_key = x.msg->routing_key()});
+          write_content(out_, x.to.ch, *x.msg->properties(), x.msg->body(), frame_max_);
         } else if constexpr (std::is_same_v<T, core::confirm>) {
           if (x.ack) write_method(out_, x.to.ch, basic_ack{.delivery_tag = x.sequence, .multiple = x.multiple});
           else write_method(out_, x.to.ch, basic_nack{.delivery_tag = x.sequence, .multiple = x.multiple, .requeue = false});
         } else if constexpr (std::is_same_v<T, core::returned>) {
           write_method(out_, x.to.ch, basic_return{.reply_code = static_cast<std::uint16_t>(x.code), .reply_text = x.text,
-                                                   .exchange = x.msg->exchange, .routing_key = x.msg->routing_key});
-          write_content(out_, x.to.ch, *x.msg->properties, x.msg->body, frame_max_);
+                                                   .exchange = x.msg->exchange(), .routing_key = x.msg->routing_key()});
+          write_content(out_, x.to.ch, *x.msg->properties(), x.msg->body(), frame_max_);
         } else if constexpr (std::is_same_v<T, core::consumer_cancelled>) {
           if (cancel_notify_) write_method(out_, x.to.ch, basic_cancel{.consumer_tag = x.consumer_tag, .no_wait = true});
         } else if constexpr (std::is_same_v<T, core::connection_closed>) {

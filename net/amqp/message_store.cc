@@ -42,12 +42,12 @@ std::string push_payload(std::string_view vhost, std::string_view queue, std::ui
   w.shortstr(vhost);
   w.shortstr(queue);
   w.longlong_uint(sequence);
-  w.shortstr(m.exchange);
-  w.shortstr(m.routing_key);
+  w.shortstr(m.exchange());
+  w.shortstr(m.routing_key());
   std::string header;
-  write_content_header(header, *m.properties, m.body.size());
+  write_content_header(header, *m.properties(), m.body().size());
   w.long_string(header);
-  w.long_string(m.body);
+  w.long_string(m.body());
   return out;
 }
 

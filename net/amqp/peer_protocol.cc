@@ -34,10 +34,10 @@ type type_of(const frame& f) {
 }
 
 void write_message(wire_writer& w, const core::message& m) {
-  w.shortstr(m.exchange);
-  w.shortstr(m.routing_key);
+  w.shortstr(m.exchange());
+  w.shortstr(m.routing_key());
   std::string content;
-  write_content(content, 0, *m.properties, m.body, 0);
+  write_content(content, 0, *m.properties(), m.body(), 0);
   w.long_string(content);
 }
 

@@ -35,10 +35,11 @@ std::optional<std::string_view> varint_bytes(wire_reader& r) {
 /// and little more).
 struct batch_bytes {
   std::shared_ptr<char[]> chunk;
-  std::size_t used = 0;
+  std::size_t capacity = 0, used = 0;
 
   shared_bytes keep(const std::optional<std::string_view>& bytes) {
     if (!bytes) return std::nullopt;
+    if (bytes->size() > capacity - used) throw wire_error{"keys and values larger than their records"};
     char* at = chunk.get() + used;
     std::memcpy(at, bytes->data(), bytes->size());
     used += bytes->size();
@@ -100,8 +101,10 @@ std::size_t decode_batch(std::string_view bytes, std::int64_t now_ms, std::vecto
   wire_reader records(body);
   if (count < 0 || static_cast<std::size_t>(count) > records.remaining()) throw wire_error{fmt::format("{} records", count)};
   out.reserve(out.size() + static_cast<std::size_t>(count));
-  // Keys and values are within the records' bytes, so that many bytes hold them all.
-  batch_bytes into{std::make_shared_for_overwrite<char[]>(std::max<std::size_t>(body.size(), 1))};
+  // Keys and values lie within the records' bytes, beside at least 7 bytes of each record's own
+  // (its length, attributes, timestamp and offset deltas, key and value lengths, header count).
+  const std::size_t room = std::max<std::size_t>(body.size() - std::min(body.size(), 7 * std::size_t(count)), 1);
+  batch_bytes into{std::make_shared_for_overwrite<char[]>(room), room};
   for (std::int32_t i = 0; i < count; ++i) {
     out.push_back(decode_record(records, base_offset, stamp_now ? 0 : first_ts, into));
     if (stamp_now) out.back().timestamp_ms = now_ms;

@@ -88,7 +88,7 @@ TEST_F(mirrored_cluster, owner_crash_promotes_a_mirror_and_loses_nothing) {
   consume("ha-q", open_channel(client, 2));
   const auto d = deliveries();
   ASSERT_FALSE(d.empty());
-  EXPECT_EQ(d[0].msg->body, "m0");
+  EXPECT_EQ(d[0].msg->body(), "m0");
   EXPECT_TRUE(d[0].redelivered);
 }
 

@@ -29,7 +29,7 @@ TEST_F(delivery_test, registration_is_handed_off_and_consumed) {
   consume("notify");
   const auto d = deliveries();
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].msg->body, "user-42");
+  EXPECT_EQ(d[0].msg->body(), "user-42");
   EXPECT_EQ(d[0].delivery_tag, 1u);
   EXPECT_FALSE(d[0].redelivered);
   EXPECT_EQ(b.inspect_queue("/", "notify")->unacked, 1u);
@@ -119,10 +119,10 @@ TEST_F(delivery_test, reject_with_requeue_puts_the_message_back_in_its_place) {
   EXPECT_EQ(first.message_count, 2u);
   ASSERT_TRUE(b.basic_reject(ch, first.delivery_tag, true, now).has_value());
   auto again = b.basic_get(ch, "q", true, now).value().value();
-  EXPECT_EQ(again.msg->body, "1");  // back at the head, not the tail
+  EXPECT_EQ(again.msg->body(), "1");  // back at the head, not the tail
   EXPECT_TRUE(again.redelivered);
-  EXPECT_EQ(b.basic_get(ch, "q", true, now).value().value().msg->body, "2");
-  EXPECT_EQ(b.basic_get(ch, "q", true, now).value().value().msg->body, "3");
+  EXPECT_EQ(b.basic_get(ch, "q", true, now).value().value().msg->body(), "2");
+  EXPECT_EQ(b.basic_get(ch, "q", true, now).value().value().msg->body(), "3");
   EXPECT_FALSE(b.basic_get(ch, "q", true, now).value().has_value());  // get-empty
 }
 
@@ -135,7 +135,7 @@ TEST_F(delivery_test, nack_multiple_requeues_all_and_they_are_redelivered) {
   const auto d = deliveries();
   ASSERT_EQ(d.size(), 3u);
   for (const auto& x : d) EXPECT_TRUE(x.redelivered);
-  EXPECT_EQ(d[0].msg->body, "1");
+  EXPECT_EQ(d[0].msg->body(), "1");
   EXPECT_EQ(d[0].delivery_tag, 4u);
 }
 
@@ -159,7 +159,7 @@ TEST_F(delivery_test, consumer_death_requeues_unacked_to_the_other_consumer) {
   ASSERT_TRUE(b.basic_ack(survivor, (d[0].to == survivor ? d[0] : d[1]).delivery_tag, false, now).has_value());
   d = deliveries();
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].msg->body, to_dying.msg->body);  // the dead consumer's message, first in line
+  EXPECT_EQ(d[0].msg->body(), to_dying.msg->body());  // the dead consumer's message, first in line
   EXPECT_TRUE(d[0].redelivered);
   EXPECT_EQ(d[0].to, survivor);
 }
@@ -186,7 +186,7 @@ TEST_F(delivery_test, confirms_count_from_one_and_mandatory_unroutable_is_return
   EXPECT_EQ(std::get<confirm>(others[0]).sequence, 1u);
   const auto& ret = std::get<returned>(others[1]);
   EXPECT_EQ(ret.code, reply_code::no_route);
-  EXPECT_EQ(ret.msg->body, "2");
+  EXPECT_EQ(ret.msg->body(), "2");
   EXPECT_EQ(std::get<confirm>(others[2]).sequence, 2u);  // unroutable is still confirmed (ack)
   EXPECT_TRUE(std::get<confirm>(others[2]).ack);
 }
@@ -220,13 +220,13 @@ TEST_F(delivery_test, queue_ttl_expires_and_dead_letters_with_x_death) {
   EXPECT_EQ(ready("orders"), 0u);
   EXPECT_EQ(ready("dead"), 1u);
   auto got = b.basic_get(ch, "dead", true, now).value().value();
-  const field_value* deaths = find(got.msg->properties->headers, "x-death");
+  const field_value* deaths = find(got.msg->properties()->headers, "x-death");
   ASSERT_NE(deaths, nullptr);
   const field_table& entry = *deaths->as_array()->at(0).as_table();
   EXPECT_EQ(*find(entry, "reason")->as_string(), "expired");
   EXPECT_EQ(*find(entry, "queue")->as_string(), "orders");
   EXPECT_EQ(*find(entry, "count")->as_integer(), 1);
-  EXPECT_EQ(*find(got.msg->properties->headers, "x-first-death-reason")->as_string(), "expired");
+  EXPECT_EQ(*find(got.msg->properties()->headers, "x-first-death-reason")->as_string(), "expired");
   EXPECT_EQ(b.next_deadline(), instant::never());
 }
 
@@ -273,8 +273,8 @@ TEST_F(delivery_test, reject_without_requeue_dead_letters_with_the_routing_key_o
   auto got = b.basic_get(ch, "work", false, now).value().value();
   ASSERT_TRUE(b.basic_reject(ch, got.delivery_tag, false, now).has_value());
   auto dead = b.basic_get(ch, "retry", true, now).value().value();
-  EXPECT_EQ(dead.msg->routing_key, "retry-key");
-  EXPECT_EQ(*find(*find(dead.msg->properties->headers, "x-death")->as_array()->at(0).as_table(), "reason")->as_string(),
+  EXPECT_EQ(dead.msg->routing_key(), "retry-key");
+  EXPECT_EQ(*find(*find(dead.msg->properties()->headers, "x-death")->as_array()->at(0).as_table(), "reason")->as_string(),
             "rejected");
 }
 
@@ -308,7 +308,7 @@ TEST_F(delivery_test, reject_publish_dlx_dead_letters_the_rejected_message) {
   publish("", "q", "kept");
   publish("", "q", "spilled");
   EXPECT_EQ(ready("q"), 1u);
-  EXPECT_EQ(b.basic_get(ch, "overflow", true, now).value().value().msg->body, "spilled");
+  EXPECT_EQ(b.basic_get(ch, "overflow", true, now).value().value().msg->body(), "spilled");
 }
 
 TEST_F(delivery_test, max_length_bytes_counts_body_bytes) {

@@ -73,7 +73,7 @@ class amqp_test : public ::testing::Test {
   /// Bodies delivered since the last call.
   std::vector<std::string> bodies() {
     std::vector<std::string> out;
-    for (const auto& d : deliveries()) out.push_back(d.msg->body);
+    for (const auto& d : deliveries()) out.emplace_back(d.msg->body());
     return out;
   }
 

@@ -72,9 +72,9 @@ TEST_F(lifecycle, closing_a_channel_requeues_in_original_order) {
   consume("q");
   const auto d = deliveries();
   ASSERT_EQ(d.size(), 3u);
-  EXPECT_EQ(d[0].msg->body, "1");
-  EXPECT_EQ(d[1].msg->body, "3");
-  EXPECT_EQ(d[2].msg->body, "4");
+  EXPECT_EQ(d[0].msg->body(), "1");
+  EXPECT_EQ(d[1].msg->body(), "3");
+  EXPECT_EQ(d[2].msg->body(), "4");
   for (const auto& x : d) EXPECT_TRUE(x.redelivered);
 }
 

@@ -177,7 +177,7 @@ TEST_F(members, mirrors_follow_the_owner_and_the_promoted_one_holds_every_unfini
   std::vector<std::string> bodies;
   std::vector<bool> redelivered;
   for (const auto& d : taken<delivery>(1)) {
-    bodies.push_back(d.msg->body);
+    bodies.emplace_back(d.msg->body());
     redelivered.push_back(d.redelivered);
   }
   EXPECT_EQ(bodies, (std::vector<std::string>{"o-2", "o-3", "o-4", "o-5"}));

@@ -28,6 +28,21 @@ TEST(queueing_theory, mm1_wait_quantiles_follow_the_exponential_tail) {
   EXPECT_DOUBLE_EQ(mm1(40, 100).wait_quantile(0.5), 0.0);
 }
 
+TEST(queueing_theory, mmc_time_in_system_quantiles) {
+  // One server: the time in system of M/M/1 is exponential with rate μ − λ.
+  EXPECT_NEAR(mmc(90, 100, 1).response_quantile(0.99), std::log(100.0) / 10, 1e-9);
+  // Several (including c − 1 = λ/μ, where the formula's limit applies): the quantiles average to
+  // the mean time in system, Wq + 1/μ.
+  for (const auto& [lambda, servers] : {std::pair{400.0, 10}, std::pair{200.0, 5}, std::pair{160.0, 5}, std::pair{90.0, 2}}) {
+    const auto m = mmc(lambda, 50, servers);
+    double mean = 0;
+    constexpr int slices = 20'000;
+    for (int i = 0; i < slices; ++i) mean += m.response_quantile((i + 0.5) / slices) / slices;
+    EXPECT_NEAR(mean, m.response_mean, 0.002 * m.response_mean) << "c = " << servers;
+    EXPECT_GT(m.response_quantile(0.99), m.response_quantile(0.9));
+  }
+}
+
 TEST(queueing_theory, md1_waits_half_as_long_as_mm1) {
   EXPECT_NEAR(mg1(0.8, 1.0, 0.0).wait_mean, mm1(0.8, 1.0).wait_mean / 2, 1e-12);
 }

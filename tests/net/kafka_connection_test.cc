@@ -7,6 +7,7 @@
 #include <random>
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include "broker/kafka/client.h"
 #include "net/kafka/record_batch.h"
@@ -444,6 +445,28 @@ TEST_F(kafka_connection, a_wire_member_and_an_in_process_consumer_share_one_coor
   got = responses(a.output());
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(wire_reader(got[0].body).int16(), 27);  // REBALANCE_IN_PROGRESS
+}
+
+// Issue item: the same bound as for a queued AMQP message, for a retained 100-byte record
+// produced in batches of 100 (the heap the allocator hands out; not under the sanitizers).
+TEST_F(kafka_connection, a_retained_100_byte_record_takes_at_most_200_bytes_of_heap) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator does not report through mallinfo2";
+#endif
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("clicks")), 0);
+  const std::string produce = request(api_key::produce, 3, 2, produce_body(1, "clicks", std::vector<std::string>(100, std::string(100, 'r'))));
+  for (int i = 0; i < 10; ++i) a.receive(produce, 1);
+  (void)responses(a.output());
+  constexpr int batches = 200;
+  const std::size_t before = mallinfo2().uordblks;
+  for (int i = 0; i < batches; ++i) {
+    a.receive(produce, 2);
+    a.output().clear();
+  }
+  const double per_record = double(mallinfo2().uordblks - before) / (batches * 100);
+  EXPECT_EQ(core.log_end_offset("clicks", 0), (10 + batches) * 100);
+  EXPECT_LE(per_record, 200.0);
+  EXPECT_GE(per_record, 100.0) << "the value itself must be counted";
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ struct node {
   /// Bodies left in a queue, and whether each comes redelivered.
   std::vector<std::pair<std::string, bool>> drain(const std::string& queue) {
     std::vector<std::pair<std::string, bool>> out;
-    while (auto m = get(queue, true)) out.emplace_back(m->msg->body, m->redelivered);
+    while (auto m = get(queue, true)) out.emplace_back(m->msg->body(), m->redelivered);
     return out;
   }
 
@@ -105,9 +105,9 @@ TEST(message_store, a_restarted_broker_holds_exactly_the_unacknowledged_persiste
   after.publish("orders", "order.paid", "order 6");
   auto m = after.get("billing", false);
   ASSERT_TRUE(m);
-  EXPECT_EQ(m->msg->body, "order 6");
-  EXPECT_EQ(m->msg->properties->content_type, "text/plain");
-  ASSERT_EQ(m->msg->properties->headers.size(), 1u);
+  EXPECT_EQ(m->msg->body(), "order 6");
+  EXPECT_EQ(m->msg->properties()->content_type, "text/plain");
+  ASSERT_EQ(m->msg->properties()->headers.size(), 1u);
   ASSERT_TRUE(after.core.basic_reject(after.ch, m->delivery_tag, false, after.now));
   EXPECT_EQ(after.drain("parked").size(), 1u);
 }

@@ -45,10 +45,10 @@ TEST(PeerProtocol, AMirroredMessageArrivesWithItsPropertiesBodyAndExpiry) {
   EXPECT_EQ(got.queue, "orders");
   EXPECT_EQ(got.sequence, 42u);
   EXPECT_EQ(got.expires_at, sent.expires_at);
-  EXPECT_EQ(got.msg->exchange, "amq.direct");
-  EXPECT_EQ(got.msg->body, sent.msg->body);
-  EXPECT_TRUE(got.msg->properties->persistent());
-  EXPECT_EQ(got.msg->properties->headers, sent.msg->properties->headers);
+  EXPECT_EQ(got.msg->exchange(), "amq.direct");
+  EXPECT_EQ(got.msg->body(), sent.msg->body());
+  EXPECT_TRUE(got.msg->properties()->persistent());
+  EXPECT_EQ(got.msg->properties()->headers, sent.msg->properties()->headers);
 }
 
 TEST(PeerProtocol, AForwardCarriesThePublishWhoseConfirmWaitsAndTheAnswerComesBack) {
@@ -61,7 +61,7 @@ TEST(PeerProtocol, AForwardCarriesThePublishWhoseConfirmWaitsAndTheAnswerComesBa
   fwd.msg = core::make_message("", "q", "");
   const auto got = std::get<note>(round_trip(fwd, wire));
   EXPECT_EQ(got.publish, fwd.publish);
-  EXPECT_EQ(got.msg->body, "");
+  EXPECT_EQ(got.msg->body(), "");
   note answer;
   answer.what = note::kind::settled;
   answer.publish = fwd.publish;

@@ -1,0 +1,131 @@
+// The capacity planner against queueing theory: on M/M/c pools (Poisson orders, exponential
+// work, one message per consumer at a time) the smallest consumer count it finds for an e2e
+// objective is the one Erlang C gives; objectives parse as a user writes them; a range in
+// which nothing meets the objective has no answer.
+#include "workbench/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "models/queueing_theory.h"
+
+namespace mqlab::workbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(plan, objectives_parse_with_durations_rates_and_every_relation) {
+  const auto p99 = parse_slo("main.e2e.p99<=110ms");
+  ASSERT_TRUE(p99) << p99.error();
+  EXPECT_EQ(p99->metric, "main.e2e.p99");
+  EXPECT_EQ(p99->relation, slo::op::le);
+  EXPECT_DOUBLE_EQ(p99->bound, 0.110);
+  const auto lost = parse_slo("main.lost == 0");
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->relation, slo::op::eq);
+  EXPECT_EQ(parse_slo("main.throughput>390/s")->relation, slo::op::gt);
+  EXPECT_DOUBLE_EQ(parse_slo("main.throughput>=390/s")->bound, 390);
+  EXPECT_EQ(parse_slo("main.e2e.p99 110ms").error(), "--slo 'main.e2e.p99 110ms': expected METRIC<=VALUE (or <, >=, >, ==)");
+  EXPECT_EQ(parse_slo("p99<=1ms").error(), "--slo 'p99<=1ms': the metric must be VARIANT.KEY, e.g. main.e2e.p99");
+  EXPECT_EQ(parse_slo("main.e2e.p99<=soon").error(), "--slo 'main.e2e.p99<=soon': 'soon' is not a number, a duration or a rate");
+}
+
+/// A pool of consumers behind one queue: orders at `rate`/s, `service_ms` of exponential work each.
+fs::path pool(const fs::path& dir, double rate, double service_ms) {
+  const fs::path file = dir / fmt::format("pool-{}-{}.yaml", rate, service_ms);
+  std::ofstream(file) << fmt::format(R"(name: pool
+duration: 300s
+warmup: 20s
+seed: 11
+replications: 4
+arrivals: {{process: poisson, rate: {}/s}}
+pipeline: [{{publish: {{routing_key: orders}}}}]
+consumers: {{name: workers, queue: orders, count: 1, prefetch: 1, service: {{dist: exp, mean: {}ms}}}}
+)",
+                                     rate, service_ms);
+  return file;
+}
+
+/// Erlang C's smallest c whose e2e mean (quantile 0) or quantile meets `bound`.
+std::int64_t erlang_c_answer(double rate, double service_ms, double quantile, double bound) {
+  const double mu = 1000 / service_ms;
+  for (int c = static_cast<int>(rate / mu) + 1;; ++c) {
+    const auto m = models::mmc(rate, mu, c);
+    if ((quantile == 0 ? m.response_mean : m.response_quantile(quantile)) <= bound) return c;
+  }
+}
+
+struct mmc_case {
+  double rate, service_ms;
+  std::string metric;  // e2e.mean or e2e.pNN
+  double quantile, bound;
+};
+
+TEST(plan, finds_the_consumer_count_erlang_c_gives) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-{}", ::getpid());
+  fs::create_directories(dir);
+  const mmc_case cases[] = {
+      {400, 20, "e2e.p99", 0.99, 0.110},  // lab 15: c = 10, its p99 about 100 ms
+      {100, 50, "e2e.mean", 0, 0.060},    // a = 5
+      {30, 100, "e2e.p90", 0.90, 0.260},  // a = 3: M/M/5 predicts 249.9 ms
+      {400, 20, "e2e.mean", 0, 0.0260},   // tight: M/M/10 predicts 25.1 ms, M/M/9 33.1 ms
+  };
+  for (const auto& k : cases) {
+    const std::int64_t expected = erlang_c_answer(k.rate, k.service_ms, k.quantile, k.bound);
+    plan_request request{.file = pool(dir, k.rate, k.service_ms).string(), .path = "consumers.count", .from = 1, .to = 40};
+    request.objectives.push_back(*parse_slo(fmt::format("main.{}<={}", k.metric, k.bound)));
+    const auto result = plan(request);
+    ASSERT_TRUE(result) << result.error();
+    SCOPED_TRACE(fmt::format("λ = {}, S = {} ms, {} <= {}", k.rate, k.service_ms, k.metric, k.bound));
+    EXPECT_EQ(result->answer, expected);
+    ASSERT_TRUE(result->theory);
+    EXPECT_EQ(result->theory->answer, expected);
+    EXPECT_TRUE(result->monotonicity.empty()) << result->monotonicity;
+    EXPECT_LE(result->probes.size(), 8u) << "bisection over 1..40 needs about log2(40) probes";
+  }
+  fs::remove_all(dir);
+}
+
+TEST(plan, a_value_whose_metric_sits_on_the_bound_is_one_it_cannot_tell) {
+  // M/M/5 predicts a p90 of 249.9 ms: 250 ms cannot be told apart from it, however many
+  // replications, so the plan keeps to the next count, which surely meets it, and says why.
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-tight-{}", ::getpid());
+  fs::create_directories(dir);
+  plan_request request{.file = pool(dir, 30, 100).string(), .path = "consumers.count", .from = 4, .to = 8,
+                       .max_replications = 16};
+  request.objectives.push_back(*parse_slo("main.e2e.p90<=250ms"));
+  const auto result = plan(request);
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answer, 6);
+  EXPECT_EQ(result->theory->answer, 5);
+  const auto at5 = std::find_if(result->probes.begin(), result->probes.end(), [](const probe& p) { return p.value == 5; });
+  ASSERT_NE(at5, result->probes.end());
+  EXPECT_EQ(at5->outcome, verdict::cannot_tell);
+  EXPECT_EQ(at5->replications, 16) << "replications doubled up to the maximum before giving up";
+  EXPECT_LT(std::fabs(at5->checks[0].mean - 0.250), at5->checks[0].ci95);
+  fs::remove_all(dir);
+}
+
+TEST(plan, a_range_in_which_nothing_meets_the_objective_has_no_answer) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-none-{}", ::getpid());
+  fs::create_directories(dir);
+  plan_request request{.file = pool(dir, 400, 20).string(), .path = "consumers.count", .from = 2, .to = 6};
+  request.objectives.push_back(*parse_slo("main.e2e.p99<=110ms"));
+  const auto result = plan(request);
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(result->answer, std::nullopt) << "6 consumers cannot keep up with 8 consumers' worth of orders";
+  ASSERT_EQ(result->probes.size(), 1u);
+  EXPECT_EQ(result->probes[0].value, 6);
+  EXPECT_EQ(result->probes[0].outcome, verdict::misses);
+  request.objectives = {*parse_slo("main.nothing<=1")};
+  EXPECT_EQ(plan(request).error(), "--slo 'main.nothing<=1': the run has no metric main.nothing");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mqlab::workbench

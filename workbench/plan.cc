@@ -1,0 +1,228 @@
+// The capacity planner's objectives, probes, bisection and queueing-theory prediction.
+#include "workbench/plan.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "models/queueing_theory.h"
+#include "workbench/runner.h"
+#include "workbench/yaml_reader.h"
+
+namespace mqlab::workbench {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+/// Significant at 95% when the whole confidence interval lies on one side of the bound.
+verdict judge(const slo& o, const metric_value& m) {
+  const double lo = m.mean - m.ci95, hi = m.mean + m.ci95, b = o.bound;
+  switch (o.relation) {
+    case slo::op::le: return hi <= b ? verdict::meets : lo > b ? verdict::misses : verdict::cannot_tell;
+    case slo::op::lt: return hi < b ? verdict::meets : lo >= b ? verdict::misses : verdict::cannot_tell;
+    case slo::op::ge: return lo >= b ? verdict::meets : hi < b ? verdict::misses : verdict::cannot_tell;
+    case slo::op::gt: return lo > b ? verdict::meets : hi <= b ? verdict::misses : verdict::cannot_tell;
+    case slo::op::eq:
+      if (m.ci95 == 0 && m.mean == b) return verdict::meets;
+      return lo > b || hi < b ? verdict::misses : verdict::cannot_tell;
+  }
+  return verdict::cannot_tell;
+}
+
+verdict combine(const std::vector<slo_check>& checks) {
+  bool all_meet = true;
+  for (const auto& c : checks) {
+    if (c.outcome == verdict::misses) return verdict::misses;
+    all_meet = all_meet && c.outcome == verdict::meets;
+  }
+  return all_meet ? verdict::meets : verdict::cannot_tell;
+}
+
+class planner {
+ public:
+  planner(const plan_request& r, int first_replications, const std::function<void(const probe&)>& on_probe)
+      : request_(r), first_replications_(first_replications), on_probe_(on_probe) {}
+
+  /// The probe at `value`, run once.
+  std::expected<const probe*, std::string> at(std::int64_t value) {
+    if (auto it = probes_.find(value); it != probes_.end()) return &it->second;
+    for (int r = first_replications_;; r = std::min(2 * r, request_.max_replications)) {
+      auto p = run(value, r);
+      if (!p) return std::unexpected(p.error());
+      if (p->outcome != verdict::cannot_tell || r >= request_.max_replications) {
+        order_.push_back(value);
+        if (on_probe_) on_probe_(*p);
+        return &probes_.emplace(value, std::move(*p)).first->second;
+      }
+    }
+  }
+  std::vector<probe> in_order() const {
+    std::vector<probe> out;
+    for (const auto v : order_) out.push_back(probes_.at(v));
+    return out;
+  }
+  /// Where a larger value misses although a smaller one met (significantly both).
+  std::string contradictions() const {
+    std::optional<std::int64_t> met;
+    for (const auto& [value, p] : probes_) {
+      if (p.outcome == verdict::meets && !met) met = value;
+      if (p.outcome == verdict::misses && met) {
+        return fmt::format("not monotone: {} meets every objective but the larger {} misses one; the answer is the "
+                           "smallest value the bisection found, smaller ones may also meet them",
+                           *met, value);
+      }
+    }
+    return {};
+  }
+
+ private:
+  std::expected<probe, std::string> run(std::int64_t value, int replications) {
+    overrides sets = request_.sets;
+    sets.emplace_back(request_.path, std::to_string(value));
+    sets.emplace_back("replications", std::to_string(replications));
+    auto sc = load_scenario(request_.file, sets);
+    if (!sc) return std::unexpected(fmt::format("with {}={}:\n{}", request_.path, value, sc.error().format(request_.file)));
+    // Only the variants the objectives name are run.
+    std::vector<std::string> named;
+    for (const auto& o : request_.objectives) {
+      const std::string name = o.metric.substr(0, o.metric.find('.'));
+      if (std::find(named.begin(), named.end(), name) == named.end()) named.push_back(name);
+    }
+    if (auto kept = keep_variants(*sc, named); !kept) return std::unexpected(fmt::format("--slo: {}", kept.error()));
+    const run_result result = run_scenario(*sc);
+    probe p{value, replications, verdict::cannot_tell, {}};
+    for (const auto& o : request_.objectives) {
+      const metric_value* m = find_metric(result.variants, o.metric);
+      if (m == nullptr) return std::unexpected(fmt::format("--slo '{}': the run has no metric {}", o.text, o.metric));
+      p.checks.push_back({m->mean, m->ci95, judge(o, *m)});
+    }
+    p.outcome = combine(p.checks);
+    return p;
+  }
+
+  const plan_request& request_;
+  int first_replications_;
+  const std::function<void(const probe&)>& on_probe_;
+  std::map<std::int64_t, probe> probes_;
+  std::vector<std::int64_t> order_;
+};
+
+/// The first objective's metric under M/M/c with c consumers: e2e.mean or e2e.pNN, the
+/// request's publish cost included; nullopt for other metrics.
+std::optional<double> predicted(const slo& o, double cost, const models::queue_measures& m) {
+  const std::string key = o.metric.substr(o.metric.find('.') + 1);
+  if (key == "e2e.mean") return cost + m.response_mean;
+  double percent = 0;
+  if (!key.starts_with("e2e.p")) return std::nullopt;
+  const auto [end, ec] = std::from_chars(key.data() + 5, key.data() + key.size(), percent);
+  if (ec != std::errc() || end != key.data() + key.size() || !(percent > 0 && percent < 100)) return std::nullopt;
+  return cost + m.response_quantile(percent / 100);
+}
+
+bool holds(const slo& o, double v) {
+  return judge(o, metric_value{v, 0}) == verdict::meets;
+}
+
+/// M/M/c when the field is a consumer count, arrivals are Poisson and a consumer's work is
+/// one exponential delay.
+std::optional<prediction> mmc_prediction(const plan_request& request, const scenario& sc,
+                                         std::optional<std::int64_t> answer) {
+  if (!request.path.ends_with("consumers.count") || request.objectives.empty()) return std::nullopt;
+  const slo& first = request.objectives.front();
+  for (const auto& v : sc.variants) {
+    if (v.name != first.metric.substr(0, first.metric.find('.'))) continue;
+    const auto& s = v.system;
+    if (!s.arrivals || !s.arrivals->poisson() || s.consumers.size() != 1 || s.consumers[0].work.size() != 1) return std::nullopt;
+    const auto* work = std::get_if<models::delay_step>(&s.consumers[0].work[0].step);
+    if (work == nullptr || !models::kendall(work->time, 1, 0).starts_with("M/M/")) return std::nullopt;
+    double cost = 0;
+    for (const auto& step : s.request) {
+      if (const auto* publish = std::get_if<models::publish_step>(&step.step)) cost += publish->cost.seconds();
+    }
+    prediction p;
+    p.lambda = s.arrivals->mean_rate();
+    p.mu = 1 / work->time.mean();
+    p.model = fmt::format("M/M/c with λ = {:g}/s, μ = {:g}/s per consumer", p.lambda, p.mu);
+    p.stable_from = static_cast<std::int64_t>(std::floor(p.lambda / p.mu)) + 1;
+    std::map<std::int64_t, double> values;
+    for (std::int64_t c = std::max(p.stable_from, request.from); c <= request.to; ++c) {
+      const auto value = predicted(first, cost, models::mmc(p.lambda, p.mu, static_cast<int>(c)));
+      if (!value) break;
+      values[c] = *value;
+      if (!p.answer && holds(first, *value)) p.answer = c;
+    }
+    auto near = [](std::optional<std::int64_t> a, std::int64_t c) { return a && c >= *a - 1 && c <= *a + 1; };
+    for (const auto& [c, value] : values) {
+      if (near(p.answer, c) || near(answer, c)) p.values.emplace_back(c, value);
+    }
+    return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(verdict v) {
+  switch (v) {
+    case verdict::meets: return "meets";
+    case verdict::misses: return "misses";
+    case verdict::cannot_tell: return "cannot tell";
+  }
+  return "";
+}
+
+std::expected<slo, std::string> parse_slo(std::string_view text) {
+  static constexpr std::pair<std::string_view, slo::op> relations[] = {
+      {"<=", slo::op::le}, {">=", slo::op::ge}, {"==", slo::op::eq}, {"<", slo::op::lt}, {">", slo::op::gt}};
+  for (const auto& [token, relation] : relations) {
+    const auto at = text.find(token);
+    if (at == std::string_view::npos) continue;
+    const std::string metric(trim(text.substr(0, at)));
+    const std::string value(trim(text.substr(at + token.size())));
+    if (metric.find('.') == std::string::npos || metric.front() == '.') {
+      return std::unexpected(fmt::format("--slo '{}': the metric must be VARIANT.KEY, e.g. main.e2e.p99", text));
+    }
+    diagnostics ignored;
+    const auto bound = yaml_reader(ignored).quantity(YAML::Node(value), "bound");
+    if (!bound) return std::unexpected(fmt::format("--slo '{}': '{}' is not a number, a duration or a rate", text, value));
+    return slo{metric, relation, *bound, std::string(text)};
+  }
+  return std::unexpected(fmt::format("--slo '{}': expected METRIC<=VALUE (or <, >=, >, ==)", text));
+}
+
+std::expected<plan_result, std::string> plan(const plan_request& request, const std::function<void(const probe&)>& on_probe) {
+  if (request.from > request.to) return std::unexpected(fmt::format("--minimize: {} > {}", request.from, request.to));
+  overrides first = request.sets;
+  first.emplace_back(request.path, std::to_string(request.from));
+  auto base = load_scenario(request.file, first);
+  if (!base) return std::unexpected(fmt::format("with {}={}:\n{}", request.path, request.from, base.error().format(request.file)));
+  planner search(request, std::clamp(base->replications, 2, request.max_replications), on_probe);
+  plan_result result;
+  auto top = search.at(request.to);
+  if (!top) return std::unexpected(top.error());
+  if ((*top)->outcome == verdict::meets) {
+    std::int64_t lo = request.from, hi = request.to;  // hi meets; the answer lies in [lo, hi]
+    while (lo < hi) {
+      const std::int64_t mid = lo + (hi - lo) / 2;
+      auto p = search.at(mid);
+      if (!p) return std::unexpected(p.error());
+      if ((*p)->outcome == verdict::meets) hi = mid;
+      else lo = mid + 1;
+    }
+    result.answer = lo;
+  }
+  result.probes = search.in_order();
+  result.monotonicity = search.contradictions();
+  result.theory = mmc_prediction(request, *base, result.answer);
+  return result;
+}
+
+}  // namespace mqlab::workbench
