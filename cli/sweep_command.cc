@@ -2,11 +2,17 @@
 // parallel threads) and print one row per combination; compare reads two run.json files.
 #include "cli/sweep_command.h"
 
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <QtCharts/QChart>
@@ -26,8 +32,38 @@ struct sweep_options {
   std::vector<std::string> metrics;
   std::string csv;
   std::string png;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   bool quiet = false;
 };
+
+/// Runs every scenario on `jobs` threads and hands each result to `row` in order, as soon as it
+/// and every one before it are done. A run's results depend only on its scenario, so they are
+/// the same whatever the number of jobs.
+void run_points(const std::vector<workbench::scenario>& scenarios, unsigned jobs,
+                const std::function<void(std::size_t, const workbench::run_result&)>& row) {
+  std::vector<std::optional<workbench::run_result>> results(scenarios.size());
+  std::mutex lock;
+  std::condition_variable done;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < scenarios.size();) {
+      auto r = workbench::run_scenario(scenarios[i]);
+      std::lock_guard guard(lock);
+      results[i] = std::move(r);
+      done.notify_all();
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (unsigned t = 0; t < std::min<std::size_t>(jobs, scenarios.size()); ++t) pool.emplace_back(worker);
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    std::unique_lock guard(lock);
+    done.wait(guard, [&] { return results[i].has_value(); });
+    const workbench::run_result r = std::move(*results[i]);
+    results[i].reset();
+    guard.unlock();
+    row(i, r);
+  }
+}
 
 struct axis {
   std::string path;
@@ -132,8 +168,7 @@ int sweep(const sweep_options& o) {
   for (const auto& m : metrics) chart_series.push_back({m, {}});
   fmt::print("{}{:>8}\n", header, "expect");
   progress_bar bar("sweeping", !o.quiet);
-  for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    const auto r = workbench::run_scenario(scenarios[i]);
+  run_points(scenarios, o.jobs, [&](std::size_t i, const workbench::run_result& r) {
     bar.update(static_cast<int>(i + 1), static_cast<int>(scenarios.size()));
     std::string row;
     for (std::size_t k = 0; k < combos[i].size(); ++k) {
@@ -152,7 +187,7 @@ int sweep(const sweep_options& o) {
     csv += r.all_passed() ? "true\n" : "false\n";
     bar.clear();
     fmt::print("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
-  }
+  });
   if (!o.png.empty()) {
     gui::prepare_headless_environment();
     gui::ensure_application();
@@ -232,6 +267,9 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--metric", o->metrics, "Metric to tabulate, e.g. main.response.p99 (repeatable)");
   cmd->add_option("--csv", o->csv, "Also write the table as CSV to this file");
   cmd->add_option("--png", o->png, "Also draw each metric against the varied value (one numeric --vary) to this PNG");
+  cmd->add_option("--jobs", o->jobs, "Points run at once (each runs its replications in parallel too); the "
+                                     "results are the same for any number")
+      ->check(CLI::Range(1u, 256u))->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
   cmd->callback([o, &exit_code] { exit_code = sweep(*o); });
 }

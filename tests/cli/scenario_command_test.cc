@@ -1,7 +1,9 @@
 // `mqlab run/validate/sweep/compare` end to end: exit codes 0/1/2, located errors, JSON output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -173,6 +175,31 @@ TEST(sweep_command, tabulates_one_row_per_value_and_rejects_bad_ranges) {
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=5..1").exit_code, 2);
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=1,2 --vary duration=5s,6s --png x.png").exit_code, 2);
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=one,two").exit_code, 2);
+}
+
+TEST(sweep_command, points_run_in_parallel_give_the_same_table_bit_for_bit) {
+  const auto path = write_file("small-jobs.yaml", std::string(small) + "replications: 3\n");
+  std::string csv[3];
+  std::string table[3];
+  const unsigned jobs[3] = {1, 3, 8};
+  for (int k = 0; k < 3; ++k) {
+    csv[k] = ::testing::TempDir() + "/sweep-jobs-" + std::to_string(jobs[k]) + ".csv";
+    auto r = run_mqlab("sweep " + path + " --vary stations.db.servers=1..5 --vary duration=10s,20s "
+                       "--metric main.response.p99 --metric main.station.db.utilization --quiet --jobs " +
+                       std::to_string(jobs[k]) + " --csv " + csv[k]);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    table[k] = r.out;
+  }
+  auto contents = [](const std::string& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string one_job = contents(csv[0]);
+  EXPECT_EQ(one_job, contents(csv[1]));
+  EXPECT_EQ(one_job, contents(csv[2]));
+  EXPECT_EQ(table[0], table[1]) << "rows print in order whatever finishes first";
+  EXPECT_EQ(std::count(one_job.begin(), one_job.end(), '\n'), 11);
+  EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=1..2 --jobs 0").exit_code, 2);
 }
 
 TEST(sweep_command, draws_the_metrics_against_the_varied_value) {
