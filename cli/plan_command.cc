@@ -15,7 +15,7 @@ namespace mqlab::cli {
 namespace {
 
 struct plan_options {
-  std::string file, minimize;
+  std::string file, minimize, max_rate;
   std::vector<std::string> slos, sets;
   int max_replications = 64;
   bool json = false;
@@ -28,21 +28,35 @@ std::optional<std::int64_t> to_integer(std::string_view s) {
   return v;
 }
 
-/// PATH=FROM..TO with integers.
-std::expected<workbench::plan_request, std::string> parse_request(const plan_options& o) {
-  workbench::plan_request r{.file = o.file, .max_replications = o.max_replications};
-  const auto eq = o.minimize.find('=');
-  const auto dots = o.minimize.find("..", eq == std::string::npos ? 0 : eq);
-  const auto from = eq == std::string::npos || dots == std::string::npos
-                        ? std::nullopt
-                        : to_integer(std::string_view(o.minimize).substr(eq + 1, dots - eq - 1));
-  const auto to = dots == std::string::npos ? std::nullopt : to_integer(std::string_view(o.minimize).substr(dots + 2));
+/// PATH=FROM..TO with integers; `option` names the flag in the error.
+std::expected<void, std::string> parse_range(const std::string& option, const std::string& text,
+                                             workbench::plan_request& r) {
+  const auto eq = text.find('=');
+  const auto dots = text.find("..", eq == std::string::npos ? 0 : eq);
+  const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
+  const auto from = dots == std::string::npos ? std::nullopt : to_integer(std::string_view(text).substr(start, dots - start));
+  const auto to = dots == std::string::npos ? std::nullopt : to_integer(std::string_view(text).substr(dots + 2));
   if (eq == 0 || !from || !to || *from > *to || *from < 0) {
-    return std::unexpected(fmt::format("--minimize '{}': expected PATH=FROM..TO with integers, 0 <= FROM <= TO", o.minimize));
+    return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO", option, text,
+                                       option == "--max-rate" ? "[PATH=]FROM..TO" : "PATH=FROM..TO"));
   }
-  r.path = o.minimize.substr(0, eq);
+  if (eq != std::string::npos) r.path = text.substr(0, eq);
   r.from = *from;
   r.to = *to;
+  return {};
+}
+
+std::expected<workbench::plan_request, std::string> parse_request(const plan_options& o) {
+  workbench::plan_request r{.file = o.file, .max_replications = o.max_replications};
+  if (o.minimize.empty() == o.max_rate.empty()) return std::unexpected("give one of --minimize and --max-rate");
+  r.maximize = !o.max_rate.empty();
+  if (r.maximize) r.path = "arrivals.rate";
+  if (auto ok = r.maximize ? parse_range("--max-rate", o.max_rate, r) : parse_range("--minimize", o.minimize, r); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (!r.maximize && o.minimize.find('=') == std::string::npos) {
+    return std::unexpected(fmt::format("--minimize '{}': expected PATH=FROM..TO with integers, 0 <= FROM <= TO", o.minimize));
+  }
   for (const auto& text : o.slos) {
     auto objective = workbench::parse_slo(text);
     if (!objective) return std::unexpected(objective.error());
@@ -79,16 +93,17 @@ nlohmann::json to_json(const workbench::plan_request& r, const workbench::plan_r
                           {"verdict", workbench::to_string(p.outcome)}, {"checks", checks}};
   };
   nlohmann::json probes = nlohmann::json::array();
-  nlohmann::json at_answer, below;
+  nlohmann::json at_answer, neighbour;
   for (const auto& p : result.probes) {
     probes.push_back(probe_json(p));
     if (result.answer && p.value == *result.answer) at_answer = probe_json(p);
-    if (result.answer && p.value == *result.answer - 1) below = probe_json(p);
+    if (result.neighbour && p.value == *result.neighbour) neighbour = probe_json(p);
   }
   nlohmann::json out{{"path", r.path},
+                     {"direction", r.maximize ? "maximize" : "minimize"},
                      {"answer", result.answer ? nlohmann::json(*result.answer) : nlohmann::json()},
                      {"probes", probes},
-                     {"confidence", {{"level", 0.95}, {"at_answer", at_answer}, {"below", below}}},
+                     {"confidence", {{"level", 0.95}, {"at_answer", at_answer}, {"neighbour", neighbour}}},
                      {"monotonicity", result.monotonicity.empty() ? nlohmann::json() : nlohmann::json(result.monotonicity)},
                      {"prediction", nullptr}};
   if (const auto& t = result.theory) {
@@ -103,13 +118,16 @@ nlohmann::json to_json(const workbench::plan_request& r, const workbench::plan_r
 
 void print_answer(const workbench::plan_request& r, const workbench::plan_result& result) {
   if (result.answer) {
-    fmt::print("answer: {}={}: the smallest value in {}..{} for which every objective holds at 95% confidence\n",
-               r.path, *result.answer, r.from, r.to);
+    fmt::print("answer: {}={}: the {} value in {}..{} for which every objective holds at 95% confidence\n", r.path,
+               *result.answer, r.maximize ? "largest" : "smallest", r.from, r.to);
   } else {
-    fmt::print("answer: none: at {}={} an objective is missed or cannot be told apart from its bound\n", r.path, r.to);
+    fmt::print("answer: none: at {}={} an objective is missed or cannot be told apart from its bound\n", r.path,
+               r.maximize ? r.from : r.to);
   }
   for (const auto& p : result.probes) {
-    if (result.answer && p.value == *result.answer - 1) fmt::print("  below it, {}\n", describe(r, p));
+    if (result.neighbour && p.value == *result.neighbour) {
+      fmt::print("  {} it, {}\n", r.maximize ? "above" : "below", describe(r, p));
+    }
   }
   if (!result.monotonicity.empty()) fmt::print("  {}\n", result.monotonicity);
   if (const auto& t = result.theory) {
@@ -146,8 +164,12 @@ void add_plan_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<plan_options>();
   auto* cmd = app.add_subcommand("plan", "Find the smallest value of a field for which every SLO holds");
   cmd->add_option("file", o->file, "Scenario file")->required();
-  cmd->add_option("--minimize", o->minimize, "PATH=FROM..TO: the integer field to minimise, e.g. "
-                                             "variants.main.consumers.count=1..32")->required();
+  auto* minimize = cmd->add_option("--minimize", o->minimize, "PATH=FROM..TO: the integer field to minimise, e.g. "
+                                                              "variants.main.consumers.count=1..32");
+  cmd->add_option("--max-rate", o->max_rate,
+                  "[PATH=]FROM..TO: the highest offered rate (per second; default field arrivals.rate) that meets "
+                  "every SLO")
+      ->excludes(minimize);
   cmd->add_option("--slo", o->slos, "METRIC<=VALUE (or <, >=, >, ==), e.g. 'main.e2e.p99<=110ms' (repeatable)")->required();
   cmd->add_option("--max-replications", o->max_replications,
                   "Replications a probe may grow to before it says it cannot tell")

@@ -69,15 +69,25 @@ class planner {
     for (const auto v : order_) out.push_back(probes_.at(v));
     return out;
   }
-  /// Where a larger value misses although a smaller one met (significantly both).
-  std::string contradictions() const {
+  /// Where a value on the harder side of one that missed met the objectives (both
+  /// significantly): more of the resource (or less load) made things worse.
+  std::string contradictions(bool maximize) const {
     std::optional<std::int64_t> met;
-    for (const auto& [value, p] : probes_) {
+    auto check = [&](std::int64_t value, const probe& p) -> std::string {
       if (p.outcome == verdict::meets && !met) met = value;
-      if (p.outcome == verdict::misses && met) {
-        return fmt::format("not monotone: {} meets every objective but the larger {} misses one; the answer is the "
-                           "smallest value the bisection found, smaller ones may also meet them",
-                           *met, value);
+      if (p.outcome != verdict::misses || !met) return {};
+      return fmt::format("not monotone: {} meets every objective but {} misses one; the answer is the value the "
+                         "bisection found, others beyond it may also meet them",
+                         *met, value);
+    };
+    // Walk from the hard end towards the easy one: after a value that met, none should miss.
+    if (!maximize) {
+      for (auto it = probes_.begin(); it != probes_.end(); ++it) {
+        if (auto note = check(it->first, it->second); !note.empty()) return note;
+      }
+    } else {
+      for (auto it = probes_.rbegin(); it != probes_.rend(); ++it) {
+        if (auto note = check(it->first, it->second); !note.empty()) return note;
       }
     }
     return {};
@@ -206,22 +216,27 @@ std::expected<plan_result, std::string> plan(const plan_request& request, const 
   if (!base) return std::unexpected(fmt::format("with {}={}:\n{}", request.path, request.from, base.error().format(request.file)));
   planner search(request, std::clamp(base->replications, 2, request.max_replications), on_probe);
   plan_result result;
-  auto top = search.at(request.to);
-  if (!top) return std::unexpected(top.error());
-  if ((*top)->outcome == verdict::meets) {
-    std::int64_t lo = request.from, hi = request.to;  // hi meets; the answer lies in [lo, hi]
+  // The end of the range where the objectives are likeliest to hold must hold them.
+  const std::int64_t easiest = request.maximize ? request.from : request.to;
+  auto end = search.at(easiest);
+  if (!end) return std::unexpected(end.error());
+  if ((*end)->outcome == verdict::meets) {
+    std::int64_t lo = request.from, hi = request.to;  // the answer lies in [lo, hi]; `easiest` meets
     while (lo < hi) {
-      const std::int64_t mid = lo + (hi - lo) / 2;
+      const std::int64_t mid = request.maximize ? lo + (hi - lo + 1) / 2 : lo + (hi - lo) / 2;
       auto p = search.at(mid);
       if (!p) return std::unexpected(p.error());
-      if ((*p)->outcome == verdict::meets) hi = mid;
-      else lo = mid + 1;
+      const bool meets = (*p)->outcome == verdict::meets;
+      if (request.maximize) (meets ? lo : hi) = meets ? mid : mid - 1;
+      else (meets ? hi : lo) = meets ? mid : mid + 1;
     }
     result.answer = lo;
+    const std::int64_t next = request.maximize ? lo + 1 : lo - 1;
+    if (next >= request.from && next <= request.to) result.neighbour = next;
   }
   result.probes = search.in_order();
-  result.monotonicity = search.contradictions();
-  result.theory = mmc_prediction(request, *base, result.answer);
+  result.monotonicity = search.contradictions(request.maximize);
+  if (!request.maximize) result.theory = mmc_prediction(request, *base, result.answer);
   return result;
 }
 

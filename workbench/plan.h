@@ -1,6 +1,8 @@
 // Capacity planning (`mqlab plan`): the smallest value of one integer field of a scenario (a
 // consumer count, partitions, nodes) for which every service-level objective holds, found by
-// bisection over the range on the assumption that more of the resource never hurts. Each probe
+// bisection over the range on the assumption that more of the resource never hurts; or, with
+// `maximize`, the largest (the highest offered rate the system sustains, assuming more load
+// never helps). Each probe
 // runs the scenario with as many replications as it takes for every objective's verdict to be
 // significant at 95% (the metric's confidence interval lies wholly on one side of the bound),
 // doubling them up to a maximum, after which the probe says it cannot tell. Probes that
@@ -60,6 +62,7 @@ struct plan_request {
   std::string file;
   std::string path;  // the field, e.g. variants.c10.consumers.count
   std::int64_t from = 1, to = 1;
+  bool maximize = false;  // the largest value that meets the objectives instead of the smallest
   std::vector<slo> objectives;
   int max_replications = 64;
   overrides sets;  // --set, applied to every probe
@@ -67,6 +70,7 @@ struct plan_request {
 
 struct plan_result {
   std::optional<std::int64_t> answer;  // none when no value in the range meets every objective
+  std::optional<std::int64_t> neighbour;  // the value next to the answer on the failing side, when probed
   std::vector<probe> probes;           // in the order they ran
   std::string monotonicity;            // empty, or where the probes contradict the assumption
   std::optional<prediction> theory;

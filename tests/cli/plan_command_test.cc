@@ -21,8 +21,9 @@ TEST(plan_command, lab_15_needs_ten_consumers_and_says_so_in_json) {
   EXPECT_EQ(j["prediction"]["answer"], 10) << "Erlang C agrees";
   EXPECT_EQ(j["confidence"]["level"], 0.95);
   EXPECT_EQ(j["confidence"]["at_answer"]["verdict"], "meets");
-  EXPECT_EQ(j["confidence"]["below"]["value"], 9);
-  EXPECT_EQ(j["confidence"]["below"]["verdict"], "misses");
+  EXPECT_EQ(j["direction"], "minimize");
+  EXPECT_EQ(j["confidence"]["neighbour"]["value"], 9);
+  EXPECT_EQ(j["confidence"]["neighbour"]["verdict"], "misses");
   EXPECT_GE(j["probes"].size(), 3u);
   for (const auto& p : j["probes"]) EXPECT_EQ(p["checks"][0]["slo"], "c10.e2e.p99<=110ms");
 }
@@ -34,6 +35,18 @@ TEST(plan_command, the_table_shows_each_probe_then_the_answer_and_its_neighbour)
   EXPECT_NE(r.out.find("answer: variants.c10.consumers.count=10"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("below it, variants.c10.consumers.count=9: misses"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("prediction (M/M/c with λ = 400/s, μ = 50/s per consumer"), std::string::npos) << r.out;
+}
+
+TEST(plan_command, the_highest_rate_ten_consumers_sustain_under_the_p99_objective) {
+  // c10 has 10 consumers of 20 ms: at 400/s its p99 is about 100 ms, at 450/s far above 110 ms.
+  auto r = run_mqlab("plan " + lab15 + " --max-rate variants.c10.arrivals.rate=300..480 --slo 'c10.e2e.p99<=110ms' "
+                     "--max-replications 8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["direction"], "maximize");
+  EXPECT_GE(j["answer"].get<int>(), 400);
+  EXPECT_LT(j["answer"].get<int>(), 450);
+  EXPECT_EQ(j["confidence"]["neighbour"]["value"], j["answer"].get<int>() + 1);
 }
 
 TEST(plan_command, no_value_meeting_the_objective_exits_1_and_bad_input_2) {
@@ -51,6 +64,11 @@ TEST(plan_command, no_value_meeting_the_objective_exits_1_and_bad_input_2) {
   EXPECT_NE(range.err.find("expected PATH=FROM..TO"), std::string::npos) << range.err;
   auto field = run_mqlab("plan " + lab15 + " --minimize variants.c10.consumers.cnt=8..14 --slo 'c10.e2e.p99<=1s'");
   EXPECT_EQ(field.exit_code, 2) << field.err;
+  auto neither = run_mqlab("plan " + lab15 + " --slo 'c10.e2e.p99<=1s'");
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("give one of --minimize and --max-rate"), std::string::npos) << neither.err;
+  EXPECT_EQ(run_mqlab("plan " + lab15 + " --minimize variants.c10.consumers.count=8..14 --max-rate 100..500 "
+                      "--slo 'c10.e2e.p99<=1s'").exit_code, 2);
 }
 
 }  // namespace

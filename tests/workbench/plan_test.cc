@@ -111,6 +111,29 @@ TEST(plan, a_value_whose_metric_sits_on_the_bound_is_one_it_cannot_tell) {
   fs::remove_all(dir);
 }
 
+TEST(plan, the_highest_rate_ten_consumers_sustain_is_the_one_erlang_c_gives) {
+  // 10 consumers of 20 ms each, e2e mean at most 30 ms: M/M/10 reaches 30 ms a little below
+  // λ = 450/s. Bisection over integer rates ends within the noise of that.
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-rate-{}", ::getpid());
+  fs::create_directories(dir);
+  double lo = 1, hi = 499.9;  // M/M/10 at μ = 50/s is stable below 500/s
+  for (int i = 0; i < 60; ++i) {
+    const double mid = (lo + hi) / 2;
+    (models::mmc(mid, 50, 10).response_mean <= 0.030 ? lo : hi) = mid;
+  }
+  plan_request request{.file = pool(dir, 100, 20).string(), .path = "arrivals.rate", .from = 100, .to = 499,
+                       .maximize = true, .max_replications = 16};
+  request.sets = {{"consumers.count", "10"}};
+  request.objectives.push_back(*parse_slo("main.e2e.mean<=30ms"));
+  const auto result = plan(request);
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_TRUE(result->answer);
+  EXPECT_NEAR(static_cast<double>(*result->answer), lo, 0.03 * lo) << "Erlang C: " << lo << "/s";
+  EXPECT_EQ(result->neighbour, *result->answer + 1);
+  EXPECT_TRUE(result->monotonicity.empty()) << result->monotonicity;
+  fs::remove_all(dir);
+}
+
 TEST(plan, a_range_in_which_nothing_meets_the_objective_has_no_answer) {
   const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-none-{}", ::getpid());
   fs::create_directories(dir);
