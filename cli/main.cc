@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   mqlab::cli::add_sweep_command(app, exit_code);
   mqlab::cli::add_plan_command(app, exit_code);
   mqlab::cli::add_compare_command(app, exit_code);
+  mqlab::cli::add_merge_command(app, exit_code);
   mqlab::cli::add_plot_command(app, exit_code);
   mqlab::cli::add_broker_command(app, exit_code);
   try {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <cstdlib>
 #include <condition_variable>
 #include <cmath>
 #include <filesystem>
@@ -12,9 +13,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <QtCharts/QChart>
 #include <nlohmann/json.hpp>
 
@@ -33,35 +36,74 @@ struct sweep_options {
   std::string csv;
   std::string png;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  std::string shard;  // "I/N" or "auto"; empty: every point
+  std::string out;    // where a shard writes its part
   bool quiet = false;
 };
+
+struct shard_spec {
+  std::size_t index = 0, count = 1;  // 0-based index of `count`
+};
+
+std::optional<std::size_t> to_count(const char* text) {
+  std::size_t v = 0;
+  if (text == nullptr) return std::nullopt;
+  const std::string_view s(text);
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+/// "I/N" (1 <= I <= N), or "auto": a Slurm job array's task (SLURM_ARRAY_TASK_ID, _MIN, _COUNT)
+/// or a Kubernetes Indexed Job's (JOB_COMPLETION_INDEX, counted from 0, with MQLAB_SHARD_COUNT
+/// set to the job's completions).
+std::expected<shard_spec, std::string> parse_shard(const std::string& text) {
+  if (text == "auto") {
+    if (const auto id = to_count(std::getenv("SLURM_ARRAY_TASK_ID")), n = to_count(std::getenv("SLURM_ARRAY_TASK_COUNT"));
+        id && n && *n > 0) {
+      const std::size_t first = to_count(std::getenv("SLURM_ARRAY_TASK_MIN")).value_or(0);
+      if (*id >= first && *id - first < *n) return shard_spec{*id - first, *n};
+    }
+    if (const auto id = to_count(std::getenv("JOB_COMPLETION_INDEX")), n = to_count(std::getenv("MQLAB_SHARD_COUNT"));
+        id && n && *id < *n) {
+      return shard_spec{*id, *n};
+    }
+    return std::unexpected("--shard auto: neither SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT nor "
+                           "JOB_COMPLETION_INDEX with MQLAB_SHARD_COUNT describe a shard");
+  }
+  const auto slash = text.find('/');
+  const auto i = slash == std::string::npos ? std::nullopt : to_count(text.substr(0, slash).c_str());
+  const auto n = slash == std::string::npos ? std::nullopt : to_count(text.substr(slash + 1).c_str());
+  if (!i || !n || *i < 1 || *i > *n) return std::unexpected(fmt::format("--shard '{}': expected I/N with 1 <= I <= N, or auto", text));
+  return shard_spec{*i - 1, *n};
+}
 
 /// Runs every scenario on `jobs` threads and hands each result to `row` in order, as soon as it
 /// and every one before it are done. A run's results depend only on its scenario, so they are
 /// the same whatever the number of jobs.
-void run_points(const std::vector<workbench::scenario>& scenarios, unsigned jobs,
+void run_points(const std::vector<workbench::scenario>& scenarios, const std::vector<std::size_t>& points, unsigned jobs,
                 const std::function<void(std::size_t, const workbench::run_result&)>& row) {
-  std::vector<std::optional<workbench::run_result>> results(scenarios.size());
+  std::vector<std::optional<workbench::run_result>> results(points.size());
   std::mutex lock;
   std::condition_variable done;
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < scenarios.size();) {
-      auto r = workbench::run_scenario(scenarios[i]);
+    for (std::size_t i; (i = next.fetch_add(1)) < points.size();) {
+      auto r = workbench::run_scenario(scenarios[points[i]]);
       std::lock_guard guard(lock);
       results[i] = std::move(r);
       done.notify_all();
     }
   };
   std::vector<std::jthread> pool;
-  for (unsigned t = 0; t < std::min<std::size_t>(jobs, scenarios.size()); ++t) pool.emplace_back(worker);
-  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+  for (unsigned t = 0; t < std::min<std::size_t>(jobs, points.size()); ++t) pool.emplace_back(worker);
+  for (std::size_t i = 0; i < points.size(); ++i) {
     std::unique_lock guard(lock);
     done.wait(guard, [&] { return results[i].has_value(); });
     const workbench::run_result r = std::move(*results[i]);
     results[i].reset();
     guard.unlock();
-    row(i, r);
+    row(points[i], r);
   }
 }
 
@@ -164,17 +206,36 @@ int sweep(const sweep_options& o) {
     fmt::print(stderr, "mqlab sweep: --png draws one numeric --vary; give one with numbers\n");
     return 2;
   }
+  std::optional<shard_spec> shard;
+  if (!o.shard.empty()) {
+    auto parsed = parse_shard(o.shard);
+    if (!parsed || o.out.empty() || !o.png.empty() || !o.csv.empty()) {
+      fmt::print(stderr, "mqlab sweep: {}\n", !parsed ? parsed.error()
+                                                        : "--shard writes its part to --out DIR (mqlab merge draws "
+                                                          "the table, CSV and chart of all parts); give --out, not --csv or --png");
+      return 2;
+    }
+    shard = *parsed;
+  }
+  std::vector<std::size_t> points;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    if (!shard || i % shard->count == shard->index) points.push_back(i);
+  }
   std::vector<gui::sweep_series> chart_series;
   for (const auto& m : metrics) chart_series.push_back({m, {}});
-  fmt::print("{}{:>8}\n", header, "expect");
+  const std::string header_line = fmt::format("{}{:>8}\n", header, "expect");
+  const std::string csv_header = csv;
+  fmt::print("{}", header_line);
+  nlohmann::json rows = nlohmann::json::array();
   progress_bar bar("sweeping", !o.quiet);
-  run_points(scenarios, o.jobs, [&](std::size_t i, const workbench::run_result& r) {
-    bar.update(static_cast<int>(i + 1), static_cast<int>(scenarios.size()));
-    std::string row;
+  int done = 0;
+  run_points(scenarios, points, o.jobs, [&](std::size_t i, const workbench::run_result& r) {
+    bar.update(++done, static_cast<int>(points.size()));
+    std::string row, csv_row;
     for (std::size_t k = 0; k < combos[i].size(); ++k) {
       const auto& value = combos[i][k].second;
       row += fmt::format("{:>{}}", value, axes[k].path.size() + 2);
-      csv += value + ",";
+      csv_row += value + ",";
     }
     for (const auto& m : metrics) {
       const workbench::metric_value* found = workbench::find_metric(r.variants, m);
@@ -182,12 +243,31 @@ int sweep(const sweep_options& o) {
       if (found && !o.png.empty()) {
         chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*to_number(combos[i][0].second), found->mean);
       }
-      csv += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
+      csv_row += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
     }
-    csv += r.all_passed() ? "true\n" : "false\n";
+    csv_row += r.all_passed() ? "true\n" : "false\n";
+    const std::string line = fmt::format("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
     bar.clear();
-    fmt::print("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
+    fmt::print("{}", line);
+    csv += csv_row;
+    rows.push_back({{"point", i}, {"line", line}, {"csv", csv_row}});
   });
+  if (shard) {
+    const nlohmann::json part{{"sweep", {{"file", o.file}, {"vary", o.vary}, {"metrics", metrics}}},
+                              {"shard", shard->index + 1}, {"shards", shard->count}, {"points", scenarios.size()},
+                              {"header", header_line}, {"csv_header", csv_header}, {"rows", rows}};
+    const auto file = std::filesystem::path(o.out) / fmt::format("shard-{}-of-{}.json", shard->index + 1, shard->count);
+    std::error_code ec;
+    std::filesystem::create_directories(o.out, ec);
+    std::ofstream out(file);
+    out << part.dump(1) << "\n";
+    if (!out) {
+      fmt::print(stderr, "mqlab sweep: cannot write {}\n", file.string());
+      return 2;
+    }
+    if (!o.quiet) fmt::print(stderr, "shard {} of {}: {} points in {}\n", shard->index + 1, shard->count, points.size(), file.string());
+    return 0;
+  }
   if (!o.png.empty()) {
     gui::prepare_headless_environment();
     gui::ensure_application();
@@ -206,6 +286,70 @@ int sweep(const sweep_options& o) {
       fmt::print(stderr, "mqlab sweep: cannot write {}\n", o.csv);
       return 2;
     }
+  }
+  return 0;
+}
+
+/// The parts `mqlab sweep --shard` wrote in `dirs`, checked to be the shards of one sweep with
+/// every point once; printed and written as the whole sweep would have printed and written them.
+int merge(const std::vector<std::string>& dirs, const std::string& csv_file) {
+  std::vector<nlohmann::json> parts;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with("shard-") || !name.ends_with(".json")) continue;
+      std::ifstream in(entry.path());
+      try {
+        parts.push_back(nlohmann::json::parse(in));
+      } catch (const nlohmann::json::exception& e) {
+        fmt::print(stderr, "mqlab merge: {}: not a sweep part: {}\n", entry.path().string(), e.what());
+        return 2;
+      }
+    }
+    if (ec) {
+      fmt::print(stderr, "mqlab merge: {}: {}\n", dir, ec.message());
+      return 2;
+    }
+  }
+  try {
+    if (parts.empty()) throw std::runtime_error("no shard-*.json parts in " + fmt::format("{}", fmt::join(dirs, ", ")));
+    const auto& first = parts.front();
+    const auto shards = first.at("shards").get<std::size_t>();
+    const auto total = first.at("points").get<std::size_t>();
+    std::vector<std::optional<std::pair<std::string, std::string>>> rows(total);
+    std::vector<bool> seen(shards + 1);
+    for (const auto& part : parts) {
+      if (part.at("sweep") != first.at("sweep") || part.at("shards") != first.at("shards") || part.at("points") != first.at("points")) {
+        throw std::runtime_error(fmt::format("shard {} is of another sweep than shard {}", part.at("shard").dump(), first.at("shard").dump()));
+      }
+      const auto shard = part.at("shard").get<std::size_t>();
+      if (shard < 1 || shard > shards || seen[shard]) throw std::runtime_error(fmt::format("shard {} of {} twice or out of range", shard, shards));
+      seen[shard] = true;
+      for (const auto& row : part.at("rows")) {
+        const auto point = row.at("point").get<std::size_t>();
+        if (point >= total || rows[point]) throw std::runtime_error(fmt::format("point {} twice or out of range", point));
+        rows[point] = {row.at("line").get<std::string>(), row.at("csv").get<std::string>()};
+      }
+    }
+    for (std::size_t k = 1; k <= shards; ++k) {
+      if (!seen[k]) throw std::runtime_error(fmt::format("shard {} of {} is missing", k, shards));
+    }
+    std::string table = first.at("header").get<std::string>(), csv = first.at("csv_header").get<std::string>();
+    for (const auto& row : rows) {
+      if (!row) throw std::runtime_error("a point no shard ran");
+      table += row->first;
+      csv += row->second;
+    }
+    fmt::print("{}", table);
+    if (!csv_file.empty()) {
+      std::ofstream out(csv_file);
+      out << csv;
+      if (!out) throw std::runtime_error("cannot write " + csv_file);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mqlab merge: {}\n", e.what());
+    return 2;
   }
   return 0;
 }
@@ -270,8 +414,20 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--jobs", o->jobs, "Points run at once (each runs its replications in parallel too); the "
                                      "results are the same for any number")
       ->check(CLI::Range(1u, 256u))->capture_default_str();
+  cmd->add_option("--shard", o->shard, "I/N: run only the I-th of N slices of the points and write them to --out "
+                                       "(auto: from a Slurm job array or a Kubernetes Indexed Job); mqlab merge joins them");
+  cmd->add_option("--out", o->out, "Where --shard writes its part");
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
   cmd->callback([o, &exit_code] { exit_code = sweep(*o); });
+}
+
+void add_merge_command(CLI::App& app, int& exit_code) {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto csv = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("merge", "Join the parts of a sweep run with --shard into its table and CSV");
+  cmd->add_option("dirs", *dirs, "Folders holding the parts (shard-I-of-N.json)")->required();
+  cmd->add_option("--csv", *csv, "Also write the table as CSV to this file");
+  cmd->callback([dirs, csv, &exit_code] { exit_code = merge(*dirs, *csv); });
 }
 
 void add_compare_command(CLI::App& app, int& exit_code) {

@@ -1,5 +1,5 @@
-// `mqlab sweep` (vary one or two fields over a set of values) and `mqlab compare` (two runs
-// side by side with deltas).
+// `mqlab sweep` (vary one or two fields over a set of values, on every core or in shards),
+// `mqlab merge` (join a sharded sweep's parts) and `mqlab compare` (two runs side by side).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -8,5 +8,6 @@ namespace mqlab::cli {
 
 void add_sweep_command(CLI::App& app, int& exit_code);
 void add_compare_command(CLI::App& app, int& exit_code);
+void add_merge_command(CLI::App& app, int& exit_code);
 
 }  // namespace mqlab::cli

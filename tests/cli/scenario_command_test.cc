@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <fstream>
@@ -200,6 +201,43 @@ TEST(sweep_command, points_run_in_parallel_give_the_same_table_bit_for_bit) {
   EXPECT_EQ(table[0], table[1]) << "rows print in order whatever finishes first";
   EXPECT_EQ(std::count(one_job.begin(), one_job.end(), '\n'), 11);
   EXPECT_EQ(run_mqlab("sweep " + path + " --vary stations.db.servers=1..2 --jobs 0").exit_code, 2);
+}
+
+TEST(sweep_command, three_shards_merged_print_and_write_what_one_process_does_byte_for_byte) {
+  const auto path = write_file("small-shards.yaml", std::string(small) + "replications: 2\n");
+  const std::string sweep = "sweep " + path + " --vary stations.db.servers=1..4 --vary duration=10s,20s "
+                            "--metric main.response.p99 --quiet";
+  const auto dir = ::testing::TempDir() + "/shards";
+  std::filesystem::remove_all(dir);
+  auto whole = run_mqlab(sweep + " --csv " + dir + "-whole.csv");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  for (int i = 1; i <= 3; ++i) {
+    auto part = run_mqlab(sweep + " --shard " + std::to_string(i) + "/3 --out " + dir + "/" + std::to_string(i));
+    ASSERT_EQ(part.exit_code, 0) << part.err;
+  }
+  auto merged = run_mqlab("merge " + dir + "/1 " + dir + "/2 " + dir + "/3 --csv " + dir + "-merged.csv");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(merged.out, whole.out);
+  auto contents = [](const std::string& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(contents(dir + "-merged.csv"), contents(dir + "-whole.csv"));
+  auto missing = run_mqlab("merge " + dir + "/1 " + dir + "/3");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("shard 2 of 3 is missing"), std::string::npos) << missing.err;
+  // A Slurm job array numbered from 4: task 5 is the second of three.
+  setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+  setenv("SLURM_ARRAY_TASK_MIN", "4", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "3", 1);
+  auto slurm = run_mqlab(sweep + " --shard auto --out " + dir + "/slurm");
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_MIN");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ASSERT_EQ(slurm.exit_code, 0) << slurm.err;
+  EXPECT_EQ(contents(dir + "/slurm/shard-2-of-3.json"), contents(dir + "/2/shard-2-of-3.json"));
+  EXPECT_EQ(run_mqlab(sweep + " --shard auto --out " + dir + "/none").exit_code, 2);
+  EXPECT_EQ(run_mqlab(sweep + " --shard 4/3 --out " + dir + "/bad").exit_code, 2);
 }
 
 TEST(sweep_command, draws_the_metrics_against_the_varied_value) {
