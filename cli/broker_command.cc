@@ -4,10 +4,10 @@
 
 #include "cli/broker_command.h"
 #include "cli/definitions_file.h"
+#include "cli/number.h"
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <cerrno>
@@ -108,14 +108,11 @@ std::expected<std::vector<std::pair<std::string, std::uint16_t>>, std::string> p
     const std::size_t comma = std::min(text.find(',', from), text.size());
     const std::string item = text.substr(from, comma - from);
     const auto colon = item.rfind(':');
-    unsigned port = 0;
-    const char* digits = item.data() + colon + 1;
-    if (colon == std::string::npos || colon == 0 ||
-        std::from_chars(digits, item.data() + item.size(), port).ptr != item.data() + item.size() || port == 0 ||
-        port > 65535) {
+    const auto port = colon == std::string::npos ? std::nullopt : parse_number<std::uint16_t>(std::string_view(item).substr(colon + 1));
+    if (colon == 0 || !port || *port == 0) {
       return std::unexpected(fmt::format("--kafka-advertised-listeners: '{}' is not HOST:PORT", item));
     }
-    out.emplace_back(item.substr(0, colon), static_cast<std::uint16_t>(port));
+    out.emplace_back(item.substr(0, colon), *port);
     from = comma + 1;
   }
   if (out.size() != static_cast<std::size_t>(brokers)) {

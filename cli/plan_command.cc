@@ -1,13 +1,13 @@
 // The plan command: parses the range and objectives, runs the planner, reports.
 #include "cli/plan_command.h"
 
-#include <charconv>
 #include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/number.h"
 #include "cli/scenario_commands.h"
 #include "workbench/plan.h"
 
@@ -21,24 +21,18 @@ struct plan_options {
   bool json = false;
 };
 
-std::optional<std::int64_t> to_integer(std::string_view s) {
-  std::int64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-/// PATH=FROM..TO with integers; `option` names the flag in the error.
-std::expected<void, std::string> parse_range(const std::string& option, const std::string& text,
+/// [PATH=]FROM..TO with integers, PATH required unless `path_optional`; `option` names the flag
+/// in the error.
+std::expected<void, std::string> parse_range(const std::string& option, const std::string& text, bool path_optional,
                                              workbench::plan_request& r) {
   const auto eq = text.find('=');
   const auto dots = text.find("..", eq == std::string::npos ? 0 : eq);
   const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
-  const auto from = dots == std::string::npos ? std::nullopt : to_integer(std::string_view(text).substr(start, dots - start));
-  const auto to = dots == std::string::npos ? std::nullopt : to_integer(std::string_view(text).substr(dots + 2));
-  if (eq == 0 || !from || !to || *from > *to || *from < 0) {
+  const auto from = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(std::string_view(text).substr(start, dots - start));
+  const auto to = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(std::string_view(text).substr(dots + 2));
+  if (eq == 0 || (eq == std::string::npos && !path_optional) || !from || !to || *from > *to || *from < 0) {
     return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO", option, text,
-                                       option == "--max-rate" ? "[PATH=]FROM..TO" : "PATH=FROM..TO"));
+                                       path_optional ? "[PATH=]FROM..TO" : "PATH=FROM..TO"));
   }
   if (eq != std::string::npos) r.path = text.substr(0, eq);
   r.from = *from;
@@ -51,11 +45,9 @@ std::expected<workbench::plan_request, std::string> parse_request(const plan_opt
   if (o.minimize.empty() == o.max_rate.empty()) return std::unexpected("give one of --minimize and --max-rate");
   r.maximize = !o.max_rate.empty();
   if (r.maximize) r.path = "arrivals.rate";
-  if (auto ok = r.maximize ? parse_range("--max-rate", o.max_rate, r) : parse_range("--minimize", o.minimize, r); !ok) {
+  if (auto ok = r.maximize ? parse_range("--max-rate", o.max_rate, true, r) : parse_range("--minimize", o.minimize, false, r);
+      !ok) {
     return std::unexpected(ok.error());
-  }
-  if (!r.maximize && o.minimize.find('=') == std::string::npos) {
-    return std::unexpected(fmt::format("--minimize '{}': expected PATH=FROM..TO with integers, 0 <= FROM <= TO", o.minimize));
   }
   for (const auto& text : o.slos) {
     auto objective = workbench::parse_slo(text);

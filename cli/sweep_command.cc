@@ -3,7 +3,6 @@
 #include "cli/sweep_command.h"
 
 #include <atomic>
-#include <charconv>
 #include <cstdlib>
 #include <condition_variable>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include <QtCharts/QChart>
 #include <nlohmann/json.hpp>
 
+#include "cli/number.h"
 #include "cli/progress.h"
 #include "gui/charts.h"
 #include "workbench/runner.h"
@@ -45,13 +45,10 @@ struct shard_spec {
   std::size_t index = 0, count = 1;  // 0-based index of `count`
 };
 
-std::optional<std::size_t> to_count(const char* text) {
-  std::size_t v = 0;
-  if (text == nullptr) return std::nullopt;
-  const std::string_view s(text);
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
+/// A count in the environment variable `name`, if it is set to one.
+std::optional<std::size_t> count_in(const char* name) {
+  const char* text = std::getenv(name);
+  return text == nullptr ? std::nullopt : parse_number<std::size_t>(text);
 }
 
 /// "I/N" (1 <= I <= N), or "auto": a Slurm job array's task (SLURM_ARRAY_TASK_ID, _MIN, _COUNT)
@@ -59,12 +56,12 @@ std::optional<std::size_t> to_count(const char* text) {
 /// set to the job's completions).
 std::expected<shard_spec, std::string> parse_shard(const std::string& text) {
   if (text == "auto") {
-    if (const auto id = to_count(std::getenv("SLURM_ARRAY_TASK_ID")), n = to_count(std::getenv("SLURM_ARRAY_TASK_COUNT"));
+    if (const auto id = count_in("SLURM_ARRAY_TASK_ID"), n = count_in("SLURM_ARRAY_TASK_COUNT");
         id && n && *n > 0) {
-      const std::size_t first = to_count(std::getenv("SLURM_ARRAY_TASK_MIN")).value_or(0);
+      const std::size_t first = count_in("SLURM_ARRAY_TASK_MIN").value_or(0);
       if (*id >= first && *id - first < *n) return shard_spec{*id - first, *n};
     }
-    if (const auto id = to_count(std::getenv("JOB_COMPLETION_INDEX")), n = to_count(std::getenv("MQLAB_SHARD_COUNT"));
+    if (const auto id = count_in("JOB_COMPLETION_INDEX"), n = count_in("MQLAB_SHARD_COUNT");
         id && n && *id < *n) {
       return shard_spec{*id, *n};
     }
@@ -72,8 +69,8 @@ std::expected<shard_spec, std::string> parse_shard(const std::string& text) {
                            "JOB_COMPLETION_INDEX with MQLAB_SHARD_COUNT describe a shard");
   }
   const auto slash = text.find('/');
-  const auto i = slash == std::string::npos ? std::nullopt : to_count(text.substr(0, slash).c_str());
-  const auto n = slash == std::string::npos ? std::nullopt : to_count(text.substr(slash + 1).c_str());
+  const auto i = slash == std::string::npos ? std::nullopt : parse_number<std::size_t>(std::string_view(text).substr(0, slash));
+  const auto n = slash == std::string::npos ? std::nullopt : parse_number<std::size_t>(std::string_view(text).substr(slash + 1));
   if (!i || !n || *i < 1 || *i > *n) return std::unexpected(fmt::format("--shard '{}': expected I/N with 1 <= I <= N, or auto", text));
   return shard_spec{*i - 1, *n};
 }
@@ -112,13 +109,6 @@ struct axis {
   std::vector<std::string> values;
 };
 
-std::optional<double> to_number(const std::string& s) {
-  double v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 /// "path=a,b,c" or "path=from..to:step" (numbers).
 std::expected<axis, std::string> parse_axis(const std::string& spec) {
   const auto eq = spec.find('=');
@@ -127,9 +117,9 @@ std::expected<axis, std::string> parse_axis(const std::string& spec) {
   const std::string values = spec.substr(eq + 1);
   if (const auto dots = values.find(".."); dots != std::string::npos) {
     const auto colon = values.find(':', dots);
-    const auto from = to_number(values.substr(0, dots));
-    const auto to = to_number(values.substr(dots + 2, colon == std::string::npos ? std::string::npos : colon - dots - 2));
-    const auto step = colon == std::string::npos ? std::optional<double>(1.0) : to_number(values.substr(colon + 1));
+    const auto from = parse_number<double>(values.substr(0, dots));
+    const auto to = parse_number<double>(values.substr(dots + 2, colon == std::string::npos ? std::string::npos : colon - dots - 2));
+    const auto step = colon == std::string::npos ? std::optional<double>(1.0) : parse_number<double>(values.substr(colon + 1));
     if (!from || !to || !step || !(*step > 0) || *to < *from) {
       return std::unexpected(fmt::format("--vary {}: a range is FROM..TO[:STEP] with numbers, FROM <= TO and STEP > 0", spec));
     }
@@ -202,7 +192,7 @@ int sweep(const sweep_options& o) {
   for (const auto& m : metrics) csv += m + "," + m + ".ci95,";
   csv += "expectations_passed\n";
   if (!o.png.empty() && (axes.size() != 1 || std::any_of(axes[0].values.begin(), axes[0].values.end(),
-                                                          [](const std::string& v) { return !to_number(v); }))) {
+                                                          [](const std::string& v) { return !parse_number<double>(v); }))) {
     fmt::print(stderr, "mqlab sweep: --png draws one numeric --vary; give one with numbers\n");
     return 2;
   }
@@ -241,7 +231,7 @@ int sweep(const sweep_options& o) {
       const workbench::metric_value* found = workbench::find_metric(r.variants, m);
       row += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
       if (found && !o.png.empty()) {
-        chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*to_number(combos[i][0].second), found->mean);
+        chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*parse_number<double>(combos[i][0].second), found->mean);
       }
       csv_row += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
     }
@@ -250,7 +240,7 @@ int sweep(const sweep_options& o) {
     bar.clear();
     fmt::print("{}", line);
     csv += csv_row;
-    rows.push_back({{"point", i}, {"line", line}, {"csv", csv_row}});
+    if (shard) rows.push_back({{"point", i}, {"line", line}, {"csv", csv_row}});
   });
   if (shard) {
     const nlohmann::json part{{"sweep", {{"file", o.file}, {"vary", o.vary}, {"metrics", metrics}}},

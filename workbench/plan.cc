@@ -49,7 +49,13 @@ verdict combine(const std::vector<slo_check>& checks) {
 class planner {
  public:
   planner(const plan_request& r, int first_replications, const std::function<void(const probe&)>& on_probe)
-      : request_(r), first_replications_(first_replications), on_probe_(on_probe) {}
+      : request_(r), first_replications_(first_replications), on_probe_(on_probe) {
+    // Only the variants the objectives name are run.
+    for (const auto& o : r.objectives) {
+      const std::string name = o.metric.substr(0, o.metric.find('.'));
+      if (std::find(named_.begin(), named_.end(), name) == named_.end()) named_.push_back(name);
+    }
+  }
 
   /// The probe at `value`, run once.
   std::expected<const probe*, std::string> at(std::int64_t value) {
@@ -72,22 +78,17 @@ class planner {
   /// Where a value on the harder side of one that missed met the objectives (both
   /// significantly): more of the resource (or less load) made things worse.
   std::string contradictions(bool maximize) const {
+    // From the hard end towards the easy one: after a value that met, none should miss.
+    std::vector<std::pair<std::int64_t, verdict>> walk;
+    for (const auto& [value, p] : probes_) walk.emplace_back(value, p.outcome);
+    if (maximize) std::reverse(walk.begin(), walk.end());
     std::optional<std::int64_t> met;
-    auto check = [&](std::int64_t value, const probe& p) -> std::string {
-      if (p.outcome == verdict::meets && !met) met = value;
-      if (p.outcome != verdict::misses || !met) return {};
-      return fmt::format("not monotone: {} meets every objective but {} misses one; the answer is the value the "
-                         "bisection found, others beyond it may also meet them",
-                         *met, value);
-    };
-    // Walk from the hard end towards the easy one: after a value that met, none should miss.
-    if (!maximize) {
-      for (auto it = probes_.begin(); it != probes_.end(); ++it) {
-        if (auto note = check(it->first, it->second); !note.empty()) return note;
-      }
-    } else {
-      for (auto it = probes_.rbegin(); it != probes_.rend(); ++it) {
-        if (auto note = check(it->first, it->second); !note.empty()) return note;
+    for (const auto& [value, outcome] : walk) {
+      if (outcome == verdict::meets && !met) met = value;
+      if (outcome == verdict::misses && met) {
+        return fmt::format("not monotone: {} meets every objective but {} misses one; the answer is the value the "
+                           "bisection found, others beyond it may also meet them",
+                           *met, value);
       }
     }
     return {};
@@ -100,13 +101,7 @@ class planner {
     sets.emplace_back("replications", std::to_string(replications));
     auto sc = load_scenario(request_.file, sets);
     if (!sc) return std::unexpected(fmt::format("with {}={}:\n{}", request_.path, value, sc.error().format(request_.file)));
-    // Only the variants the objectives name are run.
-    std::vector<std::string> named;
-    for (const auto& o : request_.objectives) {
-      const std::string name = o.metric.substr(0, o.metric.find('.'));
-      if (std::find(named.begin(), named.end(), name) == named.end()) named.push_back(name);
-    }
-    if (auto kept = keep_variants(*sc, named); !kept) return std::unexpected(fmt::format("--slo: {}", kept.error()));
+    if (auto kept = keep_variants(*sc, named_); !kept) return std::unexpected(fmt::format("--slo: {}", kept.error()));
     const run_result result = run_scenario(*sc);
     probe p{value, replications, verdict::cannot_tell, {}};
     for (const auto& o : request_.objectives) {
@@ -121,6 +116,7 @@ class planner {
   const plan_request& request_;
   int first_replications_;
   const std::function<void(const probe&)>& on_probe_;
+  std::vector<std::string> named_;  // the variants the objectives name
   std::map<std::int64_t, probe> probes_;
   std::vector<std::int64_t> order_;
 };
@@ -209,7 +205,7 @@ std::expected<slo, std::string> parse_slo(std::string_view text) {
 }
 
 std::expected<plan_result, std::string> plan(const plan_request& request, const std::function<void(const probe&)>& on_probe) {
-  if (request.from > request.to) return std::unexpected(fmt::format("--minimize: {} > {}", request.from, request.to));
+  if (request.from > request.to) return std::unexpected(fmt::format("the range {}..{} is empty", request.from, request.to));
   overrides first = request.sets;
   first.emplace_back(request.path, std::to_string(request.from));
   auto base = load_scenario(request.file, first);
@@ -227,8 +223,13 @@ std::expected<plan_result, std::string> plan(const plan_request& request, const 
       auto p = search.at(mid);
       if (!p) return std::unexpected(p.error());
       const bool meets = (*p)->outcome == verdict::meets;
-      if (request.maximize) (meets ? lo : hi) = meets ? mid : mid - 1;
-      else (meets ? hi : lo) = meets ? mid : mid + 1;
+      if (request.maximize) {
+        if (meets) lo = mid;
+        else hi = mid - 1;
+      } else {
+        if (meets) hi = mid;
+        else lo = mid + 1;
+      }
     }
     result.answer = lo;
     const std::int64_t next = request.maximize ? lo + 1 : lo - 1;

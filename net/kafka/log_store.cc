@@ -2,6 +2,7 @@
 #include "net/kafka/log_store.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -24,7 +25,11 @@ constexpr char batch_record = 'B', truncation_record = 'T', start_record = 'S'; 
 constexpr char offset_record = 'O';                                 // offsets/
 
 constexpr std::size_t batch_target_bytes = 1 << 20;
-constexpr std::string_view offset_index_suffix = ".index", time_index_suffix = ".timeindex";
+// A segment's two index files, as Kafka names them, and what each holds.
+constexpr std::array<std::string_view, 2> index_suffixes{".index", ".timeindex"};
+std::array<std::string_view, 2> index_contents(const segment_index& index) {
+  return {index.offset_bytes(), index.time_bytes()};
+}
 
 std::string topic_payload(const std::string& name, const broker::kafka::topic_config& c) {
   std::string out(1, topic_record);
@@ -251,22 +256,24 @@ std::expected<void, std::string> log_store::restore_indexes(replica_files& f,
   const auto bases = f.log.bases();
   for (std::size_t i = 0; i < bases.size(); ++i) {
     auto& index = built.try_emplace(bases[i], static_cast<std::int64_t>(bases[i])).first->second;
-    const bool active = i + 1 == bases.size();
-    if (!active) index.close();
-    const fs::path offsets = f.log.segment_path(bases[i], offset_index_suffix);
-    const fs::path times = f.log.segment_path(bases[i], time_index_suffix);
-    if (read_or_empty(offsets) == index.offset_bytes() && read_or_empty(times) == index.time_bytes()) continue;
+    if (i + 1 < bases.size()) index.close();  // every segment but the active one
+    const auto contents = index_contents(index);
+    auto path = [&](std::size_t k) { return f.log.segment_path(bases[i], index_suffixes[k]); };
+    if (read_or_empty(path(0)) == contents[0] && read_or_empty(path(1)) == contents[1]) continue;
     ++report.indexes_rebuilt;
     if (!options_.repair) continue;
-    if (auto ok = storage::write_atomically(offsets, index.offset_bytes()); !ok) return ok;
-    if (auto ok = storage::write_atomically(times, index.time_bytes()); !ok) return ok;
+    for (std::size_t k = 0; k < index_suffixes.size(); ++k) {
+      if (auto ok = storage::write_atomically(path(k), contents[k]); !ok) return ok;
+    }
   }
   if (!options_.repair) return {};
   // Indexes whose segment is gone (deleted just before a crash) go too.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(f.log.dir(), ec)) {
     const std::string name = entry.path().filename().string();
-    if (!name.ends_with(offset_index_suffix) && !name.ends_with(time_index_suffix)) continue;
+    if (std::none_of(index_suffixes.begin(), index_suffixes.end(), [&](auto suffix) { return name.ends_with(suffix); })) {
+      continue;
+    }
     std::uint64_t base = 0;
     if (std::from_chars(name.data(), name.data() + name.size(), base).ec == std::errc{} &&
         std::find(bases.begin(), bases.end(), base) == bases.end()) {
@@ -348,9 +355,10 @@ std::expected<void, std::string> log_store::sync_replica(const replica_key& key)
     f.start = log.log_start_offset();
     f.end = std::max(f.end, f.start);
     for (const std::uint64_t gone : f.log.drop_segments_below(static_cast<std::uint64_t>(f.start))) {
-      std::error_code ignored;  // an index already gone is what we wanted
-      fs::remove(f.log.segment_path(gone, offset_index_suffix), ignored);
-      fs::remove(f.log.segment_path(gone, time_index_suffix), ignored);
+      for (const auto suffix : index_suffixes) {
+        std::error_code ignored;  // an index already gone is what we wanted
+        fs::remove(f.log.segment_path(gone, suffix), ignored);
+      }
     }
   }
   if (log.log_end_offset() > f.end) {
@@ -395,8 +403,8 @@ std::expected<void, std::string> log_store::append_to(replica_files& f, std::str
 /// When the log has rolled, the closed segment's index gets its last entry and a new one starts.
 std::expected<void, std::string> log_store::follow_active_segment(replica_files& f) {
   const auto base = static_cast<std::int64_t>(f.log.active_base());
-  if (f.offset_file && f.index.base() == base) return {};
-  if (f.offset_file) {
+  if (f.index_files[0] && f.index.base() == base) return {};
+  if (f.index_files[0]) {
     f.index.close();
     if (auto ok = write_index(f); !ok) return ok;
   }
@@ -406,19 +414,20 @@ std::expected<void, std::string> log_store::follow_active_segment(replica_files&
 }
 
 std::expected<void, std::string> log_store::open_index_files(replica_files& f) {
-  const auto base = static_cast<std::uint64_t>(f.index.base());
-  auto offsets = storage::append_file::open(f.log.segment_path(base, offset_index_suffix));
-  if (!offsets) return std::unexpected(offsets.error());
-  auto times = storage::append_file::open(f.log.segment_path(base, time_index_suffix));
-  if (!times) return std::unexpected(times.error());
-  f.offset_file = std::move(*offsets);
-  f.time_file = std::move(*times);
+  for (std::size_t k = 0; k < index_suffixes.size(); ++k) {
+    auto file = storage::append_file::open(f.log.segment_path(static_cast<std::uint64_t>(f.index.base()), index_suffixes[k]));
+    if (!file) return std::unexpected(file.error());
+    f.index_files[k] = std::move(*file);
+  }
   return {};
 }
 
 std::expected<void, std::string> log_store::write_index(replica_files& f) {
-  if (auto ok = write_index_file(*f.offset_file, f.index.offset_bytes()); !ok) return ok;
-  return write_index_file(*f.time_file, f.index.time_bytes());
+  const auto contents = index_contents(f.index);
+  for (std::size_t k = 0; k < index_suffixes.size(); ++k) {
+    if (auto ok = write_index_file(*f.index_files[k], contents[k]); !ok) return ok;
+  }
+  return {};
 }
 
 std::expected<void, std::string> log_store::committed(const std::string& group, const topic_partition& tp,

@@ -13,6 +13,7 @@
 // on replication and the page cache (`never`: SIGKILL loses nothing acknowledged, power loss may).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -81,7 +82,7 @@ class log_store {
     std::uint64_t unflushed = 0;  // records appended since the last fsync of log.flush.interval.messages
     // The active segment's indexes and their files (none before the first append).
     segment_index index{0};
-    std::shared_ptr<storage::append_file> offset_file, time_file;
+    std::array<std::shared_ptr<storage::append_file>, 2> index_files;  // .index, .timeindex
   };
   using replica_key = std::tuple<std::string, std::int32_t, std::int32_t>;  // topic, partition, broker
 
