@@ -1,5 +1,6 @@
-// Sweeps run the scenario once per combination of --vary values (each run's replications in
-// parallel threads) and print one row per combination; compare reads two run.json files.
+// Sweeps run the scenario once per combination of --vary values (points and each point's
+// replications on parallel threads, slices of the points in shards or on MPI ranks) and print one
+// row per combination; merge joins shards' parts; compare reads two run.json files.
 #include "cli/sweep_command.h"
 
 #include <atomic>
@@ -22,6 +23,7 @@
 
 #include "cli/number.h"
 #include "cli/progress.h"
+#include "cli/ranks.h"
 #include "gui/charts.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
@@ -140,149 +142,241 @@ std::expected<axis, std::string> parse_axis(const std::string& spec) {
   return a;
 }
 
-int sweep(const sweep_options& o) {
+/// The points of a sweep: every combination of the axes' values, each a loaded scenario.
+struct sweep_points {
   std::vector<axis> axes;
+  std::vector<workbench::overrides> combos;
+  std::vector<workbench::scenario> scenarios;
+};
+
+/// Parses the axes and loads every combination before any runs; a message naming the problem
+/// (and the combination) otherwise.
+std::expected<sweep_points, std::string> load_points(const sweep_options& o) {
+  sweep_points s;
   for (const auto& v : o.vary) {
     auto a = parse_axis(v);
-    if (!a) {
-      fmt::print(stderr, "mqlab sweep: {}\n", a.error());
-      return 2;
-    }
-    axes.push_back(std::move(*a));
+    if (!a) return std::unexpected("mqlab sweep: " + a.error() + "\n");
+    s.axes.push_back(std::move(*a));
   }
-  if (axes.empty() || axes.size() > 2) {
-    fmt::print(stderr, "mqlab sweep: give one or two --vary PATH=VALUES\n");
-    return 2;
-  }
-  std::vector<workbench::overrides> combos{{}};
-  for (const auto& a : axes) {
+  if (s.axes.empty() || s.axes.size() > 2) return std::unexpected("mqlab sweep: give one or two --vary PATH=VALUES\n");
+  s.combos = {{}};
+  for (const auto& a : s.axes) {
     std::vector<workbench::overrides> next;
-    for (const auto& base : combos) {
+    for (const auto& base : s.combos) {
       for (const auto& v : a.values) {
         auto c = base;
         c.emplace_back(a.path, v);
         next.push_back(std::move(c));
       }
     }
-    combos = std::move(next);
+    s.combos = std::move(next);
   }
-  // Validate every combination before running any.
-  std::vector<workbench::scenario> scenarios;
-  for (const auto& c : combos) {
+  for (const auto& c : s.combos) {
     auto sc = workbench::load_scenario(o.file, c);
     if (!sc) {
       std::string where;
       for (const auto& [p, v] : c) where += fmt::format(" {}={}", p, v);
-      fmt::print(stderr, "with{}:\n{}", where, sc.error().format(o.file));
-      return 2;
+      return std::unexpected(fmt::format("with{}:\n{}", where, sc.error().format(o.file)));
     }
-    scenarios.push_back(std::move(*sc));
+    s.scenarios.push_back(std::move(*sc));
   }
+  return s;
+}
+
+/// A whole sweep: what its parts share (file, axes, metrics, the table's and CSV's headers) and
+/// its rows in point order, each with its table line, CSV line and, when it has one numeric
+/// axis, the value on it ("x") and each metric's mean ("means", null where missing).
+struct sweep_table {
+  nlohmann::json info;
+  nlohmann::json rows = nlohmann::json::array();
+};
+
+/// Joins parts written by shards or gathered from ranks, checked to be the slices of one sweep
+/// with every point once; throws naming what does not fit.
+sweep_table join_parts(const std::vector<nlohmann::json>& parts) {
+  if (parts.empty()) throw std::runtime_error("no parts to join");
+  const auto& first = parts.front();
+  const auto shards = first.at("shards").get<std::size_t>();
+  const auto total = first.at("points").get<std::size_t>();
+  std::vector<const nlohmann::json*> rows(total);
+  std::vector<bool> seen(shards + 1);
+  for (const auto& part : parts) {
+    if (part.at("sweep") != first.at("sweep") || part.at("shards") != first.at("shards") || part.at("points") != first.at("points")) {
+      throw std::runtime_error(fmt::format("shard {} is of another sweep than shard {}", part.at("shard").dump(), first.at("shard").dump()));
+    }
+    const auto shard = part.at("shard").get<std::size_t>();
+    if (shard < 1 || shard > shards || seen[shard]) throw std::runtime_error(fmt::format("shard {} of {} twice or out of range", shard, shards));
+    seen[shard] = true;
+    for (const auto& row : part.at("rows")) {
+      const auto point = row.at("point").get<std::size_t>();
+      if (point >= total || rows[point]) throw std::runtime_error(fmt::format("point {} twice or out of range", point));
+      rows[point] = &row;
+    }
+  }
+  for (std::size_t k = 1; k <= shards; ++k) {
+    if (!seen[k]) throw std::runtime_error(fmt::format("shard {} of {} is missing", k, shards));
+  }
+  sweep_table t{first, nlohmann::json::array()};
+  t.info.erase("rows");
+  for (const auto* row : rows) {
+    if (row == nullptr) throw std::runtime_error("a point no shard ran");
+    t.rows.push_back(*row);
+  }
+  return t;
+}
+
+std::string table_text(const sweep_table& t) {
+  std::string text = t.info.at("header").get<std::string>();
+  for (const auto& row : t.rows) text += row.at("line").get<std::string>();
+  return text;
+}
+
+/// Writes the sweep's CSV and chart where asked; throws naming what cannot be written.
+void write_outputs(const sweep_table& t, const std::string& csv_file, const std::string& png) {
+  if (!png.empty()) {
+    const auto metrics = t.info.at("sweep").at("metrics").get<std::vector<std::string>>();
+    std::vector<gui::sweep_series> series;
+    for (const auto& m : metrics) series.push_back({m, {}});
+    for (const auto& row : t.rows) {
+      if (!row.contains("x")) throw std::runtime_error("--png draws one numeric --vary; this sweep has another kind");
+      for (std::size_t k = 0; k < metrics.size(); ++k) {
+        const auto& mean = row.at("means").at(k);
+        if (!mean.is_null()) series[k].points.emplace_back(row.at("x").get<double>(), mean.get<double>());
+      }
+    }
+    gui::prepare_headless_environment();
+    gui::ensure_application();
+    const auto axis_path = t.info.at("axis").get<std::string>();
+    auto chart = gui::make_sweep_chart(fmt::format("{}: sweep of {}", t.info.at("name").get<std::string>(), axis_path), axis_path, series);
+    if (!chart || !gui::render_png(*chart, png, 1000, 600)) throw std::runtime_error("cannot write " + png);
+    fmt::print("chart in {}\n", png);
+  }
+  if (!csv_file.empty()) {
+    std::ofstream out(csv_file);
+    out << t.info.at("csv_header").get<std::string>();
+    for (const auto& row : t.rows) out << row.at("csv").get<std::string>();
+    if (!out) throw std::runtime_error("cannot write " + csv_file);
+  }
+}
+
+/// Writes a shard's part to DIR/shard-I-of-N.json.
+int write_part(const nlohmann::json& part, const sweep_options& o, std::size_t point_count) {
+  const auto shard = part.at("shard").get<std::size_t>(), shards = part.at("shards").get<std::size_t>();
+  const auto file = std::filesystem::path(o.out) / fmt::format("shard-{}-of-{}.json", shard, shards);
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  std::ofstream out(file);
+  out << part.dump(1) << "\n";
+  if (!out) {
+    fmt::print(stderr, "mqlab sweep: cannot write {}\n", file.string());
+    return 2;
+  }
+  if (!o.quiet) fmt::print(stderr, "shard {} of {}: {} points in {}\n", shard, shards, point_count, file.string());
+  return 0;
+}
+
+/// Which slice of the points this process runs: the --shard given, or its MPI rank's.
+std::expected<shard_spec, std::string> slice_of(const sweep_options& o, const ranks& world) {
+  if (o.shard.empty()) return shard_spec{world.rank(), world.size()};
+  if (world.size() > 1) return std::unexpected("--shard and mpirun both slice the points; give one");
+  auto parsed = parse_shard(o.shard);
+  if (parsed && (o.out.empty() || !o.png.empty() || !o.csv.empty())) {
+    return std::unexpected("--shard writes its part to --out DIR (mqlab merge draws the table, CSV and chart of all "
+                           "parts); give --out, not --csv or --png");
+  }
+  return parsed;
+}
+
+int sweep(const sweep_options& o, const ranks& world) {
+  auto loaded = load_points(o);
+  if (!loaded) {
+    fmt::print(stderr, "{}", loaded.error());
+    return 2;
+  }
+  const auto& [axes, combos, scenarios] = *loaded;
   std::vector<std::string> metrics = o.metrics;
   if (metrics.empty()) {
     for (const auto& v : scenarios.front().variants) metrics.push_back(v.name + ".response.mean");
   }
-  std::size_t width = 22;
-  for (const auto& m : metrics) width = std::max(width, m.size() + 2);
-  std::string header;
-  for (const auto& a : axes) header += fmt::format("{:>{}}", a.path, a.path.size() + 2);
-  for (const auto& m : metrics) header += fmt::format("{:>{}}", m, width);
-  std::string csv;
-  for (const auto& a : axes) csv += a.path + ",";
-  for (const auto& m : metrics) csv += m + "," + m + ".ci95,";
-  csv += "expectations_passed\n";
-  if (!o.png.empty() && (axes.size() != 1 || std::any_of(axes[0].values.begin(), axes[0].values.end(),
-                                                          [](const std::string& v) { return !parse_number<double>(v); }))) {
+  const bool numeric_axis = axes.size() == 1 && std::all_of(axes[0].values.begin(), axes[0].values.end(),
+                                                             [](const std::string& v) { return parse_number<double>(v).has_value(); });
+  if (!o.png.empty() && !numeric_axis) {
     fmt::print(stderr, "mqlab sweep: --png draws one numeric --vary; give one with numbers\n");
     return 2;
   }
-  std::optional<shard_spec> shard;
-  if (!o.shard.empty()) {
-    auto parsed = parse_shard(o.shard);
-    if (!parsed || o.out.empty() || !o.png.empty() || !o.csv.empty()) {
-      fmt::print(stderr, "mqlab sweep: {}\n", !parsed ? parsed.error()
-                                                        : "--shard writes its part to --out DIR (mqlab merge draws "
-                                                          "the table, CSV and chart of all parts); give --out, not --csv or --png");
-      return 2;
-    }
-    shard = *parsed;
+  const auto shard = slice_of(o, world);
+  if (!shard) {
+    fmt::print(stderr, "mqlab sweep: {}\n", shard.error());
+    return 2;
   }
+  std::size_t width = 22;
+  for (const auto& m : metrics) width = std::max(width, m.size() + 2);
+  std::string header, csv_header;
+  for (const auto& a : axes) {
+    header += fmt::format("{:>{}}", a.path, a.path.size() + 2);
+    csv_header += a.path + ",";
+  }
+  for (const auto& m : metrics) {
+    header += fmt::format("{:>{}}", m, width);
+    csv_header += m + "," + m + ".ci95,";
+  }
+  csv_header += "expectations_passed\n";
+  nlohmann::json part{{"sweep", {{"file", o.file}, {"vary", o.vary}, {"metrics", metrics}}},
+                      {"name", scenarios.front().name}, {"axis", axes[0].path},
+                      {"shard", shard->index + 1}, {"shards", shard->count}, {"points", scenarios.size()},
+                      {"header", fmt::format("{}{:>8}\n", header, "expect")}, {"csv_header", csv_header},
+                      {"rows", nlohmann::json::array()}};
+  // One process prints rows as they finish; a slice's rows are printed by whoever joins them.
+  const bool whole = shard->count == 1;
+  if (whole) fmt::print("{}", part["header"].get<std::string>());
   std::vector<std::size_t> points;
-  for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    if (!shard || i % shard->count == shard->index) points.push_back(i);
-  }
-  std::vector<gui::sweep_series> chart_series;
-  for (const auto& m : metrics) chart_series.push_back({m, {}});
-  const std::string header_line = fmt::format("{}{:>8}\n", header, "expect");
-  const std::string csv_header = csv;
-  fmt::print("{}", header_line);
-  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t i = shard->index; i < scenarios.size(); i += shard->count) points.push_back(i);
   progress_bar bar("sweeping", !o.quiet);
   int done = 0;
   run_points(scenarios, points, o.jobs, [&](std::size_t i, const workbench::run_result& r) {
     bar.update(++done, static_cast<int>(points.size()));
-    std::string row, csv_row;
+    std::string line, csv_line;
     for (std::size_t k = 0; k < combos[i].size(); ++k) {
       const auto& value = combos[i][k].second;
-      row += fmt::format("{:>{}}", value, axes[k].path.size() + 2);
-      csv_row += value + ",";
+      line += fmt::format("{:>{}}", value, axes[k].path.size() + 2);
+      csv_line += value + ",";
     }
+    nlohmann::json means = nlohmann::json::array();
     for (const auto& m : metrics) {
       const workbench::metric_value* found = workbench::find_metric(r.variants, m);
-      row += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
-      if (found && !o.png.empty()) {
-        chart_series[static_cast<std::size_t>(&m - metrics.data())].points.emplace_back(*parse_number<double>(combos[i][0].second), found->mean);
-      }
-      csv_row += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
+      line += fmt::format("{:>{}}", found ? fmt::format("{:.4g} ± {:.2g}", found->mean, found->ci95) : "—", width);
+      csv_line += found ? fmt::format("{},{},", found->mean, found->ci95) : ",,";
+      means.push_back(found ? nlohmann::json(found->mean) : nlohmann::json());
     }
-    csv_row += r.all_passed() ? "true\n" : "false\n";
-    const std::string line = fmt::format("{}{:>8}\n", row, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
-    bar.clear();
-    fmt::print("{}", line);
-    csv += csv_row;
-    if (shard) rows.push_back({{"point", i}, {"line", line}, {"csv", csv_row}});
+    csv_line += r.all_passed() ? "true\n" : "false\n";
+    line = fmt::format("{}{:>8}\n", line, r.expectations.empty() ? "—" : (r.all_passed() ? "PASS" : "FAIL"));
+    nlohmann::json row{{"point", i}, {"line", line}, {"csv", csv_line}, {"means", means}};
+    if (numeric_axis) row["x"] = *parse_number<double>(combos[i][0].second);
+    part["rows"].push_back(std::move(row));
+    if (whole) {
+      bar.clear();
+      fmt::print("{}", line);
+    }
   });
-  if (shard) {
-    const nlohmann::json part{{"sweep", {{"file", o.file}, {"vary", o.vary}, {"metrics", metrics}}},
-                              {"shard", shard->index + 1}, {"shards", shard->count}, {"points", scenarios.size()},
-                              {"header", header_line}, {"csv_header", csv_header}, {"rows", rows}};
-    const auto file = std::filesystem::path(o.out) / fmt::format("shard-{}-of-{}.json", shard->index + 1, shard->count);
-    std::error_code ec;
-    std::filesystem::create_directories(o.out, ec);
-    std::ofstream out(file);
-    out << part.dump(1) << "\n";
-    if (!out) {
-      fmt::print(stderr, "mqlab sweep: cannot write {}\n", file.string());
-      return 2;
-    }
-    if (!o.quiet) fmt::print(stderr, "shard {} of {}: {} points in {}\n", shard->index + 1, shard->count, points.size(), file.string());
-    return 0;
-  }
-  if (!o.png.empty()) {
-    gui::prepare_headless_environment();
-    gui::ensure_application();
-    auto chart = gui::make_sweep_chart(fmt::format("{}: sweep of {}", scenarios.front().name, axes[0].path), axes[0].path,
-                                       chart_series);
-    if (!chart || !gui::render_png(*chart, o.png, 1000, 600)) {
-      fmt::print(stderr, "mqlab sweep: cannot write {}\n", o.png);
-      return 2;
-    }
-    fmt::print("chart in {}\n", o.png);
-  }
-  if (!o.csv.empty()) {
-    std::ofstream out(o.csv);
-    out << csv;
-    if (!out) {
-      fmt::print(stderr, "mqlab sweep: cannot write {}\n", o.csv);
-      return 2;
-    }
+  bar.clear();
+  if (!o.shard.empty()) return write_part(part, o, points.size());
+  try {
+    std::vector<nlohmann::json> parts;
+    for (const auto& text : world.gather(part.dump())) parts.push_back(nlohmann::json::parse(text));
+    if (parts.empty()) return 0;  // a rank other than 0: rank 0 prints and writes
+    const sweep_table table = join_parts(parts);
+    if (!whole) fmt::print("{}", table_text(table));
+    write_outputs(table, o.csv, o.png);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mqlab sweep: {}\n", e.what());
+    return 2;
   }
   return 0;
 }
 
 /// The parts `mqlab sweep --shard` wrote in `dirs`, checked to be the shards of one sweep with
 /// every point once; printed and written as the whole sweep would have printed and written them.
-int merge(const std::vector<std::string>& dirs, const std::string& csv_file) {
+int merge(const std::vector<std::string>& dirs, const std::string& csv_file, const std::string& png) {
   std::vector<nlohmann::json> parts;
   for (const auto& dir : dirs) {
     std::error_code ec;
@@ -304,39 +398,9 @@ int merge(const std::vector<std::string>& dirs, const std::string& csv_file) {
   }
   try {
     if (parts.empty()) throw std::runtime_error("no shard-*.json parts in " + fmt::format("{}", fmt::join(dirs, ", ")));
-    const auto& first = parts.front();
-    const auto shards = first.at("shards").get<std::size_t>();
-    const auto total = first.at("points").get<std::size_t>();
-    std::vector<std::optional<std::pair<std::string, std::string>>> rows(total);
-    std::vector<bool> seen(shards + 1);
-    for (const auto& part : parts) {
-      if (part.at("sweep") != first.at("sweep") || part.at("shards") != first.at("shards") || part.at("points") != first.at("points")) {
-        throw std::runtime_error(fmt::format("shard {} is of another sweep than shard {}", part.at("shard").dump(), first.at("shard").dump()));
-      }
-      const auto shard = part.at("shard").get<std::size_t>();
-      if (shard < 1 || shard > shards || seen[shard]) throw std::runtime_error(fmt::format("shard {} of {} twice or out of range", shard, shards));
-      seen[shard] = true;
-      for (const auto& row : part.at("rows")) {
-        const auto point = row.at("point").get<std::size_t>();
-        if (point >= total || rows[point]) throw std::runtime_error(fmt::format("point {} twice or out of range", point));
-        rows[point] = {row.at("line").get<std::string>(), row.at("csv").get<std::string>()};
-      }
-    }
-    for (std::size_t k = 1; k <= shards; ++k) {
-      if (!seen[k]) throw std::runtime_error(fmt::format("shard {} of {} is missing", k, shards));
-    }
-    std::string table = first.at("header").get<std::string>(), csv = first.at("csv_header").get<std::string>();
-    for (const auto& row : rows) {
-      if (!row) throw std::runtime_error("a point no shard ran");
-      table += row->first;
-      csv += row->second;
-    }
-    fmt::print("{}", table);
-    if (!csv_file.empty()) {
-      std::ofstream out(csv_file);
-      out << csv;
-      if (!out) throw std::runtime_error("cannot write " + csv_file);
-    }
+    const sweep_table table = join_parts(parts);
+    fmt::print("{}", table_text(table));
+    write_outputs(table, csv_file, png);
   } catch (const std::exception& e) {
     fmt::print(stderr, "mqlab merge: {}\n", e.what());
     return 2;
@@ -408,16 +472,27 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
                                        "(auto: from a Slurm job array or a Kubernetes Indexed Job); mqlab merge joins them");
   cmd->add_option("--out", o->out, "Where --shard writes its part");
   cmd->add_flag("--quiet", o->quiet, "No progress bar");
-  cmd->callback([o, &exit_code] { exit_code = sweep(*o); });
+  cmd->callback([o, cmd, &exit_code] {
+    auto world = ranks::join();
+    if (!world) {
+      fmt::print(stderr, "mqlab sweep: {}\n", world.error());
+      exit_code = 2;
+      return;
+    }
+    // Ranks sharing a machine share its cores.
+    if (cmd->count("--jobs") == 0) o->jobs = static_cast<unsigned>(std::max<std::size_t>(1, o->jobs / std::max<std::size_t>(1, count_in("OMPI_COMM_WORLD_LOCAL_SIZE").value_or(1))));
+    exit_code = sweep(*o, *world);
+  });
 }
 
 void add_merge_command(CLI::App& app, int& exit_code) {
   auto dirs = std::make_shared<std::vector<std::string>>();
-  auto csv = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("merge", "Join the parts of a sweep run with --shard into its table and CSV");
+  auto csv = std::make_shared<std::string>(), png = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("merge", "Join the parts of a sweep run with --shard into its table, CSV and chart");
   cmd->add_option("dirs", *dirs, "Folders holding the parts (shard-I-of-N.json)")->required();
   cmd->add_option("--csv", *csv, "Also write the table as CSV to this file");
-  cmd->callback([dirs, csv, &exit_code] { exit_code = merge(*dirs, *csv); });
+  cmd->add_option("--png", *png, "Also draw each metric against the varied value (one numeric --vary) to this PNG");
+  cmd->callback([dirs, csv, png, &exit_code] { exit_code = merge(*dirs, *csv, *png); });
 }
 
 void add_compare_command(CLI::App& app, int& exit_code) {

@@ -12,12 +12,12 @@
 
 namespace mqlab::testing_support {
 
-command_result run_mqlab(const std::string& args) {
+command_result run_mqlab(const std::string& args, const std::string& launcher) {
   // ctest runs cases in parallel processes: the file name must be unique per process and call.
   static int calls = 0;
   const std::string err_path =
       ::testing::TempDir() + "/mqlab-stderr-" + std::to_string(getpid()) + "-" + std::to_string(++calls) + ".txt";
-  const std::string cmd = std::string(MQLAB_BINARY) + " " + args + " 2>" + err_path;
+  const std::string cmd = launcher + " " + MQLAB_BINARY + " " + args + " 2>" + err_path;
   command_result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;

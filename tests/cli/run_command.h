@@ -11,7 +11,8 @@ struct command_result {
   std::string err;  // stderr
 };
 
-/// Runs `MQLAB_BINARY args` through /bin/sh; `args` is shell-quoted by the caller.
-command_result run_mqlab(const std::string& args);
+/// Runs `launcher MQLAB_BINARY args` through /bin/sh (launcher: e.g. "mpirun -n 2", or none);
+/// `args` is shell-quoted by the caller.
+command_result run_mqlab(const std::string& args, const std::string& launcher = "");
 
 }  // namespace mqlab::testing_support

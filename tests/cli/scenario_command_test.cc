@@ -35,6 +35,11 @@ expect:
   - {metric: main.response.mean, approx: 10ms, within: 5%}
 )";
 
+std::string contents(const std::string& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 TEST(run_command, passing_lab_exits_0_and_json_is_run_json) {
   const auto path = write_file("small.yaml", small);
   auto r = run_mqlab("run " + path + " --out - --json --quiet");
@@ -182,7 +187,7 @@ TEST(sweep_command, points_run_in_parallel_give_the_same_table_bit_for_bit) {
   const auto path = write_file("small-jobs.yaml", std::string(small) + "replications: 3\n");
   std::string csv[3];
   std::string table[3];
-  const unsigned jobs[3] = {1, 3, 8};
+  const unsigned jobs[3] = {1, 4, 8};
   for (int k = 0; k < 3; ++k) {
     csv[k] = ::testing::TempDir() + "/sweep-jobs-" + std::to_string(jobs[k]) + ".csv";
     auto r = run_mqlab("sweep " + path + " --vary stations.db.servers=1..5 --vary duration=10s,20s "
@@ -191,10 +196,6 @@ TEST(sweep_command, points_run_in_parallel_give_the_same_table_bit_for_bit) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     table[k] = r.out;
   }
-  auto contents = [](const std::string& file) {
-    std::ifstream in(file);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   const std::string one_job = contents(csv[0]);
   EXPECT_EQ(one_job, contents(csv[1]));
   EXPECT_EQ(one_job, contents(csv[2]));
@@ -218,10 +219,6 @@ TEST(sweep_command, three_shards_merged_print_and_write_what_one_process_does_by
   auto merged = run_mqlab("merge " + dir + "/1 " + dir + "/2 " + dir + "/3 --csv " + dir + "-merged.csv");
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   EXPECT_EQ(merged.out, whole.out);
-  auto contents = [](const std::string& file) {
-    std::ifstream in(file);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   EXPECT_EQ(contents(dir + "-merged.csv"), contents(dir + "-whole.csv"));
   auto missing = run_mqlab("merge " + dir + "/1 " + dir + "/3");
   EXPECT_EQ(missing.exit_code, 2);
@@ -238,7 +235,41 @@ TEST(sweep_command, three_shards_merged_print_and_write_what_one_process_does_by
   EXPECT_EQ(contents(dir + "/slurm/shard-2-of-3.json"), contents(dir + "/2/shard-2-of-3.json"));
   EXPECT_EQ(run_mqlab(sweep + " --shard auto --out " + dir + "/none").exit_code, 2);
   EXPECT_EQ(run_mqlab(sweep + " --shard 4/3 --out " + dir + "/bad").exit_code, 2);
+  auto two_axes_png = run_mqlab("merge " + dir + "/1 " + dir + "/2 " + dir + "/3 --png " + dir + "-merged.png");
+  EXPECT_EQ(two_axes_png.exit_code, 2);
+  EXPECT_NE(two_axes_png.err.find("one numeric --vary"), std::string::npos) << two_axes_png.err;
 }
+
+bool is_png(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return std::string(magic + 1, 3) == "PNG";
+}
+
+#ifdef MQLAB_MPIEXEC
+TEST(sweep_command, under_mpirun_the_ranks_share_the_points_and_rank_0_writes_what_one_process_does) {
+  const auto path = write_file("small-mpi.yaml", std::string(small) + "replications: 2\n");
+  const std::string sweep = "sweep " + path + " --vary stations.db.servers=1..5 --metric main.response.p99 "
+                            "--metric main.station.db.utilization --quiet";
+  const auto dir = ::testing::TempDir() + "/mpi";
+  std::filesystem::create_directories(dir);
+  // Open MPI refuses root unless told; CI runs as root.
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  const std::string mpirun = std::string(MQLAB_MPIEXEC) + " --oversubscribe -n 2";
+  auto whole = run_mqlab(sweep + " --csv " + dir + "/whole.csv");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  auto ranks = run_mqlab(sweep + " --csv " + dir + "/ranks.csv --png " + dir + "/ranks.png", mpirun);
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.err;
+  EXPECT_EQ(ranks.out, whole.out + "chart in " + dir + "/ranks.png\n") << "rank 0 alone prints, the whole table";
+  EXPECT_EQ(contents(dir + "/ranks.csv"), contents(dir + "/whole.csv"));
+  EXPECT_TRUE(is_png(dir + "/ranks.png"));
+  auto both = run_mqlab(sweep + " --shard 1/2 --out " + dir + "/parts", mpirun);
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.err.find("--shard and mpirun both slice the points"), std::string::npos) << both.err;
+}
+#endif
 
 TEST(sweep_command, draws_the_metrics_against_the_varied_value) {
   const auto path = write_file("small-png.yaml", small);
@@ -247,10 +278,7 @@ TEST(sweep_command, draws_the_metrics_against_the_varied_value) {
   auto r = run_mqlab("sweep " + path + " --vary stations.db.servers=1..3 --metric main.station.db.utilization "
                      "--metric main.response.p99 --quiet --png " + png);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::ifstream in(png, std::ios::binary);
-  char magic[8] = {};
-  in.read(magic, 8);
-  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_TRUE(is_png(png));
   EXPECT_GT(std::filesystem::file_size(png), 10'000u);  // a drawn chart, not an empty image
 }
 
