@@ -3,12 +3,14 @@
 
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/number.h"
 #include "cli/scenario_commands.h"
+#include "cli/shard.h"
 #include "workbench/plan.h"
 
 namespace mqlab::cli {
@@ -19,24 +21,29 @@ struct plan_options {
   std::vector<std::string> slos, sets;
   int max_replications = 64;
   bool json = false;
+  std::string shard, out;  // --shard I/N|auto: probe one slice of the grid, write it to --out
 };
 
-/// [PATH=]FROM..TO with integers, PATH required unless `path_optional`; `option` names the flag
-/// in the error.
+/// [PATH=]FROM..TO[:STEP] with integers, PATH required unless `path_optional`; `option` names
+/// the flag in the error.
 std::expected<void, std::string> parse_range(const std::string& option, const std::string& text, bool path_optional,
                                              workbench::plan_request& r) {
   const auto eq = text.find('=');
   const auto dots = text.find("..", eq == std::string::npos ? 0 : eq);
+  const auto colon = dots == std::string::npos ? std::string::npos : text.find(':', dots);
   const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
-  const auto from = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(std::string_view(text).substr(start, dots - start));
-  const auto to = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(std::string_view(text).substr(dots + 2));
-  if (eq == 0 || (eq == std::string::npos && !path_optional) || !from || !to || *from > *to || *from < 0) {
-    return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO", option, text,
-                                       path_optional ? "[PATH=]FROM..TO" : "PATH=FROM..TO"));
+  const std::string_view view(text);
+  const auto from = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(view.substr(start, dots - start));
+  const auto to = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(view.substr(dots + 2, colon == std::string::npos ? colon : colon - dots - 2));
+  const auto step = colon == std::string::npos ? std::optional<std::int64_t>(1) : parse_number<std::int64_t>(view.substr(colon + 1));
+  if (eq == 0 || (eq == std::string::npos && !path_optional) || !from || !to || !step || *from > *to || *from < 0 || *step < 1) {
+    return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO, STEP >= 1", option, text,
+                                       path_optional ? "[PATH=]FROM..TO[:STEP]" : "PATH=FROM..TO[:STEP]"));
   }
   if (eq != std::string::npos) r.path = text.substr(0, eq);
   r.from = *from;
   r.to = *to;
+  r.step = *step;
   return {};
 }
 
@@ -74,22 +81,39 @@ std::string describe(const workbench::plan_request& r, const workbench::probe& p
   return out;
 }
 
+nlohmann::json probe_json(const workbench::plan_request& r, const workbench::probe& p) {
+  nlohmann::json checks = nlohmann::json::array();
+  for (std::size_t i = 0; i < p.checks.size(); ++i) {
+    checks.push_back({{"slo", r.objectives[i].text}, {"mean", p.checks[i].mean}, {"ci95", p.checks[i].ci95},
+                      {"verdict", workbench::to_string(p.checks[i].outcome)}});
+  }
+  return nlohmann::json{{"value", p.value}, {"replications", p.replications},
+                        {"verdict", workbench::to_string(p.outcome)}, {"checks", checks}};
+}
+
+workbench::verdict verdict_named(const nlohmann::json& name) {
+  for (const auto v : {workbench::verdict::meets, workbench::verdict::misses, workbench::verdict::cannot_tell}) {
+    if (name.get<std::string>() == workbench::to_string(v)) return v;
+  }
+  throw std::runtime_error("unknown verdict " + name.dump());
+}
+
+/// A probe a shard wrote (probe_json), read back exactly: JSON keeps doubles to the last bit.
+workbench::probe probe_from(const nlohmann::json& j) {
+  workbench::probe p{j.at("value").get<std::int64_t>(), j.at("replications").get<int>(), verdict_named(j.at("verdict")), {}};
+  for (const auto& c : j.at("checks")) {
+    p.checks.push_back({c.at("mean").get<double>(), c.at("ci95").get<double>(), verdict_named(c.at("verdict"))});
+  }
+  return p;
+}
+
 nlohmann::json to_json(const workbench::plan_request& r, const workbench::plan_result& result) {
-  auto probe_json = [&](const workbench::probe& p) {
-    nlohmann::json checks = nlohmann::json::array();
-    for (std::size_t i = 0; i < p.checks.size(); ++i) {
-      checks.push_back({{"slo", r.objectives[i].text}, {"mean", p.checks[i].mean}, {"ci95", p.checks[i].ci95},
-                        {"verdict", workbench::to_string(p.checks[i].outcome)}});
-    }
-    return nlohmann::json{{"value", p.value}, {"replications", p.replications},
-                          {"verdict", workbench::to_string(p.outcome)}, {"checks", checks}};
-  };
   nlohmann::json probes = nlohmann::json::array();
   nlohmann::json at_answer, neighbour;
   for (const auto& p : result.probes) {
-    probes.push_back(probe_json(p));
-    if (result.answer && p.value == *result.answer) at_answer = probe_json(p);
-    if (result.neighbour && p.value == *result.neighbour) neighbour = probe_json(p);
+    probes.push_back(probe_json(r, p));
+    if (result.answer && p.value == *result.answer) at_answer = probe_json(r, p);
+    if (result.neighbour && p.value == *result.neighbour) neighbour = probe_json(r, p);
   }
   nlohmann::json out{{"path", r.path},
                      {"direction", r.maximize ? "maximize" : "minimize"},
@@ -131,35 +155,88 @@ void print_answer(const workbench::plan_request& r, const workbench::plan_result
   }
 }
 
+/// Prints the answer (or the JSON object); exit 0 with an answer, 1 without.
+int report(const plan_options& o, const workbench::plan_request& request,
+           const std::expected<workbench::plan_result, std::string>& result) {
+  if (!result) {
+    fmt::print(stderr, "mqlab plan: {}\n", result.error());
+    return 2;
+  }
+  if (o.json) fmt::print("{}\n", to_json(request, *result).dump(2));
+  else print_answer(request, *result);
+  return result->answer ? 0 : 1;
+}
+
+/// What a plan's parts share: the options that make its request.
+nlohmann::json plan_key(const plan_options& o) {
+  return {{"file", o.file}, {"minimize", o.minimize}, {"max_rate", o.max_rate}, {"slos", o.slos},
+          {"sets", o.sets}, {"max_replications", o.max_replications}};
+}
+
+/// One shard of a plan: its slice of the grid probed and written to --out.
+int run_plan_shard(const plan_options& o, const workbench::plan_request& request) {
+  const auto shard = parse_shard(o.shard);
+  if (!shard || o.out.empty() || o.json) {
+    fmt::print(stderr, "mqlab plan: {}\n", !shard ? shard.error() : "--shard writes its probes to --out DIR (mqlab merge "
+                                                                      "gives the answer); give --out, not --json");
+    return 2;
+  }
+  auto probes = workbench::probe_slice(request, shard->index, shard->count, [&](const workbench::probe& p) {
+    fmt::print("probe {}\n", describe(request, p));
+    std::fflush(stdout);
+  });
+  if (!probes) {
+    fmt::print(stderr, "mqlab plan: {}\n", probes.error());
+    return 2;
+  }
+  nlohmann::json part{{"plan", plan_key(o)}, {"shard", shard->index + 1}, {"shards", shard->count},
+                      {"probes", nlohmann::json::array()}};
+  for (const auto& p : *probes) part["probes"].push_back(probe_json(request, p));
+  const auto file = write_part(part, o.out);
+  if (!file) fmt::print(stderr, "mqlab plan: {}\n", file.error());
+  else fmt::print("shard {} of {}: {} probes in {}\n", shard->index + 1, shard->count, probes->size(), *file);
+  return file ? 0 : 2;
+}
+
 int run_plan(const plan_options& o) {
   auto request = parse_request(o);
   if (!request) {
     fmt::print(stderr, "mqlab plan: {}\n", request.error());
     return 2;
   }
-  auto result = workbench::plan(*request, [&](const workbench::probe& p) {
+  if (!o.shard.empty()) return run_plan_shard(o, *request);
+  return report(o, *request, workbench::plan(*request, [&](const workbench::probe& p) {
     if (!o.json) fmt::print("probe {}\n", describe(*request, p));
     std::fflush(stdout);
-  });
-  if (!result) {
-    fmt::print(stderr, "mqlab plan: {}\n", result.error());
-    return 2;
-  }
-  if (o.json) fmt::print("{}\n", to_json(*request, *result).dump(2));
-  else print_answer(*request, *result);
-  return result->answer ? 0 : 1;
+  }));
 }
 
 }  // namespace
+
+int merge_plan(const std::vector<nlohmann::json>& parts, bool json) {
+  check_parts(parts, "plan");
+  const auto& key = parts.front().at("plan");
+  plan_options o{.file = key.at("file").get<std::string>(), .minimize = key.at("minimize").get<std::string>(),
+                 .max_rate = key.at("max_rate").get<std::string>(), .slos = key.at("slos").get<std::vector<std::string>>(),
+                 .sets = key.at("sets").get<std::vector<std::string>>(), .max_replications = key.at("max_replications").get<int>(),
+                 .json = json};
+  auto request = parse_request(o);
+  if (!request) throw std::runtime_error(request.error());
+  std::vector<workbench::probe> probes;
+  for (const auto& part : parts) {
+    for (const auto& p : part.at("probes")) probes.push_back(probe_from(p));
+  }
+  return report(o, *request, workbench::conclude(*request, std::move(probes)));
+}
 
 void add_plan_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<plan_options>();
   auto* cmd = app.add_subcommand("plan", "Find the smallest value of a field for which every SLO holds");
   cmd->add_option("file", o->file, "Scenario file")->required();
-  auto* minimize = cmd->add_option("--minimize", o->minimize, "PATH=FROM..TO: the integer field to minimise, e.g. "
-                                                              "variants.main.consumers.count=1..32");
+  auto* minimize = cmd->add_option("--minimize", o->minimize, "PATH=FROM..TO[:STEP]: the integer field to minimise, "
+                                                              "e.g. variants.main.consumers.count=1..32");
   cmd->add_option("--max-rate", o->max_rate,
-                  "[PATH=]FROM..TO: the highest offered rate (per second; default field arrivals.rate) that meets "
+                  "[PATH=]FROM..TO[:STEP]: the highest offered rate (per second; default field arrivals.rate) that meets "
                   "every SLO")
       ->excludes(minimize);
   cmd->add_option("--slo", o->slos, "METRIC<=VALUE (or <, >=, >, ==), e.g. 'main.e2e.p99<=110ms' (repeatable)")->required();
@@ -168,6 +245,10 @@ void add_plan_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(2, 1024))->capture_default_str();
   cmd->add_option("--set", o->sets, "Override a field for every probe, as for run");
   cmd->add_flag("--json", o->json, "Print one JSON object: answer, probes, confidence, prediction");
+  cmd->add_option("--shard", o->shard, "I/N: probe every value of the I-th of N slices of the grid instead of "
+                                       "bisecting, and write the probes to --out (auto: from a Slurm job array or a "
+                                       "Kubernetes Indexed Job); mqlab merge gives the answer");
+  cmd->add_option("--out", o->out, "Where --shard writes its probes");
   cmd->callback([o, &exit_code] { exit_code = run_plan(*o); });
 }
 

@@ -23,7 +23,9 @@
 
 #include "cli/number.h"
 #include "cli/progress.h"
+#include "cli/plan_command.h"
 #include "cli/ranks.h"
+#include "cli/shard.h"
 #include "gui/charts.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
@@ -42,40 +44,6 @@ struct sweep_options {
   std::string out;    // where a shard writes its part
   bool quiet = false;
 };
-
-struct shard_spec {
-  std::size_t index = 0, count = 1;  // 0-based index of `count`
-};
-
-/// A count in the environment variable `name`, if it is set to one.
-std::optional<std::size_t> count_in(const char* name) {
-  const char* text = std::getenv(name);
-  return text == nullptr ? std::nullopt : parse_number<std::size_t>(text);
-}
-
-/// "I/N" (1 <= I <= N), or "auto": a Slurm job array's task (SLURM_ARRAY_TASK_ID, _MIN, _COUNT)
-/// or a Kubernetes Indexed Job's (JOB_COMPLETION_INDEX, counted from 0, with MQLAB_SHARD_COUNT
-/// set to the job's completions).
-std::expected<shard_spec, std::string> parse_shard(const std::string& text) {
-  if (text == "auto") {
-    if (const auto id = count_in("SLURM_ARRAY_TASK_ID"), n = count_in("SLURM_ARRAY_TASK_COUNT");
-        id && n && *n > 0) {
-      const std::size_t first = count_in("SLURM_ARRAY_TASK_MIN").value_or(0);
-      if (*id >= first && *id - first < *n) return shard_spec{*id - first, *n};
-    }
-    if (const auto id = count_in("JOB_COMPLETION_INDEX"), n = count_in("MQLAB_SHARD_COUNT");
-        id && n && *id < *n) {
-      return shard_spec{*id, *n};
-    }
-    return std::unexpected("--shard auto: neither SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT nor "
-                           "JOB_COMPLETION_INDEX with MQLAB_SHARD_COUNT describe a shard");
-  }
-  const auto slash = text.find('/');
-  const auto i = slash == std::string::npos ? std::nullopt : parse_number<std::size_t>(std::string_view(text).substr(0, slash));
-  const auto n = slash == std::string::npos ? std::nullopt : parse_number<std::size_t>(std::string_view(text).substr(slash + 1));
-  if (!i || !n || *i < 1 || *i > *n) return std::unexpected(fmt::format("--shard '{}': expected I/N with 1 <= I <= N, or auto", text));
-  return shard_spec{*i - 1, *n};
-}
 
 /// Runs every scenario on `jobs` threads and hands each result to `row` in order, as soon as it
 /// and every one before it are done. A run's results depend only on its scenario, so they are
@@ -194,27 +162,17 @@ struct sweep_table {
 /// Joins parts written by shards or gathered from ranks, checked to be the slices of one sweep
 /// with every point once; throws naming what does not fit.
 sweep_table join_parts(const std::vector<nlohmann::json>& parts) {
-  if (parts.empty()) throw std::runtime_error("no parts to join");
+  check_parts(parts, "sweep");
   const auto& first = parts.front();
-  const auto shards = first.at("shards").get<std::size_t>();
   const auto total = first.at("points").get<std::size_t>();
   std::vector<const nlohmann::json*> rows(total);
-  std::vector<bool> seen(shards + 1);
   for (const auto& part : parts) {
-    if (part.at("sweep") != first.at("sweep") || part.at("shards") != first.at("shards") || part.at("points") != first.at("points")) {
-      throw std::runtime_error(fmt::format("shard {} is of another sweep than shard {}", part.at("shard").dump(), first.at("shard").dump()));
-    }
-    const auto shard = part.at("shard").get<std::size_t>();
-    if (shard < 1 || shard > shards || seen[shard]) throw std::runtime_error(fmt::format("shard {} of {} twice or out of range", shard, shards));
-    seen[shard] = true;
+    if (part.at("points") != first.at("points")) throw std::runtime_error("the parts count different points");
     for (const auto& row : part.at("rows")) {
       const auto point = row.at("point").get<std::size_t>();
       if (point >= total || rows[point]) throw std::runtime_error(fmt::format("point {} twice or out of range", point));
       rows[point] = &row;
     }
-  }
-  for (std::size_t k = 1; k <= shards; ++k) {
-    if (!seen[k]) throw std::runtime_error(fmt::format("shard {} of {} is missing", k, shards));
   }
   sweep_table t{first, nlohmann::json::array()};
   t.info.erase("rows");
@@ -257,22 +215,6 @@ void write_outputs(const sweep_table& t, const std::string& csv_file, const std:
     for (const auto& row : t.rows) out << row.at("csv").get<std::string>();
     if (!out) throw std::runtime_error("cannot write " + csv_file);
   }
-}
-
-/// Writes a shard's part to DIR/shard-I-of-N.json.
-int write_part(const nlohmann::json& part, const sweep_options& o, std::size_t point_count) {
-  const auto shard = part.at("shard").get<std::size_t>(), shards = part.at("shards").get<std::size_t>();
-  const auto file = std::filesystem::path(o.out) / fmt::format("shard-{}-of-{}.json", shard, shards);
-  std::error_code ec;
-  std::filesystem::create_directories(o.out, ec);
-  std::ofstream out(file);
-  out << part.dump(1) << "\n";
-  if (!out) {
-    fmt::print(stderr, "mqlab sweep: cannot write {}\n", file.string());
-    return 2;
-  }
-  if (!o.quiet) fmt::print(stderr, "shard {} of {}: {} points in {}\n", shard, shards, point_count, file.string());
-  return 0;
 }
 
 /// Which slice of the points this process runs: the --shard given, or its MPI rank's.
@@ -359,7 +301,12 @@ int sweep(const sweep_options& o, const ranks& world) {
     }
   });
   bar.clear();
-  if (!o.shard.empty()) return write_part(part, o, points.size());
+  if (!o.shard.empty()) {
+    const auto file = write_part(part, o.out);
+    if (!file) fmt::print(stderr, "mqlab sweep: {}\n", file.error());
+    else if (!o.quiet) fmt::print(stderr, "shard {} of {}: {} points in {}\n", shard->index + 1, shard->count, points.size(), *file);
+    return file ? 0 : 2;
+  }
   try {
     std::vector<nlohmann::json> parts;
     for (const auto& text : world.gather(part.dump())) parts.push_back(nlohmann::json::parse(text));
@@ -374,30 +321,13 @@ int sweep(const sweep_options& o, const ranks& world) {
   return 0;
 }
 
-/// The parts `mqlab sweep --shard` wrote in `dirs`, checked to be the shards of one sweep with
-/// every point once; printed and written as the whole sweep would have printed and written them.
-int merge(const std::vector<std::string>& dirs, const std::string& csv_file, const std::string& png) {
-  std::vector<nlohmann::json> parts;
-  for (const auto& dir : dirs) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!name.starts_with("shard-") || !name.ends_with(".json")) continue;
-      std::ifstream in(entry.path());
-      try {
-        parts.push_back(nlohmann::json::parse(in));
-      } catch (const nlohmann::json::exception& e) {
-        fmt::print(stderr, "mqlab merge: {}: not a sweep part: {}\n", entry.path().string(), e.what());
-        return 2;
-      }
-    }
-    if (ec) {
-      fmt::print(stderr, "mqlab merge: {}: {}\n", dir, ec.message());
-      return 2;
-    }
-  }
+/// The parts `mqlab sweep --shard` (or `mqlab plan --shard`) wrote in `dirs`, checked to be
+/// the shards of one job with every point once; printed and written as the whole sweep (or
+/// plan) would have printed and written them.
+int merge(const std::vector<std::string>& dirs, const std::string& csv_file, const std::string& png, bool json) {
   try {
-    if (parts.empty()) throw std::runtime_error("no shard-*.json parts in " + fmt::format("{}", fmt::join(dirs, ", ")));
+    const auto parts = read_parts(dirs);
+    if (parts.front().contains("plan")) return merge_plan(parts, json);
     const sweep_table table = join_parts(parts);
     fmt::print("{}", table_text(table));
     write_outputs(table, csv_file, png);
@@ -488,11 +418,14 @@ void add_sweep_command(CLI::App& app, int& exit_code) {
 void add_merge_command(CLI::App& app, int& exit_code) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   auto csv = std::make_shared<std::string>(), png = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("merge", "Join the parts of a sweep run with --shard into its table, CSV and chart");
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("merge", "Join the parts of a sweep or plan run with --shard into its table, CSV and "
+                                          "chart, or the plan's answer");
   cmd->add_option("dirs", *dirs, "Folders holding the parts (shard-I-of-N.json)")->required();
-  cmd->add_option("--csv", *csv, "Also write the table as CSV to this file");
-  cmd->add_option("--png", *png, "Also draw each metric against the varied value (one numeric --vary) to this PNG");
-  cmd->callback([dirs, csv, png, &exit_code] { exit_code = merge(*dirs, *csv, *png); });
+  cmd->add_option("--csv", *csv, "Also write a sweep's table as CSV to this file");
+  cmd->add_option("--png", *png, "Also draw a sweep's metrics against the varied value (one numeric --vary) to this PNG");
+  cmd->add_flag("--json", *json, "Print a plan's answer as mqlab plan --json does");
+  cmd->callback([dirs, csv, png, json, &exit_code] { exit_code = merge(*dirs, *csv, *png, *json); });
 }
 
 void add_compare_command(CLI::App& app, int& exit_code) {

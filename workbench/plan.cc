@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -70,6 +71,11 @@ class planner {
       }
     }
   }
+  /// A probe run elsewhere (by a shard), as if run here.
+  void record(probe p) {
+    order_.push_back(p.value);
+    probes_.emplace(p.value, std::move(p));
+  }
   std::vector<probe> in_order() const {
     std::vector<probe> out;
     for (const auto v : order_) out.push_back(probes_.at(v));
@@ -86,8 +92,8 @@ class planner {
     for (const auto& [value, outcome] : walk) {
       if (outcome == verdict::meets && !met) met = value;
       if (outcome == verdict::misses && met) {
-        return fmt::format("not monotone: {} meets every objective but {} misses one; the answer is the value the "
-                           "bisection found, others beyond it may also meet them",
+        return fmt::format("not monotone: {} meets every objective but {} misses one; the answer assumes that "
+                           "more never hurts, and values beyond it may also meet them",
                            *met, value);
       }
     }
@@ -115,7 +121,7 @@ class planner {
 
   const plan_request& request_;
   int first_replications_;
-  const std::function<void(const probe&)>& on_probe_;
+  std::function<void(const probe&)> on_probe_;
   std::vector<std::string> named_;  // the variants the objectives name
   std::map<std::int64_t, probe> probes_;
   std::vector<std::int64_t> order_;
@@ -204,23 +210,50 @@ std::expected<slo, std::string> parse_slo(std::string_view text) {
   return std::unexpected(fmt::format("--slo '{}': expected METRIC<=VALUE (or <, >=, >, ==)", text));
 }
 
-std::expected<plan_result, std::string> plan(const plan_request& request, const std::function<void(const probe&)>& on_probe) {
-  if (request.from > request.to) return std::unexpected(fmt::format("the range {}..{} is empty", request.from, request.to));
+namespace {
+
+/// The scenario at the grid's first value (for the replications a probe starts with and for the
+/// prediction), and a planner over the request.
+struct search_start {
+  scenario base;
+  planner search;
+};
+
+std::expected<std::unique_ptr<search_start>, std::string> start(const plan_request& request,
+                                                                 const std::function<void(const probe&)>& on_probe) {
+  if (request.from > request.to || request.step < 1) {
+    return std::unexpected(fmt::format("the range {}..{}:{} is empty", request.from, request.to, request.step));
+  }
   overrides first = request.sets;
   first.emplace_back(request.path, std::to_string(request.from));
   auto base = load_scenario(request.file, first);
   if (!base) return std::unexpected(fmt::format("with {}={}:\n{}", request.path, request.from, base.error().format(request.file)));
-  planner search(request, std::clamp(base->replications, 2, request.max_replications), on_probe);
+  const int replications = std::clamp(base->replications, 2, request.max_replications);
+  return std::unique_ptr<search_start>(new search_start{std::move(*base), planner(request, replications, on_probe)});
+}
+
+}  // namespace
+
+std::vector<std::int64_t> grid(const plan_request& request) {
+  std::vector<std::int64_t> values;
+  for (std::int64_t v = request.from; v <= request.to && request.step > 0; v += request.step) values.push_back(v);
+  return values;
+}
+
+std::expected<plan_result, std::string> plan(const plan_request& request, const std::function<void(const probe&)>& on_probe) {
+  auto started = start(request, on_probe);
+  if (!started) return std::unexpected(started.error());
+  planner& search = (*started)->search;
+  const std::vector<std::int64_t> values = grid(request);
   plan_result result;
-  // The end of the range where the objectives are likeliest to hold must hold them.
-  const std::int64_t easiest = request.maximize ? request.from : request.to;
-  auto end = search.at(easiest);
+  // The end of the grid where the objectives are likeliest to hold must hold them.
+  auto end = search.at(request.maximize ? values.front() : values.back());
   if (!end) return std::unexpected(end.error());
   if ((*end)->outcome == verdict::meets) {
-    std::int64_t lo = request.from, hi = request.to;  // the answer lies in [lo, hi]; `easiest` meets
+    std::size_t lo = 0, hi = values.size() - 1;  // the answer's index lies in [lo, hi]; the easy end meets
     while (lo < hi) {
-      const std::int64_t mid = request.maximize ? lo + (hi - lo + 1) / 2 : lo + (hi - lo) / 2;
-      auto p = search.at(mid);
+      const std::size_t mid = request.maximize ? lo + (hi - lo + 1) / 2 : lo + (hi - lo) / 2;
+      auto p = search.at(values[mid]);
       if (!p) return std::unexpected(p.error());
       const bool meets = (*p)->outcome == verdict::meets;
       if (request.maximize) {
@@ -231,13 +264,54 @@ std::expected<plan_result, std::string> plan(const plan_request& request, const 
         else lo = mid + 1;
       }
     }
-    result.answer = lo;
-    const std::int64_t next = request.maximize ? lo + 1 : lo - 1;
-    if (next >= request.from && next <= request.to) result.neighbour = next;
+    result.answer = values[lo];
+    const std::size_t next = request.maximize ? lo + 1 : lo - 1;  // wraps past the start when lo is 0
+    if (next < values.size()) result.neighbour = values[next];
   }
   result.probes = search.in_order();
   result.monotonicity = search.contradictions(request.maximize);
-  if (!request.maximize) result.theory = mmc_prediction(request, *base, result.answer);
+  if (!request.maximize) result.theory = mmc_prediction(request, (*started)->base, result.answer);
+  return result;
+}
+
+std::expected<std::vector<probe>, std::string> probe_slice(const plan_request& request, std::size_t index, std::size_t count,
+                                                           const std::function<void(const probe&)>& on_probe) {
+  auto started = start(request, on_probe);
+  if (!started) return std::unexpected(started.error());
+  const std::vector<std::int64_t> values = grid(request);
+  for (std::size_t i = index; i < values.size(); i += count) {
+    if (auto p = (*started)->search.at(values[i]); !p) return std::unexpected(p.error());
+  }
+  return (*started)->search.in_order();
+}
+
+std::expected<plan_result, std::string> conclude(const plan_request& request, std::vector<probe> probes) {
+  const std::vector<std::int64_t> values = grid(request);
+  std::sort(probes.begin(), probes.end(), [](const probe& a, const probe& b) { return a.value < b.value; });
+  for (std::size_t i = 0; i < std::max(values.size(), probes.size()); ++i) {
+    if (i >= values.size() || i >= probes.size() || probes[i].value != values[i]) {
+      return std::unexpected(fmt::format("the probes do not cover the grid {}..{}:{} once each: {} is {}", request.from,
+                                         request.to, request.step, i < values.size() ? values[i] : probes[i].value,
+                                         i < values.size() ? "missing or twice" : "off the grid"));
+    }
+  }
+  auto started = start(request, {});
+  if (!started) return std::unexpected(started.error());
+  plan_result result;
+  // From the easy end towards the hard one, while every value meets.
+  const std::size_t n = probes.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = request.maximize ? k : n - 1 - k;
+    if (probes[i].outcome != verdict::meets) {
+      if (result.answer) result.neighbour = probes[i].value;
+      break;
+    }
+    result.answer = probes[i].value;
+  }
+  for (auto& p : probes) (*started)->search.record(std::move(p));
+  result.probes = (*started)->search.in_order();
+  result.monotonicity = (*started)->search.contradictions(request.maximize);
+  if (!request.maximize) result.theory = mmc_prediction(request, (*started)->base, result.answer);
   return result;
 }
 

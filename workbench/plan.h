@@ -62,6 +62,7 @@ struct plan_request {
   std::string file;
   std::string path;  // the field, e.g. variants.c10.consumers.count
   std::int64_t from = 1, to = 1;
+  std::int64_t step = 1;  // the values probed are from, from + step, ... up to to (the grid)
   bool maximize = false;  // the largest value that meets the objectives instead of the smallest
   std::vector<slo> objectives;
   int max_replications = 64;
@@ -80,5 +81,19 @@ struct plan_result {
 /// scenario that does not load with a probed value, or an objective naming an unknown metric.
 std::expected<plan_result, std::string> plan(const plan_request& request,
                                              const std::function<void(const probe&)>& on_probe = {});
+
+/// The values of the request's grid, in order.
+std::vector<std::int64_t> grid(const plan_request& request);
+
+/// A plan spread over shards probes the whole grid instead of bisecting it: this runs the
+/// `index`-th of `count` slices (the values whose position in the grid modulo `count` is
+/// `index`), each probe to significance as plan() runs it.
+std::expected<std::vector<probe>, std::string> probe_slice(const plan_request& request, std::size_t index, std::size_t count,
+                                                           const std::function<void(const probe&)>& on_probe = {});
+
+/// The answer from a probe of every value of the grid (in any order): the smallest value from
+/// which every larger one meets the objectives (with `maximize`, the largest up to which every
+/// smaller one does), its neighbour, contradictions to monotonicity and the prediction.
+std::expected<plan_result, std::string> conclude(const plan_request& request, std::vector<probe> probes);
 
 }  // namespace mqlab::workbench

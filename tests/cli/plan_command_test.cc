@@ -2,6 +2,8 @@
 // exit codes: 1 when no value in the range meets the objectives, 2 for what cannot be run.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "run_command.h"
@@ -69,6 +71,32 @@ TEST(plan_command, no_value_meeting_the_objective_exits_1_and_bad_input_2) {
   EXPECT_NE(neither.err.find("give one of --minimize and --max-rate"), std::string::npos) << neither.err;
   EXPECT_EQ(run_mqlab("plan " + lab15 + " --minimize variants.c10.consumers.count=8..14 --max-rate 100..500 "
                       "--slo 'c10.e2e.p99<=1s'").exit_code, 2);
+}
+
+TEST(plan_command, three_shards_probe_the_grid_and_merge_gives_the_answer) {
+  const std::string plan = "plan " + lab15 + " --minimize variants.c10.consumers.count=8..14 --slo 'c10.e2e.p99<=110ms'";
+  const auto dir = ::testing::TempDir() + "/plan-shards";
+  std::filesystem::remove_all(dir);
+  for (int i = 1; i <= 3; ++i) {
+    auto part = run_mqlab(plan + " --shard " + std::to_string(i) + "/3 --out " + dir + "/" + std::to_string(i));
+    ASSERT_EQ(part.exit_code, 0) << part.err;
+    EXPECT_NE(part.out.find("shard " + std::to_string(i) + " of 3: "), std::string::npos) << part.out;
+  }
+  auto merged = run_mqlab("merge " + dir + "/1 " + dir + "/2 " + dir + "/3 --json");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  const auto j = nlohmann::json::parse(merged.out);
+  EXPECT_EQ(j["answer"], 10);
+  EXPECT_EQ(j["probes"].size(), 7u) << "every count of 8..14, not a bisection's few";
+  EXPECT_EQ(j["confidence"]["neighbour"]["value"], 9);
+  EXPECT_EQ(j["prediction"]["answer"], 10);
+  auto text = run_mqlab("merge " + dir + "/1 " + dir + "/2 " + dir + "/3");
+  EXPECT_NE(text.out.find("answer: variants.c10.consumers.count=10"), std::string::npos) << text.out;
+  auto missing = run_mqlab("merge " + dir + "/1 " + dir + "/3");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("shard 2 of 3 is missing"), std::string::npos) << missing.err;
+  auto no_out = run_mqlab(plan + " --shard 1/3");
+  EXPECT_EQ(no_out.exit_code, 2);
+  EXPECT_NE(no_out.err.find("give --out"), std::string::npos) << no_out.err;
 }
 
 }  // namespace

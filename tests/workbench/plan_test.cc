@@ -8,11 +8,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "models/queueing_theory.h"
+#include "workbench/runner.h"
 
 namespace mqlab::workbench {
 namespace {
@@ -35,9 +38,12 @@ TEST(plan, objectives_parse_with_durations_rates_and_every_relation) {
   EXPECT_EQ(parse_slo("main.e2e.p99<=soon").error(), "--slo 'main.e2e.p99<=soon': 'soon' is not a number, a duration or a rate");
 }
 
-/// A pool of consumers behind one queue: orders at `rate`/s, `service_ms` of exponential work each.
-fs::path pool(const fs::path& dir, double rate, double service_ms) {
-  const fs::path file = dir / fmt::format("pool-{}-{}.yaml", rate, service_ms);
+/// A pool of consumers behind one queue: orders at `rate`/s, `service_ms` of work each,
+/// exponential, or hyperexponential when its coefficient of variation `cv` is above 1.
+fs::path pool(const fs::path& dir, double rate, double service_ms, double cv = 1) {
+  const fs::path file = dir / fmt::format("pool-{}-{}-{}.yaml", rate, service_ms, cv);
+  const std::string service = cv == 1 ? fmt::format("{{dist: exp, mean: {}ms}}", service_ms)
+                                      : fmt::format("{{dist: hyperexp, mean: {}ms, cv: {}}}", service_ms, cv);
   std::ofstream(file) << fmt::format(R"(name: pool
 duration: 300s
 warmup: 20s
@@ -45,9 +51,9 @@ seed: 11
 replications: 4
 arrivals: {{process: poisson, rate: {}/s}}
 pipeline: [{{publish: {{routing_key: orders}}}}]
-consumers: {{name: workers, queue: orders, count: 1, prefetch: 1, service: {{dist: exp, mean: {}ms}}}}
+consumers: {{name: workers, queue: orders, count: 1, prefetch: 1, service: {}}}
 )",
-                                     rate, service_ms);
+                                     rate, service);
   return file;
 }
 
@@ -147,6 +153,75 @@ TEST(plan, a_range_in_which_nothing_meets_the_objective_has_no_answer) {
   EXPECT_EQ(result->probes[0].outcome, verdict::misses);
   request.objectives = {*parse_slo("main.nothing<=1")};
   EXPECT_EQ(plan(request).error(), "--slo 'main.nothing<=1': the run has no metric main.nothing");
+  fs::remove_all(dir);
+}
+
+TEST(plan, with_hyperexponential_work_it_agrees_with_a_long_simulation) {
+  // No formula gives M/H2/c's wait exactly. The long simulation (ten times as long as a plan's
+  // run, twice over) is the reference: its smallest count whose e2e mean meets the bound; below
+  // 9 consumers the pool is unstable.
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-h2-{}", ::getpid());
+  fs::create_directories(dir);
+  const std::string file = pool(dir, 400, 20, 3).string();
+  std::map<std::int64_t, double> long_run;
+  for (std::int64_t c = 9; c <= 12; ++c) {
+    auto sc = load_scenario(file, {{"consumers.count", std::to_string(c)}, {"duration", "3000s"}, {"replications", "2"}});
+    ASSERT_TRUE(sc);
+    long_run[c] = find_metric(run_scenario(*sc).variants, "main.e2e.mean")->mean;
+  }
+  for (const double bound : {0.030, 0.024}) {
+    const auto reference = std::find_if(long_run.begin(), long_run.end(), [&](const auto& kv) { return kv.second <= bound; });
+    ASSERT_NE(reference, long_run.end());
+    plan_request request{.file = file, .path = "consumers.count", .from = 1, .to = 40};
+    request.objectives.push_back(*parse_slo(fmt::format("main.e2e.mean<={}", bound)));
+    const auto result = plan(request);
+    ASSERT_TRUE(result) << result.error();
+    EXPECT_EQ(result->answer, reference->first) << "bound " << bound << "; long-run means: " << fmt::format("{}", long_run);
+    EXPECT_FALSE(result->theory) << "M/M/c does not apply to hyperexponential work";
+  }
+  fs::remove_all(dir);
+}
+
+TEST(plan, in_slices_it_probes_the_whole_grid_and_reaches_the_bisections_answer) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-slices-{}", ::getpid());
+  fs::create_directories(dir);
+  plan_request request{.file = pool(dir, 400, 20).string(), .path = "consumers.count", .from = 7, .to = 16, .step = 3};
+  request.objectives.push_back(*parse_slo("main.e2e.p99<=110ms"));
+  EXPECT_EQ(grid(request), (std::vector<std::int64_t>{7, 10, 13, 16}));
+  const auto bisected = plan(request);
+  ASSERT_TRUE(bisected) << bisected.error();
+  EXPECT_EQ(bisected->answer, 10) << "Erlang C's 10 lies on the grid";
+  std::vector<probe> all;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto slice = probe_slice(request, i, 3);
+    ASSERT_TRUE(slice) << slice.error();
+    EXPECT_EQ(slice->size(), i == 0 ? 2u : 1u) << "slice " << i << " of 3 over 4 values";
+    all.insert(all.end(), slice->begin(), slice->end());
+  }
+  const auto joined = conclude(request, all);
+  ASSERT_TRUE(joined) << joined.error();
+  EXPECT_EQ(joined->answer, 10);
+  EXPECT_EQ(joined->neighbour, 7);
+  EXPECT_EQ(joined->probes.size(), 4u);
+  EXPECT_EQ(joined->theory->answer, 10);
+  all.pop_back();
+  EXPECT_FALSE(conclude(request, all)) << "a value of the grid was not probed";
+  fs::remove_all(dir);
+}
+
+TEST(plan, over_the_whole_grid_the_answer_is_where_every_larger_value_meets) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mqlab-plan-grid-{}", ::getpid());
+  fs::create_directories(dir);
+  plan_request request{.file = pool(dir, 400, 20).string(), .path = "consumers.count", .from = 1, .to = 4};
+  request.objectives.push_back(*parse_slo("main.e2e.p99<=110ms"));
+  auto probed = [](std::int64_t value, verdict v) { return probe{value, 4, v, {{0.1, 0.01, v}}}; };
+  const auto joined = conclude(request, {probed(4, verdict::meets), probed(1, verdict::misses), probed(2, verdict::meets),
+                                         probed(3, verdict::misses)});
+  ASSERT_TRUE(joined) << joined.error();
+  EXPECT_EQ(joined->answer, 4) << "2 meets, but 3 above it misses";
+  EXPECT_EQ(joined->neighbour, 3);
+  EXPECT_NE(joined->monotonicity.find("not monotone: 2 meets every objective but 3 misses one"), std::string::npos)
+      << joined->monotonicity;
   fs::remove_all(dir);
 }
 
