@@ -5,12 +5,14 @@
 #include <memory>
 #include <stdexcept>
 
+#include <QtCharts/QChart>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/number.h"
 #include "cli/scenario_commands.h"
 #include "cli/shard.h"
+#include "gui/charts.h"
 #include "workbench/plan.h"
 
 namespace mqlab::cli {
@@ -22,6 +24,7 @@ struct plan_options {
   int max_replications = 64;
   bool json = false;
   std::string shard, out;  // --shard I/N|auto: probe one slice of the grid, write it to --out
+  std::string png;         // the probes' chart
 };
 
 /// [PATH=]FROM..TO[:STEP] with integers, PATH required unless `path_optional`; `option` names
@@ -65,20 +68,6 @@ std::expected<workbench::plan_request, std::string> parse_request(const plan_opt
   if (!sets) return std::unexpected(sets.error());
   r.sets = std::move(*sets);
   return r;
-}
-
-std::string shown(const std::string& metric, double v) {
-  return is_time_metric(metric.substr(metric.find('.') + 1)) ? fmt::format("{:.4g} ms", v * 1e3) : fmt::format("{:.4g}", v);
-}
-
-std::string describe(const workbench::plan_request& r, const workbench::probe& p) {
-  std::string out = fmt::format("{}={}: {} ({} replications)", r.path, p.value, workbench::to_string(p.outcome), p.replications);
-  for (std::size_t i = 0; i < p.checks.size(); ++i) {
-    const auto& o = r.objectives[i];
-    out += fmt::format("\n    {} = {} ± {}: {} {}", o.metric, shown(o.metric, p.checks[i].mean),
-                       shown(o.metric, p.checks[i].ci95), workbench::to_string(p.checks[i].outcome), o.text);
-  }
-  return out;
 }
 
 nlohmann::json probe_json(const workbench::plan_request& r, const workbench::probe& p) {
@@ -132,29 +121,6 @@ nlohmann::json to_json(const workbench::plan_request& r, const workbench::plan_r
   return out;
 }
 
-void print_answer(const workbench::plan_request& r, const workbench::plan_result& result) {
-  if (result.answer) {
-    fmt::print("answer: {}={}: the {} value in {}..{} for which every objective holds at 95% confidence\n", r.path,
-               *result.answer, r.maximize ? "largest" : "smallest", r.from, r.to);
-  } else {
-    fmt::print("answer: none: at {}={} an objective is missed or cannot be told apart from its bound\n", r.path,
-               r.maximize ? r.from : r.to);
-  }
-  for (const auto& p : result.probes) {
-    if (result.neighbour && p.value == *result.neighbour) {
-      fmt::print("  {} it, {}\n", r.maximize ? "above" : "below", describe(r, p));
-    }
-  }
-  if (!result.monotonicity.empty()) fmt::print("  {}\n", result.monotonicity);
-  if (const auto& t = result.theory) {
-    const auto& metric = r.objectives.front().metric;
-    fmt::print("prediction ({}, stable from c = {}): {}", t->model, t->stable_from,
-               t->answer ? fmt::format("c = {}", *t->answer) : std::string("none in the range"));
-    for (const auto& [c, v] : t->values) fmt::print("; c = {}: {} = {}", c, metric, shown(metric, v));
-    fmt::print("\n");
-  }
-}
-
 /// Prints the answer (or the JSON object); exit 0 with an answer, 1 without.
 int report(const plan_options& o, const workbench::plan_request& request,
            const std::expected<workbench::plan_result, std::string>& result) {
@@ -163,7 +129,17 @@ int report(const plan_options& o, const workbench::plan_request& request,
     return 2;
   }
   if (o.json) fmt::print("{}\n", to_json(request, *result).dump(2));
-  else print_answer(request, *result);
+  else fmt::print("{}", workbench::summary(request, *result));
+  if (!o.png.empty()) {
+    gui::prepare_headless_environment();
+    gui::ensure_application();
+    auto chart = gui::make_plan_chart(request, *result);
+    if (!chart || !gui::render_png(*chart, o.png, 1000, 600)) {
+      fmt::print(stderr, "mqlab plan: cannot write {}\n", o.png);
+      return 2;
+    }
+    if (!o.json) fmt::print("chart in {}\n", o.png);
+  }
   return result->answer ? 0 : 1;
 }
 
@@ -176,13 +152,13 @@ nlohmann::json plan_key(const plan_options& o) {
 /// One shard of a plan: its slice of the grid probed and written to --out.
 int run_plan_shard(const plan_options& o, const workbench::plan_request& request) {
   const auto shard = parse_shard(o.shard);
-  if (!shard || o.out.empty() || o.json) {
+  if (!shard || o.out.empty() || o.json || !o.png.empty()) {
     fmt::print(stderr, "mqlab plan: {}\n", !shard ? shard.error() : "--shard writes its probes to --out DIR (mqlab merge "
-                                                                      "gives the answer); give --out, not --json");
+                                                                      "gives the answer); give --out, not --json or --png");
     return 2;
   }
   auto probes = workbench::probe_slice(request, shard->index, shard->count, [&](const workbench::probe& p) {
-    fmt::print("probe {}\n", describe(request, p));
+    fmt::print("probe {}\n", workbench::describe(request, p));
     std::fflush(stdout);
   });
   if (!probes) {
@@ -206,7 +182,7 @@ int run_plan(const plan_options& o) {
   }
   if (!o.shard.empty()) return run_plan_shard(o, *request);
   return report(o, *request, workbench::plan(*request, [&](const workbench::probe& p) {
-    if (!o.json) fmt::print("probe {}\n", describe(*request, p));
+    if (!o.json) fmt::print("probe {}\n", workbench::describe(*request, p));
     std::fflush(stdout);
   }));
 }
@@ -245,6 +221,7 @@ void add_plan_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(2, 1024))->capture_default_str();
   cmd->add_option("--set", o->sets, "Override a field for every probe, as for run");
   cmd->add_flag("--json", o->json, "Print one JSON object: answer, probes, confidence, prediction");
+  cmd->add_option("--png", o->png, "Also draw the probes, the objective, the answer and the prediction to this PNG");
   cmd->add_option("--shard", o->shard, "I/N: probe every value of the I-th of N slices of the grid instead of "
                                        "bisecting, and write the probes to --out (auto: from a Slurm job array or a "
                                        "Kubernetes Indexed Job); mqlab merge gives the answer");

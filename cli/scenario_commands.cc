@@ -39,7 +39,7 @@ struct run_options {
 
 
 std::string show(const std::string& key, double v) {
-  if (is_time_metric(key) && !key.ends_with(".count")) return sim::format_duration(sim::duration::from_seconds(v));
+  if (workbench::is_time_metric(key) && !key.ends_with(".count")) return sim::format_duration(sim::duration::from_seconds(v));
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
   return fmt::format("{:.4g}", v);
 }
@@ -185,10 +185,6 @@ std::expected<workbench::overrides, std::string> parse_sets(const std::vector<st
     out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
   }
   return out;
-}
-
-bool is_time_metric(const std::string& key) {
-  return key.starts_with("response.") || key.starts_with("e2e.") || key.ends_with(".wait.mean");
 }
 
 void add_scenario_commands(CLI::App& app, int& exit_code) {

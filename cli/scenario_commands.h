@@ -13,8 +13,6 @@ namespace mqlab::cli {
 
 /// `--set PATH=VALUE` options as overrides; the error names the malformed one.
 std::expected<workbench::overrides, std::string> parse_sets(const std::vector<std::string>& sets);
-/// Whether a metric key is a time (seconds), shown in milliseconds.
-bool is_time_metric(const std::string& key);
 
 void add_scenario_commands(CLI::App& app, int& exit_code);
 

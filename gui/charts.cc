@@ -17,10 +17,14 @@
 #include <QtCharts/QBarSet>
 #include <QtCharts/QChart>
 #include <QtCharts/QLineSeries>
+#include <QtCharts/QLegendMarker>
 #include <QtCharts/QLogValueAxis>
+#include <QtCharts/QScatterSeries>
 #include <QtCharts/QValueAxis>
 
 #include <fmt/format.h>
+
+#include "workbench/runner.h"
 
 namespace mqlab::gui {
 namespace {
@@ -221,8 +225,7 @@ std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::st
   chart->addAxis(x, Qt::AlignBottom);
   for (std::size_t i = 0; i < series.size(); ++i) {
     // Latencies are in seconds in the results; people read them in ms.
-    const std::string key = series[i].name.substr(series[i].name.find('.') + 1);
-    const bool seconds = key.starts_with("response.") || key.starts_with("e2e.");
+    const bool seconds = workbench::is_time_metric(series[i].name.substr(series[i].name.find('.') + 1));
     const double scale = seconds ? 1e3 : 1.0;
     auto* line = new QLineSeries();
     style_line(*line, static_cast<int>(i), 0);
@@ -241,6 +244,79 @@ std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::st
     line->attachAxis(y);
   }
   x->setRange(x_min, x_max > x_min ? x_max : x_min + 1);
+  return chart;
+}
+
+std::unique_ptr<QChart> make_plan_chart(const workbench::plan_request& r, const workbench::plan_result& result) {
+  if (result.probes.empty() || r.objectives.empty()) return nullptr;
+  const workbench::slo& objective = r.objectives.front();
+  const bool seconds = workbench::is_time_metric(objective.metric.substr(objective.metric.find('.') + 1));
+  const double scale = seconds ? 1e3 : 1.0;
+  auto chart = std::make_unique<QChart>();
+  // Titles and legends are rich text, where "<=" would open a tag.
+  chart->setTitle(q(fmt::format("Plan: the {} {} in {}..{} that meets {}", r.maximize ? "largest" : "smallest", r.path, r.from,
+                                r.to, objective.text)).toHtmlEscaped());
+  double x_min = INFINITY, x_max = -INFINITY, y_max = objective.bound * scale;
+  auto add = [&](QLineSeries* s, const QColor& colour, Qt::PenStyle style, const std::string& name) {
+    QPen pen(colour);
+    pen.setWidthF(2.0);
+    pen.setStyle(style);
+    s->setPen(pen);
+    s->setName(q(name).toHtmlEscaped());
+    chart->addSeries(s);
+    if (name.empty()) chart->legend()->markers(s).front()->setVisible(false);
+  };
+  static constexpr std::pair<workbench::verdict, QRgb> verdicts[] = {
+      {workbench::verdict::meets, 0x59A14F}, {workbench::verdict::misses, 0xE15759}, {workbench::verdict::cannot_tell, 0x79706E}};
+  for (const auto& [v, colour] : verdicts) {
+    auto* dots = new QScatterSeries();
+    for (const auto& p : result.probes) {
+      if (p.outcome != v || p.checks.empty()) continue;
+      const double x = static_cast<double>(p.value), mean = p.checks[0].mean * scale, ci = p.checks[0].ci95 * scale;
+      dots->append(x, mean);
+      auto* interval = new QLineSeries();  // the probe's 95% interval, drawn as a bar
+      interval->append(x, mean - ci);
+      interval->append(x, mean + ci);
+      add(interval, QColor::fromRgb(colour), Qt::SolidLine, "");
+      x_min = std::min(x_min, x);
+      x_max = std::max(x_max, x);
+      y_max = std::max(y_max, mean + ci);
+    }
+    if (dots->count() == 0) {
+      delete dots;
+      continue;
+    }
+    dots->setName(q(std::string(workbench::to_string(v))));
+    dots->setColor(QColor::fromRgb(colour));
+    dots->setMarkerSize(11);
+    chart->addSeries(dots);
+  }
+  if (const auto& t = result.theory; t && !t->values.empty()) {
+    auto* predicted = new QLineSeries();
+    for (const auto& [c, v] : t->values) {
+      predicted->append(static_cast<double>(c), v * scale);
+      y_max = std::max(y_max, v * scale);
+    }
+    add(predicted, QColor::fromRgb(0xF28E2B), Qt::DashLine, "prediction (" + t->model.substr(0, t->model.find(' ')) + ")");
+  }
+  const double pad = std::max(1.0, (x_max - x_min) * 0.05);
+  auto* x = new QValueAxis();
+  x->setTitleText(q(r.path));
+  x->setRange(x_min - pad, x_max + pad);
+  x->applyNiceNumbers();
+  x->setLabelFormat("%.0f");
+  auto* bound = new QLineSeries();  // across the whole axis
+  bound->append(x->min(), objective.bound * scale);
+  bound->append(x->max(), objective.bound * scale);
+  add(bound, Qt::black, Qt::DashLine, "objective " + objective.text);
+  if (result.answer) {
+    auto* answer = new QLineSeries();
+    answer->append(static_cast<double>(*result.answer), 0);
+    answer->append(static_cast<double>(*result.answer), y_max * 1.1);
+    add(answer, QColor::fromRgb(0x4E79A7), Qt::DotLine, fmt::format("answer: {}", *result.answer));
+  }
+  auto* y = value_axis(objective.metric + (seconds ? " (ms)" : ""), y_max);
+  attach_axes(*chart, x, y);
   return chart;
 }
 

@@ -1,7 +1,8 @@
 // The charts of a run, built with Qt Charts from run.json: latency CDF (log x axis), latency
 // percentiles over time, queue depth over time, throughput over time and deliveries per
-// consumer, with the variants side by side in one chart. Used by `mqlab plot`, `mqlab run`
-// (PNG files without a display) and the GUI.
+// consumer, with the variants side by side in one chart; a sweep's metrics against the varied
+// field; a plan's probes. Used by `mqlab plot`, `run`, `sweep` and `plan` (PNG files without a
+// display) and the GUI.
 #pragma once
 
 #include <expected>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "workbench/plan.h"
 
 class QChart;
 
@@ -43,6 +46,12 @@ struct sweep_series {
 /// latencies share one chart): the first on the left, the others on the right.
 std::unique_ptr<QChart> make_sweep_chart(const std::string& title, const std::string& x_title,
                                          const std::vector<sweep_series>& series);
+
+/// A plan's probes (`mqlab plan --png`, the GUI's Plan action): the first objective's metric at
+/// each probed value with its 95% interval, coloured by verdict (meets, misses, cannot tell),
+/// the objective's bound, the answer and, where one applies, the queueing-theory prediction.
+/// Null before the first probe.
+std::unique_ptr<QChart> make_plan_chart(const workbench::plan_request& request, const workbench::plan_result& result);
 
 /// Without a display, selects Qt's offscreen platform; gives Qt a private runtime directory
 /// when XDG_RUNTIME_DIR is unset. Call before creating the QApplication.

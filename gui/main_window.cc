@@ -2,6 +2,7 @@
 #include "gui/main_window.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,7 +11,10 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QCoreApplication>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -20,10 +24,12 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
@@ -97,6 +103,7 @@ void MainWindow::buildUi() {
   auto* run = menuBar()->addMenu("&Run");
   run->addAction("&Run", QKeySequence(Qt::CTRL | Qt::Key_R), this, &MainWindow::startRun);
   run->addAction("&Cancel", QKeySequence(Qt::Key_Escape), this, &MainWindow::cancelRun);
+  run->addAction("&Plan…", QKeySequence(Qt::CTRL | Qt::Key_P), this, &MainWindow::planDialog);
 
   labs_ = new QListWidget;
   connect(labs_, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) { openPath(item->data(Qt::UserRole).toString()); });
@@ -221,6 +228,7 @@ bool MainWindow::openPath(const QString& path) {
   std::stringstream text;
   text << in.rdbuf();
   scenarioPath_ = path;
+  plan_.reset();
   selectLab(p);
   buildParameters(text.str());
   auto sc = workbench::parse_scenario(text.str());
@@ -301,12 +309,7 @@ std::optional<workbench::scenario> MainWindow::validatedScenario() {
     errors_->setText("Open a scenario first (File → Open or a lab on the left).");
     return std::nullopt;
   }
-  workbench::overrides sets;
-  for (const auto& [path, edit] : fields_) {
-    // Only changed fields become overrides, so errors in the others keep their line and column.
-    if (edit->text() != edit->property("original").toString()) sets.emplace_back(path, edit->text().toStdString());
-  }
-  auto sc = workbench::load_scenario(scenarioPath_.toStdString(), sets);
+  auto sc = workbench::load_scenario(scenarioPath_.toStdString(), changedFields());
   if (!sc) {
     errors_->setText(q(sc.error().format(fs::path(scenarioPath_.toStdString()).filename().string())));
     return std::nullopt;
@@ -331,6 +334,15 @@ std::optional<workbench::scenario> MainWindow::validatedScenario() {
     }
   }
   return std::move(*sc);
+}
+
+workbench::overrides MainWindow::changedFields() const {
+  workbench::overrides sets;
+  for (const auto& [path, edit] : fields_) {
+    // Only changed fields become overrides, so errors in the others keep their line and column.
+    if (edit->text() != edit->property("original").toString()) sets.emplace_back(path, edit->text().toStdString());
+  }
+  return sets;
 }
 
 workbench::run_mode MainWindow::mode() const {
@@ -440,7 +452,125 @@ void MainWindow::refreshCharts() {
     view->setRenderHint(QPainter::Antialiasing);
     charts_->addTab(view, chart_name(kind));
   }
+  if (plan_) {
+    if (auto chart = make_plan_chart(plan_->first, plan_->second)) {
+      auto* view = new QChartView(chart.release());
+      view->setRenderHint(QPainter::Antialiasing);
+      charts_->addTab(view, "plan");
+    }
+  }
   if (current >= 0 && current < charts_->count()) charts_->setCurrentIndex(current);
+}
+
+QString MainWindow::currentChart() const { return charts_->tabText(charts_->currentIndex()); }
+
+std::optional<workbench::plan_request> MainWindow::planRequest(workbench::plan_request request) {
+  if (!validatedScenario()) return std::nullopt;  // says what is wrong
+  if (request.objectives.empty()) {
+    errors_->setText("Plan: give at least one objective, e.g. main.e2e.p99<=110ms");
+    return std::nullopt;
+  }
+  request.file = scenarioPath_.toStdString();
+  request.sets = changedFields();
+  return request;
+}
+
+void MainWindow::showPlan(const workbench::plan_request& request, const workbench::plan_result& result) {
+  plan_ = {request, result};
+  refreshCharts();
+  charts_->setCurrentIndex(charts_->count() - 1);
+  std::string text;
+  for (const auto& p : result.probes) text += "probe " + workbench::describe(request, p) + "\n";
+  description_->setPlainText(q(text + workbench::summary(request, result)));
+}
+
+void MainWindow::startPlan(workbench::plan_request request) {
+  if (worker_.joinable() && !runButton_->isEnabled()) return;
+  auto full = planRequest(std::move(request));
+  if (!full) return;
+  if (worker_.joinable()) worker_.join();
+  cancel_ = false;
+  progressValue_ = 0;
+  setRunning(true);
+  full->cancel = &cancel_;
+  worker_ = std::jthread([this, r = std::move(*full)] {
+    // A bisection takes about log2(values) + 1 probes; the bar is a guess, the chart exact.
+    const double expected = std::log2(static_cast<double>(workbench::grid(r).size())) + 2;
+    workbench::plan_result so_far;
+    auto result = workbench::plan(r, [&](const workbench::probe& p) {
+      so_far.probes.push_back(p);
+      progressValue_ = std::min(0.95, static_cast<double>(so_far.probes.size()) / expected);
+      QMetaObject::invokeMethod(this, [this, r, so_far] { showPlan(r, so_far); }, Qt::QueuedConnection);
+    });
+    QMetaObject::invokeMethod(this, [this, r, result] {
+      if (result) showPlan(r, *result);
+      else errors_->setText(q("Plan: " + result.error()));
+      setRunning(false);
+    }, Qt::QueuedConnection);
+  });
+}
+
+bool MainWindow::planBlocking(workbench::plan_request request) {
+  auto full = planRequest(std::move(request));
+  if (!full) return false;
+  auto result = workbench::plan(*full);
+  if (!result) {
+    errors_->setText(q("Plan: " + result.error()));
+    return false;
+  }
+  showPlan(*full, *result);
+  return true;
+}
+
+void MainWindow::planDialog() {
+  if (scenarioPath_.isEmpty()) {
+    errors_->setText("Open a scenario first (File → Open or a lab on the left).");
+    return;
+  }
+  QDialog dialog(this);
+  dialog.setWindowTitle("Plan");
+  auto* form = new QFormLayout(&dialog);
+  auto* field = new QComboBox;
+  field->setEditable(true);
+  // Whole numbers (counts) and rates are what a plan varies.
+  for (const auto& [path, edit] : fields_) {
+    const std::string v = edit->property("original").toString().toStdString();
+    if (!v.empty() && (v.find_first_not_of("0123456789") == std::string::npos || sim::parse_rate(v))) field->addItem(q(path));
+  }
+  auto* direction = new QComboBox;
+  direction->addItems({"smallest value that meets them", "largest value that meets them (a rate)"});
+  auto* from = new QSpinBox;
+  auto* to = new QSpinBox;
+  for (auto* box : {from, to}) box->setRange(0, 100'000'000);
+  from->setValue(1);
+  to->setValue(32);
+  auto* objectives = new QPlainTextEdit;
+  objectives->setPlaceholderText("one per line, e.g. main.e2e.p99<=110ms");
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  form->addRow("Field", field);
+  form->addRow("Find the", direction);
+  form->addRow("From", from);
+  form->addRow("To", to);
+  form->addRow("Objectives", objectives);
+  form->addRow(buttons);
+  if (dialog.exec() != QDialog::Accepted) return;
+  workbench::plan_request request{.path = field->currentText().toStdString(), .from = from->value(), .to = to->value(),
+                                  .maximize = direction->currentIndex() == 1};
+  for (const auto& line : objectives->toPlainText().split('\n', Qt::SkipEmptyParts)) {
+    auto objective = workbench::parse_slo(line.trimmed().toStdString());
+    if (!objective) {
+      errors_->setText(q("Plan: " + objective.error()));
+      return;
+    }
+    request.objectives.push_back(std::move(*objective));
+  }
+  if (request.from > request.to) {
+    errors_->setText(QString("Plan: the range %1..%2 is empty").arg(request.from).arg(request.to));
+    return;
+  }
+  startPlan(std::move(request));
 }
 
 void MainWindow::exportChart() {

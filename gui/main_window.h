@@ -1,7 +1,8 @@
 // The mqlab-gui main window: a lab browser, a parameter panel generated from the scenario,
 // Run / Cancel with a progress bar (the simulation runs on a worker thread), the run's charts
-// in tabs (several runs can be overlaid), the expectations with PASS/FAIL, and export of a
-// chart to PNG or of the run to CSV.
+// in tabs (several runs can be overlaid), the expectations with PASS/FAIL, export of a chart to
+// PNG or of the run to CSV, and Plan (mqlab plan: the smallest value of a field that meets the
+// objectives, its probes drawn as they come).
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gui/charts.h"
+#include "workbench/plan.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
 
@@ -46,6 +48,15 @@ class MainWindow : public QMainWindow {
   bool setParameter(const QString& path, const QString& value);
   /// Runs the loaded scenario and waits for it (the screenshot mode and tests use this).
   bool runBlocking();
+  /// Plans on the loaded scenario with the fields as edited (`request` without file and sets) on
+  /// a worker thread, drawing each probe in the "plan" tab as it finishes.
+  void startPlan(workbench::plan_request request);
+  /// The same, waiting for the answer (tests use this). False when the plan cannot run.
+  bool planBlocking(workbench::plan_request request);
+  /// The plan shown, with its request; empty before the first.
+  const std::optional<std::pair<workbench::plan_request, workbench::plan_result>>& plan() const { return plan_; }
+  /// The title of the chart tab shown.
+  QString currentChart() const;
   /// Ticks "Real network": runs then go over loopback TCP (mqlab run --mode net), in real time.
   void setRealNetwork(bool on);
   /// The current run(s) as run.json documents, newest last.
@@ -61,6 +72,7 @@ class MainWindow : public QMainWindow {
   void exportChart();
   void exportCsv();
   void openDialog();
+  void planDialog();
 
  private:
   void buildUi();
@@ -68,6 +80,9 @@ class MainWindow : public QMainWindow {
   void selectLab(const std::filesystem::path& file);
   void buildParameters(const std::string& yaml_text);
   std::optional<workbench::scenario> validatedScenario();
+  workbench::overrides changedFields() const;
+  std::optional<workbench::plan_request> planRequest(workbench::plan_request request);
+  void showPlan(const workbench::plan_request& request, const workbench::plan_result& result);
   workbench::run_mode mode() const;
   void showResult(const workbench::scenario& sc, const workbench::run_result& r);
   void refreshCharts();
@@ -93,6 +108,7 @@ class MainWindow : public QMainWindow {
   std::vector<nlohmann::json> runs_;
   std::optional<workbench::scenario> lastScenario_;
   std::optional<workbench::run_result> lastResult_;
+  std::optional<std::pair<workbench::plan_request, workbench::plan_result>> plan_;
   std::atomic<bool> cancel_{false};
   std::atomic<double> progressValue_{0};
   std::jthread worker_;

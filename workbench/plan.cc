@@ -108,7 +108,8 @@ class planner {
     auto sc = load_scenario(request_.file, sets);
     if (!sc) return std::unexpected(fmt::format("with {}={}:\n{}", request_.path, value, sc.error().format(request_.file)));
     if (auto kept = keep_variants(*sc, named_); !kept) return std::unexpected(fmt::format("--slo: {}", kept.error()));
-    const run_result result = run_scenario(*sc);
+    const run_result result = run_scenario(*sc, {}, request_.cancel);
+    if (request_.cancel != nullptr && *request_.cancel) return std::unexpected("cancelled");
     probe p{value, replications, verdict::cannot_tell, {}};
     for (const auto& o : request_.objectives) {
       const metric_value* m = find_metric(result.variants, o.metric);
@@ -233,6 +234,45 @@ std::expected<std::unique_ptr<search_start>, std::string> start(const plan_reque
 }
 
 }  // namespace
+
+namespace {
+
+std::string shown(const std::string& metric, double v) {
+  return is_time_metric(metric.substr(metric.find('.') + 1)) ? fmt::format("{:.4g} ms", v * 1e3) : fmt::format("{:.4g}", v);
+}
+
+}  // namespace
+
+std::string describe(const plan_request& r, const probe& p) {
+  std::string out = fmt::format("{}={}: {} ({} replications)", r.path, p.value, to_string(p.outcome), p.replications);
+  for (std::size_t i = 0; i < p.checks.size() && i < r.objectives.size(); ++i) {
+    const auto& o = r.objectives[i];
+    out += fmt::format("\n    {} = {} ± {}: {} {}", o.metric, shown(o.metric, p.checks[i].mean), shown(o.metric, p.checks[i].ci95),
+                       to_string(p.checks[i].outcome), o.text);
+  }
+  return out;
+}
+
+std::string summary(const plan_request& r, const plan_result& result) {
+  std::string out = result.answer ? fmt::format("answer: {}={}: the {} value in {}..{} for which every objective holds at "
+                                                "95% confidence\n",
+                                                r.path, *result.answer, r.maximize ? "largest" : "smallest", r.from, r.to)
+                                  : fmt::format("answer: none: at {}={} an objective is missed or cannot be told apart from "
+                                                "its bound\n",
+                                                r.path, r.maximize ? r.from : r.to);
+  for (const auto& p : result.probes) {
+    if (result.neighbour && p.value == *result.neighbour) out += fmt::format("  {} it, {}\n", r.maximize ? "above" : "below", describe(r, p));
+  }
+  if (!result.monotonicity.empty()) out += fmt::format("  {}\n", result.monotonicity);
+  if (const auto& t = result.theory) {
+    const auto& metric = r.objectives.front().metric;
+    out += fmt::format("prediction ({}, stable from c = {}): {}", t->model, t->stable_from,
+                       t->answer ? fmt::format("c = {}", *t->answer) : std::string("none in the range"));
+    for (const auto& [c, v] : t->values) out += fmt::format("; c = {}: {} = {}", c, metric, shown(metric, v));
+    out += "\n";
+  }
+  return out;
+}
 
 std::vector<std::int64_t> grid(const plan_request& request) {
   std::vector<std::int64_t> values;

@@ -9,6 +9,7 @@
 // contradict the assumption (a larger value failing where a smaller one held) are reported.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -67,6 +68,7 @@ struct plan_request {
   std::vector<slo> objectives;
   int max_replications = 64;
   overrides sets;  // --set, applied to every probe
+  const std::atomic<bool>* cancel = nullptr;  // when it turns true, the probe running stops and the plan fails
 };
 
 struct plan_result {
@@ -81,6 +83,14 @@ struct plan_result {
 /// scenario that does not load with a probed value, or an objective naming an unknown metric.
 std::expected<plan_result, std::string> plan(const plan_request& request,
                                              const std::function<void(const probe&)>& on_probe = {});
+
+/// One probe as a line per objective: "PATH=VALUE: verdict (N replications)", then each
+/// objective's mean ± 95% interval (times in ms) and verdict.
+std::string describe(const plan_request& request, const probe& p);
+
+/// The answer, the neighbour and why it fails, a contradiction to monotonicity and the
+/// prediction, as `mqlab plan` prints them (lines ending in newlines).
+std::string summary(const plan_request& request, const plan_result& result);
 
 /// The values of the request's grid, in order.
 std::vector<std::int64_t> grid(const plan_request& request);

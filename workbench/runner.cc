@@ -81,6 +81,10 @@ const metric_value* find_metric(const std::vector<variant_result>& variants, std
   return nullptr;
 }
 
+bool is_time_metric(std::string_view key) {
+  return key.starts_with("response.") || key.starts_with("e2e.") || key.ends_with(".wait.mean");
+}
+
 expectation_result check(const expectation& e, const std::vector<variant_result>& variants) {
   expectation_result r{e, 0, false, false};
   const metric_value* found = find_metric(variants, e.metric);

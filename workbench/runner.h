@@ -70,6 +70,10 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics);
 /// The metric "<variant>.<key>" of a run, or null when there is no such variant or key.
 const metric_value* find_metric(const std::vector<variant_result>& variants, std::string_view name);
 
+/// Whether a metric key (without its variant) is a time, kept in seconds: response.*, e2e.*,
+/// *.wait.mean.
+bool is_time_metric(std::string_view key);
+
 /// Checks one expectation against a run's metrics.
 expectation_result check(const expectation& e, const std::vector<variant_result>& variants);
 

@@ -4,15 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <sys/wait.h>
 
 #include <QApplication>
+#include <QCoreApplication>
 #include <QImage>
 #include <QListWidget>
 #include <QTableWidget>
+#include <QtCharts/QAbstractSeries>
+#include <QtCharts/QChart>
 
 #include "gui/charts.h"
 #include "image_check.h"
@@ -88,6 +92,48 @@ TEST_F(window_test, the_real_network_refuses_what_net_mode_cannot_run_yet) {
   EXPECT_FALSE(w.runBlocking());
   EXPECT_TRUE(w.validationMessage().contains("JMS")) << w.validationMessage().toStdString();
   EXPECT_TRUE(w.runs().empty());
+}
+
+TEST_F(window_test, plan_finds_the_consumer_count_of_lab_15_and_draws_its_probes) {
+  MainWindow w;
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/15-capacity-planning.yaml"));
+  ASSERT_TRUE(w.setParameter("duration", "150s"));  // as a user shortening the lab; still 60 000 orders a run
+  workbench::plan_request request{.path = "variants.c10.consumers.count", .from = 6, .to = 14};
+  EXPECT_FALSE(w.planBlocking(request)) << "no objective";
+  EXPECT_NE(w.validationMessage().toStdString().find("give at least one objective"), std::string::npos);
+  request.objectives.push_back(*workbench::parse_slo("c10.e2e.p99<=110ms"));
+  ASSERT_TRUE(w.planBlocking(request)) << w.validationMessage().toStdString();
+  ASSERT_TRUE(w.plan());
+  EXPECT_EQ(w.plan()->second.answer, 10) << "Erlang C's count for the lab";
+  EXPECT_EQ(w.plan()->first.sets, (workbench::overrides{{"duration", "150s"}})) << "the fields as edited";
+  EXPECT_EQ(w.currentChart().toStdString(), "plan");
+  auto chart = make_plan_chart(w.plan()->first, w.plan()->second);
+  ASSERT_TRUE(chart);
+  std::set<std::string> names;
+  for (auto* series : chart->series()) names.insert(series->name().toStdString());
+  for (const char* expected : {"meets", "misses", "answer: 10", "objective c10.e2e.p99&lt;=110ms", "prediction (M/M/c)"}) {
+    EXPECT_TRUE(names.contains(expected)) << expected;
+  }
+  const QImage image = w.grab().toImage();
+  EXPECT_GT(testing::distinct_colours(image, 7), 20u) << "a drawn chart, not a blank window";
+}
+
+TEST_F(window_test, a_plan_runs_on_a_worker_thread_and_its_chart_grows_probe_by_probe) {
+  MainWindow w;
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/15-capacity-planning.yaml"));
+  ASSERT_TRUE(w.setParameter("duration", "150s"));
+  workbench::plan_request request{.path = "variants.c10.consumers.count", .from = 6, .to = 14};
+  request.objectives.push_back(*workbench::parse_slo("c10.e2e.p99<=110ms"));
+  w.startPlan(request);
+  std::set<std::size_t> probes_seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!(w.plan() && w.plan()->second.answer) && std::chrono::steady_clock::now() < deadline) {
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    if (w.plan()) probes_seen.insert(w.plan()->second.probes.size());
+  }
+  ASSERT_TRUE(w.plan() && w.plan()->second.answer) << w.validationMessage().toStdString();
+  EXPECT_EQ(*w.plan()->second.answer, 10);
+  EXPECT_GE(probes_seen.size(), 3u) << "the chart was redrawn after each probe, not only at the end";
 }
 
 TEST_F(window_test, unknown_parameter_is_refused) {
