@@ -27,35 +27,24 @@ struct plan_options {
   std::string png;         // the probes' chart
 };
 
-/// [PATH=]FROM..TO[:STEP] with integers, PATH required unless `path_optional`; `option` names
-/// the flag in the error.
-std::expected<void, std::string> parse_range(const std::string& option, const std::string& text, bool path_optional,
-                                             workbench::plan_request& r) {
-  const auto eq = text.find('=');
-  const auto dots = text.find("..", eq == std::string::npos ? 0 : eq);
-  const auto colon = dots == std::string::npos ? std::string::npos : text.find(':', dots);
-  const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
-  const std::string_view view(text);
-  const auto from = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(view.substr(start, dots - start));
-  const auto to = dots == std::string::npos ? std::nullopt : parse_number<std::int64_t>(view.substr(dots + 2, colon == std::string::npos ? colon : colon - dots - 2));
-  const auto step = colon == std::string::npos ? std::optional<std::int64_t>(1) : parse_number<std::int64_t>(view.substr(colon + 1));
-  if (eq == 0 || (eq == std::string::npos && !path_optional) || !from || !to || !step || *from > *to || *from < 0 || *step < 1) {
-    return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO, STEP >= 1", option, text,
-                                       path_optional ? "[PATH=]FROM..TO[:STEP]" : "PATH=FROM..TO[:STEP]"));
+/// The request from the flags; what they leave out (the range, the objectives) from the
+/// scenario's own `plan:`.
+std::expected<workbench::plan_request, std::string> parse_request(plan_options o) {
+  if ((o.minimize.empty() && o.max_rate.empty()) || o.slos.empty()) {
+    auto sc = workbench::load_scenario(o.file);
+    if (!sc) return std::unexpected("\n" + sc.error().format(o.file));
+    if (sc->plan && o.minimize.empty() && o.max_rate.empty()) {
+      o.minimize = sc->plan->minimize;
+      o.max_rate = sc->plan->max_rate;
+    }
+    if (sc->plan && o.slos.empty()) o.slos = sc->plan->slos;
   }
-  if (eq != std::string::npos) r.path = text.substr(0, eq);
-  r.from = *from;
-  r.to = *to;
-  r.step = *step;
-  return {};
-}
-
-std::expected<workbench::plan_request, std::string> parse_request(const plan_options& o) {
   workbench::plan_request r{.file = o.file, .max_replications = o.max_replications};
-  if (o.minimize.empty() == o.max_rate.empty()) return std::unexpected("give one of --minimize and --max-rate");
+  if (o.minimize.empty() == o.max_rate.empty()) return std::unexpected("give one of --minimize and --max-rate (or a plan: in the scenario)");
+  if (o.slos.empty()) return std::unexpected("give --slo METRIC<=VALUE (or a plan: in the scenario)");
   r.maximize = !o.max_rate.empty();
   if (r.maximize) r.path = "arrivals.rate";
-  if (auto ok = r.maximize ? parse_range("--max-rate", o.max_rate, true, r) : parse_range("--minimize", o.minimize, false, r);
+  if (auto ok = r.maximize ? workbench::parse_range("--max-rate", o.max_rate, true, r) : workbench::parse_range("--minimize", o.minimize, false, r);
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -207,7 +196,8 @@ int merge_plan(const std::vector<nlohmann::json>& parts, bool json) {
 
 void add_plan_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<plan_options>();
-  auto* cmd = app.add_subcommand("plan", "Find the smallest value of a field for which every SLO holds");
+  auto* cmd = app.add_subcommand("plan", "Find the smallest value of a field (or the highest rate) for which every SLO "
+                                         "holds; without --minimize/--max-rate and --slo, the scenario's own plan:");
   cmd->add_option("file", o->file, "Scenario file")->required();
   auto* minimize = cmd->add_option("--minimize", o->minimize, "PATH=FROM..TO[:STEP]: the integer field to minimise, "
                                                               "e.g. variants.main.consumers.count=1..32");
@@ -215,7 +205,8 @@ void add_plan_command(CLI::App& app, int& exit_code) {
                   "[PATH=]FROM..TO[:STEP]: the highest offered rate (per second; default field arrivals.rate) that meets "
                   "every SLO")
       ->excludes(minimize);
-  cmd->add_option("--slo", o->slos, "METRIC<=VALUE (or <, >=, >, ==), e.g. 'main.e2e.p99<=110ms' (repeatable)")->required();
+  cmd->add_option("--slo", o->slos, "METRIC<=VALUE (or <, >=, >, ==), e.g. 'main.e2e.p99<=110ms' (repeatable; default: "
+                                    "the scenario's plan: slo)");
   cmd->add_option("--max-replications", o->max_replications,
                   "Replications a probe may grow to before it says it cannot tell")
       ->check(CLI::Range(2, 1024))->capture_default_str();

@@ -522,6 +522,18 @@ bool MainWindow::planBlocking(workbench::plan_request request) {
   return true;
 }
 
+workbench::plan_request MainWindow::suggestedPlan() {
+  workbench::plan_request suggested{.from = 1, .to = 32};
+  const auto sc = validatedScenario();
+  if (!sc || !sc->plan) return suggested;
+  suggested.maximize = !sc->plan->max_rate.empty();
+  if (suggested.maximize) suggested.path = "arrivals.rate";
+  // The scenario's parser has checked both.
+  (void)workbench::parse_range("plan", suggested.maximize ? sc->plan->max_rate : sc->plan->minimize, suggested.maximize, suggested);
+  for (const auto& text : sc->plan->slos) suggested.objectives.push_back(*workbench::parse_slo(text));
+  return suggested;
+}
+
 void MainWindow::planDialog() {
   if (scenarioPath_.isEmpty()) {
     errors_->setText("Open a scenario first (File → Open or a lab on the left).");
@@ -541,11 +553,18 @@ void MainWindow::planDialog() {
   direction->addItems({"smallest value that meets them", "largest value that meets them (a rate)"});
   auto* from = new QSpinBox;
   auto* to = new QSpinBox;
-  for (auto* box : {from, to}) box->setRange(0, 100'000'000);
-  from->setValue(1);
-  to->setValue(32);
+  auto* step = new QSpinBox;
+  for (auto* box : {from, to, step}) box->setRange(0, 100'000'000);
   auto* objectives = new QPlainTextEdit;
   objectives->setPlaceholderText("one per line, e.g. main.e2e.p99<=110ms");
+  const workbench::plan_request suggested = suggestedPlan();
+  if (!suggested.path.empty()) field->setCurrentText(q(suggested.path));
+  direction->setCurrentIndex(suggested.maximize ? 1 : 0);
+  from->setValue(static_cast<int>(suggested.from));
+  to->setValue(static_cast<int>(suggested.to));
+  step->setValue(static_cast<int>(suggested.step));
+  step->setMinimum(1);
+  for (const auto& o : suggested.objectives) objectives->appendPlainText(q(o.text));
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
@@ -553,11 +572,12 @@ void MainWindow::planDialog() {
   form->addRow("Find the", direction);
   form->addRow("From", from);
   form->addRow("To", to);
+  form->addRow("Step", step);
   form->addRow("Objectives", objectives);
   form->addRow(buttons);
   if (dialog.exec() != QDialog::Accepted) return;
   workbench::plan_request request{.path = field->currentText().toStdString(), .from = from->value(), .to = to->value(),
-                                  .maximize = direction->currentIndex() == 1};
+                                  .step = step->value(), .maximize = direction->currentIndex() == 1};
   for (const auto& line : objectives->toPlainText().split('\n', Qt::SkipEmptyParts)) {
     auto objective = workbench::parse_slo(line.trimmed().toStdString());
     if (!objective) {

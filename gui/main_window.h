@@ -53,6 +53,9 @@ class MainWindow : public QMainWindow {
   void startPlan(workbench::plan_request request);
   /// The same, waiting for the answer (tests use this). False when the plan cannot run.
   bool planBlocking(workbench::plan_request request);
+  /// What the Plan dialog starts from: the scenario's own `plan:` (range and objectives), or a
+  /// consumer count from 1 to 32 without objectives.
+  workbench::plan_request suggestedPlan();
   /// The plan shown, with its request; empty before the first.
   const std::optional<std::pair<workbench::plan_request, workbench::plan_result>>& plan() const { return plan_; }
   /// The title of the chart tab shown.

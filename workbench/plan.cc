@@ -192,6 +192,33 @@ std::string_view to_string(verdict v) {
   return "";
 }
 
+std::expected<void, std::string> parse_range(std::string_view option, const std::string& text, bool path_optional,
+                                             plan_request& r) {
+  const auto eq = text.find('=');
+  const auto dots = text.find("..", eq == std::string::npos ? 0 : eq);
+  const auto colon = dots == std::string::npos ? std::string::npos : text.find(':', dots);
+  const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
+  const std::string_view view(text);
+  auto integer = [](std::string_view digits) -> std::optional<std::int64_t> {
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
+    return v;
+  };
+  const auto from = dots == std::string::npos ? std::nullopt : integer(view.substr(start, dots - start));
+  const auto to = dots == std::string::npos ? std::nullopt : integer(view.substr(dots + 2, colon == std::string::npos ? colon : colon - dots - 2));
+  const auto step = colon == std::string::npos ? std::optional<std::int64_t>(1) : integer(view.substr(colon + 1));
+  if (eq == 0 || (eq == std::string::npos && !path_optional) || !from || !to || !step || *from > *to || *from < 0 || *step < 1) {
+    return std::unexpected(fmt::format("{} '{}': expected {} with integers, 0 <= FROM <= TO, STEP >= 1", option, text,
+                                       path_optional ? "[PATH=]FROM..TO[:STEP]" : "PATH=FROM..TO[:STEP]"));
+  }
+  if (eq != std::string::npos) r.path = text.substr(0, eq);
+  r.from = *from;
+  r.to = *to;
+  r.step = *step;
+  return {};
+}
+
 std::expected<slo, std::string> parse_slo(std::string_view text) {
   static constexpr std::pair<std::string_view, slo::op> relations[] = {
       {"<=", slo::op::le}, {">=", slo::op::ge}, {"==", slo::op::eq}, {"<", slo::op::lt}, {">", slo::op::gt}};

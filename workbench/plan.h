@@ -32,6 +32,13 @@ struct slo {
 };
 std::expected<slo, std::string> parse_slo(std::string_view text);
 
+struct plan_request;
+
+/// "[PATH=]FROM..TO[:STEP]" with integers (PATH required unless `path_optional`) into the
+/// request's path (when given), from, to and step; `option` names the flag or key in the error.
+std::expected<void, std::string> parse_range(std::string_view option, const std::string& text, bool path_optional,
+                                             plan_request& r);
+
 enum class verdict { meets, misses, cannot_tell };
 std::string_view to_string(verdict v);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,12 +33,21 @@ struct variant {
   models::system_spec system;
 };
 
+/// The scenario's own capacity question (`plan:`), which `mqlab plan FILE` and the GUI's Plan
+/// dialog start from: one of `minimize` ("PATH=FROM..TO[:STEP]") and `max_rate`
+/// ("[PATH=]FROM..TO[:STEP]"), and the objectives ("METRIC<=VALUE").
+struct plan_question {
+  std::string minimize, max_rate;
+  std::vector<std::string> slos;
+};
+
 struct scenario {
   std::string name, title, description, lesson;
   std::uint64_t seed = 1;
   int replications = 1;
   std::vector<variant> variants;  // in file order
   std::vector<expectation> expect;
+  std::optional<plan_question> plan;
 };
 
 /// "path=value" overrides applied to the YAML before validation (`--set duration=10s`).

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "models/kafka_side.h"
+#include "workbench/plan.h"
 #include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
@@ -20,7 +21,7 @@ using models::pipeline;
 std::optional<scenario> parser::parse(const YAML::Node& root) {
   if (!r_.is_map(root, "a scenario file")) return std::nullopt;
   const std::vector<std::string> names = {"name", "title", "description", "lesson", "seed", "replications",
-                                          "variants", "expect", MQLAB_SYSTEM_KEYS};
+                                          "variants", "expect", "plan", MQLAB_SYSTEM_KEYS};
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     if (std::find(names.begin(), names.end(), key) == names.end()) {
@@ -53,6 +54,7 @@ std::optional<scenario> parser::parse(const YAML::Node& root) {
     sc.variants.push_back({"main", std::move(*s)});
   }
   if (root["expect"]) expectations(root["expect"], sc);
+  if (root["plan"]) plan(root["plan"], sc);
   return sc;
 }
 
@@ -373,6 +375,33 @@ void parser::resource_fault(const YAML::Node& f, models::resource_fault& out) {
     if (f["latency"]) out.latency = r_.time_distribution(f["latency"], "latency");
     if (f["bandwidth"]) out.bandwidth = read_bandwidth(r_, f["bandwidth"], "bandwidth");
   }
+}
+
+void parser::plan(const YAML::Node& n, scenario& sc) {
+  if (!r_.is_map(n, "plan")) return;
+  r_.check_keys(n, {"minimize", "max_rate", "slo"}, "plan");
+  plan_question q;
+  plan_request probe_request;  // checks the range as mqlab plan will read it
+  for (const auto& [key, maximize] : {std::pair{"minimize", false}, std::pair{"max_rate", true}}) {
+    if (!n[key]) continue;
+    (maximize ? q.max_rate : q.minimize) = r_.text(n[key], key).value_or("");
+    if (auto ok = parse_range(maximize ? "max_rate" : "minimize", maximize ? q.max_rate : q.minimize, maximize, probe_request); !ok) {
+      r_.error(n[key], ok.error());
+    }
+  }
+  if (q.minimize.empty() == q.max_rate.empty()) r_.error(n, "plan needs one of minimize and max_rate");
+  if (!r_.require(n, "slo", "plan")) return;
+  if (!n["slo"].IsSequence() || n["slo"].size() == 0) {
+    r_.error(n["slo"], "plan slo must be a list of objectives such as 'main.e2e.p99<=110ms'");
+    return;
+  }
+  for (const auto& item : n["slo"]) {
+    const auto text = r_.text(item, "slo");
+    if (!text) continue;
+    if (auto objective = parse_slo(*text); !objective) r_.error(item, objective.error());
+    q.slos.push_back(*text);
+  }
+  sc.plan = std::move(q);
 }
 
 void parser::expectations(const YAML::Node& n, scenario& sc) {

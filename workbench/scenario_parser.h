@@ -54,6 +54,7 @@ class parser {
   void check_fault_target(const YAML::Node& f, const models::fault_spec& spec, const models::system_spec& s);
   void check_nodes(const layered& top, const models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
+  void plan(const YAML::Node& n, scenario& sc);
 
   yaml_reader r_;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -66,11 +67,40 @@ TEST(plan_command, no_value_meeting_the_objective_exits_1_and_bad_input_2) {
   EXPECT_NE(range.err.find("expected PATH=FROM..TO"), std::string::npos) << range.err;
   auto field = run_mqlab("plan " + lab15 + " --minimize variants.c10.consumers.cnt=8..14 --slo 'c10.e2e.p99<=1s'");
   EXPECT_EQ(field.exit_code, 2) << field.err;
-  auto neither = run_mqlab("plan " + lab15 + " --slo 'c10.e2e.p99<=1s'");
+  // Lab 1 has no plan: of its own to fall back on.
+  const std::string lab1 = std::string(MQLAB_SCENARIOS_DIR) + "/01-async-registration.yaml";
+  auto neither = run_mqlab("plan " + lab1 + " --slo 'async.e2e.p99<=1s'");
   EXPECT_EQ(neither.exit_code, 2);
-  EXPECT_NE(neither.err.find("give one of --minimize and --max-rate"), std::string::npos) << neither.err;
+  EXPECT_NE(neither.err.find("give one of --minimize and --max-rate (or a plan: in the scenario)"), std::string::npos)
+      << neither.err;
+  auto no_slo = run_mqlab("plan " + lab1 + " --minimize consumers.count=1..4");
+  EXPECT_EQ(no_slo.exit_code, 2);
+  EXPECT_NE(no_slo.err.find("give --slo METRIC<=VALUE"), std::string::npos) << no_slo.err;
   EXPECT_EQ(run_mqlab("plan " + lab15 + " --minimize variants.c10.consumers.count=8..14 --max-rate 100..500 "
                       "--slo 'c10.e2e.p99<=1s'").exit_code, 2);
+}
+
+TEST(plan_command, lab_15s_walkthrough_gives_the_answers_its_description_states) {
+  // Step 3: the file's own plan: (6..20, p99 <= 110 ms), bisected 20, 13, 9, 11, 10.
+  auto own = run_mqlab("plan " + lab15 + " --json");
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  const auto j = nlohmann::json::parse(own.out);
+  EXPECT_EQ(j["answer"], 10);
+  std::vector<int> probed;
+  for (const auto& p : j["probes"]) probed.push_back(p["value"].get<int>());
+  EXPECT_EQ(probed, (std::vector<int>{20, 13, 9, 11, 10}));
+  EXPECT_NEAR(j["confidence"]["neighbour"]["checks"][0]["mean"].get<double>(), 0.127, 0.005) << "9 misses at about 127 ms";
+  // Step 4: the same mean work with a coefficient of variation of 3.
+  const std::string h2 = " --set 'variants.c10.consumers.service={dist: hyperexp, mean: 20ms, cv: 3}'";
+  auto p99 = run_mqlab("plan " + lab15 + h2);
+  EXPECT_EQ(p99.exit_code, 1) << "no count meets the p99 objective: " << p99.out;
+  auto mean = [&](const std::string& extra) {
+    auto r = run_mqlab("plan " + lab15 + " --slo 'c10.e2e.mean<=30ms' --json" + extra);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["answer"];
+  };
+  EXPECT_EQ(mean(h2), 11);
+  EXPECT_EQ(mean(""), 10) << "exponential work";
 }
 
 TEST(plan_command, three_shards_probe_the_grid_and_merge_gives_the_answer) {

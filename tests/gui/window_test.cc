@@ -98,10 +98,17 @@ TEST_F(window_test, plan_finds_the_consumer_count_of_lab_15_and_draws_its_probes
   MainWindow w;
   ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/15-capacity-planning.yaml"));
   ASSERT_TRUE(w.setParameter("duration", "150s"));  // as a user shortening the lab; still 60 000 orders a run
-  workbench::plan_request request{.path = "variants.c10.consumers.count", .from = 6, .to = 14};
-  EXPECT_FALSE(w.planBlocking(request)) << "no objective";
+  // The dialog starts from the lab's own plan:.
+  workbench::plan_request request = w.suggestedPlan();
+  EXPECT_EQ(request.path, "variants.c10.consumers.count");
+  EXPECT_EQ(request.from, 6);
+  EXPECT_EQ(request.to, 20);
+  ASSERT_EQ(request.objectives.size(), 1u);
+  EXPECT_EQ(request.objectives[0].text, "c10.e2e.p99<=110ms");
+  auto without_objectives = request;
+  without_objectives.objectives.clear();
+  EXPECT_FALSE(w.planBlocking(without_objectives));
   EXPECT_NE(w.validationMessage().toStdString().find("give at least one objective"), std::string::npos);
-  request.objectives.push_back(*workbench::parse_slo("c10.e2e.p99<=110ms"));
   ASSERT_TRUE(w.planBlocking(request)) << w.validationMessage().toStdString();
   ASSERT_TRUE(w.plan());
   EXPECT_EQ(w.plan()->second.answer, 10) << "Erlang C's count for the lab";
