@@ -1,14 +1,17 @@
 // The simulator's pending-event set, ordered by (time, insertion sequence) so events at the
 // same instant fire in the order they were scheduled (FIFO tie-break).
 //
-// Structure (a one-rung ladder queue, after Tang, Goh & Thng 2005): events of the near future
+// Structure (a ladder queue, after Tang, Goh & Thng 2005): events of the near future
 // sit in a small 4-ary heap; the rest of a time window is split into buckets of equal width
 // that are plain unsorted arrays; events beyond the window wait unsorted in an overflow array.
 // When the heap runs dry the next non-empty bucket is poured into it; when the window is used
 // up it is rebuilt around the overflow. A push is an append in the common case and every event
 // is sorted only within its small bucket, so the cost per event stays flat as the population
 // grows from thousands to millions. Heap keys are 16 bytes laid out so the four children of a
-// node share one 64-byte cache line. If everything lands in one bucket it degrades to a heap.
+// node share one 64-byte cache line. Buckets are as wide as the earliest events are dense; a
+// bucket found crowded when its turn comes (the population near the front grew) is split by a
+// finer window instead of being poured, so the heap stays small. Only events at one instant
+// all land in one bucket, and then it is a heap.
 //
 // Callables live in a slab of reusable slots (no allocation once the slab has grown to the
 // working population). Cancellation is O(1): the slot is freed at once and its stale key is
@@ -135,7 +138,12 @@ class event_queue {
   void file_in_bucket(key k);
   /// First bucket at or after `from` that may hold keys, or bucket_count_.
   std::size_t next_occupied(std::size_t from) const;
-  void rebuild_window();
+  void rebuild_window(std::size_t sample);
+  /// Moves the keys of buckets `first`.. back to the overflow and rebuilds the window.
+  void rewindow_from(std::size_t first);
+  void to_overflow(key k);
+  /// The most one bucket may hold before it is split by a finer window.
+  static constexpr std::size_t density_sample = 64;
   void sift_up(std::size_t i, key k);
   void sift_down(std::size_t i, key k);
   void remove_top();
@@ -158,6 +166,7 @@ class event_queue {
   std::int64_t window_start_ = INT64_MIN;
   std::int64_t window_end_ = INT64_MIN;
   int width_shift_ = 0;
+  bool spans_all_ = false;  // the buckets divide the whole span (too many events for finer ones)
   // Keys with time >= window_end_, unsorted, with their time range.
   std::vector<key> overflow_;
   std::int64_t overflow_min_ = INT64_MAX;
