@@ -39,10 +39,13 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost
       cfg.assignor = assignor_of(g.assignor);
       cfg.session_timeout_ms = g.session_timeout.ns() / 1'000'000;
       cfg.max_poll_records = g.max_poll_records;
-      cfg.auto_commit = false;
+      cfg.auto_commit = g.commit == commit_mode::auto_interval;
+      cfg.auto_commit_interval_ms = g.auto_commit_interval.ns() / 1'000'000;
       cfg.reset = kafka::offset_reset::earliest;
-      members_.push_back(member{&g, std::make_unique<kafka::consumer>(cluster_, std::vector<std::string>{g.topic}, cfg),
-                                {}, true, 0, streams.stream(fmt::format("kafka-{}-{}", g.group, i))});
+      member mem{.group = &g,
+                 .client = std::make_unique<kafka::consumer>(cluster_, std::vector<std::string>{g.topic}, cfg),
+                 .service_rng = streams.stream(fmt::format("kafka-{}-{}", g.group, i))};
+      members_.push_back(std::move(mem));
     }
   }
 }
@@ -109,8 +112,8 @@ void kafka_model::poll(std::size_t m) {
     member& me = members_[m];
     if (!me.alive) return;
     std::uint64_t bytes = 64;
-    auto got = me.client->poll(now_ms(), [&](const kafka::topic_partition&, const kafka::record& r) {
-      me.buffer.push_back(decode_payload<record_stamp>(*r.value));
+    auto got = me.client->poll(now_ms(), [&](const kafka::topic_partition& tp, const kafka::record& r) {
+      me.buffer.push_back({decode_payload<record_stamp>(*r.value), tp.partition, r.offset});
       bytes += r.size_bytes();
     });
     const std::size_t n = got ? *got : 0;
@@ -138,25 +141,69 @@ void kafka_model::polled(std::size_t m, std::size_t got) {
   }
   mem.delivered += got;
   polled_ += got;
+  if (mem.group->commit == commit_mode::before_processing) (void)mem.client->commit(now_ms());
   work(m);
 }
 
 void kafka_model::work(std::size_t m) {
   member& mem = members_[m];
   if (!mem.alive) return;
-  if (mem.buffer.empty()) {
-    (void)mem.client->commit(now_ms());  // commitSync after the batch
+  if (mem.buffer.empty() && mem.working == 0) {
+    if (mem.group->commit == commit_mode::poll) (void)mem.client->commit(now_ms());  // commitSync after the batch
     poll(m);
     return;
   }
-  const auto service = sim::duration::from_seconds(mem.group->service.sample(mem.service_rng));
-  sim_.after(service, [this, m] {
-    member& me = members_[m];
-    if (!me.alive || me.buffer.empty()) return;
-    ledgers_.finish(me.group->group, me.buffer.front(), sim_.now().ns());
-    me.buffer.pop_front();
-    work(m);
-  });
+  while (!mem.buffer.empty() && mem.working < mem.group->threads) {
+    ++mem.working;
+    const std::uint64_t seq = mem.first_in_hand + mem.in_hand.size();
+    mem.in_hand.emplace_back(mem.buffer.front(), false);
+    mem.buffer.pop_front();
+    const auto service = sim::duration::from_seconds(mem.group->service.sample(mem.service_rng));
+    sim_.after(service, [this, m, seq] {
+      member& me = members_[m];
+      if (!me.alive) return;
+      --me.working;
+      auto& [r, done] = me.in_hand[seq - me.first_in_hand];
+      done = true;
+      finished(m, r);
+      while (!me.in_hand.empty() && me.in_hand.front().second) {
+        me.in_hand.pop_front();
+        ++me.first_in_hand;
+      }
+      work(m);
+    });
+  }
+}
+
+void kafka_model::finished(std::size_t m, const member::polled_record& r) {
+  member& me = members_[m];
+  ledgers_.finish(me.group->group, r.stamp, sim_.now().ns());
+  const commit_mode mode = me.group->commit;
+  if (mode != commit_mode::record && mode != commit_mode::before_processing) return;
+  const kafka::topic_partition tp{me.group->topic, r.partition};
+  auto& done = done_[me.group->group][tp];
+  const auto offset = static_cast<std::size_t>(r.offset);
+  if (done.size() <= offset) done.resize(offset + 1);
+  done[offset] = true;
+  // Committing offset N says everything before N is done, whether it is or not.
+  if (mode == commit_mode::record) (void)me.client->commit(tp, r.offset + 1);
+}
+
+std::uint64_t kafka_model::skipped(const kafka_group_spec& g) const {
+  const auto* group = cluster_.groups().find(g.group);
+  if (group == nullptr) return 0;  // never committed: nothing was skipped
+  const auto it = done_.find(g.group);
+  std::uint64_t skipped = 0;
+  for (const auto& [tp, committed] : group->offsets()) {
+    const std::vector<bool>* done = nullptr;
+    if (it != done_.end()) {
+      if (const auto d = it->second.find(tp); d != it->second.end()) done = &d->second;
+    }
+    for (std::int64_t o = 0; o < committed; ++o) {
+      skipped += done == nullptr || static_cast<std::size_t>(o) >= done->size() || !(*done)[static_cast<std::size_t>(o)];
+    }
+  }
+  return skipped;
 }
 
 void kafka_model::start_measuring() {
@@ -189,6 +236,7 @@ bool kafka_model::kill(const std::string& group, int index) {
     if (m.group->group == group && seen++ == index) {
       m.alive = false;  // no leave: the coordinator finds out when the session expires
       m.buffer.clear();
+      m.in_hand.clear();
       return true;
     }
   }
@@ -225,6 +273,11 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
     idle += m.alive && m.client->assignment().empty();
   }
   v["idle_consumers"] += idle;
+  for (const auto& g : spec_.groups) {
+    if (g.commit == commit_mode::record || g.commit == commit_mode::before_processing) {
+      v[fmt::format("kafka.{}.skipped", g.group)] = static_cast<double>(skipped(g));
+    }
+  }
   v["kafka.lag"] = static_cast<double>(lag());
 }
 

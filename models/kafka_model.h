@@ -51,7 +51,17 @@ class kafka_model final : public kafka_side {
   struct member {
     const kafka_group_spec* group = nullptr;
     std::unique_ptr<broker::kafka::consumer> client;
-    std::deque<record_stamp> buffer;  // polled, not yet worked on: what the ledger needs of each
+    struct polled_record {
+      record_stamp stamp;  // what the ledger needs
+      std::int32_t partition = 0;  // of the group's topic
+      std::int64_t offset = 0;
+    };
+    std::deque<polled_record> buffer;  // polled, not yet worked on
+    // Taken from the buffer to be worked on (up to the group's threads at once), in poll order;
+    // `first_in_hand` numbers the front, finished ones leave from the front.
+    std::deque<std::pair<polled_record, bool>> in_hand;
+    std::uint64_t first_in_hand = 0;
+    int working = 0;
     bool alive = true;
     std::uint64_t delivered = 0;
     sim::rng service_rng;
@@ -63,6 +73,11 @@ class kafka_model final : public kafka_side {
   /// Takes what a poll returned into the member's buffer and starts working through it.
   void polled(std::size_t m, std::size_t got);
   void work(std::size_t m);
+  /// A member finished a record: the ledger, the offsets its group has done, a per-record commit.
+  void finished(std::size_t m, const member::polled_record& r);
+  /// Records below a group's committed offsets it never finished (commit per record or before
+  /// processing only; the other modes commit only what is done): the at-most-once losses.
+  std::uint64_t skipped(const kafka_group_spec& g) const;
   broker::kafka::record make_record(const produce_step& step, sim::sim_time created, bool measured);
   /// The partition a record goes to: the Java client's murmur2 of its key, else round-robin
   /// (kept here rather than sticky so that the order lesson shows what keys buy).
@@ -134,6 +149,8 @@ class kafka_model final : public kafka_side {
   std::vector<std::uint32_t> next_sequence_;  // per key
   std::vector<broker::kafka::shared_bytes> key_names_;  // "key-N", made once and shared by its records
   group_ledgers ledgers_;
+  // Per group whose commits can run ahead of its work: which offsets of each partition it finished.
+  std::map<std::string, std::map<broker::kafka::topic_partition, std::vector<bool>>> done_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::uint64_t polled_ = 0, polled_at_warmup_ = 0;  // records handed to consumers, measured or not
   sim::sim_time measured_from_;                      // the end of the warm-up, for rates

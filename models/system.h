@@ -147,8 +147,16 @@ struct kafka_topic_spec {
   bool unclean_leader_election = false;
 };
 
+/// When a Kafka consumer commits its offsets (the seed's delivery semantics).
+enum class commit_mode {
+  poll,               // commitSync once a poll's records are worked through: at-least-once
+  auto_interval,      // enable.auto.commit: inside poll, every auto_commit_interval
+  record,             // after each record, its offset + 1 (Spring's MANUAL_IMMEDIATE)
+  before_processing,  // right after the poll, before any record is worked on: at-most-once
+};
+
 /// `count` consumers of one Kafka consumer group; each polls, then works through the records
-/// one at a time, then commits (commitSync) and polls again.
+/// (`threads` at a time, in poll order), commits as `commit` says, and polls again.
 struct kafka_group_spec {
   std::string group;
   std::string topic;
@@ -159,6 +167,9 @@ struct kafka_group_spec {
   sim::duration poll_interval = sim::duration::milliseconds(5);  // wait when a poll returned nothing
   sim::duration session_timeout = sim::duration::seconds(10);
   sim::duration heartbeat_interval = sim::duration::seconds(1);
+  commit_mode commit = commit_mode::poll;
+  sim::duration auto_commit_interval = sim::duration::seconds(5);  // auto.commit.interval.ms
+  int threads = 1;  // records worked on at once; with commit per record a later one may commit first
 };
 
 struct kafka_spec {

@@ -115,6 +115,14 @@ std::expected<void, std::string> net_mode_support(const scenario& sc) {
       return std::unexpected(fmt::format(
           "variant '{}' uses a JMS broker; net mode runs AMQP and Kafka scenarios so far (use --mode sim)", v.name));
     }
+    for (const auto& g : v.system.kafka.groups) {
+      if (g.commit != models::commit_mode::poll || g.threads != 1) {
+        return std::unexpected(fmt::format("variant '{}': Kafka group '{}' sets commit or threads; net mode's consumers "
+                                           "commit after each poll and work on one record at a time so far (use --mode sim, "
+                                           "or --variant to leave it out)",
+                                           v.name, g.group));
+      }
+    }
   }
   return {};
 }

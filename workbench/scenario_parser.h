@@ -55,6 +55,7 @@ class parser {
   void check_nodes(const layered& top, const models::system_spec& s);
   void expectations(const YAML::Node& n, scenario& sc);
   void plan(const YAML::Node& n, scenario& sc);
+  void commit_mode(const YAML::Node& n, models::kafka_group_spec& spec);
 
   yaml_reader r_;
 };

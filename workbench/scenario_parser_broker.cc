@@ -84,7 +84,7 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
     }
     for (const auto& g : groups) {
       r_.check_keys(g, {"group", "topic", "count", "service", "assignor", "max_poll_records", "poll_interval",
-                        "session_timeout", "heartbeat_interval"},
+                        "session_timeout", "heartbeat_interval", "commit", "threads"},
                     "a Kafka consumer group");
       models::kafka_group_spec spec;
       if (r_.require(g, "group", "a Kafka consumer group")) spec.group = r_.text(g["group"], "group").value_or("");
@@ -99,6 +99,8 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
           r_.error(g["assignor"], fmt::format("assignor must be range, roundrobin or cooperative-sticky, got '{}'", spec.assignor));
         }
       }
+      if (g["commit"]) commit_mode(g["commit"], spec);
+      if (g["threads"]) spec.threads = static_cast<int>(r_.integer(g["threads"], "threads", 1, 1'000).value_or(1));
       if (g["max_poll_records"]) spec.max_poll_records = static_cast<std::size_t>(r_.integer(g["max_poll_records"], "max_poll_records", 1, 1'000'000).value_or(500));
       for (auto [key, target] : {std::pair{"poll_interval", &spec.poll_interval}, std::pair{"session_timeout", &spec.session_timeout},
                                  std::pair{"heartbeat_interval", &spec.heartbeat_interval}}) {
@@ -114,6 +116,23 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
       }
       k.groups.push_back(std::move(spec));
     }
+  }
+}
+
+void parser::commit_mode(const YAML::Node& n, models::kafka_group_spec& spec) {
+  const std::string text = r_.text(n, "commit").value_or("");
+  if (text == "poll") spec.commit = models::commit_mode::poll;
+  else if (text == "record") spec.commit = models::commit_mode::record;
+  else if (text == "before-processing") spec.commit = models::commit_mode::before_processing;
+  else if (text == "auto" || text.starts_with("auto:")) {
+    spec.commit = models::commit_mode::auto_interval;
+    if (text.size() > 5) {
+      auto interval = sim::parse_duration(text.substr(5));
+      if (!interval || interval->ns() <= 0) r_.error(n, fmt::format("commit: '{}' is not a positive interval", text.substr(5)));
+      else spec.auto_commit_interval = *interval;
+    }
+  } else {
+    r_.error(n, fmt::format("commit must be poll, auto, auto:INTERVAL, record or before-processing, got '{}'", text));
   }
 }
 
