@@ -4,7 +4,6 @@
 #include "cli/sweep_command.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <condition_variable>
 #include <cmath>
 #include <filesystem>
@@ -17,7 +16,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <QtCharts/QChart>
 #include <nlohmann/json.hpp>
 
