@@ -304,7 +304,7 @@ bool MainWindow::setParameter(const QString& path, const QString& value) {
   return false;
 }
 
-std::optional<workbench::scenario> MainWindow::validatedScenario() {
+std::optional<workbench::scenario> MainWindow::validatedScenario(workbench::run_mode for_mode) {
   if (scenarioPath_.isEmpty()) {
     errors_->setText("Open a scenario first (File → Open or a lab on the left).");
     return std::nullopt;
@@ -327,7 +327,7 @@ std::optional<workbench::scenario> MainWindow::validatedScenario() {
     errors_->setText("Every variant is switched off.");
     return std::nullopt;
   }
-  if (mode() == workbench::run_mode::net) {
+  if (for_mode == workbench::run_mode::net) {
     if (auto ok = workbench::net_mode_support(*sc); !ok) {
       errors_->setText(q("Real network: " + ok.error()));
       return std::nullopt;
@@ -359,7 +359,7 @@ void MainWindow::setRunning(bool running) {
 
 void MainWindow::startRun() {
   if (worker_.joinable() && !runButton_->isEnabled()) return;
-  auto sc = validatedScenario();
+  auto sc = validatedScenario(mode());
   if (!sc) return;
   if (worker_.joinable()) worker_.join();
   cancel_ = false;
@@ -404,7 +404,7 @@ void MainWindow::startRun() {
 }
 
 bool MainWindow::runBlocking() {
-  auto sc = validatedScenario();
+  auto sc = validatedScenario(mode());
   if (!sc) return false;
   if (!overlay_->isChecked()) runs_.clear();
   runs_.push_back(nlohmann::json());
@@ -465,7 +465,7 @@ void MainWindow::refreshCharts() {
 QString MainWindow::currentChart() const { return charts_->tabText(charts_->currentIndex()); }
 
 std::optional<workbench::plan_request> MainWindow::planRequest(workbench::plan_request request) {
-  if (!validatedScenario()) return std::nullopt;  // says what is wrong
+  if (!validatedScenario(workbench::run_mode::sim)) return std::nullopt;  // says what is wrong
   if (request.objectives.empty()) {
     errors_->setText("Plan: give at least one objective, e.g. main.e2e.p99<=110ms");
     return std::nullopt;
@@ -524,7 +524,7 @@ bool MainWindow::planBlocking(workbench::plan_request request) {
 
 workbench::plan_request MainWindow::suggestedPlan() {
   workbench::plan_request suggested{.from = 1, .to = 32};
-  const auto sc = validatedScenario();
+  const auto sc = validatedScenario(workbench::run_mode::sim);
   if (!sc || !sc->plan) return suggested;
   suggested.maximize = !sc->plan->max_rate.empty();
   if (suggested.maximize) suggested.path = "arrivals.rate";

@@ -82,7 +82,9 @@ class MainWindow : public QMainWindow {
   void loadLabs();
   void selectLab(const std::filesystem::path& file);
   void buildParameters(const std::string& yaml_text);
-  std::optional<workbench::scenario> validatedScenario();
+  /// The scenario with the fields as edited and the variants switched on, checked for `mode`
+  /// (a plan always simulates); null with the reason shown beside the Run button.
+  std::optional<workbench::scenario> validatedScenario(workbench::run_mode mode);
   workbench::overrides changedFields() const;
   std::optional<workbench::plan_request> planRequest(workbench::plan_request request);
   void showPlan(const workbench::plan_request& request, const workbench::plan_result& result);

@@ -143,6 +143,20 @@ TEST_F(window_test, a_plan_runs_on_a_worker_thread_and_its_chart_grows_probe_by_
   EXPECT_GE(probes_seen.size(), 3u) << "the chart was redrawn after each probe, not only at the end";
 }
 
+TEST_F(window_test, a_plan_simulates_even_with_real_network_ticked) {
+  // Lab 11's commit-mode variants cannot run on the real network yet; a plan never does.
+  MainWindow w;
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
+  w.setRealNetwork(true);
+  workbench::plan_request request{.path = "kafka.groups.0.count", .from = 1, .to = 3};
+  request.objectives.push_back(*workbench::parse_slo("keyed.kafka.workers.consumed>=1000"));
+  ASSERT_TRUE(w.planBlocking(request)) << w.validationMessage().toStdString();
+  EXPECT_EQ(w.plan()->second.answer, 1);
+  EXPECT_FALSE(w.runBlocking()) << "a run does go over the network, and is refused";
+  EXPECT_NE(w.validationMessage().toStdString().find("net mode's consumers commit after each poll"), std::string::npos)
+      << w.validationMessage().toStdString();
+}
+
 TEST_F(window_test, unknown_parameter_is_refused) {
   MainWindow w;
   ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/01-async-registration.yaml"));
