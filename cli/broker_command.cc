@@ -4,7 +4,7 @@
 
 #include "cli/broker_command.h"
 #include "cli/definitions_file.h"
-#include "cli/number.h"
+#include "workbench/number.h"
 
 #include <algorithm>
 #include <cctype>
@@ -41,6 +41,8 @@
 #include "net/storage/flusher.h"
 
 namespace mqlab::cli {
+
+using workbench::parse_number;
 namespace {
 
 std::int64_t now_ms() {

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/number.h"
 #include "cli/scenario_commands.h"
 #include "cli/shard.h"
 #include "gui/charts.h"

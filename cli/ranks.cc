@@ -1,10 +1,10 @@
 // MPI behind `ranks`: initialised only when a launcher's environment says this process is one of
 // several ranks, so that a plain `mqlab sweep` never starts MPI.
 #include "cli/ranks.h"
+#include "cli/shard.h"
 
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #ifdef MQLAB_WITH_MPI
@@ -16,10 +16,7 @@ namespace {
 
 /// The launchers' world sizes: Open MPI's mpirun, then PMI (MPICH, Slurm's srun --mpi).
 std::size_t launched_world_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
-    if (const char* text = std::getenv(name)) return std::strtoul(text, nullptr, 10);
-  }
-  return 1;
+  return count_in("OMPI_COMM_WORLD_SIZE").or_else([] { return count_in("PMI_SIZE"); }).value_or(1);
 }
 
 }  // namespace

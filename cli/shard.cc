@@ -9,9 +9,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli/number.h"
+#include "workbench/number.h"
 
 namespace mqlab::cli {
+
+using workbench::parse_number;
 
 std::optional<std::size_t> count_in(const char* name) {
   const char* text = std::getenv(name);

@@ -19,16 +19,18 @@
 #include <QtCharts/QChart>
 #include <nlohmann/json.hpp>
 
-#include "cli/number.h"
 #include "cli/progress.h"
 #include "cli/plan_command.h"
 #include "cli/ranks.h"
 #include "cli/shard.h"
 #include "gui/charts.h"
+#include "workbench/number.h"
 #include "workbench/runner.h"
 #include "workbench/scenario.h"
 
 namespace mqlab::cli {
+
+using workbench::parse_number;
 namespace {
 
 struct sweep_options {

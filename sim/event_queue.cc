@@ -163,15 +163,20 @@ void event_queue::rebuild_window(std::size_t sample) {
   near_end_ = window_start_;
   window_end_ = window_start_ + (static_cast<std::int64_t>(bucket_count_) << width_shift_);
   next_bucket_ = 0;
-  std::vector<key> beyond;
+  // What lies beyond the window stays, compacted to the front of the overflow.
+  std::size_t kept = 0;
   overflow_min_ = INT64_MAX;
   overflow_max_ = INT64_MIN;
   for (key k : overflow_) {
-    if (key_time(k) < window_end_) file_in_bucket(k);
-    else beyond.push_back(k);
+    if (key_time(k) < window_end_) {
+      file_in_bucket(k);
+    } else {
+      overflow_[kept++] = k;
+      overflow_min_ = std::min(overflow_min_, key_time(k));
+      overflow_max_ = std::max(overflow_max_, key_time(k));
+    }
   }
-  overflow_.clear();
-  for (key k : beyond) to_overflow(k);
+  overflow_.resize(kept);
 }
 
 bool event_queue::cancel(event_id id) {

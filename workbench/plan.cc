@@ -2,14 +2,13 @@
 #include "workbench/plan.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
-#include <memory>
 
 #include <fmt/format.h>
 
 #include "models/queueing_theory.h"
+#include "workbench/number.h"
 #include "workbench/runner.h"
 #include "workbench/yaml_reader.h"
 
@@ -133,11 +132,10 @@ class planner {
 std::optional<double> predicted(const slo& o, double cost, const models::queue_measures& m) {
   const std::string key = o.metric.substr(o.metric.find('.') + 1);
   if (key == "e2e.mean") return cost + m.response_mean;
-  double percent = 0;
   if (!key.starts_with("e2e.p")) return std::nullopt;
-  const auto [end, ec] = std::from_chars(key.data() + 5, key.data() + key.size(), percent);
-  if (ec != std::errc() || end != key.data() + key.size() || !(percent > 0 && percent < 100)) return std::nullopt;
-  return cost + m.response_quantile(percent / 100);
+  const auto percent = parse_number<double>(std::string_view(key).substr(5));
+  if (!percent || !(*percent > 0 && *percent < 100)) return std::nullopt;
+  return cost + m.response_quantile(*percent / 100);
 }
 
 bool holds(const slo& o, double v) {
@@ -199,12 +197,7 @@ std::expected<void, std::string> parse_range(std::string_view option, const std:
   const auto colon = dots == std::string::npos ? std::string::npos : text.find(':', dots);
   const std::size_t start = eq == std::string::npos ? 0 : eq + 1;
   const std::string_view view(text);
-  auto integer = [](std::string_view digits) -> std::optional<std::int64_t> {
-    std::int64_t v = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
-    return v;
-  };
+  const auto integer = parse_number<std::int64_t>;
   const auto from = dots == std::string::npos ? std::nullopt : integer(view.substr(start, dots - start));
   const auto to = dots == std::string::npos ? std::nullopt : integer(view.substr(dots + 2, colon == std::string::npos ? colon : colon - dots - 2));
   const auto step = colon == std::string::npos ? std::optional<std::int64_t>(1) : integer(view.substr(colon + 1));
@@ -247,8 +240,8 @@ struct search_start {
   planner search;
 };
 
-std::expected<std::unique_ptr<search_start>, std::string> start(const plan_request& request,
-                                                                 const std::function<void(const probe&)>& on_probe) {
+std::expected<search_start, std::string> start(const plan_request& request,
+                                               const std::function<void(const probe&)>& on_probe) {
   if (request.from > request.to || request.step < 1) {
     return std::unexpected(fmt::format("the range {}..{}:{} is empty", request.from, request.to, request.step));
   }
@@ -257,12 +250,8 @@ std::expected<std::unique_ptr<search_start>, std::string> start(const plan_reque
   auto base = load_scenario(request.file, first);
   if (!base) return std::unexpected(fmt::format("with {}={}:\n{}", request.path, request.from, base.error().format(request.file)));
   const int replications = std::clamp(base->replications, 2, request.max_replications);
-  return std::unique_ptr<search_start>(new search_start{std::move(*base), planner(request, replications, on_probe)});
+  return search_start{std::move(*base), planner(request, replications, on_probe)};
 }
-
-}  // namespace
-
-namespace {
 
 std::string shown(const std::string& metric, double v) {
   return is_time_metric(metric.substr(metric.find('.') + 1)) ? fmt::format("{:.4g} ms", v * 1e3) : fmt::format("{:.4g}", v);
@@ -310,7 +299,7 @@ std::vector<std::int64_t> grid(const plan_request& request) {
 std::expected<plan_result, std::string> plan(const plan_request& request, const std::function<void(const probe&)>& on_probe) {
   auto started = start(request, on_probe);
   if (!started) return std::unexpected(started.error());
-  planner& search = (*started)->search;
+  planner& search = started->search;
   const std::vector<std::int64_t> values = grid(request);
   plan_result result;
   // The end of the grid where the objectives are likeliest to hold must hold them.
@@ -337,7 +326,7 @@ std::expected<plan_result, std::string> plan(const plan_request& request, const 
   }
   result.probes = search.in_order();
   result.monotonicity = search.contradictions(request.maximize);
-  if (!request.maximize) result.theory = mmc_prediction(request, (*started)->base, result.answer);
+  if (!request.maximize) result.theory = mmc_prediction(request, started->base, result.answer);
   return result;
 }
 
@@ -347,9 +336,9 @@ std::expected<std::vector<probe>, std::string> probe_slice(const plan_request& r
   if (!started) return std::unexpected(started.error());
   const std::vector<std::int64_t> values = grid(request);
   for (std::size_t i = index; i < values.size(); i += count) {
-    if (auto p = (*started)->search.at(values[i]); !p) return std::unexpected(p.error());
+    if (auto p = started->search.at(values[i]); !p) return std::unexpected(p.error());
   }
-  return (*started)->search.in_order();
+  return started->search.in_order();
 }
 
 std::expected<plan_result, std::string> conclude(const plan_request& request, std::vector<probe> probes) {
@@ -375,10 +364,10 @@ std::expected<plan_result, std::string> conclude(const plan_request& request, st
     }
     result.answer = probes[i].value;
   }
-  for (auto& p : probes) (*started)->search.record(std::move(p));
-  result.probes = (*started)->search.in_order();
-  result.monotonicity = (*started)->search.contradictions(request.maximize);
-  if (!request.maximize) result.theory = mmc_prediction(request, (*started)->base, result.answer);
+  for (auto& p : probes) started->search.record(std::move(p));
+  result.probes = started->search.in_order();
+  result.monotonicity = started->search.contradictions(request.maximize);
+  if (!request.maximize) result.theory = mmc_prediction(request, started->base, result.answer);
   return result;
 }
 

@@ -1,12 +1,12 @@
-// Numbers on the command line and in the environment: the whole text or nothing, so that "8x",
-// "-1" for a count or "" are refused rather than read in part.
+// Numbers in flags, ranges and the environment: the whole text or nothing, so that "8x", "-1"
+// for a count or "" are refused rather than read in part.
 #pragma once
 
 #include <charconv>
 #include <optional>
 #include <string_view>
 
-namespace mqlab::cli {
+namespace mqlab::workbench {
 
 /// `text` as a T when all of it is one (std::from_chars syntax: no sign for unsigned types, no
 /// leading '+' or spaces); nullopt otherwise.
@@ -18,4 +18,4 @@ std::optional<T> parse_number(std::string_view text) {
   return value;
 }
 
-}  // namespace mqlab::cli
+}  // namespace mqlab::workbench
