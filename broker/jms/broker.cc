@@ -115,9 +115,8 @@ result<std::uint32_t> prefetch_for(const prefetch_policy& policy, const destinat
 }  // namespace
 
 endpoint& broker::state::add_subscription(std::string key, const std::string& topic, std::optional<selector> filter) {
-  const destination d = destination::topic(topic);
-  auto ep = std::make_unique<endpoint>(
-      endpoint{.id = next_endpoint++, .key = key, .dest = d, .stats = &stats[d], .filter = std::move(filter)});
+  auto ep = new_endpoint(key, destination::topic(topic));
+  ep->filter = std::move(filter);
   endpoint& e = *endpoints.emplace(std::move(key), std::move(ep)).first->second;
   topic_subscriptions[topic].push_back(&e);
   return e;
@@ -199,8 +198,10 @@ void broker::state::close_consumer(consumer_id id, instant now) {
   auto it = consumers.find(id);
   if (it == consumers.end()) return;
   endpoint* e = it->second.at;
-  // Out of the rotation first, so what it held goes to the others, not back to it.
+  // Out of the rotation first, so what it held goes to the others, not back to it; its message
+  // groups find new consumers with their next message.
   std::erase(e->consumers, id);
+  std::erase_if(e->groups, [id](const auto& g) { return g.second == id; });
   if (auto s = sessions.find(it->second.session); s != sessions.end()) {
     settle_where(s->second, [id](const unacked& u) { return u.consumer == id; }, false, now);
   }
@@ -250,7 +251,9 @@ result<std::string> broker::send(session_id session, destination_kind kind, std:
   m->mode = effective.mode;
   m->priority = std::min<std::uint8_t>(effective.priority, 9);
   m->timestamp_ms = now.ns / 1'000'000;
-  m->expiration_ms = effective.time_to_live_ms > 0 ? m->timestamp_ms + effective.time_to_live_ms : 0;
+  m->expiration_ms = effective.expiration_ms != 0          ? effective.expiration_ms
+                     : effective.time_to_live_ms > 0 ? m->timestamp_ms + effective.time_to_live_ms
+                                                     : 0;
   m->message_id = s_->new_message_id(sit->second);
   m->size = body_size(spec.content);
   m->spec = std::move(spec);

@@ -66,6 +66,10 @@ struct dead_letter_strategy {
 struct broker_config {
   redelivery_policy redelivery;
   dead_letter_strategy dead_letter;
+  /// ActiveMQ's destination policy prioritizedMessages: false (its default) keeps a backlog in
+  /// arrival order whatever JMSPriority says; true serves priority 9 first. Per destination with
+  /// set_prioritized_messages().
+  bool prioritized_messages = false;
 };
 
 struct connection_options {
@@ -80,6 +84,9 @@ struct producer_qos {
   std::uint8_t priority = 4;
   std::int64_t time_to_live_ms = 0;
   bool explicit_qos_enabled = true;
+  /// An absolute JMSExpiration in ms since the epoch (STOMP's `expires` header); when non-zero
+  /// it replaces time_to_live_ms.
+  std::int64_t expiration_ms = 0;
 };
 
 struct consumer_options {
@@ -147,6 +154,16 @@ class broker {
   result<void> rollback(session_id session, instant now);
   /// Session.recover(): redelivers every unacknowledged message of the session.
   result<void> recover(session_id session, instant now);
+  /// ActiveMQ's poison acknowledgement (what a STOMP NACK sends): the delivery goes to the
+  /// dead-letter queue at once with `cause`, without redelivery (non-persistent messages are
+  /// dropped, as the dead-letter strategy says).
+  result<void> poison(session_id session, std::uint64_t delivery_id, std::string_view cause, instant now);
+  /// A QueueBrowser's view: the messages waiting in a queue, in the order they would be
+  /// dispatched, without consuming them (expired ones left out).
+  std::vector<message_ptr> browse(std::string_view queue, instant now) const;
+
+  /// Sets prioritizedMessages for one destination (its backlog's later arrivals follow it).
+  void set_prioritized_messages(destination_kind kind, std::string_view name, bool prioritized);
 
   // --- time ------------------------------------------------------------------------------
   /// When advance() has something to do (expiry, a delayed redelivery), or instant::never().

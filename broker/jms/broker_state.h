@@ -21,10 +21,13 @@ struct pending {
   std::int64_t available_ns = 0;  // a delayed redelivery waits until then
 };
 
-/// Ten FIFO lanes, JMSPriority 9 first (ActiveMQ's prioritised dispatch of a backlog).
+/// Ten FIFO lanes, JMSPriority 9 first when the destination's messages are prioritised
+/// (ActiveMQ's prioritizedMessages); otherwise everything waits in the first lane, in arrival order.
 struct backlog {
   std::array<std::deque<pending>, 10> lanes;
   std::size_t size = 0;
+  bool prioritized = false;
+  std::size_t lane_of(const message& m) const { return prioritized ? 9u - m.priority : 0u; }
   void push_back(pending p);
   void push_front(pending p);
 };
@@ -44,6 +47,8 @@ struct endpoint {
   std::optional<selector> filter;  // a subscription's selector applies when a message arrives
   connection_id owner = 0;         // for no_local
   bool no_local = false;
+  // Queues only: ActiveMQ's message groups, each JMSXGroupID pinned to the consumer that got its first message.
+  std::map<std::string, consumer_id, std::less<>> groups;
 };
 
 struct consumer_state {
@@ -107,11 +112,14 @@ struct broker::state {
   std::map<destination, destination_stats> stats;
   std::map<std::string, std::vector<endpoint*>, std::less<>> topic_subscriptions;  // topic -> its subscriptions
   std::map<std::string, std::set<std::string>, std::less<>> virtual_queues;         // VirtualTopic.X -> queues
+  std::map<destination, bool> prioritized;  // set_prioritized_messages(), else config.prioritized_messages
   std::priority_queue<std::pair<std::int64_t, std::string>, std::vector<std::pair<std::int64_t, std::string>>,
                       std::greater<>> deadlines;
   std::vector<delivery> out;
 
   endpoint& queue_endpoint(const std::string& name);
+  /// A new endpoint for `d`, its backlog ordered by the destination's policy.
+  std::unique_ptr<endpoint> new_endpoint(std::string key, const destination& d);
   endpoint& add_subscription(std::string key, const std::string& topic, std::optional<selector> filter);
   /// The client's durable subscription, created or replaced as JMS 1.1 §6.11.1 says.
   result<endpoint*> durable_endpoint(const std::string& client_id, const std::string& topic, const consumer_options& o,
@@ -120,6 +128,7 @@ struct broker::state {
   void publish(const destination& dest, const message_ptr& msg, connection_id from, instant now);
   void dispatch(endpoint& e, instant now);
   consumer_state* pick(endpoint& e, const message& m);
+  consumer_state* any_with_credit(endpoint& e, const message& m);
   void deliver(consumer_state& c, pending p);
   /// Settles the session's deliveries that `pred` picks: acknowledged (gone) or returned for
   /// redelivery, then dispatches what that freed. Newest first, so returned messages end up at

@@ -20,13 +20,20 @@ bool is_expired(const message& m, instant now) { return m.expiration_ms != 0 && 
 }  // namespace
 
 void backlog::push_back(pending p) {
-  lanes[9 - p.msg->priority].push_back(std::move(p));
+  lanes[lane_of(*p.msg)].push_back(std::move(p));
   ++size;
 }
 
 void backlog::push_front(pending p) {
-  lanes[9 - p.msg->priority].push_front(std::move(p));
+  lanes[lane_of(*p.msg)].push_front(std::move(p));
   ++size;
+}
+
+std::unique_ptr<endpoint> broker::state::new_endpoint(std::string key, const destination& d) {
+  auto e = std::make_unique<endpoint>(endpoint{.id = next_endpoint++, .key = std::move(key), .dest = d, .stats = &stats[d]});
+  const auto policy = prioritized.find(d);
+  e->waiting.prioritized = policy != prioritized.end() ? policy->second : config.prioritized_messages;
+  return e;
 }
 
 endpoint& broker::state::queue_endpoint(const std::string& name) {
@@ -34,9 +41,7 @@ endpoint& broker::state::queue_endpoint(const std::string& name) {
   auto it = endpoints.find(key);
   if (it != endpoints.end()) return *it->second;
   // ActiveMQ creates destinations on first use.
-  const destination d = destination::queue(name);
-  auto& e = *endpoints.emplace(key, std::make_unique<endpoint>(endpoint{.id = next_endpoint++, .key = key, .dest = d, .stats = &stats[d]}))
-                 .first->second;
+  auto& e = *endpoints.emplace(key, new_endpoint(key, destination::queue(name))).first->second;
   if (auto topic = virtual_topic_of_queue(name)) virtual_queues[*topic].insert(name);
   return e;
 }
@@ -89,6 +94,21 @@ void broker::state::publish(const destination& dest, const message_ptr& msg, con
 }
 
 consumer_state* broker::state::pick(endpoint& e, const message& m) {
+  if (e.dest.is_topic()) return any_with_credit(e, m);
+  const value group = m.lookup("JMSXGroupID");
+  const auto* name = std::get_if<std::string>(&group);
+  if (name == nullptr) return any_with_credit(e, m);
+  if (auto owner = e.groups.find(*name); owner != e.groups.end()) {
+    // The group waits for its own consumer, which keeps the group's messages in order.
+    consumer_state& c = consumers.at(owner->second);
+    return c.has_credit() ? &c : nullptr;
+  }
+  consumer_state* c = any_with_credit(e, m);
+  if (c != nullptr) e.groups.emplace(*name, c->id);
+  return c;
+}
+
+consumer_state* broker::state::any_with_credit(endpoint& e, const message& m) {
   const auto view = [&m](std::string_view id) { return m.lookup(id); };
   const std::size_t n = e.consumers.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -218,6 +238,41 @@ void broker::state::sweep(endpoint& e, instant now) {
 }
 
 // --- the public settling calls ----------------------------------------------------------
+
+result<void> broker::poison(session_id session, std::uint64_t delivery_id, std::string_view cause, instant now) {
+  auto sit = s_->sessions.find(session);
+  if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
+  session_state& s = sit->second;
+  auto it = std::ranges::find(s.delivered, delivery_id, &unacked::delivery_id);
+  if (it == s.delivered.end()) return {};
+  const unacked u = std::move(*it);
+  s.delivered.erase(it);
+  if (auto c = s_->consumers.find(u.consumer); c != s_->consumers.end()) --c->second.outstanding;
+  auto e = s_->endpoints.find(u.endpoint_key);
+  s_->dead_letter(e != s_->endpoints.end() ? e->second->dest : u.p.msg->dest, u.p, std::string(cause), now);
+  if (e != s_->endpoints.end()) s_->dispatch(*e->second, now);
+  return {};
+}
+
+std::vector<message_ptr> broker::browse(std::string_view queue, instant now) const {
+  std::vector<message_ptr> seen;
+  auto it = s_->endpoints.find(queue_key(queue));
+  if (it == s_->endpoints.end()) return seen;
+  for (const auto& lane : it->second->waiting.lanes) {
+    for (const pending& p : lane) {
+      if (!is_expired(*p.msg, now)) seen.push_back(p.msg);
+    }
+  }
+  return seen;
+}
+
+void broker::set_prioritized_messages(destination_kind kind, std::string_view name, bool prioritized) {
+  const destination d{kind, std::string(name)};
+  s_->prioritized[d] = prioritized;
+  for (auto& [key, e] : s_->endpoints) {
+    if (e->dest == d) e->waiting.prioritized = prioritized;
+  }
+}
 
 result<void> broker::pull(consumer_id consumer, instant now) {
   auto it = s_->consumers.find(consumer);

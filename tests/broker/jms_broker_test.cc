@@ -131,7 +131,21 @@ TEST_F(jms_test, selectors_filter_per_consumer_and_bad_ones_name_the_column) {
   EXPECT_NE(bad.error().text.find("column 9"), std::string::npos) << bad.error().text;
 }
 
+TEST_F(jms_test, backlog_is_served_in_arrival_order_by_default_as_activemq_does) {
+  // prioritizedMessages=false is ActiveMQ's default destination policy: JMSPriority is carried
+  // but does not reorder a backlog.
+  const session_id s = session();
+  send(s, destination_kind::queue, "jobs", text("low"), {.priority = 1});
+  send(s, destination_kind::queue, "jobs", text("urgent"), {.priority = 9});
+  send(s, destination_kind::queue, "jobs", text("normal"));
+  consume(s, destination_kind::queue, "jobs");
+  const auto ds = b.take_deliveries();
+  EXPECT_EQ(bodies(ds), (std::vector<std::string>{"low", "urgent", "normal"}));
+  EXPECT_EQ(ds[1].msg->priority, 9);
+}
+
 TEST_F(jms_test, backlog_is_served_by_priority_and_qos_applies_only_when_explicit) {
+  b.set_prioritized_messages(destination_kind::queue, "jobs", true);
   const session_id s = session();
   send(s, destination_kind::queue, "jobs", text("low"), {.priority = 1});
   send(s, destination_kind::queue, "jobs", text("urgent"), {.priority = 9});
@@ -328,6 +342,66 @@ TEST_F(jms_test, closing_a_consumer_hands_its_unacknowledged_messages_to_another
   ASSERT_EQ(ds.size(), 1u);
   EXPECT_EQ(ds[0].consumer, second);
   EXPECT_TRUE(ds[0].redelivered);
+}
+
+}  // namespace
+}  // namespace mqlab::broker::jms
+
+namespace mqlab::broker::jms {
+namespace {
+
+TEST_F(jms_test, a_poison_ack_dead_letters_at_once_and_drops_a_non_persistent_message) {
+  const session_id s = session(ack_mode::individual_acknowledge);
+  consume(s, destination_kind::queue, "q");
+  send(s, destination_kind::queue, "q", text("persistent"));
+  send(s, destination_kind::queue, "q", text("transient"), {.mode = delivery_mode::non_persistent});
+  const auto ds = b.take_deliveries();
+  ASSERT_EQ(ds.size(), 2u);
+  ASSERT_TRUE(b.poison(s, ds[0].delivery_id, "NACK from the client", now));
+  ASSERT_TRUE(b.poison(s, ds[1].delivery_id, "NACK from the client", now));
+  EXPECT_EQ(b.stats(destination_kind::queue, "q").dead_lettered, 1u);  // no redelivery first
+  EXPECT_EQ(b.stats(destination_kind::queue, "q").dropped, 1u);
+  EXPECT_EQ(b.queue_depth("q"), 0u);
+  const session_id reader = session();
+  consume(reader, destination_kind::queue, "ActiveMQ.DLQ");
+  const auto dead = b.take_deliveries();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(body_of(dead[0]), "persistent");
+  EXPECT_EQ(dead[0].msg->lookup("dlqDeliveryFailureCause"), value{std::string("NACK from the client")});
+}
+
+TEST_F(jms_test, a_browser_sees_the_backlog_in_dispatch_order_without_taking_it) {
+  const session_id s = session();
+  send(s, destination_kind::queue, "q", text("first"));
+  send(s, destination_kind::queue, "q", text("second"), {.time_to_live_ms = 10});
+  send(s, destination_kind::queue, "q", text("third"));
+  std::vector<std::string> seen;
+  for (const auto& m : b.browse("q", {20 * ms})) seen.push_back(std::get<text_body>(m->spec.content).text);
+  EXPECT_EQ(seen, (std::vector<std::string>{"first", "third"}));  // the expired one is not shown
+  EXPECT_EQ(b.queue_depth("q"), 3u);
+  EXPECT_TRUE(b.browse("nothing", now).empty());
+}
+
+TEST_F(jms_test, message_groups_pin_each_group_to_one_consumer_until_it_closes) {
+  const session_id s = session();
+  const consumer_id a = consume(s, destination_kind::queue, "orders");
+  const consumer_id c = consume(s, destination_kind::queue, "orders");
+  for (int i = 0; i < 6; ++i) {
+    const std::string group = i % 2 == 0 ? "customer-1" : "customer-2";
+    send(s, destination_kind::queue, "orders", text(group + "#" + std::to_string(i), {{"JMSXGroupID", group}}));
+  }
+  auto got = by_consumer();
+  EXPECT_EQ(got[a], (std::vector<std::string>{"customer-1#0", "customer-1#2", "customer-1#4"}));
+  EXPECT_EQ(got[c], (std::vector<std::string>{"customer-2#1", "customer-2#3", "customer-2#5"}));
+  b.close_consumer(a, now);
+  send(s, destination_kind::queue, "orders", text("customer-1#6", {{"JMSXGroupID", std::string("customer-1")}}));
+  EXPECT_EQ(by_consumer()[c], (std::vector<std::string>{"customer-1#6"}));
+}
+
+TEST_F(jms_test, an_absolute_expiration_replaces_the_time_to_live) {
+  const session_id s = session();
+  send(s, destination_kind::queue, "q", text("x"), {.time_to_live_ms = 1000, .expiration_ms = 50});
+  EXPECT_EQ(b.next_deadline().ns, 50 * ms);
 }
 
 }  // namespace
