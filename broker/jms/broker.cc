@@ -94,7 +94,7 @@ void broker::state::close_session(session_state& s, instant now) {
   for (const auto& [id, c] : consumers) {
     if (c.session == s.id) mine.push_back(id);
   }
-  settle_where(s, [](const unacked&) { return true; }, false, now);
+  settle_where(s, [](const unacked&) { return true; }, settlement::returned, now);
   for (consumer_id id : mine) close_consumer(id, now);
 }
 
@@ -203,7 +203,7 @@ void broker::state::close_consumer(consumer_id id, instant now) {
   std::erase(e->consumers, id);
   std::erase_if(e->groups, [id](const auto& g) { return g.second == id; });
   if (auto s = sessions.find(it->second.session); s != sessions.end()) {
-    settle_where(s->second, [id](const unacked& u) { return u.consumer == id; }, false, now);
+    settle_where(s->second, [id](const unacked& u) { return u.consumer == id; }, settlement::returned, now);
   }
   consumers.erase(id);
   if (e->dest.is_topic() && !e->durable) {

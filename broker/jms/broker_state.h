@@ -78,6 +78,11 @@ struct unacked {
   pending p;
 };
 
+/// How a delivery is settled: acknowledged (gone); returned because its consumer or session
+/// closed (available again at once, as the broker redispatches it); or recovered by the client
+/// (Session.recover / rollback: the redelivery policy's delay first).
+enum class settlement : std::uint8_t { acknowledged, returned, recovered };
+
 struct session_state {
   session_id id = 0;
   connection_id conn = 0;
@@ -130,25 +135,24 @@ struct broker::state {
   consumer_state* pick(endpoint& e, const message& m);
   consumer_state* any_with_credit(endpoint& e, const message& m);
   void deliver(consumer_state& c, pending p);
-  /// Settles the session's deliveries that `pred` picks: acknowledged (gone) or returned for
-  /// redelivery, then dispatches what that freed. Newest first, so returned messages end up at
+  /// Settles the session's deliveries that `pred` picks, then dispatches what that freed. Newest first, so returned messages end up at
   /// the front of their backlogs in their original order.
   template <typename Pred>
-  void settle_where(session_state& s, Pred pred, bool ack, instant now) {
+  void settle_where(session_state& s, Pred pred, settlement how, instant now) {
     std::set<std::string> touched;
     for (std::size_t i = s.delivered.size(); i-- > 0;) {
       if (!pred(s.delivered[i])) continue;
       touched.insert(s.delivered[i].endpoint_key);
-      settle_one(s, i, ack, now);
+      settle_one(s, i, how, now);
     }
     for (const std::string& key : touched) {
       if (auto e = endpoints.find(key); e != endpoints.end()) dispatch(*e->second, now);
     }
   }
-  void settle_one(session_state& s, std::size_t index, bool ack, instant now);
+  void settle_one(session_state& s, std::size_t index, settlement how, instant now);
   /// One delivery by id: the common case (AUTO, INDIVIDUAL) without scanning the session.
-  void settle_id(session_state& s, std::uint64_t delivery_id, bool ack, instant now);
-  void redeliver(const unacked& u, instant now);
+  void settle_id(session_state& s, std::uint64_t delivery_id, instant now);
+  void redeliver(const unacked& u, settlement how, instant now);
   void dead_letter(const destination& from, const pending& p, std::string cause, instant now);
   bool expire_if_due(endpoint& e, const pending& p, instant now);
   void sweep(endpoint& e, instant now);

@@ -158,26 +158,26 @@ void broker::state::deliver(consumer_state& c, pending p) {
   s.delivered.push_back(unacked{id, c.id, c.at->key, std::move(p)});
 }
 
-void broker::state::settle_one(session_state& s, std::size_t index, bool ack, instant now) {
+void broker::state::settle_one(session_state& s, std::size_t index, settlement how, instant now) {
   unacked u = std::move(s.delivered[index]);
   s.delivered.erase(s.delivered.begin() + static_cast<std::ptrdiff_t>(index));
   if (auto c = consumers.find(u.consumer); c != consumers.end()) --c->second.outstanding;
-  if (!ack) return redeliver(u, now);
+  if (how != settlement::acknowledged) return redeliver(u, how, now);
   if (auto e = endpoints.find(u.endpoint_key); e != endpoints.end()) {
     ++e->second->stats->acknowledged;
     meter.charge(site_of(*e->second), work_kind::ack);
   }
 }
 
-void broker::state::settle_id(session_state& s, std::uint64_t delivery_id, bool ack, instant now) {
+void broker::state::settle_id(session_state& s, std::uint64_t delivery_id, instant now) {
   const auto it = std::ranges::find(s.delivered, delivery_id, &unacked::delivery_id);
   if (it == s.delivered.end()) return;
   const std::string key = it->endpoint_key;
-  settle_one(s, static_cast<std::size_t>(it - s.delivered.begin()), ack, now);
+  settle_one(s, static_cast<std::size_t>(it - s.delivered.begin()), settlement::acknowledged, now);
   if (auto e = endpoints.find(key); e != endpoints.end()) dispatch(*e->second, now);
 }
 
-void broker::state::redeliver(const unacked& u, instant now) {
+void broker::state::redeliver(const unacked& u, settlement how, instant now) {
   auto e = endpoints.find(u.endpoint_key);
   if (e == endpoints.end()) return;  // a non-durable subscription that ended: nothing to return to
   pending p = u.p;
@@ -190,7 +190,7 @@ void broker::state::redeliver(const unacked& u, instant now) {
                 now);
     return;
   }
-  p.available_ns = now.ns + policy.delay_ms(p.redeliveries) * ns_per_ms;
+  if (how == settlement::recovered) p.available_ns = now.ns + policy.delay_ms(p.redeliveries) * ns_per_ms;
   enqueue(*e->second, std::move(p), now, false);
 }
 
@@ -299,7 +299,7 @@ result<void> broker::acknowledge(session_id session, std::uint64_t delivery_id, 
       return {};
     case ack_mode::client_acknowledge:
       // Message.acknowledge() settles every message the session delivered up to this one.
-      s_->settle_where(s, [&](const unacked& u) { return u.delivery_id <= delivery_id; }, true, now);
+      s_->settle_where(s, [&](const unacked& u) { return u.delivery_id <= delivery_id; }, settlement::acknowledged, now);
       return {};
     case ack_mode::dups_ok_acknowledge: {
       // Lazy batches of half the consumer's prefetch: until a batch goes, a failure redelivers.
@@ -308,11 +308,11 @@ result<void> broker::acknowledge(session_id session, std::uint64_t delivery_id, 
       const std::size_t batch = c == s_->consumers.end() ? 1 : std::max<std::size_t>(1, c->second.prefetch / 2);
       if (s.lazy.size() < batch) return {};
       const auto lazy = std::exchange(s.lazy, {});
-      s_->settle_where(s, [&](const unacked& u) { return std::ranges::find(lazy, u.delivery_id) != lazy.end(); }, true, now);
+      s_->settle_where(s, [&](const unacked& u) { return std::ranges::find(lazy, u.delivery_id) != lazy.end(); }, settlement::acknowledged, now);
       return {};
     }
     default:
-      s_->settle_id(s, delivery_id, true, now);
+      s_->settle_id(s, delivery_id, now);
       return {};
   }
 }
@@ -325,7 +325,7 @@ result<void> broker::commit(session_id session, instant now) {
   session_state& s = sit->second;
   for (auto& [dest, msg] : std::exchange(s.held_sends, {})) s_->publish(dest, msg, s.conn, now);
   const auto settled = std::exchange(s.settled, {});
-  s_->settle_where(s, [&](const unacked& u) { return std::ranges::find(settled, u.delivery_id) != settled.end(); }, true, now);
+  s_->settle_where(s, [&](const unacked& u) { return std::ranges::find(settled, u.delivery_id) != settled.end(); }, settlement::acknowledged, now);
   return {};
 }
 
@@ -344,7 +344,7 @@ result<void> broker::recover(session_id session, instant now) {
   if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
   session_state& s = sit->second;
   s.lazy.clear();
-  s_->settle_where(s, [](const unacked&) { return true; }, false, now);
+  s_->settle_where(s, [](const unacked&) { return true; }, settlement::recovered, now);
   return {};
 }
 
