@@ -1,4 +1,4 @@
-// `mqlab broker`: flags to server options, AMQP and/or Kafka listeners on one io_context on
+// `mqlab broker`: flags to server options, AMQP, Kafka and/or STOMP listeners on one io_context on
 // this thread (an AMQP cluster's nodes on threads of their own), shutdown on signals.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "broker/jms/broker.h"
 #include "broker/kafka/cluster.h"
 #include "net/amqp/cluster.h"
 #include "net/amqp/message_store.h"
@@ -36,6 +37,7 @@
 #include "net/kafka/log_store.h"
 #include "net/log.h"
 #include "net/memory_alarm.h"
+#include "net/stomp/server.h"
 #include "net/loop_thread.h"
 #include "net/storage/file.h"
 #include "net/storage/flusher.h"
@@ -61,6 +63,7 @@ struct broker_options {
   net::amqp::listen_options listen;
   bool amqp_port_given = false;
   std::optional<std::uint16_t> kafka_port;
+  std::optional<std::uint16_t> stomp_port;
   net::kafka::service_options kafka;
   std::int32_t cluster = 1;  // nodes
   std::string ha_mode = "none";
@@ -307,13 +310,13 @@ int serve(broker_options& o) {
   net::log(net::log_level::info, "data directory: {}", on_disk ? o.data_dir : "none (everything in memory)");
   boost::asio::io_context io;
   auto post = [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); };
-  // AMQP runs unless only a Kafka port was asked for.
+  // AMQP runs unless only Kafka or STOMP ports were asked for.
   broker::amqp::broker amqp_core(o.amqp_cluster);
   for (const auto& v : o.vhosts) amqp_core.add_vhost(v);
   std::optional<net::amqp::server> amqp;
   // A cluster's nodes are separate event loops with cores of their own, talking over TCP.
   std::optional<net::amqp::cluster> amqp_cluster;
-  if (o.amqp_port_given || !o.kafka_port) {
+  if (o.amqp_port_given || (!o.kafka_port && !o.stomp_port)) {
     if (o.amqp_cluster.nodes > 1) {
       amqp_cluster.emplace(net::amqp::cluster_options{
           .shape = o.amqp_cluster, .server = o.server, .bind = o.listen.bind, .port = o.listen.port,
@@ -371,6 +374,12 @@ int serve(broker_options& o) {
                                                                 .advertised = o.kafka_advertised_listeners});
     if (kafka_store) kafka->keep_on_disk(*kafka_store, *kafka_flusher);
   }
+  // STOMP serves the JMS core in memory, with the broker's users and memory alarm.
+  broker::jms::broker jms_core;
+  net::memory_alarm stomp_memory(o.listen.memory_high_watermark);
+  net::stomp::service stomp_service(jms_core, {.users = o.server.users, .memory_full = [&stomp_memory] { return stomp_memory.over(); }});
+  std::optional<net::stomp::server> stomp;
+  if (o.stomp_port) stomp.emplace(io, stomp_service, net::stomp::listen_options{.bind = o.listen.bind, .port = *o.stomp_port});
   if (!o.definitions.empty() && (amqp || amqp_cluster)) {
     // A cluster's nodes declare them as they start; a core of their own tries them first.
     broker::amqp::broker trial;
@@ -382,6 +391,7 @@ int serve(broker_options& o) {
   }
   auto started = amqp ? amqp->start() : amqp_cluster ? amqp_cluster->start() : std::expected<void, std::string>{};
   if (started && kafka) started = kafka->start();
+  if (started && stomp) started = stomp->start();
   if (!started) {
     fmt::print(stderr, "mqlab broker: {}\n", started.error());
     return 2;
@@ -411,6 +421,7 @@ int serve(broker_options& o) {
     if (amqp) amqp->stop();
     if (amqp_cluster) amqp_cluster->stop();
     if (kafka) kafka->stop();
+    if (stomp) stomp->stop();
     boost::system::error_code ignored;
     input.close(ignored);
   });
@@ -423,12 +434,15 @@ int serve(broker_options& o) {
 
 void add_broker_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<broker_options>();
-  auto* cmd = app.add_subcommand("broker", "Serve the embedded broker cores over AMQP 0-9-1 and/or Kafka until SIGINT/SIGTERM");
+  auto* cmd = app.add_subcommand("broker", "Serve the embedded broker cores over AMQP 0-9-1, Kafka and/or STOMP until SIGINT/SIGTERM");
   cmd->add_option_function<std::uint16_t>(
          "--amqp-port", [o](std::uint16_t port) { o->listen.port = port, o->amqp_port_given = true; },
-         "AMQP port (0 = any free port, printed at start; default 5672 unless only --kafka-port is given)");
+         "AMQP port (0 = any free port, printed at start; default 5672 unless only --kafka-port or --stomp-port is given)");
   cmd->add_option_function<std::uint16_t>("--kafka-port", [o](std::uint16_t port) { o->kafka_port = port; },
                                           "Kafka port of broker 0; broker N listens on this + N (0 = any free ports)");
+  cmd->add_option_function<std::uint16_t>("--stomp-port", [o](std::uint16_t port) { o->stomp_port = port; },
+                                          "STOMP 1.0-1.2 port onto the JMS core, as ActiveMQ's STOMP connector (0 = any free port; "
+                                          "ActiveMQ's is 61613)");
   cmd->add_option("--cluster", o->cluster, "Nodes (AMQP) and brokers (Kafka) in the cluster, on consecutive ports")
       ->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--cluster-secret-file", o->cluster_secret_file,

@@ -6,12 +6,12 @@ set -euo pipefail
 packages=(cmake ninja-build g++ make pkg-config ccache
   libboost-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-  python3-pika amqp-tools librabbitmq-dev kcat librdkafka-dev python3-kafka python3-confluent-kafka
+  python3-pika amqp-tools librabbitmq-dev kcat librdkafka-dev python3-kafka python3-confluent-kafka python3-stomp
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl1-mesa-dev fonts-dejavu-core fonts-wqy-microhei
   libopenmpi-dev)
 for option in "$@"; do
   case "$option" in
-    --bench) packages+=(libns3-dev python3-simpy hyperfine bc rabbitmq-server) ;;
+    --bench) packages+=(libns3-dev python3-simpy hyperfine bc rabbitmq-server activemq) ;;
     --fuzz) packages+=(clang-16 libclang-rt-16-dev) ;;
     *) echo "install-deps: unknown option $option" >&2; exit 2 ;;
   esac

@@ -205,6 +205,10 @@ connection::outcome connection::on_send(const frame& f, broker::instant now) {
   if (!target) return refusal{"SEND received without a Destination specified!"};
   const auto dest = parse_destination(*target);
   if (!dest) return refusal{dest.error()};
+  if (const auto& full = service_.options().memory_full; full && full()) {
+    return refusal{fmt::format("Usage Manager Memory Limit reached. Stopping producer to prevent flooding {}. See "
+                               "http://activemq.apache.org/producer-flow-control.html for more info.", dest->to_string())};
+  }
   jms::session_id session = producer_;
   transaction* tx = nullptr;
   if (const auto name = f.get("transaction")) {

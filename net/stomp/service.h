@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -34,6 +35,9 @@ struct service_options {
   std::size_t max_transactions = 100;
   /// Bytes of messages one open transaction may hold until COMMIT.
   std::size_t max_transaction_bytes = 64u << 20;
+  /// The broker's memory alarm (none: never full). While it is raised SEND is refused, as
+  /// ActiveMQ refuses it with sendFailIfNoSpace; consumers go on draining.
+  std::function<bool()> memory_full;
 };
 
 class service {

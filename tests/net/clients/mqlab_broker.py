@@ -46,15 +46,18 @@ def free_ports(n):
 
 class Broker:
     """A broker process bound to 127.0.0.1 on a port chosen here: AMQP (with amqp_nodes set, a
-    cluster of that many nodes), or with kafka_brokers set, a Kafka cluster of that many brokers.
+    cluster of that many nodes), or with kafka_brokers set, a Kafka cluster of that many brokers,
+    or with stomp set, STOMP only.
     Cluster members listen on consecutive ports; self.port is the first one's. Everything is kept
     in memory unless `extra` names a --data-dir; `port` restarts a broker where one was."""
 
-    def __init__(self, binary, *extra, kafka_brokers=None, amqp_nodes=None, port=None):
+    def __init__(self, binary, *extra, kafka_brokers=None, amqp_nodes=None, port=None, stomp=False):
         self.port = port or free_ports(kafka_brokers or amqp_nodes or 1)
         if "--data-dir" not in extra:
             extra = (*extra, "--data-dir", "none")
-        if kafka_brokers is None:
+        if stomp:
+            listen = ["--stomp-port", str(self.port)]
+        elif kafka_brokers is None:
             listen = ["--amqp-port", str(self.port), "--cluster", str(amqp_nodes or 1)]
         else:
             listen = ["--kafka-port", str(self.port), "--cluster", str(kafka_brokers)]
@@ -126,11 +129,13 @@ class BrokerTestCase(unittest.TestCase):
     BINARY = None
     KAFKA_BROKERS = None  # a number: a Kafka cluster instead of an AMQP broker
     AMQP_NODES = None     # a number: an AMQP cluster of that many nodes
+    STOMP = False         # True: a STOMP server on the JMS core
     EXTRA = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = Broker(cls.BINARY, *cls.EXTRA, kafka_brokers=cls.KAFKA_BROKERS, amqp_nodes=cls.AMQP_NODES)
+        cls.broker = Broker(cls.BINARY, *cls.EXTRA, kafka_brokers=cls.KAFKA_BROKERS, amqp_nodes=cls.AMQP_NODES,
+                            stomp=cls.STOMP)
 
     @classmethod
     def tearDownClass(cls):
