@@ -70,17 +70,14 @@ void broker::state::publish(const destination& dest, const message_ptr& msg, con
   }
   ++stats[dest].enqueued;
   const auto view = [&msg](std::string_view id) { return msg->lookup(id); };
-  // Dispatching opens and closes no subscription, so the list is stable while we walk it.
+  // Dispatching opens and closes no subscription, so the list is stable while we walk it. An
+  // offline durable subscriber keeps non-persistent messages too, as ActiveMQ 5 does (in memory
+  // or its temp store: a broker restart loses them, a subscriber's absence does not).
   for (endpoint* sub : topic_subscriptions[dest.name]) {
     endpoint& e = *sub;
     if (e.filter) meter.charge({}, work_kind::selector_evaluation);
     if (e.filter && !e.filter->matches(view)) continue;
     if (e.no_local && e.owner == from) continue;
-    // ActiveMQ keeps only persistent messages for a durable subscriber that is offline.
-    if (e.durable && e.consumers.empty() && !msg->persistent()) {
-      ++e.stats->dropped;
-      continue;
-    }
     enqueue(e, {msg}, now);
   }
   if (is_virtual_topic(dest.name)) {

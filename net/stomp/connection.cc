@@ -372,7 +372,7 @@ connection::outcome connection::on_settle(const frame& f, bool ack, broker::inst
     }
   }
   const auto settled = sub ? take_settled(*sub, id, ack) : std::vector<outstanding>{};
-  if (settled.empty()) return refusal{fmt::format("Unexpected {} received for message-id [{}]", verb, id)};
+  if (settled.empty()) return refusal{fmt::format("Unexpected {} received for message-id [{}]", verb, id.empty() ? "null" : id)};
   for (const outstanding& o : settled) {
     ack_ids_.erase(o.ack_id);
     if (tx) tx->settlements.push_back({sub->id, o, !ack});

@@ -88,16 +88,18 @@ TEST_F(jms_test, durable_subscriber_gets_what_was_sent_while_offline_and_a_non_d
   b.close_consumer(*sub, now);
   b.close_consumer(nd, now);
   send(producer, destination_kind::topic, "news", text("while away"));
-  send(producer, destination_kind::topic, "news", text("not kept"), {.mode = delivery_mode::non_persistent});
-  EXPECT_EQ(b.subscription_depth("reporting", "daily"), 1u);  // ActiveMQ keeps persistent messages only
+  send(producer, destination_kind::topic, "news", text("also kept"), {.mode = delivery_mode::non_persistent});
+  // ActiveMQ 5.17 keeps non-persistent messages for an offline durable subscriber too (its
+  // differential transcript shows it); only a broker restart would lose them.
+  EXPECT_EQ(b.subscription_depth("reporting", "daily"), 2u);
   b.take_deliveries();
   auto back = b.create_consumer(ds, {.kind = destination_kind::topic, .destination = "news", .subscription_name = "daily"}, now);
   ASSERT_TRUE(back);
   const consumer_id nd2 = consume(plain, destination_kind::topic, "news");
   auto got = by_consumer();
-  EXPECT_EQ(got[*back], (std::vector<std::string>{"while away"}));
+  EXPECT_EQ(got[*back], (std::vector<std::string>{"while away", "also kept"}));
   EXPECT_TRUE(got[nd2].empty());
-  EXPECT_EQ(b.stats(destination_kind::topic, "news").dropped, 1u);
+  EXPECT_EQ(b.stats(destination_kind::topic, "news").dropped, 0u);
 }
 
 TEST_F(jms_test, durable_subscriptions_need_a_unique_client_id_and_unsubscribe_only_when_inactive) {
