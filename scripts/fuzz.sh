@@ -10,7 +10,7 @@ seconds=$2
 out=results/fuzz
 mkdir -p "$out"
 status=0
-for target in amqp_connection kafka_connection record_batch peer_protocol scenario; do
+for target in amqp_connection kafka_connection stomp_connection record_batch peer_protocol scenario; do
   work=$(mktemp -d)
   seeds=()
   [[ -d fuzz/corpus/$target ]] && seeds+=("fuzz/corpus/$target")

@@ -16,6 +16,10 @@ namespace jms = broker::jms;
 namespace {
 
 constexpr std::int64_t ns_per_ms = 1'000'000;
+/// Heart-beat intervals beyond a day are taken as a day: the timers reckon in nanoseconds.
+constexpr std::int64_t longest_heart_beat_ms = 86'400'000;
+/// The latest expiration a timer can reckon with (year 2262); later ones are taken as this.
+constexpr std::int64_t latest_expiration_ms = INT64_MAX / ns_per_ms - 1;
 
 /// A STOMP destination as ActiveMQ reads it: /queue/X, /topic/X, or a bare name, which is a queue.
 std::expected<jms::destination, std::string> parse_destination(std::string_view text) {
@@ -72,7 +76,7 @@ std::optional<std::pair<std::int64_t, std::int64_t>> parse_heart_beat(std::strin
   const auto cx = parse_integer<std::int64_t>(text.substr(0, comma));
   const auto cy = parse_integer<std::int64_t>(text.substr(comma + 1));
   if (!cx || !cy || *cx < 0 || *cy < 0) return std::nullopt;
-  return std::pair{*cx, *cy};
+  return std::pair{std::min(*cx, longest_heart_beat_ms), std::min(*cy, longest_heart_beat_ms)};
 }
 
 /// The highest version both sides speak, from CONNECT's accept-version (absent: 1.0).
@@ -230,7 +234,7 @@ connection::outcome connection::on_send(const frame& f, broker::instant now) {
   if (const auto e = f.get("expires")) {
     const auto n = parse_integer<std::int64_t>(*e);
     if (!n) return refusal{fmt::format("For input string: \"{}\"", *e)};
-    qos.expiration_ms = *n;
+    qos.expiration_ms = std::clamp(*n, -latest_expiration_ms, latest_expiration_ms);
   }
   jms::message_spec spec;
   spec.correlation_id = std::string(f.get("correlation-id").value_or(""));

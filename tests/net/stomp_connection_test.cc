@@ -73,6 +73,10 @@ TEST_F(stomp_connection_test, connect_picks_the_highest_common_version_and_mirro
   client old = open();
   old.send("CONNECT\n\n\0"s, now);  // no accept-version: STOMP 1.0, and no login: guest
   EXPECT_EQ(old.only(now).get("version"), "1.0");
+
+  client slow = open();  // intervals beyond a day are a day: the timers reckon in nanoseconds
+  slow.send("CONNECT\naccept-version:1.2\nheart-beat:99999999999999,0\n\n\0"s, now);
+  EXPECT_EQ(slow.only(now).get("heart-beat"), "0,86400000");
 }
 
 TEST_F(stomp_connection_test, refused_logins_and_versions_end_the_connection_with_activemqs_words) {
@@ -132,6 +136,9 @@ TEST_F(stomp_connection_test, send_maps_stomp_headers_onto_jms_and_back) {
   EXPECT_EQ(fs[1].get("content-length"), "3");  // a BytesMessage
   EXPECT_EQ(fs[1].body, std::string("a\0b", 3));
   EXPECT_FALSE(fs[1].has("persistent"));  // STOMP sends are non-persistent unless they say so
+
+  producer.send("SEND\ndestination:/queue/orders\nexpires:99999999999999999\n\nfar\0"s, now);
+  EXPECT_EQ(consumer.only(now).get("expires"), std::to_string(INT64_MAX / ms - 1));  // year 2262, as far as timers reach
 }
 
 TEST_F(stomp_connection_test, bare_names_are_queues_and_temporary_destinations_are_refused) {
@@ -255,11 +262,14 @@ TEST_F(stomp_connection_test, durable_subscriptions_keep_messages_for_their_clie
   EXPECT_TRUE(a.conn->done());
 
   client p = connected();
-  p.send("SEND\ndestination:/topic/prices\npersistent:true\n\n101\0SEND\ndestination:/topic/prices\n\ngone\0"s, now);
-  EXPECT_EQ(core.subscription_depth("billing", "all-prices"), 1u);  // non-persistent ones are not kept offline
+  p.send("SEND\ndestination:/topic/prices\npersistent:true\n\n101\0SEND\ndestination:/topic/prices\n\n102\0"s, now);
+  EXPECT_EQ(core.subscription_depth("billing", "all-prices"), 2u);  // non-persistent ones too, as ActiveMQ keeps them
   client back = connected("client-id:billing\n");
   back.send("SUBSCRIBE\nid:d\ndestination:/topic/prices\nactivemq.subscriptionName:all-prices\n\n\0"s, now);
-  EXPECT_EQ(back.only(now).body, "101");
+  const auto kept = back.frames(now);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].body, "101");
+  EXPECT_EQ(kept[1].body, "102");
   back.send("UNSUBSCRIBE\nid:d\n\n\0UNSUBSCRIBE\nid:d\nactivemq.subscriptionName:all-prices\nreceipt:r\n\n\0"s, now);
   EXPECT_EQ(back.only(now).command, "RECEIPT");
   EXPECT_EQ(core.subscription_depth("billing", "all-prices"), 0u);

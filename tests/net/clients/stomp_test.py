@@ -140,7 +140,7 @@ class StompAgainstMqlab(BrokerTestCase):
         self.assertEqual(inbox.bodies(), ["red car"])
         self.assertTrue(conn.is_connected())
 
-    def test_a_durable_subscription_keeps_persistent_messages_while_its_client_is_away(self):
+    def test_a_durable_subscription_keeps_messages_while_its_client_is_away(self):
         sub = {"activemq.subscriptionName": "all-news"}
         conn, inbox = self.connect(client_id="reader")
         conn.subscribe("/topic/news", id="d", headers=sub)
@@ -153,13 +153,12 @@ class StompAgainstMqlab(BrokerTestCase):
         conn.disconnect()
         publisher, _ = self.connect()
         publisher.send("/topic/news", "kept", headers={"persistent": "true"})
-        publisher.send("/topic/news", "not kept")  # non-persistent: dropped for an offline subscriber
+        publisher.send("/topic/news", "kept too")  # non-persistent: kept while the broker runs, as ActiveMQ does
         self.settle(publisher)
         back, back_inbox = self.connect(client_id="reader")
         back.subscribe("/topic/news", id="d", headers=sub)
-        self.assertEqual(back_inbox.wait("messages")[0].body, "kept")
-        time.sleep(0.2)
-        self.assertEqual(back_inbox.bodies(), ["kept"])
+        back_inbox.wait("messages", 2)
+        self.assertEqual(back_inbox.bodies(), ["kept", "kept too"])
         back.unsubscribe("d")
         back.unsubscribe("d", headers={**sub, "receipt": "gone"})
         back_inbox.wait("receipts")
