@@ -13,18 +13,14 @@ the list); any other difference fails the test.
 """
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import stomp
 
-from mqlab_broker import Broker, free_port
+from activemq_peer import ActiveMQ, installed
+from mqlab_broker import Broker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRANSCRIPT = os.path.join(HERE, "activemq_transcript.json")
@@ -318,49 +314,6 @@ def observe(port):
             for name, obs in steps(port) if obs is not None]
 
 
-class ActiveMQ:
-    """Debian's activemq 5.17 with only a STOMP connector on a loopback port chosen here, its data in
-    a temporary directory; run as this user and stopped by its PID."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="mqlab-activemq-")
-        conf = os.path.join(self.dir, "conf")
-        os.makedirs(conf)
-        shutil.copy("/etc/activemq/instances-available/main/log4j2.properties", conf)
-        with open("/etc/activemq/instances-available/main/activemq.xml") as f:
-            xml = f.read().replace('<transportConnector name="openwire" uri="tcp://127.0.0.1:61616"/>',
-                                   f'<transportConnector name="stomp" uri="stomp://127.0.0.1:{self.port}"/>')
-        with open(os.path.join(conf, "activemq.xml"), "w") as f:
-            f.write(xml)
-        opens = [f"--add-opens=java.base/{p}=ALL-UNNAMED" for p in
-                 ("java.lang", "java.util", "java.net", "java.security", "java.util.concurrent", "java.util.concurrent.atomic")]
-        self.proc = subprocess.Popen(
-            ["java", "-Xms256M", "-Xmx512M", "-Djava.awt.headless=true", f"-Djava.io.tmpdir={self.dir}", *opens,
-             f"-Dactivemq.classpath={conf}", "-Dactivemq.home=/usr/share/activemq", f"-Dactivemq.base={self.dir}",
-             f"-Dactivemq.conf={conf}", f"-Dactivemq.data={self.dir}/data", "-jar", "/usr/share/activemq/bin/activemq.jar",
-             "start", f"xbean:file:{conf}/activemq.xml"],
-            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        for _ in range(600):  # at most 60 s: a JVM starts slowly
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("activemq did not start within 60 s")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def compare(reference, ours, label):
     unexpected = 0
     for ref, got in zip(reference, ours):
@@ -380,7 +333,7 @@ def compare(reference, ours, label):
 def main():
     binary, flags = sys.argv[1], sys.argv[2:]
     if "--record" in flags or "--live" in flags:
-        if not os.path.exists("/usr/share/activemq/bin/activemq.jar"):
+        if not installed():
             print("SKIPPED: activemq is not installed (scripts/install-deps.sh --bench installs it)")
             return 0
         peer = ActiveMQ()
