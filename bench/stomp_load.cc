@@ -1,6 +1,6 @@
 // mqlab-stomp-load: one STOMP 1.2 client that loads any STOMP broker the same way, so mqlab and
 // ActiveMQ are measured side by side with identical client code (stomp.py, at about 76 k
-// sends/s, would measure itself). Frames are mqlab's codec; sockets are plain blocking POSIX.
+// sends/s, would measure itself): net/stomp/client.h, mqlab's codec over plain POSIX sockets.
 //
 //   mqlab-stomp-load PORT MODE MESSAGES [persistent]
 //   MODE: send     - MESSAGES sends of 100 bytes to a fresh queue, pipelined, the last with a
@@ -12,13 +12,6 @@
 //                    carries its send time (one monotonic clock): latency send to delivery
 // Prints one JSON line. Exits 1 if a message is missing, an ERROR frame arrives or the run
 // exceeds two minutes.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,7 +23,7 @@
 
 #include <fmt/format.h>
 
-#include "net/stomp/frame.h"
+#include "net/stomp/client.h"
 
 namespace {
 
@@ -47,56 +40,29 @@ constexpr double e2e_rate = 10'000;
 
 std::int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count(); }
 
-/// One STOMP 1.2 connection over a blocking socket.
-class client {
+/// A connection of the run; any failure ends the run.
+class connection {
  public:
-  explicit client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<std::uint16_t>(port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) fail(fmt::format("cannot connect to port {}", port));
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    queue(frame{"CONNECT", {{"accept-version", "1.2"}, {"host", "localhost"}, {"login", "guest"}, {"passcode", "guest"}}, {}});
-    flush();
-    if (next().command != "CONNECTED") fail("not connected");
-    in_.set_version(version::v1_2);
+  explicit connection(int port) {
+    auto c = client::connect(static_cast<std::uint16_t>(port));
+    if (!c) fail(c.error());
+    c_ = std::move(*c);
   }
-  ~client() { ::close(fd_); }
-
-  void queue(const frame& f) { encode(f, version::v1_2, out_); }
+  void queue(const frame& f) { c_->queue(f); }
   void flush() {
-    for (std::size_t at = 0; at < out_.size();) {
-      const ssize_t n = ::write(fd_, out_.data() + at, out_.size() - at);
-      if (n <= 0) fail("write failed");
-      at += static_cast<std::size_t>(n);
-    }
-    out_.clear();
+    if (!c_->flush()) fail("write failed");
   }
   /// The next frame from the broker (an ERROR ends the run).
   frame next() {
-    for (;;) {
-      auto f = in_.next();
-      if (!f) fail("malformed frame: " + f.error().text);
-      if (*f) {
-        if ((*f)->command == "ERROR") fail("ERROR: " + std::string((*f)->get("message").value_or("")));
-        return std::move(**f);
-      }
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, time_limit_s * 1000) <= 0) fail("timed out");
-      char buffer[256 * 1024];
-      const ssize_t n = ::read(fd_, buffer, sizeof buffer);
-      if (n <= 0) fail("connection closed");
-      in_.feed({buffer, static_cast<std::size_t>(n)});
-    }
+    auto f = c_->next(std::chrono::seconds(time_limit_s));
+    if (!f) fail(f.error());
+    if (!*f) fail("timed out");
+    if ((*f)->command == "ERROR") fail("ERROR: " + std::string((*f)->get("message").value_or("")));
+    return std::move(**f);
   }
 
  private:
-  int fd_ = -1;
-  decoder in_;
-  std::string out_;
+  std::unique_ptr<client> c_;
 };
 
 frame send_frame(const std::string& queue, bool persistent, std::int64_t sent_ns) {
@@ -106,7 +72,7 @@ frame send_frame(const std::string& queue, bool persistent, std::int64_t sent_ns
 }
 
 /// Sends `messages` pipelined, a write per 256 frames, the last asking for a receipt it waits for.
-void send_all(client& c, const std::string& queue, long messages, bool persistent) {
+void send_all(connection& c, const std::string& queue, long messages, bool persistent) {
   for (long i = 0; i < messages; ++i) {
     frame f = send_frame(queue, persistent, now_ns());
     if (i + 1 == messages) f.add("receipt", "last");
@@ -116,7 +82,7 @@ void send_all(client& c, const std::string& queue, long messages, bool persisten
   if (c.next().command != "RECEIPT") fail("expected the receipt");
 }
 
-void subscribe(client& c, const std::string& queue) {
+void subscribe(connection& c, const std::string& queue) {
   c.queue(frame{"SUBSCRIBE", {{"id", "1"}, {"destination", queue}, {"ack", "auto"}, {"activemq.prefetchSize", "1000"},
                               {"receipt", "subscribed"}}, {}});
   c.flush();
@@ -130,7 +96,7 @@ struct result {
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
 
 result run_e2e(int port, const std::string& queue, long messages, bool persistent) {
-  client consumer(port);
+  connection consumer(port);
   subscribe(consumer, queue);
   std::vector<double> latency_us;
   latency_us.reserve(static_cast<std::size_t>(messages));
@@ -141,7 +107,7 @@ result run_e2e(int port, const std::string& queue, long messages, bool persisten
       latency_us.push_back(static_cast<double>(now_ns() - sent) / 1000.0);
     }
   });
-  client producer(port);
+  connection producer(port);
   const auto start = steady::now();
   for (long i = 0; i < messages; ++i) {
     const auto due = start + std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / e2e_rate));
@@ -167,7 +133,7 @@ int main(int argc, char** argv) {
   const std::string queue = fmt::format("/queue/load-{}-{}", mode, now_ns());
   result r;
   if (mode == "send" || mode == "consume") {
-    client c(port);
+    connection c(port);
     auto start = steady::now();
     send_all(c, queue, messages, persistent);
     r.msgs_per_s = static_cast<double>(messages) / seconds_since(start);
