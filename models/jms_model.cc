@@ -1,43 +1,18 @@
-// Messages carry their creation time, whether they count and a sequence number in the body, so
-// consumers measure latency and count what each subscriber missed or received twice.
+// The simulated JMS side: the core in virtual time, consumers as simulated workers; what they
+// receive is counted by the shared jms_tally.
 #include "models/jms_model.h"
 
 #include <algorithm>
-#include <set>
 
 #include <fmt/format.h>
 
-#include "models/payload.h"
 
 namespace mqlab::models {
-namespace {
-
 namespace jms = broker::jms;
-
-struct payload {
-  std::int64_t created_ns;
-  std::uint64_t sequence;
-  std::uint8_t measured;
-};
-
-// The name without ActiveMQ destination options ("orders?consumer.prefetchSize=1" -> "orders").
-std::string name_of(const jms_consumer_spec& c) { return c.destination.substr(0, c.destination.find('?')); }
-
-// The destination whose sends a consumer should see all of: its topic, or for a virtual-topic
-// consumer queue the virtual topic, or its queue.
-std::string source_of(const jms_consumer_spec& c) {
-  const std::string name = name_of(c);
-  if (c.kind == jms::destination_kind::queue) {
-    if (auto topic = jms::virtual_topic_of_queue(name)) return *topic;
-  }
-  return name;
-}
-
-}  // namespace
 
 jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs,
                      const sim::random_streams& streams)
-    : sim_(sim), spec_(spec) {
+    : sim_(sim), spec_(spec), tally_(spec) {
   if (!costs.ideal) {
     resources_.emplace(sim, costs, costs.jms, 1, streams, "jms");
     core_.meter().enable(true);
@@ -64,9 +39,7 @@ void jms_model::start() {
 void jms_model::connect(std::size_t m) {
   member& mb = members_[m];
   const jms_consumer_spec& c = *mb.spec;
-  // A durable subscription belongs to a client id: the same one comes back after an outage.
-  const std::string client_id = c.subscription.empty() ? "" : fmt::format("{}-{}", c.name, mb.index);
-  mb.conn = core_.connect({.client_id = client_id}, now()).value();
+  mb.conn = core_.connect({.client_id = client_id_of(c, mb.index)}, now()).value();
   mb.session = core_.create_session(mb.conn, c.ack).value();
   mb.consumer = core_
                     .create_consumer(mb.session, {.kind = c.kind, .destination = c.destination, .selector = c.selector,
@@ -106,13 +79,9 @@ void jms_model::disconnect(std::size_t m) {
 
 void jms_model::send(const send_step& step, sim::sim_time created, bool measured, done_fn answered) {
   jms::message_spec spec;
-  spec.content = jms::bytes_body{encode_payload(payload{created.ns(), sequence_++, measured}, step.message_bytes)};
+  spec.content = jms::bytes_body{tally_.body(step.destination, created, measured, step.message_bytes)};
   const jms::producer_qos qos{.mode = step.persistent ? jms::delivery_mode::persistent : jms::delivery_mode::non_persistent,
                               .priority = step.priority, .time_to_live_ms = step.time_to_live_ms};
-  if (measured) {
-    ++sent_;
-    ++sent_to_[step.destination];
-  }
   auto deliver = [this, &step, spec = std::move(spec), qos](done_fn settled) mutable {
     (void)core_.send(producer_, step.kind, step.destination, std::move(spec), qos, now());
     drain(std::move(settled));
@@ -186,16 +155,7 @@ void jms_model::work(std::size_t m) {
     }
     const jms::delivery d = std::move(w.inbox.front());
     w.inbox.pop_front();
-    const auto p = decode_payload<payload>(std::get<jms::bytes_body>(d.msg->spec.content).bytes);
-    if (p.measured) {
-      e2e_.record(sim_.now().ns() - p.created_ns);
-      ++w.delivered;
-      ++delivered_;
-      auto& seen = seen_[w.spec->name];
-      if (seen.size() <= p.sequence) seen.resize(p.sequence + 1);
-      w.duplicates += seen[p.sequence];
-      seen[p.sequence] = true;
-    }
+    tally_.received(*w.spec, w.index, std::get<jms::bytes_body>(d.msg->spec.content).bytes, sim_.now());
     const bool transacted = w.spec->ack == jms::ack_mode::session_transacted;
     const auto settle = [this, session = d.session, id = d.delivery_id, transacted] {
       (void)core_.acknowledge(session, id, now());
@@ -220,19 +180,10 @@ void jms_model::arm() {
   });
 }
 
-void jms_model::start_measuring() { warmup_totals_ = totals(); }
+void jms_model::start_measuring() { tally_.start_measuring(totals()); }
 
 broker::jms::destination_stats jms_model::totals() const {
-  jms::destination_stats t{};
-  std::set<std::pair<jms::destination_kind, std::string>> seen;
-  for (const auto& c : spec_.consumers) seen.emplace(c.kind, name_of(c));
-  for (const auto& [kind, name] : seen) {
-    const auto s = core_.stats(kind, name);
-    t.expired += s.expired;
-    t.dead_lettered += s.dead_lettered;
-    t.dropped += s.dropped;
-  }
-  return t;
+  return tally_.totals([this](jms::destination_kind kind, const std::string& name) { return core_.stats(kind, name); });
 }
 
 std::int64_t jms_model::backlog() const {
@@ -244,34 +195,14 @@ std::int64_t jms_model::backlog() const {
   }
   for (const auto& m : members_) {
     if (!m.spec->subscription.empty()) {
-      n += static_cast<std::int64_t>(core_.subscription_depth(fmt::format("{}-{}", m.spec->name, m.index), m.spec->subscription));
+      n += static_cast<std::int64_t>(core_.subscription_depth(client_id_of(*m.spec, m.index), m.spec->subscription));
     }
   }
   return n;
 }
 
 void jms_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
-  if (!enabled()) return;
-  e2e.merge(e2e_);
-  v["jms.sent"] = static_cast<double>(sent_);
-  v["jms.delivered"] = static_cast<double>(delivered_);
-  v["jms.backlog"] = static_cast<double>(backlog());
-  for (const auto& m : members_) {
-    const std::string base = "consumer." + m.spec->name;
-    v[base + ".delivered"] += static_cast<double>(m.delivered);
-    v[base + ".duplicates"] += static_cast<double>(m.duplicates);
-    if (m.spec->count > 1) v[fmt::format("{}.{}.delivered", base, m.index)] = static_cast<double>(m.delivered);
-  }
-  for (const auto& c : spec_.consumers) {
-    const auto it = seen_.find(c.name);
-    const double unique = it == seen_.end() ? 0.0 : static_cast<double>(std::count(it->second.begin(), it->second.end(), true));
-    const auto sent = sent_to_.find(source_of(c));
-    v["consumer." + c.name + ".missed"] = (sent == sent_to_.end() ? 0.0 : static_cast<double>(sent->second)) - unique;
-  }
-  const jms::destination_stats end = totals();
-  v["jms.expired"] = static_cast<double>(end.expired - warmup_totals_.expired);
-  v["jms.dead_lettered"] = static_cast<double>(end.dead_lettered - warmup_totals_.dead_lettered);
-  v["jms.dropped"] = static_cast<double>(end.dropped - warmup_totals_.dropped);
+  if (enabled()) tally_.collect(v, e2e, backlog(), totals());
 }
 
 }  // namespace mqlab::models

@@ -15,6 +15,7 @@
 
 #include "broker/jms/broker.h"
 #include "models/cluster_resources.h"
+#include "models/jms_side.h"
 #include "models/slot_pool.h"
 #include "models/system.h"
 #include "sim/histogram.h"
@@ -23,23 +24,17 @@
 
 namespace mqlab::models {
 
-class jms_model {
+class jms_model final : public jms_side {
  public:
   /// `sim` and `spec` must outlive the model.
   jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs, const sim::random_streams& streams);
 
-  /// A jms section was declared, or messages were sent.
-  bool enabled() const { return spec_.enabled || sequence_ > 0; }
-  /// Connects the consumers and schedules their offline windows.
-  void start();
-  /// `answered` runs when the producer may go on: at once for a non-persistent (asynchronous)
-  /// send, after the broker's receipt for a persistent one (ActiveMQ sends those synchronously).
-  void send(const send_step& step, sim::sim_time created, bool measured, done_fn answered);
-  void start_measuring();
-  /// Messages waiting in queues and durable subscriptions, summed.
-  std::int64_t backlog() const;
-  /// Adds the JMS metrics to `values` and the end-to-end latencies to `e2e`.
-  void collect(std::map<std::string, double>& values, sim::histogram& e2e) const;
+  bool enabled() const override { return spec_.enabled || tally_.sent_any(); }
+  void start() override;
+  void send(const send_step& step, sim::sim_time created, bool measured, done_fn answered) override;
+  void start_measuring() override;
+  std::int64_t backlog() const override;
+  void collect(std::map<std::string, double>& values, sim::histogram& e2e) const override;
 
  private:
   struct member {
@@ -52,7 +47,6 @@ class jms_model {
     bool pulls = false;    // prefetch 0: receives only what it asks for, one message at a time
     bool pulling = false;  // its receive() is waiting at the broker
     std::deque<broker::jms::delivery> inbox;  // delivered, not yet worked on
-    std::uint64_t delivered = 0, duplicates = 0;
     sim::rng service_rng;
   };
   broker::instant now() const { return {sim_.now().ns()}; }
@@ -67,7 +61,6 @@ class jms_model {
   void hand_over(broker::jms::delivery d);
   void work(std::size_t m);
   void arm();
-  /// Expired, dead-lettered and dropped counts over the consumers' destinations.
   broker::jms::destination_stats totals() const;
 
   sim::simulator& sim_;
@@ -79,12 +72,8 @@ class jms_model {
   broker::jms::session_id producer_ = 0;
   std::vector<member> members_;
   std::map<broker::jms::consumer_id, std::size_t> by_consumer_;
-  std::map<std::string, std::vector<bool>> seen_;  // per consumer spec: sequences already delivered
-  sim::histogram e2e_;
-  std::uint64_t sequence_ = 0, sent_ = 0, delivered_ = 0;
-  std::map<std::string, std::uint64_t> sent_to_;  // measured messages per destination
+  jms_tally tally_;
   sim::sim_time armed_ = sim::sim_time::max();
-  broker::jms::destination_stats warmup_totals_;
 };
 
 }  // namespace mqlab::models

@@ -107,7 +107,7 @@ class system_model {
   std::string stopped_;
   std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
-  jms_model jms_;
+  std::unique_ptr<jms_side> jms_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
@@ -137,7 +137,8 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
-      jms_(sim_, spec.jms, spec.costs, streams_) {
+      jms_(environment.jms ? environment.jms(sim_, spec.jms, streams_)
+                           : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
                                        streams_.stream("station-" + name));
@@ -218,7 +219,7 @@ void system_model::advance(std::int64_t id) {
   } else if (const auto* snd = std::get_if<send_step>(&step.step)) {
     after_cost(snd->cost, [this, id, snd] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
-      jms_.send(*snd, tk.created, tk.measured, [this, id] { advance(id); });
+      jms_->send(*snd, tk.created, tk.measured, [this, id] { advance(id); });
     });
   } else {
     const auto& d = std::get<delay_step>(step.step);
@@ -383,7 +384,7 @@ void system_model::sample() {
     peak = std::max(peak, depth);
   }
   if (kafka_->enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_->lag()));
-  if (jms_.enabled()) series_["jms.backlog"].push_back(static_cast<double>(jms_.backlog()));
+  if (jms_->enabled()) series_["jms.backlog"].push_back(static_cast<double>(jms_->backlog()));
   for (const auto& [name, st] : stations_) {
     series_["station." + name + ".queue"].push_back(static_cast<double>(st->queue_length()));
     series_["station." + name + ".busy"].push_back(static_cast<double>(st->busy_servers()));
@@ -396,7 +397,7 @@ void system_model::start_measuring() {
   amqp_->start_measuring();
   traffic_at_warmup_ = amqp_->traffic();
   kafka_->start_measuring();
-  jms_.start_measuring();
+  jms_->start_measuring();
 }
 
 run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel,
@@ -409,7 +410,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
                 .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
                 .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && body[8] == 1; }});
   kafka_->start();
-  jms_.start();
+  jms_->start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
   for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
     sim_.at(t, [this] { sample(); });
@@ -443,6 +444,7 @@ void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* c
     const sim::sim_time wall(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - *wall_start_).count());
     sim_.run_until(std::min(wall, end));
     kafka_->pump();
+    jms_->pump();
     amqp_->pump();
     const sim::sim_time wake = std::min({sim_.next_time(), end, wall + max_nap});
     amqp_->wait_until(*wall_start_ + std::chrono::nanoseconds(wake.ns()));
@@ -500,7 +502,7 @@ run_metrics system_model::collect() {
   }
   v["idle_consumers"] = idle;
   kafka_->collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
-  jms_.collect(v, e2e_);
+  jms_->collect(v, e2e_);
   put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
   m.response = response_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/amqp_side.h"
+#include "models/jms_side.h"
 #include "models/kafka_side.h"
 #include "models/system.h"
 #include "sim/histogram.h"
@@ -50,6 +51,8 @@ struct run_environment {
   std::function<std::unique_ptr<amqp_side>(sim::simulator&, const system_spec&)> amqp;
   /// Makes the Kafka side; unset: the simulated kafka_model.
   std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
+  /// Makes the JMS side; unset: the simulated jms_model.
+  std::function<std::unique_ptr<jms_side>(sim::simulator&, const jms_spec&, const sim::random_streams&)> jms;
   /// Asked every few thousand requests: a reason to stop the run now (the memory cap is
   /// reached), or nothing. May be called from several runs' threads at once.
   std::function<std::optional<std::string>()> over_budget;

@@ -1,0 +1,102 @@
+// The consumers' bookkeeping shared by the simulated and the real JMS side.
+#include "models/jms_side.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "models/payload.h"
+
+namespace mqlab::models {
+namespace {
+
+namespace jms = broker::jms;
+
+struct payload {
+  std::int64_t created_ns;
+  std::uint64_t sequence;
+  std::uint8_t measured;
+};
+
+// The destination whose sends a consumer should see all of: its topic, or for a virtual-topic
+// consumer queue the virtual topic, or its queue.
+std::string source_of(const jms_consumer_spec& c) {
+  const std::string name = name_of(c);
+  if (c.kind == jms::destination_kind::queue) {
+    if (auto topic = jms::virtual_topic_of_queue(name)) return *topic;
+  }
+  return name;
+}
+
+}  // namespace
+
+std::string name_of(const jms_consumer_spec& c) { return c.destination.substr(0, c.destination.find('?')); }
+
+std::string client_id_of(const jms_consumer_spec& c, int index) {
+  return c.subscription.empty() ? "" : fmt::format("{}-{}", c.name, index);
+}
+
+jms_tally::jms_tally(const jms_spec& spec) : spec_(spec) {}
+
+std::string jms_tally::body(std::string_view destination, sim::sim_time created, bool measured, std::size_t bytes) {
+  if (measured) {
+    ++sent_;
+    ++sent_to_[std::string(destination)];
+  }
+  return encode_payload(payload{created.ns(), sequence_++, measured}, bytes);
+}
+
+void jms_tally::received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now) {
+  const auto p = decode_payload<payload>(body);
+  if (!p.measured) return;
+  e2e_.record(now.ns() - p.created_ns);
+  ++delivered_by_[{c.name, index}];
+  ++delivered_;
+  auto& seen = seen_[c.name];
+  if (seen.size() <= p.sequence) seen.resize(p.sequence + 1);
+  duplicates_by_[{c.name, index}] += seen[p.sequence];
+  seen[p.sequence] = true;
+}
+
+jms::destination_stats jms_tally::totals(const stats_fn& stats) const {
+  jms::destination_stats t{};
+  std::set<std::pair<jms::destination_kind, std::string>> seen;
+  for (const auto& c : spec_.consumers) seen.emplace(c.kind, name_of(c));
+  for (const auto& [kind, name] : seen) {
+    const auto s = stats(kind, name);
+    t.expired += s.expired;
+    t.dead_lettered += s.dead_lettered;
+    t.dropped += s.dropped;
+  }
+  return t;
+}
+
+void jms_tally::collect(std::map<std::string, double>& v, sim::histogram& e2e, std::int64_t backlog,
+                        const jms::destination_stats& end) const {
+  e2e.merge(e2e_);
+  v["jms.sent"] = static_cast<double>(sent_);
+  v["jms.delivered"] = static_cast<double>(delivered_);
+  v["jms.backlog"] = static_cast<double>(backlog);
+  const auto count = [](const auto& by, const std::pair<std::string, int>& key) {
+    const auto it = by.find(key);
+    return it == by.end() ? 0.0 : static_cast<double>(it->second);
+  };
+  for (const auto& c : spec_.consumers) {
+    const std::string base = "consumer." + c.name;
+    for (int i = 0; i < c.count; ++i) {
+      v[base + ".delivered"] += count(delivered_by_, {c.name, i});
+      v[base + ".duplicates"] += count(duplicates_by_, {c.name, i});
+      if (c.count > 1) v[fmt::format("{}.{}.delivered", base, i)] = count(delivered_by_, {c.name, i});
+    }
+    const auto it = seen_.find(c.name);
+    const double unique = it == seen_.end() ? 0.0 : static_cast<double>(std::count(it->second.begin(), it->second.end(), true));
+    const auto sent = sent_to_.find(source_of(c));
+    v[base + ".missed"] = (sent == sent_to_.end() ? 0.0 : static_cast<double>(sent->second)) - unique;
+  }
+  v["jms.expired"] = static_cast<double>(end.expired - warmup_totals_.expired);
+  v["jms.dead_lettered"] = static_cast<double>(end.dead_lettered - warmup_totals_.dead_lettered);
+  v["jms.dropped"] = static_cast<double>(end.dropped - warmup_totals_.dropped);
+}
+
+}  // namespace mqlab::models
