@@ -137,7 +137,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
-      jms_(environment.jms ? environment.jms(sim_, spec.jms, streams_)
+      jms_(environment.jms ? environment.jms(sim_, spec, streams_)
                            : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},

@@ -52,7 +52,7 @@ struct run_environment {
   /// Makes the Kafka side; unset: the simulated kafka_model.
   std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
   /// Makes the JMS side; unset: the simulated jms_model.
-  std::function<std::unique_ptr<jms_side>(sim::simulator&, const jms_spec&, const sim::random_streams&)> jms;
+  std::function<std::unique_ptr<jms_side>(sim::simulator&, const system_spec&, const sim::random_streams&)> jms;
   /// Asked every few thousand requests: a reason to stop the run now (the memory cap is
   /// reached), or nothing. May be called from several runs' threads at once.
   std::function<std::optional<std::string>()> over_budget;

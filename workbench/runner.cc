@@ -14,6 +14,7 @@
 
 #include "models/system_model.h"
 #include "workbench/net_amqp.h"
+#include "workbench/net_jms.h"
 #include "workbench/net_kafka.h"
 #include "sim/random.h"
 #include "sim/statistics.h"
@@ -111,9 +112,13 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics) {
 
 std::expected<void, std::string> net_mode_support(const scenario& sc) {
   for (const auto& v : sc.variants) {
-    if (models::uses_step<models::send_step>(v.system.request) || v.system.jms.enabled) {
-      return std::unexpected(fmt::format(
-          "variant '{}' uses a JMS broker; net mode runs AMQP and Kafka scenarios so far (use --mode sim)", v.name));
+    for (const auto& c : v.system.jms.consumers) {
+      // STOMP has no receive(): a prefetch-0 consumer would never get a message.
+      if (c.prefetch == 0u || c.destination.find("consumer.prefetchSize=0") != std::string::npos) {
+        return std::unexpected(fmt::format("variant '{}': JMS consumer '{}' pulls (prefetch 0); net mode's STOMP consumers "
+                                           "cannot pull (use --mode sim, or --variant to leave it out)",
+                                           v.name, c.name));
+      }
     }
     for (const auto& g : v.system.kafka.groups) {
       if (g.commit != models::commit_mode::poll || g.threads != 1) {
@@ -152,6 +157,7 @@ run_result run_scenario(const scenario& sc, const progress_fn& progress, const s
     environment.real_time = true;
     environment.kafka = make_net_kafka;
     environment.amqp = make_net_amqp;
+    environment.jms = make_net_jms;
   }
   auto report = [&](std::size_t job, double f) {
     if (!progress) return;
