@@ -87,10 +87,11 @@ TEST_F(window_test, on_the_real_network_a_lab_runs_over_loopback_and_its_expecta
 
 TEST_F(window_test, the_real_network_refuses_what_net_mode_cannot_run_yet) {
   MainWindow w;
-  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/13-jms-durable.yaml"));
+  // Lab 11's commit-mode variants: net mode's Kafka consumers commit after each poll only.
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
   w.setRealNetwork(true);
   EXPECT_FALSE(w.runBlocking());
-  EXPECT_TRUE(w.validationMessage().contains("JMS")) << w.validationMessage().toStdString();
+  EXPECT_TRUE(w.validationMessage().contains("sets commit or threads")) << w.validationMessage().toStdString();
   EXPECT_TRUE(w.runs().empty());
 }
 

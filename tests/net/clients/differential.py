@@ -19,6 +19,7 @@ import pika
 import pika.exceptions
 
 from mqlab_broker import Broker, free_port
+from transcript import observe_mqlab, reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRANSCRIPT = os.path.join(HERE, "rabbitmq_transcript.json")
@@ -231,33 +232,14 @@ def compare(reference, ours, label):
 
 def main():
     binary, flags = sys.argv[1], sys.argv[2:]
-    if "--record" in flags or "--live" in flags:
-        if shutil.which("rabbitmq-server") is None:
-            print("SKIPPED: rabbitmq-server is not installed (scripts/install-deps.sh --bench installs it)")
-            return 0
-        rabbit = RabbitMQ()
-        try:
-            reference = observe(rabbit.port)
-        finally:
-            rabbit.stop()
-        if "--record" in flags:
-            with open(TRANSCRIPT, "w") as f:
-                json.dump(reference, f, indent=1)
-                f.write("\n")
-            print(f"recorded {len(reference)} steps to {TRANSCRIPT}")
-            return 0
-        label = "rabbitmq (live)"
-    else:
-        with open(TRANSCRIPT) as f:
-            reference = json.load(f)
-        label = "rabbitmq"
-    broker = Broker(binary)
-    try:
-        ours = observe(broker.port)
-    finally:
-        broker.stop()
-    failures = compare(reference, ours, label)
-    print(f"{len(reference) - failures} of {len(reference)} steps observed the same as RabbitMQ")
+    ref = reference(flags, TRANSCRIPT, lambda: shutil.which("rabbitmq-server") is not None, RabbitMQ, observe,
+                    "rabbitmq", "scripts/install-deps.sh --bench installs it")
+    if ref is None:
+        return 0
+    expected, label = ref
+    ours = observe_mqlab(Broker(binary), observe)
+    failures = compare(expected, ours, label)
+    print(f"{len(expected) - failures} of {len(expected)} steps observed the same as RabbitMQ")
     return 1 if failures else 0
 
 

@@ -21,6 +21,7 @@ import stomp
 
 from activemq_peer import ActiveMQ, installed
 from mqlab_broker import Broker
+from transcript import observe_mqlab, reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRANSCRIPT = os.path.join(HERE, "activemq_transcript.json")
@@ -183,22 +184,9 @@ def steps(port):
     c.conn.subscribe("/queue/diff.cars", id="bad", headers={"selector": "color = = 'red'", "receipt": "bad-sel"})
     yield "bad selector", [c.take(1), c.alive()]
 
-    c.conn.subscribe("/queue/diff.client", id="cum", ack="client")
-    for i in range(3):
-        c.conn.send("/queue/diff.client", f"c{i}")
-    frames = c.messages(3)
-    c.conn.ack(frames[1].headers["ack"])
-    c.conn.unsubscribe("cum")
-    c.sync()
+    ack_second_of_three(c, "/queue/diff.client", "client", "c")
     yield "client ack is cumulative; the rest returns redelivered", drain_with_flags(port, "/queue/diff.client")
-
-    c.conn.subscribe("/queue/diff.individual", id="ind", ack="client-individual")
-    for i in range(3):
-        c.conn.send("/queue/diff.individual", f"i{i}")
-    frames = c.messages(3)
-    c.conn.ack(frames[1].headers["ack"])
-    c.conn.unsubscribe("ind")
-    c.sync()
+    ack_second_of_three(c, "/queue/diff.individual", "client-individual", "i")
     yield "client-individual acks one; the others return redelivered", drain_with_flags(port, "/queue/diff.individual")
 
     c.raw("ACK", {"id": "no-such-ack", "receipt": "bad-ack"})
@@ -301,6 +289,17 @@ def steps(port):
     c.close()
 
 
+def ack_second_of_three(c, queue, mode, prefix):
+    """Messages prefix0..prefix2 to a subscription in `mode`; the second is acknowledged, then it ends."""
+    c.conn.subscribe(queue, id="acks", ack=mode)
+    for i in range(3):
+        c.conn.send(queue, f"{prefix}{i}")
+    frames = c.messages(3)
+    c.conn.ack(frames[1].headers["ack"])
+    c.conn.unsubscribe("acks")
+    c.sync()
+
+
 def drain_with_flags(port, destination):
     c = Client(port)
     c.conn.subscribe(destination, id="drain")
@@ -332,35 +331,16 @@ def compare(reference, ours, label):
 
 def main():
     binary, flags = sys.argv[1], sys.argv[2:]
-    if "--record" in flags or "--live" in flags:
-        if not installed():
-            print("SKIPPED: activemq is not installed (scripts/install-deps.sh --bench installs it)")
-            return 0
-        peer = ActiveMQ()
-        try:
-            reference = observe(peer.port)
-        finally:
-            peer.stop()
-        if "--record" in flags:
-            with open(TRANSCRIPT, "w") as f:
-                json.dump(reference, f, indent=1)
-                f.write("\n")
-            print(f"recorded {len(reference)} steps to {TRANSCRIPT}")
-            return 0
-        label = "activemq (live)"
-    else:
-        with open(TRANSCRIPT) as f:
-            reference = json.load(f)
-        label = "activemq"
-    broker = Broker(binary, stomp=True)
-    try:
-        ours = observe(broker.port)
-    finally:
-        broker.stop()
-    unexpected = compare(reference, ours, label)
-    same = sum(1 for r, o in zip(reference, ours) if r == o)
-    print(f"{same} of {len(reference)} steps observed the same as ActiveMQ 5.17; "
-          f"{len(reference) - same - unexpected} known differences, {unexpected} unexpected")
+    ref = reference(flags, TRANSCRIPT, installed, ActiveMQ, observe, "activemq",
+                    "scripts/install-deps.sh --bench installs it")
+    if ref is None:
+        return 0
+    expected, label = ref
+    ours = observe_mqlab(Broker(binary, stomp=True), observe)
+    unexpected = compare(expected, ours, label)
+    same = sum(1 for r, o in zip(expected, ours) if r == o)
+    print(f"{same} of {len(expected)} steps observed the same as ActiveMQ 5.17; "
+          f"{len(expected) - same - unexpected} known differences, {unexpected} unexpected")
     return 1 if unexpected else 0
 
 

@@ -292,8 +292,10 @@ class StompAgainstMqlab(BrokerTestCase):
         self.assertTrue(guest.is_connected())
 
     def test_heart_beats_keep_an_idle_connection_alive(self):
-        conn, inbox = self.connect(heartbeats=(300, 300))
-        time.sleep(1.5)
+        # Beats every second both ways, so a loaded machine (ctest runs beside other tests) cannot
+        # make the client 1.5 intervals late; three intervals of silence otherwise.
+        conn, inbox = self.connect(heartbeats=(1000, 1000))
+        time.sleep(3.5)
         conn.send("/queue/alive", "still here", headers={"receipt": "beat"})
         self.assertIn("beat", inbox.wait("receipts"))
 
