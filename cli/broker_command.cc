@@ -64,6 +64,8 @@ struct broker_options {
   bool amqp_port_given = false;
   std::optional<std::uint16_t> kafka_port;
   std::optional<std::uint16_t> stomp_port;
+  std::vector<std::string> prioritized;  // --prioritized-messages, as given
+  std::vector<broker::jms::destination> prioritized_destinations;
   net::kafka::service_options kafka;
   std::int32_t cluster = 1;  // nodes
   std::string ha_mode = "none";
@@ -154,6 +156,14 @@ std::expected<void, std::string> apply(broker_options& o) {
     o.amqp_fsync = o.kafka_fsync = *policy;
   }
   if (o.check && o.data_dir == "none") return std::unexpected("--check needs a --data-dir to read");
+  for (const auto& text : o.prioritized) {
+    const bool topic = text.starts_with("/topic/");
+    if ((!topic && !text.starts_with("/queue/")) || text.size() <= 7) {
+      return std::unexpected(fmt::format("--prioritized-messages '{}': expected /queue/NAME or /topic/NAME", text));
+    }
+    o.prioritized_destinations.push_back(topic ? broker::jms::destination::topic(text.substr(7))
+                                               : broker::jms::destination::queue(text.substr(7)));
+  }
   if (!o.kafka_advertised.empty()) {
     auto advertised = parse_advertised(o.kafka_advertised, o.cluster);
     if (!advertised) return std::unexpected(advertised.error());
@@ -376,6 +386,7 @@ int serve(broker_options& o) {
   }
   // STOMP serves the JMS core in memory, with the broker's users and memory alarm.
   broker::jms::broker jms_core;
+  for (const auto& d : o.prioritized_destinations) jms_core.set_prioritized_messages(d.kind, d.name, true);
   net::memory_alarm stomp_memory(o.listen.memory_high_watermark);
   net::stomp::service stomp_service(jms_core, {.users = o.server.users, .memory_full = [&stomp_memory] { return stomp_memory.over(); }});
   std::optional<net::stomp::server> stomp;
@@ -489,6 +500,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--memory-high-watermark", o->memory_high_watermark,
                   "Memory the process may hold before publishers are blocked: a fraction of physical memory "
                   "(RabbitMQ's vm_memory_high_watermark) or bytes; 0 = never")->capture_default_str();
+  cmd->add_option("--prioritized-messages", o->prioritized,
+                  "STOMP: serve this destination's backlog highest JMSPriority first (/queue/NAME or /topic/NAME; "
+                  "repeatable), as ActiveMQ's policyEntry prioritizedMessages=\"true\"; others stay FIFO, its default");
   cmd->add_option("--log-level", o->log_level, "error | warn | info | debug")->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir,
                   "Where durable queues, persistent messages, Kafka logs and committed offsets are kept (locked "

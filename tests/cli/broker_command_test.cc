@@ -121,5 +121,11 @@ TEST(broker_command, a_bad_fsync_policy_is_refused) {
   EXPECT_NE(r.err.find("--fsync 'sometimes' is not an fsync policy: always, interval:MS"), std::string::npos) << r.err;
 }
 
+TEST(broker_command, a_prioritized_destination_must_name_a_queue_or_topic) {
+  auto r = run_mqlab("broker --stomp-port 0 --data-dir none --prioritized-messages jobs");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--prioritized-messages 'jobs': expected /queue/NAME or /topic/NAME"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace mqlab

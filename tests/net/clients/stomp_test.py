@@ -48,7 +48,7 @@ class Inbox(stomp.ConnectionListener):
 class StompAgainstMqlab(BrokerTestCase):
     BINARY = BINARY
     STOMP = True
-    EXTRA = ("--user", "guest:guest", "--user", "app:secret")
+    EXTRA = ("--user", "guest:guest", "--user", "app:secret", "--prioritized-messages", "/queue/urgent-first")
 
     def connect(self, version=stomp.Connection12, client_id=None, heartbeats=(0, 0), login=("app", "secret")):
         beats = {} if version is stomp.Connection10 else {"heartbeats": heartbeats}  # heart-beats came in 1.1
@@ -264,7 +264,7 @@ class StompAgainstMqlab(BrokerTestCase):
             self.assertEqual(len(groups), 1)
             self.assertEqual(inbox.bodies(), sorted(inbox.bodies(), key=lambda s: int(s.split(":")[1])))
 
-    def test_priorities_do_not_reorder_a_queue_by_default_and_expired_messages_are_not_delivered(self):
+    def test_priorities_reorder_only_a_queue_switched_to_it_and_expired_messages_are_not_delivered(self):
         conn, inbox = self.connect()
         conn.send("/queue/fifo", "low", headers={"priority": "1"})
         conn.send("/queue/fifo", "high", headers={"priority": "9"})
@@ -273,6 +273,12 @@ class StompAgainstMqlab(BrokerTestCase):
         inbox.wait("messages", 2)
         time.sleep(0.2)
         self.assertEqual(inbox.bodies(), ["low", "high"])  # prioritizedMessages=false, as ActiveMQ's default
+        conn.send("/queue/urgent-first", "low", headers={"priority": "1"})
+        conn.send("/queue/urgent-first", "high", headers={"priority": "9"})
+        self.settle(conn)
+        conn.subscribe("/queue/urgent-first", id="u")
+        inbox.wait("messages", 4)
+        self.assertEqual(inbox.bodies()[2:], ["high", "low"])  # switched on for this queue only
 
     def test_errors_carry_activemqs_messages_and_receipts(self):
         conn, inbox = self.connect()
