@@ -12,7 +12,7 @@ namespace jms = broker::jms;
 
 jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs,
                      const sim::random_streams& streams)
-    : sim_(sim), spec_(spec), tally_(spec) {
+    : sim_(sim), spec_(spec), tally_(spec, streams.stream("jms-keys")) {
   if (!costs.ideal) {
     resources_.emplace(sim, costs, costs.jms, 1, streams, "jms");
     core_.meter().enable(true);
@@ -79,7 +79,9 @@ void jms_model::disconnect(std::size_t m) {
 
 void jms_model::send(const send_step& step, sim::sim_time created, bool measured, done_fn answered) {
   jms::message_spec spec;
-  spec.content = jms::bytes_body{tally_.body(step.destination, created, measured, step.message_bytes)};
+  auto next = tally_.next(step, created, measured);
+  spec.content = jms::bytes_body{std::move(next.body)};
+  if (!next.group.empty()) spec.properties.emplace("JMSXGroupID", std::move(next.group));
   const jms::producer_qos qos{.mode = step.persistent ? jms::delivery_mode::persistent : jms::delivery_mode::non_persistent,
                               .priority = step.priority, .time_to_live_ms = step.time_to_live_ms};
   auto deliver = [this, &step, spec = std::move(spec), qos](done_fn settled) mutable {

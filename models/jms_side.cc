@@ -16,6 +16,8 @@ namespace jms = broker::jms;
 struct payload {
   std::int64_t created_ns;
   std::uint64_t sequence;
+  std::int32_t key;           // -1: none
+  std::uint32_t in_key;       // sequence within the key
   std::uint8_t measured;
 };
 
@@ -37,18 +39,24 @@ std::string client_id_of(const jms_consumer_spec& c, int index) {
   return c.subscription.empty() ? "" : fmt::format("{}-{}", c.name, index);
 }
 
-jms_tally::jms_tally(const jms_spec& spec) : spec_(spec) {}
+jms_tally::jms_tally(const jms_spec& spec, sim::rng keys) : spec_(spec), keys_(std::move(keys)) {}
 
-std::string jms_tally::body(std::string_view destination, sim::sim_time created, bool measured, std::size_t bytes) {
+jms_tally::message jms_tally::next(const send_step& step, sim::sim_time created, bool measured) {
   if (measured) {
     ++sent_;
-    ++sent_to_[std::string(destination)];
+    ++sent_to_[step.destination];
   }
-  return encode_payload(payload{created.ns(), sequence_++, measured}, bytes);
+  message m;
+  m.key = step.keys > 0 ? static_cast<std::int32_t>(keys_.below(static_cast<std::uint64_t>(step.keys))) : -1;
+  const std::uint32_t in_key = m.key < 0 ? 0 : next_in_key_[{step.destination, m.key}]++;
+  m.body = encode_payload(payload{created.ns(), sequence_++, m.key, in_key, measured}, step.message_bytes);
+  if (step.message_groups && m.key >= 0) m.group = fmt::format("key-{}", m.key);
+  return m;
 }
 
 void jms_tally::received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now) {
   const auto p = decode_payload<payload>(body);
+  if (p.key >= 0) order_[c.name].finish({p.created_ns, p.key, p.in_key, p.measured}, now.ns());
   if (!p.measured) return;
   e2e_.record(now.ns() - p.created_ns);
   ++delivered_by_[{c.name, index}];
@@ -88,6 +96,9 @@ void jms_tally::collect(std::map<std::string, double>& v, sim::histogram& e2e, s
       v[base + ".delivered"] += count(delivered_by_, {c.name, i});
       v[base + ".duplicates"] += count(duplicates_by_, {c.name, i});
       if (c.count > 1) v[fmt::format("{}.{}.delivered", base, i)] = count(delivered_by_, {c.name, i});
+    }
+    if (const auto o = order_.find(c.name); o != order_.end()) {
+      v[base + ".order_violations"] = static_cast<double>(o->second.order_violations());
     }
     const auto it = seen_.find(c.name);
     const double unique = it == seen_.end() ? 0.0 : static_cast<double>(std::count(it->second.begin(), it->second.end(), true));

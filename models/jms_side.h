@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "broker/jms/broker.h"
+#include "models/record_ledger.h"
 #include "models/system.h"
+#include "sim/random.h"
 #include "sim/histogram.h"
 #include "sim/time.h"
 
@@ -39,13 +41,21 @@ class jms_side {
 };
 
 /// The bookkeeping both sides share: message bodies that carry their creation time, whether they
-/// count and a sequence number; what each consumer received (latency, deliveries, duplicates);
-/// and from that the metrics, misses included.
+/// count, a sequence number, and a key with its sequence within the key; what each consumer
+/// received (latency, deliveries, duplicates, per-key order); and from that the metrics, misses
+/// included.
 class jms_tally {
  public:
-  explicit jms_tally(const jms_spec& spec);
-  /// A body of `bytes` bytes for a send to `destination`.
-  std::string body(std::string_view destination, sim::sim_time created, bool measured, std::size_t bytes);
+  /// `keys` chooses the key of each keyed send.
+  jms_tally(const jms_spec& spec, sim::rng keys);
+  struct message {
+    std::string body;
+    std::int32_t key = -1;  // -1: none
+    /// The JMSXGroupID the message carries, or "" (the step's message_groups).
+    std::string group;
+  };
+  /// The body of a send as the step says (its size, a key chosen uniformly if it has keys).
+  message next(const send_step& step, sim::sim_time created, bool measured);
   /// Member `index` of consumer `c` processed `body` at `now`.
   void received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now);
   bool sent_any() const { return sequence_ > 0; }
@@ -58,6 +68,9 @@ class jms_tally {
 
  private:
   const jms_spec& spec_;
+  sim::rng keys_;
+  std::map<std::pair<std::string, std::int32_t>, std::uint32_t> next_in_key_;  // per destination and key
+  std::map<std::string, record_ledger> order_;  // per consumer spec: the keyed messages' order
   sim::histogram e2e_;
   std::uint64_t sequence_ = 0, sent_ = 0, delivered_ = 0;
   std::map<std::string, std::uint64_t> sent_to_;                       // measured messages per destination

@@ -71,6 +71,8 @@ struct send_step {
   std::int64_t time_to_live_ms = 0;
   std::uint32_t message_bytes = 100;
   sim::duration cost;
+  int keys = 0;                 // 0: no key; N: key-0 .. key-(N-1), uniformly (e.g. customer ids): order is checked per key
+  bool message_groups = false;  // the key is the JMSXGroupID: ActiveMQ keeps a key's messages on one consumer
 };
 
 /// Spend time without a shared resource (think time, local work).

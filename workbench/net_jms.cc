@@ -52,7 +52,7 @@ class server_thread : public net::loop_thread {
 class net_jms final : public models::jms_side {
  public:
   net_jms(sim::simulator& sim, const models::jms_spec& spec, const sim::random_streams& streams)
-      : sim_(sim), spec_(spec), tally_(spec) {
+      : sim_(sim), spec_(spec), tally_(spec, streams.stream("jms-keys")) {
     for (const auto& c : spec.consumers) {
       for (int i = 0; i < c.count; ++i) {
         members_.push_back(member{.spec = &c, .index = i, .service_rng = streams.stream(fmt::format("jms-{}-{}", c.name, i))});
@@ -81,8 +81,10 @@ class net_jms final : public models::jms_side {
 
   void send(const models::send_step& step, sim::sim_time created, bool measured, models::done_fn answered) override {
     stomp::frame f{"SEND", {{"destination", stomp_destination(step.kind, step.destination)}}, {}};
-    f.body = tally_.body(step.destination, created, measured, step.message_bytes);
+    auto next = tally_.next(step, created, measured);
+    f.body = std::move(next.body);
     f.add("content-length", std::to_string(f.body.size()));
+    if (!next.group.empty()) f.add("JMSXGroupID", next.group);
     if (step.persistent) f.add("persistent", "true");
     f.add("priority", std::to_string(step.priority));
     if (step.time_to_live_ms > 0) f.add("expires", std::to_string(wall_ms() + step.time_to_live_ms));

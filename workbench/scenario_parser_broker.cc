@@ -311,7 +311,7 @@ std::optional<broker::jms::destination_kind> parser::jms_destination(const YAML:
 
 std::optional<models::send_step> parser::send(const YAML::Node& n, const YAML::Node& cost) {
   if (!r_.is_map(n, "send")) return std::nullopt;
-  r_.check_keys(n, {"queue", "topic", "persistent", "priority", "ttl", "bytes"}, "send");
+  r_.check_keys(n, {"queue", "topic", "persistent", "priority", "ttl", "bytes", "keys", "message_groups"}, "send");
   models::send_step p;
   const auto kind = jms_destination(n, "send", p.destination);
   if (!kind) return std::nullopt;
@@ -320,6 +320,11 @@ std::optional<models::send_step> parser::send(const YAML::Node& n, const YAML::N
   if (n["priority"]) p.priority = static_cast<std::uint8_t>(r_.integer(n["priority"], "priority", 0, 9).value_or(4));
   if (n["ttl"]) p.time_to_live_ms = r_.duration(n["ttl"], "ttl").value_or(sim::duration{}).ns() / 1'000'000;
   if (n["bytes"]) p.message_bytes = static_cast<std::uint32_t>(r_.integer(n["bytes"], "bytes", 0, 128 << 20).value_or(100));
+  if (n["keys"]) p.keys = static_cast<int>(r_.integer(n["keys"], "keys", 0, 1'000'000).value_or(0));
+  if (n["message_groups"]) {
+    p.message_groups = r_.boolean(n["message_groups"], "message_groups").value_or(false);
+    if (p.message_groups && p.keys == 0) r_.error(n["message_groups"], "message_groups needs keys: the key is the group");
+  }
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;
 }
