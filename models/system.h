@@ -47,6 +47,7 @@ struct publish_step {
   std::uint8_t priority = 0;     // 0 = none
   std::optional<std::int64_t> expiration_ms;
   bool persistent = false;
+  int keys = 0;  // 0: no key; N: each message belongs to key-0 .. key-(N-1), uniformly: order is checked per key
 };
 /// Produce a record to a Kafka topic (the simulated cluster) and go on after `cost`.
 struct produce_step {

@@ -16,6 +16,7 @@
 #include "models/amqp_model.h"
 #include "models/jms_model.h"
 #include "models/kafka_model.h"
+#include "models/record_ledger.h"
 #include "models/station.h"
 #include "sim/simulator.h"
 
@@ -25,6 +26,10 @@ namespace {
 namespace amqp = broker::amqp;
 
 constexpr std::int64_t no_parent = -1;
+// A message body starts with a stamp: creation time (8 bytes), flags (1: it counts, 2: keyed),
+// the e2e tag, and for a keyed publish its key and sequence within the key (4 + 4 bytes).
+constexpr std::size_t stamp_bytes = 18;
+constexpr char counts_flag = 1, keyed_flag = 2;
 
 struct token {
   const pipeline* steps = nullptr;
@@ -38,6 +43,8 @@ struct token {
   bool measured = false;
   bool live = false;
   std::uint8_t tag = 0;  // 1 + index into the publish tags, 0 = none
+  std::int32_t key = -1;     // the consumed message's key (keyed publishes), -1 = none
+  std::uint32_t in_key = 0;  // and its sequence within the key
 };
 
 /// A delivered message a consumer holds: its ack handle and the stamp the publisher wrote.
@@ -46,6 +53,8 @@ struct held_message {
   sim::sim_time created;
   bool measured = false;
   std::uint8_t tag = 0;
+  std::int32_t key = -1;
+  std::uint32_t in_key = 0;
 };
 
 struct consumer_rt {
@@ -98,7 +107,9 @@ class system_model {
   const system_spec& spec_;
   sim::simulator sim_;
   sim::random_streams streams_;
-  sim::rng arrival_rng_, delay_rng_, routing_rng_;
+  sim::rng arrival_rng_, delay_rng_, routing_rng_, key_rng_;
+  std::vector<std::uint32_t> next_in_key_;       // keyed publishes: the next sequence of each key
+  std::map<std::string, record_ledger> order_;  // per consumer group: keyed messages' order and duplicates
   sim::arrival_process arrivals_;
   std::map<std::string, std::unique_ptr<station>> stations_;
   bool real_time_;
@@ -131,6 +142,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       arrival_rng_(streams_.stream("arrivals")),
       delay_rng_(streams_.stream("delays")),
       routing_rng_(streams_.stream("routing")),
+      key_rng_(streams_.stream("publish-keys")),
       arrivals_(*spec.arrivals),
       real_time_(environment.real_time),
       over_budget_(environment.over_budget),
@@ -247,6 +259,7 @@ void system_model::finish(std::int64_t id) {
   }
   consumer_rt& c = consumers_[static_cast<std::size_t>(t.consumer)];
   if (c.epoch != t.consumer_epoch || !c.alive) return;  // the consumer died meanwhile
+  if (t.key >= 0) order_[c.group->name].finish({t.created.ns(), t.key, t.in_key, static_cast<std::uint8_t>(t.measured)}, sim_.now().ns());
   if (t.measured) {
     ++consumed_;
     e2e_.record(took);
@@ -268,12 +281,20 @@ void system_model::publish(const publish_step& step, const token& t, done_fn ans
     p->headers = step.headers;
     props = std::move(p);
   }
-  // The body carries the creation time and whether it counts, for end-to-end latency.
-  std::string body(std::max<std::size_t>(step.message_bytes, 10), '\0');
+  // The body carries the creation time and whether it counts, for end-to-end latency, and for a
+  // keyed publish the key and its sequence within the key, for per-key order.
+  std::string body(std::max<std::size_t>(step.message_bytes, step.keys > 0 ? stamp_bytes : 10), '\0');
   const std::int64_t created = t.created.ns();
   std::memcpy(body.data(), &created, sizeof created);
-  body[8] = t.measured ? 1 : 0;
+  body[8] = static_cast<char>((t.measured ? counts_flag : 0) | (step.keys > 0 ? keyed_flag : 0));
   body[9] = static_cast<char>(tag_index(step.tag));
+  if (step.keys > 0) {
+    const auto key = static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys)));
+    if (next_in_key_.size() <= static_cast<std::size_t>(key)) next_in_key_.resize(static_cast<std::size_t>(key) + 1);
+    const std::uint32_t in_key = next_in_key_[static_cast<std::size_t>(key)]++;
+    std::memcpy(body.data() + 10, &key, sizeof key);
+    std::memcpy(body.data() + 14, &in_key, sizeof in_key);
+  }
   const std::string& key = step.routing_keys.empty()
                                ? step.routing_key
                                : step.routing_keys[routing_rng_.below(step.routing_keys.size())];
@@ -303,10 +324,15 @@ void system_model::drop_in_flight(consumer_rt& c) {
 void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view body) {
   consumer_rt& c = consumers_[static_cast<std::size_t>(consumer)];
   if (!c.alive) return;
-  // The body starts with the creation time, whether it counts, and its e2e tag.
+  // The body starts with the creation time, whether it counts, its e2e tag and (keyed) its key.
   std::int64_t created = 0;
   std::memcpy(&created, body.data(), sizeof created);
-  c.buffer.push_back({ref, sim::sim_time(created), body[8] == 1, static_cast<std::uint8_t>(body[9])});
+  held_message m{ref, sim::sim_time(created), (body[8] & counts_flag) != 0, static_cast<std::uint8_t>(body[9])};
+  if ((body[8] & keyed_flag) != 0 && body.size() >= stamp_bytes) {
+    std::memcpy(&m.key, body.data() + 10, sizeof m.key);
+    std::memcpy(&m.in_key, body.data() + 14, sizeof m.in_key);
+  }
+  c.buffer.push_back(m);
   start_next(consumer);
 }
 
@@ -323,6 +349,8 @@ void system_model::start_next(int index) {
   t.delivery = m.ref;
   t.consumer_epoch = c.epoch;
   t.tag = m.tag;
+  t.key = m.key;
+  t.in_key = m.in_key;
   advance(id);
 }
 
@@ -408,7 +436,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   schedule_faults();
   amqp_->start({.delivered = [this](int c, delivery_ref ref, std::string_view body) { on_delivery(c, ref, body); },
                 .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
-                .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && body[8] == 1; }});
+                .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && (body[8] & counts_flag) != 0; }});
   kafka_->start();
   jms_->start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
@@ -501,6 +529,10 @@ run_metrics system_model::collect() {
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
+  for (const auto& [group, ledger] : order_) {
+    v["consumer." + group + ".order_violations"] = static_cast<double>(ledger.order_violations());
+    v["consumer." + group + ".duplicates"] = static_cast<double>(ledger.duplicates());
+  }
   kafka_->collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
   jms_->collect(v, e2e_);
   put_latency(v, "e2e", e2e_);

@@ -236,7 +236,7 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
 
 std::optional<models::publish_step> parser::publish(const YAML::Node& n, const YAML::Node& cost) {
   if (!r_.is_map(n, "publish")) return std::nullopt;
-  r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent",
+  r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent", "keys",
                     "confirm"},
                 "publish");
   models::publish_step p;
@@ -259,6 +259,7 @@ std::optional<models::publish_step> parser::publish(const YAML::Node& n, const Y
     if (auto d = r_.duration(n["ttl"], "ttl")) p.expiration_ms = d->ns() / 1'000'000;
   }
   if (n["persistent"]) p.persistent = r_.boolean(n["persistent"], "persistent").value_or(false);
+  if (n["keys"]) p.keys = static_cast<int>(r_.integer(n["keys"], "keys", 0, 1'000'000).value_or(0));
   if (n["confirm"]) p.confirm = r_.boolean(n["confirm"], "confirm").value_or(false);
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;

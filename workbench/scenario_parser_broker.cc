@@ -143,7 +143,7 @@ void parser::queue(const std::string& name, const YAML::Node& n, models::system_
   if (!n.IsNull()) {
     if (!r_.is_map(n, where)) return;
     r_.check_keys(n, {"durable", "node", "max_length", "max_length_bytes", "overflow", "message_ttl", "dead_letter_exchange",
-                      "dead_letter_routing_key", "max_priority", "arguments"},
+                      "dead_letter_routing_key", "max_priority", "single_active_consumer", "arguments"},
                   where);
     if (n["durable"]) q.durable = r_.boolean(n["durable"], "durable").value_or(true);
     if (n["node"]) q.node = static_cast<std::uint32_t>(r_.integer(n["node"], "node", 0, 63).value_or(0));
@@ -155,6 +155,11 @@ void parser::queue(const std::string& name, const YAML::Node& n, models::system_
     put_int("max_length", "x-max-length", INT64_MAX);
     put_int("max_length_bytes", "x-max-length-bytes", INT64_MAX);
     put_int("max_priority", "x-max-priority", 255);
+    if (n["single_active_consumer"]) {
+      if (auto on = r_.boolean(n["single_active_consumer"], "single_active_consumer")) {
+        q.arguments.emplace_back("x-single-active-consumer", *on);
+      }
+    }
     if (n["message_ttl"]) {
       if (auto d = r_.duration(n["message_ttl"], "message_ttl")) q.arguments.emplace_back("x-message-ttl", d->ns() / 1'000'000);
     }

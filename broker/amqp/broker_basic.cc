@@ -161,9 +161,11 @@ void broker::state::dispatch(queue_state& q, instant now) {
   if (q.available) {
     while (!q.ready.empty() && !q.consumers.empty()) {
       consumer* chosen = nullptr;
-      const std::size_t n = q.consumers.size();
+      // A single-active-consumer queue serves only its oldest consumer; the next one in line
+      // takes over when it goes (RabbitMQ's rule), which keeps the queue's order.
+      const std::size_t n = q.single_active_consumer ? 1 : q.consumers.size();
       for (std::size_t i = 0; i < n && chosen == nullptr; ++i) {
-        consumer* c = q.consumers[(q.next_consumer + i) % n];
+        consumer* c = q.consumers[(q.single_active_consumer ? 0 : q.next_consumer + i) % q.consumers.size()];
         if (has_credit(*c) && reachable(c->channel->node, q.owner)) {
           chosen = c;
           q.next_consumer = (q.next_consumer + i + 1) % n;  // round-robin continues after it

@@ -11,7 +11,8 @@ namespace {
 // x- arguments RabbitMQ compares when a queue is declared again.
 constexpr std::string_view equivalence_args[] = {
     "x-message-ttl", "x-expires", "x-max-length", "x-max-length-bytes", "x-dead-letter-exchange",
-    "x-dead-letter-routing-key", "x-max-priority", "x-overflow", "x-queue-mode", "x-queue-type"};
+    "x-dead-letter-routing-key", "x-max-priority", "x-overflow", "x-queue-mode", "x-queue-type",
+    "x-single-active-consumer"};
 
 std::string arg_text(const field_table& t, std::string_view key) {
   const field_value* v = find(t, key);
@@ -53,6 +54,11 @@ result<void> apply_arguments(queue_state& q, const field_table& args) {
     else if (s && *s == "reject-publish") q.overflow = overflow_policy::reject_publish;
     else if (s && *s == "reject-publish-dlx") q.overflow = overflow_policy::reject_publish_dlx;
     else return invalid("x-overflow", "expected drop-head, reject-publish or reject-publish-dlx");
+  }
+  if (const field_value* v = find(args, "x-single-active-consumer")) {
+    const bool* on = std::get_if<bool>(&v->v);
+    if (on == nullptr) return invalid("x-single-active-consumer", "must be a boolean");
+    q.single_active_consumer = *on;
   }
   for (auto [key, target] : {std::pair{"x-dead-letter-exchange", &q.dead_letter_exchange},
                              std::pair{"x-dead-letter-routing-key", &q.dead_letter_routing_key}}) {

@@ -47,6 +47,7 @@ struct queue_state {
   overflow_policy overflow = overflow_policy::drop_head;
   std::optional<std::string> dead_letter_exchange, dead_letter_routing_key;
   std::uint8_t max_priority = 0;
+  bool single_active_consumer = false;  // x-single-active-consumer: only the oldest consumer gets messages
 
   queue_store ready;
   std::vector<consumer*> consumers;  // active consumers in round-robin order

@@ -206,6 +206,44 @@ TEST_F(delivery_test, priority_queue_orders_only_a_backlog) {
   EXPECT_EQ(bodies(), (std::vector<std::string>{"a", "b"}));
 }
 
+TEST_F(delivery_test, a_single_active_consumer_queue_serves_its_oldest_consumer_until_it_goes) {
+  // RabbitMQ's x-single-active-consumer: the first consumer gets everything, in order; the next
+  // in line takes over, unacknowledged messages first, when it is cancelled.
+  declare_queue("ordered", {{"x-single-active-consumer", true}});
+  const channel_ref other = open_channel(conn, 2);
+  const std::string first = consume("ordered");
+  consume("ordered", other);
+  for (const char* body : {"1", "2", "3"}) publish("", "ordered", body);
+  auto got = deliveries();
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& d : got) EXPECT_EQ(*d.consumer_tag, first);
+  ASSERT_TRUE(b.basic_cancel(ch, first, now).has_value());
+  // The connection closes channel by channel: the three return to `other`, next in line, until
+  // its channel goes too and they are ready again.
+  b.close_connection(conn, now);
+  deliveries();
+  EXPECT_EQ(ready("ordered"), 3u);
+
+  const connection_id again = b.open_connection("/", now).value();
+  const channel_ref a = open_channel(again, 1), c = open_channel(again, 2);
+  const std::string oldest = consume("ordered", a);
+  const std::string second = consume("ordered", c);
+  got = deliveries();
+  ASSERT_EQ(got.size(), 3u);  // the three returned, to the oldest consumer
+  for (const auto& d : got) EXPECT_EQ(*d.consumer_tag, oldest) << d.msg->body();
+  ASSERT_TRUE(b.basic_cancel(a, oldest, now).has_value());
+  publish("", "ordered", "4", nullptr, c);
+  got = deliveries();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(*got.back().consumer_tag, second);  // the next in line took over
+  queue_declare_args bad;
+  bad.name = "not-a-flag";
+  bad.arguments = {{"x-single-active-consumer", "yes"}};
+  const auto refused = b.queue_declare(c, bad, now);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().text.find("x-single-active-consumer"), std::string::npos) << refused.error().text;
+}
+
 TEST_F(delivery_test, queue_ttl_expires_and_dead_letters_with_x_death) {
   declare_exchange("dlx", "fanout");
   declare_queue("dead");

@@ -108,6 +108,28 @@ class PikaAgainstMqlab(BrokerTestCase):
         conn.process_data_events(time_limit=0.5)
         self.assertEqual(len(got), 6)
 
+    def test_single_active_consumer_serves_the_oldest_consumer_until_it_cancels(self):
+        conn = self.connect()
+        first, second = conn.channel(), conn.channel()
+        first.queue_declare("sac", arguments={"x-single-active-consumer": True})
+        got = []
+        first_tag = first.basic_consume("sac", lambda c, m, p, b: got.append(("first", b)), auto_ack=True)
+        second.basic_consume("sac", lambda c, m, p, b: got.append(("second", b)), auto_ack=True)
+        def wait_for(n):
+            for _ in range(50):
+                if len(got) >= n:
+                    return
+                conn.process_data_events(time_limit=0.1)
+        for i in range(5):
+            first.basic_publish("", "sac", str(i).encode())
+        wait_for(5)
+        self.assertEqual(got, [("first", str(i).encode()) for i in range(5)])  # in order, to one consumer
+        first.basic_cancel(first_tag)
+        first.basic_publish("", "sac", b"after")
+        wait_for(6)
+        self.assertEqual(got[-1], ("second", b"after"))  # the next in line took over
+        first.queue_delete("sac")
+
     def test_priority_queue_serves_higher_priority_first(self):
         ch = self.connect().channel()
         q = ch.queue_declare("", exclusive=True, arguments={"x-max-priority": 10}).method.queue
