@@ -160,7 +160,10 @@ void server::impl::settle(const std::shared_ptr<peer>& p) {
 
 void server::impl::flush_touched() {
   for (connection* c : svc.take_touched()) {
-    if (auto it = peers.find(c); it != peers.end()) flush(it->second);
+    if (auto it = peers.find(c); it != peers.end()) {
+      const std::shared_ptr<peer> p = it->second;  // a copy: flush() may close it and erase the map's
+      flush(p);
+    }
   }
 }
 
@@ -177,7 +180,8 @@ void server::impl::flush(const std::shared_ptr<peer>& p) {
   if (!started && p->conn.done()) close(p);
 }
 
-void server::impl::close(const std::shared_ptr<peer>& p) {
+void server::impl::close(const std::shared_ptr<peer>& caller) {
+  const std::shared_ptr<peer> p = caller;  // the caller's may be the map's, erased below
   if (p->closed) return;
   p->closed = true;
   close_socket(p->socket);
