@@ -182,29 +182,12 @@ void jms_model::arm() {
   });
 }
 
-void jms_model::start_measuring() { tally_.start_measuring(totals()); }
+void jms_model::start_measuring() { tally_.start_measuring(tally_.totals(core_)); }
 
-broker::jms::destination_stats jms_model::totals() const {
-  return tally_.totals([this](jms::destination_kind kind, const std::string& name) { return core_.stats(kind, name); });
-}
-
-std::int64_t jms_model::backlog() const {
-  std::int64_t n = 0;
-  for (const auto& c : spec_.consumers) {
-    if (c.kind == jms::destination_kind::queue) {
-      n += static_cast<std::int64_t>(core_.queue_depth(name_of(c)));
-    }
-  }
-  for (const auto& m : members_) {
-    if (!m.spec->subscription.empty()) {
-      n += static_cast<std::int64_t>(core_.subscription_depth(client_id_of(*m.spec, m.index), m.spec->subscription));
-    }
-  }
-  return n;
-}
+std::int64_t jms_model::backlog() const { return tally_.backlog(core_); }
 
 void jms_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
-  if (enabled()) tally_.collect(v, e2e, backlog(), totals());
+  if (enabled()) tally_.collect(v, e2e, backlog(), tally_.totals(core_));
 }
 
 }  // namespace mqlab::models

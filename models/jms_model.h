@@ -61,7 +61,6 @@ class jms_model final : public jms_side {
   void hand_over(broker::jms::delivery d);
   void work(std::size_t m);
   void arm();
-  broker::jms::destination_stats totals() const;
 
   sim::simulator& sim_;
   const jms_spec& spec_;

@@ -56,7 +56,8 @@ jms_tally::message jms_tally::next(const send_step& step, sim::sim_time created,
 
 void jms_tally::received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now) {
   const auto p = decode_payload<payload>(body);
-  if (p.key >= 0) order_[c.name].finish({p.created_ns, p.key, p.in_key, p.measured}, now.ns());
+  // The ledger checks order and duplicates only: latency is recorded below, once.
+  if (p.key >= 0) order_[c.name].finish({p.created_ns, p.key, p.in_key, 0}, now.ns());
   if (!p.measured) return;
   e2e_.record(now.ns() - p.created_ns);
   ++delivered_by_[{c.name, index}];
@@ -67,17 +68,27 @@ void jms_tally::received(const jms_consumer_spec& c, int index, std::string_view
   seen[p.sequence] = true;
 }
 
-jms::destination_stats jms_tally::totals(const stats_fn& stats) const {
+jms::destination_stats jms_tally::totals(const jms::broker& core) const {
   jms::destination_stats t{};
   std::set<std::pair<jms::destination_kind, std::string>> seen;
   for (const auto& c : spec_.consumers) seen.emplace(c.kind, name_of(c));
   for (const auto& [kind, name] : seen) {
-    const auto s = stats(kind, name);
+    const auto s = core.stats(kind, name);
     t.expired += s.expired;
     t.dead_lettered += s.dead_lettered;
     t.dropped += s.dropped;
   }
   return t;
+}
+
+std::int64_t jms_tally::backlog(const jms::broker& core) const {
+  std::int64_t n = 0;
+  for (const auto& c : spec_.consumers) {
+    if (c.kind == jms::destination_kind::queue) n += static_cast<std::int64_t>(core.queue_depth(name_of(c)));
+    if (c.subscription.empty()) continue;
+    for (int i = 0; i < c.count; ++i) n += static_cast<std::int64_t>(core.subscription_depth(client_id_of(c, i), c.subscription));
+  }
+  return n;
 }
 
 void jms_tally::collect(std::map<std::string, double>& v, sim::histogram& e2e, std::int64_t backlog,

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -60,8 +59,9 @@ class jms_tally {
   void received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now);
   bool sent_any() const { return sequence_ > 0; }
   /// The broker's counters over the consumers' destinations (expired, dead-lettered, dropped).
-  using stats_fn = std::function<broker::jms::destination_stats(broker::jms::destination_kind, const std::string&)>;
-  broker::jms::destination_stats totals(const stats_fn& stats) const;
+  broker::jms::destination_stats totals(const broker::jms::broker& core) const;
+  /// Messages waiting in the consumers' queues and durable subscriptions, summed.
+  std::int64_t backlog(const broker::jms::broker& core) const;
   void start_measuring(const broker::jms::destination_stats& at_warmup) { warmup_totals_ = at_warmup; }
   void collect(std::map<std::string, double>& v, sim::histogram& e2e, std::int64_t backlog,
                const broker::jms::destination_stats& end) const;

@@ -259,7 +259,8 @@ void system_model::finish(std::int64_t id) {
   }
   consumer_rt& c = consumers_[static_cast<std::size_t>(t.consumer)];
   if (c.epoch != t.consumer_epoch || !c.alive) return;  // the consumer died meanwhile
-  if (t.key >= 0) order_[c.group->name].finish({t.created.ns(), t.key, t.in_key, static_cast<std::uint8_t>(t.measured)}, sim_.now().ns());
+  // The ledger checks order and duplicates only: latency is recorded below, once.
+  if (t.key >= 0) order_[c.group->name].finish({t.created.ns(), t.key, t.in_key, 0}, sim_.now().ns());
   if (t.measured) {
     ++consumed_;
     e2e_.record(took);

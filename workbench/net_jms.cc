@@ -15,6 +15,7 @@
 #include "net/log.h"
 #include "net/loop_thread.h"
 #include "net/stomp/client.h"
+#include "net/stomp/connection.h"
 #include "net/stomp/server.h"
 
 namespace mqlab::workbench {
@@ -25,10 +26,6 @@ namespace stomp = net::stomp;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string stomp_destination(jms::destination_kind kind, const std::string& name) {
-  return (kind == jms::destination_kind::topic ? "/topic/" : "/queue/") + name;
 }
 
 /// The JMS core behind its STOMP listener, on a thread of its own; everything touching the core runs there.
@@ -80,7 +77,8 @@ class net_jms final : public models::jms_side {
   }
 
   void send(const models::send_step& step, sim::sim_time created, bool measured, models::done_fn answered) override {
-    stomp::frame f{"SEND", {{"destination", stomp_destination(step.kind, step.destination)}}, {}};
+    if (!producer_) throw std::runtime_error("net mode: the STOMP producer's connection is gone");
+    stomp::frame f{"SEND", {{"destination", stomp::stomp_name({step.kind, step.destination})}}, {}};
     auto next = tally_.next(step, created, measured);
     f.body = std::move(next.body);
     f.add("content-length", std::to_string(f.body.size()));
@@ -101,22 +99,10 @@ class net_jms final : public models::jms_side {
 
   void start_measuring() override { tally_.start_measuring(totals()); }
 
-  std::int64_t backlog() const override {
-    return server_.call([this] {
-      std::int64_t n = 0;
-      for (const auto& c : spec_.consumers) {
-        if (c.kind == jms::destination_kind::queue) n += static_cast<std::int64_t>(server_.core().queue_depth(models::name_of(c)));
-      }
-      for (const auto& m : members_) {
-        if (m.spec->subscription.empty()) continue;
-        n += static_cast<std::int64_t>(server_.core().subscription_depth(models::client_id_of(*m.spec, m.index), m.spec->subscription));
-      }
-      return n;
-    });
-  }
+  std::int64_t backlog() const override { return server_.call([this] { return tally_.backlog(server_.core()); }); }
 
   void pump() override {
-    while (auto f = read(*producer_, "producer")) {
+    while (auto f = read(producer_, "producer")) {
       if (f->command != "RECEIPT") continue;
       const auto it = receipts_.find(std::stoull(std::string(f->get("receipt-id").value_or("0"))));
       if (it == receipts_.end()) continue;
@@ -127,7 +113,7 @@ class net_jms final : public models::jms_side {
     for (std::size_t m = 0; m < members_.size(); ++m) {
       member& mb = members_[m];
       while (mb.conn) {
-        auto f = read(*mb.conn, mb.spec->name);
+        auto f = read(mb.conn, mb.spec->name);
         if (!f) break;
         if (f->command != "MESSAGE") continue;
         mb.inbox.push_back(std::move(*f));
@@ -153,17 +139,17 @@ class net_jms final : public models::jms_side {
   };
 
   jms::destination_stats totals() const {
-    return server_.call([this] {
-      return tally_.totals([this](jms::destination_kind kind, const std::string& name) { return server_.core().stats(kind, name); });
-    });
+    return server_.call([this] { return tally_.totals(server_.core()); });
   }
 
-  /// The next frame a client has already received, or nullopt; a broken connection is logged and closed.
-  std::optional<stomp::frame> read(stomp::client& c, std::string_view who) {
-    auto f = c.next(std::chrono::milliseconds(0));
+  /// The next frame a client has already received, or nullopt; a broken connection is logged
+  /// once and dropped (a consumer member is then offline; the next send finds no producer).
+  std::optional<stomp::frame> read(std::unique_ptr<stomp::client>& c, std::string_view who) {
+    if (!c) return std::nullopt;
+    auto f = c->next(std::chrono::milliseconds(0));
     if (!f) {
       net::log(net::log_level::warn, "net mode: STOMP {}: {}", who, f.error());
-      c.abort();
+      c.reset();
       return std::nullopt;
     }
     if (*f && (*f)->command == "ERROR") {
@@ -179,7 +165,7 @@ class net_jms final : public models::jms_side {
     if (const std::string id = models::client_id_of(c, mb.index); !id.empty()) hello.push_back({"client-id", id});
     auto conn = stomp::client::connect(server_.port(), std::move(hello));
     if (!conn) throw std::runtime_error(fmt::format("net mode: STOMP consumer {}: {}", c.name, conn.error()));
-    stomp::frame sub{"SUBSCRIBE", {{"id", "s"}, {"destination", stomp_destination(c.kind, c.destination)}}, {}};
+    stomp::frame sub{"SUBSCRIBE", {{"id", "s"}, {"destination", stomp::stomp_name({c.kind, c.destination})}}, {}};
     // Acknowledged after the work, as JMS's AUTO_ACKNOWLEDGE acknowledges when onMessage returns.
     sub.add("ack", c.ack == jms::ack_mode::client_acknowledge ? "client" : "client-individual");
     if (!c.selector.empty()) sub.add("selector", c.selector);

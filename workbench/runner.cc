@@ -16,6 +16,7 @@
 #include "workbench/net_amqp.h"
 #include "workbench/net_jms.h"
 #include "workbench/net_kafka.h"
+#include "workbench/number.h"
 #include "sim/random.h"
 #include "sim/statistics.h"
 
@@ -70,6 +71,14 @@ variant_result combine(const variant& v, std::vector<models::run_metrics>& reps)
   return out;
 }
 
+/// The consumer.prefetchSize option of an ActiveMQ destination ("orders?consumer.prefetchSize=0"), if given.
+std::optional<std::uint32_t> destination_prefetch(const std::string& destination) {
+  const auto uri = broker::jms::parse_destination_uri(destination);
+  if (!uri) return std::nullopt;
+  const auto it = uri->options.find("consumer.prefetchSize");
+  return it == uri->options.end() ? std::nullopt : parse_number<std::uint32_t>(it->second);
+}
+
 }  // namespace
 
 const metric_value* find_metric(const std::vector<variant_result>& variants, std::string_view name) {
@@ -114,7 +123,7 @@ std::expected<void, std::string> net_mode_support(const scenario& sc) {
   for (const auto& v : sc.variants) {
     for (const auto& c : v.system.jms.consumers) {
       // STOMP has no receive(): a prefetch-0 consumer would never get a message.
-      if (c.prefetch == 0u || c.destination.find("consumer.prefetchSize=0") != std::string::npos) {
+      if (c.prefetch == 0u || destination_prefetch(c.destination) == 0u) {
         return std::unexpected(fmt::format("variant '{}': JMS consumer '{}' pulls (prefetch 0); net mode's STOMP consumers "
                                            "cannot pull (use --mode sim, or --variant to leave it out)",
                                            v.name, c.name));

@@ -135,8 +135,8 @@ struct broker::state {
   consumer_state* pick(endpoint& e, const message& m);
   consumer_state* any_with_credit(endpoint& e, const message& m);
   void deliver(consumer_state& c, pending p);
-  /// Settles the session's deliveries that `pred` picks, then dispatches what that freed. Newest first, so returned messages end up at
-  /// the front of their backlogs in their original order.
+  /// Settles the session's deliveries that `pred` picks, then dispatches what that freed. Newest
+  /// first, so returned messages end up at the front of their backlogs in their original order.
   template <typename Pred>
   void settle_where(session_state& s, Pred pred, settlement how, instant now) {
     std::set<std::string> touched;
@@ -150,6 +150,8 @@ struct broker::state {
     }
   }
   void settle_one(session_state& s, std::size_t index, settlement how, instant now);
+  /// Takes a delivery out of its session, freeing a place in its consumer's prefetch window.
+  unacked take_delivery(session_state& s, std::size_t index);
   /// One delivery by id: the common case (AUTO, INDIVIDUAL) without scanning the session.
   void settle_id(session_state& s, std::uint64_t delivery_id, instant now);
   void redeliver(const unacked& u, settlement how, instant now);

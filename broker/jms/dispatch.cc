@@ -155,10 +155,15 @@ void broker::state::deliver(consumer_state& c, pending p) {
   s.delivered.push_back(unacked{id, c.id, c.at->key, std::move(p)});
 }
 
-void broker::state::settle_one(session_state& s, std::size_t index, settlement how, instant now) {
+unacked broker::state::take_delivery(session_state& s, std::size_t index) {
   unacked u = std::move(s.delivered[index]);
   s.delivered.erase(s.delivered.begin() + static_cast<std::ptrdiff_t>(index));
   if (auto c = consumers.find(u.consumer); c != consumers.end()) --c->second.outstanding;
+  return u;
+}
+
+void broker::state::settle_one(session_state& s, std::size_t index, settlement how, instant now) {
+  const unacked u = take_delivery(s, index);
   if (how != settlement::acknowledged) return redeliver(u, how, now);
   if (auto e = endpoints.find(u.endpoint_key); e != endpoints.end()) {
     ++e->second->stats->acknowledged;
@@ -240,11 +245,9 @@ result<void> broker::poison(session_id session, std::uint64_t delivery_id, std::
   auto sit = s_->sessions.find(session);
   if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
   session_state& s = sit->second;
-  auto it = std::ranges::find(s.delivered, delivery_id, &unacked::delivery_id);
+  const auto it = std::ranges::find(s.delivered, delivery_id, &unacked::delivery_id);
   if (it == s.delivered.end()) return {};
-  const unacked u = std::move(*it);
-  s.delivered.erase(it);
-  if (auto c = s_->consumers.find(u.consumer); c != s_->consumers.end()) --c->second.outstanding;
+  const unacked u = s_->take_delivery(s, static_cast<std::size_t>(it - s.delivered.begin()));
   auto e = s_->endpoints.find(u.endpoint_key);
   s_->dead_letter(e != s_->endpoints.end() ? e->second->dest : u.p.msg->dest, u.p, std::string(cause), now);
   if (e != s_->endpoints.end()) s_->dispatch(*e->second, now);

@@ -22,9 +22,8 @@ constexpr std::int64_t longest_heart_beat_ms = 86'400'000;
 constexpr std::int64_t latest_expiration_ms = INT64_MAX / ns_per_ms - 1;
 
 /// A STOMP destination as ActiveMQ reads it: /queue/X, /topic/X, or a bare name, which is a queue.
-std::expected<jms::destination, std::string> parse_destination(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+std::expected<jms::destination, std::string> parse_destination(std::string_view given) {
+  const std::string_view text = trimmed(given);
   auto named = [&](std::string_view prefix, jms::destination_kind kind) -> std::optional<jms::destination> {
     if (!text.starts_with(prefix)) return std::nullopt;
     return jms::destination{kind, std::string(text.substr(prefix.size()))};
@@ -42,8 +41,6 @@ std::expected<jms::destination, std::string> parse_destination(std::string_view 
   return *d;
 }
 
-std::string stomp_name(const jms::destination& d) { return (d.is_topic() ? "/topic/" : "/queue/") + d.name; }
-
 /// A JMS property as ActiveMQ prints it into a header (Java's String.valueOf).
 std::string header_text(const jms::property& p) {
   return std::visit(
@@ -60,9 +57,8 @@ std::string header_text(const jms::property& p) {
 }
 
 template <typename T>
-std::optional<T> parse_integer(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+std::optional<T> parse_integer(std::string_view given) {
+  const std::string_view text = trimmed(given);
   T v{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
@@ -84,9 +80,7 @@ std::optional<version> negotiate(std::string_view accepts) {
   std::optional<version> best;
   while (!accepts.empty()) {
     const std::size_t comma = std::min(accepts.find(','), accepts.size());
-    std::string_view v = accepts.substr(0, comma);
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    const std::string_view v = trimmed(accepts.substr(0, comma));
     for (const version known : {version::v1_0, version::v1_1, version::v1_2}) {
       if (v == to_string(known) && (!best || known > *best)) best = known;
     }
@@ -104,6 +98,8 @@ bool is_send_header(std::string_view name) {
 }
 
 }  // namespace
+
+std::string stomp_name(const jms::destination& d) { return (d.is_topic() ? "/topic/" : "/queue/") + d.name; }
 
 connection::connection(service& s, bool loopback, broker::instant accepted)
     : service_(s), loopback_(loopback), in_(s.options().limits), accepted_ns_(accepted.ns),
@@ -149,11 +145,9 @@ void connection::handle(frame f, broker::instant now) {
     result = on_begin(f);
   } else if (c == "COMMIT" || c == "ABORT") {
     result = on_end_transaction(f, c == "COMMIT", now);
-  } else {
-    if (const auto receipt = f.get("receipt")) write(frame{"RECEIPT", {{"receipt-id", std::string(*receipt)}}, {}});
+  } else {  // DISCONNECT: its receipt below is the last frame
     closed(now);
     finish("");
-    return;
   }
   if (result) return error(*result, &f);
   // CONNECT answers with CONNECTED, which carries its own receipt-id.
@@ -184,7 +178,7 @@ connection::outcome connection::on_connect(const frame& f, broker::instant now) 
   if (!conn) return refusal{conn.error().text, true};
   conn_ = *conn;
   producer_ = service_.core().create_session(*conn_, jms::ack_mode::auto_acknowledge).value();
-  client_id_ = f.has("client-id") ? std::string(*f.get("client-id")) : fmt::format("ID:mqlab-stomp-{}", *conn_);
+  const std::string client_id = f.has("client-id") ? std::string(*f.get("client-id")) : fmt::format("ID:mqlab-stomp-{}", *conn_);
   version_ = *v;
   in_.set_version(version_);
   // As ActiveMQ: the server beats as often as the client wants to hear (cy) and expects the
@@ -193,7 +187,7 @@ connection::outcome connection::on_connect(const frame& f, broker::instant now) 
   expect_every_ms_ = heart_beat->first;
   frame connected{"CONNECTED", {}, {}};
   connected.add("version", std::string(to_string(version_)));
-  connected.add("session", client_id_);
+  connected.add("session", client_id);
   connected.add("heart-beat", fmt::format("{},{}", send_every_ms_, expect_every_ms_));
   connected.add("server", service_.options().server);
   if (const auto id = f.get("request-id").or_else([&] { return f.get("receipt"); })) {
@@ -214,13 +208,13 @@ connection::outcome connection::on_send(const frame& f, broker::instant now) {
                                "http://activemq.apache.org/producer-flow-control.html for more info.", dest->to_string())};
   }
   jms::session_id session = producer_;
-  transaction* tx = nullptr;
-  if (const auto name = f.get("transaction")) {
-    auto it = transactions_.find(std::string(*name));
-    if (it == transactions_.end()) return refusal{fmt::format("Invalid transaction id: {}", *name)};
-    tx = &it->second;
+  const auto named = transaction_of(f);
+  if (!named) return named.error();
+  transaction* tx = *named;
+  if (tx) {
     if (tx->bytes + f.body.size() > service_.options().max_transaction_bytes) {
-      return refusal{fmt::format("Transaction {} would hold more than {} bytes", *name, service_.options().max_transaction_bytes)};
+      return refusal{fmt::format("Transaction {} would hold more than {} bytes", *f.get("transaction"),
+                                 service_.options().max_transaction_bytes)};
     }
     if (!tx->sends) tx->sends = service_.core().create_session(*conn_, jms::ack_mode::session_transacted).value();
     session = *tx->sends;
@@ -353,12 +347,9 @@ connection::outcome connection::on_settle(const frame& f, bool ack, broker::inst
   if (version_ == version::v1_1 && !subscription_id) {
     return refusal{fmt::format("{} received without a subscription id for acknowledge!", verb)};
   }
-  transaction* tx = nullptr;
-  if (const auto name = f.get("transaction")) {
-    auto it = transactions_.find(std::string(*name));
-    if (it == transactions_.end()) return refusal{fmt::format("Invalid transaction id: {}", *name)};
-    tx = &it->second;
-  }
+  const auto named = transaction_of(f);
+  if (!named) return named.error();
+  transaction* tx = *named;
   // Which subscription: the ack id's (1.2), the one named (1.1), else the first holding the message (1.0).
   subscription* sub = nullptr;
   std::string id(message_id.value_or(""));
@@ -400,6 +391,14 @@ void connection::settle(const subscription& sub, const outstanding& o, bool pois
   // A NACK is ActiveMQ's poison acknowledgement: straight to the dead-letter queue.
   if (poison) (void)core.poison(sub.session, o.delivery_id, "Poison ack: NACK from a STOMP client", now);
   else (void)core.acknowledge(sub.session, o.delivery_id, now);
+}
+
+std::expected<connection::transaction*, connection::refusal> connection::transaction_of(const frame& f) {
+  const auto name = f.get("transaction");
+  if (!name) return nullptr;
+  const auto it = transactions_.find(std::string(*name));
+  if (it == transactions_.end()) return std::unexpected(refusal{fmt::format("Invalid transaction id: {}", *name)});
+  return &it->second;
 }
 
 connection::outcome connection::on_begin(const frame& f) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <expected>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,9 @@
 #include "net/stomp/service.h"
 
 namespace mqlab::net::stomp {
+
+/// A JMS destination as STOMP names it: /queue/X or /topic/X.
+std::string stomp_name(const broker::jms::destination& d);
 
 class connection {
  public:
@@ -84,6 +88,8 @@ class connection {
   outcome on_unsubscribe(const frame& f, broker::instant now);
   outcome on_settle(const frame& f, bool ack, broker::instant now);
   outcome on_begin(const frame& f);
+  /// The open transaction a frame's `transaction` header names; nullptr without the header.
+  std::expected<transaction*, refusal> transaction_of(const frame& f);
   outcome on_end_transaction(const frame& f, bool commit, broker::instant now);
   frame message_frame(const broker::jms::message& m, bool redelivered, const subscription& sub) const;
   void browse(const subscription& sub, std::string_view queue, broker::instant now);
@@ -105,7 +111,6 @@ class connection {
   std::string end_reason_;
   std::optional<broker::jms::connection_id> conn_;
   broker::jms::session_id producer_ = 0;
-  std::string client_id_;
   std::map<std::string, subscription> subscriptions_;              // by STOMP id
   std::map<broker::jms::consumer_id, std::string> by_consumer_;    // consumer -> STOMP id
   std::map<std::string, std::string> ack_ids_;                     // 1.2 ack id -> STOMP id

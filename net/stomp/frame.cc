@@ -61,6 +61,12 @@ std::string_view to_string(version v) {
   return "1.0";
 }
 
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  return text;
+}
+
 std::optional<std::string_view> frame::get(std::string_view name) const {
   for (const auto& h : headers) {
     if (h.name == name) return h.value;
@@ -126,9 +132,7 @@ std::expected<std::optional<frame>, decode_error> decoder::read_head() {
   }
   pos_ = scanned_;
   if (const auto length = head_->get("content-length")) {
-    std::string_view digits = *length;
-    while (!digits.empty() && digits.front() == ' ') digits.remove_prefix(1);
-    while (!digits.empty() && digits.back() == ' ') digits.remove_suffix(1);
+    const std::string_view digits = trimmed(*length);
     if (digits.starts_with('-') && digits.size() > 1) return std::unexpected(decode_error{"Specified content-length may not be negative"});
     std::size_t n = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
@@ -150,9 +154,7 @@ std::expected<header, decode_error> decoder::parse_header(std::string_view line,
   std::string_view value = line.substr(colon + 1);
   if (!escaped) {
     if (version_ == version::v1_0) {
-      // STOMP 1.0 servers, ActiveMQ's among them, trim header values.
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      value = trimmed(value);  // STOMP 1.0 servers, ActiveMQ's among them, trim header values
     }
     return header{std::string(line.substr(0, colon)), std::string(value)};
   }

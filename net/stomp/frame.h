@@ -17,6 +17,9 @@ namespace mqlab::net::stomp {
 enum class version : std::uint8_t { v1_0, v1_1, v1_2 };
 /// "1.0", "1.1", "1.2".
 std::string_view to_string(version v);
+/// `text` without the spaces around it, as ActiveMQ trims the header values it reads as numbers
+/// or names (and every header value in STOMP 1.0).
+std::string_view trimmed(std::string_view text);
 
 struct header {
   std::string name, value;
