@@ -51,14 +51,15 @@ void amqp_model::open_producer(broker::node_id node) {
   (void)broker_.channel_open(confirming_);
   (void)broker_.confirm_select(confirming_);
   confirm_sequence_ = 0;
-  // Publishes waiting for a confirm on the old connection will never hear one: let them go.
-  for (auto& [seq, answered] : awaiting_confirm_) answered();
+  // Publishes waiting for a confirm on the old connection will never hear one: they failed,
+  // as a client library fails a closed channel's outstanding confirms.
+  for (auto& [seq, answered] : awaiting_confirm_) answered(false);
   awaiting_confirm_.clear();
 }
 
 void amqp_model::publish(const std::string& exchange, const std::string& routing_key,
                          const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool confirm,
-                         done_fn answered) {
+                         answer_fn answered) {
   outgoing o{exchange, routing_key, properties, std::move(body), confirm, std::move(answered)};
   if (!resources_) arrive(std::move(o));
   else if (credit_ > 0) send(std::move(o));
@@ -69,8 +70,8 @@ void amqp_model::send(outgoing o) {
   --credit_;
   if (!o.confirm) {
     // Without confirms the publisher goes on once its frames are written.
-    o.answered();
-    o.answered = [] {};
+    o.answered(true);
+    o.answered = [](bool) {};
   }
   const std::uint64_t bytes = o.body.size() + 64;
   const std::uint32_t held = publishes_.acquire(std::move(o));
@@ -91,11 +92,11 @@ void amqp_model::arrive(outgoing o) {
       (void)broker_.confirm_select(ch);
       confirm_sequence_ = 0;
     }
-    o.answered();
+    o.answered(!o.confirm);  // a confirming publisher sees its channel close
   } else if (o.confirm) {
     awaiting_confirm_.emplace(++confirm_sequence_, std::move(o.answered));
   } else {
-    o.answered();
+    o.answered(true);
   }
   // Priced, the channel's credit comes back once its queues have processed the message.
   handle_events(broker::node_id{spec_.producer_node}, [this] { return_credit(); });
@@ -243,9 +244,9 @@ void amqp_model::on_confirm(const amqp::confirm& c) {
   if (c.to != confirming_) return;
   auto it = awaiting_confirm_.find(c.sequence);
   if (it == awaiting_confirm_.end()) return;
-  done_fn answered = std::move(it->second);
+  answer_fn answered = std::move(it->second);
   awaiting_confirm_.erase(it);
-  answered();
+  answered(c.ack);
 }
 
 void amqp_model::release(std::vector<amqp::event>& batch) {
@@ -319,6 +320,7 @@ void amqp_model::resource_metrics(std::map<std::string, double>& values) const {
   if (!resources_) return;
   for (std::uint32_t n = 0; n < resources_->nodes(); ++n) {
     values[fmt::format("node.{}.cpu", n)] = resources_->utilization(broker::node_id{n});
+    values[fmt::format("node.{}.disk", n)] = resources_->disk_utilization(broker::node_id{n});
   }
 }
 

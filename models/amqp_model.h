@@ -30,7 +30,7 @@ class amqp_model final : public amqp_side {
   void start(listener l) override;
   void publish(const std::string& exchange, const std::string& routing_key,
                const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
-               done_fn answered) override;
+               answer_fn answered) override;
   void ack(int consumer, delivery_ref ref) override;
   void kill(int consumer) override;
   void crash(broker::node_id node) override;
@@ -85,7 +85,7 @@ class amqp_model final : public amqp_side {
     std::shared_ptr<const broker::amqp::basic_properties> properties;
     std::string body;
     bool confirm = false;
-    done_fn answered;
+    answer_fn answered;
   };
   /// Puts a publish on the producer's link.
   void send(outgoing o);
@@ -101,7 +101,7 @@ class amqp_model final : public amqp_side {
   std::optional<cluster_resources> resources_;  // none when ideal
   broker::amqp::channel_ref producer_, confirming_;  // the producer's plain and confirm-mode channels
   std::uint64_t confirm_sequence_ = 0;
-  std::unordered_map<std::uint64_t, done_fn> awaiting_confirm_;
+  std::unordered_map<std::uint64_t, answer_fn> awaiting_confirm_;
   slot_pool<parked> parked_;
   slot_pool<broker::amqp::delivery> deliveries_;  // on their way to consumers
   slot_pool<outgoing> publishes_;                 // on their way to the broker

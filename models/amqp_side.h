@@ -92,11 +92,14 @@ class amqp_side {
 
   /// At time zero: declares the topology, connects the producer, subscribes every consumer.
   virtual void start(listener l) = 0;
-  /// Publishes a message. `answered` runs when the publisher may go on: once the message has
-  /// left it, or with `confirm` once the broker's confirm (ack or nack) has come back.
+  /// How a publish ended for its publisher: true once the message has left it, or with
+  /// `confirm` once the broker acked it; false for a nack or a channel that closed first (as
+  /// client libraries fail the confirms still outstanding then).
+  using answer_fn = std::function<void(bool acked)>;
+  /// Publishes a message; `answered` runs when the publisher may go on.
   virtual void publish(const std::string& exchange, const std::string& routing_key,
                        const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body,
-                       bool confirm, done_fn answered) = 0;
+                       bool confirm, answer_fn answered) = 0;
   virtual void ack(int consumer, delivery_ref ref) = 0;
   /// The consumer's process dies: its connection drops without a goodbye; it never comes back.
   virtual void kill(int consumer) = 0;

@@ -218,9 +218,13 @@ void cluster_resources::degrade(broker::node_id n, const resource_fault& f) {
 }
 
 void cluster_resources::start_measuring() {
-  for (auto& n : nodes_) n.cpu->start_measuring();
+  for (auto& n : nodes_) {
+    n.cpu->start_measuring();
+    n.store->start_measuring();
+  }
 }
 
 double cluster_resources::utilization(broker::node_id n) const { return nodes_[n.value].cpu->utilization(); }
+double cluster_resources::disk_utilization(broker::node_id n) const { return nodes_[n.value].store->sync_utilization(); }
 
 }  // namespace mqlab::models

@@ -50,6 +50,8 @@ class cluster_resources {
 
   void start_measuring();
   double utilization(broker::node_id node) const;
+  /// The share of the time its disk spent in fsync.
+  double disk_utilization(broker::node_id node) const;
   std::uint32_t nodes() const { return static_cast<std::uint32_t>(nodes_.size()); }
 
  private:

@@ -7,17 +7,26 @@
 
 namespace mqlab::models {
 
+bool record_ledger::key_history::first_time(std::uint32_t sequence) {
+  // Grow by doubling: sequences arrive nearly in order, one past the end at a time.
+  if (seen.size() <= sequence) seen.resize(std::max<std::size_t>(sequence + 1, 2 * seen.size()), false);
+  if (seen[sequence]) return false;
+  seen[sequence] = true;
+  return true;
+}
+
+void record_ledger::finish_unkeyed(std::uint32_t id) {
+  if (!unkeyed_.first_time(id)) ++duplicates_;
+}
+
 void record_ledger::finish(const record_stamp& s, std::int64_t now_ns) {
   if (s.key >= 0) {
     if (keys_.size() <= static_cast<std::size_t>(s.key)) keys_.resize(static_cast<std::size_t>(s.key) + 1);
     auto& key = keys_[static_cast<std::size_t>(s.key)];
-    // Grow by doubling: sequences arrive nearly in order, one past the end at a time.
-    if (key.seen.size() <= s.sequence) key.seen.resize(std::max<std::size_t>(s.sequence + 1, 2 * key.seen.size()), false);
-    if (key.seen[s.sequence]) {
-      ++duplicates_;  // delivered again after a rebalance
+    if (!key.first_time(s.sequence)) {
+      ++duplicates_;  // delivered again (after a rebalance, a redelivery, a publish sent twice)
       return;
     }
-    key.seen[s.sequence] = true;
     if (s.sequence + 1 < key.highest) ++order_violations_;
     key.highest = std::max<std::uint64_t>(key.highest, s.sequence + 1);
   }

@@ -25,6 +25,9 @@ class record_ledger {
  public:
   /// A consumer finished a record at `now_ns` (sim time).
   void finish(const record_stamp& s, std::int64_t now_ns);
+  /// A consumer finished a message that has no key but an id of its own (a publish that may be
+  /// sent again): only duplicates are counted, as there is no order to keep.
+  void finish_unkeyed(std::uint32_t id);
 
   std::uint64_t consumed() const { return consumed_; }
   std::uint64_t duplicates() const { return duplicates_; }
@@ -35,8 +38,11 @@ class record_ledger {
   struct key_history {
     std::vector<bool> seen;     // sequences consumed
     std::uint64_t highest = 0;  // highest sequence consumed + 1
+    /// Marks `sequence` consumed; false (and a duplicate counted by the caller) if it was.
+    bool first_time(std::uint32_t sequence);
   };
   std::vector<key_history> keys_;  // by key number
+  key_history unkeyed_;
   sim::histogram e2e_;
   std::uint64_t consumed_ = 0, duplicates_ = 0, order_violations_ = 0;
 };

@@ -36,7 +36,7 @@ void cpu_pool::submit(sim::duration work, done_fn done) {
 void cpu_pool::start(job j) {
   ++busy_;
   const sim::duration took = scaled(j.work, factor_);
-  busy_time_ += took;
+  busy_time_.add(took);
   sim_.after(took, [this, done = std::move(j.done)]() mutable { finish(done); });
 }
 
@@ -66,15 +66,14 @@ void cpu_pool::pause_until(sim::sim_time until) {
   });
 }
 
-void cpu_pool::start_measuring() {
-  busy_time_ = sim::duration{};
-  measured_from_ = sim_.now();
+double busy_meter::utilization(sim::sim_time now, int servers) const {
+  const double elapsed = (now - from_).seconds() * servers;
+  return elapsed > 0 ? std::min(1.0, busy_.seconds() / elapsed) : 0.0;
 }
 
-double cpu_pool::utilization() const {
-  const double elapsed = (sim_.now() - measured_from_).seconds() * cores_;
-  return elapsed > 0 ? std::min(1.0, busy_time_.seconds() / elapsed) : 0.0;
-}
+void cpu_pool::start_measuring() { busy_time_.start(sim_.now()); }
+
+double cpu_pool::utilization() const { return busy_time_.utilization(sim_.now(), cores_); }
 
 // --- serial_process --------------------------------------------------------------------------------
 
@@ -125,7 +124,9 @@ void disk::start_fsync() {
     covered->push_back(std::move(unsynced_.front()));
     unsynced_.erase(unsynced_.begin());
   }
-  sim_.after(sim::duration::from_seconds(config_.fsync.sample(rng_)), [this, covered] {
+  const sim::duration length = sim::duration::from_seconds(config_.fsync.sample(rng_));
+  sync_time_.add(length);
+  sim_.after(length, [this, covered] {
     for (auto& d : *covered) d();
     syncing_ = false;
     if (!unsynced_.empty()) start_fsync();  // the writes that came in meanwhile share the next one

@@ -22,6 +22,21 @@ namespace mqlab::models {
 /// Small enough that an event capturing it and a pointer stays inline (no allocation).
 using done_fn = sim::inline_function<void(), 32>;
 
+/// Busy time of `servers` identical servers since a start: their utilisation.
+class busy_meter {
+ public:
+  void start(sim::sim_time now) {
+    busy_ = sim::duration{};
+    from_ = now;
+  }
+  void add(sim::duration busy) { busy_ = busy_ + busy; }
+  double utilization(sim::sim_time now, int servers) const;
+
+ private:
+  sim::duration busy_;
+  sim::sim_time from_;
+};
+
 /// `cores` identical servers in front of one FIFO queue: an M/M/c station when the work is
 /// exponential. The simulator must outlive it.
 class cpu_pool {
@@ -54,8 +69,7 @@ class cpu_pool {
   double factor_ = 1.0;
   sim::sim_time paused_until_;
   std::deque<job> waiting_;
-  sim::duration busy_time_;
-  sim::sim_time measured_from_;
+  busy_meter busy_time_;
 };
 
 /// One job at a time, each on a core of `pool`: a process that can never use more than one
@@ -99,6 +113,9 @@ class disk {
   /// without, once the page cache took them (at once, from inside this call, below the dirty limit).
   void write(std::uint64_t bytes, bool sync, done_fn done);
   std::uint64_t fsyncs() const { return fsyncs_; }
+  /// The share of the time since start_measuring() that an fsync was running.
+  double sync_utilization() const { return sync_time_.utilization(sim_.now(), 1); }
+  void start_measuring() { sync_time_.start(sim_.now()); }
 
  private:
   void start_fsync();
@@ -110,6 +127,7 @@ class disk {
   std::vector<done_fn> unsynced_;     // written, waiting for the next fsync
   bool syncing_ = false;
   std::uint64_t fsyncs_ = 0;
+  busy_meter sync_time_;
 };
 
 struct link_config {

@@ -34,6 +34,20 @@ struct station_step {
 struct parallel_step {
   std::vector<pipeline> branches;
 };
+/// How a confirming publisher tries again after a nack, a closed channel or a confirm that
+/// took longer than `confirm_timeout`: Spring Retry's SimpleRetryPolicy (max_attempts counts
+/// the first try) with an ExponentialBackOffPolicy. The defaults are Spring Boot's
+/// spring.rabbitmq.template.retry.* ones.
+struct retry_policy {
+  int max_attempts = 3;
+  sim::duration initial_interval = sim::duration::seconds(1);
+  double multiplier = 1.0;
+  sim::duration max_interval = sim::duration::seconds(10);
+
+  /// The wait before attempt `attempt` + 1 (attempt counts from 1).
+  sim::duration backoff(int attempt) const;
+};
+
 /// Hand the request's follow-up work to the broker and go on at once (asynchronous hand-off).
 struct publish_step {
   std::string exchange;
@@ -43,6 +57,8 @@ struct publish_step {
   std::string tag;                        // if set: e2e.<tag>.* metrics for these messages
   sim::duration cost;            // extra client-side time before the publish leaves
   bool confirm = false;          // wait for the broker's publisher confirm before going on
+  std::optional<sim::duration> confirm_timeout;  // confirm: a confirm not back by then counts as failed
+  std::optional<retry_policy> retry;             // confirm: publish again after a failure
   std::uint32_t message_bytes = 100;
   std::uint8_t priority = 0;     // 0 = none
   std::optional<std::int64_t> expiration_ms;
@@ -85,18 +101,22 @@ struct pipeline_step {
   std::variant<station_step, parallel_step, publish_step, delay_step, produce_step, send_step> step;
 };
 
-/// Whether `steps`, or a parallel branch in them, contain a step of type Step.
-template <typename Step>
-bool uses_step(const pipeline& steps) {
+/// Whether `steps`, or a parallel branch in them, contain a step of type Step that `match`es.
+template <typename Step, typename Match>
+bool uses_step(const pipeline& steps, const Match& match) {
   for (const auto& s : steps) {
-    if (std::holds_alternative<Step>(s.step)) return true;
+    if (const auto* x = std::get_if<Step>(&s.step); x && match(*x)) return true;
     if (const auto* p = std::get_if<parallel_step>(&s.step)) {
       for (const auto& branch : p->branches) {
-        if (uses_step<Step>(branch)) return true;
+        if (uses_step<Step>(branch, match)) return true;
       }
     }
   }
   return false;
+}
+template <typename Step>
+bool uses_step(const pipeline& steps) {
+  return uses_step<Step>(steps, [](const Step&) { return true; });
 }
 
 struct station_spec {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -26,10 +27,11 @@ namespace {
 namespace amqp = broker::amqp;
 
 constexpr std::int64_t no_parent = -1;
-// A message body starts with a stamp: creation time (8 bytes), flags (1: it counts, 2: keyed),
-// the e2e tag, and for a keyed publish its key and sequence within the key (4 + 4 bytes).
+// A message body starts with a stamp: creation time (8 bytes), flags (1: it counts, 2: keyed,
+// 4: an id without a key), the e2e tag, and for a keyed publish its key and sequence within the
+// key (4 + 4 bytes), for a retrying unkeyed one -1 and its id.
 constexpr std::size_t stamp_bytes = 18;
-constexpr char counts_flag = 1, keyed_flag = 2;
+constexpr char counts_flag = 1, keyed_flag = 2, identified_flag = 4;
 
 struct token {
   const pipeline* steps = nullptr;
@@ -44,7 +46,8 @@ struct token {
   bool live = false;
   std::uint8_t tag = 0;  // 1 + index into the publish tags, 0 = none
   std::int32_t key = -1;     // the consumed message's key (keyed publishes), -1 = none
-  std::uint32_t in_key = 0;  // and its sequence within the key
+  std::uint32_t in_key = 0;  // and its sequence within the key, or its id when `identified`
+  bool identified = false;   // no key, but an id: a retrying publish may send it twice
 };
 
 /// A delivered message a consumer holds: its ack handle and the stamp the publisher wrote.
@@ -55,6 +58,18 @@ struct held_message {
   std::uint8_t tag = 0;
   std::int32_t key = -1;
   std::uint32_t in_key = 0;
+  bool identified = false;
+};
+
+/// A confirming publish that may fail and be tried again: what it sends, the request waiting
+/// for it, and which try is out (an answer to an earlier one comes too late and is ignored).
+struct publish_attempt {
+  const publish_step* step = nullptr;
+  std::int64_t token = 0;
+  std::string routing_key, body;
+  int tries = 0;         // sent so far
+  bool waiting = false;  // for the answer to the last one
+  bool measured = false;
 };
 
 struct consumer_rt {
@@ -88,8 +103,17 @@ class system_model {
     else sim_.after(cost, std::forward<F>(step));
   }
   void finish(std::int64_t id);
-  /// Publishes; `answered` runs when the publisher may go on (written, or confirmed).
-  void publish(const publish_step& step, const token& t, done_fn answered);
+  /// Publishes for token `id`, which goes on when the publish is written, or confirmed, or
+  /// (retrying) given up.
+  void publish(const publish_step& step, std::int64_t id);
+  /// The stamped body of a message published for `t`.
+  std::string stamped_body(const publish_step& step, const token& t);
+  const std::shared_ptr<const amqp::basic_properties>& properties_of(const publish_step& step);
+  void try_publish(std::uint64_t attempt);
+  enum class publish_outcome { acked, nacked, timed_out };
+  void settle(std::uint64_t attempt, int tries, publish_outcome outcome);
+  /// Whether a publish step of the request or of a consumer's work waits for confirms.
+  bool uses_confirms() const;
   // Consumers.
   void on_delivery(int consumer, delivery_ref ref, std::string_view body);
   void drop_in_flight(consumer_rt& c);
@@ -123,11 +147,16 @@ class system_model {
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
   std::map<const publish_step*, std::shared_ptr<const amqp::basic_properties>> publish_props_;
+  std::unordered_map<std::uint64_t, publish_attempt> attempts_;
+  std::uint64_t next_attempt_ = 0;
+  std::uint32_t next_message_id_ = 0;  // of unkeyed retrying publishes
   std::optional<std::chrono::steady_clock::time_point> wall_start_;  // real time: when sim time 0 was
 
   // Measurements.
   sim::histogram response_, e2e_, interval_response_;
   std::uint64_t requests_ = 0, completed_ = 0, rejected_ = 0, consumed_ = 0, unroutable_ = 0, lost_in_flight_ = 0;
+  // Confirming publishers (measured requests only); a message given up after a nack is lost.
+  std::uint64_t nacked_ = 0, timeouts_ = 0, retries_ = 0, gave_up_ = 0, lost_given_up_ = 0;
   std::uint64_t interval_completed_ = 0, interval_consumed_ = 0;
   std::map<std::string, std::vector<double>> series_;
   std::map<std::string, double> max_depth_;
@@ -220,9 +249,7 @@ void system_model::advance(std::int64_t id) {
     for (const auto& branch : p->branches) advance(new_token(&branch, id, created, measured));
     if (p->branches.empty()) advance(id);
   } else if (const auto* pub = std::get_if<publish_step>(&step.step)) {
-    after_cost(pub->cost, [this, id, pub] {
-      publish(*pub, tokens_[static_cast<std::size_t>(id)], [this, id] { advance(id); });
-    });
+    after_cost(pub->cost, [this, id, pub] { publish(*pub, id); });
   } else if (const auto* prod = std::get_if<produce_step>(&step.step)) {
     after_cost(prod->cost, [this, id, prod] {
       const token& tk = tokens_[static_cast<std::size_t>(id)];
@@ -261,6 +288,7 @@ void system_model::finish(std::int64_t id) {
   if (c.epoch != t.consumer_epoch || !c.alive) return;  // the consumer died meanwhile
   // The ledger checks order and duplicates only: latency is recorded below, once.
   if (t.key >= 0) order_[c.group->name].finish({t.created.ns(), t.key, t.in_key, 0}, sim_.now().ns());
+  else if (t.identified) order_[c.group->name].finish_unkeyed(t.in_key);
   if (t.measured) {
     ++consumed_;
     e2e_.record(took);
@@ -272,7 +300,7 @@ void system_model::finish(std::int64_t id) {
   start_next(t.consumer);
 }
 
-void system_model::publish(const publish_step& step, const token& t, done_fn answered) {
+const std::shared_ptr<const amqp::basic_properties>& system_model::properties_of(const publish_step& step) {
   auto& props = publish_props_[&step];
   if (!props) {
     auto p = std::make_shared<amqp::basic_properties>();
@@ -282,24 +310,102 @@ void system_model::publish(const publish_step& step, const token& t, done_fn ans
     p->headers = step.headers;
     props = std::move(p);
   }
-  // The body carries the creation time and whether it counts, for end-to-end latency, and for a
-  // keyed publish the key and its sequence within the key, for per-key order.
-  std::string body(std::max<std::size_t>(step.message_bytes, step.keys > 0 ? stamp_bytes : 10), '\0');
+  return props;
+}
+
+std::string system_model::stamped_body(const publish_step& step, const token& t) {
+  // The body carries the creation time and whether it counts, for end-to-end latency; a keyed
+  // publish's key and its sequence within the key, for per-key order; a retrying unkeyed
+  // publish's id, for duplicates.
+  const bool identified = step.keys == 0 && step.retry;
+  std::string body(std::max<std::size_t>(step.message_bytes, step.keys > 0 || identified ? stamp_bytes : 10), '\0');
   const std::int64_t created = t.created.ns();
   std::memcpy(body.data(), &created, sizeof created);
-  body[8] = static_cast<char>((t.measured ? counts_flag : 0) | (step.keys > 0 ? keyed_flag : 0));
+  body[8] = static_cast<char>((t.measured ? counts_flag : 0) | (step.keys > 0 ? keyed_flag : 0) |
+                              (identified ? identified_flag : 0));
   body[9] = static_cast<char>(tag_index(step.tag));
+  std::int32_t key = -1;
+  std::uint32_t in_key = 0;
   if (step.keys > 0) {
-    const auto key = static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys)));
+    key = static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys)));
     if (next_in_key_.size() <= static_cast<std::size_t>(key)) next_in_key_.resize(static_cast<std::size_t>(key) + 1);
-    const std::uint32_t in_key = next_in_key_[static_cast<std::size_t>(key)]++;
+    in_key = next_in_key_[static_cast<std::size_t>(key)]++;
+  } else if (identified) {
+    in_key = next_message_id_++;
+  }
+  if (step.keys > 0 || identified) {
     std::memcpy(body.data() + 10, &key, sizeof key);
     std::memcpy(body.data() + 14, &in_key, sizeof in_key);
   }
+  return body;
+}
+
+void system_model::publish(const publish_step& step, std::int64_t id) {
+  const token& t = tokens_[static_cast<std::size_t>(id)];
+  std::string body = stamped_body(step, t);
   const std::string& key = step.routing_keys.empty()
                                ? step.routing_key
                                : step.routing_keys[routing_rng_.below(step.routing_keys.size())];
-  amqp_->publish(step.exchange, key, props, std::move(body), step.confirm, std::move(answered));
+  if (step.confirm && (step.retry || step.confirm_timeout)) {
+    const std::uint64_t attempt = next_attempt_++;
+    attempts_.emplace(attempt, publish_attempt{&step, id, key, std::move(body), 0, false, t.measured});
+    try_publish(attempt);
+    return;
+  }
+  const bool measured = t.measured;
+  amqp_->publish(step.exchange, key, properties_of(step), std::move(body), step.confirm, [this, id, measured](bool acked) {
+    if (!acked && measured) {
+      ++nacked_;
+      ++gave_up_;
+      ++lost_given_up_;
+    }
+    advance(id);
+  });
+}
+
+void system_model::try_publish(std::uint64_t attempt) {
+  publish_attempt& a = attempts_.at(attempt);
+  const int tries = ++a.tries;
+  a.waiting = true;
+  const publish_step& step = *a.step;
+  amqp_->publish(step.exchange, a.routing_key, properties_of(step), a.body, true, [this, attempt, tries](bool acked) {
+    settle(attempt, tries, acked ? publish_outcome::acked : publish_outcome::nacked);
+  });
+  if (step.confirm_timeout) {
+    sim_.after(*step.confirm_timeout, [this, attempt, tries] { settle(attempt, tries, publish_outcome::timed_out); });
+  }
+}
+
+void system_model::settle(std::uint64_t attempt, int tries, publish_outcome outcome) {
+  auto it = attempts_.find(attempt);
+  // An answer to an earlier try, or one after its timeout, comes too late.
+  if (it == attempts_.end() || !it->second.waiting || it->second.tries != tries) return;
+  publish_attempt& a = it->second;
+  a.waiting = false;
+  if (outcome != publish_outcome::acked) {
+    if (a.measured) ++(outcome == publish_outcome::nacked ? nacked_ : timeouts_);
+    if (a.step->retry && tries < a.step->retry->max_attempts) {
+      retries_ += a.measured;
+      sim_.after(a.step->retry->backoff(tries), [this, attempt] { try_publish(attempt); });
+      return;
+    }
+    if (a.measured) {
+      ++gave_up_;
+      lost_given_up_ += outcome == publish_outcome::nacked;
+    }
+  }
+  const std::int64_t id = a.token;
+  attempts_.erase(it);
+  advance(id);
+}
+
+bool system_model::uses_confirms() const {
+  const auto confirming = [](const publish_step& p) { return p.confirm; };
+  if (uses_step<publish_step>(spec_.request, confirming)) return true;
+  for (const auto& g : spec_.consumers) {
+    if (uses_step<publish_step>(g.work, confirming)) return true;
+  }
+  return false;
 }
 
 // --- broker -------------------------------------------------------------------------------------
@@ -329,9 +435,10 @@ void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view 
   std::int64_t created = 0;
   std::memcpy(&created, body.data(), sizeof created);
   held_message m{ref, sim::sim_time(created), (body[8] & counts_flag) != 0, static_cast<std::uint8_t>(body[9])};
-  if ((body[8] & keyed_flag) != 0 && body.size() >= stamp_bytes) {
+  if ((body[8] & (keyed_flag | identified_flag)) != 0 && body.size() >= stamp_bytes) {
     std::memcpy(&m.key, body.data() + 10, sizeof m.key);
     std::memcpy(&m.in_key, body.data() + 14, sizeof m.in_key);
+    m.identified = (body[8] & identified_flag) != 0;
   }
   c.buffer.push_back(m);
   start_next(consumer);
@@ -352,6 +459,7 @@ void system_model::start_next(int index) {
   t.tag = m.tag;
   t.key = m.key;
   t.in_key = m.in_key;
+  t.identified = m.identified;
   advance(id);
 }
 
@@ -507,7 +615,14 @@ run_metrics system_model::collect() {
   v["expired"] = static_cast<double>(t.expired - w.expired);
   v["rejected_publishes"] = static_cast<double>(t.rejected_publishes - w.rejected_publishes);
   v["unroutable"] = static_cast<double>(unroutable_);
-  v["lost"] = static_cast<double>(t.lost - w.lost + unroutable_ + lost_in_flight_);
+  v["refused_publishes"] = static_cast<double>(t.refused - w.refused);
+  v["lost"] = static_cast<double>(t.lost - w.lost + unroutable_ + lost_in_flight_ + lost_given_up_);
+  if (uses_confirms()) {
+    v["publish.nacked"] = static_cast<double>(nacked_);
+    v["publish.timeouts"] = static_cast<double>(timeouts_);
+    v["publish.retries"] = static_cast<double>(retries_);
+    v["publish.gave_up"] = static_cast<double>(gave_up_);
+  }
   const auto traffic = amqp_->traffic();
   v["inter_node.messages"] = static_cast<double>(traffic.messages - traffic_at_warmup_.messages);
   v["inter_node.bytes"] = static_cast<double>(traffic.bytes - traffic_at_warmup_.bytes);
@@ -557,6 +672,13 @@ void put_latency(std::map<std::string, double>& v, const std::string& prefix, co
     v[prefix + "." + name] = h.percentile(p) * 1e-9;
   }
   v[prefix + ".max"] = h.max() * 1e-9;
+}
+
+sim::duration retry_policy::backoff(int attempt) const {
+  // ExponentialBackOffPolicy: initial, initial x multiplier, ... capped at max_interval.
+  double wait = static_cast<double>(initial_interval.ns());
+  for (int i = 1; i < attempt && wait < static_cast<double>(max_interval.ns()); ++i) wait *= multiplier;
+  return sim::duration(static_cast<std::int64_t>(std::min(wait, static_cast<double>(max_interval.ns()))));
 }
 
 std::optional<std::uint32_t> amqp_node_named(const std::string& name) {

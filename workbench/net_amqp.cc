@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -67,11 +68,16 @@ class net_amqp final : public models::amqp_side {
   }
 
   void publish(const std::string& exchange, const std::string& routing_key,
-               const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool,
-               models::done_fn answered) override {
-    // The write is the answer here; measuring confirms on the wire is the calibration issue's.
-    producer_->publish(producer_channel_, exchange, routing_key, true, *properties, body);
-    answered();
+               const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool confirm,
+               answer_fn answered) override {
+    if (!confirm) {
+      // Without confirms the write is the answer.
+      producer_->publish(producer_channel_, exchange, routing_key, true, *properties, body);
+      answered(true);
+      return;
+    }
+    producer_->publish(confirm_channel_, exchange, routing_key, true, *properties, body);
+    awaiting_confirm_.emplace(++confirm_sequence_, std::move(answered));
   }
 
   void ack(int consumer, delivery_ref ref) override {
@@ -139,17 +145,46 @@ class net_amqp final : public models::amqp_side {
         .returned = [this](net::amqp::client_message m) {
           inbox_.push_back([this, body = std::move(m.body)] { listener_.returned(body); });
         },
-        .channel_closed = [this](std::uint16_t, std::string_view) {
+        .confirmed = [this](std::uint16_t channel, std::uint64_t tag, bool multiple, bool ack) {
+          inbox_.push_back([this, generation = confirm_generation_, channel, tag, multiple, ack] {
+            if (generation == confirm_generation_ && channel == confirm_channel_) on_confirm(tag, multiple, ack);
+          });
+        },
+        .channel_closed = [this](std::uint16_t channel, std::string_view) {
           // A refused publish closes the channel (e.g. a missing exchange): go on on a fresh one.
-          producer_->open_channel(++producer_channel_);
+          if (channel == confirm_channel_) open_confirm_channel();
+          else producer_->open_channel(producer_channel_ = next_channel_++);
         },
         .closed = [this](std::string_view) {
           ++producer_attempt_;
           inbox_.push_back([this] { connect_producer(); });
         }});
     producer_->connect(server_.port(spec_.producer_node + producer_attempt_));
-    producer_channel_ = 1;
-    producer_->open_channel(producer_channel_);
+    next_channel_ = 1;
+    producer_->open_channel(producer_channel_ = next_channel_++);
+    open_confirm_channel();
+  }
+
+  /// A fresh channel in confirm mode; the confirms still awaited on the old one fail, as a
+  /// client library fails them when their channel closes.
+  void open_confirm_channel() {
+    producer_->open_channel(confirm_channel_ = next_channel_++);
+    producer_->select_confirms(confirm_channel_);
+    ++confirm_generation_;
+    confirm_sequence_ = 0;
+    inbox_.push_back([this, failed = std::exchange(awaiting_confirm_, {})]() mutable {
+      for (auto& [sequence, answered] : failed) answered(false);
+    });
+  }
+
+  void on_confirm(std::uint64_t tag, bool multiple, bool ack) {
+    const auto last = awaiting_confirm_.upper_bound(tag);
+    auto first = multiple ? awaiting_confirm_.begin() : awaiting_confirm_.find(tag);
+    if (first == awaiting_confirm_.end()) return;
+    std::vector<answer_fn> answered;
+    for (auto it = first; it != last; ++it) answered.push_back(std::move(it->second));
+    awaiting_confirm_.erase(first, last);
+    for (auto& a : answered) a(ack);
   }
 
   void subscribe(int index) {
@@ -201,7 +236,9 @@ class net_amqp final : public models::amqp_side {
   boost::asio::io_context io_;  // the clients'; run by the simulation thread
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::unique_ptr<net::amqp::client> producer_;
-  std::uint16_t producer_channel_ = 1;
+  std::uint16_t producer_channel_ = 1, confirm_channel_ = 2, next_channel_ = 3;
+  std::uint64_t confirm_sequence_ = 0, confirm_generation_ = 0;  // generation: of the confirm channel
+  std::map<std::uint64_t, answer_fn> awaiting_confirm_;          // by publish sequence
   std::uint32_t producer_attempt_ = 0;
   std::vector<subscriber> subscribers_;
   models::resubscriptions retry_;

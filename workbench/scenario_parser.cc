@@ -237,7 +237,7 @@ std::optional<models::pipeline_step> parser::step(const YAML::Node& n, const mod
 std::optional<models::publish_step> parser::publish(const YAML::Node& n, const YAML::Node& cost) {
   if (!r_.is_map(n, "publish")) return std::nullopt;
   r_.check_keys(n, {"exchange", "routing_key", "routing_keys", "headers", "tag", "bytes", "priority", "ttl", "persistent", "keys",
-                    "confirm"},
+                    "confirm", "confirm_timeout", "retry"},
                 "publish");
   models::publish_step p;
   if (n["exchange"]) p.exchange = r_.text(n["exchange"], "exchange").value_or("");
@@ -261,8 +261,34 @@ std::optional<models::publish_step> parser::publish(const YAML::Node& n, const Y
   if (n["persistent"]) p.persistent = r_.boolean(n["persistent"], "persistent").value_or(false);
   if (n["keys"]) p.keys = static_cast<int>(r_.integer(n["keys"], "keys", 0, 1'000'000).value_or(0));
   if (n["confirm"]) p.confirm = r_.boolean(n["confirm"], "confirm").value_or(false);
+  if (const YAML::Node t = n["confirm_timeout"]) {
+    p.confirm_timeout = r_.duration(t, "confirm_timeout");
+    if (p.confirm_timeout && p.confirm_timeout->ns() <= 0) r_.error(t, "confirm_timeout must be longer than 0");
+  }
+  if (n["retry"]) p.retry = retry(n["retry"]);
+  for (const char* key : {"confirm_timeout", "retry"}) {
+    if (n[key] && !p.confirm) r_.error(n[key], fmt::format("{} needs confirm: true: only a confirm tells the publisher a message failed", key));
+  }
   if (cost) p.cost = r_.duration(cost, "cost").value_or(p.cost);
   return p;
+}
+
+std::optional<models::retry_policy> parser::retry(const YAML::Node& n) {
+  if (!r_.is_map(n, "retry")) return std::nullopt;
+  r_.check_keys(n, {"max_attempts", "initial_interval", "multiplier", "max_interval"}, "retry");
+  models::retry_policy r;
+  if (n["max_attempts"]) r.max_attempts = static_cast<int>(r_.integer(n["max_attempts"], "max_attempts", 1, 1000).value_or(r.max_attempts));
+  for (auto [key, field] : {std::pair{"initial_interval", &models::retry_policy::initial_interval},
+                            std::pair{"max_interval", &models::retry_policy::max_interval}}) {
+    if (!n[key]) continue;
+    r.*field = r_.duration(n[key], key).value_or(r.*field);
+    if ((r.*field).ns() <= 0) r_.error(n[key], fmt::format("{} must be longer than 0", key));
+  }
+  if (n["multiplier"]) {
+    r.multiplier = r_.number(n["multiplier"], "multiplier").value_or(r.multiplier);
+    if (!(r.multiplier >= 1.0 && r.multiplier <= 100.0)) r_.error(n["multiplier"], "multiplier must be between 1 and 100");
+  }
+  return r;
 }
 
 void parser::faults(const YAML::Node& n, models::system_spec& s) {

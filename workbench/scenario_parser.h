@@ -39,6 +39,7 @@ class parser {
   std::optional<models::pipeline> steps(const YAML::Node& n, const models::system_spec& s, std::string_view where);
   std::optional<models::pipeline_step> step(const YAML::Node& n, const models::system_spec& s);
   std::optional<models::publish_step> publish(const YAML::Node& n, const YAML::Node& cost);
+  std::optional<models::retry_policy> retry(const YAML::Node& n);
   void broker(const YAML::Node& n, models::system_spec& s);
   void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
   void consumers(const YAML::Node& n, models::system_spec& s);

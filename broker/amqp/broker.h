@@ -71,10 +71,12 @@ struct cluster_traffic {
   cluster_traffic& operator+=(const cluster_traffic& o);
 };
 
-/// Per-queue counters.
+/// Per-queue counters. A publish the queue cannot take because it is down or out of reach is
+/// `refused` when its publisher hears so (a confirm-mode channel gets a basic.nack) and `lost`
+/// when it does not; `lost` also counts what a queue held when it went away.
 struct queue_stats {
   std::uint64_t published = 0, delivered = 0, redelivered = 0, acked = 0;
-  std::uint64_t dead_lettered = 0, dropped = 0, expired = 0, rejected_publishes = 0, lost = 0;
+  std::uint64_t dead_lettered = 0, dropped = 0, expired = 0, rejected_publishes = 0, lost = 0, refused = 0;
   queue_stats& operator+=(const queue_stats& o);
 };
 

@@ -19,6 +19,7 @@ queue_stats& queue_stats::operator+=(const queue_stats& o) {
   expired += o.expired;
   rejected_publishes += o.rejected_publishes;
   lost += o.lost;
+  refused += o.refused;
   return *this;
 }
 
@@ -110,9 +111,9 @@ instant broker::state::expiry_of(const queue_state& q, const message& msg, insta
   return expires;
 }
 
-bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now) {
+bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now, bool confirmed) {
   if (!q.available || !reachable(from, q.owner)) {
-    ++q.stats.lost;
+    ++(confirmed ? q.stats.refused : q.stats.lost);
     return false;
   }
   if (!owns(q)) {
@@ -255,7 +256,7 @@ void broker::state::dead_letter(queue_state& q, queued_message m, std::string_vi
   route_from(*dlx, dead->routing_key(), dead->properties()->headers, site_of(q));
   const std::vector<std::uint32_t> targets = routed_queues;
   for (std::uint32_t id : targets) {
-    if (auto it = queues.find(id); it != queues.end()) enqueue(*it->second, dead, q.owner, now);
+    if (auto it = queues.find(id); it != queues.end()) enqueue(*it->second, dead, q.owner, now, false);
   }
 }
 
@@ -288,7 +289,7 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   bool all_accepted = true;
   const std::vector<std::uint32_t> targets = routed_queues;  // enqueue may route again (dead-lettering)
   if (cluster.self) publishing = {*cluster.self, c, sequence};
-  for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now) && all_accepted;
+  for (std::uint32_t id : targets) all_accepted = enqueue(*queues.at(id), msg, chan.node, now, chan.confirm) && all_accepted;
   if (targets.empty() && mandatory) {
     events.push_back(returned{c, reply_code::no_route, "NO_ROUTE", msg});
   }

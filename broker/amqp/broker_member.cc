@@ -125,7 +125,7 @@ void broker::state::accept_forwarded(const peer_message& m, instant now) {
   queue_state* q = find_queue(m.vhost, m.queue);
   publishing = m.publish;
   // Counted once, by the node that sent it; here it is a local publish.
-  const bool ok = q != nullptr && owns(*q) && enqueue(*q, m.msg, q->owner, now);
+  const bool ok = q != nullptr && owns(*q) && enqueue(*q, m.msg, q->owner, now, m.publish.sequence != 0);
   publishing = {};
   if (m.publish.sequence == 0) return;
   if (auto it = waits.find(m.publish); it != waits.end()) {

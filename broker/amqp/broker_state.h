@@ -172,7 +172,8 @@ struct broker::state {
   static work_site site_of(const channel_state& ch) {
     return {ch.node, std::uint64_t{1} << 63 | std::uint64_t{ch.ref.conn} << 16 | ch.ref.ch};
   }
-  bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now);
+  /// `confirmed`: the publisher is in confirm mode, so a refusal reaches it as a nack.
+  bool enqueue(queue_state& q, const message_ptr& msg, node_id from, instant now, bool confirmed);
   /// When a message joining `q` at `now` expires (x-message-ttl, the expiration property).
   static instant expiry_of(const queue_state& q, const message& msg, instant now);
   void dispatch(queue_state& q, instant now);

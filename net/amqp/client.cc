@@ -114,6 +114,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
     begin_content({channel, d.delivery_tag, d.redelivered, {}}, false);
   }
   void on_method(std::uint16_t channel, const basic_return&) { begin_content({channel, 0, false, {}}, true); }
+  void on_method(std::uint16_t channel, const basic_ack& a) {
+    if (handlers.confirmed) handlers.confirmed(channel, a.delivery_tag, a.multiple, true);
+  }
+  void on_method(std::uint16_t channel, const basic_nack& n) {
+    if (handlers.confirmed) handlers.confirmed(channel, n.delivery_tag, n.multiple, false);
+  }
   // The -ok replies confirm what was pipelined; nothing waits for them.
   template <typename M>
   void on_method(std::uint16_t, const M&) {}
@@ -198,6 +204,8 @@ void client::declare_queue(std::uint16_t channel, std::string_view name, bool du
 void client::qos(std::uint16_t channel, std::uint16_t prefetch_count) {
   impl_->command(channel, basic_qos{.prefetch_count = prefetch_count});
 }
+
+void client::select_confirms(std::uint16_t channel) { impl_->command(channel, confirm_select{}); }
 
 void client::consume(std::uint16_t channel, std::string_view queue, bool no_ack) {
   impl_->command(channel, basic_consume{.queue = queue, .no_ack = no_ack});

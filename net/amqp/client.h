@@ -1,8 +1,9 @@
 // An AMQP 0-9-1 client over Boost.Asio, for net mode's producers and consumers: it logs in
-// (PLAIN), opens channels, declares queues, publishes, consumes and acknowledges, and reports
-// what the server sends back (deliveries, returns, basic.cancel, closes) through callbacks run
-// on the io_context's thread. Commands are pipelined: they are written in order without waiting
-// for their -ok replies, and those issued before connection.open-ok leave right after it.
+// (PLAIN), opens channels, declares queues, publishes (with confirms if asked), consumes and
+// acknowledges, and reports what the server sends back (deliveries, returns, confirms,
+// basic.cancel, closes) through callbacks run on the io_context's thread. Commands are
+// pipelined: they are written in order without waiting for their -ok replies, and those issued
+// before connection.open-ok leave right after it.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,9 @@ struct client_handlers {
   std::function<void(client_message)> returned;
   /// The server cancelled the channel's consumer (its queue was deleted or its node went down).
   std::function<void(std::uint16_t channel)> cancelled;
+  /// A publisher confirm on a channel in confirm mode: basic.ack (`ack`) or basic.nack of
+  /// `delivery_tag`, and with `multiple` of every earlier one too.
+  std::function<void(std::uint16_t channel, std::uint64_t delivery_tag, bool multiple, bool ack)> confirmed;
   /// The server closed a channel (a soft error); the reply text says why.
   std::function<void(std::uint16_t channel, std::string_view reply_text)> channel_closed;
   /// The connection is over: refused, closed by the server, or the socket failed.
@@ -55,6 +59,8 @@ class client {
   void open_channel(std::uint16_t channel);
   void declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments);
   void qos(std::uint16_t channel, std::uint16_t prefetch_count);
+  /// confirm.select: the server confirms the channel's publishes from now on, numbered from 1.
+  void select_confirms(std::uint16_t channel);
   void consume(std::uint16_t channel, std::string_view queue, bool no_ack);
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
                const broker::amqp::basic_properties& properties, std::string_view body);

@@ -54,6 +54,22 @@ TEST_F(normal_cluster, durable_queue_is_unavailable_while_its_owner_is_down_then
   EXPECT_EQ(info.stats.lost, 2u);  // transient lost at restart + the publish while down
 }
 
+TEST_F(normal_cluster, a_confirming_publisher_is_nacked_while_the_owner_is_down_and_nothing_counts_as_lost) {
+  // RabbitMQ nacks a confirm-mode publish its queue cannot take: the publisher knows and may
+  // publish again, so the broker has refused the message, not lost it.
+  const auto client = b.open_connection("/", now, node_id{1}).value();
+  const auto cch = open_channel(client, 1);
+  ASSERT_TRUE(b.confirm_select(cch).has_value());
+  ASSERT_TRUE(b.queue_declare(ch, {.name = "durable-q", .durable = true}, now).has_value());
+  b.crash_node(node_id{0}, now);
+  publish("", "durable-q", "while down", persistent(), cch);
+  const auto seen = confirms();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_FALSE(seen[0].ack);
+  EXPECT_EQ(b.totals().refused, 1u);
+  EXPECT_EQ(b.totals().lost, 0u);
+}
+
 TEST_F(normal_cluster, transient_queue_and_its_messages_are_lost_with_the_owner) {
   const auto client = b.open_connection("/", now, node_id{1}).value();
   const auto cch = open_channel(client, 1);

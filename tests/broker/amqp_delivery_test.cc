@@ -10,15 +10,6 @@ class delivery_test : public amqp_test {
   void set_prefetch(std::uint16_t n, channel_ref on, bool global = false) {
     ASSERT_TRUE(b.basic_qos(on, n, global, now).has_value());
   }
-  std::vector<confirm> confirms() {
-    deliveries();
-    std::vector<confirm> out;
-    for (auto& e : others) {
-      if (auto* c = std::get_if<confirm>(&e)) out.push_back(*c);
-    }
-    others.clear();
-    return out;
-  }
 };
 
 TEST_F(delivery_test, registration_is_handed_off_and_consumed) {

@@ -70,6 +70,17 @@ class amqp_test : public ::testing::Test {
     return out;
   }
 
+  /// Publisher confirms produced since the last call (other events are dropped).
+  std::vector<confirm> confirms() {
+    deliveries();
+    std::vector<confirm> out;
+    for (auto& e : others) {
+      if (auto* c = std::get_if<confirm>(&e)) out.push_back(*c);
+    }
+    others.clear();
+    return out;
+  }
+
   /// Bodies delivered since the last call.
   std::vector<std::string> bodies() {
     std::vector<std::string> out;
