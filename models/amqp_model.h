@@ -31,7 +31,8 @@ class amqp_model final : public amqp_side {
   void publish(const std::string& exchange, const std::string& routing_key,
                const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
                answer_fn answered) override;
-  void ack(int consumer, delivery_ref ref) override;
+  void ack(int consumer, delivery_ref ref) override { settle(consumer, ref, std::nullopt); }
+  void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, requeue); }
   void kill(int consumer) override;
   void crash(broker::node_id node) override;
   void restart(broker::node_id node) override;
@@ -54,6 +55,8 @@ class amqp_model final : public amqp_side {
   broker::instant now() const { return {sim_.now().ns()}; }
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
+  /// Acks the delivery, or rejects it (requeued or not), once the frame has crossed the link.
+  void settle(int consumer, delivery_ref ref, std::optional<bool> reject_requeue);
   /// Acts on the core's events: at once when ideal, else once the work of the calls that
   /// produced them (made at `origin`) has been priced and done; priced, `processed` runs
   /// when the calls' processes are done (ideal has no such moment and drops it).

@@ -101,6 +101,9 @@ class amqp_side {
                        const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body,
                        bool confirm, answer_fn answered) = 0;
   virtual void ack(int consumer, delivery_ref ref) = 0;
+  /// basic.reject: the consumer failed the message; the broker requeues it or, without
+  /// `requeue`, dead-letters it (or drops it when its queue has no dead-letter exchange).
+  virtual void reject(int consumer, delivery_ref ref, bool requeue) = 0;
   /// The consumer's process dies: its connection drops without a goodbye; it never comes back.
   virtual void kill(int consumer) = 0;
   virtual void crash(broker::node_id node) = 0;

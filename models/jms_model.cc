@@ -21,7 +21,8 @@ jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model
   producer_ = core_.create_session(conn, jms::ack_mode::auto_acknowledge).value();
   for (const auto& c : spec.consumers) {
     for (int i = 0; i < c.count; ++i) {
-      member m{.spec = &c, .index = i, .service_rng = streams.stream(fmt::format("jms-{}-{}", c.name, i))};
+      member m{.spec = &c, .index = i, .service_rng = streams.stream(fmt::format("jms-{}-{}", c.name, i)),
+               .fail_rng = streams.stream(fmt::format("jms-fail-{}-{}", c.name, i))};
       members_.push_back(std::move(m));
     }
   }
@@ -157,11 +158,20 @@ void jms_model::work(std::size_t m) {
     }
     const jms::delivery d = std::move(w.inbox.front());
     w.inbox.pop_front();
-    tally_.received(*w.spec, w.index, std::get<jms::bytes_body>(d.msg->spec.content).bytes, sim_.now());
+    const std::string& body = std::get<jms::bytes_body>(d.msg->spec.content).bytes;
+    // A failed message is rolled back (ActiveMQ's consumer when onMessage throws, a transacted
+    // session's rollback): the redelivery policy decides when it comes back, or the DLQ.
+    const bool failed = w.spec->failure.any() && w.spec->failure.fails(jms_tally::stamp_of(body), w.fail_rng);
+    if (failed) tally_.failed(*w.spec);
+    else tally_.received(*w.spec, w.index, body, sim_.now());
     const bool transacted = w.spec->ack == jms::ack_mode::session_transacted;
-    const auto settle = [this, session = d.session, id = d.delivery_id, transacted] {
-      (void)core_.acknowledge(session, id, now());
-      if (transacted) (void)core_.commit(session, now());
+    const auto settle = [this, session = d.session, id = d.delivery_id, transacted, failed] {
+      if (failed) {
+        (void)core_.redeliver(session, id, now());
+      } else {
+        (void)core_.acknowledge(session, id, now());
+        if (transacted) (void)core_.commit(session, now());
+      }
       drain();
     };
     w.busy = false;

@@ -48,6 +48,7 @@ class jms_model final : public jms_side {
     bool pulling = false;  // its receive() is waiting at the broker
     std::deque<broker::jms::delivery> inbox;  // delivered, not yet worked on
     sim::rng service_rng;
+    sim::rng fail_rng;  // the spec's `fail` probability
   };
   broker::instant now() const { return {sim_.now().ns()}; }
   void connect(std::size_t m);

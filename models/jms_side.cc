@@ -2,6 +2,7 @@
 #include "models/jms_side.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <set>
 
 #include <fmt/format.h>
@@ -68,6 +69,12 @@ void jms_tally::received(const jms_consumer_spec& c, int index, std::string_view
   seen[p.sequence] = true;
 }
 
+std::string_view jms_tally::stamp_of(std::string_view body) {
+  // The creation time and the sequence: unique per message, and no padding bytes, whose values
+  // the struct's copy leaves undetermined.
+  return body.substr(0, offsetof(payload, key));
+}
+
 jms::destination_stats jms_tally::totals(const jms::broker& core) const {
   jms::destination_stats t{};
   std::set<std::pair<jms::destination_kind, std::string>> seen;
@@ -107,6 +114,10 @@ void jms_tally::collect(std::map<std::string, double>& v, sim::histogram& e2e, s
       v[base + ".delivered"] += count(delivered_by_, {c.name, i});
       v[base + ".duplicates"] += count(duplicates_by_, {c.name, i});
       if (c.count > 1) v[fmt::format("{}.{}.delivered", base, i)] = count(delivered_by_, {c.name, i});
+    }
+    if (c.failure.any()) {
+      const auto f = failed_.find(c.name);
+      v[base + ".failed"] = f == failed_.end() ? 0.0 : static_cast<double>(f->second);
     }
     if (const auto o = order_.find(c.name); o != order_.end()) {
       v[base + ".order_violations"] = static_cast<double>(o->second.order_violations());

@@ -57,6 +57,10 @@ class jms_tally {
   message next(const send_step& step, sim::sim_time created, bool measured);
   /// Member `index` of consumer `c` processed `body` at `now`.
   void received(const jms_consumer_spec& c, int index, std::string_view body, sim::sim_time now);
+  /// A member of `c` failed a message (its `fail` or `poison`); it is rolled back.
+  void failed(const jms_consumer_spec& c) { ++failed_[c.name]; }
+  /// The part of a body that identifies its message (what `poison` chooses by).
+  static std::string_view stamp_of(std::string_view body);
   bool sent_any() const { return sequence_ > 0; }
   /// The broker's counters over the consumers' destinations (expired, dead-lettered, dropped).
   broker::jms::destination_stats totals(const broker::jms::broker& core) const;
@@ -76,6 +80,7 @@ class jms_tally {
   std::map<std::string, std::uint64_t> sent_to_;                       // measured messages per destination
   std::map<std::string, std::vector<bool>> seen_;                      // per consumer spec: sequences delivered
   std::map<std::pair<std::string, int>, std::uint64_t> delivered_by_, duplicates_by_;  // per member
+  std::map<std::string, std::uint64_t> failed_;                                        // per consumer spec
   broker::jms::destination_stats warmup_totals_;
 };
 

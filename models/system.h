@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -151,6 +152,17 @@ struct broker_spec {
   broker::amqp::cluster_config cluster;
 };
 
+/// How a consumer's work on a message fails (its listener throws): on a share of tries, at
+/// random, or on every try of one message in `poison_every` (a poison message: chosen by a hash
+/// of the message's stamp, so the same message fails each time it comes back).
+struct failure_spec {
+  double probability = 0;
+  std::uint32_t poison_every = 0;
+  bool any() const { return probability > 0 || poison_every > 0; }
+  /// Whether this try fails, for a message whose stamp is `stamp`.
+  bool fails(std::string_view stamp, sim::rng& rng) const;
+};
+
 /// `count` identical consumers on `queue`, each on its own connection and channel.
 struct consumer_group_spec {
   std::string name;
@@ -160,6 +172,10 @@ struct consumer_group_spec {
   bool auto_ack = false;
   pipeline work;               // what a consumer does per message, one message at a time
   std::uint32_t node = 0;      // cluster node the consumers connect to
+  failure_spec failure;        // a failed message is rejected once its work is done
+  // Spring's default-requeue-rejected: a failed message is requeued (true, its default) or
+  // rejected without requeue, so its queue's dead-letter exchange gets it (or it is dropped).
+  bool requeue_rejected = true;
 };
 
 struct kafka_topic_spec {
@@ -218,6 +234,9 @@ struct jms_consumer_spec {
   broker::jms::ack_mode ack = broker::jms::ack_mode::auto_acknowledge;
   sim::distribution service = sim::distribution::constant(0.001);  // per message, seconds
   std::optional<sim::duration> offline_from, offline_until;
+  // A failed message is rolled back, as ActiveMQ's consumer does when onMessage throws (or a
+  // transacted session rolls back): the redelivery policy brings it back, then ActiveMQ.DLQ.
+  failure_spec failure;
 };
 
 struct jms_spec {

@@ -48,6 +48,7 @@ struct token {
   std::int32_t key = -1;     // the consumed message's key (keyed publishes), -1 = none
   std::uint32_t in_key = 0;  // and its sequence within the key, or its id when `identified`
   bool identified = false;   // no key, but an id: a retrying publish may send it twice
+  bool fails = false;        // the consumer's work on the message fails (decided at delivery)
 };
 
 /// A delivered message a consumer holds: its ack handle and the stamp the publisher wrote.
@@ -59,6 +60,7 @@ struct held_message {
   std::int32_t key = -1;
   std::uint32_t in_key = 0;
   bool identified = false;
+  bool fails = false;
 };
 
 /// A confirming publish that may fail and be tried again: what it sends, the request waiting
@@ -79,7 +81,8 @@ struct consumer_rt {
   bool busy = false;
   bool alive = true;         // false once killed by a fault: it never comes back
   std::uint64_t epoch = 0;   // bumped when its connection is lost: work of an old epoch is void
-  std::uint64_t delivered = 0;
+  std::uint64_t delivered = 0, failed = 0;
+  sim::rng fail_rng;         // the group's `fail` probability
 };
 
 class system_model {
@@ -186,7 +189,10 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
     s->on_departure([this](const job& j) { advance(static_cast<std::int64_t>(j.id)); });
     stations_.emplace(name, std::move(s));
   }
-  for (const auto& slot : consumer_slots(spec_.consumers)) consumers_.push_back({.group = slot.group, .index = slot.index});
+  for (const auto& slot : consumer_slots(spec_.consumers)) {
+    consumers_.push_back({.group = slot.group, .index = slot.index,
+                          .fail_rng = streams_.stream(fmt::format("fail-{}-{}", slot.group->name, slot.index))});
+  }
 }
 
 // --- requests ---------------------------------------------------------------------------------
@@ -286,6 +292,16 @@ void system_model::finish(std::int64_t id) {
   }
   consumer_rt& c = consumers_[static_cast<std::size_t>(t.consumer)];
   if (c.epoch != t.consumer_epoch || !c.alive) return;  // the consumer died meanwhile
+  c.busy = false;
+  if (t.fails) {
+    // The listener threw: the message goes back (requeued or dead-lettered), or with auto-ack,
+    // which the broker forgot at delivery, it is gone.
+    ++c.failed;
+    if (c.group->auto_ack) ++lost_in_flight_;
+    else amqp_->reject(t.consumer, t.delivery, c.group->requeue_rejected);
+    start_next(t.consumer);
+    return;
+  }
   // The ledger checks order and duplicates only: latency is recorded below, once.
   if (t.key >= 0) order_[c.group->name].finish({t.created.ns(), t.key, t.in_key, 0}, sim_.now().ns());
   else if (t.identified) order_[c.group->name].finish_unkeyed(t.in_key);
@@ -295,7 +311,6 @@ void system_model::finish(std::int64_t id) {
     if (t.tag > 0) tagged_e2e_[static_cast<std::size_t>(t.tag - 1)].second.record(took);
   }
   ++interval_consumed_;
-  c.busy = false;
   if (!c.group->auto_ack) amqp_->ack(t.consumer, t.delivery);
   start_next(t.consumer);
 }
@@ -440,6 +455,7 @@ void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view 
     std::memcpy(&m.in_key, body.data() + 14, sizeof m.in_key);
     m.identified = (body[8] & identified_flag) != 0;
   }
+  m.fails = c.group->failure.any() && c.group->failure.fails(body.substr(0, stamp_bytes), c.fail_rng);
   c.buffer.push_back(m);
   start_next(consumer);
 }
@@ -460,6 +476,7 @@ void system_model::start_next(int index) {
   t.key = m.key;
   t.in_key = m.in_key;
   t.identified = m.identified;
+  t.fails = m.fails;
   advance(id);
 }
 
@@ -642,6 +659,7 @@ run_metrics system_model::collect() {
     const std::string base = "consumer." + c.group->name;
     v[base + ".delivered"] += static_cast<double>(c.delivered);
     v[fmt::format("{}.{}.delivered", base, c.index)] = static_cast<double>(c.delivered);
+    if (c.group->failure.any()) v[base + ".failed"] += static_cast<double>(c.failed);
     idle += c.delivered == 0;
   }
   v["idle_consumers"] = idle;
@@ -679,6 +697,18 @@ sim::duration retry_policy::backoff(int attempt) const {
   double wait = static_cast<double>(initial_interval.ns());
   for (int i = 1; i < attempt && wait < static_cast<double>(max_interval.ns()); ++i) wait *= multiplier;
   return sim::duration(static_cast<std::int64_t>(std::min(wait, static_cast<double>(max_interval.ns()))));
+}
+
+bool failure_spec::fails(std::string_view stamp, sim::rng& rng) const {
+  if (poison_every > 0) {
+    // FNV-1a over the stamp, then a splitmix64 finaliser: a fixed, well-spread choice per message.
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : stamp) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    if ((h ^ (h >> 31)) % poison_every == 0) return true;
+  }
+  return probability > 0 && rng.uniform01() < probability;
 }
 
 std::optional<std::uint32_t> amqp_node_named(const std::string& name) {

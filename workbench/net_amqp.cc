@@ -81,10 +81,10 @@ class net_amqp final : public models::amqp_side {
   }
 
   void ack(int consumer, delivery_ref ref) override {
-    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
-    // A delivery from an earlier connection cannot be acknowledged: the broker requeued it.
-    if (!retry_.alive(consumer) || !s.conn || ref.connection() != s.generation) return;
-    s.conn->ack(ref.channel_number(), ref.tag);
+    if (auto* conn = holder(consumer, ref)) conn->ack(ref.channel_number(), ref.tag);
+  }
+  void reject(int consumer, delivery_ref ref, bool requeue) override {
+    if (auto* conn = holder(consumer, ref)) conn->reject(ref.channel_number(), ref.tag, requeue);
   }
 
   void kill(int consumer) override {
@@ -139,6 +139,14 @@ class net_amqp final : public models::amqp_side {
     std::uint64_t generation = 0;  // connections opened so far
     std::uint32_t attempt = 0;     // failed connections in a row: each tries the next node
   };
+
+  /// The connection that can settle `ref`: none for a delivery of an earlier connection, which
+  /// the broker requeued when that one went.
+  net::amqp::client* holder(int consumer, delivery_ref ref) {
+    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+    if (!retry_.alive(consumer) || !s.conn || ref.connection() != s.generation) return nullptr;
+    return s.conn.get();
+  }
 
   void connect_producer() {
     producer_ = std::make_unique<net::amqp::client>(io_, net::amqp::client_handlers{

@@ -122,6 +122,13 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics) {
 std::expected<void, std::string> net_mode_support(const scenario& sc) {
   for (const auto& v : sc.variants) {
     for (const auto& c : v.system.jms.consumers) {
+      // STOMP's NACK is ActiveMQ's poison ack (straight to the DLQ): no redelivery policy to show.
+      if (c.failure.any()) {
+        return std::unexpected(fmt::format("variant '{}': JMS consumer '{}' fails messages; over STOMP a failed message "
+                                           "can only be NACKed, which ActiveMQ dead-letters at once without its redelivery "
+                                           "policy (use --mode sim, or --variant to leave it out)",
+                                           v.name, c.name));
+      }
       // STOMP has no receive(): a prefetch-0 consumer would never get a message.
       if (c.prefetch == 0u || destination_prefetch(c.destination) == 0u) {
         return std::unexpected(fmt::format("variant '{}': JMS consumer '{}' pulls (prefetch 0); net mode's STOMP consumers "

@@ -40,6 +40,8 @@ class parser {
   std::optional<models::pipeline_step> step(const YAML::Node& n, const models::system_spec& s);
   std::optional<models::publish_step> publish(const YAML::Node& n, const YAML::Node& cost);
   std::optional<models::retry_policy> retry(const YAML::Node& n);
+  /// A consumer's `fail: {probability}` and `poison: {every}`.
+  models::failure_spec failure(const YAML::Node& consumer);
   void broker(const YAML::Node& n, models::system_spec& s);
   void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
   void consumers(const YAML::Node& n, models::system_spec& s);

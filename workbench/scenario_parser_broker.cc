@@ -272,7 +272,9 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const YAML::Node g = groups[i];
     if (!r_.is_map(g, "a consumer group")) continue;
-    r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node"}, "a consumer group");
+    r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node", "fail", "poison",
+                      "default_requeue_rejected"},
+                  "a consumer group");
     models::consumer_group_spec c;
     c.name = g["name"] ? r_.text(g["name"], "name").value_or("") : (groups.size() == 1 ? "consumers" : fmt::format("group{}", i));
     if (r_.require(g, "queue", "a consumer group")) c.queue = r_.text(g["queue"], "queue").value_or("");
@@ -291,11 +293,33 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     } else {
       r_.error(g, "a consumer group needs 'work' (a pipeline) or 'service' (a time per message)");
     }
+    c.failure = failure(g);
+    if (g["default_requeue_rejected"]) {
+      c.requeue_rejected = r_.boolean(g["default_requeue_rejected"], "default_requeue_rejected").value_or(true);
+    }
     const bool declared = std::any_of(s.broker.queues.begin(), s.broker.queues.end(),
                                       [&](const models::queue_spec& q) { return q.name == c.queue; });
     if (!declared && !c.queue.empty()) s.broker.queues.push_back({.name = c.queue});  // consumed queues exist
     s.consumers.push_back(std::move(c));
   }
+}
+
+models::failure_spec parser::failure(const YAML::Node& consumer) {
+  models::failure_spec f;
+  if (const YAML::Node n = consumer["fail"]; n && r_.is_map(n, "fail")) {
+    r_.check_keys(n, {"probability"}, "fail");
+    if (r_.require(n, "probability", "fail")) {
+      f.probability = r_.number(n["probability"], "probability").value_or(0);
+      if (!(f.probability >= 0 && f.probability < 1)) r_.error(n["probability"], "probability must be at least 0 and below 1");
+    }
+  }
+  if (const YAML::Node n = consumer["poison"]; n && r_.is_map(n, "poison")) {
+    r_.check_keys(n, {"every"}, "poison");
+    if (r_.require(n, "every", "poison")) {
+      f.poison_every = static_cast<std::uint32_t>(r_.integer(n["every"], "every", 1, 1'000'000'000).value_or(0));
+    }
+  }
+  return f;
 }
 
 std::optional<broker::jms::destination_kind> parser::jms_destination(const YAML::Node& n, std::string_view where,
@@ -350,7 +374,9 @@ void parser::jms(const YAML::Node& n, models::system_spec& s) {
       {"individual", broker::jms::ack_mode::individual_acknowledge}};
   for (const auto& c : list) {
     const std::string where = "a JMS consumer";
-    r_.check_keys(c, {"name", "queue", "topic", "subscription", "selector", "count", "prefetch", "ack", "service", "offline"}, where);
+    r_.check_keys(c, {"name", "queue", "topic", "subscription", "selector", "count", "prefetch", "ack", "service", "offline",
+                      "fail", "poison"},
+                  where);
     models::jms_consumer_spec spec;
     if (r_.require(c, "name", where)) spec.name = r_.text(c["name"], "name").value_or("");
     if (auto kind = jms_destination(c, where, spec.destination)) spec.kind = *kind;
@@ -383,6 +409,7 @@ void parser::jms(const YAML::Node& n, models::system_spec& s) {
         r_.error(off["until"], "offline.until must be after offline.from");
       }
     }
+    spec.failure = failure(c);
     s.jms.consumers.push_back(std::move(spec));
   }
 }

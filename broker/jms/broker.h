@@ -152,6 +152,10 @@ class broker {
   result<void> commit(session_id session, instant now);
   /// Transacted sessions: drops held sends and redelivers consumed messages.
   result<void> rollback(session_id session, instant now);
+  /// A message listener threw on this delivery: as ActiveMQ's consumer rolls back the message it
+  /// was handing over, it comes back after the redelivery policy's delay, or once past
+  /// maximumRedeliveries goes to the dead-letter queue. The session's other deliveries stay.
+  result<void> redeliver(session_id session, std::uint64_t delivery_id, instant now);
   /// Session.recover(): redelivers every unacknowledged message of the session.
   result<void> recover(session_id session, instant now);
   /// ActiveMQ's poison acknowledgement (what a STOMP NACK sends): the delivery goes to the

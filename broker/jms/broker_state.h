@@ -153,7 +153,7 @@ struct broker::state {
   /// Takes a delivery out of its session, freeing a place in its consumer's prefetch window.
   unacked take_delivery(session_state& s, std::size_t index);
   /// One delivery by id: the common case (AUTO, INDIVIDUAL) without scanning the session.
-  void settle_id(session_state& s, std::uint64_t delivery_id, instant now);
+  void settle_id(session_state& s, std::uint64_t delivery_id, settlement how, instant now);
   void redeliver(const unacked& u, settlement how, instant now);
   void dead_letter(const destination& from, const pending& p, std::string cause, instant now);
   bool expire_if_due(endpoint& e, const pending& p, instant now);

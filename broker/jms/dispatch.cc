@@ -171,11 +171,11 @@ void broker::state::settle_one(session_state& s, std::size_t index, settlement h
   }
 }
 
-void broker::state::settle_id(session_state& s, std::uint64_t delivery_id, instant now) {
+void broker::state::settle_id(session_state& s, std::uint64_t delivery_id, settlement how, instant now) {
   const auto it = std::ranges::find(s.delivered, delivery_id, &unacked::delivery_id);
   if (it == s.delivered.end()) return;
   const std::string key = it->endpoint_key;
-  settle_one(s, static_cast<std::size_t>(it - s.delivered.begin()), settlement::acknowledged, now);
+  settle_one(s, static_cast<std::size_t>(it - s.delivered.begin()), how, now);
   if (auto e = endpoints.find(key); e != endpoints.end()) dispatch(*e->second, now);
 }
 
@@ -312,7 +312,7 @@ result<void> broker::acknowledge(session_id session, std::uint64_t delivery_id, 
       return {};
     }
     default:
-      s_->settle_id(s, delivery_id, now);
+      s_->settle_id(s, delivery_id, settlement::acknowledged, now);
       return {};
   }
 }
@@ -337,6 +337,13 @@ result<void> broker::rollback(session_id session, instant now) {
   sit->second.held_sends.clear();
   sit->second.settled.clear();
   return recover(session, now);
+}
+
+result<void> broker::redeliver(session_id session, std::uint64_t delivery_id, instant now) {
+  auto sit = s_->sessions.find(session);
+  if (sit == s_->sessions.end()) return std::unexpected(fail(error_code::illegal_state, "IllegalStateException: The Session is closed"));
+  s_->settle_id(sit->second, delivery_id, settlement::recovered, now);
+  return {};
 }
 
 result<void> broker::recover(session_id session, instant now) {

@@ -223,6 +223,10 @@ void client::ack(std::uint16_t channel, std::uint64_t delivery_tag) {
   impl_->command(channel, basic_ack{.delivery_tag = delivery_tag});
 }
 
+void client::reject(std::uint16_t channel, std::uint64_t delivery_tag, bool requeue) {
+  impl_->command(channel, basic_reject{.delivery_tag = delivery_tag, .requeue = requeue});
+}
+
 void client::abort() {
   auto& s = *impl_;
   if (s.state == impl::phase::over) return;

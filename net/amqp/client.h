@@ -65,6 +65,7 @@ class client {
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
                const broker::amqp::basic_properties& properties, std::string_view body);
   void ack(std::uint16_t channel, std::uint64_t delivery_tag);
+  void reject(std::uint16_t channel, std::uint64_t delivery_tag, bool requeue);
 
   /// Drops the socket without connection.close, as a crashing process does.
   void abort();

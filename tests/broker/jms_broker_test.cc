@@ -321,6 +321,34 @@ TEST_F(jms_test, redelivery_policy_delays_then_dead_letters_with_the_delivery_co
   EXPECT_EQ(b.stats(destination_kind::queue, "payments").dead_lettered, 1u);
 }
 
+
+TEST_F(jms_test, a_listener_that_throws_gets_its_message_back_while_the_prefetched_ones_wait_untouched) {
+  // ActiveMQ's default policy: 6 redeliveries 1 s apart, then ActiveMQ.DLQ; the consumer's
+  // prefetched messages are not part of the failed delivery and are not redelivered.
+  const session_id s = session(ack_mode::auto_acknowledge);
+  consume(s, destination_kind::queue, "orders");
+  for (const char* body : {"poison", "ok-1", "ok-2"}) send(s, destination_kind::queue, "orders", text(body));
+  auto first = b.take_deliveries();
+  ASSERT_EQ(bodies(first), (std::vector<std::string>{"poison", "ok-1", "ok-2"}));
+  std::uint64_t failing = first[0].delivery_id;
+  std::vector<std::int64_t> back_at_ms;
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_TRUE(b.redeliver(s, failing, now));
+    if (b.next_deadline() == instant::never()) break;
+    now = b.next_deadline();
+    b.advance(now);
+    auto again = b.take_deliveries();
+    ASSERT_EQ(again.size(), 1u) << round;
+    EXPECT_EQ(body_of(again[0]), "poison");
+    EXPECT_TRUE(again[0].redelivered);
+    back_at_ms.push_back(now.ns / ms);
+    failing = again[0].delivery_id;
+  }
+  EXPECT_EQ(back_at_ms, (std::vector<std::int64_t>{1000, 2000, 3000, 4000, 5000, 6000}));
+  EXPECT_EQ(b.queue_depth("ActiveMQ.DLQ"), 1u);
+  EXPECT_EQ(b.stats(destination_kind::queue, "orders").dead_lettered, 1u);
+  EXPECT_EQ(b.outstanding(first[1].consumer), 2u) << "ok-1 and ok-2 are still held, never redelivered";
+}
 TEST_F(jms_test, no_local_subscriber_skips_its_own_connections_messages) {
   const session_id s = session();
   const session_id other = session();

@@ -109,7 +109,15 @@ INSTANTIATE_TEST_SUITE_P(
                     "message_groups needs keys: the key is the group"},
         broken_case{"binding_count_out_of_range",
                     std::string(valid) + "broker: {bindings: [{queue: \"q{i}\", exchange: x, count: 0}]}\n", 7, 57,
-                    "count must be"}),
+                    "count must be"},
+        broken_case{"failure_that_always_happens",
+                    std::string(valid) + "consumers: {queue: q, service: 1ms, fail: {probability: 1}}\n", 7, 57,
+                    "probability must be at least 0 and below 1"},
+        broken_case{"poison_every_zero", std::string(valid) + "consumers: {queue: q, service: 1ms, poison: {every: 0}}\n", 7, 53,
+                    "every must be"},
+        broken_case{"retry_multiplier_below_one",
+                    std::string(valid) + "variants: {v: {pipeline: [{publish: {confirm: true, retry: {multiplier: 0.5}}}]}}\n", 7,
+                    73, "multiplier must be between 1 and 100"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(scenario_validation, every_error_is_reported_not_just_the_first) {
