@@ -38,7 +38,11 @@ void amqp_model::start(listener l) {
   declare_topology(broker_, spec_.broker);
   broker_.meter().clear();  // definitions load at boot, before the clock starts
   open_producer(broker::node_id{spec_.producer_node});
-  for (std::size_t i = 0; i < subscribers_.size(); ++i) subscribe(static_cast<int>(i));
+  for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+    const consumer_slot& slot = subscribers_[i].slot;
+    if (slot.index < slot.group->initial_count()) subscribe(static_cast<int>(i));
+    else retry_.kill(static_cast<int>(i));  // an elastic group's consumer not started yet
+  }
   handle_events();
 }
 
@@ -131,6 +135,12 @@ void amqp_model::kill(int consumer) {
   retry_.kill(consumer);
   broker_.close_connection(s.conn, now());  // manual-ack deliveries go back to the queue
   s.conn = 0;
+  handle_events();
+}
+
+void amqp_model::start_consumer(int consumer) {
+  retry_.revive(consumer);
+  subscribe(consumer);
   handle_events();
 }
 

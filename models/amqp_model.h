@@ -34,6 +34,7 @@ class amqp_model final : public amqp_side {
   void ack(int consumer, delivery_ref ref) override { settle(consumer, ref, std::nullopt); }
   void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, requeue); }
   void kill(int consumer) override;
+  void start_consumer(int consumer) override;
   void crash(broker::node_id node) override;
   void restart(broker::node_id node) override;
   void partition(broker::node_id a, broker::node_id b) override;

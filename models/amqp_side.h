@@ -60,13 +60,16 @@ std::optional<std::uint64_t> queue_depth(const broker::amqp::broker& broker, con
 
 /// When consumers subscribe again after losing their connection, channel or queue: client
 /// libraries retry after a recovery interval (Spring AMQP: 5 s; we use 1 s), with one retry
-/// pending per consumer at a time. A killed consumer never comes back.
+/// pending per consumer at a time. A killed (or stopped) consumer does not come back unless
+/// revived.
 class resubscriptions {
  public:
   /// `subscribe(i)` runs when consumer i's retry is due; `sim` must outlive this.
   resubscriptions(sim::simulator& sim, std::size_t consumers, std::function<void(int)> subscribe);
   void later(int consumer);
   void kill(int consumer) { dead_[static_cast<std::size_t>(consumer)] = true; }
+  /// A stopped consumer of an elastic group is started again.
+  void revive(int consumer) { dead_[static_cast<std::size_t>(consumer)] = false; }
   bool alive(int consumer) const { return !dead_[static_cast<std::size_t>(consumer)]; }
 
  private:
@@ -106,6 +109,12 @@ class amqp_side {
   virtual void reject(int consumer, delivery_ref ref, bool requeue) = 0;
   /// The consumer's process dies: its connection drops without a goodbye; it never comes back.
   virtual void kill(int consumer) = 0;
+  /// Elastic groups: a consumer not started yet, or stopped, subscribes now. (start() starts
+  /// each group's initial_count() consumers.)
+  virtual void start_consumer(int consumer) = 0;
+  /// Elastic groups: the container stops an idle consumer. It holds nothing, so to the broker
+  /// this is the same as its connection going; it may be started again.
+  void stop_consumer(int consumer) { kill(consumer); }
   virtual void crash(broker::node_id node) = 0;
   virtual void restart(broker::node_id node) = 0;
   virtual void partition(broker::node_id a, broker::node_id b) = 0;

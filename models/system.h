@@ -163,11 +163,27 @@ struct failure_spec {
   bool fails(std::string_view stamp, sim::rng& rng) const;
 };
 
+/// Spring AMQP's SimpleMessageListenerContainer with maxConcurrentConsumers: a consumer that
+/// received more than `consecutive_active_trigger` times in a row (each time within
+/// `receive_timeout`) starts another, if the last start was over `start_consumer_min_interval`
+/// ago; one that timed out more than `consecutive_idle_trigger` times in a row stops, if the
+/// last stop was over `stop_consumer_min_interval` ago. Never below `min` nor above the
+/// group's count. The defaults are Spring's.
+struct elastic_spec {
+  int min = 1;  // concurrentConsumers
+  int consecutive_active_trigger = 10, consecutive_idle_trigger = 10;
+  sim::duration start_consumer_min_interval = sim::duration::seconds(10);
+  sim::duration stop_consumer_min_interval = sim::duration::seconds(60);
+  sim::duration receive_timeout = sim::duration::seconds(1);
+};
+
 /// `count` identical consumers on `queue`, each on its own connection and channel.
 struct consumer_group_spec {
   std::string name;
   std::string queue;
-  int count = 1;
+  int count = 1;                        // elastic: maxConcurrentConsumers
+  std::optional<elastic_spec> elastic;  // `concurrency: MIN-MAX`
+  int initial_count() const { return elastic ? elastic->min : count; }
   std::uint16_t prefetch = 0;  // 0 = unlimited
   bool auto_ack = false;
   pipeline work;               // what a consumer does per message, one message at a time

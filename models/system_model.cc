@@ -17,6 +17,7 @@
 #include "models/amqp_model.h"
 #include "models/jms_model.h"
 #include "models/kafka_model.h"
+#include "models/listener_container.h"
 #include "models/record_ledger.h"
 #include "models/station.h"
 #include "sim/simulator.h"
@@ -83,6 +84,8 @@ struct consumer_rt {
   std::uint64_t epoch = 0;   // bumped when its connection is lost: work of an old epoch is void
   std::uint64_t delivered = 0, failed = 0;
   sim::rng fail_rng;         // the group's `fail` probability
+  listener_container* container = nullptr;  // an elastic group's: it says whether this one runs
+  bool ever_ran = true;      // elastic: started at some point (never-started slots are not consumers)
 };
 
 class system_model {
@@ -121,6 +124,8 @@ class system_model {
   void on_delivery(int consumer, delivery_ref ref, std::string_view body);
   void drop_in_flight(consumer_rt& c);
   void start_next(int c);
+  /// The listener container of an elastic group, which starts and stops its consumers.
+  void add_container(const consumer_group_spec& group);
   /// 1 + the index of a publish tag (registered on first use), or 0 for no tag.
   std::uint8_t tag_index(const std::string& tag);
   // Faults and sampling.
@@ -149,6 +154,7 @@ class system_model {
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
+  std::vector<std::unique_ptr<listener_container>> containers_;  // one per elastic group
   std::map<const publish_step*, std::shared_ptr<const amqp::basic_properties>> publish_props_;
   std::unordered_map<std::uint64_t, publish_attempt> attempts_;
   std::uint64_t next_attempt_ = 0;
@@ -191,7 +197,11 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
   }
   for (const auto& slot : consumer_slots(spec_.consumers)) {
     consumers_.push_back({.group = slot.group, .index = slot.index,
-                          .fail_rng = streams_.stream(fmt::format("fail-{}-{}", slot.group->name, slot.index))});
+                          .fail_rng = streams_.stream(fmt::format("fail-{}-{}", slot.group->name, slot.index)),
+                          .ever_ran = slot.index < slot.group->initial_count()});
+  }
+  for (const auto& group : spec_.consumers) {
+    if (group.elastic) add_container(group);
   }
 }
 
@@ -445,7 +455,7 @@ void system_model::drop_in_flight(consumer_rt& c) {
 
 void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view body) {
   consumer_rt& c = consumers_[static_cast<std::size_t>(consumer)];
-  if (!c.alive) return;
+  if (!c.alive || (c.container && !c.container->running(consumer))) return;
   // The body starts with the creation time, whether it counts, its e2e tag and (keyed) its key.
   std::int64_t created = 0;
   std::memcpy(&created, body.data(), sizeof created);
@@ -462,7 +472,12 @@ void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view 
 
 void system_model::start_next(int index) {
   consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
-  if (c.busy || c.buffer.empty()) return;
+  if (c.busy) return;
+  if (c.buffer.empty()) {
+    if (c.container) c.container->waiting(index);
+    return;
+  }
+  if (c.container) c.container->received(index);
   const held_message m = c.buffer.front();
   c.buffer.pop_front();
   c.busy = true;
@@ -478,6 +493,21 @@ void system_model::start_next(int index) {
   t.identified = m.identified;
   t.fails = m.fails;
   advance(id);
+}
+
+void system_model::add_container(const consumer_group_spec& group) {
+  std::vector<int> members;
+  for (std::size_t i = 0; i < consumers_.size(); ++i) {
+    if (consumers_[i].group == &group) members.push_back(static_cast<int>(i));
+  }
+  auto start = [this](int i) {
+    consumers_[static_cast<std::size_t>(i)].ever_ran = true;
+    amqp_->start_consumer(i);
+    start_next(i);  // its receive waits for the first message
+  };
+  auto stop = [this](int i) { amqp_->stop_consumer(i); };
+  containers_.push_back(std::make_unique<listener_container>(sim_, group, members, std::move(start), std::move(stop)));
+  for (const int i : members) consumers_[static_cast<std::size_t>(i)].container = containers_.back().get();
 }
 
 // --- faults, sampling, results -------------------------------------------------------------------
@@ -516,6 +546,7 @@ void system_model::apply(const fault_spec& f) {
         if (c.group->name != f.target || seen++ != f.index) continue;
         drop_in_flight(c);
         c.alive = false;
+        if (c.container) c.container->killed(static_cast<int>(i));
         amqp_->kill(static_cast<int>(i));
       }
       break;
@@ -536,6 +567,9 @@ void system_model::sample() {
     series_["queue." + q.name + ".depth"].push_back(depth);
     auto& peak = max_depth_[q.name];
     peak = std::max(peak, depth);
+  }
+  for (const auto& container : containers_) {
+    series_["consumer." + container->group().name + ".running"].push_back(container->running_count());
   }
   if (kafka_->enabled()) series_["kafka.lag"].push_back(static_cast<double>(kafka_->lag()));
   if (jms_->enabled()) series_["jms.backlog"].push_back(static_cast<double>(jms_->backlog()));
@@ -563,6 +597,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   amqp_->start({.delivered = [this](int c, delivery_ref ref, std::string_view body) { on_delivery(c, ref, body); },
                 .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
                 .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && (body[8] & counts_flag) != 0; }});
+  for (std::size_t i = 0; i < consumers_.size(); ++i) start_next(static_cast<int>(i));  // elastic ones start waiting
   kafka_->start();
   jms_->start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
@@ -660,9 +695,16 @@ run_metrics system_model::collect() {
     v[base + ".delivered"] += static_cast<double>(c.delivered);
     v[fmt::format("{}.{}.delivered", base, c.index)] = static_cast<double>(c.delivered);
     if (c.group->failure.any()) v[base + ".failed"] += static_cast<double>(c.failed);
-    idle += c.delivered == 0;
+    idle += c.ever_ran && c.delivered == 0;
   }
   v["idle_consumers"] = idle;
+  for (const auto& container : containers_) {
+    const std::string base = "consumer." + container->group().name;
+    v[base + ".started"] = static_cast<double>(container->started());
+    v[base + ".stopped"] = static_cast<double>(container->stopped());
+    v[base + ".running"] = container->running_count();
+    v[base + ".max_running"] = container->max_running();
+  }
   for (const auto& [group, ledger] : order_) {
     v["consumer." + group + ".order_violations"] = static_cast<double>(ledger.order_violations());
     v["consumer." + group + ".duplicates"] = static_cast<double>(ledger.duplicates());

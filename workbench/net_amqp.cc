@@ -64,7 +64,11 @@ class net_amqp final : public models::amqp_side {
   void start(listener l) override {
     listener_ = std::move(l);
     connect_producer();
-    for (std::size_t i = 0; i < subscribers_.size(); ++i) subscribe(static_cast<int>(i));
+    for (std::size_t i = 0; i < subscribers_.size(); ++i) {
+      const models::consumer_slot& slot = subscribers_[i].slot;
+      if (slot.index < slot.group->initial_count()) subscribe(static_cast<int>(i));
+      else retry_.kill(static_cast<int>(i));  // an elastic group's consumer not started yet
+    }
   }
 
   void publish(const std::string& exchange, const std::string& routing_key,
@@ -91,6 +95,11 @@ class net_amqp final : public models::amqp_side {
     subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
     retry_.kill(consumer);
     if (s.conn) s.conn->abort();
+  }
+
+  void start_consumer(int consumer) override {
+    retry_.revive(consumer);
+    subscribe(consumer);
   }
 
   void crash(broker::node_id node) override { (void)server_.cluster().kill(node.value); }

@@ -42,6 +42,8 @@ class parser {
   std::optional<models::retry_policy> retry(const YAML::Node& n);
   /// A consumer's `fail: {probability}` and `poison: {every}`.
   models::failure_spec failure(const YAML::Node& consumer);
+  /// A consumer group's `concurrency: N | MIN-MAX` and `scaling: {...}`.
+  void concurrency(const YAML::Node& group, models::consumer_group_spec& c);
   void broker(const YAML::Node& n, models::system_spec& s);
   void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
   void consumers(const YAML::Node& n, models::system_spec& s);

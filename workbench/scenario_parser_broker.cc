@@ -1,10 +1,10 @@
 // The broker-facing parts of a scenario: AMQP queues, exchanges and bindings, consumer
 // groups, Kafka topics and groups, and the publish/produce steps that feed them.
-#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "workbench/number.h"
 #include "workbench/profile.h"
 #include "workbench/scenario_parser.h"
 
@@ -273,12 +273,14 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     const YAML::Node g = groups[i];
     if (!r_.is_map(g, "a consumer group")) continue;
     r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node", "fail", "poison",
-                      "default_requeue_rejected"},
+                      "default_requeue_rejected", "concurrency", "scaling"},
                   "a consumer group");
     models::consumer_group_spec c;
     c.name = g["name"] ? r_.text(g["name"], "name").value_or("") : (groups.size() == 1 ? "consumers" : fmt::format("group{}", i));
     if (r_.require(g, "queue", "a consumer group")) c.queue = r_.text(g["queue"], "queue").value_or("");
     if (g["count"]) c.count = static_cast<int>(r_.integer(g["count"], "count", 0, 100'000).value_or(1));
+    if (g["concurrency"]) concurrency(g, c);
+    if (g["scaling"] && !c.elastic) r_.error(g["scaling"], "scaling needs concurrency: MIN-MAX (an elastic group)");
     if (g["prefetch"]) c.prefetch = static_cast<std::uint16_t>(r_.integer(g["prefetch"], "prefetch", 0, 65535).value_or(0));
     if (g["node"]) c.node = static_cast<std::uint32_t>(r_.integer(g["node"], "node", 0, 63).value_or(0));
     if (g["ack"]) {
@@ -302,6 +304,39 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     if (!declared && !c.queue.empty()) s.broker.queues.push_back({.name = c.queue});  // consumed queues exist
     s.consumers.push_back(std::move(c));
   }
+}
+
+void parser::concurrency(const YAML::Node& g, models::consumer_group_spec& c) {
+  // Spring's listener concurrency: "N" (fixed) or "MIN-MAX" (elastic).
+  const YAML::Node n = g["concurrency"];
+  if (g["count"]) r_.error(n, "a consumer group gives count or concurrency, not both");
+  const std::string text = r_.text(n, "concurrency").value_or("");
+  const auto dash = text.find('-');
+  const auto low = parse_number<int>(std::string_view(text).substr(0, dash));
+  const auto high = dash == std::string::npos ? low : parse_number<int>(std::string_view(text).substr(dash + 1));
+  if (!low || !high || *low < 1 || *low > *high || *high > 100'000) {
+    r_.error(n, fmt::format("concurrency must be N or MIN-MAX with 1 <= MIN <= MAX, got '{}'", text));
+    return;
+  }
+  c.count = *high;
+  if (*low == *high) return;
+  models::elastic_spec e{.min = *low};
+  if (const YAML::Node sc = g["scaling"]; sc && r_.is_map(sc, "scaling")) {
+    r_.check_keys(sc, {"consecutive_active_trigger", "consecutive_idle_trigger", "start_consumer_min_interval",
+                       "stop_consumer_min_interval", "receive_timeout"},
+                  "scaling");
+    for (auto [key, field] : {std::pair{"consecutive_active_trigger", &models::elastic_spec::consecutive_active_trigger},
+                              std::pair{"consecutive_idle_trigger", &models::elastic_spec::consecutive_idle_trigger}}) {
+      if (sc[key]) e.*field = static_cast<int>(r_.integer(sc[key], key, 1, 1'000'000).value_or(e.*field));
+    }
+    for (auto [key, field] : {std::pair{"start_consumer_min_interval", &models::elastic_spec::start_consumer_min_interval},
+                              std::pair{"stop_consumer_min_interval", &models::elastic_spec::stop_consumer_min_interval},
+                              std::pair{"receive_timeout", &models::elastic_spec::receive_timeout}}) {
+      if (sc[key]) e.*field = r_.duration(sc[key], key).value_or(e.*field);
+    }
+    if (e.receive_timeout.ns() <= 0) r_.error(sc["receive_timeout"], "receive_timeout must be longer than 0");
+  }
+  c.elastic = e;
 }
 
 models::failure_spec parser::failure(const YAML::Node& consumer) {
