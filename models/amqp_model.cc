@@ -130,6 +130,40 @@ void amqp_model::settle(int consumer, delivery_ref ref, std::optional<bool> reje
   resources_->client_send(1 + consumer, true, node, 64, settle);
 }
 
+void amqp_model::get(int consumer) {
+  const broker::node_id node = first_up(subscribers_[static_cast<std::size_t>(consumer)].slot.group->node);
+  const auto ask = [this, consumer, node] {
+    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+    const auto& group = *s.slot.group;
+    std::optional<amqp::get_ok> got;
+    if (s.conn != 0 && retry_.alive(consumer)) {
+      auto r = broker_.basic_get(s.ch, group.queue, group.auto_ack, now());
+      if (r) got = std::move(*r);
+      else retry_.later(consumer);  // the queue is missing or down, which closed the channel: open another
+    }
+    const delivery_ref ref{delivery_ref::channel_on(s.ch.conn, s.ch.ch), got ? got->delivery_tag : 0};
+    auto answer = [this, consumer, ref, got] {
+      if (got) listener_.delivered(consumer, ref, got->msg->body());
+      else listener_.empty(consumer);
+    };
+    if (!resources_) {
+      handle_events();
+      answer();
+      return;
+    }
+    // get-ok carries the message from its queue's node; get-empty is a bare frame.
+    const std::uint64_t bytes = got ? got->msg->body_size() + 64 : 64;
+    const broker::node_id from = got ? broker_.owner_of("/", group.queue).value_or(node) : node;
+    handle_events(node, [this, consumer, node, from, bytes, answer] {
+      const auto down = [this, consumer, node, bytes, answer] { resources_->client_send(1 + consumer, false, node, bytes, answer); };
+      if (from == node) down();
+      else resources_->hop(from, node, bytes, down);
+    });
+  };
+  if (!resources_) ask();
+  else resources_->client_send(1 + consumer, true, node, 64, ask);
+}
+
 void amqp_model::kill(int consumer) {
   subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
   retry_.kill(consumer);
@@ -193,6 +227,7 @@ void amqp_model::subscribe(int index) {
   s.ch = {s.conn, s.next_channel++};
   (void)broker_.channel_open(s.ch);
   by_channel_[delivery_ref::channel_on(s.ch.conn, s.ch.ch)] = index;
+  if (group.pull) return;  // a poller only needs its channel: it asks with basic.get
   if (group.prefetch) (void)broker_.basic_qos(s.ch, group.prefetch, false, now());
   if (!broker_.basic_consume(s.ch, {.queue = group.queue, .no_ack = group.auto_ack}, now())) {
     retry_.later(index);  // the queue is missing or down: try again shortly

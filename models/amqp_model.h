@@ -32,6 +32,7 @@ class amqp_model final : public amqp_side {
                const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
                answer_fn answered) override;
   void ack(int consumer, delivery_ref ref) override { settle(consumer, ref, std::nullopt); }
+  void get(int consumer) override;
   void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, requeue); }
   void kill(int consumer) override;
   void start_consumer(int consumer) override;

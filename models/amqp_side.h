@@ -89,6 +89,8 @@ class amqp_side {
     std::function<void(int consumer)> reset;
     /// A mandatory publish came back unroutable (or could not be published at all).
     std::function<void(std::string_view body)> returned;
+    /// A pulling consumer's basic.get found the queue empty (or could not ask: no channel yet).
+    std::function<void(int consumer)> empty;
   };
 
   virtual ~amqp_side() = default;
@@ -104,6 +106,9 @@ class amqp_side {
                        const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body,
                        bool confirm, answer_fn answered) = 0;
   virtual void ack(int consumer, delivery_ref ref) = 0;
+  /// A pulling consumer (group `pull`) asks for one message with basic.get: the answer comes
+  /// back through `delivered` or `empty`.
+  virtual void get(int consumer) = 0;
   /// basic.reject: the consumer failed the message; the broker requeues it or, without
   /// `requeue`, dead-letters it (or drops it when its queue has no dead-letter exchange).
   virtual void reject(int consumer, delivery_ref ref, bool requeue) = 0;

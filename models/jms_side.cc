@@ -81,6 +81,7 @@ jms::destination_stats jms_tally::totals(const jms::broker& core) const {
   for (const auto& c : spec_.consumers) seen.emplace(c.kind, name_of(c));
   for (const auto& [kind, name] : seen) {
     const auto s = core.stats(kind, name);
+    t.acknowledged += s.acknowledged;
     t.expired += s.expired;
     t.dead_lettered += s.dead_lettered;
     t.dropped += s.dropped;
@@ -127,6 +128,8 @@ void jms_tally::collect(std::map<std::string, double>& v, sim::histogram& e2e, s
     const auto sent = sent_to_.find(source_of(c));
     v[base + ".missed"] = (sent == sent_to_.end() ? 0.0 : static_cast<double>(sent->second)) - unique;
   }
+  // Acknowledged in the window whenever sent: what the consumers got through, as deliver_rate.
+  v["jms.acknowledged"] = static_cast<double>(end.acknowledged - warmup_totals_.acknowledged);
   v["jms.expired"] = static_cast<double>(end.expired - warmup_totals_.expired);
   v["jms.dead_lettered"] = static_cast<double>(end.dead_lettered - warmup_totals_.dead_lettered);
   v["jms.dropped"] = static_cast<double>(end.dropped - warmup_totals_.dropped);

@@ -62,7 +62,7 @@ class jms_tally {
   /// The part of a body that identifies its message (what `poison` chooses by).
   static std::string_view stamp_of(std::string_view body);
   bool sent_any() const { return sequence_ > 0; }
-  /// The broker's counters over the consumers' destinations (expired, dead-lettered, dropped).
+  /// The broker's counters over the consumers' destinations (acknowledged, expired, dead-lettered, dropped).
   broker::jms::destination_stats totals(const broker::jms::broker& core) const;
   /// Messages waiting in the consumers' queues and durable subscriptions, summed.
   std::int64_t backlog(const broker::jms::broker& core) const;

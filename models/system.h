@@ -188,6 +188,10 @@ struct consumer_group_spec {
   bool auto_ack = false;
   pipeline work;               // what a consumer does per message, one message at a time
   std::uint32_t node = 0;      // cluster node the consumers connect to
+  // Polling instead of subscribing: each consumer asks with basic.get (a round trip) for its
+  // next message, and after a basic.get-empty waits `poll_interval` before asking again.
+  bool pull = false;
+  sim::duration poll_interval = sim::duration::milliseconds(10);
   failure_spec failure;        // a failed message is rejected once its work is done
   // Spring's default-requeue-rejected: a failed message is requeued (true, its default) or
   // rejected without requeue, so its queue's dead-letter exchange gets it (or it is dropped).

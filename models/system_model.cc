@@ -85,6 +85,7 @@ struct consumer_rt {
   std::uint64_t delivered = 0, failed = 0;
   sim::rng fail_rng;         // the group's `fail` probability
   listener_container* container = nullptr;  // an elastic group's: it says whether this one runs
+  bool asking = false;       // a pulling consumer's basic.get is out
   bool ever_ran = true;      // elastic: started at some point (never-started slots are not consumers)
 };
 
@@ -124,6 +125,9 @@ class system_model {
   void on_delivery(int consumer, delivery_ref ref, std::string_view body);
   void drop_in_flight(consumer_rt& c);
   void start_next(int c);
+  /// A pulling consumer with nothing to do asks for its next message (basic.get).
+  void ask(int c);
+  void on_empty(int c);
   /// The listener container of an elastic group, which starts and stops its consumers.
   void add_container(const consumer_group_spec& group);
   /// 1 + the index of a publish tag (registered on first use), or 0 for no tag.
@@ -451,11 +455,31 @@ void system_model::drop_in_flight(consumer_rt& c) {
   c.buffer.clear();
   c.busy = false;
   ++c.epoch;
+  if (c.group->pull && c.asking) {
+    // Its get went with the connection: it polls again once the connection is back.
+    c.asking = false;
+    const int index = static_cast<int>(&c - consumers_.data());
+    sim_.after(c.group->poll_interval, [this, index] { ask(index); });
+  }
+}
+
+void system_model::ask(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
+  if (!c.alive || c.asking || c.busy || !c.buffer.empty()) return;
+  c.asking = true;
+  amqp_->get(index);
+}
+
+void system_model::on_empty(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
+  c.asking = false;
+  sim_.after(c.group->poll_interval, [this, index] { ask(index); });
 }
 
 void system_model::on_delivery(int consumer, delivery_ref ref, std::string_view body) {
   consumer_rt& c = consumers_[static_cast<std::size_t>(consumer)];
   if (!c.alive || (c.container && !c.container->running(consumer))) return;
+  c.asking = false;
   // The body starts with the creation time, whether it counts, its e2e tag and (keyed) its key.
   std::int64_t created = 0;
   std::memcpy(&created, body.data(), sizeof created);
@@ -475,6 +499,7 @@ void system_model::start_next(int index) {
   if (c.busy) return;
   if (c.buffer.empty()) {
     if (c.container) c.container->waiting(index);
+    if (c.group->pull) ask(index);
     return;
   }
   if (c.container) c.container->received(index);
@@ -596,7 +621,8 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   schedule_faults();
   amqp_->start({.delivered = [this](int c, delivery_ref ref, std::string_view body) { on_delivery(c, ref, body); },
                 .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
-                .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && (body[8] & counts_flag) != 0; }});
+                .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && (body[8] & counts_flag) != 0; },
+                .empty = [this](int c) { on_empty(c); }});
   for (std::size_t i = 0; i < consumers_.size(); ++i) start_next(static_cast<int>(i));  // elastic ones start waiting
   kafka_->start();
   jms_->start();

@@ -87,6 +87,15 @@ class net_amqp final : public models::amqp_side {
   void ack(int consumer, delivery_ref ref) override {
     if (auto* conn = holder(consumer, ref)) conn->ack(ref.channel_number(), ref.tag);
   }
+  void get(int consumer) override {
+    subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
+    if (retry_.alive(consumer) && s.conn && s.conn->alive() && s.channel != 0) {
+      s.conn->get(s.channel, s.slot.group->queue, s.slot.group->auto_ack);
+    } else {
+      inbox_.push_back([this, consumer] { listener_.empty(consumer); });  // no channel yet: ask again later
+    }
+  }
+
   void reject(int consumer, delivery_ref ref, bool requeue) override {
     if (auto* conn = holder(consumer, ref)) conn->reject(ref.channel_number(), ref.tag, requeue);
   }
@@ -210,6 +219,7 @@ class net_amqp final : public models::amqp_side {
     if (!s.conn || !s.conn->alive()) connect(index);
     const auto& group = *s.slot.group;
     s.conn->open_channel(++s.channel);
+    if (group.pull) return;  // a poller asks with basic.get
     if (group.prefetch) s.conn->qos(s.channel, group.prefetch);
     s.conn->consume(s.channel, group.queue, group.auto_ack);
   }
@@ -233,9 +243,13 @@ class net_amqp final : public models::amqp_side {
             listener_.delivered(index, {delivery_ref::channel_on(generation, m.channel), m.delivery_tag}, m.body);
           });
         },
+        .empty = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { listener_.empty(index); }); },
         .cancelled = [this, index, later](std::uint16_t) { later([this, index](subscriber&) { retry_.later(index); }); },
         .channel_closed = [this, index, later](std::uint16_t, std::string_view) {
-          later([this, index](subscriber&) { retry_.later(index); });  // the queue is missing or down
+          later([this, index](subscriber& target) {
+            if (target.slot.group->pull) listener_.empty(index);  // its basic.get will not be answered
+            retry_.later(index);  // the queue is missing or down
+          });
         },
         .closed = [this, index, later](std::string_view) {
           later([this, index](subscriber& target) {

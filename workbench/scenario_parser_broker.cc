@@ -273,7 +273,7 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     const YAML::Node g = groups[i];
     if (!r_.is_map(g, "a consumer group")) continue;
     r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node", "fail", "poison",
-                      "default_requeue_rejected", "concurrency", "scaling"},
+                      "default_requeue_rejected", "concurrency", "scaling", "pull", "poll_interval"},
                   "a consumer group");
     models::consumer_group_spec c;
     c.name = g["name"] ? r_.text(g["name"], "name").value_or("") : (groups.size() == 1 ? "consumers" : fmt::format("group{}", i));
@@ -281,6 +281,14 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     if (g["count"]) c.count = static_cast<int>(r_.integer(g["count"], "count", 0, 100'000).value_or(1));
     if (g["concurrency"]) concurrency(g, c);
     if (g["scaling"] && !c.elastic) r_.error(g["scaling"], "scaling needs concurrency: MIN-MAX (an elastic group)");
+    if (g["pull"]) c.pull = r_.boolean(g["pull"], "pull").value_or(false);
+    if (const YAML::Node p = g["poll_interval"]) {
+      c.poll_interval = r_.duration(p, "poll_interval").value_or(c.poll_interval);
+      if (!c.pull) r_.error(p, "poll_interval needs pull: true");
+      else if (c.poll_interval.ns() <= 0) r_.error(p, "poll_interval must be longer than 0");
+    }
+    if (c.pull && c.elastic) r_.error(g["pull"], "a pulling group has a fixed count: concurrency MIN-MAX is for subscribed consumers");
+    if (c.pull && g["prefetch"]) r_.error(g["prefetch"], "a pulling group takes one message per basic.get: prefetch does not apply");
     if (g["prefetch"]) c.prefetch = static_cast<std::uint16_t>(r_.integer(g["prefetch"], "prefetch", 0, 65535).value_or(0));
     if (g["node"]) c.node = static_cast<std::uint32_t>(r_.integer(g["node"], "node", 0, 63).value_or(0));
     if (g["ack"]) {

@@ -114,6 +114,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
     begin_content({channel, d.delivery_tag, d.redelivered, {}}, false);
   }
   void on_method(std::uint16_t channel, const basic_return&) { begin_content({channel, 0, false, {}}, true); }
+  void on_method(std::uint16_t channel, const basic_get_ok& g) {
+    begin_content({channel, g.delivery_tag, g.redelivered, {}}, false);
+  }
+  void on_method(std::uint16_t channel, const basic_get_empty&) {
+    if (handlers.empty) handlers.empty(channel);
+  }
   void on_method(std::uint16_t channel, const basic_ack& a) {
     if (handlers.confirmed) handlers.confirmed(channel, a.delivery_tag, a.multiple, true);
   }
@@ -203,6 +209,10 @@ void client::declare_queue(std::uint16_t channel, std::string_view name, bool du
 
 void client::qos(std::uint16_t channel, std::uint16_t prefetch_count) {
   impl_->command(channel, basic_qos{.prefetch_count = prefetch_count});
+}
+
+void client::get(std::uint16_t channel, std::string_view queue, bool no_ack) {
+  impl_->command(channel, basic_get{.queue = queue, .no_ack = no_ack});
 }
 
 void client::select_confirms(std::uint16_t channel) { impl_->command(channel, confirm_select{}); }

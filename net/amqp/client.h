@@ -21,7 +21,7 @@ class io_context;
 
 namespace mqlab::net::amqp {
 
-/// A message the server delivered (basic.deliver) or returned unroutable (basic.return).
+/// A message the server delivered (basic.deliver or basic.get-ok) or returned unroutable (basic.return).
 struct client_message {
   std::uint16_t channel = 0;
   std::uint64_t delivery_tag = 0;  // 0 for a returned message
@@ -32,6 +32,8 @@ struct client_message {
 struct client_handlers {
   std::function<void(client_message)> delivered;
   std::function<void(client_message)> returned;
+  /// basic.get-empty: the queue had nothing for a get().
+  std::function<void(std::uint16_t channel)> empty;
   /// The server cancelled the channel's consumer (its queue was deleted or its node went down).
   std::function<void(std::uint16_t channel)> cancelled;
   /// A publisher confirm on a channel in confirm mode: basic.ack (`ack`) or basic.nack of
@@ -62,6 +64,8 @@ class client {
   /// confirm.select: the server confirms the channel's publishes from now on, numbered from 1.
   void select_confirms(std::uint16_t channel);
   void consume(std::uint16_t channel, std::string_view queue, bool no_ack);
+  /// basic.get: one message, answered as a delivery (`delivered`) or `empty`.
+  void get(std::uint16_t channel, std::string_view queue, bool no_ack);
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
                const broker::amqp::basic_properties& properties, std::string_view body);
   void ack(std::uint16_t channel, std::uint64_t delivery_tag);
