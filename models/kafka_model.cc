@@ -52,6 +52,7 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost
 
 void kafka_model::start() {
   if (!enabled()) return;
+  controller_ = cluster_.controller();
   if (resources_) start_priced();
   else sim_.after(spec_.replication_interval, [this] { tick(); });
   for (std::size_t m = 0; m < members_.size(); ++m) {
@@ -220,13 +221,23 @@ bool kafka_model::crash(const std::string& target) {
   if (b < 0) return false;
   cluster_.crash_broker(b, now_ms());
   if (resources_) fail_acks_of(b);
+  note_controller();
   return true;
+}
+
+void kafka_model::note_controller() {
+  // The controller is the broker holding /controller in the coordination store: when it dies
+  // its ZooKeeper session ends and another broker takes the node.
+  const std::int32_t now = cluster_.controller();
+  if (now != controller_) ++controller_changes_;
+  controller_ = now;
 }
 
 bool kafka_model::restart(const std::string& target) {
   const auto b = broker_index(target, spec_.brokers);
   if (b < 0) return false;
   cluster_.restart_broker(b, now_ms());
+  note_controller();
   return true;
 }
 
@@ -261,6 +272,8 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   if (resources_) {
     for (std::int32_t b = 0; b < spec_.brokers; ++b) v[fmt::format("broker.{}.cpu", b)] = resources_->utilization(node_of(b));
   }
+  v["kafka.controller"] = cluster_.controller();
+  v["kafka.controller_changes"] = static_cast<double>(controller_changes_);
   v["kafka.lost"] = static_cast<double>(cluster_.lost_records() - lost_at_warmup_);
   v["kafka.vanished"] = static_cast<double>(cluster_.vanished_records() - vanished_at_warmup_);
   ledgers_.collect(v, e2e);

@@ -123,6 +123,8 @@ class kafka_model final : public kafka_side {
   void answer(std::uint32_t b, bool ok);
   void check_acks(std::int32_t leader);
   void fail_acks_of(std::int32_t broker);
+  /// Counts a change of the controller broker after a crash or restart.
+  void note_controller();
   void fetch_round(std::size_t f);
   void fetch_at_leader(std::size_t f);
   void fetched_at_follower(std::size_t f);
@@ -152,6 +154,8 @@ class kafka_model final : public kafka_side {
   // Per group whose commits can run ahead of its work: which offsets of each partition it finished.
   std::map<std::string, std::map<broker::kafka::topic_partition, std::vector<bool>>> done_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
+  std::int32_t controller_ = -1;  // as last seen
+  std::uint64_t controller_changes_ = 0;
   std::uint64_t polled_ = 0, polled_at_warmup_ = 0;  // records handed to consumers, measured or not
   sim::sim_time measured_from_;                      // the end of the warm-up, for rates
   std::uint64_t lost_at_warmup_ = 0, vanished_at_warmup_ = 0, bytes_at_warmup_ = 0;

@@ -264,6 +264,22 @@ struct jms_spec {
   bool enabled = false;  // a jms section exists
 };
 
+/// A group of ZooKeeper clients running one of the seed's recipes on the coordination store.
+struct zk_group_spec {
+  enum class recipe_kind { leader, lock };
+  std::string name;
+  int count = 3;
+  recipe_kind recipe = recipe_kind::leader;
+  sim::duration hold = sim::duration::milliseconds(100);   // lock: a holder keeps it this long
+  sim::duration think = sim::duration::milliseconds(100);  // lock: then waits this long to ask again
+  bool stop_on_disconnect = true;  // false: a cut-off holder goes on acting (no SUSPENDED handling)
+};
+
+struct zookeeper_spec {
+  sim::duration session_timeout = sim::duration::seconds(6);
+  std::vector<zk_group_spec> groups;
+};
+
 /// What a broker node runs on.
 struct node_resources {
   int cores = 4;
@@ -308,14 +324,16 @@ struct resource_fault {
   std::optional<double> bandwidth;
 };
 
-enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal, resources };
+enum class fault_kind { crash_node, restart_node, stop_station, resume_station, kill_consumer, partition, heal, resources,
+                        disconnect };
 
 struct fault_spec {
   sim::duration at;
   fault_kind kind = fault_kind::crash_node;
-  std::string target;        // node "node-1" / "broker-2" / station name / consumer group name
+  std::string target;        // node "node-1" / "broker-2" / station name / consumer or ZooKeeper group name
   std::string other;         // second node of a partition
-  int index = 0;             // which consumer of a group
+  int index = 0;             // which consumer (or ZooKeeper client) of a group
+  sim::duration length;      // disconnect: how long a ZooKeeper client is cut off from the ensemble
   resource_fault resources;  // fault_kind::resources: slow, pause or degrade `target`
 };
 
@@ -332,6 +350,7 @@ struct system_spec {
   std::vector<consumer_group_spec> consumers;
   kafka_spec kafka;
   jms_spec jms;
+  zookeeper_spec zookeeper;
   std::vector<fault_spec> faults;
   cost_model costs;
 };

@@ -15,6 +15,7 @@
 
 #include "broker/amqp/broker.h"
 #include "models/amqp_model.h"
+#include "models/coordination_model.h"
 #include "models/jms_model.h"
 #include "models/kafka_model.h"
 #include "models/listener_container.h"
@@ -155,6 +156,7 @@ class system_model {
   std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
   std::unique_ptr<jms_side> jms_;
+  coordination_model zk_;
   std::vector<token> tokens_;
   std::vector<std::int64_t> free_tokens_;
   std::vector<consumer_rt> consumers_;
@@ -192,7 +194,8 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
       jms_(environment.jms ? environment.jms(sim_, spec, streams_)
-                           : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)) {
+                           : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)),
+      zk_(sim_, spec.zookeeper) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
                                        streams_.stream("station-" + name));
@@ -563,8 +566,9 @@ void system_model::apply(const fault_spec& f) {
     case fault_kind::resources:
       if (!kafka_->fault_resources(f.target, f.resources)) amqp_->fault_resources(parse_node(f.target), f.resources);
       break;
+    case fault_kind::disconnect: zk_.disconnect(f.target, f.index, f.length); break;
     case fault_kind::kill_consumer: {
-      if (kafka_->kill(f.target, f.index)) break;
+      if (kafka_->kill(f.target, f.index) || zk_.kill(f.target, f.index)) break;
       int seen = 0;
       for (std::size_t i = 0; i < consumers_.size(); ++i) {
         consumer_rt& c = consumers_[i];
@@ -626,6 +630,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   for (std::size_t i = 0; i < consumers_.size(); ++i) start_next(static_cast<int>(i));  // elastic ones start waiting
   kafka_->start();
   jms_->start();
+  zk_.start();
   sim_.at(sim::sim_time() + spec_.warmup, [this] { start_measuring(); });
   for (sim::sim_time t = sim::sim_time() + spec_.sample_interval; t <= end; t += spec_.sample_interval) {
     sim_.at(t, [this] { sample(); });
@@ -737,6 +742,7 @@ run_metrics system_model::collect() {
   }
   kafka_->collect(v, e2e_);  // Kafka's and JMS's end-to-end latencies join the AMQP consumers' ones
   jms_->collect(v, e2e_);
+  zk_.collect(v);
   put_latency(v, "e2e", e2e_);
   m.series = std::move(series_);
   m.response = response_;

@@ -121,6 +121,11 @@ variant_result summarize(const variant& v, const models::run_metrics& metrics) {
 
 std::expected<void, std::string> net_mode_support(const scenario& sc) {
   for (const auto& v : sc.variants) {
+    if (!v.system.zookeeper.groups.empty()) {
+      return std::unexpected(fmt::format("variant '{}': zookeeper groups run on the simulated coordination store only; "
+                                         "mqlab serves no ZooKeeper protocol (use --mode sim)",
+                                         v.name));
+    }
     for (const auto& c : v.system.jms.consumers) {
       // STOMP's NACK is ActiveMQ's poison ack (straight to the DLQ): no redelivery policy to show.
       if (c.failure.any()) {

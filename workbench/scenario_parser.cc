@@ -95,6 +95,7 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
   if (top["consumers"]) consumers(top["consumers"], s);
   if (top["kafka"]) kafka(top["kafka"], s);
   if (top["jms"]) jms(top["jms"], s);
+  if (top["zookeeper"]) zookeeper(top["zookeeper"], s);
   if (required("pipeline")) {
     if (auto p = steps(top["pipeline"], s, "pipeline")) s.request = std::move(*p);
   }
@@ -298,7 +299,7 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
   }
   for (const auto& f : n) {
     r_.check_keys(f, {"at", "crash", "restart", "stop", "resume", "kill", "index", "partition", "heal", "slow", "factor",
-                      "pause", "for", "degrade", "latency", "bandwidth"},
+                      "pause", "for", "degrade", "latency", "bandwidth", "disconnect"},
                   "a fault");
     models::fault_spec spec;
     if (r_.require(f, "at", "a fault")) spec.at = r_.duration(f["at"], "at").value_or(spec.at);
@@ -307,7 +308,7 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
         {"crash", fault_kind::crash_node}, {"restart", fault_kind::restart_node}, {"stop", fault_kind::stop_station},
         {"resume", fault_kind::resume_station}, {"kill", fault_kind::kill_consumer}, {"partition", fault_kind::partition},
         {"heal", fault_kind::heal}, {"slow", fault_kind::resources}, {"pause", fault_kind::resources},
-        {"degrade", fault_kind::resources}};
+        {"degrade", fault_kind::resources}, {"disconnect", fault_kind::disconnect}};
     bool found = false;
     for (const auto& [key, kind] : kinds) {
       if (!f[key]) continue;
@@ -327,9 +328,12 @@ void parser::faults(const YAML::Node& n, models::system_spec& s) {
         r_.error(target, fmt::format("{} needs two nodes: [node-0, node-1]", key));
       }
     }
-    if (!found) r_.error(f, "a fault needs one of crash, restart, stop, resume, kill, partition, heal, slow, pause, degrade");
+    if (!found) r_.error(f, "a fault needs one of crash, restart, stop, resume, kill, partition, heal, slow, pause, degrade, disconnect");
     else check_fault_target(f, spec, s);
     if (spec.kind == fault_kind::resources) resource_fault(f, spec.resources);
+    if (spec.kind == fault_kind::disconnect && r_.require(f, "for", "a disconnect fault")) {
+      spec.length = r_.duration(f["for"], "for").value_or(spec.length);
+    }
     if (f["index"]) spec.index = static_cast<int>(r_.integer(f["index"], "index", 0, 100'000).value_or(0));
     s.faults.push_back(std::move(spec));
   }
@@ -366,14 +370,19 @@ void parser::check_fault_target(const YAML::Node& f, const models::fault_spec& s
     return there;
   };
   const char* key = nullptr;
-  for (const char* k : {"crash", "restart", "partition", "heal", "slow", "pause", "degrade", "kill"}) {
+  for (const char* k : {"crash", "restart", "partition", "heal", "slow", "pause", "degrade", "kill", "disconnect"}) {
     if (f[k]) key = k;
   }
   if (key == nullptr) return;
+  const bool zk = std::any_of(s.zookeeper.groups.begin(), s.zookeeper.groups.end(), [&](const auto& g) { return g.name == spec.target; });
+  if (spec.kind == fault_kind::disconnect) {
+    if (!zk) r_.error(f[key], fmt::format("disconnect: no zookeeper group '{}'", spec.target));
+    return;
+  }
   if (spec.kind == fault_kind::kill_consumer) {
     const bool amqp = std::any_of(s.consumers.begin(), s.consumers.end(), [&](const auto& c) { return c.name == spec.target; });
     const bool kafka = std::any_of(s.kafka.groups.begin(), s.kafka.groups.end(), [&](const auto& g) { return g.group == spec.target; });
-    if (!amqp && !kafka) r_.error(f[key], fmt::format("kill: no consumer group '{}'", spec.target));
+    if (!amqp && !kafka && !zk) r_.error(f[key], fmt::format("kill: no consumer or zookeeper group '{}'", spec.target));
     return;
   }
   const bool kafka_too = spec.kind != fault_kind::partition && spec.kind != fault_kind::heal;

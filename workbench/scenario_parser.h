@@ -14,7 +14,7 @@
 // Keys a variant may redefine (a macro so it can seed both an initializer list and a vector).
 #define MQLAB_SYSTEM_KEYS                                                                                          \
   "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
-      "kafka", "jms", "faults", "profile", "links"
+      "kafka", "jms", "zookeeper", "faults", "profile", "links"
 
 namespace mqlab::workbench::detail {
 
@@ -40,6 +40,7 @@ class parser {
   std::optional<models::pipeline_step> step(const YAML::Node& n, const models::system_spec& s);
   std::optional<models::publish_step> publish(const YAML::Node& n, const YAML::Node& cost);
   std::optional<models::retry_policy> retry(const YAML::Node& n);
+  void zookeeper(const YAML::Node& n, models::system_spec& s);
   /// A consumer's `fail: {probability}` and `poison: {every}`.
   models::failure_spec failure(const YAML::Node& consumer);
   /// A consumer group's `concurrency: N | MIN-MAX` and `scaling: {...}`.

@@ -347,6 +347,44 @@ void parser::concurrency(const YAML::Node& g, models::consumer_group_spec& c) {
   c.elastic = e;
 }
 
+void parser::zookeeper(const YAML::Node& n, models::system_spec& s) {
+  if (!r_.is_map(n, "zookeeper")) return;
+  r_.check_keys(n, {"session_timeout", "groups"}, "zookeeper");
+  if (n["session_timeout"]) {
+    s.zookeeper.session_timeout = r_.duration(n["session_timeout"], "session_timeout").value_or(s.zookeeper.session_timeout);
+    if (s.zookeeper.session_timeout < sim::duration::milliseconds(30)) r_.error(n["session_timeout"], "session_timeout must be at least 30ms");
+  }
+  const YAML::Node list = n["groups"];
+  if (!list || !list.IsSequence()) {
+    r_.error(list ? list : n, "zookeeper.groups must be a list of {name, count, recipe: leader | lock, ...}");
+    return;
+  }
+  for (const auto& g : list) {
+    const std::string where = "a zookeeper group";
+    r_.check_keys(g, {"name", "count", "recipe", "hold", "think", "on_disconnect"}, where);
+    models::zk_group_spec z;
+    if (r_.require(g, "name", where)) z.name = r_.text(g["name"], "name").value_or("");
+    if (z.name.empty() || z.name.find('/') != std::string::npos) r_.error(g["name"] ? g["name"] : g, "a zookeeper group needs a name without '/'");
+    if (g["count"]) z.count = static_cast<int>(r_.integer(g["count"], "count", 1, 1000).value_or(z.count));
+    if (g["recipe"]) {
+      const std::string r = r_.text(g["recipe"], "recipe").value_or("");
+      if (r == "lock") z.recipe = models::zk_group_spec::recipe_kind::lock;
+      else if (r != "leader") r_.error(g["recipe"], fmt::format("recipe must be leader or lock, got '{}'", r));
+    }
+    for (auto [key, field] : {std::pair{"hold", &models::zk_group_spec::hold}, std::pair{"think", &models::zk_group_spec::think}}) {
+      if (!g[key]) continue;
+      z.*field = r_.duration(g[key], key).value_or(z.*field);
+      if ((z.*field).ns() <= 0) r_.error(g[key], fmt::format("{} must be longer than 0", key));
+    }
+    if (g["on_disconnect"]) {
+      const std::string d = r_.text(g["on_disconnect"], "on_disconnect").value_or("");
+      if (d != "stop" && d != "ignore") r_.error(g["on_disconnect"], fmt::format("on_disconnect must be stop or ignore, got '{}'", d));
+      z.stop_on_disconnect = d != "ignore";
+    }
+    s.zookeeper.groups.push_back(std::move(z));
+  }
+}
+
 models::failure_spec parser::failure(const YAML::Node& consumer) {
   models::failure_spec f;
   if (const YAML::Node n = consumer["fail"]; n && r_.is_map(n, "fail")) {
