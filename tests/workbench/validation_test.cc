@@ -83,7 +83,7 @@ INSTANTIATE_TEST_SUITE_P(
         broken_case{"fault_on_a_missing_node", std::string(valid) + "faults: [{at: 1s, crash: nodeX}]\n", 7, 26,
                     "crash: no node 'nodeX' (there are node-0..node-0)"},
         broken_case{"kill_of_a_missing_group", std::string(valid) + "faults: [{at: 1s, kill: workers}]\n", 7, 25,
-                    "kill: no consumer group 'workers'"},
+                    "kill: no consumer or zookeeper group 'workers'"},
         broken_case{"session_below_the_brokers_minimum",
                     std::string(valid) + "kafka: {topics: {t: {}}, groups: [{group: g, topic: t, session_timeout: 2s}]}\n", 7, 73,
                     "session_timeout must be within 6s..1800s"},
@@ -117,7 +117,15 @@ INSTANTIATE_TEST_SUITE_P(
                     "every must be"},
         broken_case{"retry_multiplier_below_one",
                     std::string(valid) + "variants: {v: {pipeline: [{publish: {confirm: true, retry: {multiplier: 0.5}}}]}}\n", 7,
-                    73, "multiplier must be between 1 and 100"}),
+                    73, "multiplier must be between 1 and 100"},
+        broken_case{"concurrency_upside_down", std::string(valid) + "consumers: {queue: q, service: 1ms, concurrency: 10-3}\n", 7,
+                    50, "concurrency must be N or MIN-MAX with 1 <= MIN <= MAX, got '10-3'"},
+        broken_case{"disconnect_of_a_missing_zookeeper_group",
+                    std::string(valid) + "faults: [{at: 1s, disconnect: nobody, for: 2s}]\n", 7, 31,
+                    "disconnect: no zookeeper group 'nobody'"},
+        broken_case{"zookeeper_recipe_unknown",
+                    std::string(valid) + "zookeeper: {groups: [{name: g, recipe: barrier}]}\n", 7, 40,
+                    "recipe must be leader or lock, got 'barrier'"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(scenario_validation, every_error_is_reported_not_just_the_first) {
