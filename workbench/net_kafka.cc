@@ -7,7 +7,9 @@
 #include <chrono>
 #include <future>
 #include <latch>
+#include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -183,6 +185,11 @@ class net_kafka final : public models::kafka_side {
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
+    for (const auto& g : spec_.groups) {
+      if (g.commit == models::commit_mode::record || g.commit == models::commit_mode::before_processing) {
+        v[fmt::format("kafka.{}.skipped", g.group)] = static_cast<double>(skipped(g));
+      }
+    }
     shut_down();
     v["kafka.produced"] = static_cast<double>(produced_);
     v["kafka.acked"] = static_cast<double>(acked_);
@@ -273,7 +280,9 @@ class net_kafka final : public models::kafka_side {
     rd_kafka_conf_t* conf = client_conf(
         server_->bootstrap(),
         {{"group.id", g.group}, {"client.id", fmt::format("{}-{}", g.group, m.index)},
-         {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+         {"auto.offset.reset", "earliest"}, {"enable.auto.offset.store", "false"},
+         {"enable.auto.commit", g.commit == models::commit_mode::auto_interval ? "true" : "false"},
+         {"auto.commit.interval.ms", std::to_string(to_ms(g.auto_commit_interval))},
          {"session.timeout.ms", std::to_string(to_ms(g.session_timeout))},
          {"heartbeat.interval.ms", std::to_string(to_ms(g.heartbeat_interval))},
          {"partition.assignment.strategy", strategy}, {"fetch.wait.max.ms", "10"}});
@@ -292,12 +301,27 @@ class net_kafka final : public models::kafka_side {
     std::vector<rd_kafka_message_t*> batch(std::max<std::size_t>(g.max_poll_records, 1));
     while (!stopping_ && !m.killed) {
       const ssize_t n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), batch.size());
-      for (ssize_t i = 0; i < n; ++i) {
-        rd_kafka_message_t* msg = batch[static_cast<std::size_t>(i)];
-        if (!msg->err && !m.killed) work(m, *msg);
+      const std::span<rd_kafka_message_t*> got(batch.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+      if (g.commit == models::commit_mode::before_processing && !got.empty()) {
+        // At-most-once: the whole poll counts as done before any of it is worked on.
+        for (rd_kafka_message_t* msg : got) {
+          if (!msg->err) rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+        }
+        rd_kafka_commit(rk, nullptr, 0);
+      }
+      for (rd_kafka_message_t* msg : got) {
+        if (!msg->err && !m.killed) {
+          work(m, *msg);
+          // Stored offsets are what a commit sends: the processed record's, except when they
+          // were committed before processing.
+          if (g.commit != models::commit_mode::before_processing) rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+          if (g.commit == models::commit_mode::record && !m.killed) rd_kafka_commit(rk, nullptr, 0);  // MANUAL_IMMEDIATE
+        }
         rd_kafka_message_destroy(msg);
       }
-      if (n > 0 && !m.killed) rd_kafka_commit(rk, nullptr, 0);  // commitSync after the batch
+      // commitSync after the poll's records; with enable.auto.commit librdkafka commits the
+      // stored offsets every auto.commit.interval.ms by itself.
+      if (g.commit == models::commit_mode::poll && !got.empty() && !m.killed) rd_kafka_commit(rk, nullptr, 0);
     }
     rd_kafka_topic_partition_list_t* assigned = nullptr;
     if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -328,7 +352,32 @@ class net_kafka final : public models::kafka_side {
       ledgers_.finish(m.group->group, stamp, now_ns);
     }
     ++m.delivered;
-    rd_kafka_offset_store(msg.rkt, msg.partition, msg.offset);
+    std::lock_guard lock(ledger_lock_);
+    auto& done = done_[m.group->group][msg.partition];
+    const auto offset = static_cast<std::size_t>(msg.offset);
+    if (done.size() <= offset) done.resize(offset + 1);
+    done[offset] = true;
+  }
+
+  /// Records below the group's committed offsets that it never finished: committed before
+  /// processing and lost with a consumer that died (at-most-once).
+  std::uint64_t skipped(const models::kafka_group_spec& g) const {
+    return server_->call([this, &g] {
+      std::uint64_t total = 0;
+      const auto* group = server_->service().group(g.group);
+      const auto finished = done_.find(g.group);
+      for (std::int32_t p = 0; p < server_->core().partitions(g.topic); ++p) {
+        const std::int64_t committed = group ? group->committed({g.topic, p}).value_or(0) : 0;
+        const std::vector<bool>* done = nullptr;
+        if (finished != done_.end()) {
+          if (const auto d = finished->second.find(p); d != finished->second.end()) done = &d->second;
+        }
+        for (std::int64_t o = 0; o < committed; ++o) {
+          total += done == nullptr || static_cast<std::size_t>(o) >= done->size() || !(*done)[static_cast<std::size_t>(o)];
+        }
+      }
+      return total;
+    });
   }
 
   void stop_clients() {
@@ -361,6 +410,8 @@ class net_kafka final : public models::kafka_side {
   std::unique_ptr<std::latch> assignments_read_;  // every consumer thread arrives once
   std::mutex ledger_lock_;
   models::group_ledgers ledgers_;
+  // Per group and partition, the offsets its consumers finished (under ledger_lock_).
+  std::map<std::string, std::map<std::int32_t, std::vector<bool>>> done_;
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::int64_t final_lag_ = 0;
   core_counters at_warmup_;

@@ -87,11 +87,12 @@ TEST_F(window_test, on_the_real_network_a_lab_runs_over_loopback_and_its_expecta
 
 TEST_F(window_test, the_real_network_refuses_what_net_mode_cannot_run_yet) {
   MainWindow w;
-  // Lab 11's commit-mode variants: net mode's Kafka consumers commit after each poll only.
+  // Lab 11's variants with four threads per consumer: net mode's Kafka consumers work on one
+  // record at a time.
   ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
   w.setRealNetwork(true);
   EXPECT_FALSE(w.runBlocking());
-  EXPECT_TRUE(w.validationMessage().contains("sets commit or threads")) << w.validationMessage().toStdString();
+  EXPECT_TRUE(w.validationMessage().contains("sets threads")) << w.validationMessage().toStdString();
   EXPECT_TRUE(w.runs().empty());
 }
 
@@ -145,7 +146,7 @@ TEST_F(window_test, a_plan_runs_on_a_worker_thread_and_its_chart_grows_probe_by_
 }
 
 TEST_F(window_test, a_plan_simulates_even_with_real_network_ticked) {
-  // Lab 11's commit-mode variants cannot run on the real network yet; a plan never does.
+  // Lab 11's four-thread variants cannot run on the real network yet; a plan never does.
   MainWindow w;
   ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
   w.setRealNetwork(true);
@@ -154,7 +155,7 @@ TEST_F(window_test, a_plan_simulates_even_with_real_network_ticked) {
   ASSERT_TRUE(w.planBlocking(request)) << w.validationMessage().toStdString();
   EXPECT_EQ(w.plan()->second.answer, 1);
   EXPECT_FALSE(w.runBlocking()) << "a run does go over the network, and is refused";
-  EXPECT_NE(w.validationMessage().toStdString().find("net mode's consumers commit after each poll"), std::string::npos)
+  EXPECT_NE(w.validationMessage().toStdString().find("net mode's consumers work on one record at a time"), std::string::npos)
       << w.validationMessage().toStdString();
 }
 
