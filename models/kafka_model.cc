@@ -200,9 +200,7 @@ std::uint64_t kafka_model::skipped(const kafka_group_spec& g) const {
     if (it != done_.end()) {
       if (const auto d = it->second.find(tp); d != it->second.end()) done = &d->second;
     }
-    for (std::int64_t o = 0; o < committed; ++o) {
-      skipped += done == nullptr || static_cast<std::size_t>(o) >= done->size() || !(*done)[static_cast<std::size_t>(o)];
-    }
+    skipped += unfinished_below(done, committed);
   }
   return skipped;
 }

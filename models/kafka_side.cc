@@ -16,6 +16,14 @@ void create_topics(broker::kafka::cluster& cluster, const kafka_spec& spec, std:
   }
 }
 
+std::uint64_t unfinished_below(const std::vector<bool>* done, std::int64_t committed) {
+  std::uint64_t n = 0;
+  for (std::int64_t o = 0; o < committed; ++o) {
+    n += done == nullptr || static_cast<std::size_t>(o) >= done->size() || !(*done)[static_cast<std::size_t>(o)];
+  }
+  return n;
+}
+
 std::int32_t broker_index(const std::string& target, std::int32_t brokers) {
   constexpr std::string_view prefix = "broker-";
   if (!target.starts_with(prefix)) return -1;

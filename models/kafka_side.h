@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "broker/kafka/cluster.h"
 #include "models/system.h"
@@ -44,6 +45,10 @@ class kafka_side {
 
 /// Creates the scenario's topics in `cluster`; `now_ms` starts the followers' lag clocks.
 void create_topics(broker::kafka::cluster& cluster, const kafka_spec& spec, std::int64_t now_ms);
+
+/// Records below offset `committed` of a partition that a group never finished (`done` marks
+/// finished offsets; null: none): what committing ahead of the work skipped.
+std::uint64_t unfinished_below(const std::vector<bool>* done, std::int64_t committed);
 
 /// N for a fault target "broker-N" of a cluster of `brokers`, or -1 if it names no broker.
 std::int32_t broker_index(const std::string& target, std::int32_t brokers);

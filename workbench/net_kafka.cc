@@ -372,9 +372,7 @@ class net_kafka final : public models::kafka_side {
         if (finished != done_.end()) {
           if (const auto d = finished->second.find(p); d != finished->second.end()) done = &d->second;
         }
-        for (std::int64_t o = 0; o < committed; ++o) {
-          total += done == nullptr || static_cast<std::size_t>(o) >= done->size() || !(*done)[static_cast<std::size_t>(o)];
-        }
+        total += models::unfinished_below(done, committed);
       }
       return total;
     });
