@@ -124,7 +124,7 @@ class system_model {
   bool uses_confirms() const;
   // Consumers.
   void on_delivery(int consumer, delivery_ref ref, std::string_view body);
-  void drop_in_flight(consumer_rt& c);
+  void drop_in_flight(int consumer);
   void start_next(int c);
   /// A pulling consumer with nothing to do asks for its next message (basic.get).
   void ask(int c);
@@ -451,7 +451,8 @@ std::uint8_t system_model::tag_index(const std::string& tag) {
   return static_cast<std::uint8_t>(tagged_e2e_.size());
 }
 
-void system_model::drop_in_flight(consumer_rt& c) {
+void system_model::drop_in_flight(int index) {
+  consumer_rt& c = consumers_[static_cast<std::size_t>(index)];
   // With auto-ack the broker forgot these at delivery: they die with the consumer. With manual
   // ack the broker requeues them.
   if (c.group->auto_ack) lost_in_flight_ += c.buffer.size() + (c.busy ? 1 : 0);
@@ -461,7 +462,6 @@ void system_model::drop_in_flight(consumer_rt& c) {
   if (c.group->pull && c.asking) {
     // Its get went with the connection: it polls again once the connection is back.
     c.asking = false;
-    const int index = static_cast<int>(&c - consumers_.data());
     sim_.after(c.group->poll_interval, [this, index] { ask(index); });
   }
 }
@@ -573,7 +573,7 @@ void system_model::apply(const fault_spec& f) {
       for (std::size_t i = 0; i < consumers_.size(); ++i) {
         consumer_rt& c = consumers_[i];
         if (c.group->name != f.target || seen++ != f.index) continue;
-        drop_in_flight(c);
+        drop_in_flight(static_cast<int>(i));
         c.alive = false;
         if (c.container) c.container->killed(static_cast<int>(i));
         amqp_->kill(static_cast<int>(i));
@@ -624,7 +624,7 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
   if (first < end) sim_.at(first, [this] { arrive(); });
   schedule_faults();
   amqp_->start({.delivered = [this](int c, delivery_ref ref, std::string_view body) { on_delivery(c, ref, body); },
-                .reset = [this](int c) { drop_in_flight(consumers_[static_cast<std::size_t>(c)]); },
+                .reset = [this](int c) { drop_in_flight(c); },
                 .returned = [this](std::string_view body) { unroutable_ += body.size() > 8 && (body[8] & counts_flag) != 0; },
                 .empty = [this](int c) { on_empty(c); }});
   for (std::size_t i = 0; i < consumers_.size(); ++i) start_next(static_cast<int>(i));  // elastic ones start waiting
