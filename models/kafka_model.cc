@@ -182,10 +182,7 @@ void kafka_model::finished(std::size_t m, const member::polled_record& r) {
   const commit_mode mode = me.group->commit;
   if (mode != commit_mode::record && mode != commit_mode::before_processing) return;
   const kafka::topic_partition tp{me.group->topic, r.partition};
-  auto& done = done_[me.group->group][tp];
-  const auto offset = static_cast<std::size_t>(r.offset);
-  if (done.size() <= offset) done.resize(offset + 1);
-  done[offset] = true;
+  mark_finished(done_[me.group->group][tp], r.offset);
   // Committing offset N says everything before N is done, whether it is or not.
   if (mode == commit_mode::record) (void)me.client->commit(tp, r.offset + 1);
 }
@@ -193,14 +190,18 @@ void kafka_model::finished(std::size_t m, const member::polled_record& r) {
 std::uint64_t kafka_model::skipped(const kafka_group_spec& g) const {
   const auto* group = cluster_.groups().find(g.group);
   if (group == nullptr) return 0;  // never committed: nothing was skipped
-  const auto it = done_.find(g.group);
+  const auto finished = done_.find(g.group);
+  auto settled = finished != done_.end() ? finished->second : std::map<kafka::topic_partition, std::vector<bool>>{};
+  // What a live member still holds is work the run's end cut short, not a skipped record.
+  for (const auto& m : members_) {
+    if (!m.alive || m.group->group != g.group) continue;
+    for (const auto& r : m.buffer) mark_finished(settled[{g.topic, r.partition}], r.offset);
+    for (const auto& [r, done] : m.in_hand) mark_finished(settled[{g.topic, r.partition}], r.offset);
+  }
   std::uint64_t skipped = 0;
   for (const auto& [tp, committed] : group->offsets()) {
-    const std::vector<bool>* done = nullptr;
-    if (it != done_.end()) {
-      if (const auto d = it->second.find(tp); d != it->second.end()) done = &d->second;
-    }
-    skipped += unfinished_below(done, committed);
+    const auto d = settled.find(tp);
+    skipped += unfinished_below(d != settled.end() ? &d->second : nullptr, committed);
   }
   return skipped;
 }

@@ -75,8 +75,9 @@ class kafka_model final : public kafka_side {
   void work(std::size_t m);
   /// A member finished a record: the ledger, the offsets its group has done, a per-record commit.
   void finished(std::size_t m, const member::polled_record& r);
-  /// Records below a group's committed offsets it never finished (commit per record or before
-  /// processing only; the other modes commit only what is done): the at-most-once losses.
+  /// Records below a group's committed offsets it never finished and no live member still holds
+  /// (commit per record or before processing only; the other modes commit only what is done):
+  /// the at-most-once losses.
   std::uint64_t skipped(const kafka_group_spec& g) const;
   broker::kafka::record make_record(const produce_step& step, sim::sim_time created, bool measured);
   /// The partition a record goes to: the Java client's murmur2 of its key, else round-robin

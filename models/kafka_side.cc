@@ -24,6 +24,12 @@ std::uint64_t unfinished_below(const std::vector<bool>* done, std::int64_t commi
   return n;
 }
 
+void mark_finished(std::vector<bool>& done, std::int64_t offset) {
+  const auto o = static_cast<std::size_t>(offset);
+  if (done.size() <= o) done.resize(o + 1);
+  done[o] = true;
+}
+
 std::int32_t broker_index(const std::string& target, std::int32_t brokers) {
   constexpr std::string_view prefix = "broker-";
   if (!target.starts_with(prefix)) return -1;

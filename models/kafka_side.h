@@ -49,6 +49,8 @@ void create_topics(broker::kafka::cluster& cluster, const kafka_spec& spec, std:
 /// Records below offset `committed` of a partition that a group never finished (`done` marks
 /// finished offsets; null: none): what committing ahead of the work skipped.
 std::uint64_t unfinished_below(const std::vector<bool>* done, std::int64_t committed);
+/// Marks `offset` finished in `done`.
+void mark_finished(std::vector<bool>& done, std::int64_t offset);
 
 /// N for a fault target "broker-N" of a cluster of `brokers`, or -1 if it names no broker.
 std::int32_t broker_index(const std::string& target, std::int32_t brokers);

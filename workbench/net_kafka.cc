@@ -1,5 +1,5 @@
 // The real Kafka side: an in-process Kafka server thread, librdkafka producers fed from the
-// paced simulation thread, and one thread per consumer.
+// paced simulation thread, and one thread per consumer (with `threads` - 1 helpers during a poll).
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include "workbench/net_kafka.h"
@@ -309,16 +309,15 @@ class net_kafka final : public models::kafka_side {
         }
         rd_kafka_commit(rk, nullptr, 0);
       }
-      for (rd_kafka_message_t* msg : got) {
-        if (!msg->err && !m.killed) {
-          work(m, *msg);
-          // Stored offsets are what a commit sends: the processed record's, except when they
-          // were committed before processing.
-          if (g.commit != models::commit_mode::before_processing) rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
-          if (g.commit == models::commit_mode::record && !m.killed) rd_kafka_commit(rk, nullptr, 0);  // MANUAL_IMMEDIATE
+      const std::vector<bool> processed = work_through(m, rk, got);
+      // Stored offsets are what a commit sends: the processed records', in poll order, except
+      // when they were committed before processing or one by one.
+      if (g.commit == models::commit_mode::poll || g.commit == models::commit_mode::auto_interval) {
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          if (processed[i]) rd_kafka_offset_store(got[i]->rkt, got[i]->partition, got[i]->offset);
         }
-        rd_kafka_message_destroy(msg);
       }
+      for (rd_kafka_message_t* msg : got) rd_kafka_message_destroy(msg);
       // commitSync after the poll's records; with enable.auto.commit librdkafka commits the
       // stored offsets every auto.commit.interval.ms by itself.
       if (g.commit == models::commit_mode::poll && !got.empty() && !m.killed) rd_kafka_commit(rk, nullptr, 0);
@@ -341,22 +340,50 @@ class net_kafka final : public models::kafka_side {
     rd_kafka_destroy(rk);
   }
 
-  void work(member& m, const rd_kafka_message_t& msg) {
-    const double service = m.group->service.sample(m.rng);
+  /// The poll's records, `threads` at a time in poll order as the simulation's consumer works
+  /// them; with commit per record each is committed (offset + 1) as soon as it is done, whatever
+  /// earlier ones are still in work. Says which records were processed.
+  std::vector<bool> work_through(member& m, rd_kafka_t* rk, std::span<rd_kafka_message_t*> got) {
+    std::vector<bool> processed(got.size());
+    std::vector<double> services(got.size());  // drawn in poll order, whichever thread works the record
+    for (double& s : services) s = m.group->service.sample(m.rng);
+    std::mutex marks;
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i = next++; i < got.size() && !m.killed; i = next++) {
+        if (got[i]->err || !work(m, *got[i], services[i])) continue;
+        if (m.group->commit == models::commit_mode::record) commit_next(rk, *got[i]);  // MANUAL_IMMEDIATE
+        std::lock_guard lock(marks);
+        processed[i] = true;
+      }
+    };
+    {
+      std::vector<std::jthread> helpers;
+      for (int t = 1; t < m.group->threads && static_cast<std::size_t>(t) < got.size(); ++t) helpers.emplace_back(worker);
+      worker();
+    }
+    return processed;
+  }
+
+  static void commit_next(rd_kafka_t* rk, const rd_kafka_message_t& msg) {
+    rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(msg.rkt), msg.partition)->offset = msg.offset + 1;
+    rd_kafka_commit(rk, offsets, 0);
+    rd_kafka_topic_partition_list_destroy(offsets);
+  }
+
+  /// Works one record for `service` seconds; a consumer killed meanwhile never finishes it.
+  bool work(member& m, const rd_kafka_message_t& msg, double service) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(service * 1e9)));
+    if (m.killed) return false;
     const auto stamp = models::decode_payload<models::record_stamp>(
         std::string_view(static_cast<const char*>(msg.payload), msg.len));
     const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start_).count();
-    {
-      std::lock_guard lock(ledger_lock_);
-      ledgers_.finish(m.group->group, stamp, now_ns);
-    }
     ++m.delivered;
     std::lock_guard lock(ledger_lock_);
-    auto& done = done_[m.group->group][msg.partition];
-    const auto offset = static_cast<std::size_t>(msg.offset);
-    if (done.size() <= offset) done.resize(offset + 1);
-    done[offset] = true;
+    ledgers_.finish(m.group->group, stamp, now_ns);
+    models::mark_finished(done_[m.group->group][msg.partition], msg.offset);
+    return true;
   }
 
   /// Records below the group's committed offsets that it never finished: committed before

@@ -141,13 +141,6 @@ std::expected<void, std::string> net_mode_support(const scenario& sc) {
                                            v.name, c.name));
       }
     }
-    for (const auto& g : v.system.kafka.groups) {
-      if (g.threads != 1) {
-        return std::unexpected(fmt::format("variant '{}': Kafka group '{}' sets threads; net mode's consumers work on one "
-                                           "record at a time so far (use --mode sim, or --variant to leave it out)",
-                                           v.name, g.group));
-      }
-    }
   }
   return {};
 }

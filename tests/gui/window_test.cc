@@ -87,12 +87,11 @@ TEST_F(window_test, on_the_real_network_a_lab_runs_over_loopback_and_its_expecta
 
 TEST_F(window_test, the_real_network_refuses_what_net_mode_cannot_run_yet) {
   MainWindow w;
-  // Lab 11's variants with four threads per consumer: net mode's Kafka consumers work on one
-  // record at a time.
-  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
+  // Lab 21's leader election and lock: mqlab serves no ZooKeeper protocol.
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/21-zookeeper.yaml"));
   w.setRealNetwork(true);
   EXPECT_FALSE(w.runBlocking());
-  EXPECT_TRUE(w.validationMessage().contains("sets threads")) << w.validationMessage().toStdString();
+  EXPECT_TRUE(w.validationMessage().contains("zookeeper groups")) << w.validationMessage().toStdString();
   EXPECT_TRUE(w.runs().empty());
 }
 
