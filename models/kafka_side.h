@@ -37,6 +37,9 @@ class kafka_side {
   virtual std::int64_t lag() const = 0;
   /// Real time only: hands over what arrived meanwhile (delivery reports); called often.
   virtual void pump() {}
+  /// Real time only: whether something it waits for (a delivery report) should be handed over
+  /// promptly, so pump() is called again soon rather than after the loop's usual nap.
+  virtual bool awaiting() const { return false; }
   /// Slows, pauses or degrades broker `target`'s resources; false if it names no broker.
   virtual bool fault_resources(const std::string&, const resource_fault&) { return false; }
   /// At the end of the run: adds the Kafka metrics to `values`, the end-to-end latencies to `e2e`.

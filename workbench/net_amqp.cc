@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -75,9 +76,10 @@ class net_amqp final : public models::amqp_side {
                const std::shared_ptr<const amqp::basic_properties>& properties, std::string body, bool confirm,
                answer_fn answered) override {
     if (!confirm) {
-      // Without confirms the write is the answer.
-      producer_->publish(producer_channel_, exchange, routing_key, true, *properties, body);
-      answered(true);
+      // Without confirms the publish is done once it is written to the socket, as a client
+      // library's publish call returns.
+      producer_->publish(producer_channel_, exchange, routing_key, true, *properties, body,
+                         [this, answered = std::move(answered)] { inbox_.push_back([answered] { answered(true); }); });
       return;
     }
     producer_->publish(confirm_channel_, exchange, routing_key, true, *properties, body);
@@ -147,7 +149,18 @@ class net_amqp final : public models::amqp_side {
     }
   }
 
-  void wait_until(std::chrono::steady_clock::time_point t) override { io_.run_one_until(t); }
+  // Asio's wait rounds its timeout to whole milliseconds (epoll_wait's unit), which would make
+  // every event up to a millisecond late and add that to what net mode measures: it waits on
+  // the sockets until a millisecond before `t` and sleeps the rest.
+  void wait_until(std::chrono::steady_clock::time_point t) override {
+    using namespace std::chrono_literals;
+    if (io_.poll_one() > 0) return;
+    if (t - std::chrono::steady_clock::now() > 1ms) {
+      io_.run_one_until(t - 1ms);
+      return;
+    }
+    std::this_thread::sleep_until(t);
+  }
 
  private:
   struct subscriber {

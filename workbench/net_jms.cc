@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -94,7 +95,9 @@ class net_jms final : public models::jms_side {
     }
     producer_->queue(f);
     if (!producer_->flush()) throw std::runtime_error("net mode: the STOMP server closed the producer's connection");
-    if (!step.persistent) answered();
+    // Written: the send is done, at the next look at the clock rather than at the moment the
+    // scenario scheduled it.
+    if (!step.persistent) written_.push_back(std::move(answered));
   }
 
   void start_measuring() override { tally_.start_measuring(totals()); }
@@ -102,6 +105,7 @@ class net_jms final : public models::jms_side {
   std::int64_t backlog() const override { return server_.call([this] { return tally_.backlog(server_.core()); }); }
 
   void pump() override {
+    for (auto& answered : std::exchange(written_, {})) answered();
     while (auto f = read(producer_, "producer")) {
       if (f->command != "RECEIPT") continue;
       const auto it = receipts_.find(std::stoull(std::string(f->get("receipt-id").value_or("0"))));
@@ -224,6 +228,7 @@ class net_jms final : public models::jms_side {
   std::unique_ptr<stomp::client> producer_;
   std::vector<member> members_;
   std::map<std::uint64_t, models::done_fn> receipts_;
+  std::vector<models::done_fn> written_;  // non-persistent sends written since the last pump
   std::uint64_t next_receipt_ = 1;
   models::jms_tally tally_;
 };

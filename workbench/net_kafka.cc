@@ -11,6 +11,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <tuple>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -116,7 +117,6 @@ class net_kafka final : public models::kafka_side {
   }
 
   void produce(const models::produce_step& step, sim::sim_time created, bool measured, models::done_fn answered) override {
-    answered();  // the producer's own batching and acks stay inside librdkafka here
     const std::int32_t key = step.keys > 0 ? static_cast<std::int32_t>(key_rng_.below(static_cast<std::uint64_t>(step.keys))) : -1;
     const auto sequence = static_cast<std::uint32_t>(key >= 0 ? next_sequence_[key]++ : 0);
     const std::string value = models::encode_payload(
@@ -127,12 +127,19 @@ class net_kafka final : public models::kafka_side {
     const std::int32_t partition = keyed ? RD_KAFKA_PARTITION_UA : round_robin_++ % std::max(partitions_of(step.topic), 1);
     const void* key_ptr = keyed ? key_text.data() : nullptr;
     const rd_kafka_resp_err_t e = rd_kafka_producev(
-        producer(step.acks), RD_KAFKA_V_TOPIC(step.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        producer(step), RD_KAFKA_V_TOPIC(step.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(key_ptr, keyed ? key_text.size() : 0), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(report_flags(step, measured))),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(next_report_)),
         RD_KAFKA_V_END);
     produced_ += measured;
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) failed_ += measured;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failed_ += measured;
+      answered();
+      return;
+    }
+    // The send is done at the delivery report: written (acks=0), the leader's append (acks=1),
+    // the in-sync replicas' (acks=all), or a failure.
+    unreported_.emplace(next_report_++, unreported{measured, step.acks != 0, std::move(answered)});
   }
 
   void start_measuring() override {
@@ -178,8 +185,10 @@ class net_kafka final : public models::kafka_side {
     });
   }
 
+  bool awaiting() const override { return !unreported_.empty(); }
+
   void pump() override {
-    for (auto& [acks, p] : producers_) rd_kafka_poll(p, 0);
+    for (auto& [settings, p] : producers_) rd_kafka_poll(p, 0);
   }
 
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
@@ -244,26 +253,34 @@ class net_kafka final : public models::kafka_side {
     return 1;
   }
 
-  // A delivery report knows its record only by this: whether it counts, and whether the
-  // producer is told anything (with acks=0 librdkafka reports success at once).
-  static constexpr std::intptr_t counts = 1, acknowledged = 2;
-  static std::intptr_t report_flags(const models::produce_step& step, bool measured) {
-    return (measured ? counts : 0) | (step.acks != 0 ? acknowledged : 0);
-  }
+  /// A record librdkafka has not reported yet, known to its report by number.
+  struct unreported {
+    bool counts;        // measured
+    bool acknowledged;  // with acks=0 librdkafka reports success once the record is written
+    models::done_fn answered;
+  };
 
+  // Reports are served by rd_kafka_poll() in pump(), on the simulation's thread.
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<net_kafka*>(opaque);
-    const auto flags = reinterpret_cast<std::intptr_t>(m->_private);
-    if (!(flags & counts)) return;
-    if (m->err) ++self->failed_;
-    else if (flags & acknowledged) ++self->acked_;
+    const auto it = self->unreported_.find(reinterpret_cast<std::uintptr_t>(m->_private));
+    if (it == self->unreported_.end()) return;
+    auto r = std::move(it->second);
+    self->unreported_.erase(it);
+    if (r.counts) {
+      if (m->err) ++self->failed_;
+      else if (r.acknowledged) ++self->acked_;
+    }
+    if (self->answering_) r.answered();
   }
 
-  rd_kafka_t* producer(std::int8_t acks) {
-    auto& p = producers_[acks];
+  /// The producer of a step's settings (acks, linger.ms, batch.size), one per combination.
+  rd_kafka_t* producer(const models::produce_step& step) {
+    auto& p = producers_[{step.acks, step.linger.ns(), step.batch_size}];
     if (p) return p;
-    rd_kafka_conf_t* conf = client_conf(server_->bootstrap(), {{"acks", std::to_string(acks)},
-                                                               {"linger.ms", "1"},
+    rd_kafka_conf_t* conf = client_conf(server_->bootstrap(), {{"acks", std::to_string(step.acks)},
+                                                               {"linger.ms", fmt::format("{}", step.linger.seconds() * 1e3)},
+                                                               {"batch.size", std::to_string(step.batch_size)},
                                                                {"partitioner", "murmur2_random"},
                                                                {"message.timeout.ms", "30000"}});
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -407,7 +424,8 @@ class net_kafka final : public models::kafka_side {
 
   void stop_clients() {
     if (stopping_) return;
-    for (auto& [acks, p] : producers_) rd_kafka_flush(p, 5000);
+    answering_ = false;  // the model is collecting: the flush's reports only count
+    for (auto& [settings, p] : producers_) rd_kafka_flush(p, 5000);
     final_lag_ = lag();
     stopping_ = true;
     for (auto& m : members_) {
@@ -417,7 +435,7 @@ class net_kafka final : public models::kafka_side {
 
   void shut_down() {
     stop_clients();
-    for (auto& [acks, p] : producers_) rd_kafka_destroy(p);
+    for (auto& [settings, p] : producers_) rd_kafka_destroy(p);
     producers_.clear();
     if (server_) server_->stop();
   }
@@ -427,9 +445,12 @@ class net_kafka final : public models::kafka_side {
   sim::rng key_rng_;
   std::unique_ptr<server_thread> server_;
   std::vector<std::unique_ptr<member>> members_;
-  std::map<std::int8_t, rd_kafka_t*> producers_;
+  std::map<std::tuple<std::int8_t, std::int64_t, std::uint32_t>, rd_kafka_t*> producers_;
   std::map<int, std::uint64_t> next_sequence_;
   std::int32_t round_robin_ = 0;
+  std::uintptr_t next_report_ = 1;
+  std::map<std::uintptr_t, unreported> unreported_;
+  bool answering_ = true;
   clock::time_point start_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<std::latch> assignments_read_;  // every consumer thread arrives once

@@ -4,6 +4,8 @@
 
 #include "net/amqp/client.h"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <vector>
 
@@ -33,6 +35,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
   std::string vhost;
   std::uint32_t frame_max = 131072;
   std::string in, out, held;  // held: commands written before connection.open-ok
+  // Told when their publish has left: waiting in `held`, in `out`, or in the write in flight.
+  std::vector<std::function<void()>> held_written, unsent, sending;
   std::vector<char> chunk = std::vector<char>(read_chunk);
   outbox writer;
   // A delivery or return whose header and body frames are still coming.
@@ -96,6 +100,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     state = phase::running;
     out.append(held);
     held.clear();
+    std::ranges::move(held_written, std::back_inserter(unsent));
+    held_written.clear();
   }
   void on_method(std::uint16_t, const connection_close& c) {
     write_method(out, 0, connection_close_ok{});
@@ -161,17 +167,23 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
   void flush() {
     if (state == phase::over) return;
-    writer.send(socket, out, [self = shared_from_this()](boost::system::error_code ec) {
+    const bool started = writer.send(socket, out, [self = shared_from_this()](boost::system::error_code ec) {
       if (self->state == phase::over) return;
       if (ec) return self->end(fmt::format("socket: {}", ec.message()));
+      for (auto& written : std::exchange(self->sending, {})) written();
       self->flush();
     });
+    if (started) sending = std::exchange(unsent, {});
   }
 
   void end(std::string reason) {
     if (state == phase::over) return;
     state = phase::over;
     close_socket(socket);
+    // Their publish calls are over too: what was not written is gone with the connection.
+    for (auto* waiting : {&held_written, &sending, &unsent}) {
+      for (auto& written : std::exchange(*waiting, {})) written();
+    }
     if (handlers.closed) handlers.closed(reason);
   }
 };
@@ -179,7 +191,11 @@ struct client::impl : std::enable_shared_from_this<impl> {
 client::client(asio::io_context& io, client_handlers handlers) : impl_(std::make_shared<impl>(io, std::move(handlers))) {}
 
 client::~client() {
-  impl_->handlers = {};  // callbacks still queued on the io_context must not reach the owner
+  // Callbacks still queued on the io_context must not reach the owner.
+  impl_->handlers = {};
+  impl_->held_written.clear();
+  impl_->unsent.clear();
+  impl_->sending.clear();
   abort();
 }
 
@@ -222,10 +238,12 @@ void client::consume(std::uint16_t channel, std::string_view queue, bool no_ack)
 }
 
 void client::publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
-                     const broker::amqp::basic_properties& properties, std::string_view body) {
+                     const broker::amqp::basic_properties& properties, std::string_view body,
+                     std::function<void()> written) {
   auto& s = *impl_;
   write_method(s.commands(), channel, basic_publish{.exchange = exchange, .routing_key = routing_key, .mandatory = mandatory});
   write_content(s.commands(), channel, properties, body, s.frame_max);
+  if (written) (s.state == impl::phase::running ? s.unsent : s.held_written).push_back(std::move(written));
   s.flush();
 }
 

@@ -66,8 +66,11 @@ class client {
   void consume(std::uint16_t channel, std::string_view queue, bool no_ack);
   /// basic.get: one message, answered as a delivery (`delivered`) or `empty`.
   void get(std::uint16_t channel, std::string_view queue, bool no_ack);
+  /// `written` (if given) is called once the publish's frames are written to the socket, or the
+  /// connection is over: where a client library's publish call returns.
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
-               const broker::amqp::basic_properties& properties, std::string_view body);
+               const broker::amqp::basic_properties& properties, std::string_view body,
+               std::function<void()> written = {});
   void ack(std::uint16_t channel, std::uint64_t delivery_tag);
   void reject(std::uint16_t channel, std::uint64_t delivery_tag, bool requeue);
 

@@ -140,6 +140,53 @@ TEST(run_command, a_sim_run_and_a_net_run_compare_side_by_side) {
   EXPECT_NE(cmp.out.find("e2e.mean"), std::string::npos) << cmp.out;
 }
 
+// Net mode's response is the real time from the moment the scenario scheduled the publish or
+// produce until the client was done with it: written for a plain publish, the leader's and the
+// in-sync followers' append for a Kafka produce with acks=all (Kafka's producer documentation).
+const char* answered = R"(name: answered
+duration: 4s
+warmup: 1s
+profile: ideal
+arrivals: {process: poisson, rate: 200/s}
+pipeline: [{publish: {routing_key: jobs}}]
+consumers: {name: workers, queue: jobs, count: 1, prefetch: 50, service: 1ms}
+variants:
+  plain: {}
+  acks-0:
+    pipeline: [{produce: {topic: t, acks: 0, linger: 0ms}}]
+    consumers: []
+  acks-all:
+    pipeline: [{produce: {topic: t, acks: all, linger: 0ms}}]
+    consumers: []
+kafka:
+  brokers: 3
+  replication_interval: 50ms
+  topics: {t: {partitions: 1, replication_factor: 3}}
+)";
+
+TEST(run_command, net_mode_response_is_the_real_time_until_the_client_is_done) {
+  const auto path = write_file("answered.yaml", answered);
+  const auto metric = [](const nlohmann::json& j, const std::string& variant, const std::string& name) {
+    for (const auto& v : j["variants"]) {
+      if (v["name"] == variant) return v["metrics"][name]["mean"].get<double>();
+    }
+    return -1.0;
+  };
+  auto sim = run_mqlab("run " + path + " --quiet --json --out -");
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  const auto s = nlohmann::json::parse(sim.out);
+  EXPECT_EQ(metric(s, "plain", "response.p50"), 0.0) << "ideal and no cost: the model answers at once";
+  auto net = run_mqlab("run " + path + " --quiet --json --mode net --out -");
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  const auto n = nlohmann::json::parse(net.out);
+  EXPECT_GT(metric(n, "plain", "response.p50"), 0.0) << "a write to the socket takes time";
+  EXPECT_LT(metric(n, "plain", "response.p50"), 0.02);
+  // acks=all waits for the followers, who copy every 50 ms; acks=0 only for the write.
+  EXPECT_LT(metric(n, "acks-0", "response.p50"), 0.01);
+  EXPECT_GT(metric(n, "acks-all", "response.p50"), 0.01);
+  EXPECT_GT(metric(n, "acks-all", "response.p50"), 3 * metric(n, "acks-0", "response.p50"));
+}
+
 TEST(validate_command, broken_file_exits_2_with_file_line_column) {
   std::string broken = small;
   broken.replace(broken.find("servers"), 7, "servrs");

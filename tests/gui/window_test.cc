@@ -145,16 +145,17 @@ TEST_F(window_test, a_plan_runs_on_a_worker_thread_and_its_chart_grows_probe_by_
 }
 
 TEST_F(window_test, a_plan_simulates_even_with_real_network_ticked) {
-  // Lab 11's four-thread variants cannot run on the real network yet; a plan never does.
+  // Lab 21's ZooKeeper groups cannot run on the real network; a plan never does.
   MainWindow w;
-  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/11-kafka-groups.yaml"));
+  ASSERT_TRUE(w.openPath(MQLAB_SCENARIOS_DIR "/21-zookeeper.yaml"));
   w.setRealNetwork(true);
-  workbench::plan_request request{.path = "kafka.groups.0.count", .from = 1, .to = 3};
-  request.objectives.push_back(*workbench::parse_slo("keyed.kafka.workers.consumed>=1000"));
+  workbench::plan_request request{.path = "zookeeper.groups.0.count", .from = 1, .to = 3};
+  request.objectives.push_back(*workbench::parse_slo("careful.zk.schedulers.overlaps<=0"));
   ASSERT_TRUE(w.planBlocking(request)) << w.validationMessage().toStdString();
   EXPECT_EQ(w.plan()->second.answer, 1);
   EXPECT_FALSE(w.runBlocking()) << "a run does go over the network, and is refused";
-  EXPECT_NE(w.validationMessage().toStdString().find("net mode's consumers work on one record at a time"), std::string::npos)
+  EXPECT_NE(w.validationMessage().toStdString().find("zookeeper groups run on the simulated coordination store only"),
+            std::string::npos)
       << w.validationMessage().toStdString();
 }
 
