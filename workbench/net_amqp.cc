@@ -151,7 +151,7 @@ class net_amqp final : public models::amqp_side {
 
   // Asio's wait rounds its timeout to whole milliseconds (epoll_wait's unit), which would make
   // every event up to a millisecond late and add that to what net mode measures: it waits on
-  // the sockets until a millisecond before `t` and sleeps the rest.
+  // the sockets until a millisecond before `t`, then looks at them every 50 us.
   void wait_until(std::chrono::steady_clock::time_point t) override {
     using namespace std::chrono_literals;
     if (io_.poll_one() > 0) return;
@@ -159,7 +159,10 @@ class net_amqp final : public models::amqp_side {
       io_.run_one_until(t - 1ms);
       return;
     }
-    std::this_thread::sleep_until(t);
+    while (std::chrono::steady_clock::now() < t) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(50us, t - std::chrono::steady_clock::now()));
+      if (io_.poll_one() > 0) return;
+    }
   }
 
  private:
