@@ -32,7 +32,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
   tcp::socket socket;
   client_handlers handlers;
   phase state = phase::idle;
-  std::string vhost;
+  client_login who;
   std::uint32_t frame_max = 131072;
   std::string in, out, held;  // held: commands written before connection.open-ok
   // Told when their publish has left: waiting in `held`, in `out`, or in the write in flight.
@@ -87,14 +87,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
   void on_method(std::uint16_t, const connection_start&) {
     field_table capabilities{{"consumer_cancel_notify", true}, {"publisher_confirms", true}};
     field_table properties{{"product", "mqlab net mode"}, {"capabilities", capabilities}};
-    const std::string response = std::string(1, '\0') + "guest" + std::string(1, '\0') + "guest";
+    const std::string response = std::string(1, '\0') + who.user + std::string(1, '\0') + who.password;
     write_method(out, 0, connection_start_ok{.client_properties = properties, .mechanism = "PLAIN",
                                              .response = {response}, .locale = "en_US"});
   }
   void on_method(std::uint16_t, const connection_tune& t) {
     frame_max = t.frame_max == 0 ? frame_max : std::min(frame_max, t.frame_max);
     write_method(out, 0, connection_tune_ok{{}, t.channel_max, frame_max, 0});
-    write_method(out, 0, connection_open{.virtual_host = vhost});
+    write_method(out, 0, connection_open{.virtual_host = who.vhost});
   }
   void on_method(std::uint16_t, const connection_open_ok&) {
     state = phase::running;
@@ -199,11 +199,17 @@ client::~client() {
   abort();
 }
 
-void client::connect(std::uint16_t port, std::string vhost) {
+void client::connect(std::uint16_t port, client_login who) {
   auto& s = *impl_;
   s.state = impl::phase::handshake;
-  s.vhost = std::move(vhost);
-  const tcp::endpoint to(asio::ip::make_address("127.0.0.1"), port);
+  boost::system::error_code bad;
+  const auto address = asio::ip::make_address(who.host, bad);
+  s.who = std::move(who);
+  if (bad) {
+    asio::post(s.socket.get_executor(), [self = impl_, host = s.who.host] { self->end(fmt::format("{}: not an IP address", host)); });
+    return;
+  }
+  const tcp::endpoint to(address, port);
   s.socket.async_connect(to, [self = impl_](boost::system::error_code ec) {
     if (self->state == impl::phase::over) return;
     if (ec) return self->end(fmt::format("connect: {}", ec.message()));

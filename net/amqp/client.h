@@ -45,6 +45,13 @@ struct client_handlers {
   std::function<void(std::string_view reason)> closed;
 };
 
+/// Who connects where: by default guest on loopback, as net mode's clients do.
+struct client_login {
+  std::string host = "127.0.0.1";  // an address, not a name: nothing here resolves
+  std::string user = "guest", password = "guest";
+  std::string vhost = "/";
+};
+
 class client {
  public:
   /// `io` must outlive the client; callbacks run on it.
@@ -53,8 +60,9 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Connects to 127.0.0.1:`port` as guest and opens `vhost`; commands may follow at once.
-  void connect(std::uint16_t port, std::string vhost = "/");
+  /// Connects to `who.host`:`port`, logs in (PLAIN) and opens the vhost; commands may follow at
+  /// once. A refused login ends the connection with the server's reason (403 ACCESS_REFUSED).
+  void connect(std::uint16_t port, client_login who = {});
   /// True from the moment connect() was called until the connection is over.
   bool alive() const;
 

@@ -1,7 +1,7 @@
 // The net-mode AMQP client against the real server over loopback TCP, both on one event loop:
 // the handshake, pipelined commands, prefetch-limited delivery of bodies larger than a frame,
 // acknowledgements, requeueing when a client vanishes, returns of unroutable messages and
-// channel errors.
+// channel errors, a publish told once it is written, logins as a named user and refused ones.
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio.hpp>
@@ -24,7 +24,7 @@ namespace core = broker::amqp;
 
 /// A server on free loopback ports and clients on the same io_context.
 struct loopback {
-  loopback() : srv(io, broker, {}, listen_options{.port = 0}) {
+  explicit loopback(server_options options = {}) : srv(io, broker, std::move(options), listen_options{.port = 0}) {
     EXPECT_TRUE(srv.start().has_value());
   }
   ~loopback() {
@@ -114,6 +114,52 @@ TEST(AmqpClient, UnroutableMandatoryMessagesComeBackAndChannelErrorsAreReported)
   ASSERT_TRUE(net.until([&] { return seen.channel_errors.size() == 1; }));
   EXPECT_NE(seen.channel_errors[0].find("NOT_FOUND"), std::string::npos) << seen.channel_errors[0];
   EXPECT_TRUE(seen.closed.empty()) << "a channel error leaves the connection open";
+}
+
+TEST(AmqpClient, APublishIsToldOnceItIsWrittenOrItsConnectionIsOver) {
+  loopback net;
+  observed seen;
+  client c(net.io, seen.handlers());
+  c.connect(net.srv.port());
+  c.open_channel(1);
+  c.declare_queue(1, "jobs", false, {});
+  int written = 0;
+  // Before connection.open-ok the frames wait in the client: not written yet.
+  for (int i = 0; i < 3; ++i) c.publish(1, "", "jobs", false, plain, "m", [&] { ++written; });
+  EXPECT_EQ(written, 0);
+  ASSERT_TRUE(net.until([&] { return written == 3; }));
+  ASSERT_TRUE(net.until([&] { return net.depth("jobs") == 3; }));
+  // A connection that never opens: its publishes are over when it is.
+  observed refused_seen;
+  client refused(net.io, refused_seen.handlers());
+  refused.connect(1);  // nothing listens on port 1
+  int gone = 0;
+  refused.publish(1, "", "jobs", false, plain, "m", [&] { ++gone; });
+  ASSERT_TRUE(net.until([&] { return gone == 1; }));
+  EXPECT_FALSE(refused_seen.closed.empty());
+}
+
+TEST(AmqpClient, LogsInAsANamedUserAndHearsWhyALoginIsRefused) {
+  loopback net(server_options{.users = {{"calibrator", "s3cret"}}});
+  observed good_seen, bad_seen, guest_seen;
+  client good(net.io, good_seen.handlers()), bad(net.io, bad_seen.handlers()), guest(net.io, guest_seen.handlers());
+  good.connect(net.srv.port(), {.user = "calibrator", .password = "s3cret"});
+  good.open_channel(1);
+  good.declare_queue(1, "probe", false, {});
+  bad.connect(net.srv.port(), {.user = "calibrator", .password = "wrong"});
+  guest.connect(net.srv.port());  // guest is not among this server's users
+  ASSERT_TRUE(net.until([&] { return net.depth("probe") == 0 && net.broker.inspect_queue("/", "probe").has_value(); }));
+  ASSERT_TRUE(net.until([&] { return !bad_seen.closed.empty() && !guest_seen.closed.empty(); }));
+  EXPECT_NE(bad_seen.closed.find("403"), std::string::npos) << bad_seen.closed;
+  EXPECT_NE(bad_seen.closed.find("Login was refused"), std::string::npos) << bad_seen.closed;
+  EXPECT_NE(guest_seen.closed.find("403"), std::string::npos) << guest_seen.closed;
+  EXPECT_TRUE(good_seen.closed.empty());
+  EXPECT_TRUE(good.alive());
+  observed nowhere_seen;
+  client nowhere(net.io, nowhere_seen.handlers());
+  nowhere.connect(net.srv.port(), {.host = "broker.example"});
+  ASSERT_TRUE(net.until([&] { return !nowhere_seen.closed.empty(); }));
+  EXPECT_EQ(nowhere_seen.closed, "broker.example: not an IP address");
 }
 
 }  // namespace
