@@ -39,8 +39,9 @@ class search {
       if (!top) return std::unexpected(top.error());
       if (top->keeps_up) return std::unexpected(fmt::format("the variant keeps up at the highest rate, {}/s: raise --to", high));
     } else {
+      const double ceiling = low * (1 << 20);  // of the starting rate: `low` rises below
       for (high = 2 * low;; high *= 2) {
-        if (high > low * (1 << 20)) return std::unexpected(fmt::format("the variant kept up at every rate up to {}/s", high / 2));
+        if (high > ceiling) return std::unexpected(fmt::format("the variant kept up at every rate up to {}/s", high / 2));
         auto p = probe(k, high);
         if (!p) return std::unexpected(p.error());
         if (!p->keeps_up) break;

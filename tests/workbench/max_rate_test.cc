@@ -83,6 +83,16 @@ TEST(max_rate, a_bracket_that_does_not_bracket_is_refused_with_the_reason) {
   ASSERT_FALSE(low);
   EXPECT_EQ(low.error(), "the variant does not keep up at the lowest rate, 900/s");
   EXPECT_FALSE(find_max_rate({.file = path, .low = 0}));
+  // Nothing queues behind a pure delay: the doubling stops at 2^20 times the start.
+  const auto endless = write_scenario("pool-endless.yaml", R"(name: endless
+duration: 10s
+profile: ideal
+arrivals: {process: poisson, rate: 1/s}
+pipeline: [{delay: 1ms}]
+)");
+  const auto none = find_max_rate({.file = endless, .low = 0.001, .replications = 1});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), "the variant kept up at every rate up to 1048.576/s");
   EXPECT_FALSE(find_max_rate({.file = path, .variant = "no-such", .low = 100}));
 }
 
