@@ -326,7 +326,7 @@ class net_kafka final : public models::kafka_side {
         }
         rd_kafka_commit(rk, nullptr, 0);
       }
-      const std::vector<bool> processed = work_through(m, rk, got);
+      const std::vector<char> processed = work_through(m, rk, got);
       // Stored offsets are what a commit sends: the processed records', in poll order, except
       // when they were committed before processing or one by one.
       if (g.commit == models::commit_mode::poll || g.commit == models::commit_mode::auto_interval) {
@@ -360,18 +360,16 @@ class net_kafka final : public models::kafka_side {
   /// The poll's records, `threads` at a time in poll order as the simulation's consumer works
   /// them; with commit per record each is committed (offset + 1) as soon as it is done, whatever
   /// earlier ones are still in work. Says which records were processed.
-  std::vector<bool> work_through(member& m, rd_kafka_t* rk, std::span<rd_kafka_message_t*> got) {
-    std::vector<bool> processed(got.size());
+  std::vector<char> work_through(member& m, rd_kafka_t* rk, std::span<rd_kafka_message_t*> got) {
+    std::vector<char> processed(got.size());   // one byte each: every thread writes only its own
     std::vector<double> services(got.size());  // drawn in poll order, whichever thread works the record
     for (double& s : services) s = m.group->service.sample(m.rng);
-    std::mutex marks;
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
       for (std::size_t i = next++; i < got.size() && !m.killed; i = next++) {
         if (got[i]->err || !work(m, *got[i], services[i])) continue;
         if (m.group->commit == models::commit_mode::record) commit_next(rk, *got[i]);  // MANUAL_IMMEDIATE
-        std::lock_guard lock(marks);
-        processed[i] = true;
+        processed[i] = 1;
       }
     };
     {
