@@ -2,8 +2,6 @@
 // what the consumers can serve (c x mu, plus the tolerance), and bad flags exit 2 naming them.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "run_command.h"
@@ -23,11 +21,7 @@ pipeline: [{publish: {routing_key: jobs}}]
 consumers: {name: workers, queue: jobs, count: 2, prefetch: 1, service: 4ms}
 )";
 
-std::string pool_file() {
-  const std::string path = ::testing::TempDir() + "/max-rate-pool.yaml";
-  std::ofstream(path) << pool;
-  return path;
-}
+std::string pool_file() { return testing_support::write_file("max-rate-pool.yaml", pool); }
 
 TEST(max_rate_command, over_the_network_the_answer_is_below_what_the_consumers_can_serve) {
   auto r = run_mqlab("max-rate " + pool_file() + " --from 100 --to 800 --resolution 5% --mode net --json");

@@ -1,4 +1,5 @@
-// popen-based runner: stderr goes to a temporary file so both streams are captured.
+// popen-based runner: stderr goes to a temporary file so both streams are captured; scenario
+// files for it.
 #include "run_command.h"
 
 #include <sys/wait.h>
@@ -32,6 +33,12 @@ command_result run_mqlab(const std::string& args, const std::string& launcher) {
   r.err = ss.str();
   std::remove(err_path.c_str());
   return r;
+}
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
 }
 
 }  // namespace mqlab::testing_support

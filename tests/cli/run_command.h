@@ -15,4 +15,7 @@ struct command_result {
 /// `args` is shell-quoted by the caller.
 command_result run_mqlab(const std::string& args, const std::string& launcher = "");
 
+/// Writes `text` to `name` in the test's temporary directory; returns its path.
+std::string write_file(const std::string& name, const std::string& text);
+
 }  // namespace mqlab::testing_support

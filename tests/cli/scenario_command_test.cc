@@ -17,12 +17,7 @@ namespace mqlab {
 namespace {
 
 using testing_support::run_mqlab;
-
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
+using testing_support::write_file;
 
 const char* small = R"(name: small
 duration: 20s
