@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/broker_command.h"
+#include "cli/calibrate_command.h"
 #include "cli/max_rate_command.h"
 #include "cli/plan_command.h"
 #include "cli/plot_command.h"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   mqlab::cli::add_sweep_command(app, exit_code);
   mqlab::cli::add_plan_command(app, exit_code);
   mqlab::cli::add_max_rate_command(app, exit_code);
+  mqlab::cli::add_calibrate_command(app, exit_code);
   mqlab::cli::add_compare_command(app, exit_code);
   mqlab::cli::add_merge_command(app, exit_code);
   mqlab::cli::add_plot_command(app, exit_code);

@@ -27,6 +27,10 @@ constexpr const char* kind_names[broker::work_kinds] = {
 
 }  // namespace
 
+std::string_view work_kind_name(work_kind k) { return kind_names[static_cast<std::size_t>(k)]; }
+
+bool per_byte(work_kind k) { return k == work_kind::bytes || k == work_kind::persist_bytes; }
+
 std::optional<double> read_bandwidth(yaml_reader& r, const YAML::Node& n, std::string_view what) {
   const std::string text = n.IsScalar() ? n.Scalar() : "";
   static const std::pair<const char*, double> units[] = {{"Gbit/s", 1e9 / 8}, {"Mbit/s", 1e6 / 8}, {"GB/s", 1e9},
@@ -71,8 +75,7 @@ void read_costs(yaml_reader& r, const YAML::Node& n, std::string_view where, mod
                                      : fmt::format("unknown operation '{}' in {} (did you mean '{}'?)", key, where, hint));
       continue;
     }
-    const bool per_byte = key == "bytes" || key == "persist_bytes";
-    const char* unit = per_byte ? "ns_per_byte" : "ns";
+    const char* unit = per_byte(static_cast<work_kind>(it - std::begin(kind_names))) ? "ns_per_byte" : "ns";
     const YAML::Node entry = kv.second;
     const std::string what = fmt::format("{}.{}", where, key);
     if (!r.is_map(entry, what)) continue;
@@ -153,7 +156,7 @@ std::expected<models::cost_model, std::string> load_profile(const std::string& n
   try {
     const YAML::Node root = YAML::Load(text.str());
     if (r.is_map(root, "a profile")) {
-      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "amqp", "kafka", "jms"}, "a profile");
+      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "amqp", "kafka", "jms", "calibration"}, "a profile");
       if (root["node"]) read_node_resources(r, root["node"], costs.node);
       if (root["links"]) read_links(r, root["links"], costs);
       for (auto [key, table] : {std::pair{"amqp", &costs.amqp}, std::pair{"kafka", &costs.kafka}, std::pair{"jms", &costs.jms}}) {

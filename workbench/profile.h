@@ -22,6 +22,11 @@ std::filesystem::path bundled_profiles_dir();
 /// .yaml). The error names the file, line and column of each problem.
 std::expected<models::cost_model, std::string> load_profile(const std::string& name_or_path);
 
+/// A work kind's name in a profile ("frame", "route_direct", ...).
+std::string_view work_kind_name(broker::work_kind k);
+/// True for the kinds priced per byte (ns_per_byte) rather than per operation (ns).
+bool per_byte(broker::work_kind k);
+
 /// "10Gbit/s", "500MB/s" or a number of bytes per second.
 std::optional<double> read_bandwidth(yaml_reader& r, const YAML::Node& n, std::string_view what);
 /// Reads node resources ({cores, disk: {write_bandwidth, fsync, group_commit}, nic: {bandwidth}}) into `node`.

@@ -126,6 +126,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
   void on_method(std::uint16_t channel, const basic_get_empty&) {
     if (handlers.empty) handlers.empty(channel);
   }
+  void on_method(std::uint16_t channel, const queue_declare_ok& d) {
+    if (handlers.declared) handlers.declared(channel, d.queue, d.message_count, d.consumer_count);
+  }
+  void on_method(std::uint16_t channel, const queue_delete_ok& d) {
+    if (handlers.deleted) handlers.deleted(channel, d.message_count);
+  }
   void on_method(std::uint16_t channel, const basic_ack& a) {
     if (handlers.confirmed) handlers.confirmed(channel, a.delivery_tag, a.multiple, true);
   }
@@ -227,6 +233,27 @@ void client::open_channel(std::uint16_t channel) { impl_->command(channel, chann
 
 void client::declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments) {
   impl_->command(channel, queue_declare{.queue = name, .durable = durable, .arguments = arguments});
+}
+
+void client::inspect_queue(std::uint16_t channel, std::string_view name) {
+  impl_->command(channel, queue_declare{.queue = name, .passive = true});
+}
+
+void client::delete_queue(std::uint16_t channel, std::string_view name) {
+  impl_->command(channel, queue_delete{.queue = name});
+}
+
+void client::declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type) {
+  impl_->command(channel, exchange_declare{.exchange = name, .type = type});
+}
+
+void client::delete_exchange(std::uint16_t channel, std::string_view name) {
+  impl_->command(channel, exchange_delete{.exchange = name});
+}
+
+void client::bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange,
+                        std::string_view routing_key, const field_table& arguments) {
+  impl_->command(channel, queue_bind{.queue = queue, .exchange = exchange, .routing_key = routing_key, .arguments = arguments});
 }
 
 void client::qos(std::uint16_t channel, std::uint16_t prefetch_count) {

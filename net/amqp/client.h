@@ -1,5 +1,5 @@
 // An AMQP 0-9-1 client over Boost.Asio, for net mode's producers and consumers: it logs in
-// (PLAIN), opens channels, declares queues, publishes (with confirms if asked), consumes and
+// (PLAIN), opens channels, declares exchanges, queues and bindings, publishes (with confirms if asked), consumes and
 // acknowledges, and reports what the server sends back (deliveries, returns, confirms,
 // basic.cancel, closes) through callbacks run on the io_context's thread. Commands are
 // pipelined: they are written in order without waiting for their -ok replies, and those issued
@@ -41,6 +41,10 @@ struct client_handlers {
   std::function<void(std::uint16_t channel, std::uint64_t delivery_tag, bool multiple, bool ack)> confirmed;
   /// The server closed a channel (a soft error); the reply text says why.
   std::function<void(std::uint16_t channel, std::string_view reply_text)> channel_closed;
+  /// queue.declare-ok: the queue's name, its ready messages and consumers (inspect_queue's answer).
+  std::function<void(std::uint16_t channel, std::string_view queue, std::uint32_t messages, std::uint32_t consumers)> declared;
+  /// queue.delete-ok: how many messages went with the queue.
+  std::function<void(std::uint16_t channel, std::uint32_t messages)> deleted;
   /// The connection is over: refused, closed by the server, or the socket failed.
   std::function<void(std::string_view reason)> closed;
 };
@@ -68,6 +72,13 @@ class client {
 
   void open_channel(std::uint16_t channel);
   void declare_queue(std::uint16_t channel, std::string_view name, bool durable, const field_table& arguments);
+  /// queue.declare passive: answered by `declared` with the queue's counts, or a 404 channel close.
+  void inspect_queue(std::uint16_t channel, std::string_view name);
+  void delete_queue(std::uint16_t channel, std::string_view name);
+  void declare_exchange(std::uint16_t channel, std::string_view name, std::string_view type);
+  void delete_exchange(std::uint16_t channel, std::string_view name);
+  void bind_queue(std::uint16_t channel, std::string_view queue, std::string_view exchange, std::string_view routing_key,
+                  const field_table& arguments);
   void qos(std::uint16_t channel, std::uint16_t prefetch_count);
   /// confirm.select: the server confirms the channel's publishes from now on, numbered from 1.
   void select_confirms(std::uint16_t channel);

@@ -1,0 +1,165 @@
+// Calibration's pieces without a network: non-negative least squares against solutions worked
+// by hand, the work the core charges for each probe against what RabbitMQ does for it (a
+// headers exchange looks at every binding, a fanout copies to every queue, a consumer adds a
+// delivery and an ack), the fit against costs it was not told, and the written profile read back.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "workbench/calibration.h"
+#include "workbench/calibration_profile.h"
+#include "workbench/least_squares.h"
+#include "workbench/profile.h"
+
+namespace mqlab::workbench {
+namespace {
+
+using broker::work_kind;
+
+double count(const probe_work& w, work_kind k) { return w.node[static_cast<std::size_t>(k)]; }
+
+amqp_probe probe_named(const std::string& name) {
+  for (const auto& p : amqp_probes()) {
+    if (p.name == name) return p;
+  }
+  ADD_FAILURE() << "no probe " << name;
+  return {};
+}
+
+TEST(least_squares, an_exactly_solvable_system_gives_its_solution) {
+  // x + y = 3, x - y = 1, 2x = 4: x = 2, y = 1.
+  auto x = nonnegative_least_squares({{1, 1}, {1, -1}, {2, 0}}, {3, 1, 4});
+  ASSERT_TRUE(x);
+  EXPECT_NEAR((*x)[0], 2, 1e-9);
+  EXPECT_NEAR((*x)[1], 1, 1e-9);
+}
+
+TEST(least_squares, a_variable_the_data_would_make_negative_stays_at_zero) {
+  // Unconstrained: x = 1, y = -1. With y >= 0 the best is y = 0 and x = 1 (the rows are independent).
+  auto x = nonnegative_least_squares({{1, 0}, {0, 1}}, {1, -1});
+  ASSERT_TRUE(x);
+  EXPECT_NEAR((*x)[0], 1, 1e-9);
+  EXPECT_EQ((*x)[1], 0);
+  // Coupled: minimise (x + y - 2)^2 + (x - 3)^2 + y^2... unconstrained x = 8/3, y = -1/3;
+  // with y = 0 the best x is the mean of 2 and 3.
+  x = nonnegative_least_squares({{1, 1}, {1, 0}, {0, 1}}, {2, 3, 0});
+  ASSERT_TRUE(x);
+  EXPECT_NEAR((*x)[0], 2.5, 1e-9);
+  EXPECT_EQ((*x)[1], 0);
+}
+
+TEST(least_squares, shapes_that_do_not_match_are_refused) {
+  EXPECT_FALSE(nonnegative_least_squares({{1, 1}}, {1, 2}));
+  EXPECT_FALSE(nonnegative_least_squares({{1, 1}, {1}}, {1, 2}));
+}
+
+TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
+  const auto direct = metered_work(probe_named("direct"));
+  EXPECT_EQ(count(direct, work_kind::frame), 1);
+  EXPECT_EQ(count(direct, work_kind::route_direct), 1);
+  EXPECT_EQ(count(direct, work_kind::enqueue), 1);
+  EXPECT_EQ(count(direct, work_kind::deliver), 0);
+
+  const auto fanout = metered_work(probe_named("fanout-10-queues"));
+  EXPECT_EQ(count(fanout, work_kind::route_fanout), 1);
+  EXPECT_EQ(count(fanout, work_kind::enqueue), 10);  // a copy in every bound queue
+
+  // A headers exchange compares the message with every binding; a topic exchange walks its trie
+  // and finds the one binding without looking at the other 999.
+  EXPECT_GE(count(metered_work(probe_named("headers-1000-bindings")), work_kind::binding_examined), 1000);
+  EXPECT_LT(count(metered_work(probe_named("topic-1000-bindings")), work_kind::binding_examined), 100);
+
+  const auto consume = metered_work(probe_named("consume"));
+  EXPECT_EQ(count(consume, work_kind::deliver), 1);
+  EXPECT_EQ(count(consume, work_kind::ack), 1);
+  EXPECT_EQ(count(consume, work_kind::frame), 2);  // the publish and the ack
+  // The queue is one serialising process, the publishing channel another.
+  EXPECT_GE(consume.processes.size(), 2u);
+
+  const auto persistent = metered_work(probe_named("persistent-1kB"));
+  EXPECT_GE(count(persistent, work_kind::persist_bytes), 1024);
+  EXPECT_GE(count(persistent, work_kind::fsync_request), 1);
+}
+
+/// Rates as a broker with `truth` would sustain them under every probe.
+std::vector<double> rates_under(const std::vector<probe_work>& work, const models::cost_table& truth, int cores) {
+  std::vector<double> rates;
+  for (const auto& w : work) rates.push_back(predicted_rate(w, truth, cores));
+  return rates;
+}
+
+TEST(calibration, the_fit_reproduces_rates_made_by_costs_it_was_not_told) {
+  auto prior = load_profile("default");
+  ASSERT_TRUE(prior) << prior.error();
+  std::vector<probe_work> work;
+  for (const auto& p : amqp_probes()) work.push_back(metered_work(p));
+  // A broker unlike the prior: much cheaper overall, routing relatively dearer, bytes cheaper.
+  models::cost_table truth = prior->amqp;
+  for (double& ns : truth.ns) ns *= 0.05;
+  truth.ns[static_cast<std::size_t>(work_kind::route_headers)] *= 3;
+  truth.ns[static_cast<std::size_t>(work_kind::binding_examined)] *= 2;
+  truth.ns[static_cast<std::size_t>(work_kind::bytes)] *= 0.3;
+  for (int cores : {1, 2}) {
+    const auto rates = rates_under(work, truth, cores);
+    auto fit = fit_costs(work, rates, cores, prior->amqp);
+    ASSERT_TRUE(fit) << fit.error();
+    EXPECT_LT(fit->prior_scale, 0.2);
+    for (std::size_t p = 0; p < work.size(); ++p) {
+      EXPECT_NEAR(predicted_rate(work[p], fit->costs, cores) / rates[p], 1.0, 0.02)
+          << amqp_probes()[p].name << " with " << cores << " cores";
+    }
+    EXPECT_TRUE(fit->measured[static_cast<std::size_t>(work_kind::route_headers)]);
+    EXPECT_FALSE(fit->measured[static_cast<std::size_t>(work_kind::mirror_copy)]);
+  }
+}
+
+TEST(calibration, a_fit_needs_one_positive_rate_per_probe) {
+  std::vector<probe_work> work{metered_work(probe_named("direct"))};
+  models::cost_table prior;
+  prior.ns.fill(1000);
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{}, 1, prior));
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{0.0}, 1, prior));
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{1000.0}, 0, prior));
+}
+
+TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
+  auto prior = load_profile("default");
+  ASSERT_TRUE(prior) << prior.error();
+  calibration_record r{.name = "probe-test", .title = "a test", .date = "2026-12-06", .command = "mqlab calibrate",
+                       .target = "127.0.0.1:1", .cpu_model = "a CPU", .machine_cores = 2, .cores = 1,
+                       .prior = *prior, .prior_name = "default"};
+  std::vector<probe_work> work;
+  std::vector<double> rates;
+  for (const auto& p : amqp_probes()) {
+    r.probes.push_back({p, metered_work(p), {100000, 1.0}});
+    work.push_back(r.probes.back().work);
+    rates.push_back(100000.0 / (1 + static_cast<double>(p.bytes) / 1000));
+    r.probes.back().measured.messages = static_cast<std::uint64_t>(rates.back());
+  }
+  auto fit = fit_costs(work, rates, 1, prior->amqp);
+  ASSERT_TRUE(fit);
+  r.fit = *fit;
+  r.round_trips = {100e-6, 80e-6, 120e-6};  // median 100 us: 50 us each way
+  r.confirm_transient = {200e-6, 210e-6};
+  r.confirm_persistent = {1200e-6, 1210e-6};  // a disk: 1 ms more than the median 205 us
+
+  const auto path = std::filesystem::temp_directory_path() / "mqlab-calibration-test.yaml";
+  std::ofstream(path) << profile_yaml(r);
+  auto back = load_profile(path.string());
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->node.cores, 1);
+  EXPECT_NEAR(back->client_link.latency.mean(), 50e-6, 1e-7);
+  EXPECT_NEAR(back->node.disk.fsync.mean(), 1e-3, 1e-6);
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+    EXPECT_NEAR(back->amqp.ns[k], r.fit.costs.ns[k], 0.06 + 1e-3 * r.fit.costs.ns[k]) << work_kind_name(work_kind(k));
+  }
+  // Kafka and JMS were not measured: the prior's costs, scaled as the AMQP ones were overall.
+  EXPECT_NEAR(back->kafka.ns[static_cast<std::size_t>(work_kind::fetch)],
+              prior->kafka.ns[static_cast<std::size_t>(work_kind::fetch)] * r.fit.prior_scale, 0.1);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace mqlab::workbench

@@ -1,0 +1,244 @@
+// One io_context per probe, driven on the calling thread one handler at a time (or 1 ms of
+// nothing) until what is awaited has happened, the broker has failed the probe, or the wait
+// has lasted longer than it may.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "workbench/amqp_prober.h"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+
+namespace mqlab::workbench {
+
+namespace asio = boost::asio;
+using net::amqp::client;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* prefix = "mqlab.calibrate";
+// A publisher stops this far ahead of the socket, its confirms or its consumer: enough to keep
+// the broker busy, little enough that the counts at a checkpoint are what the broker did.
+constexpr std::uint64_t unwritten_window = 256, unsettled_window = 1000;
+constexpr std::uint64_t most_messages = 5'000'000;  // a publish-only probe's queue stays bounded
+
+/// Connections to the broker and the loop that drives them.
+struct session {
+  explicit session(const amqp_endpoint& at, clock::duration answer) : at(at), answer(answer) {}
+  ~session() {
+    over = true;
+    clients.clear();
+  }
+
+  /// A logged-in connection with channel 1 open; its failures fail the session.
+  client& connect(net::amqp::client_handlers h) {
+    h.closed = [this](std::string_view reason) {
+      if (!over && failure.empty()) failure = fmt::format("the connection ended: {}", reason);
+    };
+    h.channel_closed = [this](std::uint16_t, std::string_view text) {
+      if (!over && failure.empty()) failure = fmt::format("the broker closed a channel: {}", text);
+    };
+    clients.push_back(std::make_unique<client>(io, std::move(h)));
+    clients.back()->connect(at.port, at.login);
+    clients.back()->open_channel(1);
+    return *clients.back();
+  }
+
+  /// Runs the loop until `done`; `awaited` names it in the error when the broker stays silent.
+  std::expected<void, std::string> until(const std::function<bool()>& done, std::string_view awaited,
+                                         clock::duration longest) {
+    const auto deadline = clock::now() + longest;
+    while (!done()) {
+      if (!failure.empty()) return std::unexpected(failure);
+      if (clock::now() > deadline) {
+        return std::unexpected(fmt::format("no answer from the broker within {} ms while waiting for {}",
+                                           std::chrono::duration_cast<std::chrono::milliseconds>(longest).count(), awaited));
+      }
+      if (io.stopped()) io.restart();
+      io.run_one_for(std::chrono::milliseconds(1));
+    }
+    return {};
+  }
+  std::expected<void, std::string> until(const std::function<bool()>& done, std::string_view awaited) {
+    return until(done, awaited, answer);
+  }
+  std::expected<void, std::string> sleep_until(clock::time_point t) {
+    return until([t] { return clock::now() >= t; }, "the clock", t - clock::now() + answer);
+  }
+
+  const amqp_endpoint& at;
+  clock::duration answer;
+  asio::io_context io;
+  std::vector<std::unique_ptr<client>> clients;
+  std::string failure;
+  bool over = false;
+};
+
+/// The admin connection: declares a probe's topology and deletes it again, waiting for the
+/// broker's answers (queue.declare-ok and queue.delete-ok; what is declared before them on the
+/// same channel is done when they come).
+class topology_admin {
+ public:
+  topology_admin(session& s, const probe_topology& t)
+      : s_(s), t_(t),
+        c_(s.connect({.declared = [this](std::uint16_t, std::string_view, std::uint32_t messages, std::uint32_t) {
+                        ++declared_;
+                        last_count_ = messages;
+                      },
+                      .deleted = [this](std::uint16_t, std::uint32_t) { ++deleted_; }})) {}
+
+  std::expected<void, std::string> declare() {
+    c_.declare_exchange(1, t_.exchange, t_.exchange_type);
+    for (const auto& q : t_.queues) c_.declare_queue(1, q, t_.durable, {});
+    for (const auto& b : t_.bindings) c_.bind_queue(1, b.queue, t_.exchange, b.routing_key, b.arguments);
+    const std::uint64_t want = declared_ + t_.queues.size();
+    return s_.until([&] { return declared_ >= want; }, "the probe's queues to be declared");
+  }
+  /// Ready messages in the probe's first queue, asked now.
+  std::expected<std::uint32_t, std::string> ready() {
+    c_.inspect_queue(1, t_.queues.front());
+    const std::uint64_t want = declared_ + 1;
+    auto ok = s_.until([&] { return declared_ >= want; }, "a queue's message count");
+    if (!ok) return std::unexpected(ok.error());
+    return last_count_;
+  }
+  std::expected<void, std::string> remove() {
+    c_.delete_exchange(1, t_.exchange);
+    for (const auto& q : t_.queues) c_.delete_queue(1, q);
+    const std::uint64_t want = deleted_ + t_.queues.size();
+    return s_.until([&] { return deleted_ >= want; }, "the probe's queues to be deleted");
+  }
+
+ private:
+  session& s_;
+  const probe_topology& t_;
+  std::uint64_t declared_ = 0, deleted_ = 0;
+  std::uint32_t last_count_ = 0;
+  client& c_;
+};
+
+/// The probe's publisher and (if it consumes) its consumer, with their counts.
+struct probe_traffic {
+  probe_traffic(session& s, const amqp_probe& p, const probe_topology& t) : p(p), t(t) {
+    if (p.consume) {
+      consumer = &s.connect({.delivered = [this](net::amqp::client_message m) {
+        consumer->ack(1, m.delivery_tag);
+        ++consumed;
+        pump();
+      }});
+      consumer->qos(1, 500);
+      consumer->consume(1, t.queues.front(), false);
+    }
+    publisher = &s.connect({.confirmed = [this](std::uint16_t, std::uint64_t tag, bool multiple, bool) {
+      confirmed = multiple ? std::max(confirmed, tag) : confirmed + 1;
+      pump();
+    }});
+    if (p.confirms) publisher->select_confirms(1);
+  }
+
+  /// Publishes while the windows allow.
+  void pump() {
+    while (running && published < limit && published - written < unwritten_window &&
+           (!p.consume || published - consumed < unsettled_window) &&
+           (!p.confirms || published - confirmed < unsettled_window)) {
+      ++published;
+      publisher->publish(1, t.exchange, t.routing_key, false, t.properties, t.body, [this] {
+        ++written;
+        pump();
+      });
+    }
+  }
+
+  const amqp_probe& p;
+  const probe_topology& t;
+  client* publisher = nullptr;
+  client* consumer = nullptr;
+  bool running = true;
+  std::uint64_t limit = most_messages;
+  std::uint64_t published = 0, written = 0, confirmed = 0, consumed = 0;
+};
+
+}  // namespace
+
+std::expected<void, std::string> amqp_prober::check() {
+  session s(at_, timing_.answer);
+  const probe_topology t = topology_of({.name = "login"}, prefix);
+  topology_admin admin(s, t);
+  if (auto ok = admin.declare(); !ok) return ok;
+  return admin.remove();
+}
+
+std::expected<probe_measurement, std::string> amqp_prober::saturate(const amqp_probe& p) {
+  session s(at_, timing_.answer);
+  const probe_topology t = topology_of(p, prefix);
+  topology_admin admin(s, t);
+  if (auto ok = admin.declare(); !ok) return std::unexpected(ok.error());
+  probe_traffic traffic(s, p, t);
+  // What the broker has done so far: consumed or confirmed messages, else the queue's depth.
+  auto count = [&]() -> std::expected<std::uint64_t, std::string> {
+    if (p.consume) return traffic.consumed;
+    if (p.confirms) return traffic.confirmed;
+    return admin.ready();
+  };
+  const auto start = clock::now();
+  traffic.pump();
+  std::uint64_t at[2] = {};
+  clock::time_point when[2];
+  for (int i = 0; i < 2; ++i) {
+    if (auto ok = s.sleep_until(start + timing_.warmup + i * timing_.measure); !ok) return std::unexpected(ok.error());
+    auto n = count();
+    if (!n) return std::unexpected(n.error());
+    at[i] = *n;
+    when[i] = clock::now();
+  }
+  traffic.running = false;
+  for (auto& c : s.clients) {
+    if (c.get() == traffic.publisher || c.get() == traffic.consumer) c->abort();
+  }
+  if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
+  return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count()};
+}
+
+std::expected<std::vector<double>, std::string> amqp_prober::round_trips(int n) {
+  session s(at_, timing_.answer);
+  const probe_topology t = topology_of({.name = "round-trip"}, prefix);
+  topology_admin admin(s, t);
+  if (auto ok = admin.declare(); !ok) return std::unexpected(ok.error());
+  std::vector<double> seconds;
+  for (int i = 0; i < n; ++i) {
+    const auto sent = clock::now();
+    if (auto ok = admin.ready(); !ok) return std::unexpected(ok.error());
+    seconds.push_back(std::chrono::duration<double>(clock::now() - sent).count());
+  }
+  if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
+  return seconds;
+}
+
+std::expected<std::vector<double>, std::string> amqp_prober::confirm_latencies(const amqp_probe& p, int n) {
+  session s(at_, timing_.answer);
+  amqp_probe confirmed = p;
+  confirmed.confirms = true;
+  const probe_topology t = topology_of(confirmed, prefix);
+  topology_admin admin(s, t);
+  if (auto ok = admin.declare(); !ok) return std::unexpected(ok.error());
+  probe_traffic traffic(s, confirmed, t);
+  std::vector<double> seconds;
+  for (int i = 0; i < n; ++i) {
+    const auto sent = clock::now();
+    traffic.limit = traffic.published + 1;
+    traffic.pump();
+    if (auto ok = s.until([&] { return traffic.confirmed >= traffic.limit; }, "a publisher confirm"); !ok) {
+      return std::unexpected(ok.error());
+    }
+    seconds.push_back(std::chrono::duration<double>(clock::now() - sent).count());
+  }
+  traffic.running = false;
+  if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
+  return seconds;
+}
+
+}  // namespace mqlab::workbench

@@ -1,0 +1,203 @@
+// The probes, their metering in the embedded core, and the fit.
+#include "workbench/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "broker/amqp/broker.h"
+#include "workbench/least_squares.h"
+
+namespace mqlab::workbench {
+
+namespace amqp = broker::amqp;
+using broker::work_kind;
+
+std::vector<amqp_probe> amqp_probes() {
+  return {
+      {.name = "direct"},
+      {.name = "fanout-10-queues", .exchange_type = "fanout", .queues = 10},
+      {.name = "topic-10-bindings", .exchange_type = "topic", .bindings = 10},
+      {.name = "topic-1000-bindings", .exchange_type = "topic", .bindings = 1000},
+      {.name = "headers-10-bindings", .exchange_type = "headers", .bindings = 10},
+      {.name = "headers-1000-bindings", .exchange_type = "headers", .bindings = 1000},
+      {.name = "consume", .consume = true},
+      {.name = "consume-4kB", .bytes = 4096, .consume = true},
+      {.name = "confirms", .confirms = true},
+      {.name = "persistent-1kB", .bytes = 1024, .consume = true, .confirms = true, .persistent = true},
+  };
+}
+
+namespace {
+
+/// The binding of a probe's queue that matches what the probe publishes is number 0.
+probe_binding binding_of(const amqp_probe& p, const std::string& queue, int i) {
+  if (p.exchange_type == "topic") return {queue, fmt::format("probe.{}.*", i), {}};
+  if (p.exchange_type == "headers") {
+    return {queue, "", {{"x-match", amqp::field_value{std::string("all")}}, {"probe", amqp::field_value{fmt::format("{}", i)}}}};
+  }
+  return {queue, "probe", {}};
+}
+
+}  // namespace
+
+probe_topology topology_of(const amqp_probe& p, const std::string& prefix) {
+  probe_topology t;
+  t.exchange = fmt::format("{}.{}", prefix, p.name);
+  t.exchange_type = p.exchange_type;
+  t.durable = p.persistent;
+  for (int q = 0; q < p.queues; ++q) {
+    t.queues.push_back(fmt::format("{}.{}.{}", prefix, p.name, q));
+    for (int b = 0; b < p.bindings; ++b) t.bindings.push_back(binding_of(p, t.queues.back(), b));
+  }
+  t.routing_key = p.exchange_type == "topic" ? "probe.0.message" : "probe";
+  if (p.exchange_type == "headers") t.properties.headers = {{"probe", amqp::field_value{std::string("0")}}};
+  if (p.persistent) t.properties.delivery_mode = 2;
+  t.body.assign(p.bytes, 'm');
+  return t;
+}
+
+namespace {
+
+/// Adds the meter's rows to the per-node and per-process sums, then clears it.
+void collect(amqp::broker& b, work_counts& node, std::map<std::uint64_t, work_counts>& processes) {
+  for (const auto& row : b.meter().rows()) {
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+      node[k] += row.count[k];
+      if (row.site.process != 0) processes[row.site.process][k] += row.count[k];
+    }
+  }
+  b.meter().clear();
+}
+
+}  // namespace
+
+probe_work metered_work(const amqp_probe& p) {
+  const probe_topology t = topology_of(p, "probe");
+  amqp::broker b;
+  const broker::instant now{};
+  const auto conn = *b.open_connection("/", now);
+  const amqp::channel_ref publisher{conn, 1}, consumer{conn, 2};
+  (void)b.channel_open(publisher);
+  (void)b.channel_open(consumer);
+  (void)b.exchange_declare(publisher, {.name = t.exchange, .type = t.exchange_type, .durable = t.durable});
+  for (const auto& q : t.queues) (void)b.queue_declare(publisher, {.name = q, .durable = t.durable}, now);
+  for (const auto& bd : t.bindings) (void)b.queue_bind(publisher, bd.queue, t.exchange, bd.routing_key, bd.arguments);
+  if (p.confirms) (void)b.confirm_select(publisher);
+  if (p.consume) (void)b.basic_consume(consumer, {.queue = t.queues.front()}, now);
+  b.meter().enable(true);
+  b.meter().clear();
+  b.clear_events();
+
+  constexpr int messages = 16;  // the counts are per message; several smooth out a first-message effect
+  work_counts node{};
+  std::map<std::uint64_t, work_counts> processes;
+  const auto properties = std::make_shared<const amqp::basic_properties>(t.properties);
+  for (int i = 0; i < messages; ++i) {
+    (void)b.basic_publish(publisher, t.exchange, t.routing_key, false, properties, t.body, now);
+    collect(b, node, processes);
+    for (const auto& e : b.take_events()) {
+      if (const auto* d = std::get_if<amqp::delivery>(&e)) (void)b.basic_ack(d->to, d->delivery_tag, false, now);
+    }
+    collect(b, node, processes);
+  }
+  probe_work w;
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) w.node[k] = node[k] / messages;
+  for (auto& [id, counts] : processes) {
+    for (double& c : counts) c /= messages;
+    w.processes.push_back(counts);
+  }
+  return w;
+}
+
+namespace {
+
+double price(const work_counts& counts, const models::cost_table& costs) {
+  double ns = 0;
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) ns += counts[k] * costs.ns[k];
+  return ns;
+}
+
+/// The counts that bound a probe's rate under `costs`, already divided by the cores that share them.
+work_counts bottleneck(const probe_work& w, const models::cost_table& costs, int cores) {
+  work_counts worst = w.node;
+  for (double& c : worst) c /= cores;
+  double worst_ns = price(worst, costs);
+  for (const auto& p : w.processes) {
+    if (const double ns = price(p, costs); ns > worst_ns) {
+      worst = p;
+      worst_ns = ns;
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
+double bottleneck_ns(const probe_work& w, const models::cost_table& costs, int cores) {
+  return price(bottleneck(w, costs, cores), costs);
+}
+
+double predicted_rate(const probe_work& w, const models::cost_table& costs, int cores) {
+  const double ns = bottleneck_ns(w, costs, cores);
+  return ns > 0 ? 1e9 / ns : 0;
+}
+
+std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> work, std::span<const double> rates,
+                                                    int cores, const models::cost_table& prior) {
+  if (work.size() != rates.size() || work.empty()) return std::unexpected("one measured rate per probe is needed");
+  if (cores < 1) return std::unexpected("cores must be at least 1");
+  fitted_costs fit;
+  for (const auto& w : work) {
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) fit.measured[k] = fit.measured[k] || w.node[k] > 0;
+  }
+  double log_ratio = 0;
+  for (std::size_t p = 0; p < work.size(); ++p) {
+    const double prior_ns = bottleneck_ns(work[p], prior, cores);
+    if (!(rates[p] > 0) || !(prior_ns > 0)) return std::unexpected(fmt::format("probe {} has no rate to fit", p + 1));
+    log_ratio += std::log(1e9 / rates[p] / prior_ns);
+  }
+  fit.prior_scale = std::exp(log_ratio / static_cast<double>(work.size()));
+  // The unknowns are each measured kind's cost as a multiple of its scaled prior, so that every
+  // column is of order one whatever its unit.
+  std::vector<std::size_t> kinds;
+  models::cost_table base;
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+    base.ns[k] = fit.prior_scale * (prior.ns[k] > 0 ? prior.ns[k] : 1.0);
+    fit.costs.ns[k] = fit.prior_scale * prior.ns[k];
+    if (fit.measured[k]) kinds.push_back(k);
+  }
+  constexpr double pull = 0.01;
+  constexpr int max_rounds = 20;  // each round settles which resource bounds each probe
+  std::vector<work_counts> bound(work.size());
+  for (int round = 0; round < max_rounds; ++round) {
+    matrix a;
+    std::vector<double> b;
+    bool changed = false;
+    for (std::size_t p = 0; p < work.size(); ++p) {
+      const work_counts now = bottleneck(work[p], fit.costs, cores);
+      changed = changed || now != bound[p];
+      bound[p] = now;
+      const double measured_ns = 1e9 / rates[p];
+      std::vector<double> row;
+      for (std::size_t k : kinds) row.push_back(now[k] * base.ns[k] / measured_ns);
+      a.push_back(std::move(row));
+      b.push_back(1);
+    }
+    if (!changed) break;
+    for (std::size_t j = 0; j < kinds.size(); ++j) {
+      std::vector<double> row(kinds.size(), 0);
+      row[j] = pull;
+      a.push_back(std::move(row));
+      b.push_back(pull);
+    }
+    auto x = nonnegative_least_squares(a, b);
+    if (!x) return std::unexpected(x.error());
+    for (std::size_t j = 0; j < kinds.size(); ++j) fit.costs.ns[kinds[j]] = (*x)[j] * base.ns[kinds[j]];
+  }
+  return fit;
+}
+
+}  // namespace mqlab::workbench

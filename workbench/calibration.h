@@ -1,0 +1,90 @@
+// Calibration (`mqlab calibrate`): the fixed probe workloads, what one message of each costs the
+// embedded broker core in work kinds, and the fit of per-kind CPU costs to the rates a real
+// broker sustained under them. The simulation charges exactly the core's work rows, so costs
+// fitted to the core's own counts make the simulated broker saturate where the measured one did.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "broker/amqp/message.h"
+#include "broker/work.h"
+#include "models/system.h"
+
+namespace mqlab::workbench {
+
+/// One AMQP probe: a topology and what is published into it, as fast as the broker takes it.
+struct amqp_probe {
+  std::string name;
+  std::string exchange_type = "direct";
+  int queues = 1;     // bound to the probe's exchange
+  int bindings = 1;   // per queue; exactly one of them matches what is published
+  std::size_t bytes = 100;
+  bool consume = false;     // a consumer acknowledges every message, one by one
+  bool confirms = false;    // the publisher waits for publisher confirms
+  bool persistent = false;  // durable queue, delivery mode 2
+};
+
+/// The probes `mqlab calibrate` runs, in order: each one varies what the ones before it fixed.
+std::vector<amqp_probe> amqp_probes();
+
+struct probe_binding {
+  std::string queue, routing_key;
+  broker::amqp::field_table arguments;
+};
+
+/// A probe spelled out as declarations and a message; the core run and the network run read it alike.
+struct probe_topology {
+  std::string exchange, exchange_type;
+  std::vector<std::string> queues;
+  bool durable = false;
+  std::vector<probe_binding> bindings;
+  std::string routing_key;
+  broker::amqp::basic_properties properties;
+  std::string body;
+};
+/// Names start with `prefix` so that a probe never touches what else lives on the broker.
+probe_topology topology_of(const amqp_probe& p, const std::string& prefix);
+
+/// What a probe sustained on a real broker: messages counted between two checkpoints, over how long.
+struct probe_measurement {
+  std::uint64_t messages = 0;
+  double seconds = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
+};
+
+using work_counts = std::array<double, broker::work_kinds>;
+
+/// What one message of a probe costs: its work counts on the whole node and on each
+/// serialising process (a queue, a channel) it passes through.
+struct probe_work {
+  work_counts node{};
+  std::vector<work_counts> processes;
+};
+/// Runs a probe's message through an embedded AMQP core with its meter on.
+probe_work metered_work(const amqp_probe& p);
+
+/// Time one message holds the busiest resource, in ns: the node's `cores` share all the work,
+/// and a serialising process does its part on one core at a time.
+double bottleneck_ns(const probe_work& w, const models::cost_table& costs, int cores);
+/// Messages per second the node sustains under the probe.
+double predicted_rate(const probe_work& w, const models::cost_table& costs, int cores);
+
+struct fitted_costs {
+  models::cost_table costs;
+  std::array<bool, broker::work_kinds> measured{};  // kinds some probe exercised
+  double prior_scale = 1;  // what scales the prior to the measurements as a whole
+};
+
+/// Fits per-kind costs (ns) so that each probe's predicted rate matches `rates` (messages per
+/// second) in relative terms: non-negative least squares, re-solved while the bottleneck of a
+/// probe changes. Kinds no probe exercises, and directions the probes cannot tell apart, stay
+/// at the prior scaled by prior_scale (a weak pull, 1% of a probe's weight).
+std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> work, std::span<const double> rates,
+                                                    int cores, const models::cost_table& prior);
+
+}  // namespace mqlab::workbench

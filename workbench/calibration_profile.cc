@@ -1,0 +1,172 @@
+// Writing a calibrated profile with yaml-cpp's emitter.
+#include "workbench/calibration_profile.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "workbench/profile.h"
+
+namespace mqlab::workbench {
+
+using broker::work_kind;
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::ranges::sort(v);
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+double rounded(double v, int digits) {
+  const double f = std::pow(10.0, digits);
+  return std::round(v * f) / f;
+}
+
+std::string microseconds(double seconds) { return fmt::format("{:.1f}us", seconds * 1e6); }
+std::string bytes_per_second(double v) { return fmt::format("{:.0f}B/s", v); }
+
+/// One cost entry: {ns: N, source: TEXT} or {ns_per_byte: N, source: TEXT}.
+void emit_cost(YAML::Emitter& out, work_kind k, double ns, const std::string& source) {
+  out << YAML::Key << std::string(work_kind_name(k)) << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << (per_byte(k) ? "ns_per_byte" : "ns") << YAML::Value << rounded(ns, per_byte(k) ? 4 : 1);
+  out << YAML::Key << "source" << YAML::Value << source << YAML::EndMap;
+}
+
+/// A whole table scaled from the prior: what the probes do not measure.
+void emit_scaled(YAML::Emitter& out, const char* key, const models::cost_table& prior, double scale,
+                 std::initializer_list<work_kind> kinds, const std::string& prior_name) {
+  out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+  for (work_kind k : kinds) {
+    emit_cost(out, k, prior.ns[static_cast<std::size_t>(k)] * scale,
+              fmt::format("not measured: profile {} scaled by {:.3f}", prior_name, scale));
+  }
+  out << YAML::EndMap;
+}
+
+void emit_amqp(YAML::Emitter& out, const calibration_record& r) {
+  static constexpr work_kind amqp_kinds[] = {
+      work_kind::frame,   work_kind::route_direct,  work_kind::route_fanout, work_kind::route_topic,
+      work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue, work_kind::deliver,
+      work_kind::ack,     work_kind::bytes,         work_kind::persist_bytes, work_kind::fsync_request,
+      work_kind::mirror_copy, work_kind::mirror_settle};
+  out << YAML::Key << "amqp" << YAML::Value << YAML::BeginMap;
+  for (work_kind k : amqp_kinds) {
+    const auto i = static_cast<std::size_t>(k);
+    const std::string source =
+        r.fit.measured[i]
+            ? fmt::format("fitted to the {} probes' saturated rates (calibration.probes below)", r.probes.size())
+            : fmt::format("not measured: profile {} scaled by {:.3f}", r.prior_name, r.fit.prior_scale);
+    emit_cost(out, k, r.fit.costs.ns[i], source);
+  }
+  out << YAML::EndMap;
+}
+
+void emit_resources(YAML::Emitter& out, const calibration_record& r) {
+  const auto& node = r.prior.node;
+  out << YAML::Key << "node" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cores" << YAML::Value << r.cores;
+  out << YAML::Key << "source" << YAML::Value
+      << fmt::format("the fit's assumption (mqlab calibrate --cores {}); the machine has {}", r.cores, r.machine_cores);
+  out << YAML::Key << "disk" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "write_bandwidth" << YAML::Value << bytes_per_second(node.disk.write_bandwidth);
+  const double fsync = fsync_wait(r);
+  out << YAML::Key << "fsync" << YAML::Value << (fsync > 0 ? microseconds(fsync) : std::string("0us"));
+  out << YAML::Key << "source" << YAML::Value
+      << (fsync > 0 ? fmt::format("fsync: median persistent confirm minus median transient confirm, one at a time; "
+                                  "write_bandwidth not measured (profile {})", r.prior_name)
+                    : fmt::format("fsync: persistent confirms took no longer than transient ones, the broker did not "
+                                  "wait for a disk; write_bandwidth not measured (profile {})", r.prior_name));
+  out << YAML::EndMap;
+  out << YAML::Key << "nic" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "bandwidth" << YAML::Value << bytes_per_second(node.nic_bandwidth);
+  out << YAML::Key << "source" << YAML::Value << fmt::format("not measured (profile {})", r.prior_name) << YAML::EndMap;
+  out << YAML::EndMap;
+  const std::string latency = microseconds(link_latency(r));
+  out << YAML::Key << "links" << YAML::Value << YAML::BeginMap;
+  for (const char* which : {"client", "nodes"}) {
+    out << YAML::Key << which << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "latency" << YAML::Value << latency;
+    out << YAML::Key << "bandwidth" << YAML::Value << bytes_per_second(r.prior.client_link.bandwidth);
+    out << YAML::Key << "source" << YAML::Value
+        << fmt::format("half the median of {} queue.declare round trips; bandwidth not measured", r.round_trips.size())
+        << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+}
+
+void emit_seconds(YAML::Emitter& out, const char* key, const std::vector<double>& seconds) {
+  out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (double s : seconds) out << rounded(s * 1e6, 1);
+  out << YAML::EndSeq;
+}
+
+void emit_raw(YAML::Emitter& out, const calibration_record& r) {
+  out << YAML::Key << "calibration" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "command" << YAML::Value << r.command;
+  out << YAML::Key << "target" << YAML::Value << r.target;
+  out << YAML::Key << "prior" << YAML::Value << r.prior_name;
+  out << YAML::Key << "prior_scale" << YAML::Value << rounded(r.fit.prior_scale, 4);
+  out << YAML::Key << "probes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& p : r.probes) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << p.probe.name;
+    out << YAML::Key << "messages" << YAML::Value << p.measured.messages;
+    out << YAML::Key << "seconds" << YAML::Value << rounded(p.measured.seconds, 4);
+    out << YAML::Key << "rate" << YAML::Value << rounded(p.measured.rate(), 1);
+    out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(p.work, r.fit.costs, r.cores), 1);
+    out << YAML::Key << "work_per_message" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+      if (p.work.node[k] > 0) out << YAML::Key << std::string(work_kind_name(work_kind(k))) << YAML::Value << p.work.node[k];
+    }
+    out << YAML::EndMap << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Comment("microseconds, in the order measured");
+  emit_seconds(out, "round_trips_us", r.round_trips);
+  emit_seconds(out, "transient_confirms_us", r.confirm_transient);
+  emit_seconds(out, "persistent_confirms_us", r.confirm_persistent);
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+double link_latency(const calibration_record& r) { return median(r.round_trips) / 2; }
+
+double fsync_wait(const calibration_record& r) {
+  const double extra = median(r.confirm_persistent) - median(r.confirm_transient);
+  // Below 20 us the difference is the persistent message's CPU cost, not a disk.
+  return extra > 20e-6 ? extra : 0;
+}
+
+std::string profile_yaml(const calibration_record& r) {
+  YAML::Emitter out;
+  out.SetDoublePrecision(7);
+  out << YAML::Comment(fmt::format("Written by `{}`. Costs are fitted so that the simulation of each probe saturates "
+                                   "where the measured broker did; the raw data is under calibration.",
+                                   r.command));
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << r.name;
+  out << YAML::Key << "title" << YAML::Value << r.title;
+  out << YAML::Key << "date" << YAML::Value << r.date;
+  out << YAML::Key << "machine" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "cores" << YAML::Value << r.machine_cores;
+  out << YAML::Key << "cpu" << YAML::Value << r.cpu_model << YAML::EndMap;
+  emit_resources(out, r);
+  emit_amqp(out, r);
+  emit_scaled(out, "kafka", r.prior.kafka, r.fit.prior_scale,
+              {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch}, r.prior_name);
+  emit_scaled(out, "jms", r.prior.jms, r.fit.prior_scale,
+              {work_kind::frame, work_kind::enqueue, work_kind::deliver, work_kind::ack, work_kind::bytes,
+               work_kind::selector_evaluation},
+              r.prior_name);
+  emit_raw(out, r);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace mqlab::workbench

@@ -1,0 +1,42 @@
+// What `mqlab calibrate` found, written as a profile (profiles/NAME.yaml) that scenarios can
+// name: the fitted costs with their sources, and under `calibration:` every raw measurement
+// they came from, the machine and the date, so that a profile can be checked and redone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/system.h"
+#include "workbench/calibration.h"
+
+namespace mqlab::workbench {
+
+struct probe_record {
+  amqp_probe probe;
+  probe_work work;
+  probe_measurement measured;
+};
+
+struct calibration_record {
+  std::string name, title, date, command, target;
+  std::string cpu_model;  // as /proc/cpuinfo names it
+  int machine_cores = 0;
+  int cores = 1;          // the profile's node.cores, the fit's assumption
+  std::vector<probe_record> probes;
+  fitted_costs fit;
+  std::vector<double> round_trips;                                // seconds
+  std::vector<double> confirm_transient, confirm_persistent;      // seconds
+  models::cost_model prior;  // where unmeasured costs and resources come from
+  std::string prior_name;
+};
+
+/// The one-way client link latency the round trips imply (half the median), in seconds.
+double link_latency(const calibration_record& r);
+/// What a persistent confirm waits beyond a transient one (median against median), in seconds;
+/// 0 when the broker did not wait for a disk.
+double fsync_wait(const calibration_record& r);
+
+/// The profile as YAML text; load_profile reads it back.
+std::string profile_yaml(const calibration_record& r);
+
+}  // namespace mqlab::workbench
