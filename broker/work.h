@@ -25,6 +25,7 @@ enum class work_kind : std::uint8_t {
   enqueue,           // a message joined a queue
   deliver,           // a message left for a consumer
   ack,               // a delivery settled
+  confirm,           // a publisher confirm owed for a publish (basic.ack or basic.nack back)
   bytes,             // message bytes moved through the site
   persist_bytes,     // bytes written to the message store / log
   fsync_request,     // a write that must be on disk before its confirm

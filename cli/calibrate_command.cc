@@ -103,23 +103,25 @@ std::expected<void, std::string> measure(workbench::amqp_prober& prober, workben
 
 std::expected<void, std::string> fit(workbench::calibration_record& r) {
   std::vector<workbench::probe_work> work;
-  std::vector<double> rates;
+  std::vector<double> rates, cores;
   for (const auto& p : r.probes) {
     work.push_back(p.work);
     rates.push_back(p.measured.rate());
+    cores.push_back(workbench::broker_cores(r, p));
   }
-  auto f = workbench::fit_costs(work, rates, r.cores, r.prior.amqp);
+  auto f = workbench::fit_costs(work, rates, cores, r.prior.amqp);
   if (!f) return std::unexpected(f.error());
   r.fit = std::move(*f);
   return {};
 }
 
 void report(const workbench::calibration_record& r) {
-  fmt::print("\n  {:<24} {:>12} {:>12} {:>8}\n", "probe", "measured/s", "fitted/s", "error");
+  fmt::print("\n  {:<24} {:>12} {:>12} {:>8} {:>13}\n", "probe", "measured/s", "fitted/s", "error", "broker cores");
   for (const auto& p : r.probes) {
-    const double fitted = workbench::predicted_rate(p.work, r.fit.costs, r.cores);
-    fmt::print("  {:<24} {:>12.0f} {:>12.0f} {:>7.1f}%\n", p.probe.name, p.measured.rate(), fitted,
-               100 * (fitted / p.measured.rate() - 1));
+    const double cores = workbench::broker_cores(r, p);
+    const double fitted = workbench::predicted_rate(p.work, r.fit.costs, cores);
+    fmt::print("  {:<24} {:>12.0f} {:>12.0f} {:>7.1f}% {:>13.2f}\n", p.probe.name, p.measured.rate(), fitted,
+               100 * (fitted / p.measured.rate() - 1), cores);
   }
   fmt::print("  client link latency {:.1f} us (half the median round trip); fsync wait {:.1f} us\n",
              workbench::link_latency(r) * 1e6, workbench::fsync_wait(r) * 1e6);

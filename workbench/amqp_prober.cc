@@ -5,6 +5,8 @@
 
 #include "workbench/amqp_prober.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -25,6 +27,12 @@ constexpr const char* prefix = "mqlab.calibrate";
 // the broker busy, little enough that the counts at a checkpoint are what the broker did.
 constexpr std::uint64_t unwritten_window = 256, unsettled_window = 1000;
 constexpr std::uint64_t most_messages = 5'000'000;  // a publish-only probe's queue stays bounded
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 /// Connections to the broker and the loop that drives them.
 struct session {
@@ -121,18 +129,16 @@ class topology_admin {
   client& c_;
 };
 
-/// The probe's publisher and (if it consumes) its consumer, with their counts.
+/// The probe's publisher and the consumer of its queues, with their counts.
 struct probe_traffic {
   probe_traffic(session& s, const amqp_probe& p, const probe_topology& t) : p(p), t(t) {
-    if (p.consume) {
-      consumer = &s.connect({.delivered = [this](net::amqp::client_message m) {
-        consumer->ack(1, m.delivery_tag);
-        ++consumed;
-        pump();
-      }});
-      consumer->qos(1, 500);
-      consumer->consume(1, t.queues.front(), false);
-    }
+    consumer = &s.connect({.delivered = [this](net::amqp::client_message m) {
+      if (this->p.acks) consumer->ack(1, m.delivery_tag);
+      ++consumed;
+      pump();
+    }});
+    if (p.acks) consumer->qos(1, 500);
+    for (const auto& q : t.queues) consumer->consume(1, q, !p.acks);
     publisher = &s.connect({.confirmed = [this](std::uint16_t, std::uint64_t tag, bool multiple, bool) {
       confirmed = multiple ? std::max(confirmed, tag) : confirmed + 1;
       pump();
@@ -143,7 +149,7 @@ struct probe_traffic {
   /// Publishes while the windows allow.
   void pump() {
     while (running && published < limit && published - written < unwritten_window &&
-           (!p.consume || published - consumed < unsettled_window) &&
+           published - consumed / t.queues.size() < unsettled_window &&
            (!p.confirms || published - confirmed < unsettled_window)) {
       ++published;
       publisher->publish(1, t.exchange, t.routing_key, false, t.properties, t.body, [this] {
@@ -178,29 +184,23 @@ std::expected<probe_measurement, std::string> amqp_prober::saturate(const amqp_p
   topology_admin admin(s, t);
   if (auto ok = admin.declare(); !ok) return std::unexpected(ok.error());
   probe_traffic traffic(s, p, t);
-  // What the broker has done so far: consumed or confirmed messages, else the queue's depth.
-  auto count = [&]() -> std::expected<std::uint64_t, std::string> {
-    if (p.consume) return traffic.consumed;
-    if (p.confirms) return traffic.confirmed;
-    return admin.ready();
-  };
   const auto start = clock::now();
   traffic.pump();
   std::uint64_t at[2] = {};
   clock::time_point when[2];
+  double cpu[2] = {};
   for (int i = 0; i < 2; ++i) {
     if (auto ok = s.sleep_until(start + timing_.warmup + i * timing_.measure); !ok) return std::unexpected(ok.error());
-    auto n = count();
-    if (!n) return std::unexpected(n.error());
-    at[i] = *n;
+    at[i] = traffic.consumed / t.queues.size();  // messages published, each consumed from every queue
     when[i] = clock::now();
+    cpu[i] = thread_cpu_seconds();
   }
   traffic.running = false;
   for (auto& c : s.clients) {
     if (c.get() == traffic.publisher || c.get() == traffic.consumer) c->abort();
   }
   if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
-  return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count()};
+  return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count(), cpu[1] - cpu[0]};
 }
 
 std::expected<std::vector<double>, std::string> amqp_prober::round_trips(int n) {

@@ -23,10 +23,10 @@ std::vector<amqp_probe> amqp_probes() {
       {.name = "topic-1000-bindings", .exchange_type = "topic", .bindings = 1000},
       {.name = "headers-10-bindings", .exchange_type = "headers", .bindings = 10},
       {.name = "headers-1000-bindings", .exchange_type = "headers", .bindings = 1000},
-      {.name = "consume", .consume = true},
-      {.name = "consume-4kB", .bytes = 4096, .consume = true},
+      {.name = "acks", .acks = true},
+      {.name = "acks-4kB", .bytes = 4096, .acks = true},
       {.name = "confirms", .confirms = true},
-      {.name = "persistent-1kB", .bytes = 1024, .consume = true, .confirms = true, .persistent = true},
+      {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
   };
 }
 
@@ -86,7 +86,7 @@ probe_work metered_work(const amqp_probe& p) {
   for (const auto& q : t.queues) (void)b.queue_declare(publisher, {.name = q, .durable = t.durable}, now);
   for (const auto& bd : t.bindings) (void)b.queue_bind(publisher, bd.queue, t.exchange, bd.routing_key, bd.arguments);
   if (p.confirms) (void)b.confirm_select(publisher);
-  if (p.consume) (void)b.basic_consume(consumer, {.queue = t.queues.front()}, now);
+  for (const auto& q : t.queues) (void)b.basic_consume(consumer, {.queue = q, .no_ack = !p.acks}, now);
   b.meter().enable(true);
   b.meter().clear();
   b.clear_events();
@@ -99,7 +99,8 @@ probe_work metered_work(const amqp_probe& p) {
     (void)b.basic_publish(publisher, t.exchange, t.routing_key, false, properties, t.body, now);
     collect(b, node, processes);
     for (const auto& e : b.take_events()) {
-      if (const auto* d = std::get_if<amqp::delivery>(&e)) (void)b.basic_ack(d->to, d->delivery_tag, false, now);
+      const auto* d = std::get_if<amqp::delivery>(&e);
+      if (d && p.acks) (void)b.basic_ack(d->to, d->delivery_tag, false, now);
     }
     collect(b, node, processes);
   }
@@ -121,7 +122,7 @@ double price(const work_counts& counts, const models::cost_table& costs) {
 }
 
 /// The counts that bound a probe's rate under `costs`, already divided by the cores that share them.
-work_counts bottleneck(const probe_work& w, const models::cost_table& costs, int cores) {
+work_counts bottleneck(const probe_work& w, const models::cost_table& costs, double cores) {
   work_counts worst = w.node;
   for (double& c : worst) c /= cores;
   double worst_ns = price(worst, costs);
@@ -134,28 +135,59 @@ work_counts bottleneck(const probe_work& w, const models::cost_table& costs, int
   return worst;
 }
 
+/// The node's share per core and each process: the resources a message of the probe uses.
+std::vector<work_counts> resources(const probe_work& w, double cores) {
+  std::vector<work_counts> r{w.node};
+  for (double& c : r.front()) c /= cores;
+  r.insert(r.end(), w.processes.begin(), w.processes.end());
+  return r;
+}
+
+/// The q-norm of the resources' times, in ns: the maximum as q grows.
+double smooth_ns(const probe_work& w, const models::cost_table& costs, double cores, double q) {
+  double sum = 0;
+  for (const auto& r : resources(w, cores)) sum += std::pow(price(r, costs), q);
+  return std::pow(sum, 1 / q);
+}
+
+/// The counts whose price is smooth_ns at `costs`: each resource's weighted by (t/T)^(q-1).
+work_counts smooth_counts(const probe_work& w, const models::cost_table& costs, double cores, double q) {
+  const double total = smooth_ns(w, costs, cores, q);
+  work_counts mixed{};
+  if (total <= 0) return w.node;
+  for (const auto& r : resources(w, cores)) {
+    const double weight = std::pow(price(r, costs) / total, q - 1);
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) mixed[k] += weight * r[k];
+  }
+  return mixed;
+}
+
 }  // namespace
 
-double bottleneck_ns(const probe_work& w, const models::cost_table& costs, int cores) {
+double bottleneck_ns(const probe_work& w, const models::cost_table& costs, double cores) {
   return price(bottleneck(w, costs, cores), costs);
 }
 
-double predicted_rate(const probe_work& w, const models::cost_table& costs, int cores) {
+double predicted_rate(const probe_work& w, const models::cost_table& costs, double cores) {
   const double ns = bottleneck_ns(w, costs, cores);
   return ns > 0 ? 1e9 / ns : 0;
 }
 
 std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> work, std::span<const double> rates,
-                                                    int cores, const models::cost_table& prior) {
-  if (work.size() != rates.size() || work.empty()) return std::unexpected("one measured rate per probe is needed");
-  if (cores < 1) return std::unexpected("cores must be at least 1");
+                                                    std::span<const double> cores, const models::cost_table& prior) {
+  if (work.size() != rates.size() || work.size() != cores.size() || work.empty()) {
+    return std::unexpected("one measured rate and one number of cores per probe are needed");
+  }
+  for (double c : cores) {
+    if (!(c > 0)) return std::unexpected(fmt::format("a probe's broker had {} cores", c));
+  }
   fitted_costs fit;
   for (const auto& w : work) {
     for (std::size_t k = 0; k < broker::work_kinds; ++k) fit.measured[k] = fit.measured[k] || w.node[k] > 0;
   }
   double log_ratio = 0;
   for (std::size_t p = 0; p < work.size(); ++p) {
-    const double prior_ns = bottleneck_ns(work[p], prior, cores);
+    const double prior_ns = bottleneck_ns(work[p], prior, cores[p]);
     if (!(rates[p] > 0) || !(prior_ns > 0)) return std::unexpected(fmt::format("probe {} has no rate to fit", p + 1));
     log_ratio += std::log(1e9 / rates[p] / prior_ns);
   }
@@ -169,33 +201,51 @@ std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> w
     fit.costs.ns[k] = fit.prior_scale * prior.ns[k];
     if (fit.measured[k]) kinds.push_back(k);
   }
+  // A probe's time is the maximum over its resources, which gives a fit no way out of a wrong
+  // guess about which resource binds. So it is smoothed into the q-norm over resources, and q
+  // grows round by round (2 to 64) towards the maximum. Each round solves the linear problem
+  // around the current costs (a q-norm is homogeneous: its rows are the resources' counts
+  // weighted by (t/T)^(q-1)) and steps towards that solution while the smoothed misfit falls.
   constexpr double pull = 0.01;
-  constexpr int max_rounds = 20;  // each round settles which resource bounds each probe
-  std::vector<work_counts> bound(work.size());
-  for (int round = 0; round < max_rounds; ++round) {
-    matrix a;
-    std::vector<double> b;
-    bool changed = false;
-    for (std::size_t p = 0; p < work.size(); ++p) {
-      const work_counts now = bottleneck(work[p], fit.costs, cores);
-      changed = changed || now != bound[p];
-      bound[p] = now;
-      const double measured_ns = 1e9 / rates[p];
-      std::vector<double> row;
-      for (std::size_t k : kinds) row.push_back(now[k] * base.ns[k] / measured_ns);
-      a.push_back(std::move(row));
-      b.push_back(1);
+  constexpr int rounds_per_q = 15, max_halvings = 12;
+  for (double q = 2; q <= 64; q *= 2) {
+    auto misfit = [&](const models::cost_table& c) {
+      double sum = 0;
+      for (std::size_t p = 0; p < work.size(); ++p) sum += std::pow(smooth_ns(work[p], c, cores[p], q) * rates[p] / 1e9 - 1, 2);
+      for (std::size_t k : kinds) sum += std::pow(pull * (c.ns[k] / base.ns[k] - 1), 2);
+      return sum;
+    };
+    for (int round = 0; round < rounds_per_q; ++round) {
+      matrix a;
+      std::vector<double> b;
+      for (std::size_t p = 0; p < work.size(); ++p) {
+        const work_counts mixed = smooth_counts(work[p], fit.costs, cores[p], q);
+        std::vector<double> row;
+        for (std::size_t k : kinds) row.push_back(mixed[k] * base.ns[k] * rates[p] / 1e9);
+        a.push_back(std::move(row));
+        b.push_back(1);
+      }
+      for (std::size_t j = 0; j < kinds.size(); ++j) {
+        std::vector<double> row(kinds.size(), 0);
+        row[j] = pull;
+        a.push_back(std::move(row));
+        b.push_back(pull);
+      }
+      auto x = nonnegative_least_squares(a, b);
+      if (!x) return std::unexpected(x.error());
+      models::cost_table target = fit.costs;
+      for (std::size_t j = 0; j < kinds.size(); ++j) target.ns[kinds[j]] = (*x)[j] * base.ns[kinds[j]];
+      const double before = misfit(fit.costs);
+      bool moved = false;
+      for (int h = 0; h < max_halvings && !moved; ++h) {
+        if (misfit(target) < before * (1 - 1e-9)) {
+          fit.costs = target;
+          moved = true;
+        }
+        for (std::size_t k : kinds) target.ns[k] = (target.ns[k] + fit.costs.ns[k]) / 2;
+      }
+      if (!moved) break;
     }
-    if (!changed) break;
-    for (std::size_t j = 0; j < kinds.size(); ++j) {
-      std::vector<double> row(kinds.size(), 0);
-      row[j] = pull;
-      a.push_back(std::move(row));
-      b.push_back(pull);
-    }
-    auto x = nonnegative_least_squares(a, b);
-    if (!x) return std::unexpected(x.error());
-    for (std::size_t j = 0; j < kinds.size(); ++j) fit.costs.ns[kinds[j]] = (*x)[j] * base.ns[kinds[j]];
   }
   return fit;
 }

@@ -17,14 +17,16 @@
 
 namespace mqlab::workbench {
 
-/// One AMQP probe: a topology and what is published into it, as fast as the broker takes it.
+/// One AMQP probe: a topology and what is published into it, as fast as the broker takes it,
+/// with a consumer on every queue so that queues stay short (a growing queue costs a real
+/// broker more per message than a short one, which no per-operation cost can say).
 struct amqp_probe {
   std::string name;
   std::string exchange_type = "direct";
   int queues = 1;     // bound to the probe's exchange
   int bindings = 1;   // per queue; exactly one of them matches what is published
   std::size_t bytes = 100;
-  bool consume = false;     // a consumer acknowledges every message, one by one
+  bool acks = false;        // consumers acknowledge every message, one by one (else no-ack)
   bool confirms = false;    // the publisher waits for publisher confirms
   bool persistent = false;  // durable queue, delivery mode 2
 };
@@ -54,7 +56,10 @@ probe_topology topology_of(const amqp_probe& p, const std::string& prefix);
 struct probe_measurement {
   std::uint64_t messages = 0;
   double seconds = 0;
+  double client_cpu = 0;  // CPU seconds the prober's own thread used meanwhile
   double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
+  /// The cores the prober kept busy: on a machine it shares with the broker, not the broker's.
+  double client_cores() const { return seconds > 0 ? client_cpu / seconds : 0; }
 };
 
 using work_counts = std::array<double, broker::work_kinds>;
@@ -70,9 +75,9 @@ probe_work metered_work(const amqp_probe& p);
 
 /// Time one message holds the busiest resource, in ns: the node's `cores` share all the work,
 /// and a serialising process does its part on one core at a time.
-double bottleneck_ns(const probe_work& w, const models::cost_table& costs, int cores);
+double bottleneck_ns(const probe_work& w, const models::cost_table& costs, double cores);
 /// Messages per second the node sustains under the probe.
-double predicted_rate(const probe_work& w, const models::cost_table& costs, int cores);
+double predicted_rate(const probe_work& w, const models::cost_table& costs, double cores);
 
 struct fitted_costs {
   models::cost_table costs;
@@ -80,11 +85,11 @@ struct fitted_costs {
   double prior_scale = 1;  // what scales the prior to the measurements as a whole
 };
 
-/// Fits per-kind costs (ns) so that each probe's predicted rate matches `rates` (messages per
-/// second) in relative terms: non-negative least squares, re-solved while the bottleneck of a
+/// Fits per-kind costs (ns) so that each probe's predicted rate, with the broker's node on
+/// `cores[p]` cores, matches `rates` (messages per second) in relative terms: non-negative least squares, re-solved while the bottleneck of a
 /// probe changes. Kinds no probe exercises, and directions the probes cannot tell apart, stay
 /// at the prior scaled by prior_scale (a weak pull, 1% of a probe's weight).
 std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> work, std::span<const double> rates,
-                                                    int cores, const models::cost_table& prior);
+                                                    std::span<const double> cores, const models::cost_table& prior);
 
 }  // namespace mqlab::workbench

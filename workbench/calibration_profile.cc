@@ -52,7 +52,7 @@ void emit_amqp(YAML::Emitter& out, const calibration_record& r) {
   static constexpr work_kind amqp_kinds[] = {
       work_kind::frame,   work_kind::route_direct,  work_kind::route_fanout, work_kind::route_topic,
       work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue, work_kind::deliver,
-      work_kind::ack,     work_kind::bytes,         work_kind::persist_bytes, work_kind::fsync_request,
+      work_kind::ack,     work_kind::confirm,       work_kind::bytes,         work_kind::persist_bytes, work_kind::fsync_request,
       work_kind::mirror_copy, work_kind::mirror_settle};
   out << YAML::Key << "amqp" << YAML::Value << YAML::BeginMap;
   for (work_kind k : amqp_kinds) {
@@ -118,7 +118,9 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
     out << YAML::Key << "messages" << YAML::Value << p.measured.messages;
     out << YAML::Key << "seconds" << YAML::Value << rounded(p.measured.seconds, 4);
     out << YAML::Key << "rate" << YAML::Value << rounded(p.measured.rate(), 1);
-    out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(p.work, r.fit.costs, r.cores), 1);
+    out << YAML::Key << "prober_cores" << YAML::Value << rounded(p.measured.client_cores(), 3);
+    out << YAML::Key << "broker_cores" << YAML::Value << rounded(broker_cores(r, p), 3);
+    out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(p.work, r.fit.costs, broker_cores(r, p)), 1);
     out << YAML::Key << "work_per_message" << YAML::Value << YAML::Flow << YAML::BeginMap;
     for (std::size_t k = 0; k < broker::work_kinds; ++k) {
       if (p.work.node[k] > 0) out << YAML::Key << std::string(work_kind_name(work_kind(k))) << YAML::Value << p.work.node[k];
@@ -134,6 +136,11 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
 }
 
 }  // namespace
+
+double broker_cores(const calibration_record& r, const probe_record& p) {
+  const double left = r.machine_cores - p.measured.client_cores();
+  return std::max(0.1, std::min<double>(r.cores, left));
+}
 
 double link_latency(const calibration_record& r) { return median(r.round_trips) / 2; }
 

@@ -21,7 +21,7 @@ struct calibration_record {
   std::string name, title, date, command, target;
   std::string cpu_model;  // as /proc/cpuinfo names it
   int machine_cores = 0;
-  int cores = 1;          // the profile's node.cores, the fit's assumption
+  int cores = 1;          // the profile's node.cores: the broker's cores when it has the machine to itself
   std::vector<probe_record> probes;
   fitted_costs fit;
   std::vector<double> round_trips;                                // seconds
@@ -29,6 +29,10 @@ struct calibration_record {
   models::cost_model prior;  // where unmeasured costs and resources come from
   std::string prior_name;
 };
+
+/// The cores the broker had during probe `p`: the profile's, less what the prober itself kept
+/// busy when both share the machine's cores (at least a tenth of one).
+double broker_cores(const calibration_record& r, const probe_record& p);
 
 /// The one-way client link latency the round trips imply (half the median), in seconds.
 double link_latency(const calibration_record& r);

@@ -284,6 +284,7 @@ result<void> broker::state::publish(channel_ref c, message_ptr msg, bool mandato
   }
   const std::uint64_t sequence = chan.confirm ? ++chan.publish_sequence : 0;
   meter.charge(site_of(chan), work_kind::frame);
+  if (chan.confirm) meter.charge(site_of(chan), work_kind::confirm);
   meter.charge(site_of(chan), work_kind::bytes, static_cast<std::uint32_t>(msg->body_size()));
   route_from(*ex, msg->routing_key(), msg->properties()->headers, site_of(chan));
   bool all_accepted = true;

@@ -48,7 +48,7 @@ TEST(calibrate_command, a_running_broker_is_calibrated_into_a_profile_a_scenario
   const auto rates = rates_in(r.out);
   ASSERT_EQ(rates.size(), 10u) << r.out;
   EXPECT_LT(rates.at("headers-1000-bindings") * 3, rates.at("headers-10-bindings")) << r.out;
-  EXPECT_LT(rates.at("consume-4kB"), rates.at("consume")) << r.out;
+  EXPECT_LT(rates.at("acks-4kB"), rates.at("acks")) << r.out;
   EXPECT_NE(r.out.find("profile written to " + profile), std::string::npos) << r.out;
 
   const std::string scenario = write_file("calibrated-scenario.yaml", R"(name: calibrated

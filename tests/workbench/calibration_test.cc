@@ -1,7 +1,7 @@
 // Calibration's pieces without a network: non-negative least squares against solutions worked
 // by hand, the work the core charges for each probe against what RabbitMQ does for it (a
-// headers exchange looks at every binding, a fanout copies to every queue, a consumer adds a
-// delivery and an ack), the fit against costs it was not told, and the written profile read back.
+// headers exchange looks at every binding, a fanout copies to every queue, an acknowledging
+// consumer adds an ack), the fit against costs it was not told, and the written profile read back.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -57,21 +57,25 @@ TEST(least_squares, shapes_that_do_not_match_are_refused) {
 
 TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   const auto direct = metered_work(probe_named("direct"));
-  EXPECT_EQ(count(direct, work_kind::frame), 1);
+  EXPECT_EQ(count(direct, work_kind::frame), 1);  // the publish; its no-ack consumer sends nothing
   EXPECT_EQ(count(direct, work_kind::route_direct), 1);
   EXPECT_EQ(count(direct, work_kind::enqueue), 1);
-  EXPECT_EQ(count(direct, work_kind::deliver), 0);
+  EXPECT_EQ(count(direct, work_kind::deliver), 1);
+  EXPECT_EQ(count(direct, work_kind::ack), 0);
+  EXPECT_EQ(count(direct, work_kind::confirm), 0);
+  EXPECT_EQ(count(metered_work(probe_named("confirms")), work_kind::confirm), 1);  // one basic.ack back per publish
 
   const auto fanout = metered_work(probe_named("fanout-10-queues"));
   EXPECT_EQ(count(fanout, work_kind::route_fanout), 1);
   EXPECT_EQ(count(fanout, work_kind::enqueue), 10);  // a copy in every bound queue
+  EXPECT_EQ(count(fanout, work_kind::deliver), 10);
 
   // A headers exchange compares the message with every binding; a topic exchange walks its trie
   // and finds the one binding without looking at the other 999.
   EXPECT_GE(count(metered_work(probe_named("headers-1000-bindings")), work_kind::binding_examined), 1000);
   EXPECT_LT(count(metered_work(probe_named("topic-1000-bindings")), work_kind::binding_examined), 100);
 
-  const auto consume = metered_work(probe_named("consume"));
+  const auto consume = metered_work(probe_named("acks"));
   EXPECT_EQ(count(consume, work_kind::deliver), 1);
   EXPECT_EQ(count(consume, work_kind::ack), 1);
   EXPECT_EQ(count(consume, work_kind::frame), 2);  // the publish and the ack
@@ -84,7 +88,7 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
 }
 
 /// Rates as a broker with `truth` would sustain them under every probe.
-std::vector<double> rates_under(const std::vector<probe_work>& work, const models::cost_table& truth, int cores) {
+std::vector<double> rates_under(const std::vector<probe_work>& work, const models::cost_table& truth, double cores) {
   std::vector<double> rates;
   for (const auto& w : work) rates.push_back(predicted_rate(w, truth, cores));
   return rates;
@@ -101,9 +105,9 @@ TEST(calibration, the_fit_reproduces_rates_made_by_costs_it_was_not_told) {
   truth.ns[static_cast<std::size_t>(work_kind::route_headers)] *= 3;
   truth.ns[static_cast<std::size_t>(work_kind::binding_examined)] *= 2;
   truth.ns[static_cast<std::size_t>(work_kind::bytes)] *= 0.3;
-  for (int cores : {1, 2}) {
+  for (double cores : {1.0, 2.0, 1.4}) {
     const auto rates = rates_under(work, truth, cores);
-    auto fit = fit_costs(work, rates, cores, prior->amqp);
+    auto fit = fit_costs(work, rates, std::vector<double>(work.size(), cores), prior->amqp);
     ASSERT_TRUE(fit) << fit.error();
     EXPECT_LT(fit->prior_scale, 0.2);
     for (std::size_t p = 0; p < work.size(); ++p) {
@@ -119,9 +123,11 @@ TEST(calibration, a_fit_needs_one_positive_rate_per_probe) {
   std::vector<probe_work> work{metered_work(probe_named("direct"))};
   models::cost_table prior;
   prior.ns.fill(1000);
-  EXPECT_FALSE(fit_costs(work, std::vector<double>{}, 1, prior));
-  EXPECT_FALSE(fit_costs(work, std::vector<double>{0.0}, 1, prior));
-  EXPECT_FALSE(fit_costs(work, std::vector<double>{1000.0}, 0, prior));
+  const std::vector<double> one_core{1.0};
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{}, one_core, prior));
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{0.0}, one_core, prior));
+  EXPECT_FALSE(fit_costs(work, std::vector<double>{1000.0}, std::vector<double>{0.0}, prior));
+  EXPECT_TRUE(fit_costs(work, std::vector<double>{1000.0}, one_core, prior));
 }
 
 TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
@@ -138,7 +144,7 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
     rates.push_back(100000.0 / (1 + static_cast<double>(p.bytes) / 1000));
     r.probes.back().measured.messages = static_cast<std::uint64_t>(rates.back());
   }
-  auto fit = fit_costs(work, rates, 1, prior->amqp);
+  auto fit = fit_costs(work, rates, std::vector<double>(work.size(), 1.0), prior->amqp);
   ASSERT_TRUE(fit);
   r.fit = *fit;
   r.round_trips = {100e-6, 80e-6, 120e-6};  // median 100 us: 50 us each way
