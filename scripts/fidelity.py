@@ -1,0 +1,80 @@
+"""The work of scripts/fidelity.sh: runs mqlab max-rate and mqlab run in both modes, prints the table."""
+import glob
+import json
+import subprocess
+import sys
+
+MQLAB = "build/bin/mqlab"
+LOADS = [0.3, 0.6, 0.9, 1.0]
+TARGET_MAX_RATE, TARGET_P50, TARGET_P99 = 0.15, 0.20, 0.30
+
+
+def mqlab(*args):
+    done = subprocess.run([MQLAB, *args], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        sys.exit(f"fidelity: mqlab {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def max_rate(path, mode, quick):
+    args = ["max-rate", path, "--mode", mode, "--from", "20000", "--json", "--resolution", "5%" if quick else "2%"]
+    if mode == "sim":
+        args += ["--replications", "2" if quick else "3"]
+    return mqlab(*args)["max_rate"]
+
+
+def metrics(path, mode, rate, quick):
+    args = ["run", path, "--mode", mode, "--out", "-", "--json", "--set", f"arrivals.rate={rate:.0f}/s"]
+    if quick:
+        args += ["--set", "duration=2s", "--set", "warmup=0.5s"]
+    m = mqlab(*args)["variants"][0]["metrics"]
+    return {k: m[k]["mean"] for k in ("consume_rate", "e2e.p50", "e2e.p99", "response.p50", "response.p99") if k in m}
+
+
+def error(predicted, measured):
+    return predicted / measured - 1 if measured else float("inf")
+
+
+def cell(predicted, measured, scale, unit, target):
+    if predicted is None or measured is None:
+        return f"{'-':>28}", True
+    e = error(predicted, measured)
+    ok = target is None or abs(e) <= target
+    return f"{predicted * scale:>9.1f} {measured * scale:>9.1f}{unit} {e * 100:>+6.1f}%{'' if ok else '!'}", ok
+
+
+def scenario(path, quick):
+    print(f"== {path}")
+    sim_max, net_max = max_rate(path, "sim", quick), max_rate(path, "net", quick)
+    e = error(sim_max, net_max)
+    ok = abs(e) <= TARGET_MAX_RATE
+    print(f"maximum sustainable rate: predicted {sim_max:.0f}/s, measured {net_max:.0f}/s, {e * 100:+.1f}% "
+          f"(target {TARGET_MAX_RATE * 100:.0f}%){'' if ok else '  MISSED'}")
+    print(f"{'load':>5} {'rate/s':>8} | {'consumed/s sim / net':>28} | {'e2e p50 (us)':>28} | {'e2e p99 (us)':>28} | "
+          f"{'response p50 (us)':>28} | {'response p99 (us)':>28}")
+    for load in LOADS:
+        rate = load * sim_max
+        sim, net = metrics(path, "sim", rate, quick), metrics(path, "net", rate, quick)
+        below_90 = load < 0.9
+        row = []
+        for key, scale, unit, target in (("consume_rate", 1, "", None), ("e2e.p50", 1e6, "", TARGET_P50),
+                                         ("e2e.p99", 1e6, "", TARGET_P99), ("response.p50", 1e6, "", TARGET_P50),
+                                         ("response.p99", 1e6, "", TARGET_P99)):
+            text, fine = cell(sim.get(key), net.get(key), scale, unit, target if below_90 else None)
+            row.append(text)
+            ok = ok and fine
+        print(f"{load * 100:>4.0f}% {rate:>8.0f} | " + " | ".join(row))
+    print("(each cell: predicted, measured, error; '!' marks a missed target)\n")
+    return ok
+
+
+def main():
+    quick = "--quick" in sys.argv[1:]
+    paths = [a for a in sys.argv[1:] if a != "--quick"] or sorted(glob.glob("bench/fidelity/*.yaml"))
+    held = all([scenario(p, quick) for p in paths])
+    print("every target holds" if held else "some targets are missed (marked '!')")
+    sys.exit(0 if held else 1)
+
+
+if __name__ == "__main__":
+    main()
