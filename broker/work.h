@@ -16,7 +16,7 @@
 namespace mqlab::broker {
 
 enum class work_kind : std::uint8_t {
-  frame,             // a protocol command taken in (publish, ack, produce request, send)
+  frame,             // a protocol command taken in (publish, ack, produce request, send) or a delivery sent out
   route_direct,      // one exchange visited, by type: the routing step itself
   route_fanout,
   route_topic,

@@ -98,7 +98,9 @@ void cluster_resources::charge(std::span<const broker::work_row> rows, broker::n
   std::uint64_t channel = 0;
   for (const auto& row : rows) {
     const sim::duration work = ns(table_.price(row));
-    if (row.site.process & channel_bit) {
+    // The first channel charged is the caller's: its work comes first, on the origin. Other
+    // channels (consumers being delivered to) are processes like queues.
+    if (row.site.process & channel_bit && (channel == 0 || channel == row.site.process)) {
       channel = row.site.process;
       channel_work += work;
       continue;

@@ -3,8 +3,9 @@
 // channel or partition the core names is a serialising process on its node; nodes reach each
 // other and their clients over links, one per direction. A core call is charged as the real
 // broker would do it: the calling channel's process first (frame, routing), then each queue's
-// process on its owner (after a hop when the owner is another node), then the owner's disk
-// for persistent messages and the mirrors' round trips.
+// process on its owner (after a hop when the owner is another node) and each consumer channel a
+// delivery is framed on, then the owner's disk for persistent messages and the mirrors' round
+// trips.
 #pragma once
 
 #include <cstdint>

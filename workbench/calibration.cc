@@ -206,7 +206,7 @@ std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> w
   // grows round by round (2 to 64) towards the maximum. Each round solves the linear problem
   // around the current costs (a q-norm is homogeneous: its rows are the resources' counts
   // weighted by (t/T)^(q-1)) and steps towards that solution while the smoothed misfit falls.
-  constexpr double pull = 0.01;
+  constexpr double pull = 0.001;  // weak enough that a cost 20 times its prior still fits its probe
   constexpr int rounds_per_q = 15, max_halvings = 12;
   for (double q = 2; q <= 64; q *= 2) {
     auto misfit = [&](const models::cost_table& c) {

@@ -86,9 +86,11 @@ struct fitted_costs {
 };
 
 /// Fits per-kind costs (ns) so that each probe's predicted rate, with the broker's node on
-/// `cores[p]` cores, matches `rates` (messages per second) in relative terms: non-negative least squares, re-solved while the bottleneck of a
-/// probe changes. Kinds no probe exercises, and directions the probes cannot tell apart, stay
-/// at the prior scaled by prior_scale (a weak pull, 1% of a probe's weight).
+/// `cores[p]` cores, matches `rates` (messages per second) in relative terms: non-negative
+/// least squares around the current costs, repeated while the misfit falls, with the maximum
+/// over resources smoothed so that the fit can move from one bottleneck to another. Kinds no
+/// probe exercises, and directions the probes cannot tell apart, stay at the prior scaled by
+/// prior_scale (a weak pull: a thousandth of a probe's weight per unit of ratio).
 std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> work, std::span<const double> rates,
                                                     std::span<const double> cores, const models::cost_table& prior);
 

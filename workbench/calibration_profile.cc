@@ -128,7 +128,6 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
     out << YAML::EndMap << YAML::EndMap;
   }
   out << YAML::EndSeq;
-  out << YAML::Comment("microseconds, in the order measured");
   emit_seconds(out, "round_trips_us", r.round_trips);
   emit_seconds(out, "transient_confirms_us", r.confirm_transient);
   emit_seconds(out, "persistent_confirms_us", r.confirm_persistent);

@@ -188,6 +188,9 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
   if (redelivered) ++q.stats.redelivered;
   meter.charge(site_of(q), work_kind::deliver);
   meter.charge(site_of(q), work_kind::bytes, static_cast<std::uint32_t>(m.msg->body_size()));
+  // The consumer's channel frames the basic.deliver: one channel serving many consumers (or
+  // one consumer of a fanout's many queues) is a process every copy passes through.
+  meter.charge(site_of(ch), work_kind::frame);
   count_transfer(q.owner, ch.node, *m.msg);
   events.push_back(delivery{ch.ref, c.tag, tag, redelivered, m.msg});
   if (c.no_ack) {

@@ -57,7 +57,7 @@ TEST(least_squares, shapes_that_do_not_match_are_refused) {
 
 TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   const auto direct = metered_work(probe_named("direct"));
-  EXPECT_EQ(count(direct, work_kind::frame), 1);  // the publish; its no-ack consumer sends nothing
+  EXPECT_EQ(count(direct, work_kind::frame), 2);  // the publish in, the delivery out; a no-ack consumer sends nothing
   EXPECT_EQ(count(direct, work_kind::route_direct), 1);
   EXPECT_EQ(count(direct, work_kind::enqueue), 1);
   EXPECT_EQ(count(direct, work_kind::deliver), 1);
@@ -69,6 +69,7 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   EXPECT_EQ(count(fanout, work_kind::route_fanout), 1);
   EXPECT_EQ(count(fanout, work_kind::enqueue), 10);  // a copy in every bound queue
   EXPECT_EQ(count(fanout, work_kind::deliver), 10);
+  EXPECT_EQ(count(fanout, work_kind::frame), 11);  // ten basic.deliver frames on the one consuming channel
 
   // A headers exchange compares the message with every binding; a topic exchange walks its trie
   // and finds the one binding without looking at the other 999.
@@ -78,7 +79,7 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   const auto consume = metered_work(probe_named("acks"));
   EXPECT_EQ(count(consume, work_kind::deliver), 1);
   EXPECT_EQ(count(consume, work_kind::ack), 1);
-  EXPECT_EQ(count(consume, work_kind::frame), 2);  // the publish and the ack
+  EXPECT_EQ(count(consume, work_kind::frame), 3);  // the publish, the delivery and the ack
   // The queue is one serialising process, the publishing channel another.
   EXPECT_GE(consume.processes.size(), 2u);
 
