@@ -1,5 +1,5 @@
 # Sourced by the bench scripts that run brokers side by side: loopback ports, waiting for a
-# listener, and Debian's RabbitMQ started on ports chosen here and stopped again.
+# listener, Debian's RabbitMQ and `mqlab broker` started on ports chosen here and stopped again.
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
   for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
@@ -16,4 +16,15 @@ start_rabbitmq() {
 }
 stop_rabbitmq() {
   HOME=/var/lib/rabbitmq timeout 60 rabbitmqctl stop > /dev/null 2>&1 || kill "$rabbit_pid" 2>/dev/null || true
+}
+# start_mqlab LOG ARGS...: `mqlab broker ARGS` in the background, its pid in mqlab_pid.
+start_mqlab() {
+  local log=$1
+  shift
+  build/bin/mqlab broker "$@" > "$log" 2>&1 &
+  mqlab_pid=$!
+}
+stop_mqlab() {
+  kill "$mqlab_pid" 2>/dev/null || true
+  wait "$mqlab_pid" 2>/dev/null || true
 }

@@ -13,16 +13,11 @@ repeat=${2:-5}
 bash scripts/install-deps.sh
 [[ -x build/bin/mqlab-kafka-load && -x build/bin/mqlab ]] || make build >/dev/null
 work=$(mktemp -d)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/bin/mqlab broker --data-dir none --kafka-port "$port" --num-partitions 6 --log-level warn > "$work/mqlab.log" 2>&1 &
-broker_pid=$!
-cleanup() {
-  kill "$broker_pid" 2>/dev/null || true
-  wait "$broker_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+source scripts/bench-common.sh
+port=$(free_port)
+start_mqlab "$work/mqlab.log" --data-dir none --kafka-port "$port" --num-partitions 6 --log-level warn
+trap 'stop_mqlab; rm -rf "$work"' EXIT
+wait_port "$port"
 
 for run in $(seq "$repeat"); do
   build/bin/mqlab-kafka-load "127.0.0.1:$port" produce "bench-$run" "$records" 100 1 >> "$work/produce.jsonl"

@@ -13,14 +13,8 @@ work=$(mktemp -d)
 source scripts/bench-common.sh
 
 port=$(free_port)
-build/bin/mqlab broker --amqp-port "$port" --data-dir "$work/data" --log-level warn > "$work/broker.log" 2>&1 &
-broker_pid=$!
-cleanup() {
-  kill "$broker_pid" 2>/dev/null || true
-  wait "$broker_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+start_mqlab "$work/broker.log" --amqp-port "$port" --data-dir "$work/data" --log-level warn
+trap 'stop_mqlab; rm -rf "$work"' EXIT
 wait_port "$port"
 # One event-loop thread serves a node: the fit gives its work one core.
 build/bin/mqlab calibrate --amqp "127.0.0.1:$port" --out "$out" --cores 1 --name mqlab-loopback \
