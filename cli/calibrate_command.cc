@@ -1,6 +1,7 @@
 // The calibrate command: flags, the probes in order, the fit, the profile file.
 #include "cli/calibrate_command.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -66,6 +67,8 @@ std::string command_line(const calibrate_options& o) {
   if (o.user != "guest:guest") c += fmt::format(" --user {}:***", o.user.substr(0, o.user.find(':')));
   if (o.vhost != "/") c += fmt::format(" --vhost {}", o.vhost);
   if (o.seconds != 2.0) c += fmt::format(" --seconds {:g}", o.seconds);
+  if (o.warmup != 0.5) c += fmt::format(" --warmup {:g}", o.warmup);
+  if (o.prior != "default") c += fmt::format(" --prior {}", o.prior);
   return c;
 }
 
@@ -88,13 +91,12 @@ std::expected<void, std::string> measure(workbench::amqp_prober& prober, workben
   auto rtt = prober.round_trips(200);
   if (!rtt) return std::unexpected(fmt::format("round trips: {}", rtt.error()));
   r.round_trips = std::move(*rtt);
-  const auto all = workbench::amqp_probes();
   bar.update(done++, steps);
-  auto transient = prober.confirm_latencies(all.front(), 200);
+  auto transient = prober.confirm_latencies(probes.front(), 200);  // direct, transient
   if (!transient) return std::unexpected(fmt::format("confirm latency: {}", transient.error()));
   r.confirm_transient = std::move(*transient);
   bar.update(done++, steps);
-  auto persistent = prober.confirm_latencies(all.back(), 100);
+  auto persistent = prober.confirm_latencies(*std::ranges::find_if(probes, &workbench::amqp_probe::persistent), 100);
   if (!persistent) return std::unexpected(fmt::format("persistent confirm latency: {}", persistent.error()));
   r.confirm_persistent = std::move(*persistent);
   bar.clear();

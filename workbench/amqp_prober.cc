@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -26,7 +27,6 @@ constexpr const char* prefix = "mqlab.calibrate";
 // A publisher stops this far ahead of the socket, its confirms or its consumer: enough to keep
 // the broker busy, little enough that the counts at a checkpoint are what the broker did.
 constexpr std::uint64_t unwritten_window = 256, unsettled_window = 1000;
-constexpr std::uint64_t most_messages = 5'000'000;  // a publish-only probe's queue stays bounded
 
 double thread_cpu_seconds() {
   timespec t{};
@@ -103,8 +103,9 @@ class topology_admin {
     c_.declare_exchange(1, t_.exchange, t_.exchange_type);
     for (const auto& q : t_.queues) c_.declare_queue(1, q, t_.durable, {});
     for (const auto& b : t_.bindings) c_.bind_queue(1, b.queue, t_.exchange, b.routing_key, b.arguments);
-    const std::uint64_t want = declared_ + t_.queues.size();
-    return s_.until([&] { return declared_ >= want; }, "the probe's queues to be declared");
+    c_.inspect_queue(1, t_.queues.front());  // answered once the bindings before it are made
+    const std::uint64_t want = declared_ + t_.queues.size() + 1;
+    return s_.until([&] { return declared_ >= want; }, "the probe's queues and bindings to be declared");
   }
   /// Ready messages in the probe's first queue, asked now.
   std::expected<std::uint32_t, std::string> ready() {
@@ -164,7 +165,8 @@ struct probe_traffic {
   client* publisher = nullptr;
   client* consumer = nullptr;
   bool running = true;
-  std::uint64_t limit = most_messages;
+  // A saturating probe is bounded by its time; confirm_latencies lets one publish out at a time.
+  std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t published = 0, written = 0, confirmed = 0, consumed = 0;
 };
 
