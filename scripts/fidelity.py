@@ -1,12 +1,14 @@
 """The work of scripts/fidelity.sh: runs mqlab max-rate and mqlab run in both modes, prints the table."""
 import glob
 import json
+import os
 import subprocess
 import sys
 
 MQLAB = "build/bin/mqlab"
 LOADS = [0.3, 0.6, 0.9, 1.0]
 TARGET_MAX_RATE, TARGET_P50, TARGET_P99 = 0.15, 0.20, 0.30
+TARGET_RABBITMQ = 0.20
 
 
 def mqlab(*args):
@@ -68,10 +70,27 @@ def scenario(path, quick):
     return ok
 
 
+def rabbitmq(quick):
+    """The simulated rabbitmq-3.10 against the bench client's runs on rabbitmq-server (in the environment)."""
+    runs = sorted(json.loads(line)["msgs_per_s"] for line in os.environ.get("MQLAB_RABBITMQ_PUBLISH", "").splitlines())
+    if not runs:
+        print("RabbitMQ: no bench runs given (run through scripts/fidelity.sh)")
+        return True
+    measured = runs[len(runs) // 2]
+    path = "bench/fidelity/rabbitmq/publish.yaml"
+    predicted = max_rate(path, "sim", quick)
+    e = error(predicted, measured)
+    ok = abs(e) <= TARGET_RABBITMQ
+    print(f"== RabbitMQ 3.10, scripts/bench-rabbitmq.sh's publish mode ({path})")
+    print(f"maximum publish rate: predicted {predicted:.0f}/s (profile rabbitmq-3.10), measured {measured:.0f}/s "
+          f"(median of {runs}), {e * 100:+.1f}% (target {TARGET_RABBITMQ * 100:.0f}%){'' if ok else '  MISSED'}\n")
+    return ok
+
+
 def main():
     quick = "--quick" in sys.argv[1:]
     paths = [a for a in sys.argv[1:] if a != "--quick"] or sorted(glob.glob("bench/fidelity/*.yaml"))
-    held = all([scenario(p, quick) for p in paths])
+    held = all([scenario(p, quick) for p in paths] + [rabbitmq(quick)])
     print("every target holds" if held else "some targets are missed (marked '!')")
     sys.exit(0 if held else 1)
 

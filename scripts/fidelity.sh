@@ -4,9 +4,20 @@
 # maximum sustainable rate and at the maximum itself; the table sets predicted against measured
 # (maximum rate, throughput, e2e p50/p99, publish response p50/p99) and marks each target:
 # maximum rate within 15%, p50 within 20% and p99 within 30% at every load below 90%.
+# Then RabbitMQ: Debian's rabbitmq-server, started here on loopback, loaded by
+# scripts/bench-rabbitmq.sh's client in its publish mode (median of three runs), against the
+# simulated maximum of bench/fidelity/rabbitmq/publish.yaml (profile rabbitmq-3.10); target 20%.
 # Usage: scripts/fidelity.sh [--quick] [SCENARIO.yaml ...]   (default: every bench/fidelity/*.yaml)
 # Exit code 0 when every target holds, 1 when one is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -x build/bin/mqlab ]] || make build >/dev/null
-exec /usr/bin/python3 scripts/fidelity.py "$@"
+bash scripts/install-deps.sh --bench
+[[ -x build/bin/mqlab-amqp-load && -x build/bin/mqlab ]] || make build >/dev/null
+work=$(mktemp -d)
+source scripts/bench-common.sh
+start_rabbitmq "$work/rabbitmq.log"
+trap 'stop_rabbitmq; wait "$rabbit_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+wait_port "$rabbit_port"
+rabbitmq_publish=$(for _ in 1 2 3; do build/bin/mqlab-amqp-load 127.0.0.1 "$rabbit_port" publish 300000; done)
+stop_rabbitmq  # the mqlab runs below have the machine to themselves
+MQLAB_RABBITMQ_PUBLISH="$rabbitmq_publish" /usr/bin/python3 scripts/fidelity.py "$@"
