@@ -2,7 +2,6 @@
 #include "cli/calibrate_command.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include "cli/progress.h"
 #include "workbench/amqp_prober.h"
 #include "workbench/calibration_profile.h"
+#include "workbench/number.h"
 #include "workbench/profile.h"
 
 namespace mqlab::cli {
@@ -30,14 +30,12 @@ struct calibrate_options {
 std::expected<workbench::amqp_endpoint, std::string> parse_endpoint(const calibrate_options& o) {
   workbench::amqp_endpoint at;
   const auto colon = o.amqp.rfind(':');
-  unsigned port = 0;
-  const char* digits = o.amqp.data() + colon + 1;
-  const char* end = o.amqp.data() + o.amqp.size();
-  if (colon == std::string::npos || colon == 0 || std::from_chars(digits, end, port).ptr != end || port == 0 ||
-      port > 65535) {
+  const auto port = colon == std::string::npos ? std::nullopt
+                                               : workbench::parse_number<std::uint16_t>(std::string_view(o.amqp).substr(colon + 1));
+  if (colon == 0 || !port || *port == 0) {
     return std::unexpected(fmt::format("--amqp {}: expected HOST:PORT, an IP address and a port 1-65535", o.amqp));
   }
-  at.port = static_cast<std::uint16_t>(port);
+  at.port = *port;
   at.login.host = o.amqp.substr(0, colon);
   const auto split = o.user.find(':');
   if (split == std::string::npos || split == 0) return std::unexpected(fmt::format("--user {}: expected USER:PASSWORD", o.user));

@@ -37,12 +37,12 @@ def error(predicted, measured):
     return predicted / measured - 1 if measured else float("inf")
 
 
-def cell(predicted, measured, scale, unit, target):
+def cell(predicted, measured, scale, target):
     if predicted is None or measured is None:
         return f"{'-':>28}", True
     e = error(predicted, measured)
     ok = target is None or abs(e) <= target
-    return f"{predicted * scale:>9.1f} {measured * scale:>9.1f}{unit} {e * 100:>+6.1f}%{'' if ok else '!'}", ok
+    return f"{predicted * scale:>9.1f} {measured * scale:>9.1f} {e * 100:>+6.1f}%{'' if ok else '!'}", ok
 
 
 def scenario(path, quick):
@@ -59,10 +59,9 @@ def scenario(path, quick):
         sim, net = metrics(path, "sim", rate, quick), metrics(path, "net", rate, quick)
         below_90 = load < 0.9
         row = []
-        for key, scale, unit, target in (("consume_rate", 1, "", None), ("e2e.p50", 1e6, "", TARGET_P50),
-                                         ("e2e.p99", 1e6, "", TARGET_P99), ("response.p50", 1e6, "", TARGET_P50),
-                                         ("response.p99", 1e6, "", TARGET_P99)):
-            text, fine = cell(sim.get(key), net.get(key), scale, unit, target if below_90 else None)
+        for key, scale, target in (("consume_rate", 1, None), ("e2e.p50", 1e6, TARGET_P50), ("e2e.p99", 1e6, TARGET_P99),
+                                   ("response.p50", 1e6, TARGET_P50), ("response.p99", 1e6, TARGET_P99)):
+            text, fine = cell(sim.get(key), net.get(key), scale, target if below_90 else None)
             row.append(text)
             ok = ok and fine
         print(f"{load * 100:>4.0f}% {rate:>8.0f} | " + " | ".join(row))

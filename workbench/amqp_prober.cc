@@ -93,10 +93,7 @@ class topology_admin {
  public:
   topology_admin(session& s, const probe_topology& t)
       : s_(s), t_(t),
-        c_(s.connect({.declared = [this](std::uint16_t, std::string_view, std::uint32_t messages, std::uint32_t) {
-                        ++declared_;
-                        last_count_ = messages;
-                      },
+        c_(s.connect({.declared = [this](std::uint16_t, std::string_view, std::uint32_t, std::uint32_t) { ++declared_; },
                       .deleted = [this](std::uint16_t, std::uint32_t) { ++deleted_; }})) {}
 
   std::expected<void, std::string> declare() {
@@ -107,13 +104,11 @@ class topology_admin {
     const std::uint64_t want = declared_ + t_.queues.size() + 1;
     return s_.until([&] { return declared_ >= want; }, "the probe's queues and bindings to be declared");
   }
-  /// Ready messages in the probe's first queue, asked now.
-  std::expected<std::uint32_t, std::string> ready() {
+  /// One passive queue.declare, waited for.
+  std::expected<void, std::string> round_trip() {
     c_.inspect_queue(1, t_.queues.front());
     const std::uint64_t want = declared_ + 1;
-    auto ok = s_.until([&] { return declared_ >= want; }, "a queue's message count");
-    if (!ok) return std::unexpected(ok.error());
-    return last_count_;
+    return s_.until([&] { return declared_ >= want; }, "a passive queue.declare");
   }
   std::expected<void, std::string> remove() {
     c_.delete_exchange(1, t_.exchange);
@@ -126,7 +121,6 @@ class topology_admin {
   session& s_;
   const probe_topology& t_;
   std::uint64_t declared_ = 0, deleted_ = 0;
-  std::uint32_t last_count_ = 0;
   client& c_;
 };
 
@@ -198,9 +192,8 @@ std::expected<probe_measurement, std::string> amqp_prober::saturate(const amqp_p
     cpu[i] = thread_cpu_seconds();
   }
   traffic.running = false;
-  for (auto& c : s.clients) {
-    if (c.get() == traffic.publisher || c.get() == traffic.consumer) c->abort();
-  }
+  traffic.publisher->abort();
+  traffic.consumer->abort();
   if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
   return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count(), cpu[1] - cpu[0]};
 }
@@ -213,7 +206,7 @@ std::expected<std::vector<double>, std::string> amqp_prober::round_trips(int n) 
   std::vector<double> seconds;
   for (int i = 0; i < n; ++i) {
     const auto sent = clock::now();
-    if (auto ok = admin.ready(); !ok) return std::unexpected(ok.error());
+    if (auto ok = admin.round_trip(); !ok) return std::unexpected(ok.error());
     seconds.push_back(std::chrono::duration<double>(clock::now() - sent).count());
   }
   if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());

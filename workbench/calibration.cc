@@ -121,26 +121,18 @@ double price(const work_counts& counts, const models::cost_table& costs) {
   return ns;
 }
 
-/// The counts that bound a probe's rate under `costs`, already divided by the cores that share them.
-work_counts bottleneck(const probe_work& w, const models::cost_table& costs, double cores) {
-  work_counts worst = w.node;
-  for (double& c : worst) c /= cores;
-  double worst_ns = price(worst, costs);
-  for (const auto& p : w.processes) {
-    if (const double ns = price(p, costs); ns > worst_ns) {
-      worst = p;
-      worst_ns = ns;
-    }
-  }
-  return worst;
-}
-
 /// The node's share per core and each process: the resources a message of the probe uses.
 std::vector<work_counts> resources(const probe_work& w, double cores) {
   std::vector<work_counts> r{w.node};
   for (double& c : r.front()) c /= cores;
   r.insert(r.end(), w.processes.begin(), w.processes.end());
   return r;
+}
+
+/// The counts that bound a probe's rate under `costs`: its busiest resource's.
+work_counts bottleneck(const probe_work& w, const models::cost_table& costs, double cores) {
+  const auto all = resources(w, cores);
+  return *std::ranges::max_element(all, {}, [&](const work_counts& r) { return price(r, costs); });
 }
 
 /// The q-norm of the resources' times, in ns: the maximum as q grows.
