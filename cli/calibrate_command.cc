@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/chrono.h>
@@ -14,6 +15,7 @@
 #include "cli/progress.h"
 #include "workbench/amqp_prober.h"
 #include "workbench/calibration_profile.h"
+#include "workbench/kafka_prober.h"
 #include "workbench/number.h"
 #include "workbench/profile.h"
 
@@ -21,28 +23,45 @@ namespace mqlab::cli {
 namespace {
 
 struct calibrate_options {
-  std::string amqp, user = "guest:guest", vhost = "/", out, name, title, prior = "default";
+  std::string amqp, kafka, user = "guest:guest", vhost = "/", out, name, title, prior = "default";
   int cores = 1;
+  int broker_pid = 0;  // 0: not given
   double seconds = 2.0, warmup = 0.5, answer_timeout = 10;
   bool quiet = false;
 };
 
+/// HOST:PORT, the port 1-65535: the port, or why not.
+std::expected<std::uint16_t, std::string> port_of(std::string_view flag, std::string_view address) {
+  const auto colon = address.rfind(':');
+  const auto port = colon == std::string_view::npos ? std::nullopt : workbench::parse_number<std::uint16_t>(address.substr(colon + 1));
+  if (colon == 0 || !port || *port == 0) {
+    return std::unexpected(fmt::format("{} {}: expected HOST:PORT, an IP address and a port 1-65535", flag, address));
+  }
+  return *port;
+}
+
 std::expected<workbench::amqp_endpoint, std::string> parse_endpoint(const calibrate_options& o) {
   workbench::amqp_endpoint at;
-  const auto colon = o.amqp.rfind(':');
-  const auto port = colon == std::string::npos ? std::nullopt
-                                               : workbench::parse_number<std::uint16_t>(std::string_view(o.amqp).substr(colon + 1));
-  if (colon == 0 || !port || *port == 0) {
-    return std::unexpected(fmt::format("--amqp {}: expected HOST:PORT, an IP address and a port 1-65535", o.amqp));
-  }
+  auto port = port_of("--amqp", o.amqp);
+  if (!port) return std::unexpected(port.error());
   at.port = *port;
-  at.login.host = o.amqp.substr(0, colon);
+  at.login.host = o.amqp.substr(0, o.amqp.rfind(':'));
   const auto split = o.user.find(':');
   if (split == std::string::npos || split == 0) return std::unexpected(fmt::format("--user {}: expected USER:PASSWORD", o.user));
   at.login.user = o.user.substr(0, split);
   at.login.password = o.user.substr(split + 1);
   at.login.vhost = o.vhost;
   return at;
+}
+
+/// --kafka HOST:PORT[,HOST:PORT...]: every address checked, the list as librdkafka takes it.
+std::expected<std::string, std::string> parse_bootstrap(const std::string& kafka) {
+  for (std::size_t from = 0; from <= kafka.size();) {
+    const auto comma = std::min(kafka.find(',', from), kafka.size());
+    if (auto port = port_of("--kafka", std::string_view(kafka).substr(from, comma - from)); !port) return std::unexpected(port.error());
+    from = comma + 1;
+  }
+  return kafka;
 }
 
 std::string cpu_model() {
@@ -61,7 +80,11 @@ std::string today() {
 }
 
 std::string command_line(const calibrate_options& o) {
-  std::string c = fmt::format("mqlab calibrate --amqp {} --out {} --cores {}", o.amqp, o.out, o.cores);
+  std::string c = "mqlab calibrate";
+  if (!o.amqp.empty()) c += fmt::format(" --amqp {}", o.amqp);
+  if (!o.kafka.empty()) c += fmt::format(" --kafka {}", o.kafka);
+  c += fmt::format(" --out {} --cores {}", o.out, o.cores);
+  if (o.broker_pid != 0) c += " --broker-pid PID";
   if (o.user != "guest:guest") c += fmt::format(" --user {}:***", o.user.substr(0, o.user.find(':')));
   if (o.vhost != "/") c += fmt::format(" --vhost {}", o.vhost);
   if (o.seconds != 2.0) c += fmt::format(" --seconds {:g}", o.seconds);
@@ -70,11 +93,16 @@ std::string command_line(const calibrate_options& o) {
   return c;
 }
 
-/// Runs every probe and the latency series into `r`; the first failure ends it.
-std::expected<void, std::string> measure(workbench::amqp_prober& prober, workbench::calibration_record& r, bool quiet) {
+void print_probe(const std::string& name, double rate, const char* unit, bool quiet) {
+  if (!quiet) fmt::print("  {:<24} {:>10.0f} {}/s\n", name, rate, unit);
+  std::fflush(stdout);
+}
+
+/// Runs every AMQP probe and the latency series into `r`; the first failure ends it.
+std::expected<void, std::string> measure_amqp(workbench::amqp_prober& prober, workbench::calibration_record& r, bool quiet) {
   const auto probes = workbench::amqp_probes();
   const int steps = static_cast<int>(probes.size()) + 3;
-  progress_bar bar("calibrating", !quiet);
+  progress_bar bar("calibrating AMQP", !quiet);
   int done = 0;
   for (const auto& p : probes) {
     bar.update(done++, steps);
@@ -82,8 +110,7 @@ std::expected<void, std::string> measure(workbench::amqp_prober& prober, workben
     if (!m) return std::unexpected(fmt::format("probe {}: {}", p.name, m.error()));
     r.probes.push_back({p, workbench::metered_work(p), *m});
     bar.clear();
-    if (!quiet) fmt::print("  {:<24} {:>10.0f} msg/s\n", p.name, m->rate());
-    std::fflush(stdout);
+    print_probe(p.name, m->rate(), "msg", quiet);
   }
   bar.update(done++, steps);
   auto rtt = prober.round_trips(200);
@@ -101,38 +128,110 @@ std::expected<void, std::string> measure(workbench::amqp_prober& prober, workben
   return {};
 }
 
-std::expected<void, std::string> fit(workbench::calibration_record& r) {
+/// Runs every Kafka probe into `r`; the first failure ends it.
+std::expected<void, std::string> measure_kafka(workbench::kafka_prober& prober, workbench::calibration_record& r, bool quiet) {
+  const auto probes = workbench::kafka_probes();
+  progress_bar bar("calibrating Kafka", !quiet);
+  int done = 0;
+  for (const auto& p : probes) {
+    bar.update(done++, static_cast<int>(probes.size()));
+    auto m = prober.saturate(p);
+    if (!m) return std::unexpected(fmt::format("probe {}: {}", p.name, m.error()));
+    r.kafka_probes.push_back({p, m->batching, workbench::metered_work(p, m->batching), m->measured});
+    bar.clear();
+    print_probe(p.name, m->measured.rate(), "records", quiet);
+  }
+  return {};
+}
+
+/// Fits one protocol's costs to its probes (each with .work and .measured).
+template <typename Probes>
+std::expected<workbench::fitted_costs, std::string> fit(const workbench::calibration_record& r, const Probes& probes,
+                                                        const models::cost_table& prior) {
   std::vector<workbench::probe_work> work;
   std::vector<double> rates, cores;
-  for (const auto& p : r.probes) {
+  for (const auto& p : probes) {
     work.push_back(p.work);
     rates.push_back(p.measured.rate());
-    cores.push_back(workbench::broker_cores(r, p));
+    cores.push_back(workbench::broker_cores(r, p.measured));
   }
-  auto f = workbench::fit_costs(work, rates, cores, r.prior.amqp);
-  if (!f) return std::unexpected(f.error());
-  r.fit = std::move(*f);
+  return workbench::fit_costs(work, rates, cores, prior);
+}
+
+std::expected<void, std::string> fit(workbench::calibration_record& r) {
+  if (!r.probes.empty()) {
+    auto f = fit(r, r.probes, r.prior.amqp);
+    if (!f) return std::unexpected(f.error());
+    r.fit = std::move(*f);
+  }
+  if (!r.kafka_probes.empty()) {
+    auto f = fit(r, r.kafka_probes, r.prior.kafka);
+    if (!f) return std::unexpected(f.error());
+    r.kafka_fit = std::move(*f);
+  }
   return {};
+}
+
+template <typename Probes>
+void report(const workbench::calibration_record& r, const Probes& probes, const models::cost_table& costs) {
+  for (const auto& p : probes) {
+    const double cores = workbench::broker_cores(r, p.measured);
+    const double fitted = workbench::predicted_rate(p.work, costs, cores);
+    fmt::print("  {:<24} {:>12.0f} {:>12.0f} {:>7.1f}% {:>13.2f}\n", p.probe.name, p.measured.rate(), fitted,
+               100 * (fitted / p.measured.rate() - 1), cores);
+  }
 }
 
 void report(const workbench::calibration_record& r) {
   fmt::print("\n  {:<24} {:>12} {:>12} {:>8} {:>13}\n", "probe", "measured/s", "fitted/s", "error", "broker cores");
-  for (const auto& p : r.probes) {
-    const double cores = workbench::broker_cores(r, p);
-    const double fitted = workbench::predicted_rate(p.work, r.fit.costs, cores);
-    fmt::print("  {:<24} {:>12.0f} {:>12.0f} {:>7.1f}% {:>13.2f}\n", p.probe.name, p.measured.rate(), fitted,
-               100 * (fitted / p.measured.rate() - 1), cores);
-  }
+  report(r, r.probes, r.fit.costs);
+  report(r, r.kafka_probes, r.kafka_fit.costs);
+  if (r.round_trips.empty()) return;
   fmt::print("  client link latency {:.1f} us (half the median round trip); fsync wait {:.1f} us\n",
              workbench::link_latency(r) * 1e6, workbench::fsync_wait(r) * 1e6);
 }
 
-int run_calibrate(const calibrate_options& o) {
-  auto at = parse_endpoint(o);
-  if (!at) {
-    fmt::print(stderr, "mqlab calibrate: {}\n", at.error());
-    return 2;
+/// Checks that each broker given answers, then runs its probes into `r`: the message for
+/// stderr when one cannot be calibrated.
+std::expected<void, std::string> measure(const calibrate_options& o, const workbench::probe_timing& timing,
+                                         workbench::calibration_record& r) {
+  if (o.broker_pid != 0) {
+    if (auto cpu = workbench::process_cpu_seconds(o.broker_pid); !cpu) return std::unexpected(fmt::format("--broker-pid: {}", cpu.error()));
   }
+  const workbench::broker_cpu_meter broker(o.broker_pid != 0 ? std::optional<int>(o.broker_pid) : std::nullopt);
+  std::optional<workbench::amqp_prober> amqp;
+  std::optional<workbench::kafka_prober> kafka;
+  if (!o.amqp.empty()) {
+    auto at = parse_endpoint(o);
+    if (!at) return std::unexpected(at.error());
+    amqp.emplace(*at, timing, broker);
+  }
+  if (!o.kafka.empty()) {
+    auto bootstrap = parse_bootstrap(o.kafka);
+    if (!bootstrap) return std::unexpected(bootstrap.error());
+    kafka.emplace(*bootstrap, timing, broker);
+  }
+  if (!amqp && !kafka) return std::unexpected("nothing to calibrate: give --amqp HOST:PORT, --kafka HOST:PORT or both");
+  if (auto ok = amqp ? amqp->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.amqp, ok.error()));
+  if (auto ok = kafka ? kafka->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.kafka, ok.error()));
+  if (amqp) {
+    if (!o.quiet) fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, workbench::amqp_probes().size(), o.seconds);
+    if (auto ok = measure_amqp(*amqp, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.amqp, ok.error()));
+  }
+  if (kafka) {
+    if (!o.quiet) fmt::print("calibrating the Kafka broker at {} ({} probes of {:g} s)\n", o.kafka, workbench::kafka_probes().size(), o.seconds);
+    if (auto ok = measure_kafka(*kafka, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.kafka, ok.error()));
+  }
+  return {};
+}
+
+std::string default_title(const calibrate_options& o) {
+  if (o.kafka.empty()) return fmt::format("The AMQP broker at {}, calibrated by mqlab calibrate", o.amqp);
+  if (o.amqp.empty()) return fmt::format("The Kafka broker at {}, calibrated by mqlab calibrate", o.kafka);
+  return fmt::format("The AMQP broker at {} and the Kafka broker at {}, calibrated by mqlab calibrate", o.amqp, o.kafka);
+}
+
+int run_calibrate(const calibrate_options& o) {
   auto prior = workbench::load_profile(o.prior);
   if (!prior) {
     fmt::print(stderr, "mqlab calibrate: --prior: {}\n", prior.error());
@@ -142,20 +241,14 @@ int run_calibrate(const calibrate_options& o) {
   timing.warmup = std::chrono::milliseconds(static_cast<long>(o.warmup * 1000));
   timing.measure = std::chrono::milliseconds(static_cast<long>(o.seconds * 1000));
   timing.answer = std::chrono::milliseconds(static_cast<long>(o.answer_timeout * 1000));
-  workbench::amqp_prober prober(*at, timing);
-  if (auto ok = prober.check(); !ok) {
-    fmt::print(stderr, "mqlab calibrate: {}: {}\n", o.amqp, ok.error());
-    return 2;
-  }
   workbench::calibration_record r{
       .name = o.name.empty() ? std::filesystem::path(o.out).stem().string() : o.name,
-      .title = o.title.empty() ? fmt::format("The AMQP broker at {}, calibrated by mqlab calibrate", o.amqp) : o.title,
-      .date = today(), .command = command_line(o), .target = o.amqp, .cpu_model = cpu_model(),
+      .title = o.title.empty() ? default_title(o) : o.title,
+      .date = today(), .command = command_line(o), .target = o.amqp, .kafka_target = o.kafka, .cpu_model = cpu_model(),
       .machine_cores = static_cast<int>(std::thread::hardware_concurrency()), .cores = o.cores,
       .prior = *prior, .prior_name = o.prior};
-  if (!o.quiet) fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, workbench::amqp_probes().size(), o.seconds);
-  if (auto ok = measure(prober, r, o.quiet); !ok) {
-    fmt::print(stderr, "mqlab calibrate: {}: {} (nothing written)\n", o.amqp, ok.error());
+  if (auto ok = measure(o, timing, r); !ok) {
+    fmt::print(stderr, "mqlab calibrate: {}\n", ok.error());
     return 2;
   }
   if (auto ok = fit(r); !ok) {
@@ -177,9 +270,10 @@ int run_calibrate(const calibrate_options& o) {
 
 void add_calibrate_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<calibrate_options>();
-  auto* cmd = app.add_subcommand("calibrate", "Measure a running AMQP broker with fixed probe workloads and write the "
+  auto* cmd = app.add_subcommand("calibrate", "Measure a running AMQP and/or Kafka broker with fixed probe workloads and write the "
                                               "per-operation costs that make the simulation saturate where it does");
-  cmd->add_option("--amqp", o->amqp, "The broker: HOST:PORT (an IP address)")->required();
+  cmd->add_option("--amqp", o->amqp, "The AMQP broker: HOST:PORT (an IP address)");
+  cmd->add_option("--kafka", o->kafka, "The Kafka broker: HOST:PORT[,HOST:PORT...] (IP addresses), as bootstrap.servers");
   cmd->add_option("--user", o->user, "USER:PASSWORD to log in as")->capture_default_str();
   cmd->add_option("--vhost", o->vhost, "The virtual host the probes use")->capture_default_str();
   cmd->add_option("--out", o->out, "The profile to write (profiles/NAME.yaml)")->required();
@@ -195,6 +289,10 @@ void add_calibrate_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.1, 600.0))->capture_default_str();
   cmd->add_option("--prior", o->prior, "The profile unmeasured costs and resources come from, scaled to the measurements")
       ->capture_default_str();
+  cmd->add_option("--broker-pid", o->broker_pid,
+                  "The broker's process, when it runs on this machine: each probe also measures its CPU time, and the fit "
+                  "prices what the broker did with the cores it kept busy rather than assuming it was saturated")
+      ->check(CLI::Range(1, 1 << 22));
   cmd->add_flag("--quiet", o->quiet, "Print only where the profile went");
   cmd->callback([o, &exit_code] { exit_code = run_calibrate(*o); });
 }

@@ -184,18 +184,20 @@ std::expected<probe_measurement, std::string> amqp_prober::saturate(const amqp_p
   traffic.pump();
   std::uint64_t at[2] = {};
   clock::time_point when[2];
-  double cpu[2] = {};
+  double cpu[2] = {}, broker_cpu[2] = {};
   for (int i = 0; i < 2; ++i) {
     if (auto ok = s.sleep_until(start + timing_.warmup + i * timing_.measure); !ok) return std::unexpected(ok.error());
     at[i] = traffic.consumed / t.queues.size();  // messages published, each consumed from every queue
     when[i] = clock::now();
     cpu[i] = thread_cpu_seconds();
+    broker_cpu[i] = broker_.read();
   }
   traffic.running = false;
   traffic.publisher->abort();
   traffic.consumer->abort();
   if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
-  return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count(), cpu[1] - cpu[0]};
+  return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count(), cpu[1] - cpu[0],
+                           broker_cpu[1] - broker_cpu[0]};
 }
 
 std::expected<std::vector<double>, std::string> amqp_prober::round_trips(int n) {

@@ -13,6 +13,7 @@
 
 #include "net/amqp/client.h"
 #include "workbench/calibration.h"
+#include "workbench/process_cpu.h"
 
 namespace mqlab::workbench {
 
@@ -28,7 +29,9 @@ struct probe_timing {
 
 class amqp_prober {
  public:
-  amqp_prober(amqp_endpoint at, probe_timing timing) : at_(std::move(at)), timing_(timing) {}
+  /// `broker` reads the broker's CPU time at a probe's checkpoints, if its pid was given.
+  amqp_prober(amqp_endpoint at, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter(std::nullopt))
+      : at_(std::move(at)), timing_(timing), broker_(broker) {}
 
   /// Logs in and opens the vhost: the reason if the broker is not there or refuses.
   std::expected<void, std::string> check();
@@ -42,6 +45,7 @@ class amqp_prober {
  private:
   amqp_endpoint at_;
   probe_timing timing_;
+  broker_cpu_meter broker_;
 };
 
 }  // namespace mqlab::workbench

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "broker/amqp/broker.h"
+#include "broker/kafka/cluster.h"
 #include "workbench/least_squares.h"
 
 namespace mqlab::workbench {
@@ -27,6 +28,17 @@ std::vector<amqp_probe> amqp_probes() {
       {.name = "acks-4kB", .bytes = 4096, .acks = true},
       {.name = "confirms", .confirms = true},
       {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
+  };
+}
+
+std::vector<kafka_probe> kafka_probes() {
+  return {
+      {.name = "produce-batched"},
+      {.name = "produce-unbatched", .batch_records = 1},
+      {.name = "produce-4kB", .bytes = 4096},
+      {.name = "acks-0", .acks = 0},
+      {.name = "acks-all", .acks = -1},
+      {.name = "6-partitions", .partitions = 6},
   };
 }
 
@@ -110,6 +122,68 @@ probe_work metered_work(const amqp_probe& p) {
     for (double& c : counts) c /= messages;
     w.processes.push_back(counts);
   }
+  return w;
+}
+
+namespace {
+
+/// The work rows of one call of an embedded Kafka core, summed into one site.
+struct kafka_rows {
+  work_counts node{}, partition{};  // the broker's shared CPU; the partition's log
+};
+
+kafka_rows take_rows(broker::work_meter& meter) {
+  kafka_rows out;
+  for (const auto& row : meter.rows()) {
+    auto& to = row.site.process == 0 ? out.node : out.partition;
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) to[k] += row.count[k];
+  }
+  meter.clear();
+  return out;
+}
+
+/// Work per record of the probe's produce requests and fetches, at the measured batching: what
+/// the core charges per call is told apart from what it charges per record by metering
+/// batches of one and of two records.
+kafka_rows kafka_record_work(const kafka_probe& p, const kafka_batching& b) {
+  namespace kafka = broker::kafka;
+  kafka::cluster core(1);
+  (void)core.create_topic("probe", {.partitions = 1});
+  core.meter().enable(true);
+  const auto a = static_cast<kafka::acks>(p.acks);
+  const std::string value(p.bytes, 'r');
+  auto batch = [&](int n) {
+    std::vector<kafka::record> records(static_cast<std::size_t>(n));
+    for (auto& r : records) r.value = value;
+    (void)core.produce("probe", 0, std::move(records), a, 1);
+    return take_rows(core.meter());
+  };
+  const kafka_rows one = batch(1), two = batch(2);
+  (void)core.fetch_visit("probe", 0, 0, 3, [](const kafka::record&) {});
+  const kafka_rows fetch = take_rows(core.meter());
+  auto spread = [&](const work_counts& c1, const work_counts& c2, const work_counts& f) {
+    work_counts out{};
+    for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+      const double each = c2[k] - c1[k], per_call = c1[k] - each;
+      out[k] = each + per_call / b.records_per_batch + f[k] / b.records_per_fetch;
+    }
+    return out;
+  };
+  return {spread(one.node, two.node, fetch.node), spread(one.partition, two.partition, fetch.partition)};
+}
+
+}  // namespace
+
+probe_work metered_work(const kafka_probe& p, const kafka_batching& b) {
+  const kafka_rows r = kafka_record_work(p, b);
+  probe_work w;
+  // Records spread evenly over the partitions, each partition's log a process of its own.
+  work_counts share{};
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+    w.node[k] = r.node[k] + r.partition[k];
+    share[k] = r.partition[k] / p.partitions;
+  }
+  w.processes.assign(static_cast<std::size_t>(p.partitions), share);
   return w;
 }
 

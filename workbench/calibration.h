@@ -57,6 +57,7 @@ struct probe_measurement {
   std::uint64_t messages = 0;
   double seconds = 0;
   double client_cpu = 0;  // CPU seconds the prober's own thread used meanwhile
+  double broker_cpu = 0;  // CPU seconds the broker's process used meanwhile (0: not measured)
   double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
   /// The cores the prober kept busy: on a machine it shares with the broker, not the broker's.
   double client_cores() const { return seconds > 0 ? client_cpu / seconds : 0; }
@@ -72,6 +73,29 @@ struct probe_work {
 };
 /// Runs a probe's message through an embedded AMQP core with its meter on.
 probe_work metered_work(const amqp_probe& p);
+
+/// One Kafka probe: records produced into a topic of its own as fast as the broker takes them,
+/// with a consumer (no group: it is assigned every partition) reading them as they come.
+struct kafka_probe {
+  std::string name;
+  int partitions = 1;
+  std::size_t bytes = 100;    // each record's value; records have no key
+  int acks = 1;               // 0, 1 or -1 (all)
+  int batch_records = 10000;  // librdkafka's batch.num.messages: 1 sends a produce request per record
+};
+
+/// The Kafka probes `mqlab calibrate --kafka` runs, in order.
+std::vector<kafka_probe> kafka_probes();
+
+/// How the clients asked the broker during a Kafka probe, as they counted it: records per
+/// produced batch (one partition's share of a produce request) and per partition fetched.
+struct kafka_batching {
+  double records_per_batch = 1, records_per_fetch = 1;
+};
+
+/// What one record of a Kafka probe costs: the core's work for a produced batch and a fetch,
+/// met in an embedded Kafka core and spread over records as the measured batching says.
+probe_work metered_work(const kafka_probe& p, const kafka_batching& b);
 
 /// Time one message holds the busiest resource, in ns: the node's `cores` share all the work,
 /// and a serialising process does its part on one core at a time.

@@ -37,31 +37,32 @@ void emit_cost(YAML::Emitter& out, work_kind k, double ns, const std::string& so
   out << YAML::Key << "source" << YAML::Value << source << YAML::EndMap;
 }
 
-/// A whole table scaled from the prior: what the probes do not measure.
-void emit_scaled(YAML::Emitter& out, const char* key, const models::cost_table& prior, double scale,
-                 std::initializer_list<work_kind> kinds, const std::string& prior_name) {
+constexpr work_kind amqp_kinds[] = {
+    work_kind::frame,         work_kind::route_direct,     work_kind::route_fanout, work_kind::route_topic,
+    work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue,      work_kind::deliver,
+    work_kind::ack,           work_kind::confirm,          work_kind::bytes,        work_kind::persist_bytes,
+    work_kind::fsync_request, work_kind::mirror_copy,      work_kind::mirror_settle};
+constexpr work_kind kafka_kinds[] = {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch};
+constexpr work_kind jms_kinds[] = {work_kind::frame, work_kind::enqueue,  work_kind::deliver,
+                                   work_kind::ack,   work_kind::bytes,    work_kind::selector_evaluation};
+
+/// What scales the prior where nothing was measured: the AMQP fit's, else the Kafka fit's.
+double prior_scale(const calibration_record& r) { return r.probes.empty() ? r.kafka_fit.prior_scale : r.fit.prior_scale; }
+
+/// One protocol's costs: fitted where `probes` of its own measured them (`fit` is null when it
+/// had none), elsewhere the prior scaled.
+void emit_table(YAML::Emitter& out, const char* key, std::span<const work_kind> kinds, const models::cost_table& prior,
+                const fitted_costs* fit, std::size_t probes, bool cpu_measured, const calibration_record& r) {
   out << YAML::Key << key << YAML::Value << YAML::BeginMap;
   for (work_kind k : kinds) {
-    emit_cost(out, k, prior.ns[static_cast<std::size_t>(k)] * scale,
-              fmt::format("not measured: profile {} scaled by {:.3f}", prior_name, scale));
-  }
-  out << YAML::EndMap;
-}
-
-void emit_amqp(YAML::Emitter& out, const calibration_record& r) {
-  static constexpr work_kind amqp_kinds[] = {
-      work_kind::frame,   work_kind::route_direct,  work_kind::route_fanout, work_kind::route_topic,
-      work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue, work_kind::deliver,
-      work_kind::ack,     work_kind::confirm,       work_kind::bytes,         work_kind::persist_bytes, work_kind::fsync_request,
-      work_kind::mirror_copy, work_kind::mirror_settle};
-  out << YAML::Key << "amqp" << YAML::Value << YAML::BeginMap;
-  for (work_kind k : amqp_kinds) {
     const auto i = static_cast<std::size_t>(k);
+    const bool measured = fit != nullptr && fit->measured[i];
+    const double scale = fit != nullptr ? fit->prior_scale : prior_scale(r);
     const std::string source =
-        r.fit.measured[i]
-            ? fmt::format("fitted to the {} probes' saturated rates (calibration.probes below)", r.probes.size())
-            : fmt::format("not measured: profile {} scaled by {:.3f}", r.prior_name, r.fit.prior_scale);
-    emit_cost(out, k, r.fit.costs.ns[i], source);
+        measured ? fmt::format("fitted to the {} {} probes' {} (calibration below)", probes, key,
+                               cpu_measured ? "rates and the broker's CPU time" : "saturated rates")
+                 : fmt::format("not measured: profile {} scaled by {:.3f}", r.prior_name, scale);
+    emit_cost(out, k, fit != nullptr ? fit->costs.ns[i] : prior.ns[i] * scale, source);
   }
   out << YAML::EndMap;
 }
@@ -75,9 +76,12 @@ void emit_resources(YAML::Emitter& out, const calibration_record& r) {
   out << YAML::Key << "disk" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "write_bandwidth" << YAML::Value << bytes_per_second(node.disk.write_bandwidth);
   const double fsync = fsync_wait(r);
-  out << YAML::Key << "fsync" << YAML::Value << (fsync > 0 ? microseconds(fsync) : std::string("0us"));
+  const bool confirms = !r.confirm_persistent.empty();
+  out << YAML::Key << "fsync" << YAML::Value
+      << (confirms ? microseconds(fsync) : microseconds(node.disk.fsync.mean()));
   out << YAML::Key << "source" << YAML::Value
-      << (fsync > 0 ? fmt::format("fsync: median persistent confirm minus median transient confirm, one at a time; "
+      << (!confirms ? fmt::format("not measured (profile {})", r.prior_name)
+          : fsync > 0 ? fmt::format("fsync: median persistent confirm minus median transient confirm, one at a time; "
                                   "write_bandwidth not measured (profile {})", r.prior_name)
                     : fmt::format("fsync: persistent confirms took no longer than transient ones, the broker did not "
                                   "wait for a disk; write_bandwidth not measured (profile {})", r.prior_name));
@@ -93,7 +97,9 @@ void emit_resources(YAML::Emitter& out, const calibration_record& r) {
     out << YAML::Key << "latency" << YAML::Value << latency;
     out << YAML::Key << "bandwidth" << YAML::Value << bytes_per_second(r.prior.client_link.bandwidth);
     out << YAML::Key << "source" << YAML::Value
-        << fmt::format("half the median of {} queue.declare round trips; bandwidth not measured", r.round_trips.size())
+        << (r.round_trips.empty()
+                ? fmt::format("not measured (the mean of profile {}'s)", r.prior_name)
+                : fmt::format("half the median of {} queue.declare round trips; bandwidth not measured", r.round_trips.size()))
         << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -105,27 +111,45 @@ void emit_seconds(YAML::Emitter& out, const char* key, const std::vector<double>
   out << YAML::EndSeq;
 }
 
+/// A probe's raw data, its map left open for what only its protocol has.
+void emit_probe(YAML::Emitter& out, const calibration_record& r, const std::string& name, const probe_measurement& m,
+                const probe_work& work, const models::cost_table& costs, const char* unit) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << name;
+  out << YAML::Key << unit << YAML::Value << m.messages;
+  out << YAML::Key << "seconds" << YAML::Value << rounded(m.seconds, 4);
+  out << YAML::Key << "rate" << YAML::Value << rounded(m.rate(), 1);
+  out << YAML::Key << "prober_cores" << YAML::Value << rounded(m.client_cores(), 3);
+  if (m.broker_cpu > 0) out << YAML::Key << "broker_cpu_seconds" << YAML::Value << rounded(m.broker_cpu, 3);
+  out << YAML::Key << "broker_cores" << YAML::Value << rounded(broker_cores(r, m), 3);
+  out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(work, costs, broker_cores(r, m)), 1);
+  out << YAML::Key << fmt::format("work_per_{}", unit == std::string_view("records") ? "record" : "message") << YAML::Value
+      << YAML::Flow << YAML::BeginMap;
+  for (std::size_t k = 0; k < broker::work_kinds; ++k) {
+    if (work.node[k] > 0) out << YAML::Key << std::string(work_kind_name(work_kind(k))) << YAML::Value << rounded(work.node[k], 6);
+  }
+  out << YAML::EndMap;
+}
+
 void emit_raw(YAML::Emitter& out, const calibration_record& r) {
   out << YAML::Key << "calibration" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "command" << YAML::Value << r.command;
-  out << YAML::Key << "target" << YAML::Value << r.target;
+  if (!r.target.empty()) out << YAML::Key << "target" << YAML::Value << r.target;
   out << YAML::Key << "prior" << YAML::Value << r.prior_name;
-  out << YAML::Key << "prior_scale" << YAML::Value << rounded(r.fit.prior_scale, 4);
+  out << YAML::Key << "prior_scale" << YAML::Value << rounded(prior_scale(r), 4);
   out << YAML::Key << "probes" << YAML::Value << YAML::BeginSeq;
   for (const auto& p : r.probes) {
-    out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << p.probe.name;
-    out << YAML::Key << "messages" << YAML::Value << p.measured.messages;
-    out << YAML::Key << "seconds" << YAML::Value << rounded(p.measured.seconds, 4);
-    out << YAML::Key << "rate" << YAML::Value << rounded(p.measured.rate(), 1);
-    out << YAML::Key << "prober_cores" << YAML::Value << rounded(p.measured.client_cores(), 3);
-    out << YAML::Key << "broker_cores" << YAML::Value << rounded(broker_cores(r, p), 3);
-    out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(p.work, r.fit.costs, broker_cores(r, p)), 1);
-    out << YAML::Key << "work_per_message" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    for (std::size_t k = 0; k < broker::work_kinds; ++k) {
-      if (p.work.node[k] > 0) out << YAML::Key << std::string(work_kind_name(work_kind(k))) << YAML::Value << p.work.node[k];
-    }
-    out << YAML::EndMap << YAML::EndMap;
+    emit_probe(out, r, p.probe.name, p.measured, p.work, r.fit.costs, "messages");
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  if (!r.kafka_target.empty()) out << YAML::Key << "kafka_target" << YAML::Value << r.kafka_target;
+  out << YAML::Key << "kafka_probes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& p : r.kafka_probes) {
+    emit_probe(out, r, p.probe.name, p.measured, p.work, r.kafka_fit.costs, "records");
+    out << YAML::Key << "records_per_batch" << YAML::Value << rounded(p.batching.records_per_batch, 2);
+    out << YAML::Key << "records_per_fetch" << YAML::Value << rounded(p.batching.records_per_fetch, 2);
+    out << YAML::EndMap;
   }
   out << YAML::EndSeq;
   emit_seconds(out, "round_trips_us", r.round_trips);
@@ -136,14 +160,18 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
 
 }  // namespace
 
-double broker_cores(const calibration_record& r, const probe_record& p) {
-  const double left = r.machine_cores - p.measured.client_cores();
+double broker_cores(const calibration_record& r, const probe_measurement& m) {
+  if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, m.broker_cpu / m.seconds);
+  const double left = r.machine_cores - m.client_cores();
   return std::max(0.1, std::min<double>(r.cores, left));
 }
 
-double link_latency(const calibration_record& r) { return median(r.round_trips) / 2; }
+double link_latency(const calibration_record& r) {
+  return r.round_trips.empty() ? r.prior.client_link.latency.mean() : median(r.round_trips) / 2;
+}
 
 double fsync_wait(const calibration_record& r) {
+  if (r.confirm_persistent.empty()) return 0;
   const double extra = median(r.confirm_persistent) - median(r.confirm_transient);
   // Below 20 us the difference is the persistent message's CPU cost, not a disk.
   return extra > 20e-6 ? extra : 0;
@@ -163,13 +191,13 @@ std::string profile_yaml(const calibration_record& r) {
   out << YAML::Key << "cores" << YAML::Value << r.machine_cores;
   out << YAML::Key << "cpu" << YAML::Value << r.cpu_model << YAML::EndMap;
   emit_resources(out, r);
-  emit_amqp(out, r);
-  emit_scaled(out, "kafka", r.prior.kafka, r.fit.prior_scale,
-              {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch}, r.prior_name);
-  emit_scaled(out, "jms", r.prior.jms, r.fit.prior_scale,
-              {work_kind::frame, work_kind::enqueue, work_kind::deliver, work_kind::ack, work_kind::bytes,
-               work_kind::selector_evaluation},
-              r.prior_name);
+  const auto cpu_read = [](const auto& probes) {
+    return std::ranges::any_of(probes, [](const auto& p) { return p.measured.broker_cpu > 0; });
+  };
+  emit_table(out, "amqp", amqp_kinds, r.prior.amqp, r.probes.empty() ? nullptr : &r.fit, r.probes.size(), cpu_read(r.probes), r);
+  emit_table(out, "kafka", kafka_kinds, r.prior.kafka, r.kafka_probes.empty() ? nullptr : &r.kafka_fit,
+             r.kafka_probes.size(), cpu_read(r.kafka_probes), r);
+  emit_table(out, "jms", jms_kinds, r.prior.jms, nullptr, 0, false, r);
   emit_raw(out, r);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

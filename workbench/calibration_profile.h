@@ -17,27 +17,40 @@ struct probe_record {
   probe_measurement measured;
 };
 
+struct kafka_probe_record {
+  kafka_probe probe;
+  kafka_batching batching;
+  probe_work work;  // per record
+  probe_measurement measured;
+};
+
 struct calibration_record {
-  std::string name, title, date, command, target;
+  std::string name, title, date, command;
+  std::string target, kafka_target;  // the AMQP and the Kafka broker calibrated (either may be empty)
   std::string cpu_model;  // as /proc/cpuinfo names it
   int machine_cores = 0;
   int cores = 1;          // the profile's node.cores: the broker's cores when it has the machine to itself
   std::vector<probe_record> probes;
-  fitted_costs fit;
+  fitted_costs fit;  // AMQP
+  std::vector<kafka_probe_record> kafka_probes;
+  fitted_costs kafka_fit;
   std::vector<double> round_trips;                                // seconds
   std::vector<double> confirm_transient, confirm_persistent;      // seconds
   models::cost_model prior;  // where unmeasured costs and resources come from
   std::string prior_name;
 };
 
-/// The cores the broker had during probe `p`: the profile's, less what the prober itself kept
-/// busy when both share the machine's cores (at least a tenth of one).
-double broker_cores(const calibration_record& r, const probe_record& p);
+/// The cores the broker had during a probe: those it kept busy when its CPU time was measured
+/// (so a probe the prober could not saturate still says what the broker's work costs), else
+/// the profile's, less what the prober itself kept busy when both share the machine's cores
+/// (at least a tenth of one).
+double broker_cores(const calibration_record& r, const probe_measurement& m);
 
-/// The one-way client link latency the round trips imply (half the median), in seconds.
+/// The one-way client link latency the round trips imply (half the median), in seconds; the
+/// prior's mean when no AMQP round trips were measured.
 double link_latency(const calibration_record& r);
 /// What a persistent confirm waits beyond a transient one (median against median), in seconds;
-/// 0 when the broker did not wait for a disk.
+/// 0 when the broker did not wait for a disk (or no confirms were measured).
 double fsync_wait(const calibration_record& r);
 
 /// The profile as YAML text; load_profile reads it back.

@@ -1,12 +1,14 @@
 // `mqlab calibrate` against a real `mqlab broker` the test starts on a free loopback port: the
 // profile it writes is one a scenario can run with, and its rates order the probes as routing
-// costs do (a headers exchange pays for every binding, bigger messages cost more); a broker that
-// is not there, refuses the login or never answers ends it with exit code 2 and no file.
+// costs do (a headers exchange pays for every binding, bigger messages cost more; a Kafka
+// request per record costs more than a batch's share of one); a broker that is not there,
+// refuses the login or never answers ends it with exit code 2 and no file.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -18,17 +20,17 @@
 namespace mqlab::testing_support {
 namespace {
 
-/// Starts `mqlab broker` on a free port; the port, or 0.
-int start_broker(background_mqlab& broker) {
-  const std::string line = broker.wait_for("AMQP 0-9-1 listening on 127.0.0.1:", 20);
-  const auto colon = line.rfind(':');
-  return colon == std::string::npos ? 0 : std::stoi(line.substr(colon + 1));
+/// Waits for `mqlab broker` to say it listens (`what`: "AMQP 0-9-1", "Kafka broker 0"); the port, or 0.
+int start_broker(background_mqlab& broker, const std::string& what = "AMQP 0-9-1") {
+  const std::string line = broker.wait_for(what + " listening on 127.0.0.1:", 20);
+  const auto colon = line.find(':', line.find("127.0.0.1"));
+  return colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
 }
 
-/// "  name   12345 msg/s" lines of calibrate's output.
-std::map<std::string, double> rates_in(const std::string& out) {
+/// "  name   12345 msg/s" (or records/s) lines of calibrate's output.
+std::map<std::string, double> rates_in(const std::string& out, const std::string& unit = "msg") {
   std::map<std::string, double> rates;
-  const std::regex line(R"(^\s+(\S+)\s+(\d+) msg/s$)");
+  const std::regex line(R"(^\s+(\S+)\s+(\d+) )" + unit + "/s$");
   std::istringstream in(out);
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
@@ -62,6 +64,29 @@ consumers: {queue: work, count: 2, prefetch: 10, service: 0s}
   std::filesystem::remove(profile);
 }
 
+TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) {
+  background_mqlab broker("broker --kafka-port 0 --data-dir none");
+  const int port = start_broker(broker, "Kafka broker 0");
+  ASSERT_GT(port, 0);
+  const std::string profile = ::testing::TempDir() + "/kafka-calibrated-" + std::to_string(getpid()) + ".yaml";
+  auto r = run_mqlab("calibrate --kafka 127.0.0.1:" + std::to_string(port) + " --broker-pid " +
+                     std::to_string(broker.pid()) + " --out " + profile + " --seconds 0.5 --warmup 0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rates = rates_in(r.out, "records");
+  ASSERT_EQ(rates.size(), 6u) << r.out;
+  // A produce request per record is slower than thousands of records sharing one.
+  EXPECT_LT(rates.at("produce-unbatched") * 2, rates.at("produce-batched")) << r.out;
+  EXPECT_LT(rates.at("produce-4kB"), rates.at("produce-batched")) << r.out;
+
+  std::ifstream in(profile);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("record_appended: {ns:"), std::string::npos) << text;
+  EXPECT_NE(text.find("fitted to the 6 kafka probes"), std::string::npos) << text;
+  EXPECT_NE(text.find("broker_cpu_seconds:"), std::string::npos) << text;  // the broker's CPU was read
+  EXPECT_NE(text.find("records_per_batch:"), std::string::npos) << text;
+  std::filesystem::remove(profile);
+}
+
 /// A port that listens and never answers: the kernel completes the connection, nobody speaks.
 struct silent_listener {
   silent_listener() {
@@ -92,10 +117,14 @@ TEST(calibrate_command, no_broker_a_refused_login_or_a_silent_one_ends_with_exit
   expect_refusal("--amqp 127.0.0.1:70000", "expected HOST:PORT");
   expect_refusal("--amqp localhost:5672", "not an IP address");
   expect_refusal("--amqp 127.0.0.1:5672 --user guest", "expected USER:PASSWORD");
+  expect_refusal("", "nothing to calibrate");
+  expect_refusal("--kafka 127.0.0.1:9092,127.0.0.1", "expected HOST:PORT");
+  expect_refusal("--kafka 127.0.0.1:9092 --broker-pid 4194303", "no process 4194303");
 
   silent_listener silent;
   ASSERT_GT(silent.port, 0);
   expect_refusal("--amqp 127.0.0.1:" + std::to_string(silent.port), "no answer from the broker within 2000 ms");
+  expect_refusal("--kafka 127.0.0.1:" + std::to_string(silent.port), "no Kafka metadata within 2000 ms");
 
   background_mqlab broker("broker --amqp-port 0 --data-dir none");
   const int port = start_broker(broker);

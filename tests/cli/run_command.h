@@ -26,6 +26,7 @@ class background_mqlab {
   /// Reads its output (stdout and stderr) until a line contains `text`, for at most
   /// `seconds`; returns that line, or "" if it did not come.
   std::string wait_for(const std::string& text, int seconds);
+  int pid() const { return pid_; }
 
  private:
   int pid_ = -1;

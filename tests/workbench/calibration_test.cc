@@ -1,7 +1,11 @@
 // Calibration's pieces without a network: non-negative least squares against solutions worked
 // by hand, the work the core charges for each probe against what RabbitMQ does for it (a
 // headers exchange looks at every binding, a fanout copies to every queue, an acknowledging
-// consumer adds an ack), the fit against costs it was not told, and the written profile read back.
+// consumer adds an ack; a Kafka produce request is one frame whatever its batch holds, a record
+// is appended to one partition's log), the fit against costs it was not told, the written
+// profile read back, and a process's CPU time as /proc tells it.
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +15,7 @@
 #include "workbench/calibration.h"
 #include "workbench/calibration_profile.h"
 #include "workbench/least_squares.h"
+#include "workbench/process_cpu.h"
 #include "workbench/profile.h"
 
 namespace mqlab::workbench {
@@ -166,6 +171,105 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
   EXPECT_NEAR(back->kafka.ns[static_cast<std::size_t>(work_kind::fetch)],
               prior->kafka.ns[static_cast<std::size_t>(work_kind::fetch)] * r.fit.prior_scale, 0.1);
   std::filesystem::remove(path);
+}
+
+TEST(calibration, a_kafka_only_profile_has_fitted_kafka_costs_and_the_prior_elsewhere) {
+  auto prior = load_profile("default");
+  ASSERT_TRUE(prior) << prior.error();
+  calibration_record r{.name = "kafka-test", .title = "a test", .date = "2026-12-06", .command = "mqlab calibrate",
+                       .kafka_target = "127.0.0.1:9092", .cpu_model = "a CPU", .machine_cores = 2, .cores = 1,
+                       .prior = *prior, .prior_name = "default"};
+  std::vector<probe_work> work;
+  std::vector<double> rates;
+  for (const auto& p : kafka_probes()) {
+    const kafka_batching b{.records_per_batch = p.batch_records == 1 ? 1.0 : 500.0, .records_per_fetch = 200};
+    work.push_back(metered_work(p, b));
+    rates.push_back(1e9 / (300 + 2.0 * static_cast<double>(p.bytes) + 20000.0 / b.records_per_batch));
+    r.kafka_probes.push_back({p, b, work.back(), {static_cast<std::uint64_t>(rates.back()), 1.0, 0.5, 1.0}});
+  }
+  auto fit = fit_costs(work, rates, std::vector<double>(work.size(), 1.0), prior->kafka);
+  ASSERT_TRUE(fit);
+  r.kafka_fit = *fit;
+
+  const auto path = std::filesystem::temp_directory_path() / "mqlab-kafka-calibration-test.yaml";
+  std::ofstream(path) << profile_yaml(r);
+  auto back = load_profile(path.string());
+  ASSERT_TRUE(back) << back.error();
+  for (auto k : {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch}) {
+    const auto i = static_cast<std::size_t>(k);
+    EXPECT_NEAR(back->kafka.ns[i], r.kafka_fit.costs.ns[i], 0.06 + 1e-3 * r.kafka_fit.costs.ns[i]) << work_kind_name(k);
+  }
+  // No AMQP probe, no round trip, no confirm: the prior's, AMQP's costs scaled as Kafka's were.
+  const auto route = static_cast<std::size_t>(work_kind::route_direct);
+  EXPECT_NEAR(back->amqp.ns[route], prior->amqp.ns[route] * r.kafka_fit.prior_scale, 0.1);
+  EXPECT_NEAR(back->client_link.latency.mean(), prior->client_link.latency.mean(), 1e-7);
+  EXPECT_NEAR(back->node.disk.fsync.mean(), prior->node.disk.fsync.mean(), 1e-7);
+  std::filesystem::remove(path);
+}
+
+kafka_probe kafka_probe_named(const std::string& name) {
+  for (const auto& p : kafka_probes()) {
+    if (p.name == name) return p;
+  }
+  ADD_FAILURE() << "no Kafka probe " << name;
+  return {};
+}
+
+TEST(calibration, a_kafka_record_costs_its_share_of_a_request_an_append_and_its_bytes) {
+  const kafka_batching unbatched{.records_per_batch = 1, .records_per_fetch = 10};
+  const kafka_batching batched{.records_per_batch = 1000, .records_per_fetch = 500};
+  const auto one = metered_work(kafka_probe_named("produce-unbatched"), unbatched);
+  const auto many = metered_work(kafka_probe_named("produce-batched"), batched);
+  // One produce request per batch, one append per record, whatever the batching.
+  EXPECT_DOUBLE_EQ(count(one, work_kind::frame), 1.0);
+  EXPECT_DOUBLE_EQ(count(many, work_kind::frame), 1.0 / 1000);
+  EXPECT_DOUBLE_EQ(count(one, work_kind::record_appended), 1.0);
+  EXPECT_DOUBLE_EQ(count(many, work_kind::record_appended), 1.0);
+  EXPECT_DOUBLE_EQ(count(one, work_kind::fetch), 1.0 / 10);
+  EXPECT_DOUBLE_EQ(count(many, work_kind::fetch), 1.0 / 500);
+  // A bigger value moves exactly its extra bytes through the broker and onto its log.
+  const auto big = metered_work(kafka_probe_named("produce-4kB"), batched);
+  EXPECT_DOUBLE_EQ(count(big, work_kind::bytes) - count(many, work_kind::bytes), 4096.0 - 100.0);
+  EXPECT_DOUBLE_EQ(count(big, work_kind::persist_bytes), count(big, work_kind::bytes));
+}
+
+TEST(calibration, a_kafka_record_is_appended_to_one_partition_log_of_several) {
+  const auto w = metered_work(kafka_probe_named("6-partitions"), {.records_per_batch = 100, .records_per_fetch = 100});
+  ASSERT_EQ(w.processes.size(), 6u);
+  for (const auto& log : w.processes) {
+    EXPECT_DOUBLE_EQ(log[static_cast<std::size_t>(work_kind::record_appended)], 1.0 / 6);
+    EXPECT_DOUBLE_EQ(log[static_cast<std::size_t>(work_kind::frame)], 0.0);  // requests are the node's
+  }
+  // Six logs share the load: a record's appends no longer bound the rate, the node's cores do.
+  models::cost_table costs{};
+  costs.ns[static_cast<std::size_t>(work_kind::record_appended)] = 1000;
+  EXPECT_NEAR(predicted_rate(w, costs, 6.0), 6e6, 1.0);
+  EXPECT_NEAR(predicted_rate(metered_work(kafka_probe_named("produce-batched"), {100, 100}), costs, 6.0), 1e6, 1.0);
+}
+
+TEST(calibration, a_probe_whose_broker_cpu_was_measured_is_fitted_on_the_cores_it_kept_busy) {
+  auto prior = load_profile("default");
+  ASSERT_TRUE(prior) << prior.error();
+  const calibration_record r{.machine_cores = 2, .cores = 1, .prior = *prior};
+  // 100 000 messages in 2 s while the broker used 0.5 CPU seconds: a quarter of a core.
+  EXPECT_DOUBLE_EQ(broker_cores(r, {.messages = 100000, .seconds = 2, .client_cpu = 1, .broker_cpu = 0.5}), 0.25);
+  // Unmeasured: the profile's core, or what the prober left of the machine.
+  EXPECT_DOUBLE_EQ(broker_cores(r, {.messages = 100000, .seconds = 2, .client_cpu = 1}), 1.0);
+  EXPECT_DOUBLE_EQ(broker_cores(r, {.messages = 100000, .seconds = 2, .client_cpu = 3}), 0.5);
+}
+
+TEST(process_cpu, a_process_cpu_time_grows_as_it_works_and_a_missing_process_is_named) {
+  const auto before = process_cpu_seconds(getpid());
+  ASSERT_TRUE(before) << before.error();
+  volatile double sink = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until) sink = sink + 1;
+  const auto after = process_cpu_seconds(getpid());
+  ASSERT_TRUE(after);
+  EXPECT_GE(*after - *before, 0.1);  // 300 ms of spinning, to the 10 ms tick
+  const auto gone = process_cpu_seconds(1 << 22);  // above any pid_max Linux allows
+  ASSERT_FALSE(gone);
+  EXPECT_NE(gone.error().find("no process"), std::string::npos) << gone.error();
 }
 
 }  // namespace

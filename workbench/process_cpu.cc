@@ -1,0 +1,33 @@
+// /proc/PID/stat: "PID (COMM) STATE ...", where COMM may hold spaces and parentheses, so the
+// fields are counted from the last ')'; utime and stime are the 14th and 15th fields.
+#include "workbench/process_cpu.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace mqlab::workbench {
+
+std::expected<double, std::string> process_cpu_seconds(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::unexpected(fmt::format("no process {} on this machine", pid));
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::unexpected(fmt::format("/proc/{}/stat: no command name", pid));
+  std::istringstream fields(line.substr(close + 1));
+  std::string skipped;
+  for (int i = 0; i < 11; ++i) fields >> skipped;  // state (3rd field) to cmajflt (13th)
+  unsigned long long user = 0, system = 0;
+  if (!(fields >> user >> system)) return std::unexpected(fmt::format("/proc/{}/stat: no CPU times", pid));
+  return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double broker_cpu_meter::read() const {
+  if (!pid_) return 0;
+  return process_cpu_seconds(*pid_).value_or(0);
+}
+
+}  // namespace mqlab::workbench
