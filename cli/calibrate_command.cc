@@ -17,6 +17,7 @@
 #include "workbench/calibration_profile.h"
 #include "workbench/kafka_prober.h"
 #include "workbench/number.h"
+#include "workbench/process_cpu.h"
 #include "workbench/profile.h"
 
 namespace mqlab::cli {
@@ -163,6 +164,13 @@ std::expected<void, std::string> fit(workbench::calibration_record& r) {
     auto f = fit(r, r.probes, r.prior.amqp);
     if (!f) return std::unexpected(f.error());
     r.fit = std::move(*f);
+    std::vector<workbench::amqp_probe> probes;
+    std::vector<workbench::probe_measurement> measured;
+    for (const auto& p : r.probes) {
+      probes.push_back(p.probe);
+      measured.push_back(p.measured);
+    }
+    if (auto c = workbench::fit_client_costs(probes, measured)) r.clients = *c;
   }
   if (!r.kafka_probes.empty()) {
     auto f = fit(r, r.kafka_probes, r.prior.kafka);
@@ -186,6 +194,12 @@ void report(const workbench::calibration_record& r) {
   fmt::print("\n  {:<24} {:>12} {:>12} {:>8} {:>13}\n", "probe", "measured/s", "fitted/s", "error", "broker cores");
   report(r, r.probes, r.fit.costs);
   report(r, r.kafka_probes, r.kafka_fit.costs);
+  if (r.clients) {
+    fmt::print("  client: {:.0f} ns a message sent, {:.0f} ns one received; ", r.clients->send_ns, r.clients->receive_ns);
+  }
+  std::vector<double> wake = r.wake;
+  std::ranges::sort(wake);
+  if (!wake.empty()) fmt::print("a sleeping thread wakes {:.1f} us late (median)\n", wake[wake.size() / 2] * 1e6);
   if (r.round_trips.empty()) return;
   fmt::print("  client link latency {:.1f} us (half the median round trip); fsync wait {:.1f} us\n",
              workbench::link_latency(r) * 1e6, workbench::fsync_wait(r) * 1e6);
@@ -222,6 +236,7 @@ std::expected<void, std::string> measure(const calibrate_options& o, const workb
     if (!o.quiet) fmt::print("calibrating the Kafka broker at {} ({} probes of {:g} s)\n", o.kafka, workbench::kafka_probes().size(), o.seconds);
     if (auto ok = measure_kafka(*kafka, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.kafka, ok.error()));
   }
+  r.wake = workbench::wake_latencies(1000);
   return {};
 }
 

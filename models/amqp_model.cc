@@ -72,15 +72,15 @@ void amqp_model::publish(const std::string& exchange, const std::string& routing
 
 void amqp_model::send(outgoing o) {
   --credit_;
-  if (!o.confirm) {
-    // Without confirms the publisher goes on once its frames are written.
-    o.answered(true);
-    o.answered = [](bool) {};
-  }
+  const bool confirm = o.confirm;
   const std::uint64_t bytes = o.body.size() + 64;
   const std::uint32_t held = publishes_.acquire(std::move(o));
+  done_fn written;
+  // Without confirms the publisher goes on once its frames are written (moved out first: the
+  // answer may publish again, and the pool may grow).
+  if (!confirm) written = [this, held] { std::exchange(publishes_[held].answered, [](bool) {})(true); };
   resources_->client_send(0, true, broker::node_id{spec_.producer_node}, bytes,
-                          [this, held] { arrive(publishes_.take(held)); });
+                          [this, held] { arrive(publishes_.take(held)); }, std::move(written));
 }
 
 void amqp_model::arrive(outgoing o) {
@@ -368,6 +368,7 @@ void amqp_model::resource_metrics(std::map<std::string, double>& values) const {
     values[fmt::format("node.{}.cpu", n)] = resources_->utilization(broker::node_id{n});
     values[fmt::format("node.{}.disk", n)] = resources_->disk_utilization(broker::node_id{n});
   }
+  if (auto busy = resources_->client_utilization()) values["clients.cpu"] = *busy;
 }
 
 void amqp_model::start_measuring() {

@@ -40,6 +40,9 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
       links_.push_back(std::make_unique<link>(sim, costs.node_link, streams.stream(fmt::format("{}-link-{}-{}", name, a, b))));
     }
   }
+  if (costs.clients.cores > 0) {
+    clients_ = std::make_unique<client_host>(sim, costs.clients, streams.stream(fmt::format("{}-clients", name)));
+  }
 }
 
 serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) {
@@ -76,8 +79,25 @@ link& cluster_resources::client_link(int client, bool up) {
   return *client_links_[i];
 }
 
-void cluster_resources::client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done) {
+void cluster_resources::client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done,
+                                    done_fn written) {
+  if (clients_ && up) {
+    // Client 0 is every model's producer: its sends are the ones it schedules itself.
+    clients_->run(costs_.clients.send, client == 0,
+                  [this, client, bytes, done = std::move(done), written = std::move(written)]() mutable {
+                    if (written) written();
+                    client_link(client, true).send(bytes, std::move(done), sim_.now());
+                  });
+    return;
+  }
+  if (written) written();
   const sim::sim_time ready = up ? sim_.now() : nodes_[node.value].nic->transmit(bytes);
+  if (clients_) {
+    client_link(client, false).send(bytes, [this, done = std::move(done)]() mutable {
+      clients_->run(costs_.clients.receive, false, std::move(done));
+    }, ready);
+    return;
+  }
   client_link(client, up).send(bytes, std::move(done), ready);
 }
 
@@ -224,6 +244,11 @@ void cluster_resources::start_measuring() {
     n.cpu->start_measuring();
     n.store->start_measuring();
   }
+  if (clients_) clients_->start_measuring();
+}
+
+std::optional<double> cluster_resources::client_utilization() const {
+  return clients_ ? std::optional<double>(clients_->utilization()) : std::nullopt;
 }
 
 double cluster_resources::utilization(broker::node_id n) const { return nodes_[n.value].cpu->utilization(); }

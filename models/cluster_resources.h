@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -39,8 +40,11 @@ class cluster_resources {
 
   /// Sends `bytes` from node `from` to node `to` (at once when they are the same node).
   void hop(broker::node_id from, broker::node_id to, std::uint64_t bytes, done_fn done);
-  /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the model.
-  void client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done);
+  /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the
+  /// model, the producer first. With a client host, a message sent is first its work there, a
+  /// message received its work there after the link.
+  /// `written` runs once the client has written it (at once without a client host).
+  void client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done, done_fn written = {});
 
   void slow(broker::node_id node, double factor);
   void pause(broker::node_id node, sim::duration length);
@@ -51,6 +55,8 @@ class cluster_resources {
 
   void start_measuring();
   double utilization(broker::node_id node) const;
+  /// The client host's busy share, when there is one.
+  std::optional<double> client_utilization() const;
   /// The share of the time its disk spent in fsync.
   double disk_utilization(broker::node_id node) const;
   std::uint32_t nodes() const { return static_cast<std::uint32_t>(nodes_.size()); }
@@ -96,6 +102,7 @@ class cluster_resources {
   std::vector<node> nodes_;
   std::vector<std::unique_ptr<link>> links_;  // [from * nodes + to]
   std::vector<std::unique_ptr<link>> client_links_;  // [2 * client + (up ? 0 : 1)]
+  std::unique_ptr<client_host> clients_;              // when the profile gives the clients a host
   sim::random_streams streams_;
   std::string name_;
   slot_pool<call> calls_;

@@ -270,6 +270,7 @@ void kafka_model::collect(std::map<std::string, double>& v, sim::histogram& e2e)
   v["kafka.delivered_rate"] = static_cast<double>(polled_ - polled_at_warmup_) / std::max(1e-9, (sim_.now() - measured_from_).seconds());
   if (resources_) {
     for (std::int32_t b = 0; b < spec_.brokers; ++b) v[fmt::format("broker.{}.cpu", b)] = resources_->utilization(node_of(b));
+    if (auto busy = resources_->client_utilization()) v["kafka.clients.cpu"] = *busy;
   }
   v["kafka.controller"] = cluster_.controller();
   v["kafka.controller_changes"] = static_cast<double>(controller_changes_);

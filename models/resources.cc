@@ -75,6 +75,53 @@ void cpu_pool::start_measuring() { busy_time_.start(sim_.now()); }
 
 double cpu_pool::utilization() const { return busy_time_.utilization(sim_.now(), cores_); }
 
+// --- client_host ----------------------------------------------------------------------------------
+
+client_host::client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng)
+    : sim_(sim), cpu_(sim, std::max(config.cores, 1)), wake_(config.wake), stall_(config.stall), rng_(rng) {
+  if (config.stalls_per_second > 0 && stall_) {
+    between_stalls_ = sim::distribution::exponential(1 / config.stalls_per_second);
+    schedule_stall();
+  }
+}
+
+void client_host::schedule_stall() {
+  sim_.after(sim::duration::from_seconds(between_stalls_->sample(rng_)), [this] {
+    cpu_.pause_until(sim_.now() + sim::duration::from_seconds(stall_->sample(rng_)));
+    schedule_stall();
+  });
+}
+
+void client_host::run(sim::duration work, bool scheduled, done_fn done) {
+  const bool asleep = wake_ && in_flight_ == 0 && idle_since_ < sim_.now();
+  if (waking_ || (scheduled && asleep)) {
+    waking_jobs_.push_back({work, std::move(done)});
+    if (!waking_) {
+      waking_ = true;
+      sim_.after(sim::duration::from_seconds(wake_->sample(rng_)), [this] { woken(); });
+    }
+    return;
+  }
+  start(work, std::move(done));
+}
+
+void client_host::woken() {
+  waking_ = false;
+  while (!waking_jobs_.empty()) {
+    job j = std::move(waking_jobs_.front());
+    waking_jobs_.pop_front();
+    start(j.work, std::move(j.done));
+  }
+}
+
+void client_host::start(sim::duration work, done_fn done) {
+  ++in_flight_;
+  cpu_.submit(work, [this, done = std::move(done)]() mutable {
+    if (--in_flight_ == 0) idle_since_ = sim_.now();
+    done();
+  });
+}
+
 // --- serial_process --------------------------------------------------------------------------------
 
 void serial_process::submit(sim::duration work, done_fn done) {

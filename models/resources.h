@@ -93,6 +93,51 @@ class serial_process {
   bool running_ = false;
 };
 
+/// What the scenario's clients run on: `cores` threads, what a message sent or received costs
+/// them, and how long an idle thread takes to wake for work it scheduled itself.
+struct client_host_config {
+  int cores = 0;  // 0: the clients cost nothing and never wait (no host)
+  sim::duration send, receive;            // per message sent (publish, ack, produce) and received
+  std::optional<sim::distribution> wake;  // seconds; none: it never sleeps
+  // The machine's stalls (jHiccup's hiccups: a descheduled thread, a hypervisor's pause): they
+  // come so many times a second whatever the host does, each stopping it for a while.
+  double stalls_per_second = 0;
+  std::optional<sim::distribution> stall;  // seconds
+};
+
+/// The host of a broker's clients: a CPU pool whose threads sleep when idle. Work a client
+/// starts on its own (a publish at its scheduled time) finds a host that has been idle since
+/// before now asleep, and waits for it to wake; work caused by something received finds it
+/// awake (its wake-up is in the link's latency, which a calibration measures as half a round
+/// trip ending with the client waking). Work arriving meanwhile waits for the same wake-up:
+/// an M/G/c queue with setup times (Welch 1964). Stalls stop it at random times.
+class client_host {
+ public:
+  client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng);
+  /// Runs `work`, then `done`; `scheduled`: the client started it on its own.
+  void run(sim::duration work, bool scheduled, done_fn done);
+  double utilization() const { return cpu_.utilization(); }
+  void start_measuring() { cpu_.start_measuring(); }
+
+ private:
+  struct job {
+    sim::duration work;
+    done_fn done;
+  };
+  void start(sim::duration work, done_fn done);
+  void woken();
+  void schedule_stall();
+
+  sim::simulator& sim_;
+  cpu_pool cpu_;
+  std::optional<sim::distribution> wake_, stall_, between_stalls_;
+  sim::rng rng_;
+  int in_flight_ = 0;           // started, not done
+  sim::sim_time idle_since_{};  // when in_flight_ last fell to 0
+  bool waking_ = false;
+  std::deque<job> waking_jobs_;  // arrived while it wakes
+};
+
 struct disk_config {
   double write_bandwidth = 500e6;  // bytes per second
   sim::distribution fsync = sim::distribution::constant(0.002);  // seconds per fsync

@@ -304,6 +304,7 @@ struct cost_model {
   std::map<std::uint32_t, node_resources> per_node;  // nodes that differ, by number
   link_config client_link;        // between a client and its node, each direction
   link_config node_link;          // between two nodes, each direction
+  client_host_config clients;     // what a broker's clients share; none by default
 
   const node_resources& of(std::uint32_t node) const {
     auto it = per_node.find(node);

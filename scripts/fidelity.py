@@ -18,10 +18,17 @@ def mqlab(*args):
     return json.loads(done.stdout)
 
 
+def sim_profile(path):
+    """For mqlab's own scenarios, the profile calibrated just before (fidelity.sh), so that
+    prediction and measurement see the same machine; RabbitMQ's keeps its own."""
+    profile = os.environ.get("MQLAB_FIDELITY_PROFILE")
+    return ["--set", f"profile={profile}"] if profile and "/rabbitmq/" not in path else []
+
+
 def max_rate(path, mode, quick):
     args = ["max-rate", path, "--mode", mode, "--from", "20000", "--json", "--resolution", "5%" if quick else "2%"]
     if mode == "sim":
-        args += ["--replications", "2" if quick else "3"]
+        args += ["--replications", "2" if quick else "3", *sim_profile(path)]
     return mqlab(*args)["max_rate"]
 
 
@@ -29,6 +36,8 @@ def metrics(path, mode, rate, quick):
     args = ["run", path, "--mode", mode, "--out", "-", "--json", "--set", f"arrivals.rate={rate:.0f}/s"]
     if quick:
         args += ["--set", "duration=2s", "--set", "warmup=0.5s"]
+    if mode == "sim":
+        args += sim_profile(path)
     m = mqlab(*args)["variants"][0]["metrics"]
     return {k: m[k]["mean"] for k in ("consume_rate", "e2e.p50", "e2e.p99", "response.p50", "response.p99") if k in m}
 

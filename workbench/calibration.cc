@@ -31,6 +31,29 @@ std::vector<amqp_probe> amqp_probes() {
   };
 }
 
+client_work client_work_of(const amqp_probe& p) {
+  const double queues = p.queues;
+  return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0)};
+}
+
+std::expected<client_costs, std::string> fit_client_costs(std::span<const amqp_probe> probes,
+                                                          std::span<const probe_measurement> measured) {
+  matrix a;
+  std::vector<double> b;
+  for (std::size_t i = 0; i < probes.size() && i < measured.size(); ++i) {
+    if (measured[i].messages == 0) continue;
+    const double ns = measured[i].client_cpu * 1e9 / static_cast<double>(measured[i].messages);
+    if (ns <= 0) continue;
+    const client_work w = client_work_of(probes[i]);
+    a.push_back({w.sends / ns, w.receives / ns});  // relative: each probe's error over its own time
+    b.push_back(1.0);
+  }
+  if (a.empty()) return std::unexpected("no probe measured the client's CPU");
+  auto x = nonnegative_least_squares(a, b);
+  if (!x) return std::unexpected(x.error());
+  return client_costs{(*x)[0], (*x)[1]};
+}
+
 std::vector<kafka_probe> kafka_probes() {
   return {
       {.name = "produce-batched"},

@@ -74,6 +74,21 @@ struct probe_work {
 /// Runs a probe's message through an embedded AMQP core with its meter on.
 probe_work metered_work(const amqp_probe& p);
 
+/// What the prober's client does per message of an AMQP probe: messages it sends (the publish,
+/// an ack per queue when consumers acknowledge) and receives (a delivery per queue, a confirm).
+struct client_work {
+  double sends = 0, receives = 0;
+};
+client_work client_work_of(const amqp_probe& p);
+
+/// A client's CPU per message sent and per message received, in ns: fitted (non-negative least
+/// squares, relative) to the prober's own CPU time per message over the probes.
+struct client_costs {
+  double send_ns = 0, receive_ns = 0;
+};
+std::expected<client_costs, std::string> fit_client_costs(std::span<const amqp_probe> probes,
+                                                          std::span<const probe_measurement> measured);
+
 /// One Kafka probe: records produced into a topic of its own as fast as the broker takes them,
 /// with a consumer (no group: it is assigned every partition) reading them as they come.
 struct kafka_probe {

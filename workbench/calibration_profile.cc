@@ -111,6 +111,39 @@ void emit_seconds(YAML::Emitter& out, const char* key, const std::vector<double>
   out << YAML::EndSeq;
 }
 
+/// The client host: one thread (the prober's), its costs per message, its wake-up latencies.
+void emit_clients(YAML::Emitter& out, const calibration_record& r) {
+  if (r.wake.empty()) return;
+  out << YAML::Key << "clients" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cores" << YAML::Value << 1;
+  const client_costs costs = r.clients.value_or(client_costs{});
+  out << YAML::Key << "send" << YAML::Value << fmt::format("{:.1f}ns", costs.send_ns);
+  out << YAML::Key << "receive" << YAML::Value << fmt::format("{:.1f}ns", costs.receive_ns);
+  const wake_split w = split_wake(r.wake);
+  auto empirical = [&](const char* key, const std::vector<double>& seconds) {
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "dist" << YAML::Value << "empirical";
+    out << YAML::Key << "values" << YAML::Value << YAML::BeginSeq;
+    for (double s : seconds) out << microseconds(s);
+    out << YAML::EndSeq << YAML::EndMap;
+  };
+  empirical("wake", w.wakes);
+  if (!w.stalls.empty()) {
+    out << YAML::Key << "stalls" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "rate" << YAML::Value << fmt::format("{:.1f}/s", w.stalls_per_second);
+    empirical("for", w.stalls);
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "source" << YAML::Value
+      << fmt::format("one thread, as the prober's; send and receive {}; wake: {} sleeps of 50 us on this machine, "
+                     "each one's overshoot (timer slack 1 ns, as net mode's); overshoots above 4 times the median "
+                     "are the machine's stalls, at their rate over the time the sleeps took",
+                     r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
+                               : std::string("not measured (no AMQP probe)"),
+                     r.wake.size());
+  out << YAML::EndMap;
+}
+
 /// A probe's raw data, its map left open for what only its protocol has.
 void emit_probe(YAML::Emitter& out, const calibration_record& r, const std::string& name, const probe_measurement& m,
                 const probe_work& work, const models::cost_table& costs, const char* unit) {
@@ -160,6 +193,18 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
 
 }  // namespace
 
+wake_split split_wake(const std::vector<double>& late, double asked) {
+  wake_split w;
+  const double limit = 4 * median(late);
+  double elapsed = 0;
+  for (double s : late) {
+    (s > limit ? w.stalls : w.wakes).push_back(s);
+    elapsed += asked + s;
+  }
+  if (elapsed > 0) w.stalls_per_second = static_cast<double>(w.stalls.size()) / elapsed;
+  return w;
+}
+
 double broker_cores(const calibration_record& r, const probe_measurement& m) {
   if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, m.broker_cpu / m.seconds);
   const double left = r.machine_cores - m.client_cores();
@@ -191,6 +236,7 @@ std::string profile_yaml(const calibration_record& r) {
   out << YAML::Key << "cores" << YAML::Value << r.machine_cores;
   out << YAML::Key << "cpu" << YAML::Value << r.cpu_model << YAML::EndMap;
   emit_resources(out, r);
+  emit_clients(out, r);
   const auto cpu_read = [](const auto& probes) {
     return std::ranges::any_of(probes, [](const auto& p) { return p.measured.broker_cpu > 0; });
   };

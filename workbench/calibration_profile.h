@@ -3,6 +3,7 @@
 // they came from, the machine and the date, so that a profile can be checked and redone.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct calibration_record {
   fitted_costs kafka_fit;
   std::vector<double> round_trips;                                // seconds
   std::vector<double> confirm_transient, confirm_persistent;      // seconds
+  std::vector<double> wake;                                       // seconds a sleeping thread woke late
+  std::optional<client_costs> clients;                            // fitted to the AMQP prober's CPU
   models::cost_model prior;  // where unmeasured costs and resources come from
   std::string prior_name;
 };
@@ -52,6 +55,15 @@ double link_latency(const calibration_record& r);
 /// What a persistent confirm waits beyond a transient one (median against median), in seconds;
 /// 0 when the broker did not wait for a disk (or no confirms were measured).
 double fsync_wait(const calibration_record& r);
+
+/// Sleeps' overshoots told apart: a wake-up's own latency, or a stall of the machine (more than
+/// 4 times the median late), which comes at a rate in time rather than per sleep.
+struct wake_split {
+  std::vector<double> wakes, stalls;  // seconds
+  double stalls_per_second = 0;
+};
+/// `late`: each sleep's overshoot after asking for `asked` seconds.
+wake_split split_wake(const std::vector<double>& late, double asked = 50e-6);
 
 /// The profile as YAML text; load_profile reads it back.
 std::string profile_yaml(const calibration_record& r);

@@ -1,8 +1,13 @@
 // /proc/PID/stat: "PID (COMM) STATE ...", where COMM may hold spaces and parentheses, so the
-// fields are counted from the last ')'; utime and stime are the 14th and 15th fields.
+// fields are counted from the last ')'; utime and stime are the 14th and 15th fields. Wake-ups
+// are timed on the steady clock around sleep_until.
 #include "workbench/process_cpu.h"
 
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <fstream>
 #include <sstream>
@@ -28,6 +33,19 @@ std::expected<double, std::string> process_cpu_seconds(int pid) {
 double broker_cpu_meter::read() const {
   if (!pid_) return 0;
   return process_cpu_seconds(*pid_).value_or(0);
+}
+
+std::vector<double> wake_latencies(int n, int asked_us) {
+  const int saved = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  std::vector<double> late;
+  for (int i = 0; i < n; ++i) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(asked_us);
+    std::this_thread::sleep_until(until);
+    late.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - until).count());
+  }
+  if (saved > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(saved), 0, 0, 0);
+  return late;
 }
 
 }  // namespace mqlab::workbench

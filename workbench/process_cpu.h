@@ -1,11 +1,13 @@
-// The CPU time a process on this machine has used, from /proc/PID/stat: calibration reads it of
-// a broker whose pid it was given, so that a probe prices the broker's work even when the
-// prober, not the broker, set the pace.
+// What calibration reads of this machine rather than of a broker: the CPU time a process has
+// used, from /proc/PID/stat (a broker whose pid it was given, so that a probe prices the
+// broker's work even when the prober, not the broker, set the pace), and how late a sleeping
+// thread wakes.
 #pragma once
 
 #include <expected>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mqlab::workbench {
 
@@ -22,5 +24,10 @@ class broker_cpu_meter {
  private:
   std::optional<int> pid_;
 };
+
+/// How late a thread wakes from `n` sleeps of `asked` microseconds, each overshoot in seconds,
+/// with the timer slack net mode's paced loop sleeps with (1 ns): the wake-up latency of a
+/// client that sleeps until its next scheduled send.
+std::vector<double> wake_latencies(int n, int asked_us = 50);
 
 }  // namespace mqlab::workbench

@@ -137,6 +137,23 @@ void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) 
   if (n["nodes"]) read_link(r, n["nodes"], "links.nodes", costs.node_link);
 }
 
+void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_config& clients) {
+  if (!r.is_map(n, "clients")) return;
+  r.check_keys(n, {"cores", "send", "receive", "wake", "stalls", "source"}, "clients");
+  if (!r.require(n, "cores", "clients")) return;
+  clients.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(1));
+  for (auto [key, to] : {std::pair{"send", &clients.send}, std::pair{"receive", &clients.receive}}) {
+    if (n[key]) *to = r.duration(n[key], key).value_or(sim::duration{});
+  }
+  if (n["wake"]) clients.wake = r.time_distribution(n["wake"], "wake");
+  if (const YAML::Node st = n["stalls"]; st && r.is_map(st, "stalls")) {
+    r.check_keys(st, {"rate", "for"}, "stalls");
+    if (!r.require(st, "rate", "stalls") || !r.require(st, "for", "stalls")) return;
+    clients.stalls_per_second = r.rate(st["rate"], "rate").value_or(0);
+    clients.stall = r.time_distribution(st["for"], "for");
+  }
+}
+
 std::expected<models::cost_model, std::string> load_profile(const std::string& name_or_path) {
   models::cost_model costs;
   if (name_or_path == "ideal") return costs;
@@ -156,8 +173,10 @@ std::expected<models::cost_model, std::string> load_profile(const std::string& n
   try {
     const YAML::Node root = YAML::Load(text.str());
     if (r.is_map(root, "a profile")) {
-      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "amqp", "kafka", "jms", "calibration"}, "a profile");
+      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "clients", "amqp", "kafka", "jms", "calibration"},
+                   "a profile");
       if (root["node"]) read_node_resources(r, root["node"], costs.node);
+      if (root["clients"]) read_clients(r, root["clients"], costs.clients);
       if (root["links"]) read_links(r, root["links"], costs);
       for (auto [key, table] : {std::pair{"amqp", &costs.amqp}, std::pair{"kafka", &costs.kafka}, std::pair{"jms", &costs.jms}}) {
         if (root[key]) read_costs(r, root[key], key, *table);

@@ -35,5 +35,7 @@ void read_node_resources(yaml_reader& r, const YAML::Node& n, models::node_resou
 void read_nodes(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 /// Reads links ({client: {latency, bandwidth}, nodes: {latency, bandwidth}}) into `costs`.
 void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
+/// Reads the client host ({cores, send, receive, wake}) into `clients`.
+void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_config& clients);
 
 }  // namespace mqlab::workbench

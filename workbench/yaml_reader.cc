@@ -132,7 +132,7 @@ std::optional<sim::distribution> yaml_reader::time_distribution(const YAML::Node
     return sim::distribution::constant(d->seconds());
   }
   if (!is_map(n, what)) return std::nullopt;
-  check_keys(n, {"dist", "mean", "cv", "k", "min", "max", "stddev", "alpha", "scale", "file", "column"}, what);
+  check_keys(n, {"dist", "mean", "cv", "k", "min", "max", "stddev", "alpha", "scale", "file", "column", "values"}, what);
   const std::string kind = n["dist"] ? text(n["dist"], "dist").value_or("") : "exp";
   auto mean = [&]() -> std::optional<double> {
     if (!require(n, "mean", what)) return std::nullopt;
@@ -188,11 +188,13 @@ std::optional<sim::distribution> yaml_reader::time_distribution(const YAML::Node
     auto alpha = positive("alpha");
     auto scale = seconds("scale");
     if (alpha && scale) return sim::distribution::pareto(*alpha, *scale);
+  } else if (kind == "empirical" && n["values"]) {
+    return empirical_values(n["values"]);
   } else if (kind == "empirical") {
     auto file = n["file"] ? text(n["file"], "file") : std::nullopt;
     auto column = n["column"] ? text(n["column"], "column") : std::nullopt;
     if (!file || !column) {
-      error(n, "an empirical distribution needs 'file' and 'column' (values in seconds)");
+      error(n, "an empirical distribution needs 'values' (durations) or 'file' and 'column' (values in seconds)");
     } else if (auto d = sim::distribution::empirical_from_csv(*file, *column)) {
       return *d;
     } else {
@@ -203,6 +205,24 @@ std::optional<sim::distribution> yaml_reader::time_distribution(const YAML::Node
                                  "normal, pareto, empirical)", kind));
   }
   return std::nullopt;
+}
+
+std::optional<sim::distribution> yaml_reader::empirical_values(const YAML::Node& n) {
+  if (!n.IsSequence() || n.size() == 0) {
+    error(n, "values must be a list of durations, at least one");
+    return std::nullopt;
+  }
+  if (n.size() > max_empirical_values) {
+    error(n, fmt::format("{} values, more than the limit of {} (use 'file' and 'column')", n.size(), max_empirical_values));
+    return std::nullopt;
+  }
+  std::vector<double> seconds;
+  for (const auto& v : n) {
+    auto d = duration(v, "a value");
+    if (!d) return std::nullopt;
+    seconds.push_back(d->seconds());
+  }
+  return sim::distribution::empirical(std::move(seconds));
 }
 
 std::optional<double> yaml_reader::quantity(const YAML::Node& n, std::string_view what) {

@@ -31,6 +31,10 @@ class yaml_reader {
   std::optional<double> number(const YAML::Node& n, std::string_view what);
   std::optional<std::int64_t> integer(const YAML::Node& n, std::string_view what, std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(const YAML::Node& n, std::string_view what);
+  /// An empirical time distribution given inline: `values: [12us, 30us, ...]`, at most
+  /// max_empirical_values of them (a measured series; longer ones belong in a CSV file).
+  std::optional<sim::distribution> empirical_values(const YAML::Node& n);
+  static constexpr std::size_t max_empirical_values = 10'000;
   std::optional<sim::duration> duration(const YAML::Node& n, std::string_view what);
   /// A positive rate: "200/s", "5000/min" or a bare number per second.
   std::optional<double> rate(const YAML::Node& n, std::string_view what);

@@ -1,7 +1,8 @@
 // The resources a simulated broker's work waits for, against theory: a CPU with exponential
 // work is an M/M/1 (or M/M/c) station, a link delivers S bytes after L + S/B, a serialised
-// process saturates at one core's rate however many cores its node has, and group commit
-// shares one fsync among the writes that wait for it.
+// process saturates at one core's rate however many cores its node has, group commit shares
+// one fsync among the writes that wait for it, and a client host that sleeps when idle is
+// Welch's M/G/1 queue with setup times.
 #include "models/resources.h"
 
 #include <gtest/gtest.h>
@@ -82,6 +83,79 @@ TEST(cpu_pool, a_paused_node_finishes_nothing_until_it_resumes) {
   // The job in service completes when the process runs again; the new one starts only then.
   EXPECT_EQ(done[0], sim_time() + duration::microseconds(10'500));
   EXPECT_EQ(done[1], sim_time() + duration::microseconds(11'500));
+}
+
+/// Mean time in system of `customers` Poisson arrivals at `lambda` (per second) on a client host
+/// whose scheduled work (exponential, mean `work` s) finds it asleep when it was idle: a wake of
+/// `wake` s first (the first tenth discarded).
+double host_mean_response(double lambda, double work, double wake, std::uint64_t customers, std::uint64_t seed) {
+  sim::simulator sim;
+  client_host host(sim, {.cores = 1, .wake = sim::distribution::constant(wake)}, sim::random_streams(seed).stream("host"));
+  sim::random_streams streams(seed);
+  sim::rng arrivals = streams.stream("arrivals"), service = streams.stream("work");
+  const auto inter = sim::distribution::exponential(1.0 / lambda), size = sim::distribution::exponential(work);
+  sim::tally responses;
+  sim_time t;
+  for (std::uint64_t i = 0; i < customers; ++i) {
+    t += duration::from_seconds(inter.sample(arrivals));
+    const duration s = duration::from_seconds(size.sample(service));
+    const bool counted = i >= customers / 10;
+    sim.at(t, [&, s, counted, arrived = t] {
+      host.run(s, true, [&, counted, arrived] {
+        if (counted) responses.add((sim.now() - arrived).seconds());
+      });
+    });
+  }
+  sim.run();
+  return responses.mean();
+}
+
+TEST(client_host, a_host_that_sleeps_when_idle_is_welchs_queue_with_setup_times) {
+  // Welch (1964): an M/G/1 queue whose server, found empty, first takes a setup time T:
+  // W = lambda E[S^2] / (2 (1 - rho)) + (2 E[T] + lambda E[T^2]) / (2 (1 + lambda E[T])).
+  const double lambda = 300, work = 1e-3, wake = 2e-3, rho = lambda * work;
+  const double theory = lambda * 2 * work * work / (2 * (1 - rho)) +
+                        (2 * wake + lambda * wake * wake) / (2 * (1 + lambda * wake)) + work;
+  std::vector<double> means;
+  for (std::uint64_t rep = 0; rep < 10; ++rep) means.push_back(host_mean_response(lambda, work, wake, 100'000, 5 + rep));
+  const auto ci = sim::confidence_interval(means);
+  EXPECT_LE(ci.low(), theory) << "simulated " << ci.mean << " ± " << ci.half_width;
+  EXPECT_GE(ci.high(), theory) << "simulated " << ci.mean << " ± " << ci.half_width;
+  // Without the wake-up it is the plain M/M/1: the setup term is what the sleeping adds.
+  EXPECT_GT(ci.mean, mm1(lambda, 1 / work).wait_mean + work + wake / 2);
+}
+
+TEST(client_host, work_caused_by_a_message_received_finds_the_host_awake) {
+  sim::simulator sim;
+  client_host host(sim, {.cores = 1, .wake = sim::distribution::constant(50e-6)}, sim::random_streams(1).stream("host"));
+  std::vector<sim_time> done;
+  sim.at(sim_time(1'000'000), [&] { host.run(duration::microseconds(2), false, [&] { done.push_back(sim.now()); }); });
+  sim.at(sim_time(2'000'000), [&] { host.run(duration::microseconds(2), true, [&] { done.push_back(sim.now()); }); });
+  sim.run();
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0], sim_time(1'002'000));           // a delivery read at once
+  EXPECT_EQ(done[1], sim_time(2'000'000 + 52'000));  // a publish after the thread woke
+}
+
+TEST(client_host, stalls_stop_the_host_for_their_share_of_the_time) {
+  // 20 stalls a second of 5 ms each: the host is stopped 10% of the time, so a tenth of the
+  // work that arrives finds it stopped.
+  sim::simulator sim;
+  client_host host(sim, {.cores = 1, .stalls_per_second = 20, .stall = sim::distribution::constant(5e-3)},
+                   sim::random_streams(3).stream("host"));
+  int jobs = 0, delayed = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    const sim_time at(static_cast<std::int64_t>(i) * 100'000);  // every 100 us for 20 s
+    sim.at(at, [&, at] {
+      host.run(duration::nanoseconds(100), false, [&, at] {
+        ++jobs;
+        delayed += sim.now() - at > duration::microseconds(1);
+      });
+    });
+  }
+  sim.run_until(sim_time(21'000'000'000));
+  ASSERT_EQ(jobs, 200'000);
+  EXPECT_NEAR(static_cast<double>(delayed) / jobs, 0.10, 0.02);
 }
 
 TEST(link, delivers_s_bytes_after_latency_plus_s_over_b) {

@@ -258,6 +258,64 @@ TEST(calibration, a_probe_whose_broker_cpu_was_measured_is_fitted_on_the_cores_i
   EXPECT_DOUBLE_EQ(broker_cores(r, {.messages = 100000, .seconds = 2, .client_cpu = 3}), 0.5);
 }
 
+TEST(calibration, the_clients_costs_are_fitted_to_the_probers_cpu_per_message) {
+  // A client that spends 200 ns a message sent and 300 ns one received, probe by probe.
+  std::vector<amqp_probe> probes = amqp_probes();
+  std::vector<probe_measurement> measured;
+  for (const auto& p : probes) {
+    const client_work w = client_work_of(p);
+    measured.push_back({.messages = 100000, .seconds = 1, .client_cpu = 100000 * (200 * w.sends + 300 * w.receives) * 1e-9});
+  }
+  // What each probe's client does: the fanout's ten deliveries, acks per queue, a confirm back.
+  EXPECT_DOUBLE_EQ(client_work_of(probe_named("fanout-10-queues")).receives, 10);
+  EXPECT_DOUBLE_EQ(client_work_of(probe_named("acks")).sends, 2);
+  EXPECT_DOUBLE_EQ(client_work_of(probe_named("confirms")).receives, 2);
+  const auto fit = fit_client_costs(probes, measured);
+  ASSERT_TRUE(fit) << fit.error();
+  EXPECT_NEAR(fit->send_ns, 200, 1);
+  EXPECT_NEAR(fit->receive_ns, 300, 1);
+}
+
+TEST(calibration, a_sleeps_overshoot_is_a_wake_up_or_a_stall_of_the_machine) {
+  std::vector<double> late(990, 20e-6);
+  late.insert(late.end(), 10, 1e-3);  // ten sleeps hit a millisecond's stall
+  const wake_split w = split_wake(late, 50e-6);
+  EXPECT_EQ(w.wakes.size(), 990u);
+  EXPECT_EQ(w.stalls.size(), 10u);
+  // Ten stalls over the time the 1 000 sleeps took: 50 ms asked, 19.8 ms and 10 ms late.
+  EXPECT_NEAR(w.stalls_per_second, 10 / (0.050 + 0.0198 + 0.010), 1e-9);
+}
+
+TEST(calibration, a_profile_gives_the_clients_a_host_with_measured_wake_ups) {
+  const auto path = std::filesystem::temp_directory_path() / "mqlab-clients-test.yaml";
+  std::ofstream(path) << R"(name: clients
+clients:
+  cores: 2
+  send: 200ns
+  receive: 300ns
+  wake: {dist: empirical, values: [10us, 20us, 30us]}
+  stalls: {rate: 50/s, for: {dist: empirical, values: [1ms]}}
+)";
+  auto p = load_profile(path.string());
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->clients.cores, 2);
+  EXPECT_EQ(p->clients.send, sim::duration::nanoseconds(200));
+  EXPECT_EQ(p->clients.receive, sim::duration::nanoseconds(300));
+  ASSERT_TRUE(p->clients.wake);
+  EXPECT_NEAR(p->clients.wake->mean(), 20e-6, 1e-12);
+  EXPECT_DOUBLE_EQ(p->clients.stalls_per_second, 50);
+  ASSERT_TRUE(p->clients.stall);
+  EXPECT_NEAR(p->clients.stall->mean(), 1e-3, 1e-12);
+
+  std::string many = "name: clients\nclients: {cores: 1, wake: {dist: empirical, values: [";
+  for (int i = 0; i < 10'001; ++i) many += i ? ", 1us" : "1us";
+  std::ofstream(path) << many << "]}}\n";
+  auto refused = load_profile(path.string());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("more than the limit of 10000"), std::string::npos) << refused.error();
+  std::filesystem::remove(path);
+}
+
 TEST(process_cpu, a_process_cpu_time_grows_as_it_works_and_a_missing_process_is_named) {
   const auto before = process_cpu_seconds(getpid());
   ASSERT_TRUE(before) << before.error();
