@@ -20,29 +20,38 @@ namespace {
 using sim::duration;
 using sim::sim_time;
 
-/// Mean wait in queue of `customers` Poisson arrivals at `lambda` on a pool of `cores` with
-/// exponential work of mean 1/mu, over one replication (the first tenth discarded).
-double pool_mean_wait(double lambda, double mu, int cores, std::uint64_t customers, std::uint64_t seed) {
-  sim::simulator sim;
-  cpu_pool pool(sim, cores);
+/// Mean time in system of `customers` Poisson arrivals at `lambda` (per second) with
+/// exponential work of mean `work` seconds, each handed to `serve(sim, work, done)`, over one
+/// replication (the first tenth discarded).
+template <typename Serve>
+double mean_time_in_system(sim::simulator& sim, double lambda, double work, std::uint64_t customers, std::uint64_t seed,
+                           Serve serve) {
   sim::random_streams streams(seed);
-  sim::rng arrivals = streams.stream("arrivals"), work = streams.stream("work");
-  const auto inter = sim::distribution::exponential(1.0 / lambda);
-  const auto service = sim::distribution::exponential(1.0 / mu);
-  sim::tally waits;
+  sim::rng arrivals = streams.stream("arrivals"), sizes = streams.stream("work");
+  const auto inter = sim::distribution::exponential(1.0 / lambda), size = sim::distribution::exponential(work);
+  sim::tally times;
   sim_time t;
   for (std::uint64_t i = 0; i < customers; ++i) {
     t += duration::from_seconds(inter.sample(arrivals));
-    const duration s = duration::from_seconds(service.sample(work));
+    const duration s = duration::from_seconds(size.sample(sizes));
     const bool counted = i >= customers / 10;
     sim.at(t, [&, s, counted, arrived = t] {
-      pool.submit(s, [&, s, counted, arrived] {
-        if (counted) waits.add((sim.now() - arrived - s).seconds());
+      serve(s, [&, counted, arrived] {
+        if (counted) times.add((sim.now() - arrived).seconds());
       });
     });
   }
   sim.run();
-  return waits.mean();
+  return times.mean();
+}
+
+/// Mean wait in queue on a pool of `cores` with exponential work of mean 1/mu.
+double pool_mean_wait(double lambda, double mu, int cores, std::uint64_t customers, std::uint64_t seed) {
+  sim::simulator sim;
+  cpu_pool pool(sim, cores);
+  return mean_time_in_system(sim, lambda, 1.0 / mu, customers, seed,
+                             [&](duration s, done_fn done) { pool.submit(s, std::move(done)); }) -
+         1.0 / mu;
 }
 
 void expect_theory_in_interval(double lambda, double mu, int cores) {
@@ -85,29 +94,13 @@ TEST(cpu_pool, a_paused_node_finishes_nothing_until_it_resumes) {
   EXPECT_EQ(done[1], sim_time() + duration::microseconds(11'500));
 }
 
-/// Mean time in system of `customers` Poisson arrivals at `lambda` (per second) on a client host
-/// whose scheduled work (exponential, mean `work` s) finds it asleep when it was idle: a wake of
-/// `wake` s first (the first tenth discarded).
+/// Mean time in system on a client host whose scheduled work finds it asleep when it was idle:
+/// a wake of `wake` seconds first.
 double host_mean_response(double lambda, double work, double wake, std::uint64_t customers, std::uint64_t seed) {
   sim::simulator sim;
   client_host host(sim, {.cores = 1, .wake = sim::distribution::constant(wake)}, sim::random_streams(seed).stream("host"));
-  sim::random_streams streams(seed);
-  sim::rng arrivals = streams.stream("arrivals"), service = streams.stream("work");
-  const auto inter = sim::distribution::exponential(1.0 / lambda), size = sim::distribution::exponential(work);
-  sim::tally responses;
-  sim_time t;
-  for (std::uint64_t i = 0; i < customers; ++i) {
-    t += duration::from_seconds(inter.sample(arrivals));
-    const duration s = duration::from_seconds(size.sample(service));
-    const bool counted = i >= customers / 10;
-    sim.at(t, [&, s, counted, arrived = t] {
-      host.run(s, true, [&, counted, arrived] {
-        if (counted) responses.add((sim.now() - arrived).seconds());
-      });
-    });
-  }
-  sim.run();
-  return responses.mean();
+  return mean_time_in_system(sim, lambda, work, customers, seed,
+                             [&](duration s, done_fn done) { host.run(s, true, std::move(done)); });
 }
 
 TEST(client_host, a_host_that_sleeps_when_idle_is_welchs_queue_with_setup_times) {
