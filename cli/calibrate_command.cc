@@ -164,13 +164,7 @@ std::expected<void, std::string> fit(workbench::calibration_record& r) {
     auto f = fit(r, r.probes, r.prior.amqp);
     if (!f) return std::unexpected(f.error());
     r.fit = std::move(*f);
-    std::vector<workbench::amqp_probe> probes;
-    std::vector<workbench::probe_measurement> measured;
-    for (const auto& p : r.probes) {
-      probes.push_back(p.probe);
-      measured.push_back(p.measured);
-    }
-    if (auto c = workbench::fit_client_costs(probes, measured)) r.clients = *c;
+    if (auto c = workbench::fit_client_costs(r.probes)) r.clients = *c;
   }
   if (!r.kafka_probes.empty()) {
     auto f = fit(r, r.kafka_probes, r.prior.kafka);
@@ -197,9 +191,7 @@ void report(const workbench::calibration_record& r) {
   if (r.clients) {
     fmt::print("  client: {:.0f} ns a message sent, {:.0f} ns one received; ", r.clients->send_ns, r.clients->receive_ns);
   }
-  std::vector<double> wake = r.wake;
-  std::ranges::sort(wake);
-  if (!wake.empty()) fmt::print("a sleeping thread wakes {:.1f} us late (median)\n", wake[wake.size() / 2] * 1e6);
+  if (!r.wake.empty()) fmt::print("a sleeping thread wakes {:.1f} us late (median)\n", workbench::wake_latency(r) * 1e6);
   if (r.round_trips.empty()) return;
   fmt::print("  client link latency {:.1f} us (half the median round trip); fsync wait {:.1f} us\n",
              workbench::link_latency(r) * 1e6, workbench::fsync_wait(r) * 1e6);

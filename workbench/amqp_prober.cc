@@ -5,8 +5,6 @@
 
 #include "workbench/amqp_prober.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <functional>
 #include <limits>
@@ -27,12 +25,6 @@ constexpr const char* prefix = "mqlab.calibrate";
 // A publisher stops this far ahead of the socket, its confirms or its consumer: enough to keep
 // the broker busy, little enough that the counts at a checkpoint are what the broker did.
 constexpr std::uint64_t unwritten_window = 256, unsettled_window = 1000;
-
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
 
 /// Connections to the broker and the loop that drives them.
 struct session {

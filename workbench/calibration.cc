@@ -36,15 +36,14 @@ client_work client_work_of(const amqp_probe& p) {
   return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0)};
 }
 
-std::expected<client_costs, std::string> fit_client_costs(std::span<const amqp_probe> probes,
-                                                          std::span<const probe_measurement> measured) {
+std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes) {
   matrix a;
   std::vector<double> b;
-  for (std::size_t i = 0; i < probes.size() && i < measured.size(); ++i) {
-    if (measured[i].messages == 0) continue;
-    const double ns = measured[i].client_cpu * 1e9 / static_cast<double>(measured[i].messages);
+  for (const auto& p : probes) {
+    if (p.measured.messages == 0) continue;
+    const double ns = p.measured.client_cpu * 1e9 / static_cast<double>(p.measured.messages);
     if (ns <= 0) continue;
-    const client_work w = client_work_of(probes[i]);
+    const client_work w = client_work_of(p.probe);
     a.push_back({w.sends / ns, w.receives / ns});  // relative: each probe's error over its own time
     b.push_back(1.0);
   }

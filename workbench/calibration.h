@@ -81,13 +81,6 @@ struct client_work {
 };
 client_work client_work_of(const amqp_probe& p);
 
-/// A client's CPU per message sent and per message received, in ns: fitted (non-negative least
-/// squares, relative) to the prober's own CPU time per message over the probes.
-struct client_costs {
-  double send_ns = 0, receive_ns = 0;
-};
-std::expected<client_costs, std::string> fit_client_costs(std::span<const amqp_probe> probes,
-                                                          std::span<const probe_measurement> measured);
 
 /// One Kafka probe: records produced into a topic of its own as fast as the broker takes them,
 /// with a consumer (no group: it is assigned every partition) reading them as they come.
@@ -111,6 +104,20 @@ struct kafka_batching {
 /// What one record of a Kafka probe costs: the core's work for a produced batch and a fetch,
 /// met in an embedded Kafka core and spread over records as the measured batching says.
 probe_work metered_work(const kafka_probe& p, const kafka_batching& b);
+
+/// An AMQP probe as it ran: what it was, what a message costs the core, what was measured.
+struct probe_record {
+  amqp_probe probe;
+  probe_work work;
+  probe_measurement measured;
+};
+
+/// A client's CPU per message sent and per message received, in ns: fitted (non-negative least
+/// squares, relative) to the prober's own CPU time per message over the probes.
+struct client_costs {
+  double send_ns = 0, receive_ns = 0;
+};
+std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes);
 
 /// Time one message holds the busiest resource, in ns: the node's `cores` share all the work,
 /// and a serialising process does its part on one core at a time.

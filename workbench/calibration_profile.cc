@@ -211,6 +211,8 @@ double broker_cores(const calibration_record& r, const probe_measurement& m) {
   return std::max(0.1, std::min<double>(r.cores, left));
 }
 
+double wake_latency(const calibration_record& r) { return median(r.wake); }
+
 double link_latency(const calibration_record& r) {
   return r.round_trips.empty() ? r.prior.client_link.latency.mean() : median(r.round_trips) / 2;
 }

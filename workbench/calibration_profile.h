@@ -12,12 +12,6 @@
 
 namespace mqlab::workbench {
 
-struct probe_record {
-  amqp_probe probe;
-  probe_work work;
-  probe_measurement measured;
-};
-
 struct kafka_probe_record {
   kafka_probe probe;
   kafka_batching batching;
@@ -52,6 +46,8 @@ double broker_cores(const calibration_record& r, const probe_measurement& m);
 /// The one-way client link latency the round trips imply (half the median), in seconds; the
 /// prior's mean when no AMQP round trips were measured.
 double link_latency(const calibration_record& r);
+/// How late a sleeping thread woke, the median of the sleeps measured, in seconds (0: none).
+double wake_latency(const calibration_record& r);
 /// What a persistent confirm waits beyond a transient one (median against median), in seconds;
 /// 0 when the broker did not wait for a disk (or no confirms were measured).
 double fsync_wait(const calibration_record& r);

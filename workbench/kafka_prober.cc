@@ -3,8 +3,6 @@
 // last ones before the second checkpoint say how the clients batched.
 #include "workbench/kafka_prober.h"
 
-#include <time.h>
-
 #include <array>
 #include <chrono>
 #include <memory>
@@ -15,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/log.h"
+#include "workbench/process_cpu.h"
 
 namespace mqlab::workbench {
 
@@ -26,12 +25,6 @@ constexpr const char* prefix = "mqlab.calibrate";
 // Each probe's topic keeps at most this much per partition (retention.bytes): a broker is never
 // asked to hold every record a saturating producer made.
 constexpr const char* retention_bytes = "16777216";
-
-double own_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
 
 int milliseconds(clock::duration d) { return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
 

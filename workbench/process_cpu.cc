@@ -3,16 +3,17 @@
 // are timed on the steady clock around sleep_until.
 #include "workbench/process_cpu.h"
 
-#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
-
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
+
+#include "models/precise_sleeps.h"
 
 namespace mqlab::workbench {
 
@@ -30,21 +31,33 @@ std::expected<double, std::string> process_cpu_seconds(int pid) {
   return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+namespace {
+
+double clock_seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+double thread_cpu_seconds() { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
+
+double own_cpu_seconds() { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+
 double broker_cpu_meter::read() const {
   if (!pid_) return 0;
   return process_cpu_seconds(*pid_).value_or(0);
 }
 
 std::vector<double> wake_latencies(int n, int asked_us) {
-  const int saved = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  const models::precise_sleeps precise;
   std::vector<double> late;
   for (int i = 0; i < n; ++i) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(asked_us);
     std::this_thread::sleep_until(until);
     late.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - until).count());
   }
-  if (saved > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(saved), 0, 0, 0);
   return late;
 }
 

@@ -1,5 +1,5 @@
-// What calibration reads of this machine rather than of a broker: the CPU time a process has
-// used, from /proc/PID/stat (a broker whose pid it was given, so that a probe prices the
+// What calibration reads of this machine rather than of a broker: the CPU time the prober and
+// a process have used, the latter from /proc/PID/stat (a broker whose pid it was given, so that a probe prices the
 // broker's work even when the prober, not the broker, set the pace), and how late a sleeping
 // thread wakes.
 #pragma once
@@ -10,6 +10,10 @@
 #include <vector>
 
 namespace mqlab::workbench {
+
+/// CPU seconds the calling thread has used; the whole process (librdkafka's threads too).
+double thread_cpu_seconds();
+double own_cpu_seconds();
 
 /// User plus system CPU seconds of process `pid` so far (to the clock tick, 10 ms here).
 std::expected<double, std::string> process_cpu_seconds(int pid);

@@ -260,17 +260,16 @@ TEST(calibration, a_probe_whose_broker_cpu_was_measured_is_fitted_on_the_cores_i
 
 TEST(calibration, the_clients_costs_are_fitted_to_the_probers_cpu_per_message) {
   // A client that spends 200 ns a message sent and 300 ns one received, probe by probe.
-  std::vector<amqp_probe> probes = amqp_probes();
-  std::vector<probe_measurement> measured;
-  for (const auto& p : probes) {
+  std::vector<probe_record> probes;
+  for (const auto& p : amqp_probes()) {
     const client_work w = client_work_of(p);
-    measured.push_back({.messages = 100000, .seconds = 1, .client_cpu = 100000 * (200 * w.sends + 300 * w.receives) * 1e-9});
+    probes.push_back({p, {}, {.messages = 100000, .seconds = 1, .client_cpu = 100000 * (200 * w.sends + 300 * w.receives) * 1e-9}});
   }
   // What each probe's client does: the fanout's ten deliveries, acks per queue, a confirm back.
   EXPECT_DOUBLE_EQ(client_work_of(probe_named("fanout-10-queues")).receives, 10);
   EXPECT_DOUBLE_EQ(client_work_of(probe_named("acks")).sends, 2);
   EXPECT_DOUBLE_EQ(client_work_of(probe_named("confirms")).receives, 2);
-  const auto fit = fit_client_costs(probes, measured);
+  const auto fit = fit_client_costs(probes);
   ASSERT_TRUE(fit) << fit.error();
   EXPECT_NEAR(fit->send_ns, 200, 1);
   EXPECT_NEAR(fit->receive_ns, 300, 1);
