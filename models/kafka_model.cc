@@ -107,37 +107,59 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
 }
 
 void kafka_model::poll(std::size_t m) {
-  member& mem = members_[m];
-  if (!mem.alive) return;
-  const auto fetch = [this, m] {
-    member& me = members_[m];
-    if (!me.alive) return;
-    std::uint64_t bytes = 64;
-    auto got = me.client->poll(now_ms(), [&](const kafka::topic_partition& tp, const kafka::record& r) {
-      me.buffer.push_back({decode_payload<record_stamp>(*r.value), tp.partition, r.offset});
-      bytes += r.size_bytes();
-    });
-    const std::size_t n = got ? *got : 0;
-    if (!resources_) {
-      polled(m, n);
-      return;
-    }
-    // The fetch is the leaders' work; its records cross the links back to the consumer.
-    const auto node = fetch_node(m);
-    resources_->charge(cluster_.meter().rows(), node, [this, m, n, node, bytes] {
-      resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); });
-    }, {});
+  if (!members_[m].alive) return;
+  if (!resources_) consumer_fetch(m);
+  else resources_->client_send(1 + static_cast<int>(m), true, fetch_node(m), 64, [this, m] { consumer_fetch(m); });
+}
+
+void kafka_model::consumer_fetch(std::size_t m) {
+  member& me = members_[m];
+  if (!me.alive) return;
+  std::uint64_t bytes = 64;
+  auto got = me.client->poll(now_ms(), [&](const kafka::topic_partition& tp, const kafka::record& r) {
+    me.buffer.push_back({decode_payload<record_stamp>(*r.value), tp.partition, r.offset});
+    bytes += r.size_bytes();
+  });
+  const std::size_t n = got ? *got : 0;
+  if (!resources_) {
+    polled(m, n);
+    return;
+  }
+  // The fetch is the leaders' work; its records cross the links back to the consumer.
+  const auto node = fetch_node(m);
+  if (n == 0 && got && me.client->in_group()) {
+    resources_->charge(cluster_.meter().rows(), node, {}, {});
     cluster_.meter().clear();
-  };
-  if (!resources_) fetch();
-  else resources_->client_send(1 + static_cast<int>(m), true, fetch_node(m), 64, fetch);
+    me.parked = true;
+    me.park_timeout = sim_.after(sim::duration::milliseconds(me.client->fetch_max_wait_ms()), [this, m] {
+      members_[m].parked = false;
+      resources_->client_send(1 + static_cast<int>(m), false, fetch_node(m), 64, [this, m] { polled(m, 0); });
+    });
+    return;
+  }
+  resources_->charge(cluster_.meter().rows(), node, [this, m, n, node, bytes] {
+    resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); });
+  }, {});
+  cluster_.meter().clear();
+}
+
+void kafka_model::wake_consumers() {
+  for (std::size_t m = 0; m < members_.size(); ++m) {
+    member& me = members_[m];
+    if (!me.parked || !me.alive || !me.client->fetch_ready()) continue;
+    me.parked = false;
+    sim_.cancel(me.park_timeout);
+    consumer_fetch(m);
+  }
 }
 
 void kafka_model::polled(std::size_t m, std::size_t got) {
   member& mem = members_[m];
   if (!mem.alive) return;
   if (got == 0) {
-    sim_.after(mem.group->poll_interval, [this, m] { poll(m); });
+    // Priced, an empty answer is a long poll that timed out: the consumer asks again at once.
+    if (resources_) poll(m);
+    else sim_.after(mem.group->poll_interval, [this, m] { poll(m); });
     return;
   }
   mem.delivered += got;

@@ -65,11 +65,19 @@ class kafka_model final : public kafka_side {
     bool alive = true;
     std::uint64_t delivered = 0;
     sim::rng service_rng;
+    // A fetch that found nothing waits at the leader (fetch.max.wait.ms) until records pass
+    // the high watermark: the consumer's long poll.
+    bool parked = false;
+    sim::event_id park_timeout;
   };
   std::int64_t now_ms() const { return sim_.now().ns() / 1'000'000; }
   void tick();
   void heartbeat(std::size_t m);
   void poll(std::size_t m);
+  /// The member's fetch at its partitions' leaders: records go back to it, or it waits there.
+  void consumer_fetch(std::size_t m);
+  /// Parked fetches that have records to return now take them (the high watermark moved).
+  void wake_consumers();
   /// Takes what a poll returned into the member's buffer and starts working through it.
   void polled(std::size_t m, std::size_t got);
   void work(std::size_t m);

@@ -127,6 +127,7 @@ void kafka_model::batch_arrives(std::uint32_t b) {
       cluster_.meter().rows(), node_of(leader),
       [this, b, leader, acks] {
         wake_fetchers(leader);  // caught-up followers long-polling here get the new records now
+        wake_consumers();       // with no followers to wait for, the high watermark moved
         if (acks == -1) {
           awaiting_hw_.push_back(b);
           check_acks(leader);
@@ -240,6 +241,7 @@ void kafka_model::fetch_at_leader(std::size_t f) {
     }
   }
   check_acks(ft.leader);  // a caught-up follower rejoins the ISR
+  wake_consumers();       // the high watermark the followers' positions give
   if (ft.fetched.empty()) {
     // Caught up: the fetch waits at the leader for new records, or replica.fetch.wait.max.ms.
     cluster_.meter().clear();

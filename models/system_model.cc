@@ -192,7 +192,7 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       real_time_(environment.real_time),
       over_budget_(environment.over_budget),
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
-      kafka_(environment.kafka ? environment.kafka(sim_, spec.kafka, streams_)
+      kafka_(environment.kafka ? environment.kafka(sim_, spec, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
       jms_(environment.jms ? environment.jms(sim_, spec, streams_)
                            : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)),

@@ -50,7 +50,7 @@ struct run_environment {
   /// Makes the AMQP side; unset: the simulated amqp_model.
   std::function<std::unique_ptr<amqp_side>(sim::simulator&, const system_spec&)> amqp;
   /// Makes the Kafka side; unset: the simulated kafka_model.
-  std::function<std::unique_ptr<kafka_side>(sim::simulator&, const kafka_spec&, const sim::random_streams&)> kafka;
+  std::function<std::unique_ptr<kafka_side>(sim::simulator&, const system_spec&, const sim::random_streams&)> kafka;
   /// Makes the JMS side; unset: the simulated jms_model.
   std::function<std::unique_ptr<jms_side>(sim::simulator&, const system_spec&, const sim::random_streams&)> jms;
   /// Asked every few thousand requests: a reason to stop the run now (the memory cap is

@@ -58,10 +58,10 @@ rd_kafka_conf_t* client_conf(const std::string& bootstrap, std::initializer_list
 /// The cluster behind its listeners, on a thread of its own; everything touching the core runs there.
 class server_thread : public net::loop_thread {
  public:
-  server_thread(const models::kafka_spec& spec)
+  server_thread(const models::kafka_spec& spec, net::kafka::listen_options::replication followers)
       : core_(std::max(spec.brokers, 1), to_ms(spec.replica_lag_time_max)),
         service_(core_, options(spec)),
-        server_(io(), service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), false}) {
+        server_(io(), service_, net::kafka::listen_options{"127.0.0.1", 0, std::max(spec.brokers, 1), followers}) {
     models::create_topics(core_, spec, wall_ms());
     if (auto ok = server_.start(); !ok) throw std::runtime_error("net mode: Kafka server: " + ok.error());
     start();
@@ -86,6 +86,7 @@ class server_thread : public net::loop_thread {
   static net::kafka::service_options options(const models::kafka_spec& spec) {
     net::kafka::service_options o;
     o.replica_fetch_interval_ms = std::max<std::int64_t>(1, to_ms(spec.replication_interval));
+    o.replica_fetch_wait_max_ms = to_ms(spec.replica_fetch_wait_max);
     o.auto_create_topics = false;
     return o;
   }
@@ -96,9 +97,13 @@ class server_thread : public net::loop_thread {
 
 class net_kafka final : public models::kafka_side {
  public:
-  net_kafka(sim::simulator& sim, const models::kafka_spec& spec, const sim::random_streams& streams)
-      : sim_(sim), spec_(spec), key_rng_(streams.stream("kafka-keys")) {
-    server_ = std::make_unique<server_thread>(spec);
+  /// `rounds`: followers copy on the scenario's replication_interval, as the simulation does
+  /// under `profile: ideal`; otherwise they fetch continuously, as Kafka's and the priced
+  /// simulation's do.
+  net_kafka(sim::simulator& sim, const models::kafka_spec& spec, bool rounds, const sim::random_streams& streams)
+      : sim_(sim), spec_(spec), rounds_(rounds), key_rng_(streams.stream("kafka-keys")) {
+    using replication = net::kafka::listen_options::replication;
+    server_ = std::make_unique<server_thread>(spec, rounds ? replication::rounds : replication::fetching);
     for (const auto& g : spec.groups) {
       for (int i = 0; i < g.count; ++i) {
         members_.push_back(std::make_unique<member>(&g, i, streams.stream(fmt::format("kafka-{}-{}", g.group, i))));
@@ -111,7 +116,7 @@ class net_kafka final : public models::kafka_side {
 
   void start() override {
     start_ = clock::now();
-    sim_.after(spec_.replication_interval, [this] { fetch_round(); });
+    if (rounds_) sim_.after(spec_.replication_interval, [this] { fetch_round(); });
     assignments_read_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(members_.size()));
     for (auto& m : members_) m->thread = std::jthread([this, m = m.get()] { consume(*m); });
   }
@@ -234,8 +239,9 @@ class net_kafka final : public models::kafka_side {
     std::uint64_t lost = 0, vanished = 0, bytes = 0;
   };
 
-  // Followers fetch on the scenario's schedule (replication_interval), over TCP, as in the
-  // simulation's ticks: a fault lands at the same point between two rounds in both modes.
+  // Under `profile: ideal` followers fetch on the scenario's schedule (replication_interval),
+  // over TCP, as in the simulation's ticks: a fault lands at the same point between two rounds
+  // in both modes.
   void fetch_round() {
     server_->post([this] { server_->server().fetch_round(); });
     sim_.after(spec_.replication_interval, [this] { fetch_round(); });
@@ -317,8 +323,7 @@ class net_kafka final : public models::kafka_side {
     rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk);
     std::vector<rd_kafka_message_t*> batch(std::max<std::size_t>(g.max_poll_records, 1));
     while (!stopping_ && !m.killed) {
-      const ssize_t n = rd_kafka_consume_batch_queue(queue, 20, batch.data(), batch.size());
-      const std::span<rd_kafka_message_t*> got(batch.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+      const std::span<rd_kafka_message_t*> got = poll(rk, queue, batch);
       if (g.commit == models::commit_mode::before_processing && !got.empty()) {
         // At-most-once: the whole poll counts as done before any of it is worked on.
         for (rd_kafka_message_t* msg : got) {
@@ -355,6 +360,24 @@ class net_kafka final : public models::kafka_side {
     assignments_read_->arrive_and_wait();
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+  }
+
+  /// KafkaConsumer.poll(): what has arrived, up to max.poll.records, or else the first record
+  /// to arrive within 20 ms and what came with it. (rd_kafka_consume_batch_queue alone waits for
+  /// a full batch or the timeout, which held each record 10 ms on average.)
+  static std::span<rd_kafka_message_t*> poll(rd_kafka_t* rk, rd_kafka_queue_t* queue, std::vector<rd_kafka_message_t*>& batch) {
+    auto ready = [&](std::size_t from) {
+      const ssize_t n = rd_kafka_consume_batch_queue(queue, 0, batch.data() + from, batch.size() - from);
+      return from + static_cast<std::size_t>(std::max<ssize_t>(n, 0));
+    };
+    std::size_t n = ready(0);
+    if (n == 0) {
+      if (rd_kafka_message_t* first = rd_kafka_consumer_poll(rk, 20)) {
+        batch[0] = first;
+        n = batch.size() > 1 ? ready(1) : 1;
+      }
+    }
+    return {batch.data(), n};
   }
 
   /// The poll's records, `threads` at a time in poll order as the simulation's consumer works
@@ -440,6 +463,7 @@ class net_kafka final : public models::kafka_side {
 
   sim::simulator& sim_;
   const models::kafka_spec& spec_;
+  bool rounds_;
   sim::rng key_rng_;
   std::unique_ptr<server_thread> server_;
   std::vector<std::unique_ptr<member>> members_;
@@ -467,10 +491,10 @@ namespace {
 const models::cost_model ideal_costs;  // a side with no brokers prices nothing
 }  // namespace
 
-std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
+std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::system_spec& spec,
                                                    const sim::random_streams& streams) {
-  if (spec.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec, ideal_costs, streams);
-  return std::make_unique<net_kafka>(sim, spec, streams);
+  if (spec.kafka.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec.kafka, ideal_costs, streams);
+  return std::make_unique<net_kafka>(sim, spec.kafka, spec.costs.ideal, streams);
 }
 
 }  // namespace mqlab::workbench

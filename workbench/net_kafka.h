@@ -9,13 +9,14 @@
 #include <memory>
 
 #include "models/kafka_side.h"
+#include "models/system.h"
 #include "sim/random.h"
 #include "sim/simulator.h"
 
 namespace mqlab::workbench {
 
 /// The real Kafka side, or the simulated (empty) one if the system has no Kafka cluster.
-std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::kafka_spec& spec,
+std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::system_spec& spec,
                                                    const sim::random_streams& streams);
 
 }  // namespace mqlab::workbench

@@ -199,6 +199,14 @@ std::expected<std::size_t, error_code> consumer::poll(std::int64_t now_ms, const
   return n;
 }
 
+bool consumer::fetch_ready() const {
+  if (rejoin_) return true;
+  return std::ranges::any_of(positions_, [&](const auto& position) {
+    const auto& [tp, pos] = position;
+    return pos < cluster_.partition(tp.topic, tp.partition).high_watermark;
+  });
+}
+
 std::size_t consumer::available_bytes() const {
   std::size_t bytes = 0;
   for (const auto& [tp, pos] : positions_) {

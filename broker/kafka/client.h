@@ -98,6 +98,10 @@ class consumer {
   error_code commit(const topic_partition& tp, std::int64_t offset);
   /// Commits (with auto-commit) and leaves the group, which rebalances at once.
   void close(std::int64_t now_ms);
+  /// What ends a fetch waiting at the leader: a record below the high watermark at an assigned
+  /// position, or a rebalance to rejoin.
+  bool fetch_ready() const;
+  std::int64_t fetch_max_wait_ms() const { return config_.fetch_max_wait_ms; }
   /// True once the consumer has an assignment of the group's current generation.
   bool in_group() const { return generation_ >= 0 && join_tag_ == 0 && sync_tag_ == 0 && !rejoin_; }
 

@@ -14,7 +14,7 @@ constexpr std::int32_t partition_max_bytes = 1 << 20;
 }  // namespace
 
 std::string replica_fetch_request(std::int32_t follower, std::int32_t correlation_id,
-                                  const std::vector<fetch_position>& positions) {
+                                  const std::vector<fetch_position>& positions, std::int32_t max_wait_ms) {
   std::string out;
   wire_writer w(out);
   const std::size_t size = w.size_placeholder();
@@ -23,8 +23,8 @@ std::string replica_fetch_request(std::int32_t follower, std::int32_t correlatio
   w.int32(correlation_id);
   w.string(std::string("broker-") + std::to_string(follower));
   w.int32(follower);  // replica_id
-  w.int32(0);         // max_wait_ms: followers here fetch on a schedule instead of waiting
-  w.int32(0);         // min_bytes
+  w.int32(max_wait_ms);
+  w.int32(max_wait_ms > 0 ? 1 : 0);  // min_bytes: any record answers a waiting fetch
   w.int32(64 << 20);  // max_bytes
   w.int8(0);          // isolation_level
   // Positions come grouped by topic (the follower lists them topic by topic).

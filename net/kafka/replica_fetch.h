@@ -18,9 +18,10 @@ namespace mqlab::net::kafka {
 /// A follower's position in one partition: the offset its next fetch starts at.
 using fetch_position = std::pair<broker::kafka::topic_partition, std::int64_t>;
 
-/// A size-prefixed Fetch v4 request from broker `follower` for these partitions.
+/// A size-prefixed Fetch v4 request from broker `follower` for these partitions; with
+/// `max_wait_ms` > 0 the leader holds it until it has a record for it or that time passed.
 std::string replica_fetch_request(std::int32_t follower, std::int32_t correlation_id,
-                                  const std::vector<fetch_position>& positions);
+                                  const std::vector<fetch_position>& positions, std::int32_t max_wait_ms);
 
 struct fetched_partition {
   std::string topic;

@@ -81,14 +81,20 @@ struct server::impl {
   asio::awaitable<void> deadline_loop();
   /// Closes connections idle past connections.max.idle.ms, looking a tenth of it apart.
   asio::awaitable<void> idle_loop();
-  asio::awaitable<void> replica_fetcher(std::int32_t follower);
-  /// One fetch round trip from `follower` to `leader` over their link; false if the link failed.
-  asio::awaitable<bool> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
+  /// What `follower` copies from `leader`, fetch after fetch (or round after round).
+  asio::awaitable<void> replica_fetcher(std::int32_t follower, std::int32_t leader);
+  enum class fetched { records_or_none, nothing_to_follow, failed };
+  /// One fetch round trip from `follower` to `leader` over their link.
+  asio::awaitable<fetched> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
+  /// Waits on the pair's timer for `ms` (max: until fetch_round(), kill() or restart() wake it).
+  asio::awaitable<void> pause_fetcher(std::int32_t follower, std::int32_t leader, std::int64_t ms);
+  void wake_fetchers();
   void drop_link(std::int32_t follower, std::int32_t leader);
   /// Before its first request: a connection whose far end is one of our own followers' link
   /// sockets may fetch as a replica; the operating system vouches that the port is ours.
   void vet(peer& p);
-  std::vector<std::unique_ptr<asio::steady_timer>> fetch_timers;  // each follower's pause between rounds
+  // Each (follower, leader) fetcher's pause: between rounds, after a failure, with nothing to follow.
+  std::map<std::pair<std::int32_t, std::int32_t>, std::unique_ptr<asio::steady_timer>> fetch_timers;
   // Followers' connections to their leaders, [follower][leader]; closed when either side is killed.
   std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<tcp::socket>> links;
   void route_completions();
@@ -250,9 +256,10 @@ void server::impl::drop_link(std::int32_t follower, std::int32_t leader) {
   links.erase(it);
 }
 
-asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation) {
+asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t follower, std::int32_t leader,
+                                                                std::int32_t correlation) {
   const auto positions = svc.follower_positions(follower, leader);
-  if (positions.empty()) co_return true;
+  if (positions.empty()) co_return fetched::nothing_to_follow;
   boost::system::error_code ec;
   // A local owner: kill() may erase the map's entry while this coroutine waits on the socket.
   std::shared_ptr<tcp::socket> socket = links[{follower, leader}];
@@ -260,19 +267,20 @@ asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32
     socket = links[{follower, leader}] = std::make_shared<tcp::socket>(io);
     const auto& to = svc.address(leader);
     co_await socket->async_connect({asio::ip::make_address(to.host), to.port}, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return false;
+    if (ec) co_return fetched::failed;
     socket->set_option(tcp::no_delay(true), ec);
   }
-  const std::string request = replica_fetch_request(follower, correlation, positions);
+  const auto wait_ms = listen.followers == listen_options::replication::fetching ? svc.options().replica_fetch_wait_max_ms : 0;
+  const std::string request = replica_fetch_request(follower, correlation, positions, static_cast<std::int32_t>(wait_ms));
   co_await asio::async_write(*socket, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
   char size_bytes[4];
   if (!ec) co_await asio::async_read(*socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return false;
+  if (ec) co_return fetched::failed;
   const auto size = load_be<std::int32_t>(size_bytes);
-  if (size < 4 || size > max_request_size) co_return false;
+  if (size < 4 || size > max_request_size) co_return fetched::failed;
   std::string response(static_cast<std::size_t>(size), '\0');
   co_await asio::async_read(*socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
-  if (ec || stopping || !svc.core().broker_up(follower)) co_return false;
+  if (ec || stopping || !svc.core().broker_up(follower)) co_return fetched::failed;
   try {
     for (const auto& part : read_fetch_response(std::string_view(response).substr(4))) {
       if (part.error != broker::kafka::error_code::none || part.records.empty()) continue;
@@ -282,29 +290,42 @@ asio::awaitable<bool> server::impl::fetch_from(std::int32_t follower, std::int32
     persist();
   } catch (const wire_error& e) {
     log(log_level::warn, "broker {} replicating from broker {}: malformed fetch response: {}", follower, leader, e.text);
-    co_return false;
+    co_return fetched::failed;
   }
   route_completions();
-  co_return true;
+  co_return fetched::records_or_none;
 }
 
-asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower) {
-  asio::steady_timer& pause = *fetch_timers[static_cast<std::size_t>(follower)];
+asio::awaitable<void> server::impl::pause_fetcher(std::int32_t follower, std::int32_t leader, std::int64_t ms) {
+  asio::steady_timer& pause = *fetch_timers.at({follower, leader});
+  if (ms == INT64_MAX) pause.expires_at(asio::steady_timer::time_point::max());
+  else pause.expires_after(std::chrono::milliseconds(ms));
+  boost::system::error_code ignored;
+  co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+void server::impl::wake_fetchers() {
+  for (auto& [pair, timer] : fetch_timers) timer->cancel();
+}
+
+asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower, std::int32_t leader) {
+  const bool rounds = listen.followers == listen_options::replication::rounds;
+  const auto& o = svc.options();
   std::int32_t correlation = 0;
   while (!stopping) {
-    boost::system::error_code ignored;
-    if (listen.self_timed_replication) pause.expires_after(std::chrono::milliseconds(svc.replica_fetch_interval_ms()));
-    else pause.expires_at(asio::steady_timer::time_point::max());  // until fetch_round()
-    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    for (std::int32_t leader = 0; leader < listen.brokers && !stopping; ++leader) {
-      if (leader == follower) continue;
-      if (!svc.core().broker_up(follower) || !svc.core().broker_up(leader)) {
-        drop_link(follower, leader);
-        continue;
-      }
-      ++correlation;
-      if (!co_await fetch_from(follower, leader, correlation)) drop_link(follower, leader);
+    if (rounds) co_await pause_fetcher(follower, leader, INT64_MAX);
+    if (stopping) break;
+    if (!svc.core().broker_up(follower) || !svc.core().broker_up(leader)) {
+      drop_link(follower, leader);
+      if (!rounds) co_await pause_fetcher(follower, leader, INT64_MAX);  // until a restart
+      continue;
     }
+    const fetched f = co_await fetch_from(follower, leader, ++correlation);
+    if (f == fetched::failed) drop_link(follower, leader);
+    if (rounds || f == fetched::records_or_none) continue;
+    // Kafka's fetcher backs off after an error; one following nothing here waits for a
+    // leadership change (a kill or a restart wakes it) or looks again after a fetch's wait.
+    co_await pause_fetcher(follower, leader, f == fetched::failed ? o.replica_fetch_backoff_ms : o.replica_fetch_wait_max_ms);
   }
 }
 
@@ -331,9 +352,12 @@ std::expected<void, std::string> server::start() {
   if (s.listen.brokers > 1) {
     // Followers copy from their leaders as Kafka's do: Fetch requests over TCP, to the leader's port.
     s.svc.replicate_over_network();
-    for (std::int32_t node = 0; node < s.listen.brokers; ++node) {
-      s.fetch_timers.push_back(std::make_unique<asio::steady_timer>(s.io));
-      asio::co_spawn(s.io, s.replica_fetcher(node), asio::detached);
+    for (std::int32_t follower = 0; follower < s.listen.brokers; ++follower) {
+      for (std::int32_t leader = 0; leader < s.listen.brokers; ++leader) {
+        if (leader == follower) continue;
+        s.fetch_timers[{follower, leader}] = std::make_unique<asio::steady_timer>(s.io);
+        asio::co_spawn(s.io, s.replica_fetcher(follower, leader), asio::detached);
+      }
     }
   }
   return {};
@@ -360,6 +384,7 @@ bool server::kill(std::int32_t node) {
   s.svc.crash(node, now_ms());
   s.persist();
   s.route_completions();
+  if (s.listen.followers == listen_options::replication::fetching) s.wake_fetchers();  // leaders moved
   return true;
 }
 
@@ -374,13 +399,12 @@ std::expected<void, std::string> server::restart(std::int32_t node) {
   s.svc.restart(node, now_ms());
   s.persist();
   asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
+  if (s.listen.followers == listen_options::replication::fetching) s.wake_fetchers();
   log(log_level::info, "Kafka broker {} restarted on {}:{}", node, address.host, address.port);
   return {};
 }
 
-void server::fetch_round() {
-  for (auto& t : impl_->fetch_timers) t->cancel();
-}
+void server::fetch_round() { impl_->wake_fetchers(); }
 
 void server::stop() {
   auto& s = *impl_;
@@ -389,7 +413,7 @@ void server::stop() {
   s.listeners.close_all();
   s.deadline.cancel();
   s.idle_sweep.cancel();
-  for (auto& t : s.fetch_timers) t->cancel();
+  s.wake_fetchers();
   std::vector<std::shared_ptr<peer>> all;
   for (const auto& [id, p] : s.peers) all.push_back(p);
   for (const auto& p : all) s.close(p);

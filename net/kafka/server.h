@@ -29,9 +29,13 @@ struct listen_options {
   std::string bind = "127.0.0.1";
   std::uint16_t first_port = 9092;  // broker N listens on first_port + N; 0 = any free ports
   std::int32_t brokers = 1;
-  /// Followers fetch from their leaders every replica_fetch_interval_ms of the service; false:
-  /// only when fetch_round() says so (net mode runs rounds on the scenario's schedule).
-  bool self_timed_replication = true;
+  /// How followers copy from their leaders. `fetching`, as Kafka's replica fetchers do: one
+  /// fetch at a time per leader, each waiting at the leader up to the service's
+  /// replica_fetch_wait_max_ms for new records, the next sent as soon as one is answered.
+  /// `rounds`: one fetch per leader each time fetch_round() says so (net mode under
+  /// `profile: ideal`, whose simulation copies on a tick).
+  enum class replication { fetching, rounds };
+  replication followers = replication::fetching;
   /// Kafka's connections.max.idle.ms: connections silent this long (with no reply pending) close.
   std::int64_t connections_max_idle_ms = 600'000;
   /// queued.max.request.bytes, per broker: requests whose bytes are arriving reserve their whole
@@ -64,7 +68,7 @@ class server {
   bool kill(std::int32_t node);
   /// Broker `node` comes back on its old port and catches up as a follower.
   std::expected<void, std::string> restart(std::int32_t node);
-  /// Every live follower fetches from its leaders now.
+  /// Every live follower fetches from its leaders now (replication::rounds).
   void fetch_round();
   /// Closes every listener and connection; the event loop then runs out.
   void stop();

@@ -30,7 +30,9 @@ struct service_options {
   std::int32_t default_partitions = 1;       // num.partitions
   std::int16_t default_replication_factor = 1;
   std::string cluster_id = "mqlab";
-  std::int64_t replica_fetch_interval_ms = 5;       // how often followers copy from leaders
+  std::int64_t replica_fetch_interval_ms = 5;       // how often the ISR is checked for laggards
+  std::int64_t replica_fetch_wait_max_ms = 500;     // replica.fetch.wait.max.ms
+  std::int64_t replica_fetch_backoff_ms = 1'000;    // replica.fetch.backoff.ms: after a failed fetch
   std::int64_t log_clean_interval_ms = 1'000;       // retention and compaction checks
   // Limits, so that no request can make the broker allocate without bound (a partition costs
   // its state and log whether or not it is ever written).
@@ -101,7 +103,7 @@ class service {
   /// Fetch requests with their broker id) instead of by replication ticks, and acks=all replies
   /// wait until the in-sync followers have the records.
   void replicate_over_network() { core_.set_follower_fetching(true); }
-  std::int64_t replica_fetch_interval_ms() const { return options_.replica_fetch_interval_ms; }
+  const service_options& options() const { return options_; }
   /// Every partition `follower` replicates from `leader`, with the follower's log end offset:
   /// what its next fetch asks for.
   std::vector<std::pair<broker::kafka::topic_partition, std::int64_t>> follower_positions(std::int32_t follower,

@@ -151,8 +151,7 @@ std::optional<std::string> service::fetch_response(wire_reader& in, std::int16_t
     }
   });
   const bool enough = total >= static_cast<std::size_t>(std::max(0, min_bytes));
-  // Followers fetch on their own schedule and never wait here.
-  if (final || errors || enough || max_wait <= 0 || replica >= 0) return body;
+  if (final || errors || enough || max_wait <= 0) return body;
   return std::nullopt;
 }
 

@@ -11,6 +11,7 @@
 
 #include "broker/kafka/client.h"
 #include "net/kafka/record_batch.h"
+#include "net/kafka/replica_fetch.h"
 
 namespace mqlab::net::kafka {
 namespace {
@@ -298,6 +299,46 @@ TEST_F(kafka_connection, a_replica_fetch_is_taken_only_from_a_follower_brokers_l
   svc.trust_replica_link(a.id());
   a.receive(request(api_key::fetch, 4, 3, as_replica), 0);
   EXPECT_FALSE(a.done()) << a.end_reason();
+}
+
+// Kafka's replica fetchers long-poll: a caught-up follower's fetch waits at the leader
+// (replica.fetch.wait.max.ms) and is answered as soon as a record is appended; acks=all is
+// answered once the follower has the record (the high watermark passed it).
+TEST(kafka_replication, a_caught_up_followers_fetch_waits_at_the_leader_and_a_produce_answers_it) {
+  broker::kafka::cluster core(2);
+  service svc(core);
+  svc.advertise({0, "127.0.0.1", 9092});
+  svc.advertise({1, "127.0.0.1", 9093});
+  svc.replicate_over_network();
+  ASSERT_EQ(core.create_topic("orders", {.partitions = 1, .replication_factor = 2, .min_insync_replicas = 2}),
+            broker::kafka::error_code::none);
+  const std::int32_t leader = core.partition("orders", 0).leader, follower = 1 - leader;
+  connection producer{svc, 1, leader}, link{svc, 2, leader};
+  svc.trust_replica_link(link.id());
+  auto route = [&] {
+    for (auto& c : svc.take_completions()) (c.to.connection == producer.id() ? producer : link).complete(c.to.slot, std::move(c.body));
+  };
+  link.receive(replica_fetch_request(follower, 1, svc.follower_positions(follower, leader), 500), 0);
+  svc.advance(100);
+  route();
+  EXPECT_TRUE(link.output().empty()) << "caught up: the fetch waits at the leader";
+  producer.receive(request(api_key::produce, 3, 7, produce_body(-1, "orders", {"hello"})), 120);
+  route();
+  EXPECT_TRUE(producer.output().empty()) << "acks=all waits for the follower";
+  auto fetched = responses(link.output());
+  ASSERT_EQ(fetched.size(), 1u) << "the record answers the waiting fetch at once, not at 500 ms";
+  auto parts = read_fetch_response(fetched[0].body);
+  ASSERT_EQ(parts.size(), 1u);
+  auto records = decode_record_set(parts[0].records, 120);
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->at(0).value, "hello");
+  svc.replicated(follower, "orders", 0, std::move(*records), 121);
+  route();
+  auto acked = responses(producer.output());
+  ASSERT_EQ(acked.size(), 1u);
+  EXPECT_EQ(acked[0].correlation_id, 7);
+  EXPECT_EQ(core.partition("orders", 0).high_watermark, 1);
 }
 
 /// A one-broker Kafka service with limits of the test's choosing, and one connection to it.

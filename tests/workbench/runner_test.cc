@@ -42,6 +42,33 @@ TEST(runner, a_scenario_station_agrees_with_erlang_c) {
   EXPECT_FALSE(r.all_passed());
 }
 
+// Kafka's consumers long-poll: a fetch that finds nothing waits at the leader (fetch.min.bytes 1,
+// fetch.max.wait.ms 500) and leaves as soon as a record is below the high watermark. With 1 ms
+// links a record then reaches its consumer two link crossings after it was produced, as the
+// producer's acks=1 answer does, whatever the consumer's poll_interval (ideal profile only).
+TEST(runner, a_kafka_consumers_fetch_waits_at_the_leader_for_the_next_record) {
+  auto sc = parse_scenario(R"(name: long-poll
+duration: 20s
+warmup: 1s
+seed: 3
+arrivals: {process: poisson, rate: 50/s}
+links: {client: {latency: 1ms}}
+kafka:
+  brokers: 1
+  topics: {events: {partitions: 1}}
+  groups: [{group: readers, topic: events, count: 1, service: 0s, poll_interval: 50ms}]
+pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
+)");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("long-poll");
+  const auto r = run_scenario(*sc);
+  const auto& m = r.variants[0].metrics;
+  EXPECT_NEAR(m.at("e2e.p50").mean, 2e-3, 0.1e-3);
+  EXPECT_NEAR(m.at("response.p50").mean, 2e-3, 0.1e-3);
+  // At worst a record comes just after the fetch left with the previous one, and waits for that
+  // answer and the next fetch to cross: 2 ms more, never a poll interval.
+  EXPECT_LT(m.at("e2e.max").mean, 4.2e-3);
+}
+
 TEST(runner, same_seed_gives_identical_results_json) {
   auto sc = parse_scenario(mm2, {{"duration", "100s"}, {"warmup", "5s"}});
   ASSERT_TRUE(sc.has_value());
