@@ -18,7 +18,7 @@ amqp::channel_ref channel_of(delivery_ref d) {
 
 }  // namespace
 
-amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams)
+amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams, cpu_pool* host)
     : sim_(sim),
       spec_(spec),
       broker_(spec.broker.cluster),
@@ -28,7 +28,7 @@ amqp_model::amqp_model(sim::simulator& sim, const system_spec& spec, const sim::
         handle_events(first_up(subscribers_[static_cast<std::size_t>(i)].slot.group->node));
       }) {
   if (!spec.costs.ideal) {
-    resources_.emplace(sim, spec.costs, spec.costs.amqp, std::max(1u, spec.broker.cluster.nodes), streams, "amqp");
+    resources_.emplace(sim, spec.costs, spec.costs.amqp, std::max(1u, spec.broker.cluster.nodes), streams, "amqp", host);
     broker_.meter().enable(true);
   }
 }

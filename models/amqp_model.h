@@ -25,7 +25,8 @@ namespace mqlab::models {
 class amqp_model final : public amqp_side {
  public:
   /// `sim` and `spec` must outlive the model.
-  amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams);
+  /// `host`: the machine every node and client shares (cost_model::host_cores), or none.
+  amqp_model(sim::simulator& sim, const system_spec& spec, const sim::random_streams& streams, cpu_pool* host = nullptr);
 
   void start(listener l) override;
   void publish(const std::string& exchange, const std::string& routing_key,

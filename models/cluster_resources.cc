@@ -23,13 +23,14 @@ double cost_table::price(const broker::work_row& row) const {
 }
 
 cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table,
-                                     std::uint32_t nodes, const sim::random_streams& streams, const std::string& name)
+                                     std::uint32_t nodes, const sim::random_streams& streams, const std::string& name,
+                                     cpu_pool* host)
     : sim_(sim), costs_(costs), table_(table), streams_(streams), name_(name) {
   nodes = std::max(nodes, 1u);
   for (std::uint32_t n = 0; n < nodes; ++n) {
     node nd;
     const node_resources& own = costs.of(n);
-    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores);
+    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores, host);
     nd.store = std::make_unique<disk>(sim, own.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
     nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), own.nic_bandwidth},
                                     streams.stream(fmt::format("{}-nic-{}", name, n)));
@@ -41,7 +42,7 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
     }
   }
   if (costs.clients.cores > 0) {
-    clients_ = std::make_unique<client_host>(sim, costs.clients, streams.stream(fmt::format("{}-clients", name)));
+    clients_ = std::make_unique<client_host>(sim, costs.clients, streams.stream(fmt::format("{}-clients", name)), host);
   }
 }
 

@@ -28,9 +28,10 @@ namespace mqlab::models {
 class cluster_resources {
  public:
   /// `sim` and `costs` must outlive it; `table` prices this broker's work kinds; `name` keeps
-  /// the random streams of two brokers of one system apart.
+  /// the random streams of two brokers of one system apart. With a `host` (costs.host_cores),
+  /// every node and the client host run on its cores; it must outlive them.
   cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table, std::uint32_t nodes,
-                    const sim::random_streams& streams, const std::string& name);
+                    const sim::random_streams& streams, const std::string& name, cpu_pool* host = nullptr);
 
   /// Prices the rows of one core call made at `origin`. `processed` runs once every process
   /// the call touched has done its part (deliveries may leave then); `settled` once disk

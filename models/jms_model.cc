@@ -11,10 +11,10 @@ namespace mqlab::models {
 namespace jms = broker::jms;
 
 jms_model::jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs,
-                     const sim::random_streams& streams)
+                     const sim::random_streams& streams, cpu_pool* host)
     : sim_(sim), spec_(spec), tally_(spec, streams.stream("jms-keys")) {
   if (!costs.ideal) {
-    resources_.emplace(sim, costs, costs.jms, 1, streams, "jms");
+    resources_.emplace(sim, costs, costs.jms, 1, streams, "jms", host);
     core_.meter().enable(true);
   }
   const auto conn = core_.connect({}, now()).value();

@@ -27,7 +27,9 @@ namespace mqlab::models {
 class jms_model final : public jms_side {
  public:
   /// `sim` and `spec` must outlive the model.
-  jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs, const sim::random_streams& streams);
+  /// `host`: the machine every node and client shares (cost_model::host_cores), or none.
+  jms_model(sim::simulator& sim, const jms_spec& spec, const cost_model& costs, const sim::random_streams& streams,
+            cpu_pool* host = nullptr);
 
   bool enabled() const override { return spec_.enabled || tally_.sent_any(); }
   void start() override;

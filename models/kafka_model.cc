@@ -20,14 +20,14 @@ kafka::assignor_kind assignor_of(const std::string& name) {
 }  // namespace
 
 kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs,
-                         const sim::random_streams& streams)
+                         const sim::random_streams& streams, cpu_pool* host)
     : sim_(sim),
       spec_(spec),
       cluster_(std::max(spec.brokers, 1), spec.replica_lag_time_max.ns() / 1'000'000),
       key_rng_(streams.stream("kafka-keys")) {
   create_topics(cluster_, spec, 0);
   if (!costs.ideal && enabled()) {
-    resources_.emplace(sim, costs, costs.kafka, static_cast<std::uint32_t>(spec.brokers), streams, "kafka");
+    resources_.emplace(sim, costs, costs.kafka, static_cast<std::uint32_t>(spec.brokers), streams, "kafka", host);
     cluster_.meter().enable(true);
     cluster_.set_follower_fetching(true);
     in_flight_.assign(static_cast<std::size_t>(spec.brokers), 0);

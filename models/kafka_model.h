@@ -31,7 +31,9 @@ namespace mqlab::models {
 class kafka_model final : public kafka_side {
  public:
   /// `sim`, `spec` and `costs` must outlive the model.
-  kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs, const sim::random_streams& streams);
+  /// `host`: the machine every node and client shares (cost_model::host_cores), or none.
+  kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost_model& costs, const sim::random_streams& streams,
+              cpu_pool* host = nullptr);
 
   bool enabled() const override { return spec_.brokers > 0; }
   /// Schedules replication ticks and the consumers' first polls.

@@ -23,7 +23,7 @@ sim::duration transmission(std::uint64_t bytes, double bandwidth) {
 
 // --- cpu_pool ----------------------------------------------------------------------------------
 
-cpu_pool::cpu_pool(sim::simulator& sim, int cores) : sim_(sim), cores_(std::max(cores, 1)) {}
+cpu_pool::cpu_pool(sim::simulator& sim, int cores, cpu_pool* host) : sim_(sim), cores_(std::max(cores, 1)), host_(host) {}
 
 void cpu_pool::submit(sim::duration work, done_fn done) {
   if (busy_ < cores_ && sim_.now() >= paused_until_) {
@@ -37,7 +37,14 @@ void cpu_pool::start(job j) {
   ++busy_;
   const sim::duration took = scaled(j.work, factor_);
   busy_time_.add(took);
-  sim_.after(took, [this, done = std::move(j.done)]() mutable { finish(done); });
+  if (host_ == nullptr) {
+    sim_.after(took, [this, done = std::move(j.done)]() mutable { finish(done); });
+    return;
+  }
+  host_->submit(took, [this, slot = on_host_.acquire(std::move(j.done))] {
+    done_fn done = on_host_.take(slot);
+    finish(done);
+  });
 }
 
 void cpu_pool::finish(done_fn& done) {
@@ -77,8 +84,8 @@ double cpu_pool::utilization() const { return busy_time_.utilization(sim_.now(),
 
 // --- client_host ----------------------------------------------------------------------------------
 
-client_host::client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng)
-    : sim_(sim), cpu_(sim, std::max(config.cores, 1)), wake_(config.wake), stall_(config.stall), rng_(rng) {
+client_host::client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host)
+    : sim_(sim), cpu_(sim, std::max(config.cores, 1), host), wake_(config.wake), stall_(config.stall), rng_(rng) {
   if (config.stalls_per_second > 0 && stall_) {
     between_stalls_ = sim::distribution::exponential(1 / config.stalls_per_second);
     schedule_stall();

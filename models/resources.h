@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "models/slot_pool.h"
 #include "sim/distribution.h"
 #include "sim/inline_function.h"
 #include "sim/random.h"
@@ -38,10 +39,12 @@ class busy_meter {
 };
 
 /// `cores` identical servers in front of one FIFO queue: an M/M/c station when the work is
-/// exponential. The simulator must outlive it.
+/// exponential. On a `host` (several nodes on one machine) a started job also needs one of the
+/// host's cores: the node's thread holds its core while it waits to be scheduled. The simulator
+/// and the host must outlive it.
 class cpu_pool {
  public:
-  cpu_pool(sim::simulator& sim, int cores);
+  cpu_pool(sim::simulator& sim, int cores, cpu_pool* host = nullptr);
 
   /// Runs `work` (at speed 1) on the first free core, then calls `done`. O(1).
   void submit(sim::duration work, done_fn done);
@@ -65,6 +68,8 @@ class cpu_pool {
 
   sim::simulator& sim_;
   int cores_;
+  cpu_pool* host_;
+  slot_pool<done_fn> on_host_;  // jobs started here, on the host's cores or waiting for one
   int busy_ = 0;
   double factor_ = 1.0;
   sim::sim_time paused_until_;
@@ -113,7 +118,7 @@ struct client_host_config {
 /// an M/G/c queue with setup times (Welch 1964). Stalls stop it at random times.
 class client_host {
  public:
-  client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng);
+  client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host = nullptr);
   /// Runs `work`, then `done`; `scheduled`: the client started it on its own.
   void run(sim::duration work, bool scheduled, done_fn done);
   double utilization() const { return cpu_.utilization(); }

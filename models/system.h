@@ -305,6 +305,9 @@ struct cost_model {
   link_config client_link;        // between a client and its node, each direction
   link_config node_link;          // between two nodes, each direction
   client_host_config clients;     // what a broker's clients share; none by default
+  // One machine under every node and client (a loopback setup): its cores; 0: each node is a
+  // machine of its own.
+  int host_cores = 0;
 
   const node_resources& of(std::uint32_t node) const {
     auto it = per_node.find(node);

@@ -154,6 +154,7 @@ class system_model {
   std::function<std::optional<std::string>()> over_budget_;
   std::uint64_t arrivals_seen_ = 0;
   std::string stopped_;
+  std::unique_ptr<cpu_pool> host_;  // before the sides: their nodes and clients run on it
   std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
   std::unique_ptr<jms_side> jms_;
@@ -191,11 +192,12 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       arrivals_(*spec.arrivals),
       real_time_(environment.real_time),
       over_budget_(environment.over_budget),
-      amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_)),
+      host_(spec.costs.host_cores > 0 ? std::make_unique<cpu_pool>(sim_, spec.costs.host_cores) : nullptr),
+      amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_, host_.get())),
       kafka_(environment.kafka ? environment.kafka(sim_, spec, streams_)
-                               : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_)),
+                               : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_, host_.get())),
       jms_(environment.jms ? environment.jms(sim_, spec, streams_)
-                           : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_)),
+                           : std::make_unique<jms_model>(sim_, spec.jms, spec.costs, streams_, host_.get())),
       zk_(sim_, spec.zookeeper) {
   for (const auto& [name, st] : spec_.stations) {
     auto s = std::make_unique<station>(sim_, station_config{name, st.servers, st.service, st.capacity},
@@ -616,6 +618,7 @@ void system_model::start_measuring() {
   traffic_at_warmup_ = amqp_->traffic();
   kafka_->start_measuring();
   jms_->start_measuring();
+  if (host_) host_->start_measuring();
 }
 
 run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel,
@@ -691,6 +694,7 @@ run_metrics system_model::collect() {
   v["throughput"] = static_cast<double>(completed_) / window;
   v["consumed"] = static_cast<double>(consumed_);
   v["consume_rate"] = static_cast<double>(consumed_) / window;
+  if (host_ && !real_time_) v["host.cpu"] = host_->utilization();
   const auto t = amqp_->totals();
   const auto& w = at_warmup_;
   v["published"] = static_cast<double>(t.published - w.published);

@@ -213,6 +213,22 @@ double broker_cores(const calibration_record& r, const probe_measurement& m) {
 
 double wake_latency(const calibration_record& r) { return median(r.wake); }
 
+bool on_this_machine(const calibration_record& r) {
+  const auto local = [](const std::string& targets) {
+    // HOST:PORT[,HOST:PORT...]: every host local.
+    std::size_t from = 0;
+    while (from <= targets.size()) {
+      const std::size_t end = std::min(targets.find(',', from), targets.size());
+      const std::string_view one = std::string_view(targets).substr(from, end - from);
+      const std::string_view host = one.substr(0, one.rfind(':'));
+      if (!host.starts_with("127.") && host != "localhost" && host != "[::1]" && host != "::1") return false;
+      from = end + 1;
+    }
+    return true;
+  };
+  return (r.target.empty() || local(r.target)) && (r.kafka_target.empty() || local(r.kafka_target));
+}
+
 double link_latency(const calibration_record& r) {
   return r.round_trips.empty() ? r.prior.client_link.latency.mean() : median(r.round_trips) / 2;
 }
@@ -237,6 +253,12 @@ std::string profile_yaml(const calibration_record& r) {
   out << YAML::Key << "machine" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "cores" << YAML::Value << r.machine_cores;
   out << YAML::Key << "cpu" << YAML::Value << r.cpu_model << YAML::EndMap;
+  if (on_this_machine(r)) {
+    out << YAML::Key << "host" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "cores" << YAML::Value << r.machine_cores;
+    out << YAML::Key << "source" << YAML::Value << "the broker was calibrated over loopback: it and its clients share this machine";
+    out << YAML::EndMap;
+  }
   emit_resources(out, r);
   emit_clients(out, r);
   const auto cpu_read = [](const auto& probes) {

@@ -37,6 +37,10 @@ struct calibration_record {
   std::string prior_name;
 };
 
+/// Whether every broker calibrated listens on this machine (127.0.0.0/8, ::1, localhost): the
+/// broker and the prober then shared its cores, and the profile says so (`host`).
+bool on_this_machine(const calibration_record& r);
+
 /// The cores the broker had during a probe: those it kept busy when its CPU time was measured
 /// (so a probe the prober could not saturate still says what the broker's work costs), else
 /// the profile's, less what the prober itself kept busy when both share the machine's cores

@@ -154,6 +154,13 @@ void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_confi
   }
 }
 
+void read_host(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) {
+  if (!r.is_map(n, "host")) return;
+  r.check_keys(n, {"cores", "source"}, "host");
+  if (!r.require(n, "cores", "host")) return;
+  costs.host_cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(1));
+}
+
 std::expected<models::cost_model, std::string> load_profile(const std::string& name_or_path) {
   models::cost_model costs;
   if (name_or_path == "ideal") return costs;
@@ -173,10 +180,12 @@ std::expected<models::cost_model, std::string> load_profile(const std::string& n
   try {
     const YAML::Node root = YAML::Load(text.str());
     if (r.is_map(root, "a profile")) {
-      r.check_keys(root, {"name", "title", "date", "machine", "node", "links", "clients", "amqp", "kafka", "jms", "calibration"},
+      r.check_keys(root, {"name", "title", "date", "machine", "host", "node", "links", "clients", "amqp", "kafka", "jms",
+                              "calibration"},
                    "a profile");
       if (root["node"]) read_node_resources(r, root["node"], costs.node);
       if (root["clients"]) read_clients(r, root["clients"], costs.clients);
+      if (root["host"]) read_host(r, root["host"], costs);
       if (root["links"]) read_links(r, root["links"], costs);
       for (auto [key, table] : {std::pair{"amqp", &costs.amqp}, std::pair{"kafka", &costs.kafka}, std::pair{"jms", &costs.jms}}) {
         if (root[key]) read_costs(r, root[key], key, *table);

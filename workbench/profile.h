@@ -37,5 +37,7 @@ void read_nodes(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 /// Reads the client host ({cores, send, receive, wake}) into `clients`.
 void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_config& clients);
+/// Reads the machine every node and client shares ({cores}) into costs.host_cores.
+void read_host(yaml_reader& r, const YAML::Node& n, models::cost_model& costs);
 
 }  // namespace mqlab::workbench

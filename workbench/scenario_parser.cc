@@ -85,6 +85,7 @@ std::optional<models::system_spec> parser::system(const layered& top, std::strin
   else r_.error(top["profile"] ? top["profile"] : top.base, costs.error());
   if (top["links"]) read_links(r_, top["links"], s.costs);
   if (top["clients"]) read_clients(r_, top["clients"], s.costs.clients);
+  if (top["host"]) read_host(r_, top["host"], s.costs);
   if (required("arrivals")) s.arrivals = arrivals(top["arrivals"]);
   if (top["stations"]) stations(top["stations"], s);
   if (top["broker"]) broker(top["broker"], s);

@@ -14,7 +14,7 @@
 // Keys a variant may redefine (a macro so it can seed both an initializer list and a vector).
 #define MQLAB_SYSTEM_KEYS                                                                                          \
   "duration", "warmup", "sample_interval", "arrivals", "stations", "broker", "producer", "pipeline", "consumers", \
-      "kafka", "jms", "zookeeper", "faults", "profile", "links", "clients"
+      "kafka", "jms", "zookeeper", "faults", "profile", "links", "clients", "host"
 
 namespace mqlab::workbench::detail {
 

@@ -207,6 +207,29 @@ TEST(calibration, a_kafka_only_profile_has_fitted_kafka_costs_and_the_prior_else
   std::filesystem::remove(path);
 }
 
+// Over loopback the broker and the prober share the machine: the profile says `host`, and a
+// scenario run with it puts every node and client on those cores; a remote broker has its own.
+TEST(calibration, a_broker_calibrated_over_loopback_shares_the_machine_with_its_clients) {
+  auto prior = load_profile("default");
+  ASSERT_TRUE(prior) << prior.error();
+  calibration_record r{.name = "host-test", .title = "a test", .date = "2026-12-06", .command = "mqlab calibrate",
+                       .cpu_model = "a CPU", .machine_cores = 2, .cores = 1, .prior = *prior, .prior_name = "default"};
+  const auto path = std::filesystem::temp_directory_path() / "mqlab-host-calibration-test.yaml";
+  const auto host_cores = [&](const std::string& amqp, const std::string& kafka) {
+    r.target = amqp;
+    r.kafka_target = kafka;
+    std::ofstream(path) << profile_yaml(r);
+    auto back = load_profile(path.string());
+    EXPECT_TRUE(back) << back.error();
+    return back ? back->host_cores : -1;
+  };
+  EXPECT_EQ(host_cores("127.0.0.1:5672,127.0.0.1:5673", ""), 2);
+  EXPECT_EQ(host_cores("localhost:5672", "127.0.0.1:9092"), 2);
+  EXPECT_EQ(host_cores("127.0.0.1:5672,10.0.0.7:5672", ""), 0) << "one node elsewhere";
+  EXPECT_EQ(host_cores("", "broker.example:9092"), 0);
+  std::filesystem::remove(path);
+}
+
 kafka_probe kafka_probe_named(const std::string& name) {
   for (const auto& p : kafka_probes()) {
     if (p.name == name) return p;
