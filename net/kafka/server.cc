@@ -297,6 +297,7 @@ asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t fol
 }
 
 asio::awaitable<void> server::impl::pause_fetcher(std::int32_t follower, std::int32_t leader, std::int64_t ms) {
+  if (stopping) co_return;  // a pause now would keep the event loop running after stop()
   asio::steady_timer& pause = *fetch_timers.at({follower, leader});
   if (ms == INT64_MAX) pause.expires_at(asio::steady_timer::time_point::max());
   else pause.expires_after(std::chrono::milliseconds(ms));
