@@ -170,6 +170,7 @@ std::expected<void, std::string> fit(workbench::calibration_record& r) {
     auto f = fit(r, r.kafka_probes, r.prior.kafka);
     if (!f) return std::unexpected(f.error());
     r.kafka_fit = std::move(*f);
+    if (auto c = workbench::fit_kafka_client_costs(r.kafka_probes)) r.kafka_clients = *c;
   }
   return {};
 }
@@ -190,6 +191,9 @@ void report(const workbench::calibration_record& r) {
   report(r, r.kafka_probes, r.kafka_fit.costs);
   if (r.clients) {
     fmt::print("  client: {:.0f} ns a message sent, {:.0f} ns one received; ", r.clients->send_ns, r.clients->receive_ns);
+  }
+  if (r.kafka_clients) {
+    fmt::print("Kafka client: {:.0f} ns a record, {:.0f} ns a request; ", r.kafka_clients->record_ns, r.kafka_clients->request_ns);
   }
   if (!r.wake.empty()) fmt::print("a sleeping thread wakes {:.1f} us late (median)\n", workbench::wake_latency(r) * 1e6);
   if (r.round_trips.empty()) return;

@@ -80,11 +80,16 @@ link& cluster_resources::client_link(int client, bool up) {
   return *client_links_[i];
 }
 
+sim::duration cluster_resources::kafka_client_work(std::size_t records) const {
+  const auto& c = costs_.clients;
+  return c.kafka_request + sim::duration(c.kafka_record.ns() * static_cast<std::int64_t>(records) / 2);
+}
+
 void cluster_resources::client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done,
-                                    done_fn written) {
+                                    done_fn written, std::optional<sim::duration> work) {
   if (clients_ && up) {
     // Client 0 is every model's producer: its sends are the ones it schedules itself.
-    clients_->run(costs_.clients.send, client == 0,
+    clients_->run(work.value_or(costs_.clients.send), client == 0,
                   [this, client, bytes, done = std::move(done), written = std::move(written)]() mutable {
                     if (written) written();
                     client_link(client, true).send(bytes, std::move(done), sim_.now());
@@ -94,8 +99,8 @@ void cluster_resources::client_send(int client, bool up, broker::node_id node, s
   if (written) written();
   const sim::sim_time ready = up ? sim_.now() : nodes_[node.value].nic->transmit(bytes);
   if (clients_) {
-    client_link(client, false).send(bytes, [this, done = std::move(done)]() mutable {
-      clients_->run(costs_.clients.receive, false, std::move(done));
+    client_link(client, false).send(bytes, [this, done = std::move(done), w = work.value_or(costs_.clients.receive)]() mutable {
+      clients_->run(w, false, std::move(done));
     }, ready);
     return;
   }

@@ -44,8 +44,12 @@ class cluster_resources {
   /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the
   /// model, the producer first. With a client host, a message sent is first its work there, a
   /// message received its work there after the link.
-  /// `written` runs once the client has written it (at once without a client host).
-  void client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done, done_fn written = {});
+  /// `written` runs once the client has written it (at once without a client host). `work`:
+  /// the client's CPU for it, if not the client host's `send` or `receive`.
+  void client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done, done_fn written = {},
+                   std::optional<sim::duration> work = {});
+  /// What a Kafka client spends on a request carrying `records` (see client_host_config).
+  sim::duration kafka_client_work(std::size_t records) const;
 
   void slow(broker::node_id node, double factor);
   void pause(broker::node_id node, sim::duration length);

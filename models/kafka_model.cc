@@ -109,7 +109,7 @@ void kafka_model::produce(const produce_step& step, sim::sim_time created, bool 
 void kafka_model::poll(std::size_t m) {
   if (!members_[m].alive) return;
   if (!resources_) consumer_fetch(m);
-  else resources_->client_send(1 + static_cast<int>(m), true, fetch_node(m), 64, [this, m] { consumer_fetch(m); });
+  else resources_->client_send(1 + static_cast<int>(m), true, fetch_node(m), 64, [this, m] { consumer_fetch(m); }, {}, sim::duration{});
 }
 
 void kafka_model::consumer_fetch(std::size_t m) {
@@ -133,12 +133,14 @@ void kafka_model::consumer_fetch(std::size_t m) {
     me.parked = true;
     me.park_timeout = sim_.after(sim::duration::milliseconds(me.client->fetch_max_wait_ms()), [this, m] {
       members_[m].parked = false;
-      resources_->client_send(1 + static_cast<int>(m), false, fetch_node(m), 64, [this, m] { polled(m, 0); });
+      resources_->client_send(1 + static_cast<int>(m), false, fetch_node(m), 64, [this, m] { polled(m, 0); }, {},
+                              resources_->kafka_client_work(0));
     });
     return;
   }
   resources_->charge(cluster_.meter().rows(), node, [this, m, n, node, bytes] {
-    resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); });
+    resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); }, {},
+                            resources_->kafka_client_work(n));
   }, {});
   cluster_.meter().clear();
 }

@@ -102,7 +102,8 @@ void kafka_model::send_to_leader(std::uint32_t b) {
     ++in_flight_[static_cast<std::size_t>(bt.broker)];
     bt.in_flight = true;
   }
-  resources_->client_send(0, true, node_of(bt.broker), bt.bytes + request_bytes, [this, b] { batch_arrives(b); });
+  resources_->client_send(0, true, node_of(bt.broker), bt.bytes + request_bytes, [this, b] { batch_arrives(b); }, {},
+                          resources_->kafka_client_work(bt.records.size()));
 }
 
 void kafka_model::batch_arrives(std::uint32_t b) {
@@ -176,7 +177,7 @@ void kafka_model::answer(std::uint32_t b, bool ok) {
     batches_.release(b);
     return;
   }
-  resources_->client_send(0, false, node_of(batches_[b].broker), request_bytes, finish);
+  resources_->client_send(0, false, node_of(batches_[b].broker), request_bytes, finish, {}, sim::duration{});  // priced with its request
 }
 
 void kafka_model::check_acks(std::int32_t leader) {

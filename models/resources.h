@@ -103,6 +103,9 @@ class serial_process {
 struct client_host_config {
   int cores = 0;  // 0: the clients cost nothing and never wait (no host)
   sim::duration send, receive;            // per message sent (publish, ack, produce) and received
+  // Kafka's clients batch: their CPU per record (half where it is produced, half where it is
+  // consumed) and per request on top (a produce request, a fetch's answer), instead of the above.
+  sim::duration kafka_record, kafka_request;
   std::optional<sim::distribution> wake;  // seconds; none: it never sleeps
   // The machine's stalls (jHiccup's hiccups: a descheduled thread, a hypervisor's pause): they
   // come so many times a second whatever the host does, each stopping it for a while.

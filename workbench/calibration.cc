@@ -36,19 +36,28 @@ client_work client_work_of(const amqp_probe& p) {
   return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0)};
 }
 
-std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes) {
+std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const client_cpu_sample> samples) {
   matrix a;
   std::vector<double> b;
-  for (const auto& p : probes) {
-    if (p.measured.messages == 0) continue;
-    const double ns = p.measured.client_cpu * 1e9 / static_cast<double>(p.measured.messages);
-    if (ns <= 0) continue;
-    const client_work w = client_work_of(p.probe);
-    a.push_back({w.sends / ns, w.receives / ns});  // relative: each probe's error over its own time
+  for (const auto& s : samples) {
+    if (s.measured.messages == 0 || s.measured.client_cpu <= 0) continue;
+    const double ns = s.measured.client_cpu * 1e9 / static_cast<double>(s.measured.messages);
+    std::vector<double> row;
+    for (double k : s.per_message) row.push_back(k / ns);  // relative: each probe's error over its own time
+    a.push_back(std::move(row));
     b.push_back(1.0);
   }
   if (a.empty()) return std::unexpected("no probe measured the client's CPU");
-  auto x = nonnegative_least_squares(a, b);
+  return nonnegative_least_squares(a, b);
+}
+
+std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes) {
+  std::vector<client_cpu_sample> samples;
+  for (const auto& p : probes) {
+    const client_work w = client_work_of(p.probe);
+    samples.push_back({{w.sends, w.receives}, p.measured});
+  }
+  auto x = fit_client_cpu(samples);  // g++ 12's std::expected has no transform()
   if (!x) return std::unexpected(x.error());
   return client_costs{(*x)[0], (*x)[1]};
 }

@@ -112,6 +112,15 @@ struct probe_record {
   probe_measurement measured;
 };
 
+/// What one probe says of the client's CPU: what it did per message and what that took.
+struct client_cpu_sample {
+  std::vector<double> per_message;  // how many of each costed thing a message took
+  probe_measurement measured;
+};
+/// Non-negative costs (ns) of the things counted, so that each sample's CPU time per message is
+/// met with the least relative error; the reason when no sample measured the client's CPU.
+std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const client_cpu_sample> samples);
+
 /// A client's CPU per message sent and per message received, in ns: fitted (non-negative least
 /// squares, relative) to the prober's own CPU time per message over the probes.
 struct client_costs {

@@ -141,6 +141,16 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
                                : std::string("not measured (no AMQP probe)"),
                      r.wake.size());
+  if (r.kafka_clients) {
+    out << YAML::Key << "kafka" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "record" << YAML::Value << fmt::format("{:.1f}ns", r.kafka_clients->record_ns);
+    out << YAML::Key << "request" << YAML::Value << fmt::format("{:.1f}ns", r.kafka_clients->request_ns);
+    out << YAML::Key << "source" << YAML::Value
+        << fmt::format("fitted to the librdkafka prober's CPU time per record over the {} Kafka probes (producer and "
+                       "consumer in one process: a record's cost is split evenly between them)",
+                       r.kafka_probes.size());
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 
@@ -212,6 +222,16 @@ double broker_cores(const calibration_record& r, const probe_measurement& m) {
 }
 
 double wake_latency(const calibration_record& r) { return median(r.wake); }
+
+std::expected<kafka_client_costs, std::string> fit_kafka_client_costs(std::span<const kafka_probe_record> probes) {
+  std::vector<client_cpu_sample> samples;
+  for (const auto& p : probes) {
+    samples.push_back({{1.0, 1 / p.batching.records_per_batch + 1 / p.batching.records_per_fetch}, p.measured});
+  }
+  auto x = fit_client_cpu(samples);
+  if (!x) return std::unexpected(x.error());
+  return kafka_client_costs{(*x)[0], (*x)[1]};
+}
 
 bool on_this_machine(const calibration_record& r) {
   const auto local = [](const std::string& targets) {

@@ -3,7 +3,9 @@
 // they came from, the machine and the date, so that a profile can be checked and redone.
 #pragma once
 
+#include <expected>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,15 @@ struct kafka_probe_record {
   probe_measurement measured;
 };
 
+/// Kafka's clients' CPU: per record (produced and consumed) and per request (a produce request
+/// or a fetch's answer), in ns.
+struct kafka_client_costs {
+  double record_ns = 0, request_ns = 0;
+};
+/// Fits them to the Kafka prober's CPU time per record: the probes batch differently (one
+/// record a request against thousands), which tells the two apart.
+std::expected<kafka_client_costs, std::string> fit_kafka_client_costs(std::span<const kafka_probe_record> probes);
+
 struct calibration_record {
   std::string name, title, date, command;
   std::string target, kafka_target;  // the AMQP and the Kafka broker calibrated (either may be empty)
@@ -33,6 +44,7 @@ struct calibration_record {
   std::vector<double> confirm_transient, confirm_persistent;      // seconds
   std::vector<double> wake;                                       // seconds a sleeping thread woke late
   std::optional<client_costs> clients;                            // fitted to the AMQP prober's CPU
+  std::optional<kafka_client_costs> kafka_clients;                // fitted to the Kafka prober's CPU
   models::cost_model prior;  // where unmeasured costs and resources come from
   std::string prior_name;
 };

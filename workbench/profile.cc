@@ -139,13 +139,19 @@ void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) 
 
 void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_config& clients) {
   if (!r.is_map(n, "clients")) return;
-  r.check_keys(n, {"cores", "send", "receive", "wake", "stalls", "source"}, "clients");
+  r.check_keys(n, {"cores", "send", "receive", "wake", "stalls", "kafka", "source"}, "clients");
   if (!r.require(n, "cores", "clients")) return;
   clients.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(1));
   for (auto [key, to] : {std::pair{"send", &clients.send}, std::pair{"receive", &clients.receive}}) {
     if (n[key]) *to = r.duration(n[key], key).value_or(sim::duration{});
   }
   if (n["wake"]) clients.wake = r.time_distribution(n["wake"], "wake");
+  if (const YAML::Node k = n["kafka"]; k && r.is_map(k, "clients.kafka")) {
+    r.check_keys(k, {"record", "request", "source"}, "clients.kafka");
+    for (auto [key, to] : {std::pair{"record", &clients.kafka_record}, std::pair{"request", &clients.kafka_request}}) {
+      if (k[key]) *to = r.duration(k[key], key).value_or(sim::duration{});
+    }
+  }
   if (const YAML::Node st = n["stalls"]; st && r.is_map(st, "stalls")) {
     r.check_keys(st, {"rate", "for"}, "stalls");
     if (!r.require(st, "rate", "stalls") || !r.require(st, "for", "stalls")) return;

@@ -298,6 +298,23 @@ TEST(calibration, the_clients_costs_are_fitted_to_the_probers_cpu_per_message) {
   EXPECT_NEAR(fit->receive_ns, 300, 1);
 }
 
+TEST(calibration, kafka_clients_costs_per_record_and_per_request_are_told_apart_by_batching) {
+  // librdkafka spending 700 ns a record and 8 us a request: one record a request costs it
+  // 700 + 8 000 + the fetch's share; a batch of thousands, little more than 700.
+  std::vector<kafka_probe_record> probes;
+  for (const auto& p : kafka_probes()) {
+    const kafka_batching b{.records_per_batch = p.batch_records == 1 ? 1.0 : 4000.0 / p.partitions, .records_per_fetch = 300};
+    const double ns = 700 + 8000 * (1 / b.records_per_batch + 1 / b.records_per_fetch);
+    probes.push_back({p, b, {}, {.messages = 1'000'000, .seconds = 1, .client_cpu = 1'000'000 * ns * 1e-9}});
+  }
+  const auto fit = fit_kafka_client_costs(probes);
+  ASSERT_TRUE(fit) << fit.error();
+  EXPECT_NEAR(fit->record_ns, 700, 1);
+  EXPECT_NEAR(fit->request_ns, 8000, 10);
+  for (auto& p : probes) p.measured.client_cpu = 0;
+  EXPECT_FALSE(fit_kafka_client_costs(probes)) << "nothing measured, nothing fitted";
+}
+
 TEST(calibration, a_sleeps_overshoot_is_a_wake_up_or_a_stall_of_the_machine) {
   std::vector<double> late(990, 20e-6);
   late.insert(late.end(), 10, 1e-3);  // ten sleeps hit a millisecond's stall

@@ -69,6 +69,31 @@ pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
   EXPECT_LT(m.at("e2e.max").mean, 4.2e-3);
 }
 
+// Kafka's clients on one core, 1 us of CPU a record (half producing it, half consuming it)
+// and 20 us a request: produced one record a request at 2 000 records/s, the host is busy
+// 2 000 x (1 us + 20 us for the produce request) plus 20 us for each fetch's answer, of which
+// there are at most one a record (and two a second that time out empty).
+TEST(runner, kafka_clients_spend_their_cpu_per_record_and_per_request) {
+  auto sc = parse_scenario(R"(name: kafka-clients
+duration: 10s
+warmup: 1s
+seed: 5
+arrivals: {process: poisson, rate: 2000/s}
+clients: {cores: 1, kafka: {record: 1us, request: 20us}}
+kafka:
+  brokers: 1
+  topics: {events: {partitions: 1}}
+  groups: [{group: readers, topic: events, count: 1, service: 0s}]
+pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
+)");
+  ASSERT_TRUE(sc.has_value()) << sc.error().format("kafka-clients");
+  const auto r = run_scenario(*sc);
+  const auto& m = r.variants[0].metrics;
+  const double busy = m.at("kafka.clients.cpu").mean;
+  EXPECT_GT(busy, 2000 * 21e-6 * 0.97);
+  EXPECT_LT(busy, (2000 * 21e-6 + 2002 * 20e-6) * 1.03);
+}
+
 TEST(runner, same_seed_gives_identical_results_json) {
   auto sc = parse_scenario(mm2, {{"duration", "100s"}, {"warmup", "5s"}});
   ASSERT_TRUE(sc.has_value());
