@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "models/queueing_theory.h"
 #include "workbench/results.h"
@@ -42,26 +46,33 @@ TEST(runner, a_scenario_station_agrees_with_erlang_c) {
   EXPECT_FALSE(r.all_passed());
 }
 
+/// One Kafka broker with one partition read by one consumer (`group` adds its settings), a
+/// producer of single-record acks=1 requests at `rate`, and `top` added at the top level: the
+/// metrics of 10 s after 1 s of warm-up.
+std::map<std::string, metric_value> one_partition(const std::string& rate, const std::string& top, const std::string& group) {
+  auto sc = parse_scenario(fmt::format(R"(name: one-partition
+duration: 11s
+warmup: 1s
+seed: 3
+arrivals: {{process: poisson, rate: {}}}
+{}
+kafka:
+  brokers: 1
+  topics: {{events: {{partitions: 1}}}}
+  groups: [{{group: readers, topic: events, count: 1, service: 0s{}}}]
+pipeline: [{{produce: {{topic: events, acks: 1, linger: 0s}}}}]
+)", rate, top, group));
+  EXPECT_TRUE(sc.has_value()) << sc.error().format("one-partition");
+  return sc ? run_scenario(*sc).variants[0].metrics : std::map<std::string, metric_value>{};
+}
+
 // Kafka's consumers long-poll: a fetch that finds nothing waits at the leader (fetch.min.bytes 1,
 // fetch.max.wait.ms 500) and leaves as soon as a record is below the high watermark. With 1 ms
 // links a record then reaches its consumer two link crossings after it was produced, as the
 // producer's acks=1 answer does, whatever the consumer's poll_interval (ideal profile only).
 TEST(runner, a_kafka_consumers_fetch_waits_at_the_leader_for_the_next_record) {
-  auto sc = parse_scenario(R"(name: long-poll
-duration: 20s
-warmup: 1s
-seed: 3
-arrivals: {process: poisson, rate: 50/s}
-links: {client: {latency: 1ms}}
-kafka:
-  brokers: 1
-  topics: {events: {partitions: 1}}
-  groups: [{group: readers, topic: events, count: 1, service: 0s, poll_interval: 50ms}]
-pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
-)");
-  ASSERT_TRUE(sc.has_value()) << sc.error().format("long-poll");
-  const auto r = run_scenario(*sc);
-  const auto& m = r.variants[0].metrics;
+  const auto m = one_partition("50/s", "links: {client: {latency: 1ms}}", ", poll_interval: 50ms");
+  ASSERT_TRUE(m.contains("e2e.p50"));
   EXPECT_NEAR(m.at("e2e.p50").mean, 2e-3, 0.1e-3);
   EXPECT_NEAR(m.at("response.p50").mean, 2e-3, 0.1e-3);
   // At worst a record comes just after the fetch left with the previous one, and waits for that
@@ -74,21 +85,8 @@ pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
 // 2 000 x (1 us + 20 us for the produce request) plus 20 us for each fetch's answer, of which
 // there are at most one a record (and two a second that time out empty).
 TEST(runner, kafka_clients_spend_their_cpu_per_record_and_per_request) {
-  auto sc = parse_scenario(R"(name: kafka-clients
-duration: 10s
-warmup: 1s
-seed: 5
-arrivals: {process: poisson, rate: 2000/s}
-clients: {cores: 1, kafka: {record: 1us, request: 20us}}
-kafka:
-  brokers: 1
-  topics: {events: {partitions: 1}}
-  groups: [{group: readers, topic: events, count: 1, service: 0s}]
-pipeline: [{produce: {topic: events, acks: 1, linger: 0s}}]
-)");
-  ASSERT_TRUE(sc.has_value()) << sc.error().format("kafka-clients");
-  const auto r = run_scenario(*sc);
-  const auto& m = r.variants[0].metrics;
+  const auto m = one_partition("2000/s", "clients: {cores: 1, kafka: {record: 1us, request: 20us}}", "");
+  ASSERT_TRUE(m.contains("kafka.clients.cpu"));
   const double busy = m.at("kafka.clients.cpu").mean;
   EXPECT_GT(busy, 2000 * 21e-6 * 0.97);
   EXPECT_LT(busy, (2000 * 21e-6 + 2002 * 20e-6) * 1.03);
