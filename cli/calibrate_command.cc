@@ -57,10 +57,8 @@ std::expected<workbench::amqp_endpoint, std::string> parse_endpoint(const calibr
 
 /// --kafka HOST:PORT[,HOST:PORT...]: every address checked, the list as librdkafka takes it.
 std::expected<std::string, std::string> parse_bootstrap(const std::string& kafka) {
-  for (std::size_t from = 0; from <= kafka.size();) {
-    const auto comma = std::min(kafka.find(',', from), kafka.size());
-    if (auto port = port_of("--kafka", std::string_view(kafka).substr(from, comma - from)); !port) return std::unexpected(port.error());
-    from = comma + 1;
+  for (std::string_view address : workbench::address_list(kafka)) {
+    if (auto port = port_of("--kafka", address); !port) return std::unexpected(port.error());
   }
   return kafka;
 }

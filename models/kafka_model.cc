@@ -125,24 +125,24 @@ void kafka_model::consumer_fetch(std::size_t m) {
     polled(m, n);
     return;
   }
-  // The fetch is the leaders' work; its records cross the links back to the consumer.
+  // The fetch is the leaders' work; its records cross the links back to the consumer, or it
+  // waits there until some pass the high watermark (wake_consumers) or fetch.max.wait.ms.
   const auto node = fetch_node(m);
-  if (n == 0 && got && me.client->in_group()) {
-    resources_->charge(cluster_.meter().rows(), node, {}, {});
-    cluster_.meter().clear();
-    me.parked = true;
-    me.park_timeout = sim_.after(sim::duration::milliseconds(me.client->fetch_max_wait_ms()), [this, m] {
-      members_[m].parked = false;
-      resources_->client_send(1 + static_cast<int>(m), false, fetch_node(m), 64, [this, m] { polled(m, 0); }, {},
-                              resources_->kafka_client_work(0));
-    });
-    return;
-  }
-  resources_->charge(cluster_.meter().rows(), node, [this, m, n, node, bytes] {
-    resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); }, {},
-                            resources_->kafka_client_work(n));
-  }, {});
+  const bool waits = n == 0 && got && me.client->in_group();
+  resources_->charge(cluster_.meter().rows(), node,
+                     waits ? done_fn{} : done_fn{[this, m, node, n, bytes] { answer_fetch(m, node, n, bytes); }}, {});
   cluster_.meter().clear();
+  if (!waits) return;
+  me.parked = true;
+  me.park_timeout = sim_.after(sim::duration::milliseconds(me.client->fetch_max_wait_ms()), [this, m] {
+    members_[m].parked = false;
+    answer_fetch(m, fetch_node(m), 0, 64);
+  });
+}
+
+void kafka_model::answer_fetch(std::size_t m, broker::node_id node, std::size_t n, std::uint64_t bytes) {
+  resources_->client_send(1 + static_cast<int>(m), false, node, bytes, [this, m, n] { polled(m, n); }, {},
+                          resources_->kafka_client_work(n));
 }
 
 void kafka_model::wake_consumers() {

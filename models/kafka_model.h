@@ -78,6 +78,8 @@ class kafka_model final : public kafka_side {
   void poll(std::size_t m);
   /// The member's fetch at its partitions' leaders: records go back to it, or it waits there.
   void consumer_fetch(std::size_t m);
+  /// The fetch's answer (`n` records, `bytes`) crosses back from `node` to member `m`.
+  void answer_fetch(std::size_t m, broker::node_id node, std::size_t n, std::uint64_t bytes);
   /// Parked fetches that have records to return now take them (the high watermark moved).
   void wake_consumers();
   /// Takes what a poll returned into the member's buffer and starts working through it.

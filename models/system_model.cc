@@ -192,7 +192,9 @@ system_model::system_model(const system_spec& spec, std::uint64_t seed, const ru
       arrivals_(*spec.arrivals),
       real_time_(environment.real_time),
       over_budget_(environment.over_budget),
-      host_(spec.costs.host_cores > 0 ? std::make_unique<cpu_pool>(sim_, spec.costs.host_cores) : nullptr),
+      // Real sides run on the real machine: only the simulated ones need a host.
+      host_(spec.costs.host_cores > 0 && !environment.real_time ? std::make_unique<cpu_pool>(sim_, spec.costs.host_cores)
+                                                                 : nullptr),
       amqp_(environment.amqp ? environment.amqp(sim_, spec) : std::make_unique<amqp_model>(sim_, spec, streams_, host_.get())),
       kafka_(environment.kafka ? environment.kafka(sim_, spec, streams_)
                                : std::make_unique<kafka_model>(sim_, spec.kafka, spec.costs, streams_, host_.get())),
@@ -694,7 +696,7 @@ run_metrics system_model::collect() {
   v["throughput"] = static_cast<double>(completed_) / window;
   v["consumed"] = static_cast<double>(consumed_);
   v["consume_rate"] = static_cast<double>(consumed_) / window;
-  if (host_ && !real_time_) v["host.cpu"] = host_->utilization();
+  if (host_) v["host.cpu"] = host_->utilization();
   const auto t = amqp_->totals();
   const auto& w = at_warmup_;
   v["published"] = static_cast<double>(t.published - w.published);

@@ -233,18 +233,22 @@ std::expected<kafka_client_costs, std::string> fit_kafka_client_costs(std::span<
   return kafka_client_costs{(*x)[0], (*x)[1]};
 }
 
+std::vector<std::string_view> address_list(std::string_view list) {
+  std::vector<std::string_view> out;
+  for (std::size_t from = 0; from <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', from), list.size());
+    out.push_back(list.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return out;
+}
+
 bool on_this_machine(const calibration_record& r) {
   const auto local = [](const std::string& targets) {
-    // HOST:PORT[,HOST:PORT...]: every host local.
-    std::size_t from = 0;
-    while (from <= targets.size()) {
-      const std::size_t end = std::min(targets.find(',', from), targets.size());
-      const std::string_view one = std::string_view(targets).substr(from, end - from);
+    return std::ranges::all_of(address_list(targets), [](std::string_view one) {
       const std::string_view host = one.substr(0, one.rfind(':'));
-      if (!host.starts_with("127.") && host != "localhost" && host != "[::1]" && host != "::1") return false;
-      from = end + 1;
-    }
-    return true;
+      return host.starts_with("127.") || host == "localhost" || host == "[::1]" || host == "::1";
+    });
   };
   return (r.target.empty() || local(r.target)) && (r.kafka_target.empty() || local(r.kafka_target));
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/system.h"
@@ -48,6 +49,9 @@ struct calibration_record {
   models::cost_model prior;  // where unmeasured costs and resources come from
   std::string prior_name;
 };
+
+/// The addresses of a HOST:PORT[,HOST:PORT...] list, as written (unchecked).
+std::vector<std::string_view> address_list(std::string_view list);
 
 /// Whether every broker calibrated listens on this machine (127.0.0.0/8, ::1, localhost): the
 /// broker and the prober then shared its cores, and the profile says so (`host`).

@@ -89,6 +89,7 @@ struct server::impl {
   /// Waits on the pair's timer for `ms` (max: until fetch_round(), kill() or restart() wake it).
   asio::awaitable<void> pause_fetcher(std::int32_t follower, std::int32_t leader, std::int64_t ms);
   void wake_fetchers();
+  bool rounds() const { return listen.followers == listen_options::replication::rounds; }
   void drop_link(std::int32_t follower, std::int32_t leader);
   /// Before its first request: a connection whose far end is one of our own followers' link
   /// sockets may fetch as a replica; the operating system vouches that the port is ours.
@@ -270,7 +271,7 @@ asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t fol
     if (ec) co_return fetched::failed;
     socket->set_option(tcp::no_delay(true), ec);
   }
-  const auto wait_ms = listen.followers == listen_options::replication::fetching ? svc.options().replica_fetch_wait_max_ms : 0;
+  const auto wait_ms = rounds() ? 0 : svc.options().replica_fetch_wait_max_ms;
   const std::string request = replica_fetch_request(follower, correlation, positions, static_cast<std::int32_t>(wait_ms));
   co_await asio::async_write(*socket, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
   char size_bytes[4];
@@ -310,20 +311,19 @@ void server::impl::wake_fetchers() {
 }
 
 asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower, std::int32_t leader) {
-  const bool rounds = listen.followers == listen_options::replication::rounds;
   const auto& o = svc.options();
   std::int32_t correlation = 0;
   while (!stopping) {
-    if (rounds) co_await pause_fetcher(follower, leader, INT64_MAX);
+    if (rounds()) co_await pause_fetcher(follower, leader, INT64_MAX);
     if (stopping) break;
     if (!svc.core().broker_up(follower) || !svc.core().broker_up(leader)) {
       drop_link(follower, leader);
-      if (!rounds) co_await pause_fetcher(follower, leader, INT64_MAX);  // until a restart
+      if (!rounds()) co_await pause_fetcher(follower, leader, INT64_MAX);  // until a restart
       continue;
     }
     const fetched f = co_await fetch_from(follower, leader, ++correlation);
     if (f == fetched::failed) drop_link(follower, leader);
-    if (rounds || f == fetched::records_or_none) continue;
+    if (rounds() || f == fetched::records_or_none) continue;
     // Kafka's fetcher backs off after an error; one following nothing here waits for a
     // leadership change (a kill or a restart wakes it) or looks again after a fetch's wait.
     co_await pause_fetcher(follower, leader, f == fetched::failed ? o.replica_fetch_backoff_ms : o.replica_fetch_wait_max_ms);
@@ -385,7 +385,7 @@ bool server::kill(std::int32_t node) {
   s.svc.crash(node, now_ms());
   s.persist();
   s.route_completions();
-  if (s.listen.followers == listen_options::replication::fetching) s.wake_fetchers();  // leaders moved
+  if (!s.rounds()) s.wake_fetchers();  // leaders moved
   return true;
 }
 
@@ -400,7 +400,7 @@ std::expected<void, std::string> server::restart(std::int32_t node) {
   s.svc.restart(node, now_ms());
   s.persist();
   asio::co_spawn(s.io, s.accept_loop(node), asio::detached);
-  if (s.listen.followers == listen_options::replication::fetching) s.wake_fetchers();
+  if (!s.rounds()) s.wake_fetchers();
   log(log_level::info, "Kafka broker {} restarted on {}:{}", node, address.host, address.port);
   return {};
 }
