@@ -368,6 +368,7 @@ void amqp_model::resource_metrics(std::map<std::string, double>& values) const {
     values[fmt::format("node.{}.cpu", n)] = resources_->utilization(broker::node_id{n});
     values[fmt::format("node.{}.disk", n)] = resources_->disk_utilization(broker::node_id{n});
   }
+  values["servers.cpu"] += resources_->busy_cores();
   if (auto busy = resources_->client_utilization()) values["clients.cpu"] = *busy;
 }
 

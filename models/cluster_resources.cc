@@ -30,7 +30,7 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
   for (std::uint32_t n = 0; n < nodes; ++n) {
     node nd;
     const node_resources& own = costs.of(n);
-    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores, host);
+    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores, host, own.wake_up);
     nd.store = std::make_unique<disk>(sim, own.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
     nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), own.nic_bandwidth},
                                     streams.stream(fmt::format("{}-nic-{}", name, n)));
@@ -81,8 +81,11 @@ link& cluster_resources::client_link(int client, bool up) {
 }
 
 sim::duration cluster_resources::kafka_client_work(std::size_t records) const {
-  const auto& c = costs_.clients;
-  return c.kafka_request + sim::duration(c.kafka_record.ns() * static_cast<std::int64_t>(records) / 2);
+  return costs_.clients.kafka_request + kafka_record_share() * static_cast<std::int64_t>(records);
+}
+
+void cluster_resources::client_work(int client, sim::duration work) {
+  if (clients_) clients_->run(work, client == 0, [] {});
 }
 
 void cluster_resources::client_send(int client, bool up, broker::node_id node, std::uint64_t bytes, done_fn done,
@@ -258,6 +261,12 @@ std::optional<double> cluster_resources::client_utilization() const {
 }
 
 double cluster_resources::utilization(broker::node_id n) const { return nodes_[n.value].cpu->utilization(); }
+
+double cluster_resources::busy_cores() const {
+  double busy = 0;
+  for (const auto& n : nodes_) busy += n.cpu->utilization() * n.cpu->cores();
+  return busy;
+}
 double cluster_resources::disk_utilization(broker::node_id n) const { return nodes_[n.value].store->sync_utilization(); }
 
 }  // namespace mqlab::models

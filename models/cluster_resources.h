@@ -50,6 +50,11 @@ class cluster_resources {
                    std::optional<sim::duration> work = {});
   /// What a Kafka client spends on a request carrying `records` (see client_host_config).
   sim::duration kafka_client_work(std::size_t records) const;
+  /// A record's share of a Kafka client's CPU at either end: half of `kafka.record`.
+  sim::duration kafka_record_share() const { return sim::duration(costs_.clients.kafka_record.ns() / 2); }
+  /// Client `client` spends `work` of CPU on its host with nothing sent (a Kafka producer's
+  /// send call, which only adds the record to a batch); nothing without a client host.
+  void client_work(int client, sim::duration work);
 
   void slow(broker::node_id node, double factor);
   void pause(broker::node_id node, sim::duration length);
@@ -60,6 +65,8 @@ class cluster_resources {
 
   void start_measuring();
   double utilization(broker::node_id node) const;
+  /// Busy cores summed over the nodes: what net mode measures of its server threads.
+  double busy_cores() const;
   /// The client host's busy share, when there is one.
   std::optional<double> client_utilization() const;
   /// The share of the time its disk spent in fsync.

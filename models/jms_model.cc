@@ -192,12 +192,16 @@ void jms_model::arm() {
   });
 }
 
-void jms_model::start_measuring() { tally_.start_measuring(tally_.totals(core_)); }
+void jms_model::start_measuring() {
+  tally_.start_measuring(tally_.totals(core_));
+  if (resources_) resources_->start_measuring();
+}
 
 std::int64_t jms_model::backlog() const { return tally_.backlog(core_); }
 
 void jms_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
   if (enabled()) tally_.collect(v, e2e, backlog(), tally_.totals(core_));
+  if (enabled() && resources_) v["servers.cpu"] += resources_->busy_cores();
 }
 
 }  // namespace mqlab::models

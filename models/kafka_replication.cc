@@ -103,7 +103,7 @@ void kafka_model::send_to_leader(std::uint32_t b) {
     bt.in_flight = true;
   }
   resources_->client_send(0, true, node_of(bt.broker), bt.bytes + request_bytes, [this, b] { batch_arrives(b); }, {},
-                          resources_->kafka_client_work(bt.records.size()));
+                          resources_->kafka_client_work(0));  // its records were priced as they were produced
 }
 
 void kafka_model::batch_arrives(std::uint32_t b) {

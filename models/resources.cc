@@ -23,11 +23,12 @@ sim::duration transmission(std::uint64_t bytes, double bandwidth) {
 
 // --- cpu_pool ----------------------------------------------------------------------------------
 
-cpu_pool::cpu_pool(sim::simulator& sim, int cores, cpu_pool* host) : sim_(sim), cores_(std::max(cores, 1)), host_(host) {}
+cpu_pool::cpu_pool(sim::simulator& sim, int cores, cpu_pool* host, sim::duration wake_up)
+    : sim_(sim), cores_(std::max(cores, 1)), host_(host), wake_up_(wake_up) {}
 
-void cpu_pool::submit(sim::duration work, done_fn done) {
+void cpu_pool::submit(sim::duration work, done_fn done, bool awake) {
   if (busy_ < cores_ && sim_.now() >= paused_until_) {
-    start({work, std::move(done)});
+    start({finishing_ || awake ? work : work + wake_up_, std::move(done)});
   } else {
     waiting_.push_back({work, std::move(done)});
   }
@@ -54,12 +55,14 @@ void cpu_pool::finish(done_fn& done) {
     return;
   }
   --busy_;
+  const bool nested = std::exchange(finishing_, true);
   done();
   while (busy_ < cores_ && !waiting_.empty() && sim_.now() >= paused_until_) {
     job next = std::move(waiting_.front());
     waiting_.pop_front();
     start(std::move(next));
   }
+  finishing_ = nested;
 }
 
 void cpu_pool::pause_until(sim::sim_time until) {
@@ -85,7 +88,7 @@ double cpu_pool::utilization() const { return busy_time_.utilization(sim_.now(),
 // --- client_host ----------------------------------------------------------------------------------
 
 client_host::client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host)
-    : sim_(sim), cpu_(sim, std::max(config.cores, 1), host), wake_(config.wake), stall_(config.stall), rng_(rng) {
+    : sim_(sim), cpu_(sim, std::max(config.cores, 1), host, config.wake_up), wake_(config.wake), stall_(config.stall), rng_(rng) {
   if (config.stalls_per_second > 0 && stall_) {
     between_stalls_ = sim::distribution::exponential(1 / config.stalls_per_second);
     schedule_stall();
@@ -105,7 +108,7 @@ void client_host::run(sim::duration work, bool scheduled, done_fn done) {
     waking_jobs_.push_back({work, std::move(done)});
     if (!waking_) {
       waking_ = true;
-      sim_.after(sim::duration::from_seconds(wake_->sample(rng_)), [this] { woken(); });
+      cpu_.submit(sim::duration::from_seconds(wake_->sample(rng_)), [this] { woken(); }, true);
     }
     return;
   }

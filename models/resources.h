@@ -40,14 +40,19 @@ class busy_meter {
 
 /// `cores` identical servers in front of one FIFO queue: an M/M/c station when the work is
 /// exponential. On a `host` (several nodes on one machine) a started job also needs one of the
-/// host's cores: the node's thread holds its core while it waits to be scheduled. The simulator
-/// and the host must outlive it.
+/// host's cores: the node's thread holds its core while it waits to be scheduled. A job that
+/// finds its core's thread asleep (not busy, nor finishing a job) first pays `wake_up` of work:
+/// the kernel waking a thread blocked in epoll_wait, 5 us of CPU on the VM the profiles were
+/// calibrated on. Under load threads rarely sleep, so a message costs less the busier the node
+/// (an M/G/c queue with exceptional first service, Welch 1964). The simulator and the host
+/// must outlive it.
 class cpu_pool {
  public:
-  cpu_pool(sim::simulator& sim, int cores, cpu_pool* host = nullptr);
+  cpu_pool(sim::simulator& sim, int cores, cpu_pool* host = nullptr, sim::duration wake_up = {});
 
-  /// Runs `work` (at speed 1) on the first free core, then calls `done`. O(1).
-  void submit(sim::duration work, done_fn done);
+  /// Runs `work` (at speed 1) on the first free core, then calls `done`. O(1). `awake`: the
+  /// submitting thread woke on its own (from a timed sleep), so no wake_up.
+  void submit(sim::duration work, done_fn done, bool awake = false);
   /// Work takes `factor` times longer from now on (a slowed node); 1 restores it.
   void slow(double factor) { factor_ = factor; }
   /// Nothing starts or finishes until `until` (a stopped process: SIGSTOP, a GC pause).
@@ -69,8 +74,10 @@ class cpu_pool {
   sim::simulator& sim_;
   int cores_;
   cpu_pool* host_;
+  sim::duration wake_up_;
   slot_pool<done_fn> on_host_;  // jobs started here, on the host's cores or waiting for one
   int busy_ = 0;
+  bool finishing_ = false;  // a core's thread is in a job's `done`: what it submits finds it awake
   double factor_ = 1.0;
   sim::sim_time paused_until_;
   std::deque<job> waiting_;
@@ -103,6 +110,7 @@ class serial_process {
 struct client_host_config {
   int cores = 0;  // 0: the clients cost nothing and never wait (no host)
   sim::duration send, receive;            // per message sent (publish, ack, produce) and received
+  sim::duration wake_up;                  // CPU of a wake-up by something received (cpu_pool)
   // Kafka's clients batch: their CPU per record (half where it is produced, half where it is
   // consumed) and per request on top (a produce request, a fetch's answer), instead of the above.
   sim::duration kafka_record, kafka_request;
@@ -115,10 +123,11 @@ struct client_host_config {
 
 /// The host of a broker's clients: a CPU pool whose threads sleep when idle. Work a client
 /// starts on its own (a publish at its scheduled time) finds a host that has been idle since
-/// before now asleep, and waits for it to wake; work caused by something received finds it
-/// awake (its wake-up is in the link's latency, which a calibration measures as half a round
-/// trip ending with the client waking). Work arriving meanwhile waits for the same wake-up:
-/// an M/G/c queue with setup times (Welch 1964). Stalls stop it at random times.
+/// before now asleep, and waits for it to wake from its timed sleep, holding a core meanwhile
+/// (on the VM the profiles were calibrated on a 50 us sleep overshoots by 25 us and costs
+/// 23 us of CPU); work caused by something received pays the event wake-up of its cpu_pool.
+/// Work arriving meanwhile waits for the same wake-up: an M/G/c queue with setup times
+/// (Welch 1964). Stalls stop it at random times.
 class client_host {
  public:
   client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host = nullptr);

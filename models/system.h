@@ -283,6 +283,7 @@ struct zookeeper_spec {
 /// What a broker node runs on.
 struct node_resources {
   int cores = 4;
+  sim::duration wake_up;  // CPU a sleeping thread spends waking for work (cpu_pool); 0: free
   disk_config disk;
   double nic_bandwidth = 1.25e9;  // bytes per second, the node's egress
 };

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "models/jms_model.h"
 #include "models/kafka_model.h"
 #include "models/listener_container.h"
+#include "models/measured_cpu.h"
 #include "models/precise_sleeps.h"
 #include "models/record_ledger.h"
 #include "models/station.h"
@@ -155,6 +157,7 @@ class system_model {
   std::uint64_t arrivals_seen_ = 0;
   std::string stopped_;
   std::unique_ptr<cpu_pool> host_;  // before the sides: their nodes and clients run on it
+  cpu_window process_cpu_;          // net mode: this process on the real host
   std::unique_ptr<amqp_side> amqp_;
   std::unique_ptr<kafka_side> kafka_;
   std::unique_ptr<jms_side> jms_;
@@ -621,6 +624,7 @@ void system_model::start_measuring() {
   kafka_->start_measuring();
   jms_->start_measuring();
   if (host_) host_->start_measuring();
+  if (real_time_) process_cpu_.start({process_cpu_seconds()});
 }
 
 run_metrics system_model::run(const run_progress& progress, const std::atomic<bool>* cancel,
@@ -697,6 +701,10 @@ run_metrics system_model::collect() {
   v["consumed"] = static_cast<double>(consumed_);
   v["consume_rate"] = static_cast<double>(consumed_) / window;
   if (host_) v["host.cpu"] = host_->utilization();
+  // Net mode: every thread of this process (the servers, the clients, the paced loop) on the machine's cores.
+  if (process_cpu_.started()) {
+    v["host.cpu"] = process_cpu_.cores(std::vector{process_cpu_seconds()}).at(0) / std::max(1U, std::thread::hardware_concurrency());
+  }
   const auto t = amqp_->totals();
   const auto& w = at_warmup_;
   v["published"] = static_cast<double>(t.published - w.published);

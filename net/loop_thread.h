@@ -4,6 +4,9 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
+#include <pthread.h>
+#include <time.h>
+
 #include <functional>
 #include <future>
 #include <thread>
@@ -36,7 +39,17 @@ class loop_thread {
 
   boost::asio::io_context& io() { return io_; }
   /// Starts the thread; what was posted before runs first.
-  void start() { thread_ = std::jthread([this] { run_logged(io_); }); }
+  void start() {
+    thread_ = std::jthread([this] { run_logged(io_); });
+    pthread_getcpuclockid(thread_.native_handle(), &cpu_clock_);
+  }
+
+  /// CPU seconds the loop's thread has used so far; 0 before start() and after stop().
+  double cpu_seconds() const {
+    timespec t{};
+    if (!thread_.joinable() || clock_gettime(cpu_clock_, &t) != 0) return 0;
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  }
 
   /// Runs `f` on the loop and returns its result.
   template <typename F>
@@ -66,6 +79,7 @@ class loop_thread {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::jthread thread_;
+  clockid_t cpu_clock_ = CLOCK_THREAD_CPUTIME_ID;
 };
 
 }  // namespace mqlab::net

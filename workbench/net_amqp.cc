@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "models/amqp_model.h"
+#include "models/measured_cpu.h"
 #include "net/amqp/client.h"
 #include "net/amqp/cluster.h"
 
@@ -36,6 +37,7 @@ class broker_nodes {
   }
 
   net::amqp::cluster& cluster() { return cluster_; }
+  const net::amqp::cluster& cluster() const { return cluster_; }
   std::uint16_t port(std::uint32_t node) const { return cluster_.ports().at(node % cluster_.size()); }
   void stop() { cluster_.stop(); }
 
@@ -134,6 +136,17 @@ class net_amqp final : public models::amqp_side {
     server_.each([&](std::uint32_t, const amqp::broker& core) { total += core.totals(); });
     return total;
   }
+  void start_measuring() override { cpu_.start(server_.cluster().cpu_seconds()); }
+
+  /// Each node's thread, measured: node.N.cpu is the share of its one core.
+  void resource_metrics(std::map<std::string, double>& v) const override {
+    const auto cores = cpu_.cores(server_.cluster().cpu_seconds());
+    for (std::size_t n = 0; n < cores.size(); ++n) {
+      v[fmt::format("node.{}.cpu", n)] = cores[n];
+      v["servers.cpu"] += cores[n];
+    }
+  }
+
   amqp::cluster_traffic traffic() const override {
     amqp::cluster_traffic total;
     server_.each([&](std::uint32_t, const amqp::broker& core) { total += core.traffic(); });
@@ -291,6 +304,7 @@ class net_amqp final : public models::amqp_side {
   models::resubscriptions retry_;
   std::deque<std::function<void()>> inbox_;
   listener listener_;
+  models::cpu_window cpu_;  // the nodes' threads
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "models/jms_model.h"
+#include "models/measured_cpu.h"
 #include "net/log.h"
 #include "net/loop_thread.h"
 #include "net/stomp/client.h"
@@ -100,7 +101,10 @@ class net_jms final : public models::jms_side {
     if (!step.persistent) written_.push_back(std::move(answered));
   }
 
-  void start_measuring() override { tally_.start_measuring(totals()); }
+  void start_measuring() override {
+    tally_.start_measuring(totals());
+    cpu_.start({server_.cpu_seconds()});
+  }
 
   std::int64_t backlog() const override { return server_.call([this] { return tally_.backlog(server_.core()); }); }
 
@@ -127,7 +131,9 @@ class net_jms final : public models::jms_side {
   }
 
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) const override {
-    if (enabled()) tally_.collect(v, e2e, backlog(), totals());
+    if (!enabled()) return;
+    tally_.collect(v, e2e, backlog(), totals());
+    v["servers.cpu"] += cpu_.cores(std::vector{server_.cpu_seconds()}).at(0);
   }
 
  private:
@@ -231,6 +237,7 @@ class net_jms final : public models::jms_side {
   std::vector<models::done_fn> written_;  // non-persistent sends written since the last pump
   std::uint64_t next_receipt_ = 1;
   models::jms_tally tally_;
+  models::cpu_window cpu_;  // the server's thread
 };
 
 }  // namespace

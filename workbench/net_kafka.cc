@@ -19,6 +19,7 @@
 
 #include "broker/kafka/cluster.h"
 #include "models/kafka_model.h"
+#include "models/measured_cpu.h"
 #include "models/payload.h"
 #include "models/record_ledger.h"
 #include "net/kafka/server.h"
@@ -149,6 +150,7 @@ class net_kafka final : public models::kafka_side {
 
   void start_measuring() override {
     at_warmup_ = server_->call([this] { return counters(); });
+    cpu_.start({server_->cpu_seconds()});
   }
 
   bool crash(const std::string& target) override {
@@ -199,6 +201,7 @@ class net_kafka final : public models::kafka_side {
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
+    v["servers.cpu"] += cpu_.cores(std::vector{server_->cpu_seconds()}).at(0);  // every broker's one thread
     for (const auto& g : spec_.groups) {
       if (g.commit == models::commit_mode::record || g.commit == models::commit_mode::before_processing) {
         v[fmt::format("kafka.{}.skipped", g.group)] = static_cast<double>(skipped(g));
@@ -483,6 +486,7 @@ class net_kafka final : public models::kafka_side {
   std::uint64_t produced_ = 0, acked_ = 0, failed_ = 0;
   std::int64_t final_lag_ = 0;
   core_counters at_warmup_;
+  models::cpu_window cpu_;  // the server's thread
 };
 
 }  // namespace

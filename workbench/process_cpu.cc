@@ -6,11 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
+
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include <boost/asio.hpp>
 #include <fmt/format.h>
 
 #include "models/precise_sleeps.h"
@@ -59,6 +63,53 @@ std::vector<double> wake_latencies(int n, int asked_us) {
     late.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - until).count());
   }
   return late;
+}
+
+namespace {
+
+/// `n` exchanges of a byte on `s`, writing first or reading first; the thread's CPU seconds, or
+/// nothing once the socket fails (the other side gone). Closes `s` when done, so that the other
+/// side's read ends too.
+std::optional<double> exchange_bytes(boost::asio::ip::tcp::socket& s, int n, bool writes_first) {
+  namespace asio = boost::asio;
+  const double from = thread_cpu_seconds();
+  char byte = 'w';
+  boost::system::error_code ec;
+  for (int i = 0; i < n && !ec; ++i) {
+    if (writes_first) asio::write(s, asio::buffer(&byte, 1), ec);
+    if (!ec) asio::read(s, asio::buffer(&byte, 1), ec);
+    if (!writes_first && !ec) asio::write(s, asio::buffer(&byte, 1), ec);
+  }
+  const double cpu = thread_cpu_seconds() - from;
+  const bool failed = static_cast<bool>(ec);
+  s.close(ec);
+  return failed ? std::nullopt : std::optional<double>(cpu);
+}
+
+}  // namespace
+
+std::expected<double, std::string> wake_up_cpu(int round_trips) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  asio::io_context io;
+  tcp::socket asking(io), answering(io);
+  boost::system::error_code ec;
+  tcp::acceptor acceptor(io);
+  acceptor.open(tcp::v4(), ec);
+  if (!ec) acceptor.bind(tcp::endpoint(asio::ip::address_v4::loopback(), 0), ec);
+  if (!ec) acceptor.listen(1, ec);
+  if (!ec) asking.connect(acceptor.local_endpoint(), ec);
+  if (!ec) acceptor.accept(answering, ec);
+  if (!ec) asking.set_option(tcp::no_delay(true), ec);
+  if (!ec) answering.set_option(tcp::no_delay(true), ec);
+  if (ec) return std::unexpected(fmt::format("loopback wake-up probe: {}", ec.message()));
+  // Every read blocks until the other thread writes, so each byte wakes a sleeping thread.
+  std::optional<double> answering_cpu;
+  std::thread other([&] { answering_cpu = exchange_bytes(answering, round_trips, false); });
+  const std::optional<double> asking_cpu = exchange_bytes(asking, round_trips, true);
+  other.join();
+  if (!asking_cpu || !answering_cpu) return std::unexpected("loopback wake-up probe: the connection failed");
+  return (*asking_cpu + *answering_cpu) / (2.0 * std::max(round_trips, 1));
 }
 
 }  // namespace mqlab::workbench

@@ -1,7 +1,7 @@
 // What calibration reads of this machine rather than of a broker: the CPU time the prober and
 // a process have used, the latter from /proc/PID/stat (a broker whose pid it was given, so that a probe prices the
-// broker's work even when the prober, not the broker, set the pace), and how late a sleeping
-// thread wakes.
+// broker's work even when the prober, not the broker, set the pace), how late a sleeping
+// thread wakes and what waking it costs.
 #pragma once
 
 #include <expected>
@@ -33,5 +33,11 @@ class broker_cpu_meter {
 /// with the timer slack net mode's paced loop sleeps with (1 ns): the wake-up latency of a
 /// client that sleeps until its next scheduled send.
 std::vector<double> wake_latencies(int n, int asked_us = 50);
+
+/// The CPU a thread blocked on a loopback TCP socket spends each time a byte wakes it and it
+/// answers (the kernel's wake-up, the read and the write), in seconds: `round_trips` exchanges
+/// between two threads of this process, on 127.0.0.1 and a port the system picks. What a
+/// broker's or a client's thread pays for work that finds it asleep.
+std::expected<double, std::string> wake_up_cpu(int round_trips);
 
 }  // namespace mqlab::workbench

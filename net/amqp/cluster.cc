@@ -520,4 +520,10 @@ void cluster::inspect(std::uint32_t node, const std::function<void(const core::b
 
 std::uint64_t cluster::link_bytes() const { return impl_->link_bytes.load(); }
 
+std::vector<double> cluster::cpu_seconds() const {
+  std::vector<double> out;
+  for (const auto& m : impl_->members) out.push_back(m->cpu_seconds());
+  return out;
+}
+
 }  // namespace mqlab::net::amqp

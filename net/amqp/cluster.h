@@ -67,6 +67,8 @@ class cluster {
   void inspect(std::uint32_t node, const std::function<void(const broker::amqp::broker&)>& f) const;
   /// Bytes the nodes have written to each other on their links.
   std::uint64_t link_bytes() const;
+  /// CPU seconds each node's thread has used so far, by node.
+  std::vector<double> cpu_seconds() const;
 
  private:
   struct member;

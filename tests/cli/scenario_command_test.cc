@@ -7,6 +7,7 @@
 #include <iterator>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -133,6 +134,24 @@ TEST(run_command, a_sim_run_and_a_net_run_compare_side_by_side) {
   auto cmp = run_mqlab("compare " + runs[0].string() + " " + runs[1].string());
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
   EXPECT_NE(cmp.out.find("e2e.mean"), std::string::npos) << cmp.out;
+}
+
+// Net mode measures the CPU the simulation predicts, under the same names: each AMQP node's
+// thread (node.N.cpu, a share of its one core), every server thread together (servers.cpu,
+// cores) and the whole process over the machine's cores (host.cpu), which holds them.
+TEST(run_command, a_net_run_measures_its_server_threads_and_its_process_cpu) {
+  const auto path = write_file("queued.yaml", queued);
+  auto net = run_mqlab("run " + path + " --quiet --no-charts --mode net --json --out - --set arrivals.rate=2000/s");
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const auto value = [&](const char* k) { return m.at(k).at("mean").get<double>(); };
+  const double node = value("node.0.cpu"), servers = value("servers.cpu"), host = value("host.cpu");
+  EXPECT_GT(node, 0) << "2 000 publishes, deliveries and acks a second cost the node something";
+  EXPECT_LE(node, 1.0);
+  EXPECT_DOUBLE_EQ(servers, node) << "one node";
+  EXPECT_GT(host, 0);
+  EXPECT_LE(host, 1.0);
+  EXPECT_LE(servers, host * std::thread::hardware_concurrency() + 0.01) << "the process holds its server threads";
 }
 
 // Net mode's response is the real time from the moment the scenario scheduled the publish or

@@ -156,6 +156,8 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
   r.round_trips = {100e-6, 80e-6, 120e-6};  // median 100 us: 50 us each way
   r.confirm_transient = {200e-6, 210e-6};
   r.confirm_persistent = {1200e-6, 1210e-6};  // a disk: 1 ms more than the median 205 us
+  r.wake = {20e-6, 25e-6, 30e-6};
+  r.wake_up_cpu = 12e-6;
 
   const auto path = std::filesystem::temp_directory_path() / "mqlab-calibration-test.yaml";
   std::ofstream(path) << profile_yaml(r);
@@ -164,6 +166,9 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
   EXPECT_EQ(back->node.cores, 1);
   EXPECT_NEAR(back->client_link.latency.mean(), 50e-6, 1e-7);
   EXPECT_NEAR(back->node.disk.fsync.mean(), 1e-3, 1e-6);
+  // A thread's wake-up costs the broker's nodes and the clients alike: it is the machine's.
+  EXPECT_EQ(back->node.wake_up, sim::duration::microseconds(12));
+  EXPECT_EQ(back->clients.wake_up, sim::duration::microseconds(12));
   for (std::size_t k = 0; k < broker::work_kinds; ++k) {
     EXPECT_NEAR(back->amqp.ns[k], r.fit.costs.ns[k], 0.06 + 1e-3 * r.fit.costs.ns[k]) << work_kind_name(work_kind(k));
   }
@@ -353,6 +358,18 @@ clients:
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("more than the limit of 10000"), std::string::npos) << refused.error();
   std::filesystem::remove(path);
+}
+
+TEST(process_cpu, a_wake_up_costs_cpu_but_no_more_than_the_exchange_took) {
+  // Two threads taking turns: each round trip's wall time holds both threads' wake-ups, so one
+  // wake-up can cost at most that time (a thread cannot use more CPU than the time it ran).
+  constexpr int round_trips = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  const auto cpu = wake_up_cpu(round_trips);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(cpu) << cpu.error();
+  EXPECT_GT(*cpu, 0);
+  EXPECT_LT(*cpu, wall / round_trips);
 }
 
 TEST(process_cpu, a_process_cpu_time_grows_as_it_works_and_a_missing_process_is_named) {
