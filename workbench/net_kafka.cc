@@ -151,6 +151,8 @@ class net_kafka final : public models::kafka_side {
   void start_measuring() override {
     at_warmup_ = server_->call([this] { return counters(); });
     cpu_.start({server_->cpu_seconds()});
+    measured_from_ = clock::now();
+    delivered_at_warmup_ = delivered();
   }
 
   bool crash(const std::string& target) override {
@@ -199,6 +201,10 @@ class net_kafka final : public models::kafka_side {
   }
 
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
+    // Records handed to consumers per second of the window, whenever they were produced (the
+    // simulation's kafka.delivered_rate), counted before the producers' last flush.
+    const double window = std::chrono::duration<double>(clock::now() - measured_from_).count();
+    v["kafka.delivered_rate"] = static_cast<double>(delivered() - delivered_at_warmup_) / std::max(1e-9, window);
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
     v["servers.cpu"] += cpu_.cores(std::vector{server_->cpu_seconds()}).at(0);  // every broker's one thread
@@ -248,6 +254,12 @@ class net_kafka final : public models::kafka_side {
   void fetch_round() {
     server_->post([this] { server_->server().fetch_round(); });
     sim_.after(spec_.replication_interval, [this] { fetch_round(); });
+  }
+
+  std::uint64_t delivered() const {
+    std::uint64_t total = 0;
+    for (const auto& m : members_) total += m->delivered.load();
+    return total;
   }
 
   core_counters counters() const {
@@ -487,6 +499,8 @@ class net_kafka final : public models::kafka_side {
   std::int64_t final_lag_ = 0;
   core_counters at_warmup_;
   models::cpu_window cpu_;  // the server's thread
+  clock::time_point measured_from_;
+  std::uint64_t delivered_at_warmup_ = 0;
 };
 
 }  // namespace

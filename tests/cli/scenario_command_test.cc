@@ -154,6 +154,32 @@ TEST(run_command, a_net_run_measures_its_server_threads_and_its_process_cpu) {
   EXPECT_LE(servers, host * std::thread::hardware_concurrency() + 0.01) << "the process holds its server threads";
 }
 
+// A group that keeps up is handed every record produced: net mode's kafka.delivered_rate, as
+// the simulation's, is the records its consumers got per second of the window (the window
+// starting once librdkafka's group has joined and caught up).
+const char* kept_up = R"(name: kept-up
+duration: 5s
+warmup: 3s
+profile: ideal
+arrivals: {process: poisson, rate: 500/s}
+pipeline: [{produce: {topic: t, acks: 1, linger: 0ms}}]
+kafka:
+  brokers: 1
+  topics: {t: {partitions: 2}}
+  groups: [{group: g, topic: t, count: 2, service: 0s}]
+)";
+
+TEST(run_command, a_net_kafka_group_that_keeps_up_is_delivered_the_produced_rate) {
+  const auto path = write_file("kept-up.yaml", kept_up);
+  auto net = run_mqlab("run " + path + " --quiet --no-charts --json --mode net --out -");
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const double produced = m.at("throughput").at("mean").get<double>();
+  const double delivered = m.at("kafka.delivered_rate").at("mean").get<double>();
+  EXPECT_NEAR(produced, 500, 100) << "Poisson arrivals over 2 s";
+  EXPECT_NEAR(delivered, produced, 0.1 * produced);
+}
+
 // Net mode's response is the real time from the moment the scenario scheduled the publish or
 // produce until the client was done with it: written for a plain publish, the leader's and the
 // in-sync followers' append for a Kafka produce with acks=all (Kafka's producer documentation).
