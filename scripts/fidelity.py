@@ -35,9 +35,7 @@ def max_rate(path, mode, quick):
 def metrics(path, mode, rate, quick):
     args = ["run", path, "--mode", mode, "--out", "-", "--json", "--set", f"arrivals.rate={rate:.0f}/s"]
     if quick:
-        # A Kafka group takes net mode's librdkafka consumers about 2 s to join and catch up.
-        kafka = "\nkafka:" in open(path).read()
-        args += ["--set", "duration=5s" if kafka else "duration=2s", "--set", "warmup=3s" if kafka else "warmup=0.5s"]
+        args += ["--set", "duration=2s", "--set", "warmup=0.5s"]
     if mode == "sim":
         args += sim_profile(path)
     m = mqlab(*args)["variants"][0]["metrics"]

@@ -4,6 +4,7 @@
 
 #include "workbench/net_kafka.h"
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <latch>
@@ -18,6 +19,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "broker/kafka/cluster.h"
+#include "broker/kafka/consumer_group.h"
 #include "models/kafka_model.h"
 #include "models/measured_cpu.h"
 #include "models/payload.h"
@@ -116,10 +118,11 @@ class net_kafka final : public models::kafka_side {
   bool enabled() const override { return true; }
 
   void start() override {
-    start_ = clock::now();
-    if (rounds_) sim_.after(spec_.replication_interval, [this] { fetch_round(); });
     assignments_read_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(members_.size()));
     for (auto& m : members_) m->thread = std::jthread([this, m = m.get()] { consume(*m); });
+    wait_for_groups();
+    start_ns_.store(clock::now().time_since_epoch().count(), std::memory_order_release);
+    if (rounds_) sim_.after(spec_.replication_interval, [this] { fetch_round(); });
   }
 
   void produce(const models::produce_step& step, sim::sim_time created, bool measured, models::done_fn answered) override {
@@ -254,6 +257,32 @@ class net_kafka final : public models::kafka_side {
   void fetch_round() {
     server_->post([this] { server_->server().fetch_round(); });
     sim_.after(spec_.replication_interval, [this] { fetch_round(); });
+  }
+
+  /// The scenario starts once every group has formed, as the simulation's are at time 0:
+  /// librdkafka's consumers take about 2 s to join, and a producer started meanwhile would
+  /// leave them a backlog that every short run would measure as latency. At most 30 s.
+  void wait_for_groups() {
+    const auto deadline = clock::now() + std::chrono::seconds(30);
+    while (!server_->call([this] { return groups_formed(); })) {
+      if (clock::now() > deadline) {
+        net::log(net::log_level::warn, "net mode: the Kafka groups did not form within 30 s; starting anyway");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  /// Every group stable with all its members (on the server's thread).
+  bool groups_formed() const {
+    std::map<std::string, std::size_t> expected;
+    for (const auto& g : spec_.groups) expected[g.group] += static_cast<std::size_t>(g.count);
+    for (const auto& [name, count] : expected) {
+      const auto* group = server_->service().group(name);
+      if (count == 0) continue;
+      if (!group || group->current_state() != kafka::consumer_group::state::stable || group->member_ids().size() != count) return false;
+    }
+    return true;
   }
 
   std::uint64_t delivered() const {
@@ -431,7 +460,8 @@ class net_kafka final : public models::kafka_side {
     if (m.killed) return false;
     const auto stamp = models::decode_payload<models::record_stamp>(
         std::string_view(static_cast<const char*>(msg.payload), msg.len));
-    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start_).count();
+    const clock::time_point start{clock::duration(start_ns_.load(std::memory_order_acquire))};
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
     ++m.delivered;
     std::lock_guard lock(ledger_lock_);
     ledgers_.finish(m.group->group, stamp, now_ns);
@@ -488,7 +518,7 @@ class net_kafka final : public models::kafka_side {
   std::uintptr_t next_report_ = 1;
   std::map<std::uintptr_t, unreported> unreported_;
   bool answering_ = true;
-  clock::time_point start_;
+  std::atomic<clock::rep> start_ns_{0};  // time 0 of the scenario, once the groups formed; read by the consumers
   std::atomic<bool> stopping_{false};
   std::unique_ptr<std::latch> assignments_read_;  // every consumer thread arrives once
   std::mutex ledger_lock_;
