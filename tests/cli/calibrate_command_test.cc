@@ -61,6 +61,13 @@ consumers: {queue: work, count: 2, prefetch: 10, service: 0s}
 )");
   auto run = run_mqlab("run " + scenario + " --set profile=" + profile + " --out - --quiet");
   EXPECT_EQ(run.exit_code, 0) << run.err;
+  // The machine's wake-up cost, measured here, is the node's and the clients' alike.
+  std::stringstream text;
+  text << std::ifstream(profile).rdbuf();
+  const std::string written = text.str();
+  const auto first = written.find("\n  wake_up: ");
+  ASSERT_NE(first, std::string::npos) << written;
+  EXPECT_NE(written.find("\n  wake_up: ", first + 1), std::string::npos) << "the clients' too";
   std::filesystem::remove(profile);
 }
 
