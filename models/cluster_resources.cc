@@ -267,6 +267,7 @@ double cluster_resources::busy_cores() const {
   for (const auto& n : nodes_) busy += n.cpu->utilization() * n.cpu->cores();
   return busy;
 }
+
 double cluster_resources::disk_utilization(broker::node_id n) const { return nodes_[n.value].store->sync_utilization(); }
 
 }  // namespace mqlab::models

@@ -205,12 +205,12 @@ class net_kafka final : public models::kafka_side {
 
   void collect(std::map<std::string, double>& v, sim::histogram& e2e) override {
     // Records handed to consumers per second of the window, whenever they were produced (the
-    // simulation's kafka.delivered_rate), counted before the producers' last flush.
+    // simulation's kafka.delivered_rate), and the server's CPU: both before the producers' last flush.
     const double window = std::chrono::duration<double>(clock::now() - measured_from_).count();
     v["kafka.delivered_rate"] = static_cast<double>(delivered() - delivered_at_warmup_) / std::max(1e-9, window);
+    v["servers.cpu"] += cpu_.cores(std::vector{server_->cpu_seconds()}).at(0);  // every broker's one thread
     stop_clients();
     const auto end = server_->call([this] { return counters(); });
-    v["servers.cpu"] += cpu_.cores(std::vector{server_->cpu_seconds()}).at(0);  // every broker's one thread
     for (const auto& g : spec_.groups) {
       if (g.commit == models::commit_mode::record || g.commit == models::commit_mode::before_processing) {
         v[fmt::format("kafka.{}.skipped", g.group)] = static_cast<double>(skipped(g));
