@@ -200,8 +200,9 @@ void jms_model::start_measuring() {
 std::int64_t jms_model::backlog() const { return tally_.backlog(core_); }
 
 void jms_model::collect(std::map<std::string, double>& v, sim::histogram& e2e) const {
-  if (enabled()) tally_.collect(v, e2e, backlog(), tally_.totals(core_));
-  if (enabled() && resources_) v["servers.cpu"] += resources_->busy_cores();
+  if (!enabled()) return;
+  tally_.collect(v, e2e, backlog(), tally_.totals(core_));
+  if (resources_) v["servers.cpu"] += resources_->busy_cores();
 }
 
 }  // namespace mqlab::models

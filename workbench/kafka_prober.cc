@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
+#include "models/measured_cpu.h"
 #include "net/log.h"
 #include "workbench/process_cpu.h"
 
@@ -244,12 +245,12 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   if (auto ok = run.until([&] { return clock::now() >= checkpoint; }); !ok) return std::unexpected(ok.error());
   const auto from = clock::now();
   const std::uint64_t delivered = run.delivered();
-  const double own_cpu = own_cpu_seconds(), broker_cpu = broker_.read();
+  const double own_cpu = models::process_cpu_seconds(), broker_cpu = broker_.read();
   if (auto ok = run.until([&] { return clock::now() >= from + timing_.measure; }); !ok) return std::unexpected(ok.error());
   kafka_measurement m;
   m.measured.messages = run.delivered() - delivered;
   m.measured.seconds = std::chrono::duration<double>(clock::now() - from).count();
-  m.measured.client_cpu = own_cpu_seconds() - own_cpu;
+  m.measured.client_cpu = models::process_cpu_seconds() - own_cpu;
   m.measured.broker_cpu = broker_.read() - broker_cpu;
   m.batching = batching_of(**producer, **consumer, topic, p.partitions);
   return m;

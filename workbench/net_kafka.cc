@@ -278,8 +278,8 @@ class net_kafka final : public models::kafka_side {
     std::map<std::string, std::size_t> expected;
     for (const auto& g : spec_.groups) expected[g.group] += static_cast<std::size_t>(g.count);
     for (const auto& [name, count] : expected) {
-      const auto* group = server_->service().group(name);
       if (count == 0) continue;
+      const auto* group = server_->service().group(name);
       if (!group || group->current_state() != kafka::consumer_group::state::stable || group->member_ids().size() != count) return false;
     }
     return true;

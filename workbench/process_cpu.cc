@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "models/precise_sleeps.h"
+#include "net/tcp.h"
 
 namespace mqlab::workbench {
 
@@ -46,8 +47,6 @@ double clock_seconds(clockid_t clock) {
 }  // namespace
 
 double thread_cpu_seconds() { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
-
-double own_cpu_seconds() { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 double broker_cpu_meter::read() const {
   if (!pid_) return 0;
@@ -92,14 +91,12 @@ std::expected<double, std::string> wake_up_cpu(int round_trips) {
   namespace asio = boost::asio;
   using tcp = asio::ip::tcp;
   asio::io_context io;
+  auto acceptor = net::open_listener(io, "127.0.0.1", 0);
+  if (!acceptor) return std::unexpected(fmt::format("loopback wake-up probe: {}", acceptor.error()));
   tcp::socket asking(io), answering(io);
   boost::system::error_code ec;
-  tcp::acceptor acceptor(io);
-  acceptor.open(tcp::v4(), ec);
-  if (!ec) acceptor.bind(tcp::endpoint(asio::ip::address_v4::loopback(), 0), ec);
-  if (!ec) acceptor.listen(1, ec);
-  if (!ec) asking.connect(acceptor.local_endpoint(), ec);
-  if (!ec) acceptor.accept(answering, ec);
+  asking.connect((*acceptor)->local_endpoint(), ec);
+  if (!ec) (*acceptor)->accept(answering, ec);
   if (!ec) asking.set_option(tcp::no_delay(true), ec);
   if (!ec) answering.set_option(tcp::no_delay(true), ec);
   if (ec) return std::unexpected(fmt::format("loopback wake-up probe: {}", ec.message()));

@@ -11,9 +11,8 @@
 
 namespace mqlab::workbench {
 
-/// CPU seconds the calling thread has used; the whole process (librdkafka's threads too).
+/// CPU seconds the calling thread has used (the whole process's: models::process_cpu_seconds).
 double thread_cpu_seconds();
-double own_cpu_seconds();
 
 /// User plus system CPU seconds of process `pid` so far (to the clock tick, 10 ms here).
 std::expected<double, std::string> process_cpu_seconds(int pid);
