@@ -12,7 +12,7 @@ namespace {
 namespace core = broker::amqp;
 
 enum class type : std::uint8_t {
-  hello = 1, metadata, applied, forward, settled, mirror_push, mirror_delivered, mirror_drop, queue_removed
+  hello = 1, metadata, applied, forward, settled, mirror_push, mirror_delivered, mirror_drop, queue_removed, credit
 };
 
 // Frames larger than this are refused as corrupt rather than buffered.
@@ -22,6 +22,7 @@ type type_of(const frame& f) {
   if (std::holds_alternative<hello>(f)) return type::hello;
   if (std::holds_alternative<metadata>(f)) return type::metadata;
   if (std::holds_alternative<applied>(f)) return type::applied;
+  if (std::holds_alternative<credit>(f)) return type::credit;
   switch (std::get<note>(f).what) {
     case note::kind::forward: return type::forward;
     case note::kind::settled: return type::settled;
@@ -74,6 +75,7 @@ void write_body(wire_writer& w, const frame& f) {
     return;
   }
   if (const auto* a = std::get_if<applied>(&f)) return w.longlong_uint(a->barrier);
+  if (const auto* c = std::get_if<credit>(&f)) return w.long_uint(c->count);
   const note& n = std::get<note>(f);
   w.shortstr(n.vhost);
   w.shortstr(n.queue);
@@ -104,6 +106,7 @@ frame read_body(type t, wire_reader& r) {
       return m;
     }
     case type::applied: return applied{r.longlong_uint()};
+    case type::credit: return credit{r.long_uint()};
     default: break;
   }
   note n;
@@ -143,7 +146,7 @@ std::expected<std::optional<std::pair<frame, std::size_t>>, wire_error> read(std
   if (size == 0 || size > max_frame) return std::unexpected(wire_error{reply_code::frame_error, fmt::format("peer frame of {} bytes", size)});
   if (in.size() < 4 + std::size_t{size}) return std::nullopt;
   const auto t = static_cast<type>(static_cast<std::uint8_t>(in[4]));
-  if (t < type::hello || t > type::queue_removed) {
+  if (t < type::hello || t > type::credit) {
     return std::unexpected(wire_error{reply_code::frame_error, fmt::format("unknown peer frame type {}", in[4])});
   }
   try {

@@ -36,10 +36,15 @@ struct metadata {
 struct applied {
   std::uint64_t barrier = 0;
 };
+/// The receiver handled `count` more of the sender's forwards: credit for its publishers
+/// (credit_flow.h).
+struct credit {
+  std::uint32_t count = 0;
+};
 /// A core's peer_message (forward, settlement, mirror push or drop, removed queue).
 using note = broker::amqp::peer_message;
 
-using frame = std::variant<hello, metadata, applied, note>;
+using frame = std::variant<hello, metadata, applied, credit, note>;
 
 /// Appends one frame to `out`.
 void write(std::string& out, const frame& f);

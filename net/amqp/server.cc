@@ -53,7 +53,7 @@ struct peer {
   connection conn;
   outbox out;
   bool closed = false, coalescing = false;
-  asio::steady_timer resume;    // the reader waits on it while the memory alarm pauses it
+  asio::steady_timer resume;    // the reader waits on it while the memory alarm or credit flow pauses it
   asio::steady_timer coalesce;  // holds back a small write that follows another closely
   clock::time_point last_write{};
   std::optional<broker::amqp::connection_id> registered;
@@ -107,6 +107,9 @@ struct server::impl {
   void touch(const std::shared_ptr<peer>& p);
   void schedule_flush();
   std::uint32_t self() const { return listen.member ? listen.member->self.value : 0; }
+  bool in_flow(const peer& p) const {
+    return p.registered && listen.member && listen.member->in_flow && listen.member->in_flow(*p.registered);
+  }
   class relay_link;
 };
 
@@ -248,7 +251,7 @@ asio::awaitable<void> server::impl::read_loop(std::shared_ptr<peer> p) {
 
 asio::awaitable<void> server::impl::read_until_closed(const std::shared_ptr<peer>& p) {
   while (!p->closed && !p->conn.done()) {
-    if (p->conn.paused()) {
+    if (p->conn.paused() || in_flow(*p)) {
       boost::system::error_code ignored;
       p->resume.expires_at(clock::time_point::max());
       co_await p->resume.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
@@ -464,6 +467,10 @@ std::expected<void, std::string> server::restart(std::uint32_t node) {
 void server::administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change) {
   change(impl_->core, now());
   impl_->dispatch_events();
+}
+
+void server::resume_reading(broker::amqp::connection_id conn) {
+  if (auto it = impl_->by_id.find(conn); it != impl_->by_id.end()) it->second->resume.cancel();
 }
 
 void server::relays_lost(broker::node_id node) {

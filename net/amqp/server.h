@@ -43,6 +43,9 @@ struct member_hooks {
   std::function<void(const std::shared_ptr<const broker::amqp::peer_message>&)> to_peers;
   /// Metadata a client changed here, for the other nodes; `applied` runs once they all have it.
   std::function<void(std::string_view vhost, const method& change, std::function<void()> applied)> replicate;
+  /// Whether a client connection has used up its credit with the other nodes' queues
+  /// (credit_flow.h): it is not read until resume_reading() names it.
+  std::function<bool(broker::amqp::connection_id)> in_flow;
 };
 
 struct listen_options {
@@ -79,6 +82,8 @@ class server {
   /// Runs a change to the core from outside the protocol (a network partition, administration)
   /// at the server's clock's `now`, and sends clients what follows from it.
   void administer(const std::function<void(broker::amqp::broker&, broker::instant now)>& change);
+  /// Member mode: connection `conn` got credit back and is read again.
+  void resume_reading(broker::amqp::connection_id conn);
   /// Member mode: node `node` went out of reach; client channels relayed there close.
   void relays_lost(broker::node_id node);
   /// Stops accepting and closes every connection with 320 CONNECTION_FORCED; the event loop

@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -149,6 +150,41 @@ TEST(AmqpCluster, AProducerAndAConsumerOnOtherNodesMeetThroughTheOwner) {
   for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(consumer_seen.delivered[i].body, "m" + std::to_string(i));
   EXPECT_GT(net.nodes.link_bytes() - links_before, 20u * 2) << "the messages crossed the peer links";
   EXPECT_TRUE(consumer_seen.channel_errors.empty() && producer_seen.channel_errors.empty());
+}
+
+TEST(AmqpCluster, APublisherToABusyOwnerIsHeldBackByCreditFlowAndLosesNothing) {
+  // RabbitMQ's credit flow: a node forwards at most 400 of a connection's messages that the
+  // queue's owner has not handled yet, then stops reading that publisher's socket.
+  three_nodes net;
+  observed owner_seen, producer_seen;
+  auto owner_side = net.on(0, owner_seen);
+  owner_side->declare_queue(1, "busy", false, {});
+  ASSERT_TRUE(net.until([&] { return net.queue(1, "busy").has_value(); }));
+  auto producer = net.on(1, producer_seen);
+  producer->publish(1, "", "busy", false, plain, "first");
+  ASSERT_TRUE(net.until([&] { return net.ready(0, "busy") == 1; })) << "the producer is connected";
+
+  std::atomic<bool> stalled{false};
+  std::thread owner_busy([&] {
+    net.nodes.inspect(0, [&](const core::broker&) {
+      stalled = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    });
+  });
+  while (!stalled) std::this_thread::yield();
+  const std::uint64_t links_before = net.nodes.link_bytes();
+  constexpr int sent = 3000;
+  const std::string body(1000, 'x');
+  for (int i = 0; i < sent; ++i) producer->publish(1, "", "busy", false, plain, body);
+  net.io.run_for(std::chrono::milliseconds(1000));
+  const std::uint64_t forwarded = net.nodes.link_bytes() - links_before;
+  owner_busy.join();
+
+  // 400 messages, and what one 64 KiB read of the publisher's socket brought on top.
+  EXPECT_LT(forwarded, 520u * (body.size() + 100)) << "node 1 kept forwarding to an owner that handled nothing";
+  EXPECT_GT(forwarded, 400u * body.size()) << "node 1 forwards up to its credit";
+  ASSERT_TRUE(net.until([&] { return net.ready(0, "busy") == sent + 1; })) << net.ready(0, "busy");
+  EXPECT_TRUE(producer_seen.closed.empty() && producer_seen.channel_errors.empty());
 }
 
 TEST(AmqpCluster, AKilledOwnerDropsItsClientsAndClosesRelayedChannelsElsewhere) {

@@ -88,6 +88,15 @@ TEST(PeerProtocol, AMetadataChangeTravelsAsTheClientsMethod) {
   EXPECT_EQ(h.secret, "cookie");
 }
 
+TEST(PeerProtocol, CreditForHandledForwardsIsAFrameOfItsOwn) {
+  std::string wire;
+  EXPECT_EQ(std::get<credit>(round_trip(credit{200}, wire)).count, 200u);
+  EXPECT_EQ(wire.size(), 4u + 1 + 4) << "length, type and a 32-bit count";
+  wire.push_back('x');
+  store_be<std::uint32_t>(wire.data(), 1 + 4 + 1);
+  EXPECT_FALSE(read(wire).has_value()) << "a credit frame with a byte too many";
+}
+
 TEST(PeerProtocol, APartialFrameWaitsAndGarbageIsAnError) {
   std::string bytes;
   write(bytes, frame{mirrored_message()});
