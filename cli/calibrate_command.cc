@@ -28,7 +28,7 @@ constexpr int wake_up_round_trips = 10000;  // half a second on the machine the 
 struct calibrate_options {
   std::string amqp, kafka, user = "guest:guest", vhost = "/", out, name, title, prior = "default";
   int cores = 1;
-  int broker_pid = 0;  // 0: not given
+  std::vector<int> broker_pids;
   double seconds = 2.0, warmup = 0.5, answer_timeout = 10;
   bool quiet = false;
 };
@@ -43,12 +43,14 @@ std::expected<std::uint16_t, std::string> port_of(std::string_view flag, std::st
   return *port;
 }
 
+/// --amqp HOST:PORT[,HOST:PORT...]: a broker, or a cluster's nodes.
 std::expected<workbench::amqp_endpoint, std::string> parse_endpoint(const calibrate_options& o) {
   workbench::amqp_endpoint at;
-  auto port = port_of("--amqp", o.amqp);
-  if (!port) return std::unexpected(port.error());
-  at.port = *port;
-  at.login.host = o.amqp.substr(0, o.amqp.rfind(':'));
+  for (std::string_view address : workbench::address_list(o.amqp)) {
+    auto port = port_of("--amqp", address);
+    if (!port) return std::unexpected(port.error());
+    at.nodes.push_back({std::string(address.substr(0, address.rfind(':'))), *port});
+  }
   const auto split = o.user.find(':');
   if (split == std::string::npos || split == 0) return std::unexpected(fmt::format("--user {}: expected USER:PASSWORD", o.user));
   at.login.user = o.user.substr(0, split);
@@ -85,7 +87,7 @@ std::string command_line(const calibrate_options& o) {
   if (!o.amqp.empty()) c += fmt::format(" --amqp {}", o.amqp);
   if (!o.kafka.empty()) c += fmt::format(" --kafka {}", o.kafka);
   c += fmt::format(" --out {} --cores {}", o.out, o.cores);
-  if (o.broker_pid != 0) c += " --broker-pid PID";
+  if (!o.broker_pids.empty()) c += " --broker-pid PID";
   if (o.user != "guest:guest") c += fmt::format(" --user {}:***", o.user.substr(0, o.user.find(':')));
   if (o.vhost != "/") c += fmt::format(" --vhost {}", o.vhost);
   if (o.seconds != 2.0) c += fmt::format(" --seconds {:g}", o.seconds);
@@ -101,7 +103,8 @@ void print_probe(const std::string& name, double rate, const char* unit, bool qu
 
 /// Runs every AMQP probe and the latency series into `r`; the first failure ends it.
 std::expected<void, std::string> measure_amqp(workbench::amqp_prober& prober, workbench::calibration_record& r, bool quiet) {
-  const auto probes = workbench::amqp_probes();
+  auto probes = workbench::amqp_probes();
+  if (r.amqp_nodes > 1) std::ranges::copy(workbench::cluster_probes(r.amqp_nodes), std::back_inserter(probes));
   const int steps = static_cast<int>(probes.size()) + 3;
   progress_bar bar("calibrating AMQP", !quiet);
   int done = 0;
@@ -109,7 +112,7 @@ std::expected<void, std::string> measure_amqp(workbench::amqp_prober& prober, wo
     bar.update(done++, steps);
     auto m = prober.saturate(p);
     if (!m) return std::unexpected(fmt::format("probe {}: {}", p.name, m.error()));
-    r.probes.push_back({p, workbench::metered_work(p), *m});
+    r.probes.push_back({p, workbench::metered_work(p, r.amqp_nodes), *m});
     bar.clear();
     print_probe(p.name, m->rate(), "msg", quiet);
   }
@@ -205,10 +208,10 @@ void report(const workbench::calibration_record& r) {
 /// stderr when one cannot be calibrated.
 std::expected<void, std::string> measure(const calibrate_options& o, const workbench::probe_timing& timing,
                                          workbench::calibration_record& r) {
-  if (o.broker_pid != 0) {
-    if (auto cpu = workbench::process_cpu_seconds(o.broker_pid); !cpu) return std::unexpected(fmt::format("--broker-pid: {}", cpu.error()));
+  for (int pid : o.broker_pids) {
+    if (auto cpu = workbench::process_cpu_seconds(pid); !cpu) return std::unexpected(fmt::format("--broker-pid: {}", cpu.error()));
   }
-  const workbench::broker_cpu_meter broker(o.broker_pid != 0 ? std::optional<int>(o.broker_pid) : std::nullopt);
+  const workbench::broker_cpu_meter broker(o.broker_pids);
   std::optional<workbench::amqp_prober> amqp;
   std::optional<workbench::kafka_prober> kafka;
   if (!o.amqp.empty()) {
@@ -225,7 +228,8 @@ std::expected<void, std::string> measure(const calibrate_options& o, const workb
   if (auto ok = amqp ? amqp->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.amqp, ok.error()));
   if (auto ok = kafka ? kafka->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.kafka, ok.error()));
   if (amqp) {
-    if (!o.quiet) fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, workbench::amqp_probes().size(), o.seconds);
+    const std::size_t probes = workbench::amqp_probes().size() + (r.amqp_nodes > 1 ? workbench::cluster_probes(r.amqp_nodes).size() : 0);
+    if (!o.quiet) fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, probes, o.seconds);
     if (auto ok = measure_amqp(*amqp, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.amqp, ok.error()));
   }
   if (kafka) {
@@ -265,7 +269,8 @@ int run_calibrate(const calibrate_options& o) {
   workbench::calibration_record r{
       .name = o.name.empty() ? std::filesystem::path(o.out).stem().string() : o.name,
       .title = o.title.empty() ? default_title(o) : o.title,
-      .date = today(), .command = command_line(o), .target = o.amqp, .kafka_target = o.kafka, .cpu_model = cpu_model(),
+      .date = today(), .command = command_line(o), .target = o.amqp, .kafka_target = o.kafka,
+      .amqp_nodes = static_cast<std::uint32_t>(std::max<std::size_t>(1, workbench::address_list(o.amqp).size())), .cpu_model = cpu_model(),
       .machine_cores = static_cast<int>(std::thread::hardware_concurrency()), .cores = o.cores,
       .prior = *prior, .prior_name = o.prior};
   if (auto ok = measure(o, timing, r); !ok) {
@@ -293,7 +298,7 @@ void add_calibrate_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<calibrate_options>();
   auto* cmd = app.add_subcommand("calibrate", "Measure a running AMQP and/or Kafka broker with fixed probe workloads and write the "
                                               "per-operation costs that make the simulation saturate where it does");
-  cmd->add_option("--amqp", o->amqp, "The AMQP broker: HOST:PORT (an IP address)");
+  cmd->add_option("--amqp", o->amqp, "The AMQP broker: HOST:PORT (an IP address), or a cluster's nodes HOST:PORT,HOST:PORT,... (the probes' queues on the first; three more probes cross nodes and mirror queues with x-ha-policy all)");
   cmd->add_option("--kafka", o->kafka, "The Kafka broker: HOST:PORT[,HOST:PORT...] (IP addresses), as bootstrap.servers");
   cmd->add_option("--user", o->user, "USER:PASSWORD to log in as")->capture_default_str();
   cmd->add_option("--vhost", o->vhost, "The virtual host the probes use")->capture_default_str();
@@ -310,9 +315,11 @@ void add_calibrate_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.1, 600.0))->capture_default_str();
   cmd->add_option("--prior", o->prior, "The profile unmeasured costs and resources come from, scaled to the measurements")
       ->capture_default_str();
-  cmd->add_option("--broker-pid", o->broker_pid,
-                  "The broker's process, when it runs on this machine: each probe also measures its CPU time, and the fit "
-                  "prices what the broker did with the cores it kept busy rather than assuming it was saturated")
+  cmd->add_option("--broker-pid", o->broker_pids,
+                  "The broker's process, when it runs on this machine (PID[,PID...]: several processes, e.g. a cluster's "
+                  "nodes, summed): each probe also measures its CPU time, and the fit prices what the broker did with the "
+                  "cores it kept busy rather than assuming it was saturated")
+      ->delimiter(',')
       ->check(CLI::Range(1, 1 << 22));
   cmd->add_flag("--quiet", o->quiet, "Print only where the profile went");
   cmd->callback([o, &exit_code] { exit_code = run_calibrate(*o); });

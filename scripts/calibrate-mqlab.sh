@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Calibrates `mqlab broker` into a profile: starts it on loopback ports chosen here, AMQP and
-# Kafka (with a data directory, so persistent messages are fsynced and Kafka logs written as by
-# default), runs `mqlab calibrate` against both with the broker's PID (its CPU time is read per
-# probe: one librdkafka producer cannot saturate it on two cores), stops it by that PID.
+# Calibrates `mqlab broker` into a profile: starts a three-node AMQP cluster and a Kafka broker
+# on loopback ports chosen here (each with a data directory, so persistent messages are fsynced
+# and Kafka logs written as by default), runs `mqlab calibrate` against both with their PIDs
+# (their CPU time is read per probe: one librdkafka producer cannot saturate a broker on two
+# cores), stops them by those PIDs. The AMQP probes run on node 0; the cluster's probes cross
+# to the other nodes and mirror a queue to them.
 # Usage: scripts/calibrate-mqlab.sh [OUT] [more mqlab calibrate flags]
 #        (OUT defaults to profiles/mqlab-loopback.yaml)
 set -euo pipefail
@@ -13,13 +15,25 @@ shift || true
 work=$(mktemp -d)
 source scripts/bench-common.sh
 
-port=$(free_port)
 kafka_port=$(free_port)
-start_mqlab "$work/broker.log" --amqp-port "$port" --kafka-port "$kafka_port" --data-dir "$work/data" --log-level warn
-trap 'stop_mqlab; rm -rf "$work"' EXIT
-wait_port "$port"
+start_mqlab "$work/kafka.log" --kafka-port "$kafka_port" --data-dir "$work/kafka-data" --log-level warn
+kafka_pid=$mqlab_pid
+start_mqlab "$work/cluster.log" --cluster 3 --amqp-port 0 --data-dir "$work/amqp-data" --log-level info
+cluster_pid=$mqlab_pid
+trap 'kill $kafka_pid $cluster_pid 2>/dev/null || true; wait $kafka_pid $cluster_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_port "$kafka_port"
+nodes=""
+for node in 0 1 2; do
+  port=""
+  for _ in $(seq 600); do
+    port=$(sed -n "s/.*AMQP 0-9-1 node $node listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$work/cluster.log")
+    [[ -n $port ]] && break
+    sleep 0.1
+  done
+  [[ -n $port ]] || { echo "calibrate-mqlab.sh: node $node of the cluster did not start" >&2; exit 1; }
+  nodes+="${nodes:+,}127.0.0.1:$port"
+done
 # One event-loop thread serves a node: the fit gives its work one core.
-build/bin/mqlab calibrate --amqp "127.0.0.1:$port" --kafka "127.0.0.1:$kafka_port" --broker-pid "$mqlab_pid" \
+build/bin/mqlab calibrate --amqp "$nodes" --kafka "127.0.0.1:$kafka_port" --broker-pid "$cluster_pid,$kafka_pid" \
   --out "$out" --cores 1 --name mqlab-loopback \
   --title "mqlab broker on loopback (one event-loop thread), calibrated by scripts/calibrate-mqlab.sh" "$@"

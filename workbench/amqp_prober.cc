@@ -34,8 +34,8 @@ struct session {
     clients.clear();
   }
 
-  /// A logged-in connection with channel 1 open; its failures fail the session.
-  client& connect(net::amqp::client_handlers h) {
+  /// A logged-in connection to node `node` with channel 1 open; its failures fail the session.
+  client& connect(net::amqp::client_handlers h, std::uint32_t node = 0) {
     h.closed = [this](std::string_view reason) {
       if (!over && failure.empty()) failure = fmt::format("the connection ended: {}", reason);
     };
@@ -43,7 +43,9 @@ struct session {
       if (!over && failure.empty()) failure = fmt::format("the broker closed a channel: {}", text);
     };
     clients.push_back(std::make_unique<client>(io, std::move(h)));
-    clients.back()->connect(at.port, at.login);
+    net::amqp::client_login login = at.login;
+    login.host = at.nodes.at(node).host;
+    clients.back()->connect(at.nodes.at(node).port, login);
     clients.back()->open_channel(1);
     return *clients.back();
   }
@@ -90,7 +92,7 @@ class topology_admin {
 
   std::expected<void, std::string> declare() {
     c_.declare_exchange(1, t_.exchange, t_.exchange_type);
-    for (const auto& q : t_.queues) c_.declare_queue(1, q, t_.durable, {});
+    for (const auto& q : t_.queues) c_.declare_queue(1, q, t_.durable, t_.queue_arguments);
     for (const auto& b : t_.bindings) c_.bind_queue(1, b.queue, t_.exchange, b.routing_key, b.arguments);
     c_.inspect_queue(1, t_.queues.front());  // answered once the bindings before it are made
     const std::uint64_t want = declared_ + t_.queues.size() + 1;
@@ -123,13 +125,13 @@ struct probe_traffic {
       if (this->p.acks) consumer->ack(1, m.delivery_tag);
       ++consumed;
       pump();
-    }});
+    }}, p.consumer_node);
     if (p.acks) consumer->qos(1, 500);
     for (const auto& q : t.queues) consumer->consume(1, q, !p.acks);
     publisher = &s.connect({.confirmed = [this](std::uint16_t, std::uint64_t tag, bool multiple, bool) {
       confirmed = multiple ? std::max(confirmed, tag) : confirmed + 1;
       pump();
-    }});
+    }}, p.publisher_node);
     if (p.confirms) publisher->select_confirms(1);
   }
 

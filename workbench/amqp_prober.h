@@ -17,9 +17,14 @@
 
 namespace mqlab::workbench {
 
+/// A broker, or the nodes of a cluster (the first holds the probes' queues).
 struct amqp_endpoint {
-  std::uint16_t port = 5672;
-  net::amqp::client_login login;
+  struct node {
+    std::string host;  // an IP address
+    std::uint16_t port = 5672;
+  };
+  std::vector<node> nodes;
+  net::amqp::client_login login;  // its host is each node's
 };
 
 struct probe_timing {
@@ -30,7 +35,7 @@ struct probe_timing {
 class amqp_prober {
  public:
   /// `broker` reads the broker's CPU time at a probe's checkpoints, if its pid was given.
-  amqp_prober(amqp_endpoint at, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter(std::nullopt))
+  amqp_prober(amqp_endpoint at, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter())
       : at_(std::move(at)), timing_(timing), broker_(broker) {}
 
   /// Logs in and opens the vhost: the reason if the broker is not there or refuses.

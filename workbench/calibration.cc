@@ -31,6 +31,15 @@ std::vector<amqp_probe> amqp_probes() {
   };
 }
 
+std::vector<amqp_probe> cluster_probes(std::uint32_t nodes) {
+  const std::uint32_t last = nodes - 1;
+  return {
+      {.name = "across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last},
+      {.name = "mirrored", .acks = true, .mirrored = true},
+      {.name = "mirrored-across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last, .mirrored = true},
+  };
+}
+
 client_work client_work_of(const amqp_probe& p) {
   const double queues = p.queues;
   return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0)};
@@ -91,6 +100,7 @@ probe_topology topology_of(const amqp_probe& p, const std::string& prefix) {
   t.exchange = fmt::format("{}.{}", prefix, p.name);
   t.exchange_type = p.exchange_type;
   t.durable = p.persistent;
+  if (p.mirrored) t.queue_arguments = {{"x-ha-policy", amqp::field_value{std::string("all")}}};
   for (int q = 0; q < p.queues; ++q) {
     t.queues.push_back(fmt::format("{}.{}.{}", prefix, p.name, q));
     for (int b = 0; b < p.bindings; ++b) t.bindings.push_back(binding_of(p, t.queues.back(), b));
@@ -117,17 +127,16 @@ void collect(amqp::broker& b, work_counts& node, std::map<std::uint64_t, work_co
 
 }  // namespace
 
-probe_work metered_work(const amqp_probe& p) {
+probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
   const probe_topology t = topology_of(p, "probe");
-  amqp::broker b;
+  amqp::broker b(amqp::cluster_config{.nodes = std::max(nodes, p.cluster_nodes())});
   const broker::instant now{};
-  const auto conn = *b.open_connection("/", now);
-  const amqp::channel_ref publisher{conn, 1}, consumer{conn, 2};
-  (void)b.channel_open(publisher);
-  (void)b.channel_open(consumer);
-  (void)b.exchange_declare(publisher, {.name = t.exchange, .type = t.exchange_type, .durable = t.durable});
-  for (const auto& q : t.queues) (void)b.queue_declare(publisher, {.name = q, .durable = t.durable}, now);
-  for (const auto& bd : t.bindings) (void)b.queue_bind(publisher, bd.queue, t.exchange, bd.routing_key, bd.arguments);
+  const auto on = [&](std::uint32_t node) { return *b.open_connection("/", now, broker::node_id{node}); };
+  const amqp::channel_ref admin{on(0), 1}, publisher{on(p.publisher_node), 1}, consumer{on(p.consumer_node), 1};
+  for (const auto& ch : {admin, publisher, consumer}) (void)b.channel_open(ch);
+  (void)b.exchange_declare(admin, {.name = t.exchange, .type = t.exchange_type, .durable = t.durable});
+  for (const auto& q : t.queues) (void)b.queue_declare(admin, {.name = q, .durable = t.durable, .arguments = t.queue_arguments}, now);
+  for (const auto& bd : t.bindings) (void)b.queue_bind(admin, bd.queue, t.exchange, bd.routing_key, bd.arguments);
   if (p.confirms) (void)b.confirm_select(publisher);
   for (const auto& q : t.queues) (void)b.basic_consume(consumer, {.queue = q, .no_ack = !p.acks}, now);
   b.meter().enable(true);

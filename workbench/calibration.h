@@ -29,10 +29,19 @@ struct amqp_probe {
   bool acks = false;        // consumers acknowledge every message, one by one (else no-ack)
   bool confirms = false;    // the publisher waits for publisher confirms
   bool persistent = false;  // durable queue, delivery mode 2
+  // A cluster's probes: the queues are declared on the first node given, the publisher and the
+  // consumer connect to these nodes (indexes into the nodes given).
+  std::uint32_t publisher_node = 0, consumer_node = 0;
+  bool mirrored = false;  // the queues mirrored to every node (x-ha-policy: all)
+  std::uint32_t cluster_nodes() const { return std::max(publisher_node, consumer_node) + 1; }
 };
 
 /// The probes `mqlab calibrate` runs, in order: each one varies what the ones before it fixed.
 std::vector<amqp_probe> amqp_probes();
+/// The probes it adds when given a cluster of `nodes` (at least 2): a message crossing from
+/// the publisher's node to the owner's and on to the consumer's; one mirrored to every node;
+/// and both at once.
+std::vector<amqp_probe> cluster_probes(std::uint32_t nodes);
 
 struct probe_binding {
   std::string queue, routing_key;
@@ -44,6 +53,7 @@ struct probe_topology {
   std::string exchange, exchange_type;
   std::vector<std::string> queues;
   bool durable = false;
+  broker::amqp::field_table queue_arguments;
   std::vector<probe_binding> bindings;
   std::string routing_key;
   broker::amqp::basic_properties properties;
@@ -71,8 +81,9 @@ struct probe_work {
   work_counts node{};
   std::vector<work_counts> processes;
 };
-/// Runs a probe's message through an embedded AMQP core with its meter on.
-probe_work metered_work(const amqp_probe& p);
+/// Runs a probe's message through an embedded AMQP core with its meter on: a cluster of
+/// `nodes` (its whole work summed, as the broker's CPU time sums its nodes').
+probe_work metered_work(const amqp_probe& p, std::uint32_t nodes = 1);
 
 /// What the prober's client does per message of an AMQP probe: messages it sends (the publish,
 /// an ack per queue when consumers acknowledge) and receives (a delivery per queue, a confirm).

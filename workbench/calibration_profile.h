@@ -34,6 +34,7 @@ std::expected<kafka_client_costs, std::string> fit_kafka_client_costs(std::span<
 struct calibration_record {
   std::string name, title, date, command;
   std::string target, kafka_target;  // the AMQP and the Kafka broker calibrated (either may be empty)
+  std::uint32_t amqp_nodes = 1;      // the AMQP cluster's nodes given (its cluster probes run when 2 or more)
   std::string cpu_model;  // as /proc/cpuinfo names it
   int machine_cores = 0;
   int cores = 1;          // the profile's node.cores: the broker's cores when it has the machine to itself

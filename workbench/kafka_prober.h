@@ -23,7 +23,7 @@ class kafka_prober {
  public:
   /// `bootstrap`: HOST:PORT[,HOST:PORT...] as librdkafka's bootstrap.servers.
   /// `broker` reads the broker's CPU time at a probe's checkpoints, if its pid was given.
-  kafka_prober(std::string bootstrap, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter(std::nullopt))
+  kafka_prober(std::string bootstrap, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter())
       : bootstrap_(std::move(bootstrap)), timing_(timing), broker_(broker) {}
 
   /// Asks for the cluster's metadata: the reason if no Kafka broker answers.

@@ -49,8 +49,9 @@ double clock_seconds(clockid_t clock) {
 double thread_cpu_seconds() { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 double broker_cpu_meter::read() const {
-  if (!pid_) return 0;
-  return process_cpu_seconds(*pid_).value_or(0);
+  double sum = 0;
+  for (int pid : pids_) sum += process_cpu_seconds(pid).value_or(0);
+  return sum;
 }
 
 std::vector<double> wake_latencies(int n, int asked_us) {

@@ -20,12 +20,13 @@ std::expected<double, std::string> process_cpu_seconds(int pid);
 /// CPU seconds of the broker's process, if its pid is known: the reading at two checkpoints.
 class broker_cpu_meter {
  public:
-  explicit broker_cpu_meter(std::optional<int> pid) : pid_(pid) {}
-  /// Reads the clock now; returns what it read, or 0 without a pid or once the process is gone.
+  /// `pids`: the broker's processes (a cluster's nodes may be several), or none.
+  explicit broker_cpu_meter(std::vector<int> pids = {}) : pids_(std::move(pids)) {}
+  /// Reads their clocks now; returns the sum of what it read (a process that is gone: 0).
   double read() const;
 
  private:
-  std::optional<int> pid_;
+  std::vector<int> pids_;
 };
 
 /// How late a thread wakes from `n` sleeps of `asked` microseconds, each overshoot in seconds,

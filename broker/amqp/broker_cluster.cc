@@ -16,8 +16,9 @@ cluster_traffic& cluster_traffic::operator+=(const cluster_traffic& o) {
   return *this;
 }
 
-std::size_t broker::state::wanted_mirrors() const {
+std::size_t broker::state::wanted_mirrors(const queue_state& q) const {
   const auto n = static_cast<std::uint32_t>(node_up.size());
+  if (q.mirrored_everywhere) return n - 1;
   switch (cluster.mirroring) {
     case ha_mode::none: return 0;
     case ha_mode::all: return n - 1;
@@ -30,7 +31,7 @@ void broker::state::place_queue(queue_state& q, node_id declared_on) {
   // Classic queues live on the node of the declaring connection ("client-local").
   q.owner = declared_on;
   q.mirrors.clear();
-  const std::size_t wanted = wanted_mirrors();
+  const std::size_t wanted = wanted_mirrors(q);
   const auto n = static_cast<std::uint32_t>(node_up.size());
   for (std::uint32_t i = 1; i < n && q.mirrors.size() < wanted; ++i) {
     const node_id candidate{(declared_on.value + i) % n};
@@ -38,10 +39,13 @@ void broker::state::place_queue(queue_state& q, node_id declared_on) {
   }
 }
 
-void broker::state::count_transfer(node_id from, node_id to, const message& m) {
-  if (from == to) return;
+void broker::state::count_transfer(work_site from, work_site to, const message& m) {
+  if (from.node == to.node) return;
   ++traffic.messages;
   traffic.bytes += m.body_size();
+  // Leaving one node and joining another costs both: encoding, the socket's system calls, decoding.
+  meter.charge(from, work_kind::transfer);
+  meter.charge(to, work_kind::transfer);
 }
 
 void broker::state::charge_enqueue(const queue_state& q, const message& msg) {
@@ -188,9 +192,8 @@ void broker::restart_node(node_id node, instant now) {
   }
   // A returning node rejoins mirrored queues as a mirror. With ha-sync-mode automatic it is
   // sent the queue's contents at once; with manual it only receives new messages.
-  const std::size_t wanted = s_->wanted_mirrors();
   for (auto& [id, q] : s_->queues) {
-    if (q->owner == node || q->mirrors.size() + q->unsynced_mirrors.size() >= wanted) continue;
+    if (q->owner == node || q->mirrors.size() + q->unsynced_mirrors.size() >= s_->wanted_mirrors(*q)) continue;
     if (!s_->cluster.ha_sync_automatic && !q->ready.empty()) {
       q->unsynced_mirrors.push_back(node);
       continue;

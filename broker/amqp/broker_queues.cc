@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view equivalence_args[] = {
     "x-message-ttl", "x-expires", "x-max-length", "x-max-length-bytes", "x-dead-letter-exchange",
     "x-dead-letter-routing-key", "x-max-priority", "x-overflow", "x-queue-mode", "x-queue-type",
-    "x-single-active-consumer"};
+    "x-single-active-consumer", "x-ha-policy"};
 
 std::string arg_text(const field_table& t, std::string_view key) {
   const field_value* v = find(t, key);
@@ -59,6 +59,13 @@ result<void> apply_arguments(queue_state& q, const field_table& args) {
     const bool* on = std::get_if<bool>(&v->v);
     if (on == nullptr) return invalid("x-single-active-consumer", "must be a boolean");
     q.single_active_consumer = *on;
+  }
+  if (const field_value* v = find(args, "x-ha-policy")) {
+    // RabbitMQ 2.x mirrored a queue declared with it; 3.x took policies instead (mqlab broker
+    // --ha-mode). Its "nodes" form names Erlang nodes, which mqlab's nodes are not.
+    const std::string* s = v->as_string();
+    if (s == nullptr || *s != "all") return invalid("x-ha-policy", "expected all");
+    q.mirrored_everywhere = true;
   }
   for (auto [key, target] : {std::pair{"x-dead-letter-exchange", &q.dead_letter_exchange},
                              std::pair{"x-dead-letter-routing-key", &q.dead_letter_routing_key}}) {

@@ -48,6 +48,7 @@ struct queue_state {
   std::optional<std::string> dead_letter_exchange, dead_letter_routing_key;
   std::uint8_t max_priority = 0;
   bool single_active_consumer = false;  // x-single-active-consumer: only the oldest consumer gets messages
+  bool mirrored_everywhere = false;     // x-ha-policy "all" (RabbitMQ 2.x): whatever the cluster's policy
 
   queue_store ready;
   std::vector<consumer*> consumers;  // active consumers in round-robin order
@@ -221,10 +222,11 @@ struct broker::state {
 
   // Cluster (broker_cluster.cc).
   bool reachable(node_id a, node_id b) const;
-  /// Mirrors per queue the ha policy asks for.
-  std::size_t wanted_mirrors() const;
+  /// Mirrors the ha policy asks for `q`: the cluster's, or its own x-ha-policy.
+  std::size_t wanted_mirrors(const queue_state& q) const;
   void place_queue(queue_state& q, node_id declared_on);
-  void count_transfer(node_id from, node_id to, const message& m);
+  /// Counts a message leaving site `from` for a site on another node, and charges both.
+  void count_transfer(work_site from, work_site to, const message& m);
   /// Counts a change replicated to a queue's reachable mirrors: a message of `bytes` (0: an
   /// ack or reject) and the work each mirror does to take it — for a `persistent` message,
   /// writing it to its own disk before it answers, as a classic mirror does.

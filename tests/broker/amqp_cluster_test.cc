@@ -108,6 +108,21 @@ TEST_F(mirrored_cluster, owner_crash_promotes_a_mirror_and_loses_nothing) {
   EXPECT_TRUE(d[0].redelivered);
 }
 
+TEST_F(normal_cluster, a_queue_declared_with_x_ha_policy_all_is_mirrored_as_in_rabbitmq_2) {
+  // Before policies (RabbitMQ 3.0) a queue asked for mirrors itself: x-ha-policy "all".
+  declare_queue("asked", {{"x-ha-policy", std::string("all")}});
+  declare_queue("plain");
+  for (const char* q : {"asked", "plain"}) publish("", q, "m");
+  EXPECT_EQ(b.traffic().mirror_copies, 2u) << "only the queue that asked is copied, to both other nodes";
+  auto refused = b.queue_declare(open_channel(b.open_connection("/", now).value(), 1), {.name = "nodes", .arguments = {{"x-ha-policy", std::string("nodes")}}}, now);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, reply_code::precondition_failed);
+  EXPECT_NE(refused.error().text.find("x-ha-policy"), std::string::npos) << refused.error().text;
+  b.crash_node(node_id{0}, now);
+  EXPECT_EQ(b.inspect_queue("/", "asked")->ready, 1u) << "a mirror took over";
+  EXPECT_EQ(b.totals().lost, 1u) << "the plain transient queue went with its owner";
+}
+
 TEST_F(mirrored_cluster, a_transient_mirrored_queue_also_survives_its_owner) {
   const auto client = b.open_connection("/", now, node_id{2}).value();
   const auto cch = open_channel(client, 1);

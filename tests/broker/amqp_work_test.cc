@@ -125,5 +125,35 @@ TEST_F(amqp_mirrored_work, each_mirror_takes_a_copy_and_the_owner_sends_one_to_e
   EXPECT_EQ(owner_copies, 2u);
 }
 
+class amqp_cluster_work : public amqp_work {
+ protected:
+  amqp_cluster_work() : amqp_work(cluster_config{.nodes = 3}) {}
+  /// Transfers charged on node `n`.
+  std::uint32_t transfers_on(std::uint32_t n) {
+    std::uint32_t sum = 0;
+    for (const auto& r : b.meter().rows()) sum += r.site.node == node_id{n} ? r[work_kind::transfer] : 0;
+    return sum;
+  }
+};
+
+TEST_F(amqp_cluster_work, a_message_crossing_nodes_costs_the_node_it_leaves_and_the_one_it_joins) {
+  declare_queue("far");  // owned by node 0
+  const auto producer = open_channel(b.open_connection("/", now, node_id{1}).value(), 1);
+  const auto consumer = open_channel(b.open_connection("/", now, node_id{2}).value(), 1);
+  b.meter().clear();
+  publish("", "far", "m", nullptr, producer);
+  EXPECT_EQ(transfers_on(1), 1u) << "it leaves the publisher's node";
+  EXPECT_EQ(transfers_on(0), 1u) << "and joins its owner's";
+  b.meter().clear();
+  consume("far", consumer);
+  ASSERT_EQ(deliveries().size(), 1u);
+  EXPECT_EQ(transfers_on(0), 1u) << "it leaves the owner";
+  EXPECT_EQ(transfers_on(2), 1u) << "for the consumer's node";
+  b.meter().clear();
+  publish("", "far", "m");  // published on the owner's node: nothing crosses to the queue
+  EXPECT_EQ(transfers_on(0), 1u) << "only the delivery to node 2 crosses";
+  EXPECT_EQ(transfers_on(1), 0u);
+}
+
 }  // namespace
 }  // namespace mqlab::broker::amqp::testing

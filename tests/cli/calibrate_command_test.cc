@@ -94,6 +94,35 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
   std::filesystem::remove(profile);
 }
 
+TEST(calibrate_command, a_clusters_nodes_add_probes_that_cross_nodes_and_mirror) {
+  background_mqlab broker("broker --cluster 3 --amqp-port 0 --data-dir none");
+  std::string nodes;
+  for (int n = 0; n < 3; ++n) {
+    const int port = start_broker(broker, "AMQP 0-9-1 node " + std::to_string(n));
+    ASSERT_GT(port, 0) << n;
+    nodes += (n ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(port);
+  }
+  const std::string profile = ::testing::TempDir() + "/cluster-calibrated-" + std::to_string(getpid()) + ".yaml";
+  auto r = run_mqlab("calibrate --amqp " + nodes + " --broker-pid " + std::to_string(broker.pid()) + " --out " + profile +
+                     " --seconds 0.3 --warmup 0.1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rates = rates_in(r.out);
+  ASSERT_EQ(rates.size(), 13u) << r.out;
+  // Crossing nodes costs both ends; copying to two mirrors costs more again.
+  EXPECT_LT(rates.at("across-nodes"), rates.at("acks")) << r.out;
+  EXPECT_LT(rates.at("mirrored-across-nodes"), rates.at("across-nodes")) << r.out;
+  std::ifstream in(profile);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Mirroring and crossing nodes were measured, not taken from the prior.
+  for (const std::string kind : {"transfer", "mirror_copy"}) {
+    const auto at = text.find("\n  " + kind + ": {ns: ");
+    ASSERT_NE(at, std::string::npos) << kind << "\n" << text;
+    const std::string line = text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+    EXPECT_NE(line.find("fitted to the 13 amqp probes"), std::string::npos) << line;
+  }
+  std::filesystem::remove(profile);
+}
+
 /// A port that listens and never answers: the kernel completes the connection, nobody speaks.
 struct silent_listener {
   silent_listener() {
@@ -127,6 +156,7 @@ TEST(calibrate_command, no_broker_a_refused_login_or_a_silent_one_ends_with_exit
   expect_refusal("", "nothing to calibrate");
   expect_refusal("--kafka 127.0.0.1:9092,127.0.0.1", "expected HOST:PORT");
   expect_refusal("--kafka 127.0.0.1:9092 --broker-pid 4194303", "no process 4194303");
+  expect_refusal("--kafka 127.0.0.1:9092 --broker-pid " + std::to_string(getpid()) + ",4194302", "no process 4194302");
 
   silent_listener silent;
   ASSERT_GT(silent.port, 0);

@@ -231,6 +231,23 @@ TEST(AmqpCluster, AMirroredQueueSurvivesItsOwnerWithEveryUnackedMessage) {
   EXPECT_EQ(bodies, (std::vector<std::string>{"1", "2", "3", "4", "5"})) << "nothing lost, nothing acked comes back";
 }
 
+TEST(AmqpCluster, AQueueThatAsksForMirrorsWithXHaPolicyIsMirroredInAClusterWithoutAPolicy) {
+  three_nodes net;  // ha-mode none
+  observed producer_seen;
+  auto producer = net.on(0, producer_seen);
+  producer->declare_queue(1, "asked", false, {{"x-ha-policy", core::field_value{std::string("all")}}});
+  producer->declare_queue(1, "plain", false, {});
+  for (int i = 0; i < 3; ++i) {
+    producer->publish(1, "", "asked", false, plain, "a");
+    producer->publish(1, "", "plain", false, plain, "p");
+  }
+  ASSERT_TRUE(net.until([&] { return net.ready(1, "asked") == 3 && net.ready(2, "asked") == 3; })) << "copied to both";
+  EXPECT_EQ(net.ready(1, "plain"), 0u) << "a queue that did not ask lives on its owner only";
+  ASSERT_TRUE(net.nodes.kill(0));
+  EXPECT_EQ(net.ready(1, "asked"), 3u) << "promoted with every message";
+  EXPECT_TRUE(net.queue(1, "asked")->available);
+}
+
 TEST(AmqpCluster, APartitionCutsTheLinksAndWhatWasDeclaredMeanwhileArrivesAfterTheHeal) {
   three_nodes net;
   observed seen;

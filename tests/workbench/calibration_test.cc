@@ -93,6 +93,26 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   EXPECT_GE(count(persistent, work_kind::fsync_request), 1);
 }
 
+TEST(calibration, a_clusters_probes_cross_nodes_and_copy_to_every_mirror) {
+  const auto probes = cluster_probes(3);
+  const auto named = [&](const std::string& name) { return *std::ranges::find(probes, name, &amqp_probe::name); };
+  // Published on node 1 into node 0's queue, delivered to node 2: each crossing costs both ends.
+  const auto across = metered_work(named("across-nodes"), 3);
+  EXPECT_EQ(count(across, work_kind::transfer), 4);
+  EXPECT_EQ(count(across, work_kind::mirror_copy), 0);
+  // On the owner's node, mirrored to the two others: the owner sends two copies, each mirror
+  // takes one, and each mirror hears of the ack.
+  const auto mirrored = metered_work(named("mirrored"), 3);
+  EXPECT_EQ(count(mirrored, work_kind::transfer), 0);
+  EXPECT_EQ(count(mirrored, work_kind::mirror_copy), 4);
+  EXPECT_EQ(count(mirrored, work_kind::mirror_settle), 2);
+  const auto both = metered_work(named("mirrored-across-nodes"), 3);
+  EXPECT_EQ(count(both, work_kind::transfer), 4);
+  EXPECT_EQ(count(both, work_kind::mirror_copy), 4);
+  // On two nodes the consumer shares the publisher's node: still two crossings each way.
+  EXPECT_EQ(count(metered_work(cluster_probes(2).front(), 2), work_kind::transfer), 4);
+}
+
 /// Rates as a broker with `truth` would sustain them under every probe.
 std::vector<double> rates_under(const std::vector<probe_work>& work, const models::cost_table& truth, double cores) {
   std::vector<double> rates;
