@@ -31,7 +31,8 @@ enum class work_kind : std::uint8_t {
   fsync_request,     // a write that must be on disk before its confirm
   mirror_copy,       // a mirrored queue's new message, on the owner (multicast) and each mirror
   mirror_settle,     // an ack or reject replicated to a mirror
-  transfer,          // a message crossing to another node (to its queue's owner, to a consumer there): on both
+  transfer,          // a message crossing to another node (to its queue's owner, to a consumer there): on the
+                     // process that sends it and on the node that takes it in
   record_appended,   // Kafka: a record appended to a partition's log
   fetch,             // Kafka: a fetch served (consumer or follower)
   selector_evaluation,  // JMS: a selector evaluated against a message

@@ -129,7 +129,7 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
     }
     return false;
   }
-  count_transfer({from, 0}, site_of(q), *msg);
+  count_transfer({from, 0}, q.owner, *msg);
   count_mirroring(q, msg->body_size(), kept_on_disk(q, *msg));
   ++q.stats.published;
   charge_enqueue(q, *msg);
@@ -191,7 +191,7 @@ void broker::state::deliver(queue_state& q, consumer& c, queued_message m) {
   // The consumer's channel frames the basic.deliver: one channel serving many consumers (or
   // one consumer of a fanout's many queues) is a process every copy passes through.
   meter.charge(site_of(ch), work_kind::frame);
-  count_transfer(site_of(q), site_of(ch), *m.msg);
+  count_transfer(site_of(q), ch.node, *m.msg);
   events.push_back(delivery{ch.ref, c.tag, tag, redelivered, m.msg});
   if (c.no_ack) {
     ++q.stats.acked;
@@ -454,7 +454,7 @@ result<std::optional<get_ok>> broker::basic_get(channel_ref c, std::string_view 
   ++msg.deliveries;
   ++target.stats.delivered;
   if (ok.redelivered) ++target.stats.redelivered;
-  s_->count_transfer(state::site_of(target), state::site_of(chan), *msg.msg);
+  s_->count_transfer(state::site_of(target), chan.node, *msg.msg);
   // Mirrors and the journal hear of it as of a delivery to a consumer.
   if (no_ack) {
     ++target.stats.acked;

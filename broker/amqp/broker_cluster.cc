@@ -39,13 +39,14 @@ void broker::state::place_queue(queue_state& q, node_id declared_on) {
   }
 }
 
-void broker::state::count_transfer(work_site from, work_site to, const message& m) {
-  if (from.node == to.node) return;
+void broker::state::count_transfer(work_site from, node_id to, const message& m) {
+  if (from.node == to) return;
   ++traffic.messages;
   traffic.bytes += m.body_size();
-  // Leaving one node and joining another costs both: encoding, the socket's system calls, decoding.
+  // Leaving one node and joining another costs both: the sending process encodes it for the
+  // link (Erlang's term_to_binary), the receiving node's link takes it in and decodes it.
   meter.charge(from, work_kind::transfer);
-  meter.charge(to, work_kind::transfer);
+  meter.charge({to, 0}, work_kind::transfer);
 }
 
 void broker::state::charge_enqueue(const queue_state& q, const message& msg) {

@@ -26,7 +26,7 @@ void broker::state::await(node_id node, bool owner) {
 }
 
 void broker::state::forward(queue_state& q, const message_ptr& msg, node_id from) {
-  count_transfer({from, 0}, site_of(q), *msg);
+  count_transfer({from, 0}, q.owner, *msg);
   auto note = note_for(peer_message::kind::forward, {q.owner}, q);
   note->msg = msg;
   note->publish = publishing;

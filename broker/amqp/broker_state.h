@@ -225,8 +225,8 @@ struct broker::state {
   /// Mirrors the ha policy asks for `q`: the cluster's, or its own x-ha-policy.
   std::size_t wanted_mirrors(const queue_state& q) const;
   void place_queue(queue_state& q, node_id declared_on);
-  /// Counts a message leaving site `from` for a site on another node, and charges both.
-  void count_transfer(work_site from, work_site to, const message& m);
+  /// Counts a message leaving site `from` for node `to`, and charges both ends if they differ.
+  void count_transfer(work_site from, node_id to, const message& m);
   /// Counts a change replicated to a queue's reachable mirrors: a message of `bytes` (0: an
   /// ack or reject) and the work each mirror does to take it — for a `persistent` message,
   /// writing it to its own disk before it answers, as a classic mirror does.
