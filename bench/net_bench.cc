@@ -1,9 +1,12 @@
-// Wire-codec benchmarks: what the AMQP server spends per message on framing, without sockets.
+// Wire-codec and server benchmarks: what the AMQP and Kafka servers spend per message on
+// framing and on a request, without sockets.
 #include <benchmark/benchmark.h>
 
 #include <string>
 
 #include "net/amqp/codec.h"
+#include "broker/kafka/cluster.h"
+#include "net/kafka/connection.h"
 #include "net/kafka/record_batch.h"
 
 namespace {
@@ -76,5 +79,92 @@ void BM_KafkaBatchDecode(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(records.size()) * state.iterations());
 }
 BENCHMARK(BM_KafkaBatchDecode);
+
+namespace kafka_wire {
+
+using namespace mqlab::net::kafka;
+
+std::string request(api_key api, std::int16_t version, const std::string& body) {
+  std::string out;
+  mqlab::net::kafka::wire_writer w(out);
+  const auto size = w.size_placeholder();
+  w.int16(static_cast<std::int16_t>(api));
+  w.int16(version);
+  w.int32(1);
+  w.string("bench");
+  w.raw(body);
+  w.fill_size(size);
+  return out;
+}
+
+/// A Produce v3 request (acks=1) of one record of `value` to orders/0.
+std::string produce(const std::string& value) {
+  std::string body, batch;
+  mqlab::net::kafka::wire_writer w(body);
+  w.nullable_string(std::nullopt);
+  w.int16(1);
+  w.int32(1000);
+  w.array(1);
+  w.string("orders");
+  w.array(1);
+  w.int32(0);
+  batch_writer b(batch);
+  mqlab::broker::kafka::record r;
+  r.value = value;
+  b.add(r);
+  b.finish();
+  w.bytes(batch);
+  return request(api_key::produce, 3, body);
+}
+
+/// A consumer's Fetch v4 of orders/0 from `offset` that waits for `min_bytes`.
+std::string fetch(std::int64_t offset, std::int32_t min_bytes) {
+  std::string body;
+  mqlab::net::kafka::wire_writer w(body);
+  w.int32(-1);
+  w.int32(1'000'000'000);
+  w.int32(min_bytes);
+  w.int32(1 << 30);
+  w.int8(1);
+  w.array(1);
+  w.string("orders");
+  w.array(1);
+  w.int32(0);
+  w.int64(offset);
+  w.int32(1 << 30);
+  return request(api_key::fetch, 4, body);
+}
+
+}  // namespace kafka_wire
+
+// A produce of one 100-byte record while a consumer's fetch waits at the leader for 1 MiB
+// (fetch.min.bytes): each produce checks the waiting fetch. Counts produces; a consumer
+// that asks for much should cost each produce what it added, not all that waits.
+void BM_KafkaProduceBesideAWaitingFetch(benchmark::State& state) {
+  using namespace mqlab::net::kafka;
+  mqlab::broker::kafka::cluster core(1);
+  service svc(core);
+  svc.advertise({0, "127.0.0.1", 9092});
+  connection consumer{svc, 1, 0}, producer{svc, 2, 0};
+  (void)core.create_topic("orders", {});
+  const std::string record = kafka_wire::produce(std::string(100, 'x'));
+  std::int64_t produced = 0;
+  consumer.receive(kafka_wire::fetch(produced, 1 << 20), 0);
+  std::int64_t answers = 0;
+  for (auto _ : state) {
+    producer.receive(record, 0);
+    producer.output().clear();
+    ++produced;
+    for (auto& c : svc.take_completions()) {
+      consumer.complete(c.to.slot, std::move(c.body));
+      consumer.output().clear();
+      consumer.receive(kafka_wire::fetch(produced, 1 << 20), 0);  // the next fetch, from the end
+      ++answers;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["records_per_answer"] = answers > 0 ? static_cast<double>(produced) / static_cast<double>(answers) : 0;
+}
+BENCHMARK(BM_KafkaProduceBesideAWaitingFetch);
 
 }  // namespace

@@ -126,6 +126,10 @@ class service {
     std::int32_t node = 0;
     std::string request;  // the body, replayed when data arrives or the wait is over
     std::int64_t deadline_ms = 0;
+    // A consumer's fetch waiting for min_bytes: the committed bytes past its offsets counted so
+    // far, and up to which offset of each of its partitions (in request order) they were counted.
+    std::size_t counted = 0;
+    std::vector<std::int64_t> counted_to;
   };
   struct pending_group_reply {
     reply_slot from;
@@ -163,6 +167,10 @@ class service {
   broker::kafka::error_code append_follower_batch(std::string& body, const std::string& topic, std::int32_t p,
                                                   std::int32_t follower, std::size_t cap, std::int64_t now_ms);
   void wake_fetches(std::int64_t now_ms);
+  /// Whether a parked fetch may now hold its min_bytes: its partitions' records that became
+  /// committed since it last looked are counted, not encoded, so that a consumer waiting for
+  /// many bytes costs each produce what that produce added, not all that is waiting.
+  bool may_be_enough(parked_fetch& f) const;
   outcome find_coordinator(wire_reader& in);
   outcome join_group(wire_reader& in, const request_header& header, reply_slot from, std::int32_t node, std::int64_t now_ms);
   outcome sync_group(wire_reader& in, std::int16_t version, reply_slot from, std::int32_t node, std::int64_t now_ms);

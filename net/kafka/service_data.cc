@@ -3,6 +3,7 @@
 #include "net/kafka/service.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,9 @@ namespace {
 
 // Records visited per step while filling a fetch up to its byte limit.
 constexpr std::size_t fetch_step = 512;
+// The least a record takes in a batch beside its key, value and headers: seven one-byte varints
+// (its length, attributes, timestamp and offset deltas, key and value lengths, header count).
+constexpr std::size_t least_record_framing = 7;
 // Most records a follower takes per partition per fetch.
 constexpr std::size_t follower_fetch_records = 4096;
 
@@ -209,10 +213,37 @@ std::vector<std::pair<broker::kafka::topic_partition, std::int64_t>> service::fo
   return out;
 }
 
+bool service::may_be_enough(parked_fetch& f) const {
+  wire_reader in(f.request);
+  if (in.int32() >= 0) return true;  // a follower's: it takes uncommitted records, and asks for any
+  (void)in.int32();
+  const std::int32_t min_bytes = in.int32();
+  if (min_bytes <= 1) return true;  // any record answers it: the first try that finds one is the last
+  if (f.version >= 3) (void)in.int32();
+  if (f.version >= 4) (void)in.int8();
+  bool moved = false;
+  std::size_t i = 0;
+  for_each_partition(in, nullptr, 16, [&](const std::string& name, std::int32_t p) {
+    const std::int64_t offset = in.int64();
+    (void)in.int32();
+    if (i == f.counted_to.size()) f.counted_to.push_back(offset);
+    std::int64_t& from = f.counted_to[i++];
+    const auto seen = core_.fetch_visit(name, p, from, std::numeric_limits<std::size_t>::max(), [&](const broker::kafka::record& r) {
+      // Never more than a response would carry for it, so that "enough" here is enough there.
+      f.counted += r.key.size() + r.value.size() + least_record_framing;
+      from = r.offset + 1;
+    });
+    moved = moved || !seen;  // an error (a leader gone) is an answer
+  });
+  return moved || f.counted >= static_cast<std::size_t>(min_bytes);
+}
+
 void service::wake_fetches(std::int64_t now_ms) {
   std::erase_if(parked_, [&](parked_fetch& f) {
+    const bool final = now_ms >= f.deadline_ms;
+    if (!final && !may_be_enough(f)) return false;
     wire_reader in(f.request);
-    auto body = fetch_response(in, f.version, f.node, now_ms >= f.deadline_ms, now_ms);
+    auto body = fetch_response(in, f.version, f.node, final, now_ms);
     if (!body) return false;
     completions_.push_back({f.from, std::move(*body)});
     return true;

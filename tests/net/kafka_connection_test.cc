@@ -172,6 +172,44 @@ TEST_F(kafka_connection, a_long_poll_holds_later_replies_until_data_arrives_then
   EXPECT_EQ(responses(b.output()).at(0).correlation_id, 9);
 }
 
+TEST_F(kafka_connection, a_fetch_waiting_for_min_bytes_is_answered_once_that_much_is_committed) {
+  a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
+  (void)responses(a.output());
+  a.receive(request(api_key::fetch, 4, 2, fetch_body("orders", 0, 10'000, 1000)), 0);
+  const std::string value(100, 'v');
+  for (int i = 0; i < 9; ++i) {
+    b.receive(request(api_key::produce, 3, 10 + i, produce_body(1, "orders", {value})), 1 + i);
+    route();
+    EXPECT_TRUE(a.output().empty()) << "after " << i + 1 << " records of 100 bytes the fetch still waits";
+  }
+  b.receive(request(api_key::produce, 3, 19, produce_body(1, "orders", {value})), 10);
+  route();
+  auto rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 1u) << "ten records hold 1 000 bytes";
+  wire_reader r(rs[0].body);
+  (void)r.int32();
+  ASSERT_EQ(r.array(), 1);
+  EXPECT_EQ(r.string(), "orders");
+  ASSERT_EQ(r.array(), 1);
+  EXPECT_EQ(r.int32(), 0);
+  EXPECT_EQ(r.int16(), 0);
+  EXPECT_EQ(r.int64(), 10);  // high watermark
+  (void)r.int64();
+  (void)r.array();
+  EXPECT_GE(r.bytes().size(), 1000u);
+
+  // Waiting for more than will come, it is answered at max_wait with what there is.
+  a.receive(request(api_key::fetch, 4, 3, fetch_body("orders", 10, 300, 1 << 20)), 20);
+  b.receive(request(api_key::produce, 3, 30, produce_body(1, "orders", {value})), 30);
+  route();
+  EXPECT_TRUE(a.output().empty());
+  svc.advance(320);
+  route();
+  rs = responses(a.output());
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_NE(rs[0].body.find(value), std::string::npos);
+}
+
 TEST_F(kafka_connection, a_long_poll_with_nothing_to_read_answers_empty_at_max_wait) {
   a.receive(request(api_key::metadata, 4, 1, metadata_body("orders")), 0);
   (void)responses(a.output());
