@@ -75,6 +75,7 @@ std::vector<kafka_probe> kafka_probes() {
   return {
       {.name = "produce-batched"},
       {.name = "produce-unbatched", .batch_records = 1},
+      {.name = "produce-10-per-batch", .batch_records = 10, .fetch_min_bytes = 1 << 20},
       {.name = "produce-4kB", .bytes = 4096},
       {.name = "acks-0", .acks = 0},
       {.name = "acks-all", .acks = -1},

@@ -101,6 +101,9 @@ struct kafka_probe {
   std::size_t bytes = 100;    // each record's value; records have no key
   int acks = 1;               // 0, 1 or -1 (all)
   int batch_records = 10000;  // librdkafka's batch.num.messages: 1 sends a produce request per record
+  // The consumer's fetch.min.bytes: large, it fetches seldom and many batches at once, so that
+  // a request's cost shows apart from a fetch's (elsewhere a fetch returns about one batch).
+  int fetch_min_bytes = 1;
 };
 
 /// The Kafka probes `mqlab calibrate --kafka` runs, in order.

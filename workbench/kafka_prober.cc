@@ -234,7 +234,8 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   if (!producer) return std::unexpected(producer.error());
   if (auto ok = create_topic((*producer)->rk, topic, p.partitions, timing_.answer); !ok) return std::unexpected(ok.error());
   auto consumer = make_client(RD_KAFKA_CONSUMER, bootstrap_,
-                              {{"group.id", prefix}, {"enable.auto.commit", "false"}});
+                              {{"group.id", prefix}, {"enable.auto.commit", "false"},
+                               {"fetch.min.bytes", fmt::format("{}", p.fetch_min_bytes)}});
   if (!consumer) return std::unexpected(consumer.error());
   if (auto ok = assign_all((*consumer)->rk, topic, p.partitions); !ok) return std::unexpected(ok.error());
 
