@@ -103,8 +103,7 @@ void print_probe(const std::string& name, double rate, const char* unit, bool qu
 
 /// Runs every AMQP probe and the latency series into `r`; the first failure ends it.
 std::expected<void, std::string> measure_amqp(workbench::amqp_prober& prober, workbench::calibration_record& r, bool quiet) {
-  auto probes = workbench::amqp_probes();
-  if (r.amqp_nodes > 1) std::ranges::copy(workbench::cluster_probes(r.amqp_nodes), std::back_inserter(probes));
+  const auto probes = workbench::amqp_probes(r.amqp_nodes);
   const int steps = static_cast<int>(probes.size()) + 3;
   progress_bar bar("calibrating AMQP", !quiet);
   int done = 0;
@@ -228,8 +227,9 @@ std::expected<void, std::string> measure(const calibrate_options& o, const workb
   if (auto ok = amqp ? amqp->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.amqp, ok.error()));
   if (auto ok = kafka ? kafka->check() : std::expected<void, std::string>{}; !ok) return std::unexpected(fmt::format("{}: {}", o.kafka, ok.error()));
   if (amqp) {
-    const std::size_t probes = workbench::amqp_probes().size() + (r.amqp_nodes > 1 ? workbench::cluster_probes(r.amqp_nodes).size() : 0);
-    if (!o.quiet) fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, probes, o.seconds);
+    if (!o.quiet) {
+      fmt::print("calibrating the AMQP broker at {} ({} probes of {:g} s)\n", o.amqp, workbench::amqp_probes(r.amqp_nodes).size(), o.seconds);
+    }
     if (auto ok = measure_amqp(*amqp, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.amqp, ok.error()));
   }
   if (kafka) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
@@ -16,8 +17,17 @@ namespace mqlab::workbench {
 namespace amqp = broker::amqp;
 using broker::work_kind;
 
-std::vector<amqp_probe> amqp_probes() {
+std::vector<amqp_probe> cluster_probes(std::uint32_t nodes) {
+  const std::uint32_t last = nodes - 1;
   return {
+      {.name = "across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last},
+      {.name = "mirrored", .acks = true, .mirrored = true},
+      {.name = "mirrored-across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last, .mirrored = true},
+  };
+}
+
+std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
+  std::vector<amqp_probe> probes{
       {.name = "direct"},
       {.name = "fanout-10-queues", .exchange_type = "fanout", .queues = 10},
       {.name = "topic-10-bindings", .exchange_type = "topic", .bindings = 10},
@@ -29,15 +39,8 @@ std::vector<amqp_probe> amqp_probes() {
       {.name = "confirms", .confirms = true},
       {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
   };
-}
-
-std::vector<amqp_probe> cluster_probes(std::uint32_t nodes) {
-  const std::uint32_t last = nodes - 1;
-  return {
-      {.name = "across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last},
-      {.name = "mirrored", .acks = true, .mirrored = true},
-      {.name = "mirrored-across-nodes", .acks = true, .publisher_node = 1, .consumer_node = last, .mirrored = true},
-  };
+  if (nodes > 1) std::ranges::copy(cluster_probes(nodes), std::back_inserter(probes));
+  return probes;
 }
 
 client_work client_work_of(const amqp_probe& p) {

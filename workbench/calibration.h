@@ -36,8 +36,9 @@ struct amqp_probe {
   std::uint32_t cluster_nodes() const { return std::max(publisher_node, consumer_node) + 1; }
 };
 
-/// The probes `mqlab calibrate` runs, in order: each one varies what the ones before it fixed.
-std::vector<amqp_probe> amqp_probes();
+/// The probes `mqlab calibrate` runs against `nodes` nodes, in order: each one varies what the
+/// ones before it fixed; a cluster's probes (cluster_probes) come last.
+std::vector<amqp_probe> amqp_probes(std::uint32_t nodes = 1);
 /// The probes it adds when given a cluster of `nodes` (at least 2): a message crossing from
 /// the publisher's node to the owner's and on to the consumer's; one mirrored to every node;
 /// and both at once.

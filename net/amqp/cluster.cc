@@ -106,7 +106,8 @@ struct cluster::member : loop_thread {
           auto shape = o.shape;
           shape.self = broker::node_id{id_};
           return shape;
-        }()) {}
+        }()),
+        credit(o.shape.nodes) {}
 
   std::uint32_t id;
   core::broker core;
@@ -126,7 +127,7 @@ struct cluster::member : loop_thread {
   };
   std::map<std::uint64_t, barrier> barriers;
   std::uint64_t next_barrier = 1;
-  std::optional<credit_flow> credit;  // sized once the cluster's nodes are known
+  credit_flow credit;
   bool up = true;
 };
 
@@ -188,7 +189,7 @@ struct cluster::impl {
     link& l = m.links[to];
     if (l.live) close_socket(l.live->socket);
     l.live.reset();
-    if (to != m.id) resume(m, m.credit->lost(to));
+    resume(m, m.credit.lost(to));
   }
 
   asio::awaitable<void> accept_loop(member& m, std::shared_ptr<tcp::acceptor> acceptor) {
@@ -239,7 +240,7 @@ struct cluster::impl {
               return;
             }
             origin = h->node;
-            if (*origin < n()) m.credit->link_ended(*origin);  // a new link: counting starts again
+            if (*origin < n()) m.credit.link_began(*origin);
           } else if (!origin) {
             log(log_level::error, "node {}: refused a peer link that did not begin with hello", m.id);
             bad = true;
@@ -269,11 +270,11 @@ struct cluster::impl {
       return;
     }
     if (const auto* a = std::get_if<peer::applied>(&f)) return applied_by(m, a->barrier, origin);
-    if (const auto* c = std::get_if<peer::credit>(&f)) return resume(m, m.credit->granted(origin, c->count));
+    if (const auto* c = std::get_if<peer::credit>(&f)) return resume(m, m.credit.granted(origin, c->count));
     const auto& note = std::get<peer::note>(f);
     m.core.receive(note, broker::node_id{origin}, t);
     if (note.what != core::peer_message::kind::forward) return;
-    if (const std::uint32_t more = m.credit->handled(origin)) send(m, origin, peer::credit{more});
+    if (const std::uint32_t more = m.credit.handled(origin)) send(m, origin, peer::credit{more});
   }
 
   std::optional<core::channel_ref> applier(member& m, std::uint32_t origin, const std::string& vhost, broker::instant t) {
@@ -291,7 +292,7 @@ struct cluster::impl {
     for (broker::node_id to : note->to) {
       if (to.value >= n() || to.value == m.id) continue;
       if (note->what == core::peer_message::kind::forward) {
-        m.credit->forwarded(to.value, note->publish.node.value == m.id ? note->publish.channel.conn : 0);
+        m.credit.forwarded(to.value, note->publish.node.value == m.id ? note->publish.channel.conn : 0);
       }
       send(m, to.value, *note);
     }
@@ -386,7 +387,7 @@ struct cluster::impl {
     m.appliers.clear();
     for (auto& [id, b] : m.barriers) b.deadline->cancel();
     m.barriers.clear();  // its clients are gone
-    m.credit.emplace(n());
+    m.credit = credit_flow(n());  // what it had sent and counted dies with it
     m.up = false;
   }
 };
@@ -409,7 +410,6 @@ std::expected<void, std::string> cluster::start() {
   for (auto& m : s.members) {
     if (s.options.define) s.options.define(m->core);
     m->links.resize(s.n());
-    m->credit.emplace(s.n());
     if (auto ok = s.open_peer_listener(*m); !ok) return ok;
     member_hooks hooks{
         .self = broker::node_id{m->id},
@@ -419,7 +419,7 @@ std::expected<void, std::string> cluster::start() {
         .replicate = [&s, mp = m.get()](std::string_view vhost, const method& change, std::function<void()> applied) {
           s.replicate(*mp, vhost, change, std::move(applied));
         },
-        .in_flow = [mp = m.get()](core::connection_id conn) { return mp->credit->in_flow(conn); }};
+        .in_flow = [mp = m.get()](core::connection_id conn) { return mp->credit.in_flow(conn); }};
     const auto port = static_cast<std::uint16_t>(s.options.port == 0 ? 0 : s.options.port + m->id);
     m->srv = std::make_unique<server>(m->io(), m->core, s.options.server,
                                       listen_options{.bind = s.options.bind, .port = port,

@@ -39,7 +39,7 @@ class credit_flow {
   /// A forward from node `from` was handled; returns the credit to grant it now (0 or more_credit_after).
   std::uint32_t handled(std::uint32_t from);
   /// A new link from node `from` began: counting starts again.
-  void link_ended(std::uint32_t from) { handled_.at(from) = 0; }
+  void link_began(std::uint32_t from) { handled_.at(from) = 0; }
 
  private:
   /// One forward of `conn` is settled; true if that takes the connection out of flow.

@@ -90,6 +90,30 @@ std::string fetch_body(const std::string& topic, std::int64_t offset, std::int32
   return body;
 }
 
+/// The one partition of a Fetch v4 response to a fetch of one partition, checked to be
+/// partition 0 of `topic`.
+struct fetched {
+  std::int16_t error = 0;
+  std::int64_t high_watermark = 0, last_stable_offset = 0;
+  std::int32_t aborted = 0;
+  std::string records;
+};
+fetched only_partition(const std::string& body, const std::string& topic) {
+  wire_reader r(body);
+  (void)r.int32();  // throttle_time_ms
+  EXPECT_EQ(r.array(), 1);
+  EXPECT_EQ(r.string(), topic);
+  EXPECT_EQ(r.array(), 1);
+  EXPECT_EQ(r.int32(), 0);
+  fetched f;
+  f.error = r.int16();
+  f.high_watermark = r.int64();
+  f.last_stable_offset = r.int64();
+  f.aborted = r.array();
+  f.records = std::string(r.bytes());
+  return f;
+}
+
 std::string metadata_body(const std::string& topic) {
   std::string body;
   wire_writer w(body);
@@ -186,17 +210,10 @@ TEST_F(kafka_connection, a_fetch_waiting_for_min_bytes_is_answered_once_that_muc
   route();
   auto rs = responses(a.output());
   ASSERT_EQ(rs.size(), 1u) << "ten records hold 1 000 bytes";
-  wire_reader r(rs[0].body);
-  (void)r.int32();
-  ASSERT_EQ(r.array(), 1);
-  EXPECT_EQ(r.string(), "orders");
-  ASSERT_EQ(r.array(), 1);
-  EXPECT_EQ(r.int32(), 0);
-  EXPECT_EQ(r.int16(), 0);
-  EXPECT_EQ(r.int64(), 10);  // high watermark
-  (void)r.int64();
-  (void)r.array();
-  EXPECT_GE(r.bytes().size(), 1000u);
+  const fetched ten = only_partition(rs[0].body, "orders");
+  EXPECT_EQ(ten.error, 0);
+  EXPECT_EQ(ten.high_watermark, 10);
+  EXPECT_GE(ten.records.size(), 1000u);
 
   // Waiting for more than will come, it is answered at max_wait with what there is.
   a.receive(request(api_key::fetch, 4, 3, fetch_body("orders", 10, 300, 1 << 20)), 20);
@@ -221,17 +238,12 @@ TEST_F(kafka_connection, a_long_poll_with_nothing_to_read_answers_empty_at_max_w
   route();
   auto rs = responses(a.output());
   ASSERT_EQ(rs.size(), 1u);
-  wire_reader r(rs[0].body);
-  (void)r.int32();
-  ASSERT_EQ(r.array(), 1);
-  EXPECT_EQ(r.string(), "orders");
-  ASSERT_EQ(r.array(), 1);
-  EXPECT_EQ(r.int32(), 0);
-  EXPECT_EQ(r.int16(), 0);
-  EXPECT_EQ(r.int64(), 0);  // high watermark
-  EXPECT_EQ(r.int64(), 0);  // last stable offset = high watermark
-  EXPECT_EQ(r.array(), 0);
-  EXPECT_EQ(r.bytes().size(), 0u);
+  const fetched empty = only_partition(rs[0].body, "orders");
+  EXPECT_EQ(empty.error, 0);
+  EXPECT_EQ(empty.high_watermark, 0);
+  EXPECT_EQ(empty.last_stable_offset, 0);  // = high watermark
+  EXPECT_EQ(empty.aborted, 0);
+  EXPECT_EQ(empty.records.size(), 0u);
 }
 
 TEST_F(kafka_connection, unsupported_apis_and_versions_end_the_connection_with_a_reason) {
