@@ -3,8 +3,10 @@
 // consumer groups and faults. The workbench fills it from a scenario file; system_model runs it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,22 +104,26 @@ struct pipeline_step {
   std::variant<station_step, parallel_step, publish_step, delay_step, produce_step, send_step> step;
 };
 
+/// Every step of type Step in `steps` and in their parallel branches, in order.
+template <typename Step>
+std::vector<Step> steps_of(const pipeline& steps) {
+  std::vector<Step> out;
+  for (const auto& s : steps) {
+    if (const auto* x = std::get_if<Step>(&s.step)) out.push_back(*x);
+    if (const auto* p = std::get_if<parallel_step>(&s.step)) {
+      for (const auto& branch : p->branches) std::ranges::copy(steps_of<Step>(branch), std::back_inserter(out));
+    }
+  }
+  return out;
+}
 /// Whether `steps`, or a parallel branch in them, contain a step of type Step that `match`es.
 template <typename Step, typename Match>
 bool uses_step(const pipeline& steps, const Match& match) {
-  for (const auto& s : steps) {
-    if (const auto* x = std::get_if<Step>(&s.step); x && match(*x)) return true;
-    if (const auto* p = std::get_if<parallel_step>(&s.step)) {
-      for (const auto& branch : p->branches) {
-        if (uses_step<Step>(branch, match)) return true;
-      }
-    }
-  }
-  return false;
+  return std::ranges::any_of(steps_of<Step>(steps), match);
 }
 template <typename Step>
 bool uses_step(const pipeline& steps) {
-  return uses_step<Step>(steps, [](const Step&) { return true; });
+  return !steps_of<Step>(steps).empty();
 }
 
 struct station_spec {
