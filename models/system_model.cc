@@ -670,13 +670,18 @@ run_metrics system_model::run(const run_progress& progress, const std::atomic<bo
 void system_model::run_paced_until(sim::sim_time end, const std::atomic<bool>* cancel) {
   // Each event fires once the wall clock reaches its time; in between, the real sides hand
   // over what arrived. The AMQP side's wait ends early when its clients receive something;
-  // waits are capped so Kafka's delivery reports never sit long either.
+  // waits are capped so Kafka's delivery reports never sit long either. A loop that has
+  // fallen behind catches up a slice at a time and hands over what arrived in between: its
+  // clients go on reading deliveries and acknowledging them while it publishes what was due,
+  // as a producer and consumers in processes of their own would.
   using clock = std::chrono::steady_clock;
   constexpr sim::duration max_nap = sim::duration::milliseconds(1);
+  constexpr sim::duration catch_up_slice = sim::duration::microseconds(100);
   if (!wall_start_) wall_start_ = clock::now() - std::chrono::nanoseconds(sim_.now().ns());
   while (sim_.now() < end && !(cancel && cancel->load())) {
     const sim::sim_time wall(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - *wall_start_).count());
-    sim_.run_until(std::min(wall, end));
+    const sim::sim_time due = std::min(wall, end), next = sim_.next_time();  // next: max() when none is pending
+    sim_.run_until(next < due ? std::min(due, next + catch_up_slice) : due);
     kafka_->pump();
     jms_->pump();
     amqp_->pump();
