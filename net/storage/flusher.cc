@@ -115,10 +115,11 @@ void flusher::sync_round(std::unique_lock<std::mutex>& lock) {
   }
   if (!error.empty()) log(log_level::error, "fsync failed: {}", error);
   synced_.store(std::max(synced_.load(), covered));
-  for (auto& w : waiters) post_(std::move(w));
   lock.lock();
+  // Counted before anyone waiting hears of it: a waiter then sees the round that released it.
   ++rounds_;
   if (!error.empty()) last_error_ = error;
+  for (auto& w : waiters) post_(std::move(w));
 }
 
 void held_output::pass(std::string& output, std::string& ready, flusher& f, std::function<void()> again) {
