@@ -104,6 +104,10 @@ static int produce(const char *bootstrap, const char *topic, long records, size_
   rd_kafka_conf_set_opaque(conf, &run);
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   char *payload = malloc(size);
+  if (!run.sent_ns || !run.latency_us || !payload) {
+    fprintf(stderr, "mqlab-kafka-load: no memory for %ld records of %zu bytes\n", records, size);
+    exit(2);
+  }
   memset(payload, 'x', size);
   char key[32];
   const uint64_t start = now_ns();
@@ -120,7 +124,7 @@ static int produce(const char *bootstrap, const char *topic, long records, size_
     }
     if (e) {
       fprintf(stderr, "mqlab-kafka-load: produce: %s\n", rd_kafka_err2str(e));
-      return 1;
+      exit(1);
     }
     if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
   }
@@ -139,6 +143,9 @@ static int produce(const char *bootstrap, const char *topic, long records, size_
   for (int p = 0; p <= last; ++p) printf("%s%ld", p ? "," : "", run.per_partition[p]);
   printf("]}\n");
   rd_kafka_destroy(rk);
+  free(payload);
+  free(run.latency_us);
+  free(run.sent_ns);
   /* With acks=0 the broker never answers, so every record counts as delivered once sent. */
   return (acked == records && run.failed == 0) || (fire_and_forget && run.failed == 0) ? 0 : 1;
 }
@@ -191,6 +198,10 @@ static int consume(const char *bootstrap, const char *topic, long records, const
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 5 && atol(argv[4]) <= 0) {
+    fprintf(stderr, "mqlab-kafka-load: RECORDS %s: expected a positive count\n", argv[4]);
+    return 2;
+  }
   if (argc >= 5 && strcmp(argv[2], "produce") == 0) {
     return produce(argv[1], argv[3], atol(argv[4]), argc > 5 ? (size_t)atol(argv[5]) : 100,
                    argc > 6 ? argv[6] : "1", argc > 7 ? atol(argv[7]) : 0);
