@@ -198,15 +198,16 @@ static int consume(const char *bootstrap, const char *topic, long records, const
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 5 && atol(argv[4]) <= 0) {
+  const long records = argc >= 5 ? atol(argv[4]) : 0;
+  if (argc >= 5 && records <= 0) {
     fprintf(stderr, "mqlab-kafka-load: RECORDS %s: expected a positive count\n", argv[4]);
     return 2;
   }
   if (argc >= 5 && strcmp(argv[2], "produce") == 0) {
-    return produce(argv[1], argv[3], atol(argv[4]), argc > 5 ? (size_t)atol(argv[5]) : 100,
-                   argc > 6 ? argv[6] : "1", argc > 7 ? atol(argv[7]) : 0);
+    return produce(argv[1], argv[3], records, argc > 5 ? (size_t)atol(argv[5]) : 100, argc > 6 ? argv[6] : "1",
+                   argc > 7 ? atol(argv[7]) : 0);
   }
-  if (argc == 6 && strcmp(argv[2], "consume") == 0) return consume(argv[1], argv[3], atol(argv[4]), argv[5]);
+  if (argc == 6 && strcmp(argv[2], "consume") == 0) return consume(argv[1], argv[3], records, argv[5]);
   fprintf(stderr,
           "usage: mqlab-kafka-load BOOTSTRAP produce TOPIC RECORDS [SIZE] [ACKS] [KEYS]\n"
           "       mqlab-kafka-load BOOTSTRAP consume TOPIC RECORDS GROUP\n");

@@ -366,4 +366,12 @@ struct system_spec {
   cost_model costs;
 };
 
+/// Every step of type Step the system runs: its request's and its consumers' work.
+template <typename Step>
+std::vector<Step> steps_of(const system_spec& spec) {
+  auto out = steps_of<Step>(spec.request);
+  for (const auto& g : spec.consumers) std::ranges::copy(steps_of<Step>(g.work), std::back_inserter(out));
+  return out;
+}
+
 }  // namespace mqlab::models

@@ -440,12 +440,7 @@ void system_model::settle(std::uint64_t attempt, int tries, publish_outcome outc
 }
 
 bool system_model::uses_confirms() const {
-  const auto confirming = [](const publish_step& p) { return p.confirm; };
-  if (uses_step<publish_step>(spec_.request, confirming)) return true;
-  for (const auto& g : spec_.consumers) {
-    if (uses_step<publish_step>(g.work, confirming)) return true;
-  }
-  return false;
+  return std::ranges::any_of(steps_of<publish_step>(spec_), [](const publish_step& p) { return p.confirm; });
 }
 
 // --- broker -------------------------------------------------------------------------------------

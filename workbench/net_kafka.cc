@@ -5,10 +5,8 @@
 #include "workbench/net_kafka.h"
 
 #include <atomic>
-#include <algorithm>
 #include <chrono>
 #include <future>
-#include <iterator>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -106,6 +104,7 @@ class net_kafka final : public models::kafka_side {
   /// `rounds`: followers copy on the scenario's replication_interval, as the simulation does
   /// under `profile: ideal`; otherwise they fetch continuously, as Kafka's and the priced
   /// simulation's do.
+  /// `produces`: the scenario's produce steps, whose producers start() readies.
   net_kafka(sim::simulator& sim, const models::kafka_spec& spec, bool rounds, const sim::random_streams& streams,
             std::vector<models::produce_step> produces)
       : sim_(sim), spec_(spec), rounds_(rounds), key_rng_(streams.stream("kafka-keys")), produces_(std::move(produces)) {
@@ -530,7 +529,7 @@ class net_kafka final : public models::kafka_side {
   const models::kafka_spec& spec_;
   bool rounds_;
   sim::rng key_rng_;
-  std::vector<models::produce_step> produces_;  // every produce step of the scenario, for ready_producers
+  std::vector<models::produce_step> produces_;
   std::unique_ptr<server_thread> server_;
   std::vector<std::unique_ptr<member>> members_;
   std::map<std::tuple<std::int8_t, std::int64_t, std::uint32_t>, rd_kafka_t*> producers_;
@@ -563,9 +562,7 @@ const models::cost_model ideal_costs;  // a side with no brokers prices nothing
 std::unique_ptr<models::kafka_side> make_net_kafka(sim::simulator& sim, const models::system_spec& spec,
                                                    const sim::random_streams& streams) {
   if (spec.kafka.brokers == 0) return std::make_unique<models::kafka_model>(sim, spec.kafka, ideal_costs, streams);
-  auto produces = models::steps_of<models::produce_step>(spec.request);
-  for (const auto& g : spec.consumers) std::ranges::copy(models::steps_of<models::produce_step>(g.work), std::back_inserter(produces));
-  return std::make_unique<net_kafka>(sim, spec.kafka, spec.costs.ideal, streams, std::move(produces));
+  return std::make_unique<net_kafka>(sim, spec.kafka, spec.costs.ideal, streams, models::steps_of<models::produce_step>(spec));
 }
 
 }  // namespace mqlab::workbench

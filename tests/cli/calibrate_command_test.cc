@@ -27,28 +27,25 @@ int start_broker(background_mqlab& broker, const std::string& what = "AMQP 0-9-1
   return colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
 }
 
-/// "  name   12345 msg/s" (or records/s) lines of calibrate's output.
-std::map<std::string, double> rates_in(const std::string& out, const std::string& unit = "msg") {
-  std::map<std::string, double> rates;
-  const std::regex line(R"(^\s+(\S+)\s+(\d+) )" + unit + "/s$");
+/// For each line of `out` that `line` matches whole, its second group (a number) by its first (a name).
+std::map<std::string, double> by_name(const std::string& out, const std::regex& line) {
+  std::map<std::string, double> values;
   std::istringstream in(out);
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
-    if (std::regex_match(l, m, line)) rates[m[1]] = std::stod(m[2]);
+    if (std::regex_match(l, m, line)) values[m[1]] = std::stod(m[2]);
   }
-  return rates;
+  return values;
+}
+
+/// "  name   12345 msg/s" (or records/s) lines of calibrate's output.
+std::map<std::string, double> rates_in(const std::string& out, const std::string& unit = "msg") {
+  return by_name(out, std::regex(R"(^\s+(\S+)\s+(\d+) )" + unit + "/s$"));
 }
 
 /// The broker's cores each probe kept busy, from the last column of calibrate's table.
 std::map<std::string, double> broker_cores_in(const std::string& out) {
-  std::map<std::string, double> cores;
-  const std::regex row(R"(^\s+(\S+)\s+\d+\s+\d+\s+-?[\d.]+%\s+([\d.]+)$)");
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);) {
-    std::smatch m;
-    if (std::regex_match(l, m, row)) cores[m[1]] = std::stod(m[2]);
-  }
-  return cores;
+  return by_name(out, std::regex(R"(^\s+(\S+)\s+\d+\s+\d+\s+-?[\d.]+%\s+([\d.]+)$)"));
 }
 
 TEST(calibrate_command, a_running_broker_is_calibrated_into_a_profile_a_scenario_runs_with) {
