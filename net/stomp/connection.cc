@@ -514,11 +514,15 @@ broker::instant connection::tick(broker::instant now) {
     next = std::min(next, last_received_ns_ + grace);
   }
   if (send_every_ms_ > 0) {
-    if (now.ns - last_sent_ns_ >= send_every_ms_ * ns_per_ms) {
+    // A beat owed every cy ms goes out after cy/2 of silence (as RabbitMQ beats at half the
+    // timeout): a receiver allowing 1.5 x cy (stomp.py, ActiveMQ) then tolerates a full interval
+    // of scheduling delay on either side, not half of one.
+    const std::int64_t beat_after = send_every_ms_ * ns_per_ms / 2;
+    if (now.ns - last_sent_ns_ >= beat_after) {
       out_ += '\n';  // written at once: output_taken() will note when
       service_.touched(*this);
     }
-    next = std::min(next, last_sent_ns_ + send_every_ms_ * ns_per_ms);
+    next = std::min(next, last_sent_ns_ + beat_after);
   }
   return {next};
 }

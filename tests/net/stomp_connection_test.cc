@@ -336,11 +336,11 @@ TEST_F(stomp_connection_test, heart_beats_are_sent_when_owed_and_a_silent_client
   client c = open();
   c.send("CONNECT\naccept-version:1.2\nheart-beat:1000,500\n\n\0"s, now);
   c.frames(now);
-  c.conn->tick({now.ns + 499 * ms});
+  c.conn->tick({now.ns + 249 * ms});
   EXPECT_TRUE(c.conn->output().empty());
-  c.conn->tick({now.ns + 500 * ms});
+  c.conn->tick({now.ns + 250 * ms});  // owed every 500 ms, sent after half of that in silence
   EXPECT_EQ(c.conn->output(), "\n");
-  c.frames({now.ns + 500 * ms});
+  c.frames({now.ns + 250 * ms});
   c.send("\n", {now.ns + 900 * ms});  // the client's beat
   c.conn->tick({now.ns + 2399 * ms});
   EXPECT_FALSE(c.conn->done());
