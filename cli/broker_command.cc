@@ -64,6 +64,7 @@ struct broker_options {
   bool amqp_port_given = false;
   std::optional<std::uint16_t> kafka_port;
   std::optional<std::uint16_t> stomp_port;
+  double stomp_heartbeat_grace = 1.5;
   std::vector<std::string> prioritized;  // --prioritized-messages, as given
   std::vector<broker::jms::destination> prioritized_destinations;
   net::kafka::service_options kafka;
@@ -388,7 +389,9 @@ int serve(broker_options& o) {
   broker::jms::broker jms_core;
   for (const auto& d : o.prioritized_destinations) jms_core.set_prioritized_messages(d.kind, d.name, true);
   net::memory_alarm stomp_memory(o.listen.memory_high_watermark);
-  net::stomp::service stomp_service(jms_core, {.users = o.server.users, .memory_full = [&stomp_memory] { return stomp_memory.over(); }});
+  net::stomp::service stomp_service(jms_core, {.users = o.server.users,
+                                                        .heartbeat_grace = o.stomp_heartbeat_grace,
+                                                        .memory_full = [&stomp_memory] { return stomp_memory.over(); }});
   std::optional<net::stomp::server> stomp;
   if (o.stomp_port) stomp.emplace(io, stomp_service, net::stomp::listen_options{.bind = o.listen.bind, .port = *o.stomp_port});
   if (!o.definitions.empty() && (amqp || amqp_cluster)) {
@@ -454,6 +457,10 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option_function<std::uint16_t>("--stomp-port", [o](std::uint16_t port) { o->stomp_port = port; },
                                           "STOMP 1.0-1.2 port onto the JMS core, as ActiveMQ's STOMP connector (0 = any free port; "
                                           "ActiveMQ's is 61613)");
+  cmd->add_option("--stomp-heart-beat-grace", o->stomp_heartbeat_grace,
+                  "STOMP: a client that promised heart-beats is dropped once silent this many of its intervals "
+                  "(ActiveMQ's transport.hbGracePeriodMultiplier)")
+      ->check(CLI::Range(1.0, 100.0))->capture_default_str();
   cmd->add_option("--cluster", o->cluster, "Nodes (AMQP) and brokers (Kafka) in the cluster, on consecutive ports")
       ->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--cluster-secret-file", o->cluster_secret_file,
