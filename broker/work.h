@@ -36,8 +36,11 @@ enum class work_kind : std::uint8_t {
   record_appended,   // Kafka: a record appended to a partition's log
   fetch,             // Kafka: a fetch served (consumer or follower)
   selector_evaluation,  // JMS: a selector evaluated against a message
+  socket_read,       // a read system call on a client's connection, with the handling around it (the event
+                     // loop's wait, the write of what it produced): charged by models/ once per read, which
+                     // takes all that arrived since the last; never by a core, which does no I/O
 };
-inline constexpr std::size_t work_kinds = static_cast<std::size_t>(work_kind::selector_evaluation) + 1;
+inline constexpr std::size_t work_kinds = static_cast<std::size_t>(work_kind::socket_read) + 1;
 
 /// Where work is done. `process` 0 is the node's shared CPU; any other value names one
 /// serialising process on that node (its meaning is the core's: queue id, channel, partition).

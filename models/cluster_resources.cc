@@ -48,7 +48,12 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
 
 serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) {
   auto& slot = nodes_[n.value].processes[id];
-  if (!slot) slot = std::make_unique<serial_process>(*nodes_[n.value].cpu);
+  if (!slot) {
+    // A channel is its client connection's: what the client sends it is taken in by socket reads.
+    const sim::duration read = id & channel_bit ? ns(table_.ns[static_cast<std::size_t>(broker::work_kind::socket_read)])
+                                                : sim::duration{};
+    slot = std::make_unique<serial_process>(*nodes_[n.value].cpu, read);
+  }
   return *slot;
 }
 
@@ -150,7 +155,7 @@ void cluster_resources::charge(std::span<const broker::work_row> rows, broker::n
   }
   cl.unprocessed = cl.unsettled = 1;  // the call itself, released once every part has started
   if (channel != 0) {
-    process(origin, channel).submit(channel_work, [this, c, origin] { run_parts(c, origin); });
+    process(origin, channel).submit(channel_work, [this, c, origin] { run_parts(c, origin); }, true);
   } else {
     run_parts(c, origin);
   }

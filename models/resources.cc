@@ -26,16 +26,17 @@ sim::duration transmission(std::uint64_t bytes, double bandwidth) {
 cpu_pool::cpu_pool(sim::simulator& sim, int cores, cpu_pool* host, sim::duration wake_up)
     : sim_(sim), cores_(std::max(cores, 1)), host_(host), wake_up_(wake_up) {}
 
-void cpu_pool::submit(sim::duration work, done_fn done, bool awake) {
+void cpu_pool::submit(sim::duration work, done_fn done, bool awake, serial_process* batch) {
   if (busy_ < cores_ && sim_.now() >= paused_until_) {
-    start({finishing_ || awake ? work : work + wake_up_, std::move(done)});
+    start({finishing_ || awake ? work : work + wake_up_, std::move(done), batch});
   } else {
-    waiting_.push_back({work, std::move(done)});
+    waiting_.push_back({work, std::move(done), batch});
   }
 }
 
 void cpu_pool::start(job j) {
   ++busy_;
+  if (j.batch) j.work = j.work + j.batch->take_batch();
   const sim::duration took = scaled(j.work, factor_);
   busy_time_.add(took);
   if (host_ == nullptr) {
@@ -134,8 +135,8 @@ void client_host::start(sim::duration work, done_fn done) {
 
 // --- serial_process --------------------------------------------------------------------------------
 
-void serial_process::submit(sim::duration work, done_fn done) {
-  waiting_.push_back({work, std::move(done)});
+void serial_process::submit(sim::duration work, done_fn done, bool received) {
+  waiting_.push_back({work, std::move(done), received});
   if (!running_) run_next();
 }
 
@@ -145,12 +146,37 @@ void serial_process::run_next() {
     return;
   }
   running_ = true;
+  if (read_ > sim::duration{}) {
+    pool_->submit(sim::duration{}, [this] { batch_done(); }, false, this);
+    return;
+  }
   job j = std::move(waiting_.front());
   waiting_.pop_front();
   pool_->submit(j.work, [this, done = std::move(j.done)]() mutable {
     done();
     run_next();
   });
+}
+
+sim::duration serial_process::take_batch() {
+  batch_ = waiting_.size();
+  sim::duration work;
+  bool received = false;
+  for (const job& j : waiting_) {
+    work = work + j.work;
+    received = received || j.received;
+  }
+  return received ? work + read_ : work;
+}
+
+void serial_process::batch_done() {
+  // What a job's `done` submits here queues behind the batch and waits for the next read.
+  for (; batch_ > 0; --batch_) {
+    job j = std::move(waiting_.front());
+    waiting_.pop_front();
+    j.done();
+  }
+  run_next();
 }
 
 // --- disk ------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ namespace mqlab::models {
 /// Small enough that an event capturing it and a pointer stays inline (no allocation).
 using done_fn = sim::inline_function<void(), 32>;
 
+class serial_process;
+
 /// Busy time of `servers` identical servers since a start: their utilisation.
 class busy_meter {
  public:
@@ -51,8 +53,9 @@ class cpu_pool {
   cpu_pool(sim::simulator& sim, int cores, cpu_pool* host = nullptr, sim::duration wake_up = {});
 
   /// Runs `work` (at speed 1) on the first free core, then calls `done`. O(1). `awake`: the
-  /// submitting thread woke on its own (from a timed sleep), so no wake_up.
-  void submit(sim::duration work, done_fn done, bool awake = false);
+  /// submitting thread woke on its own (from a timed sleep), so no wake_up. `batch`: a serial
+  /// process that adds the work of what it holds when the job starts (a socket read).
+  void submit(sim::duration work, done_fn done, bool awake = false, serial_process* batch = nullptr);
   /// Work takes `factor` times longer from now on (a slowed node); 1 restores it.
   void slow(double factor) { factor_ = factor; }
   /// Nothing starts or finishes until `until` (a stopped process: SIGSTOP, a GC pause).
@@ -67,6 +70,7 @@ class cpu_pool {
   struct job {
     sim::duration work;
     done_fn done;
+    serial_process* batch = nullptr;
   };
   void start(job j);
   void finish(done_fn& done);
@@ -86,22 +90,35 @@ class cpu_pool {
 
 /// One job at a time, each on a core of `pool`: a process that can never use more than one
 /// core, however many its node has (RabbitMQ runs each queue as one Erlang process).
+///
+/// With a `read` cost it is a client connection's: what the client sent is taken in by socket
+/// reads, each of which takes everything that has arrived since the last one began. Jobs that
+/// arrive while a read waits for a core join it; it costs `read` once plus their work, and they
+/// complete together when it ends (the server writes what they produced after handling the
+/// read). The read's cost is paid only when one of its jobs was `received` from the socket.
 class serial_process {
  public:
   /// `pool` must outlive the process.
-  explicit serial_process(cpu_pool& pool) : pool_(&pool) {}
-  void submit(sim::duration work, done_fn done);
+  explicit serial_process(cpu_pool& pool, sim::duration read = {}) : pool_(&pool), read_(read) {}
+  void submit(sim::duration work, done_fn done, bool received = false);
   std::size_t waiting() const { return waiting_.size(); }
 
  private:
+  friend class cpu_pool;
   struct job {
     sim::duration work;
     done_fn done;
+    bool received = false;
   };
   void run_next();
+  /// The work of the read starting now: it takes every job waiting.
+  sim::duration take_batch();
+  void batch_done();
 
   cpu_pool* pool_;
+  sim::duration read_;
   std::deque<job> waiting_;
+  std::size_t batch_ = 0;  // jobs at the front of waiting_ that the running read took
   bool running_ = false;
 };
 

@@ -118,7 +118,7 @@ class topology_admin {
   client& c_;
 };
 
-/// The probe's publisher and the consumer of its queues, with their counts.
+/// The probe's publishers and the consumer of its queues, with their counts.
 struct probe_traffic {
   probe_traffic(session& s, const amqp_probe& p, const probe_topology& t) : p(p), t(t) {
     consumer = &s.connect({.delivered = [this](net::amqp::client_message m) {
@@ -128,34 +128,51 @@ struct probe_traffic {
     }}, p.consumer_node);
     if (p.acks) consumer->qos(1, 500);
     for (const auto& q : t.queues) consumer->consume(1, q, !p.acks);
-    publisher = &s.connect({.confirmed = [this](std::uint16_t, std::uint64_t tag, bool multiple, bool) {
-      confirmed = multiple ? std::max(confirmed, tag) : confirmed + 1;
-      pump();
-    }}, p.publisher_node);
-    if (p.confirms) publisher->select_confirms(1);
-  }
-
-  /// Publishes while the windows allow.
-  void pump() {
-    while (running && published < limit && published - written < unwritten_window &&
-           published - consumed / t.queues.size() < unsettled_window &&
-           (!p.confirms || published - confirmed < unsettled_window)) {
-      ++published;
-      publisher->publish(1, t.exchange, t.routing_key, false, t.properties, t.body, [this] {
-        ++written;
+    const int n = std::max(p.publishers, 1);
+    unconfirmed.assign(static_cast<std::size_t>(n), 0);
+    tags.assign(static_cast<std::size_t>(n), 0);
+    for (int i = 0; i < n; ++i) {
+      publishers.push_back(&s.connect({.confirmed = [this, i](std::uint16_t, std::uint64_t tag, bool multiple, bool) {
+        const std::uint64_t settled = multiple ? tag - acknowledged_tag(i) : 1;
+        unconfirmed[i] -= std::min(unconfirmed[i], settled);
+        confirmed += settled;
         pump();
-      });
+      }}, p.publisher_node));
+      if (p.confirms) publishers.back()->select_confirms(1);
     }
   }
 
+  /// Publishes while the windows allow: round the publishers, each up to its own window.
+  void pump() {
+    const std::uint64_t own_window = p.one_at_a_time ? 1 : unsettled_window;
+    for (std::size_t i = 0; i < publishers.size(); ++i) {
+      while (running && published < limit && published - written < unwritten_window &&
+             published - consumed / t.queues.size() < unsettled_window &&
+             (!p.confirms || unconfirmed[i] < own_window)) {
+        ++published;
+        ++unconfirmed[i];
+        ++tags[i];
+        publishers[i]->publish(1, t.exchange, t.routing_key, false, t.properties, t.body, [this] {
+          ++written;
+          pump();
+        });
+      }
+    }
+  }
+
+  /// The delivery tag publisher `i`'s confirms have reached before this one.
+  std::uint64_t acknowledged_tag(std::size_t i) const { return tags[i] - unconfirmed[i]; }
+
   const amqp_probe& p;
   const probe_topology& t;
-  client* publisher = nullptr;
+  std::vector<client*> publishers;
   client* consumer = nullptr;
   bool running = true;
   // A saturating probe is bounded by its time; confirm_latencies lets one publish out at a time.
   std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t published = 0, written = 0, confirmed = 0, consumed = 0;
+  std::vector<std::uint64_t> unconfirmed;  // per publisher
+  std::vector<std::uint64_t> tags;         // per publisher: its last delivery tag
 };
 
 }  // namespace
@@ -187,7 +204,7 @@ std::expected<probe_measurement, std::string> amqp_prober::saturate(const amqp_p
     broker_cpu[i] = broker_.read();
   }
   traffic.running = false;
-  traffic.publisher->abort();
+  for (client* c : traffic.publishers) c->abort();
   traffic.consumer->abort();
   if (auto ok = admin.remove(); !ok) return std::unexpected(ok.error());
   return probe_measurement{at[1] - at[0], std::chrono::duration<double>(when[1] - when[0]).count(), cpu[1] - cpu[0],

@@ -38,6 +38,7 @@ std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
       {.name = "acks-4kB", .bytes = 4096, .acks = true},
       {.name = "confirms", .confirms = true},
       {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
+      {.name = "confirms-one-at-a-time", .confirms = true, .publishers = 32, .one_at_a_time = true},
   };
   if (nodes > 1) std::ranges::copy(cluster_probes(nodes), std::back_inserter(probes));
   return probes;
@@ -66,6 +67,9 @@ std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const c
 std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes) {
   std::vector<client_cpu_sample> samples;
   for (const auto& p : probes) {
+    // A publisher that waits for each confirm makes a system call a message, which the clients'
+    // per-message costs do not price: it would only blur them.
+    if (p.probe.one_at_a_time) continue;
     const client_work w = client_work_of(p.probe);
     samples.push_back({{w.sends, w.receives}, p.measured});
   }
@@ -151,14 +155,23 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
   work_counts node{};
   std::map<std::uint64_t, work_counts> processes;
   const auto properties = std::make_shared<const amqp::basic_properties>(t.properties);
+  std::uint64_t publishing_channel = 0;
   for (int i = 0; i < messages; ++i) {
     (void)b.basic_publish(publisher, t.exchange, t.routing_key, false, properties, t.body, now);
+    if (!b.meter().rows().empty()) publishing_channel = b.meter().rows().front().site.process;  // the caller's, first
     collect(b, node, processes);
     for (const auto& e : b.take_events()) {
       const auto* d = std::get_if<amqp::delivery>(&e);
       if (d && p.acks) (void)b.basic_ack(d->to, d->delivery_tag, false, now);
     }
     collect(b, node, processes);
+  }
+  if (p.one_at_a_time) {
+    // Nothing else is on the publisher's socket when a message comes: one read takes it alone.
+    // Other probes' publishers keep hundreds of messages unread, so their reads cost next to nothing.
+    const auto read = static_cast<std::size_t>(work_kind::socket_read);
+    node[read] += messages;
+    processes[publishing_channel][read] += messages;
   }
   probe_work w;
   for (std::size_t k = 0; k < broker::work_kinds; ++k) w.node[k] = node[k] / messages;
@@ -303,26 +316,29 @@ std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> w
   }
   fit.prior_scale = std::exp(log_ratio / static_cast<double>(work.size()));
   // The unknowns are each measured kind's cost as a multiple of its scaled prior, so that every
-  // column is of order one whatever its unit.
+  // column is of order one whatever its unit. A kind the prior does not price (a socket read in
+  // a profile of the broker's work alone) is reckoned in scaled microseconds and not pulled.
   std::vector<std::size_t> kinds;
   models::cost_table base;
+  constexpr double unpriced_unit_ns = 1000;
+  constexpr double pull = 0.001;  // weak enough that a cost 20 times its prior still fits its probe
   for (std::size_t k = 0; k < broker::work_kinds; ++k) {
-    base.ns[k] = fit.prior_scale * (prior.ns[k] > 0 ? prior.ns[k] : 1.0);
+    base.ns[k] = fit.prior_scale * (prior.ns[k] > 0 ? prior.ns[k] : unpriced_unit_ns);
     fit.costs.ns[k] = fit.prior_scale * prior.ns[k];
     if (fit.measured[k]) kinds.push_back(k);
   }
+  const auto pulled = [&](std::size_t k) { return prior.ns[k] > 0 ? pull : 0.0; };
   // A probe's time is the maximum over its resources, which gives a fit no way out of a wrong
   // guess about which resource binds. So it is smoothed into the q-norm over resources, and q
   // grows round by round (2 to 64) towards the maximum. Each round solves the linear problem
   // around the current costs (a q-norm is homogeneous: its rows are the resources' counts
   // weighted by (t/T)^(q-1)) and steps towards that solution while the smoothed misfit falls.
-  constexpr double pull = 0.001;  // weak enough that a cost 20 times its prior still fits its probe
   constexpr int rounds_per_q = 15, max_halvings = 12;
   for (double q = 2; q <= 64; q *= 2) {
     auto misfit = [&](const models::cost_table& c) {
       double sum = 0;
       for (std::size_t p = 0; p < work.size(); ++p) sum += std::pow(smooth_ns(work[p], c, cores[p], q) * rates[p] / 1e9 - 1, 2);
-      for (std::size_t k : kinds) sum += std::pow(pull * (c.ns[k] / base.ns[k] - 1), 2);
+      for (std::size_t k : kinds) sum += std::pow(pulled(k) * (c.ns[k] / base.ns[k] - 1), 2);
       return sum;
     };
     for (int round = 0; round < rounds_per_q; ++round) {
@@ -337,9 +353,9 @@ std::expected<fitted_costs, std::string> fit_costs(std::span<const probe_work> w
       }
       for (std::size_t j = 0; j < kinds.size(); ++j) {
         std::vector<double> row(kinds.size(), 0);
-        row[j] = pull;
+        row[j] = pulled(kinds[j]);
         a.push_back(std::move(row));
-        b.push_back(pull);
+        b.push_back(pulled(kinds[j]));
       }
       auto x = nonnegative_least_squares(a, b);
       if (!x) return std::unexpected(x.error());

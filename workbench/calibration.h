@@ -33,6 +33,10 @@ struct amqp_probe {
   // consumer connect to these nodes (indexes into the nodes given).
   std::uint32_t publisher_node = 0, consumer_node = 0;
   bool mirrored = false;  // the queues mirrored to every node (x-ha-policy: all)
+  // Several publishers, each on its own connection; one at a time: each waits for the confirm of
+  // its last publish, so the broker reads every message on its own (a socket read a message).
+  int publishers = 1;
+  bool one_at_a_time = false;
   std::uint32_t cluster_nodes() const { return std::max(publisher_node, consumer_node) + 1; }
 };
 

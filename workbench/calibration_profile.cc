@@ -45,7 +45,8 @@ constexpr work_kind amqp_kinds[] = {
     work_kind::frame,         work_kind::route_direct,     work_kind::route_fanout, work_kind::route_topic,
     work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue,      work_kind::deliver,
     work_kind::ack,           work_kind::confirm,          work_kind::bytes,        work_kind::persist_bytes,
-    work_kind::fsync_request, work_kind::mirror_copy,      work_kind::mirror_settle, work_kind::transfer};
+    work_kind::fsync_request, work_kind::mirror_copy,      work_kind::mirror_settle, work_kind::transfer,
+    work_kind::socket_read};
 constexpr work_kind kafka_kinds[] = {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch};
 constexpr work_kind jms_kinds[] = {work_kind::frame, work_kind::enqueue,  work_kind::deliver,
                                    work_kind::ack,   work_kind::bytes,    work_kind::selector_evaluation};

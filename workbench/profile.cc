@@ -23,7 +23,8 @@ using broker::work_kind;
 constexpr const char* kind_names[broker::work_kinds] = {
     "frame",         "route_direct",  "route_fanout",  "route_topic",     "route_headers", "binding_examined",
     "enqueue",       "deliver",       "ack",           "confirm",         "bytes",           "persist_bytes", "fsync_request",
-    "mirror_copy",   "mirror_settle", "transfer",      "record_appended", "fetch",         "selector_evaluation"};
+    "mirror_copy",   "mirror_settle", "transfer",      "record_appended", "fetch",         "selector_evaluation",
+    "socket_read"};
 
 }  // namespace
 

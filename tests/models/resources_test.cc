@@ -317,6 +317,66 @@ TEST(serial_process, saturates_at_one_cores_rate_on_a_four_core_node) {
   EXPECT_EQ(last4, sim_time() + duration::seconds(1));
 }
 
+TEST(serial_process, a_read_takes_in_everything_that_arrived_while_it_waited_for_the_core) {
+  // One core busy until 1 ms; ten 10 us messages arrive on a connection meanwhile. The read
+  // (50 us) that the first one asked for starts at 1 ms with all ten: they end together at
+  // 1 ms + 50 us + 10 x 10 us. One arriving during that read waits for the next read.
+  sim::simulator sim;
+  cpu_pool pool(sim, 1);
+  serial_process connection(pool, duration::microseconds(50));
+  pool.submit(duration::milliseconds(1), [] {});
+  std::vector<sim_time> ended;
+  for (int i = 1; i <= 10; ++i) {
+    sim.at(sim_time() + duration::microseconds(90 * i), [&] {
+      connection.submit(duration::microseconds(10), [&] { ended.push_back(sim.now()); }, true);
+    });
+  }
+  sim.at(sim_time() + duration::microseconds(1100), [&] {
+    connection.submit(duration::microseconds(10), [&] { ended.push_back(sim.now()); }, true);
+  });
+  sim.run();
+  ASSERT_EQ(ended.size(), 11u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(ended[i], sim_time() + duration::microseconds(1150));
+  EXPECT_EQ(ended[10], sim_time() + duration::microseconds(1150 + 60));
+}
+
+TEST(serial_process, work_not_read_from_the_socket_pays_no_read) {
+  // A delivery framed on a consumer's channel was not received from its socket.
+  sim::simulator sim;
+  cpu_pool pool(sim, 1);
+  serial_process connection(pool, duration::microseconds(50));
+  sim_time ended;
+  connection.submit(duration::microseconds(10), [&] { ended = sim.now(); });
+  sim.run();
+  EXPECT_EQ(ended, sim_time() + duration::microseconds(10));
+}
+
+TEST(serial_process, a_connection_loaded_past_one_read_a_message_reads_more_at_a_time) {
+  // Poisson messages of c = 10 us at 0.9 / c, each read costing R = 5 c: a read a message would
+  // need 5.4 cores. Reads take what waited, so the core keeps up, busy all the time, and reads
+  // (1 - lambda c) / R times a second: lambda R / (1 - lambda c) = 45 messages a read.
+  sim::simulator sim;
+  cpu_pool pool(sim, 1);
+  const duration c = duration::microseconds(10);
+  serial_process connection(pool, c * 5);
+  sim::rng rng(3);
+  const auto gap = sim::distribution::exponential(c.seconds() / 0.9);
+  constexpr int messages = 400'000;
+  std::vector<sim_time> ended;
+  ended.reserve(messages);
+  sim_time t;
+  for (int i = 0; i < messages; ++i) {
+    t += duration::from_seconds(gap.sample(rng));
+    sim.at(t, [&] { connection.submit(c, [&] { ended.push_back(sim.now()); }, true); });
+  }
+  pool.start_measuring();
+  sim.run();
+  ASSERT_EQ(ended.size(), static_cast<std::size_t>(messages));
+  EXPECT_LT((ended.back() - t).seconds(), 0.01);  // no backlog left behind at the end
+  const auto reads = static_cast<double>(std::unique(ended.begin(), ended.end()) - ended.begin());
+  EXPECT_NEAR(messages / reads, 45.0, 45.0 * 0.1);
+}
+
 TEST(disk, group_commit_covers_every_write_waiting_with_one_fsync) {
   sim::simulator sim;
   disk d(sim, {1e9, sim::distribution::constant(0.001)}, sim::rng(1));

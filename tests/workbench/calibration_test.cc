@@ -131,6 +131,10 @@ TEST(calibration, the_fit_reproduces_rates_made_by_costs_it_was_not_told) {
   truth.ns[static_cast<std::size_t>(work_kind::route_headers)] *= 3;
   truth.ns[static_cast<std::size_t>(work_kind::binding_examined)] *= 2;
   truth.ns[static_cast<std::size_t>(work_kind::bytes)] *= 0.3;
+  // A socket read, which the prior does not price at all, dearer than any of the core's work.
+  const auto read = static_cast<std::size_t>(work_kind::socket_read);
+  ASSERT_EQ(prior->amqp.ns[read], 0);
+  truth.ns[read] = 8000;
   for (double cores : {1.0, 2.0, 1.4}) {
     const auto rates = rates_under(work, truth, cores);
     auto fit = fit_costs(work, rates, std::vector<double>(work.size(), cores), prior->amqp);
@@ -142,6 +146,7 @@ TEST(calibration, the_fit_reproduces_rates_made_by_costs_it_was_not_told) {
     }
     EXPECT_TRUE(fit->measured[static_cast<std::size_t>(work_kind::route_headers)]);
     EXPECT_FALSE(fit->measured[static_cast<std::size_t>(work_kind::mirror_copy)]);
+    EXPECT_NEAR(fit->costs.ns[read] / truth.ns[read], 1.0, 0.05) << cores << " cores";
   }
 }
 
