@@ -99,20 +99,53 @@ void cluster_resources::client_send(int client, bool up, broker::node_id node, s
     // Client 0 is every model's producer: its sends are the ones it schedules itself.
     clients_->run(work.value_or(costs_.clients.send), client == 0,
                   [this, client, bytes, done = std::move(done), written = std::move(written)]() mutable {
-                    if (written) written();
-                    client_link(client, true).send(bytes, std::move(done), sim_.now());
+                    clients_->write(client, [this, client, bytes, done = std::move(done), written = std::move(written)]() mutable {
+                      if (written) written();
+                      client_link(client, true).send(bytes, std::move(done), sim_.now());
+                    });
                   });
     return;
   }
   if (written) written();
-  const sim::sim_time ready = up ? sim_.now() : nodes_[node.value].nic->transmit(bytes);
-  if (clients_) {
-    client_link(client, false).send(bytes, [this, done = std::move(done), w = work.value_or(costs_.clients.receive)]() mutable {
-      clients_->run(w, false, std::move(done));
-    }, ready);
+  if (up) {
+    client_link(client, true).send(bytes, std::move(done), sim_.now());
     return;
   }
-  client_link(client, up).send(bytes, std::move(done), ready);
+  if (clients_) {
+    write_down(client, node, bytes, [this, client, done = std::move(done), w = work.value_or(costs_.clients.receive)]() mutable {
+      clients_->receive(client, w, std::move(done));
+    });
+    return;
+  }
+  write_down(client, node, bytes, std::move(done));
+}
+
+void cluster_resources::write_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived) {
+  const sim::duration window = costs_.of(node.value).write_coalescing;
+  if (window == sim::duration{}) {
+    client_link(client, false).send(bytes, std::move(arrived), nodes_[node.value].nic->transmit(bytes));
+    return;
+  }
+  if (outboxes_.size() <= static_cast<std::size_t>(client)) outboxes_.resize(static_cast<std::size_t>(client) + 1);
+  outbox& o = outboxes_[static_cast<std::size_t>(client)];
+  o.held.push_back(std::move(arrived));
+  o.bytes += bytes;
+  if (o.holding) return;
+  o.holding = true;
+  if (!o.written || sim_.now() - o.last_write >= window) release_held(client, node);
+  else sim_.at(o.last_write + window, [this, client, node] { release_held(client, node); });
+}
+
+void cluster_resources::release_held(int client, broker::node_id node) {
+  outbox& o = outboxes_[static_cast<std::size_t>(client)];
+  o.holding = false;
+  o.written = true;
+  o.last_write = sim_.now();
+  const std::uint64_t bytes = std::exchange(o.bytes, 0);
+  // One write: its messages cross together and arrive at one instant.
+  client_link(client, false).send(bytes, [held = std::exchange(o.held, {})]() mutable {
+    for (auto& arrived : held) arrived();
+  }, nodes_[node.value].nic->transmit(bytes));
 }
 
 void cluster_resources::degrade_client(int client, const resource_fault& f) {

@@ -107,6 +107,17 @@ class cluster_resources {
   void part_settled(std::uint32_t c);
   link& between(broker::node_id a, broker::node_id b);
   link& client_link(int client, bool up);
+  /// What a node writes to client `client` (`arrived` runs when it gets there), held for the
+  /// node's write_coalescing after the last write.
+  void write_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived);
+  void release_held(int client, broker::node_id node);
+  /// Writes to one client held together.
+  struct outbox {
+    sim::sim_time last_write;
+    bool written = false, holding = false;
+    std::uint64_t bytes = 0;
+    std::vector<done_fn> held;
+  };
 
   sim::simulator& sim_;
   const cost_model& costs_;
@@ -115,6 +126,7 @@ class cluster_resources {
   std::vector<std::unique_ptr<link>> links_;  // [from * nodes + to]
   std::vector<std::unique_ptr<link>> client_links_;  // [2 * client + (up ? 0 : 1)]
   std::unique_ptr<client_host> clients_;              // when the profile gives the clients a host
+  std::vector<outbox> outboxes_;                      // [client]
   sim::random_streams streams_;
   std::string name_;
   slot_pool<call> calls_;

@@ -89,7 +89,8 @@ double cpu_pool::utilization() const { return busy_time_.utilization(sim_.now(),
 // --- client_host ----------------------------------------------------------------------------------
 
 client_host::client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host)
-    : sim_(sim), cpu_(sim, std::max(config.cores, 1), host, config.wake_up), wake_(config.wake), stall_(config.stall), rng_(rng) {
+    : sim_(sim), cpu_(sim, std::max(config.cores, 1), host, config.wake_up), socket_call_(config.socket_call),
+      wake_(config.wake), stall_(config.stall), rng_(rng) {
   if (config.stalls_per_second > 0 && stall_) {
     between_stalls_ = sim::distribution::exponential(1 / config.stalls_per_second);
     schedule_stall();
@@ -125,12 +126,31 @@ void client_host::woken() {
   }
 }
 
-void client_host::start(sim::duration work, done_fn done) {
+void client_host::start(sim::duration work, done_fn done) { cpu_.submit(work, in_flight(std::move(done))); }
+
+done_fn client_host::in_flight(done_fn done) {
   ++in_flight_;
-  cpu_.submit(work, [this, done = std::move(done)]() mutable {
+  return [this, done = std::move(done)]() mutable {
     if (--in_flight_ == 0) idle_since_ = sim_.now();
     done();
-  });
+  };
+}
+
+serial_process& client_host::socket(int connection, int direction) {
+  const auto i = 2 * static_cast<std::size_t>(connection) + static_cast<std::size_t>(direction);
+  if (sockets_.size() <= i) sockets_.resize(i + 1);
+  if (!sockets_[i]) sockets_[i] = std::make_unique<serial_process>(cpu_, socket_call_);
+  return *sockets_[i];
+}
+
+void client_host::receive(int connection, sim::duration work, done_fn done) {
+  if (socket_call_ == sim::duration{}) return run(work, false, std::move(done));
+  socket(connection, 0).submit(work, in_flight(std::move(done)), true);
+}
+
+void client_host::write(int connection, done_fn done) {
+  if (socket_call_ == sim::duration{}) return done();
+  socket(connection, 1).submit(sim::duration{}, in_flight(std::move(done)), true);
 }
 
 // --- serial_process --------------------------------------------------------------------------------
@@ -147,7 +167,10 @@ void serial_process::run_next() {
   }
   running_ = true;
   if (read_ > sim::duration{}) {
-    pool_->submit(sim::duration{}, [this] { batch_done(); }, false, this);
+    // Submitted once this instant is over, so that all that arrives at it is read together.
+    pool_->simulator().after(sim::duration{}, [this, awake = pool_->in_job()] {
+      pool_->submit(sim::duration{}, [this] { batch_done(); }, awake, this);
+    });
     return;
   }
   job j = std::move(waiting_.front());

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -61,6 +62,9 @@ class cpu_pool {
   /// Nothing starts or finishes until `until` (a stopped process: SIGSTOP, a GC pause).
   void pause_until(sim::sim_time until);
   int cores() const { return cores_; }
+  sim::simulator& simulator() const { return sim_; }
+  /// A core's thread is in a job's `done`: what it submits now finds it awake.
+  bool in_job() const { return finishing_; }
   /// Busy core-time over elapsed time and cores since start_measuring().
   double utilization() const;
   void start_measuring();
@@ -96,6 +100,7 @@ class cpu_pool {
 /// arrive while a read waits for a core join it; it costs `read` once plus their work, and they
 /// complete together when it ends (the server writes what they produced after handling the
 /// read). The read's cost is paid only when one of its jobs was `received` from the socket.
+/// What arrives at one instant (a write's worth of messages) is one read's.
 class serial_process {
  public:
   /// `pool` must outlive the process.
@@ -132,6 +137,9 @@ struct client_host_config {
   // consumed) and per request on top (a produce request, a fetch's answer), instead of the above.
   sim::duration kafka_record, kafka_request;
   std::optional<sim::distribution> wake;  // seconds; none: it never sleeps
+  // A read or write system call on a client's connection: each takes everything that waited for
+  // it (deliveries that arrived, messages prepared to send). 0: calls cost nothing, none waits.
+  sim::duration socket_call;
   // The machine's stalls (jHiccup's hiccups: a descheduled thread, a hypervisor's pause): they
   // come so many times a second whatever the host does, each stopping it for a while.
   double stalls_per_second = 0;
@@ -150,6 +158,12 @@ class client_host {
   client_host(sim::simulator& sim, const client_host_config& config, sim::rng rng, cpu_pool* host = nullptr);
   /// Runs `work`, then `done`; `scheduled`: the client started it on its own.
   void run(sim::duration work, bool scheduled, done_fn done);
+  /// Runs `work` for a message that client `connection` received: its socket read takes in
+  /// everything that arrived while it waited for a core (see serial_process).
+  void receive(int connection, sim::duration work, done_fn done);
+  /// Client `connection` writes a message it has prepared, then `done`: its socket write takes
+  /// everything prepared while it waited for a core.
+  void write(int connection, done_fn done);
   double utilization() const { return cpu_.utilization(); }
   void start_measuring() { cpu_.start_measuring(); }
 
@@ -161,9 +175,15 @@ class client_host {
   void start(sim::duration work, done_fn done);
   void woken();
   void schedule_stall();
+  /// Connection `connection`'s reads (0) or writes (1), made on first use.
+  serial_process& socket(int connection, int direction);
+  /// Counts `done` as work in flight until it runs (the host is not asleep meanwhile).
+  done_fn in_flight(done_fn done);
 
   sim::simulator& sim_;
   cpu_pool cpu_;
+  sim::duration socket_call_;
+  std::vector<std::unique_ptr<serial_process>> sockets_;  // [2 * connection + direction]
   std::optional<sim::distribution> wake_, stall_, between_stalls_;
   sim::rng rng_;
   int in_flight_ = 0;           // started, not done

@@ -292,6 +292,9 @@ struct node_resources {
   sim::duration wake_up;  // CPU a sleeping thread spends waking for work (cpu_pool); 0: free
   disk_config disk;
   double nic_bandwidth = 1.25e9;  // bytes per second, the node's egress
+  // A write to a client that would follow the last one sooner than this waits until then, with
+  // whatever else comes for that client meanwhile (mqlab broker: 100 us). 0: written at once.
+  sim::duration write_coalescing;
 };
 
 /// What one unit of each work kind costs on a broker's CPU, in nanoseconds (bytes: per byte).

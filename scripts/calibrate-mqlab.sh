@@ -33,7 +33,8 @@ for node in 0 1 2; do
   [[ -n $port ]] || { echo "calibrate-mqlab.sh: node $node of the cluster did not start" >&2; exit 1; }
   nodes+="${nodes:+,}127.0.0.1:$port"
 done
-# One event-loop thread serves a node: the fit gives its work one core.
+# One event-loop thread serves a node: the fit gives its work one core. Its AMQP server holds a
+# write that follows the last one to a client within 100 us (net/amqp/server.cc, coalesce_window).
 build/bin/mqlab calibrate --amqp "$nodes" --kafka "127.0.0.1:$kafka_port" --broker-pid "$cluster_pid,$kafka_pid" \
-  --out "$out" --cores 1 --name mqlab-loopback \
+  --out "$out" --cores 1 --write-coalescing-us 100 --name mqlab-loopback \
   --title "mqlab broker on loopback (one event-loop thread), calibrated by scripts/calibrate-mqlab.sh" "$@"

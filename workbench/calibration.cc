@@ -46,7 +46,7 @@ std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
 
 client_work client_work_of(const amqp_probe& p) {
   const double queues = p.queues;
-  return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0)};
+  return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0), p.one_at_a_time ? 2.0 : 0.0};
 }
 
 std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const client_cpu_sample> samples) {
@@ -67,15 +67,12 @@ std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const c
 std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes) {
   std::vector<client_cpu_sample> samples;
   for (const auto& p : probes) {
-    // A publisher that waits for each confirm makes a system call a message, which the clients'
-    // per-message costs do not price: it would only blur them.
-    if (p.probe.one_at_a_time) continue;
     const client_work w = client_work_of(p.probe);
-    samples.push_back({{w.sends, w.receives}, p.measured});
+    samples.push_back({{w.sends, w.receives, w.socket_calls}, p.measured});
   }
   auto x = fit_client_cpu(samples);  // g++ 12's std::expected has no transform()
   if (!x) return std::unexpected(x.error());
-  return client_costs{(*x)[0], (*x)[1]};
+  return client_costs{(*x)[0], (*x)[1], (*x)[2]};
 }
 
 std::vector<kafka_probe> kafka_probes() {

@@ -94,6 +94,7 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes = 1);
 /// an ack per queue when consumers acknowledge) and receives (a delivery per queue, a confirm).
 struct client_work {
   double sends = 0, receives = 0;
+  double socket_calls = 0;  // a write per publish and a read per confirm when it waits for each; else next to none
 };
 client_work client_work_of(const amqp_probe& p);
 
@@ -140,10 +141,10 @@ struct client_cpu_sample {
 /// met with the least relative error; the reason when no sample measured the client's CPU.
 std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const client_cpu_sample> samples);
 
-/// A client's CPU per message sent and per message received, in ns: fitted (non-negative least
-/// squares, relative) to the prober's own CPU time per message over the probes.
+/// A client's CPU per message sent and per message received and per socket call, in ns: fitted
+/// (non-negative least squares, relative) to the prober's own CPU time per message over the probes.
 struct client_costs {
-  double send_ns = 0, receive_ns = 0;
+  double send_ns = 0, receive_ns = 0, socket_call_ns = 0;
 };
 std::expected<client_costs, std::string> fit_client_costs(std::span<const probe_record> probes);
 

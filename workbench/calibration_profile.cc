@@ -77,9 +77,11 @@ void emit_resources(YAML::Emitter& out, const calibration_record& r) {
   out << YAML::Key << "node" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "cores" << YAML::Value << r.cores;
   if (r.wake_up_cpu) out << YAML::Key << "wake_up" << YAML::Value << microseconds(*r.wake_up_cpu);
+  if (r.write_coalescing_us > 0) out << YAML::Key << "write_coalescing" << YAML::Value << fmt::format("{}us", r.write_coalescing_us);
   out << YAML::Key << "source" << YAML::Value
-      << fmt::format("cores: the fit's assumption (mqlab calibrate --cores {}); the machine has {}{}", r.cores, r.machine_cores,
-                     r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
+      << fmt::format("cores: the fit's assumption (mqlab calibrate --cores {}); the machine has {}{}{}", r.cores, r.machine_cores,
+                     r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string(),
+                     r.write_coalescing_us > 0 ? "; write_coalescing: as told (--write-coalescing-us), the broker's own" : "");
   out << YAML::Key << "disk" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "write_bandwidth" << YAML::Value << bytes_per_second(node.disk.write_bandwidth);
   const double fsync = fsync_wait(r);
@@ -126,6 +128,7 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
   const client_costs costs = r.clients.value_or(client_costs{});
   out << YAML::Key << "send" << YAML::Value << fmt::format("{:.1f}ns", costs.send_ns);
   out << YAML::Key << "receive" << YAML::Value << fmt::format("{:.1f}ns", costs.receive_ns);
+  out << YAML::Key << "socket_call" << YAML::Value << fmt::format("{:.1f}ns", costs.socket_call_ns);
   if (r.wake_up_cpu) out << YAML::Key << "wake_up" << YAML::Value << microseconds(*r.wake_up_cpu);
   const wake_split w = split_wake(r.wake);
   auto empirical = [&](const char* key, const std::vector<double>& seconds) {
@@ -143,7 +146,8 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
     out << YAML::EndMap;
   }
   out << YAML::Key << "source" << YAML::Value
-      << fmt::format("one thread, as the prober's; send and receive {}; wake: {} sleeps of 50 us on this machine, "
+      << fmt::format("one thread, as the prober's; send, receive and socket_call {} (socket_call: the "
+                     "probe whose publishers wait for each confirm, a write and a read a message); wake: {} sleeps of 50 us on this machine, "
                      "each one's overshoot (timer slack 1 ns, as net mode's); overshoots above 4 times the median "
                      "are the machine's stalls, at their rate over the time the sleeps took{}",
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())

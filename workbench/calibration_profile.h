@@ -38,6 +38,7 @@ struct calibration_record {
   std::string cpu_model;  // as /proc/cpuinfo names it
   int machine_cores = 0;
   int cores = 1;          // the profile's node.cores: the broker's cores when it has the machine to itself
+  int write_coalescing_us = 0;  // node.write_coalescing, as told (mqlab calibrate --write-coalescing-us)
   std::vector<probe_record> probes;
   fitted_costs fit;  // AMQP
   std::vector<kafka_probe_record> kafka_probes;

@@ -100,9 +100,12 @@ fs::path bundled_profiles_dir() { return project_dir("MQLAB_PROFILES", "profiles
 
 void read_node_resources(yaml_reader& r, const YAML::Node& n, models::node_resources& node) {
   if (!r.is_map(n, "node")) return;
-  r.check_keys(n, {"cores", "wake_up", "disk", "nic", "source"}, "node");
+  r.check_keys(n, {"cores", "wake_up", "write_coalescing", "disk", "nic", "source"}, "node");
   if (n["cores"]) node.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(node.cores));
   if (n["wake_up"]) node.wake_up = r.duration(n["wake_up"], "wake_up").value_or(node.wake_up);
+  if (n["write_coalescing"]) {
+    node.write_coalescing = r.duration(n["write_coalescing"], "write_coalescing").value_or(node.write_coalescing);
+  }
   if (const YAML::Node d = n["disk"]; d && r.is_map(d, "disk")) {
     r.check_keys(d, {"write_bandwidth", "fsync", "group_commit", "dirty_limit", "source"}, "disk");
     if (d["dirty_limit"]) {
@@ -141,10 +144,11 @@ void read_links(yaml_reader& r, const YAML::Node& n, models::cost_model& costs) 
 
 void read_clients(yaml_reader& r, const YAML::Node& n, models::client_host_config& clients) {
   if (!r.is_map(n, "clients")) return;
-  r.check_keys(n, {"cores", "send", "receive", "wake", "wake_up", "stalls", "kafka", "source"}, "clients");
+  r.check_keys(n, {"cores", "send", "receive", "socket_call", "wake", "wake_up", "stalls", "kafka", "source"}, "clients");
   if (!r.require(n, "cores", "clients")) return;
   clients.cores = static_cast<int>(r.integer(n["cores"], "cores", 1, 1024).value_or(1));
-  for (auto [key, to] : {std::pair{"send", &clients.send}, std::pair{"receive", &clients.receive}, std::pair{"wake_up", &clients.wake_up}}) {
+  for (auto [key, to] : {std::pair{"send", &clients.send}, std::pair{"receive", &clients.receive},
+                         std::pair{"socket_call", &clients.socket_call}, std::pair{"wake_up", &clients.wake_up}}) {
     if (n[key]) *to = r.duration(n[key], key).value_or(sim::duration{});
   }
   if (n["wake"]) clients.wake = r.time_distribution(n["wake"], "wake");

@@ -218,6 +218,28 @@ TEST(client_host, work_caused_by_a_message_received_finds_the_host_awake) {
   EXPECT_EQ(done[1], sim_time(2'000'000 + 52'000));  // a publish after the thread woke
 }
 
+TEST(client_host, a_socket_call_takes_everything_that_waited_for_it) {
+  // Writes of 10 us each: three messages prepared while the core is busy until 100 us go out in
+  // one write that ends at 110 us; a delivery received on an idle host is read (10 us), then
+  // handled (2 us). Calls that cost nothing are not waited for.
+  sim::simulator sim;
+  client_host host(sim, {.cores = 1, .socket_call = duration::microseconds(10)}, sim::random_streams(1).stream("host"));
+  std::vector<sim_time> written;
+  sim_time received;
+  host.run(duration::microseconds(100), false, [] {});
+  for (int i = 1; i <= 3; ++i) sim.at(sim_time(i * 10'000), [&] { host.write(0, [&] { written.push_back(sim.now()); }); });
+  sim.at(sim_time(200'000), [&] { host.receive(1, duration::microseconds(2), [&] { received = sim.now(); }); });
+  sim.run();
+  EXPECT_EQ(written, std::vector<sim_time>(3, sim_time(110'000)));
+  EXPECT_EQ(received, sim_time(212'000));
+
+  sim::simulator free_sim;
+  client_host free_calls(free_sim, {.cores = 1}, sim::random_streams(1).stream("host"));
+  bool at_once = false;
+  free_calls.write(0, [&] { at_once = true; });
+  EXPECT_TRUE(at_once);
+}
+
 TEST(client_host, waking_from_a_timed_sleep_keeps_a_core_busy) {
   // A timed sleep's overshoot is spent in the kernel on a core (23 us of CPU per 50 us sleep on
   // the VM the profiles were calibrated on): a host that wakes for every publish is busy for

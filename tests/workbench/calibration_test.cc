@@ -166,7 +166,7 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
   ASSERT_TRUE(prior) << prior.error();
   calibration_record r{.name = "probe-test", .title = "a test", .date = "2026-12-06", .command = "mqlab calibrate",
                        .target = "127.0.0.1:1", .cpu_model = "a CPU", .machine_cores = 2, .cores = 1,
-                       .prior = *prior, .prior_name = "default"};
+                       .write_coalescing_us = 100, .prior = *prior, .prior_name = "default"};
   std::vector<probe_work> work;
   std::vector<double> rates;
   for (const auto& p : amqp_probes()) {
@@ -194,6 +194,7 @@ TEST(calibration, the_written_profile_reads_back_with_what_was_measured) {
   // A thread's wake-up costs the broker's nodes and the clients alike: it is the machine's.
   EXPECT_EQ(back->node.wake_up, sim::duration::microseconds(12));
   EXPECT_EQ(back->clients.wake_up, sim::duration::microseconds(12));
+  EXPECT_EQ(back->node.write_coalescing, sim::duration::microseconds(100));  // told, as mqlab broker's
   for (std::size_t k = 0; k < broker::work_kinds; ++k) {
     EXPECT_NEAR(back->amqp.ns[k], r.fit.costs.ns[k], 0.06 + 1e-3 * r.fit.costs.ns[k]) << work_kind_name(work_kind(k));
   }
@@ -312,12 +313,16 @@ TEST(calibration, a_probe_whose_broker_cpu_was_measured_is_fitted_on_the_cores_i
 }
 
 TEST(calibration, the_clients_costs_are_fitted_to_the_probers_cpu_per_message) {
-  // A client that spends 200 ns a message sent and 300 ns one received, probe by probe.
+  // A client that spends 200 ns a message sent, 300 ns one received and 5 us a socket call,
+  // probe by probe.
   std::vector<probe_record> probes;
   for (const auto& p : amqp_probes()) {
     const client_work w = client_work_of(p);
-    probes.push_back({p, {}, {.messages = 100000, .seconds = 1, .client_cpu = 100000 * (200 * w.sends + 300 * w.receives) * 1e-9}});
+    const double ns = 200 * w.sends + 300 * w.receives + 5000 * w.socket_calls;
+    probes.push_back({p, {}, {.messages = 100000, .seconds = 1, .client_cpu = 100000 * ns * 1e-9}});
   }
+  // A publisher waiting for each confirm writes each message and reads each confirm on its own.
+  EXPECT_DOUBLE_EQ(client_work_of(probe_named("confirms-one-at-a-time")).socket_calls, 2);
   // What each probe's client does: the fanout's ten deliveries, acks per queue, a confirm back.
   EXPECT_DOUBLE_EQ(client_work_of(probe_named("fanout-10-queues")).receives, 10);
   EXPECT_DOUBLE_EQ(client_work_of(probe_named("acks")).sends, 2);
@@ -326,6 +331,7 @@ TEST(calibration, the_clients_costs_are_fitted_to_the_probers_cpu_per_message) {
   ASSERT_TRUE(fit) << fit.error();
   EXPECT_NEAR(fit->send_ns, 200, 1);
   EXPECT_NEAR(fit->receive_ns, 300, 1);
+  EXPECT_NEAR(fit->socket_call_ns, 5000, 5);
 }
 
 TEST(calibration, kafka_clients_costs_per_record_and_per_request_are_told_apart_by_batching) {
