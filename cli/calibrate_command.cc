@@ -202,7 +202,7 @@ void report(const workbench::calibration_record& r) {
   }
   if (!r.wake.empty()) fmt::print("a sleeping thread wakes {:.1f} us late (median)\n", workbench::wake_latency(r) * 1e6);
   if (r.round_trips.empty()) return;
-  fmt::print("  client link latency {:.1f} us (half the median round trip); fsync wait {:.1f} us\n",
+  fmt::print("  client link latency {:.1f} us (half the median round trip less what the model prices on it); fsync wait {:.1f} us\n",
              workbench::link_latency(r) * 1e6, workbench::fsync_wait(r) * 1e6);
 }
 

@@ -4,6 +4,7 @@
 // bandwidth, fsync latency, group commit: one fsync covers every write waiting for it) and a
 // link (ns-3's shape: a FIFO transmission queue, S/B of serialisation, then propagation delay;
 // one link per direction). Each takes a job and calls its `done` at the virtual time it ends.
+// A connection's socket calls are serial processes whose jobs are what each call takes in.
 // Faults change them while they run: a slowed CPU, a paused process, a degraded link.
 #pragma once
 
@@ -100,7 +101,8 @@ class cpu_pool {
 /// arrive while a read waits for a core join it; it costs `read` once plus their work, and they
 /// complete together when it ends (the server writes what they produced after handling the
 /// read). The read's cost is paid only when one of its jobs was `received` from the socket.
-/// What arrives at one instant (a write's worth of messages) is one read's.
+/// What arrives at one instant (a write's worth of messages) is one read's. A client's writes
+/// are the same shape: what it prepared while a write waited for a core goes with that write.
 class serial_process {
  public:
   /// `pool` must outlive the process.

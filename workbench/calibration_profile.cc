@@ -108,7 +108,9 @@ void emit_resources(YAML::Emitter& out, const calibration_record& r) {
     out << YAML::Key << "source" << YAML::Value
         << (r.round_trips.empty()
                 ? fmt::format("not measured (the mean of profile {}'s)", r.prior_name)
-                : fmt::format("half the median of {} queue.declare round trips; bandwidth not measured", r.round_trips.size()))
+                : fmt::format("half the median of {} queue.declare round trips, less what the model prices on "
+                              "the way (the client's write and read, two wake-ups, the node's read); bandwidth "
+                              "not measured", r.round_trips.size()))
         << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -266,7 +268,13 @@ bool on_this_machine(const calibration_record& r) {
 }
 
 double link_latency(const calibration_record& r) {
-  return r.round_trips.empty() ? r.prior.client_link.latency.mean() : median(r.round_trips) / 2;
+  if (r.round_trips.empty()) return r.prior.client_link.latency.mean();
+  // An idle round trip also holds what the simulation prices apart: the client's write and
+  // read, both threads' wake-ups and the node's read (with its answer's write).
+  const double call = r.clients ? r.clients->socket_call_ns * 1e-9 : 0;
+  const double read = r.fit.costs.ns[static_cast<std::size_t>(work_kind::socket_read)] * 1e-9;
+  const double priced = 2 * call + 2 * r.wake_up_cpu.value_or(0) + read;
+  return std::max(median(r.round_trips) - priced, 0.0) / 2;
 }
 
 double fsync_wait(const calibration_record& r) {
