@@ -519,8 +519,13 @@ broker::instant connection::tick(broker::instant now) {
     // of scheduling delay on either side, not half of one.
     const std::int64_t beat_after = send_every_ms_ * ns_per_ms / 2;
     if (now.ns - last_sent_ns_ >= beat_after) {
-      out_ += '\n';  // written at once: output_taken() will note when
-      service_.touched(*this);
+      // Output still waiting to be taken is the beat. A second '\n' in the same write would be
+      // no beat at all to stomp.py, which only counts a read of exactly one end-of-line.
+      if (out_.empty()) {
+        out_ += '\n';
+        service_.touched(*this);
+      }
+      last_sent_ns_ = now.ns;  // output_taken() notes the real time; until then no spinning timer
     }
     next = std::min(next, last_sent_ns_ + beat_after);
   }

@@ -340,6 +340,10 @@ TEST_F(stomp_connection_test, heart_beats_are_sent_when_owed_and_a_silent_client
   EXPECT_TRUE(c.conn->output().empty());
   c.conn->tick({now.ns + 250 * ms});  // owed every 500 ms, sent after half of that in silence
   EXPECT_EQ(c.conn->output(), "\n");
+  // Ticked again before the beat was written (a frame arrived): still one beat, and the next
+  // tick is due a beat interval on, not at once.
+  EXPECT_EQ(c.conn->tick({now.ns + 260 * ms}).ns, now.ns + 500 * ms);
+  EXPECT_EQ(c.conn->output(), "\n");
   c.frames({now.ns + 250 * ms});
   c.send("\n", {now.ns + 900 * ms});  // the client's beat
   c.conn->tick({now.ns + 2399 * ms});
