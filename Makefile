@@ -28,7 +28,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in their own
-# build folder (the labs, the docs and the Python client tests stay with `make test`). The
+# build folder (the labs, the docs, the fidelity check and the Python client tests stay with `make test`). The
 # accept test runs the process out of descriptors on purpose, and UBSan's vptr check needs one
 # (it probes memory through a pipe), so it reports every virtual call there as invalid.
 SANITIZE_BUILD ?= build-sanitize
@@ -36,7 +36,7 @@ sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMQLAB_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -E '^(lab|docs|net[.]amqp|net[.]kafka)[.]|^accept_connections[.]at_the_descriptor_limit'
+	  ctest --output-on-failure -j $(JOBS) -E '^(lab|docs|fidelity|net[.]amqp|net[.]kafka)[.]|^accept_connections[.]at_the_descriptor_limit'
 
 # The libFuzzer targets of fuzz/ (clang 16, AddressSanitizer and UBSan), each run FUZZ_SECONDS
 # from its seed corpus; findings land in results/fuzz/.

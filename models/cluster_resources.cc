@@ -10,6 +10,7 @@ namespace mqlab::models {
 namespace {
 
 constexpr std::uint64_t channel_bit = std::uint64_t{1} << 63;
+constexpr std::uint64_t peer_bit = std::uint64_t{1} << 62;  // | the sending node: a peer link's reader
 constexpr std::uint32_t control_bytes = 64;  // an ack, a confirm, a mirror's answer on the wire
 
 sim::duration ns(double v) { return sim::duration(static_cast<std::int64_t>(v)); }
@@ -49,9 +50,9 @@ cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& cost
 serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) {
   auto& slot = nodes_[n.value].processes[id];
   if (!slot) {
-    // A channel is its client connection's: what the client sends it is taken in by socket reads.
-    const sim::duration read = id & channel_bit ? ns(table_.ns[static_cast<std::size_t>(broker::work_kind::socket_read)])
-                                                : sim::duration{};
+    // A channel is its client connection's: what the client sends it is taken in by socket
+    // reads, as what another node sends is by its peer link's reader.
+    const sim::duration read = id & (channel_bit | peer_bit) ? socket_read() : sim::duration{};
     slot = std::make_unique<serial_process>(*nodes_[n.value].cpu, read);
   }
   return *slot;
@@ -72,7 +73,19 @@ void cluster_resources::hop(broker::node_id from, broker::node_id to, std::uint6
     return;
   }
   const sim::sim_time out = nodes_[from.value].nic->transmit(bytes);
-  between(from, to).send(bytes, std::move(done), out);
+  if (socket_read() == sim::duration{}) {
+    between(from, to).send(bytes, std::move(done), out);
+    return;
+  }
+  // The receiving node's event loop reads it off the link's socket, taking in at once all that
+  // arrived while it waited for a core.
+  between(from, to).send(bytes, [this, from, to, done = std::move(done)]() mutable {
+    process(to, peer_bit | from.value).submit(sim::duration{}, std::move(done), true);
+  }, out);
+}
+
+sim::duration cluster_resources::socket_read() const {
+  return ns(table_.ns[static_cast<std::size_t>(broker::work_kind::socket_read)]);
 }
 
 link& cluster_resources::client_link(int client, bool up) {

@@ -39,7 +39,8 @@ class cluster_resources {
   /// is back at `origin` (publisher confirms may leave then).
   void charge(std::span<const broker::work_row> rows, broker::node_id origin, done_fn processed, done_fn settled);
 
-  /// Sends `bytes` from node `from` to node `to` (at once when they are the same node).
+  /// Sends `bytes` from node `from` to node `to` (at once when they are the same node); `to`
+  /// reads it off the link's socket (work kind socket_read, once for all that waited for it).
   void hop(broker::node_id from, broker::node_id to, std::uint64_t bytes, done_fn done);
   /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the
   /// model, the producer first. With a client host, a message sent is first its work there, a
@@ -98,6 +99,7 @@ class cluster_resources {
     broker::node_id origin;
   };
   serial_process& process(broker::node_id n, std::uint64_t id);
+  sim::duration socket_read() const;
   /// Runs `work` on process `id` of node `n`, or on the node's shared CPU for id 0.
   void run_on(broker::node_id n, std::uint64_t id, sim::duration work, done_fn done);
   void run_parts(std::uint32_t c, broker::node_id origin);

@@ -17,11 +17,12 @@ start_rabbitmq() {
 stop_rabbitmq() {
   HOME=/var/lib/rabbitmq timeout 60 rabbitmqctl stop > /dev/null 2>&1 || kill "$rabbit_pid" 2>/dev/null || true
 }
-# start_mqlab LOG ARGS...: `mqlab broker ARGS` in the background, its pid in mqlab_pid.
+# start_mqlab LOG ARGS...: `mqlab broker ARGS` in the background (the binary in $MQLAB, default
+# build/bin/mqlab), its pid in mqlab_pid.
 start_mqlab() {
   local log=$1
   shift
-  build/bin/mqlab broker "$@" > "$log" 2>&1 &
+  "${MQLAB:-build/bin/mqlab}" broker "$@" > "$log" 2>&1 &
   mqlab_pid=$!
 }
 stop_mqlab() {

@@ -1,6 +1,7 @@
-// Pricing a broker's traffic to its clients: what a node writes to one client soon after its
-// last write waits for the node's coalescing window and leaves with it (mqlab broker's server
-// holds such writes 100 us), and crosses the link as one write.
+// Pricing a broker's traffic: what a node writes to one client soon after its last write waits
+// for the node's coalescing window and leaves with it (mqlab broker's server holds such writes
+// 100 us), and crosses the link as one write; what a node sends another is read off the peer
+// link's socket there, in one read for all that arrived together.
 #include "models/cluster_resources.h"
 
 #include <gtest/gtest.h>
@@ -49,6 +50,47 @@ TEST(cluster_resources, without_a_window_every_message_is_written_at_once) {
   }
   sim.run();
   EXPECT_EQ(arrived, (std::vector<sim_time>{sim_time(0), sim_time(10'000), sim_time(20'000)}));
+}
+
+TEST(cluster_resources, a_node_reads_what_another_sends_it_once_for_all_that_arrived_together) {
+  sim::simulator sim;
+  cost_model costs;
+  costs.node.cores = 1;
+  costs.node.nic_bandwidth = 0;
+  costs.node_link = {sim::distribution::constant(10e-6), 0};
+  cost_table table;
+  table.ns[static_cast<std::size_t>(broker::work_kind::socket_read)] = 5000;
+  cluster_resources resources(sim, costs, table, 2, sim::random_streams(1), "broker");
+  resources.start_measuring();
+  std::vector<sim_time> taken_in;
+  const auto hop_at = [&](int at_us, std::uint32_t from, std::uint32_t to) {
+    sim.at(sim_time(at_us * 1000), [&, from, to] {
+      resources.hop(broker::node_id{from}, broker::node_id{to}, 100, [&] { taken_in.push_back(sim.now()); });
+    });
+  };
+  // Three arrive at node 1 at 10 us: one read of 5 us takes them in; the fourth, alone at
+  // 110 us, is a read of its own. Node 0's read of what node 1 sent it is node 0's work.
+  for (int i = 0; i < 3; ++i) hop_at(0, 0, 1);
+  hop_at(100, 0, 1);
+  hop_at(100, 1, 0);
+  sim.run_until(sim_time(200'000));
+  EXPECT_EQ(taken_in, (std::vector<sim_time>{sim_time(15'000), sim_time(15'000), sim_time(15'000), sim_time(115'000),
+                                             sim_time(115'000)}));
+  EXPECT_DOUBLE_EQ(resources.utilization(broker::node_id{1}), 10.0 / 200);
+  EXPECT_DOUBLE_EQ(resources.utilization(broker::node_id{0}), 5.0 / 200);
+}
+
+TEST(cluster_resources, a_hop_is_the_link_alone_when_reads_cost_nothing) {
+  sim::simulator sim;
+  cost_model costs;
+  costs.node.nic_bandwidth = 0;
+  costs.node_link = {sim::distribution::constant(10e-6), 0};
+  const cost_table table;
+  cluster_resources resources(sim, costs, table, 2, sim::random_streams(1), "broker");
+  sim_time taken_in;
+  resources.hop(broker::node_id{0}, broker::node_id{1}, 100, [&] { taken_in = sim.now(); });
+  sim.run();
+  EXPECT_EQ(taken_in, sim_time(10'000));
 }
 
 }  // namespace
