@@ -1,8 +1,11 @@
 /* mqlab-amqp-load: one librabbitmq client binary that loads any AMQP 0-9-1 broker the same way,
  * so mqlab and RabbitMQ are measured side by side with identical client code.
  *
- *   mqlab-amqp-load HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] MODE MESSAGES [SIZE]
- *   MODE: publish  - no confirms
+ *   mqlab-amqp-load HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] MODE MESSAGES [SIZE [RATE]]
+ *   MODE: publish  - no confirms; with a RATE (messages a second) the publisher keeps to a
+ *                    schedule, message i due at i / RATE, and stamps each with its due time, so
+ *                    a broker that falls behind shows it in the latencies (no coordinated
+ *                    omission): whether a rate is sustained, not how fast a backlog drains
  *         confirm  - publisher confirms, waiting for each window of 100
  *         persistent - the same, persistent messages (delivery mode 2) into a durable queue
  *         fill     - persistent messages with confirms into a durable queue nobody reads, which
@@ -37,6 +40,7 @@ struct run {
   const char *mode;
   long messages;
   size_t size;
+  double rate; /* messages a second the publisher keeps to; 0: as fast as it can */
   char queue[64];
   double *latency_us; /* one per received message */
   long received;
@@ -184,8 +188,24 @@ static void *publisher(void *arg) {
   unsigned char *body = calloc(1, run->size);
   struct outbox *out = calloc(1, sizeof *out);
   out->fd = amqp_get_sockfd(conn);
+  const uint64_t began = now_ns();
   for (long i = 1; i <= run->messages; ++i) {
-    const uint64_t t = now_ns();
+    uint64_t t = now_ns();
+    if (run->rate > 0) {
+      const uint64_t due = began + (uint64_t)((double)(i - 1) * 1e9 / run->rate);
+      if (due > t) {
+        /* Ahead of the schedule: what is written so far goes now, then wait for the due time. */
+        if (!flush_outbox(out)) {
+          fprintf(stderr, "mqlab-amqp-load: publish %ld failed\n", i);
+          run->failed = 1;
+          break;
+        }
+        const struct timespec at = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {
+        }
+      }
+      t = due;
+    }
     memcpy(body, &t, sizeof t);
     const int window_end = i == run->messages || (confirms && i % confirm_window == 0);
     if (!queue_publish(out, run->queue, body, run->size, persistent) || (window_end && !flush_outbox(out))) {
@@ -245,15 +265,16 @@ static double quantile(const double *sorted, long n, double q) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: %s HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] publish|confirm|persistent|fill|consume MESSAGES [SIZE]\n",
+    fprintf(stderr, "usage: %s HOST PORT[,PUBLISHER_PORT,CONSUMER_PORT] publish|confirm|persistent|fill|consume MESSAGES [SIZE [RATE]]\n",
             argv[0]);
     return 2;
   }
   struct run run = {.host = argv[1], .mode = argv[3], .messages = atol(argv[4]),
-                    .size = argc > 5 ? (size_t)atol(argv[5]) : 100};
+                    .size = argc > 5 ? (size_t)atol(argv[5]) : 100, .rate = argc > 6 ? atof(argv[6]) : 0};
   const int ports = sscanf(argv[2], "%d,%d,%d", &run.port, &run.publisher_port, &run.consumer_port);
   if (ports == 1) run.publisher_port = run.consumer_port = run.port;
-  if ((ports != 1 && ports != 3) || run.messages <= 0 || run.size < sizeof(uint64_t) ||
+  if ((ports != 1 && ports != 3) || run.messages <= 0 || run.size < sizeof(uint64_t) || run.rate < 0 ||
+      (run.rate > 0 && strcmp(run.mode, "publish")) ||
       (strcmp(run.mode, "publish") && strcmp(run.mode, "confirm") && strcmp(run.mode, "consume") &&
        strcmp(run.mode, "persistent") && strcmp(run.mode, "fill"))) {
     fprintf(stderr, "mqlab-amqp-load: bad arguments\n");
@@ -293,9 +314,9 @@ int main(int argc, char **argv) {
   disconnect(admin);
 
   qsort(run.latency_us, (size_t)run.received, sizeof(double), by_value);
-  printf("{\"mode\": \"%s\", \"messages\": %ld, \"received\": %ld, \"size\": %zu, \"seconds\": %.4f, "
+  printf("{\"mode\": \"%s\", \"rate\": %.0f, \"messages\": %ld, \"received\": %ld, \"size\": %zu, \"seconds\": %.4f, "
          "\"msgs_per_s\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f}\n",
-         run.mode, run.messages, run.received, run.size, seconds, (double)run.received / seconds,
+         run.mode, run.rate, run.messages, run.received, run.size, seconds, (double)run.received / seconds,
          quantile(run.latency_us, run.received, 0.5), quantile(run.latency_us, run.received, 0.99));
   free(run.latency_us);
   return run.failed || run.received != run.messages ? 1 : 0;

@@ -4,9 +4,10 @@
 # against the real server, at 30%, 60% and 90% of the simulation's maximum sustainable rate and at the maximum itself; the table sets predicted against measured
 # (maximum rate, throughput, e2e p50/p99, publish response p50/p99) and marks each target:
 # maximum rate within 15%, p50 within 20% and p99 within 30% at every load below 90%.
-# Then RabbitMQ: Debian's rabbitmq-server, started here on loopback, loaded by
-# scripts/bench-rabbitmq.sh's client in its publish mode (median of three runs), against the
-# simulated maximum of bench/fidelity/rabbitmq/publish.yaml (profile rabbitmq-3.10); target 20%.
+# Then RabbitMQ: Debian's rabbitmq-server, started here on loopback, its maximum sustained rate
+# found with scripts/bench-rabbitmq.sh's client paced at rates (scripts/bench-max-rate.py),
+# against the simulated maximum of bench/fidelity/rabbitmq/publish.yaml (profile rabbitmq-3.10);
+# target 20%.
 # Usage: scripts/fidelity.sh [--quick] [SCENARIO.yaml ...]   (default: every bench/fidelity/*.yaml)
 # Exit code 0 when every target holds, 1 when one is missed.
 set -euo pipefail
@@ -18,9 +19,9 @@ source scripts/bench-common.sh
 start_rabbitmq "$work/rabbitmq.log"
 trap 'stop_rabbitmq; wait "$rabbit_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_port "$rabbit_port"
-rabbitmq_publish=$(for _ in 1 2 3; do build/bin/mqlab-amqp-load 127.0.0.1 "$rabbit_port" publish 300000; done)
+rabbitmq_max_rate=$(/usr/bin/python3 scripts/bench-max-rate.py "127.0.0.1:$rabbit_port" --from 5000)
 stop_rabbitmq  # the mqlab runs below have the machine to themselves
 # The machine's speed drifts by 10% from one hour to the next: mqlab broker is calibrated anew
 # here, and the simulation predicts with that profile what is measured right after.
 scripts/calibrate-mqlab.sh "$work/mqlab-now.yaml" --quiet
-MQLAB_FIDELITY_PROFILE="$work/mqlab-now.yaml" MQLAB_RABBITMQ_PUBLISH="$rabbitmq_publish" /usr/bin/python3 scripts/fidelity.py "$@"
+MQLAB_FIDELITY_PROFILE="$work/mqlab-now.yaml" MQLAB_RABBITMQ_MAX_RATE="$rabbitmq_max_rate" /usr/bin/python3 scripts/fidelity.py "$@"

@@ -1,0 +1,63 @@
+"""The maximum rate an AMQP broker sustains, measured with the bench client paced at a rate
+(bench/amqp_load.c's publish mode with a RATE): one publisher without confirms, one consumer
+with prefetch 1000 and multiple acks, 100-byte messages. A rate is sustained when every message
+arrives and the p99 publish-to-delivery latency, measured from each message's due time, stays
+within 2% of the run's length plus 10 ms: a broker draining at least 98% of what is offered
+(the tolerance `mqlab max-rate` gives the backlog). Doubling from --from until a rate is not
+sustained, then bisection until the bracket is --resolution narrow.
+Usage: /usr/bin/python3 scripts/bench-max-rate.py HOST:PORT [--from RATE] [--seconds S] [--resolution R]
+Prints one JSON object: the maximum, the resolution and every probe."""
+import argparse
+import json
+import subprocess
+import sys
+
+LOAD = "build/bin/mqlab-amqp-load"
+MAX_DOUBLINGS = 12
+
+
+def probe(host, port, rate, seconds):
+    messages = max(int(rate * seconds), 1000)
+    done = subprocess.run([LOAD, host, str(port), "publish", str(messages), "100", f"{rate:.0f}"],
+                          capture_output=True, text=True, timeout=300)
+    run = json.loads(done.stdout) if done.stdout.strip() else {"received": 0, "p99_us": float("inf")}
+    allowed_us = (0.02 * messages / rate + 0.010) * 1e6
+    run["sustained"] = done.returncode == 0 and run["received"] == messages and run["p99_us"] <= allowed_us
+    print(f"  {rate:>9.0f}/s: p99 {run['p99_us'] / 1e3:.1f} ms (allowed {allowed_us / 1e3:.0f} ms) "
+          f"{'sustained' if run['sustained'] else 'falls behind'}", file=sys.stderr)
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("address")
+    ap.add_argument("--from", dest="low", type=float, default=5000)
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--resolution", type=float, default=0.05)
+    a = ap.parse_args()
+    host, port = a.address.rsplit(":", 1)
+    probes = []
+    low, high = a.low, None
+    first = probe(host, port, low, a.seconds)
+    probes.append(first)
+    if not first["sustained"]:
+        sys.exit(f"bench-max-rate: {low:.0f}/s is not sustained; give a lower --from")
+    for _ in range(MAX_DOUBLINGS):
+        p = probe(host, port, low * 2, a.seconds)
+        probes.append(p)
+        if not p["sustained"]:
+            high = low * 2
+            break
+        low *= 2
+    if high is None:
+        sys.exit(f"bench-max-rate: still sustained at {low:.0f}/s")
+    while (high - low) / low > a.resolution:
+        mid = (low + high) / 2
+        p = probe(host, port, mid, a.seconds)
+        probes.append(p)
+        low, high = (mid, high) if p["sustained"] else (low, mid)
+    print(json.dumps({"max_rate": low, "resolution": a.resolution, "probes": probes}))
+
+
+if __name__ == "__main__":
+    main()
