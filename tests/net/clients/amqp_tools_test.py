@@ -61,6 +61,23 @@ class AmqpToolsAgainstMqlab(BrokerTestCase):
             self.assertEqual(result["received"], 20000, mode)
             self.assertGreater(result["msgs_per_s"], 0)
 
+    def test_a_paced_publisher_keeps_to_its_rate(self):
+        # 3 000 messages at 2 000/s: the last is due at 1.5 s, so the run cannot end sooner
+        # however fast the broker, and a broker that keeps up delivers each soon after its due time.
+        r = subprocess.run([LOAD_CLIENT, "127.0.0.1", str(self.broker.port), "publish", "3000", "100", "2000"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        result = json.loads(r.stdout)
+        self.assertEqual((result["rate"], result["received"]), (2000, 3000))
+        self.assertGreaterEqual(result["seconds"], 1.5)
+        self.assertLess(result["msgs_per_s"], 2000)
+        self.assertLess(result["p50_us"], 100_000)
+
+    def test_a_rate_is_refused_outside_publish_mode(self):
+        r = subprocess.run([LOAD_CLIENT, "127.0.0.1", str(self.broker.port), "confirm", "10", "100", "2000"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
