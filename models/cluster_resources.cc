@@ -136,7 +136,7 @@ void cluster_resources::client_send(int client, bool up, broker::node_id node, s
 void cluster_resources::write_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived) {
   const sim::duration window = costs_.of(node.value).write_coalescing;
   if (window == sim::duration{}) {
-    client_link(client, false).send(bytes, std::move(arrived), nodes_[node.value].nic->transmit(bytes));
+    send_down(client, node, bytes, std::move(arrived));
     return;
   }
   if (outboxes_.size() <= static_cast<std::size_t>(client)) outboxes_.resize(static_cast<std::size_t>(client) + 1);
@@ -156,9 +156,13 @@ void cluster_resources::release_held(int client, broker::node_id node) {
   o.last_write = sim_.now();
   const std::uint64_t bytes = std::exchange(o.bytes, 0);
   // One write: its messages cross together and arrive at one instant.
-  client_link(client, false).send(bytes, [held = std::exchange(o.held, {})]() mutable {
+  send_down(client, node, bytes, [held = std::exchange(o.held, {})]() mutable {
     for (auto& arrived : held) arrived();
-  }, nodes_[node.value].nic->transmit(bytes));
+  });
+}
+
+void cluster_resources::send_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived) {
+  client_link(client, false).send(bytes, std::move(arrived), nodes_[node.value].nic->transmit(bytes));
 }
 
 void cluster_resources::degrade_client(int client, const resource_fault& f) {

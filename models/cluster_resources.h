@@ -113,6 +113,8 @@ class cluster_resources {
   /// node's write_coalescing after the last write.
   void write_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived);
   void release_held(int client, broker::node_id node);
+  /// One write of node `node` to client `client`: through the node's NIC, then down the link.
+  void send_down(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived);
   /// Writes to one client held together.
   struct outbox {
     sim::sim_time last_write;
