@@ -206,7 +206,8 @@ void kafka_model::work(std::size_t m) {
 
 void kafka_model::finished(std::size_t m, const member::polled_record& r) {
   member& me = members_[m];
-  ledgers_.finish(me.group->group, r.stamp, sim_.now().ns());
+  if (me.ledger == nullptr) me.ledger = &ledgers_.of(me.group->group);  // not before: a group that never finishes has none
+  me.ledger->finish(r.stamp, sim_.now().ns());
   const commit_mode mode = me.group->commit;
   if (mode != commit_mode::record && mode != commit_mode::before_processing) return;
   const kafka::topic_partition tp{me.group->topic, r.partition};

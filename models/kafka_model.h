@@ -67,6 +67,7 @@ class kafka_model final : public kafka_side {
     bool alive = true;
     std::uint64_t delivered = 0;
     sim::rng service_rng;
+    record_ledger* ledger = nullptr;  // its group's
     // A fetch that found nothing waits at the leader (fetch.max.wait.ms) until records pass
     // the high watermark: the consumer's long poll.
     bool parked = false;
@@ -121,7 +122,7 @@ class kafka_model final : public kafka_side {
     struct part {
       std::string topic;
       std::int32_t partition = 0;
-      std::vector<broker::kafka::record> records;
+      broker::kafka::partition_log::slice records;
     };
     std::vector<part> fetched;
   };

@@ -237,7 +237,7 @@ void kafka_model::fetch_at_leader(std::size_t f) {
       if (ps.leader != ft.leader || std::find(ps.replicas.begin(), ps.replicas.end(), ft.follower) == ps.replicas.end()) continue;
       auto records = cluster_.follower_fetch(t.name, p, ft.follower, replica_fetch_records, now_ms());
       if (!records || records->empty()) continue;
-      for (const auto& r : *records) bytes += r.size_bytes();
+      bytes += records->bytes();
       ft.fetched.push_back({t.name, p, std::move(*records)});
     }
   }
@@ -267,7 +267,7 @@ void kafka_model::fetched_at_follower(std::size_t f) {
     sim_.after(replica_fetch_backoff, [this, f] { fetch_round(f); });
     return;
   }
-  for (auto& part : parts) cluster_.follower_append(part.topic, part.partition, ft.follower, std::move(part.records), now_ms());
+  for (auto& part : parts) cluster_.follower_append(part.topic, part.partition, ft.follower, part.records, now_ms());
   resources_->charge(cluster_.meter().rows(), node_of(ft.follower), [this, f] { fetch_round(f); }, {});
   cluster_.meter().clear();
 }

@@ -50,7 +50,8 @@ class record_ledger {
 /// One ledger per consumer group.
 class group_ledgers {
  public:
-  void finish(const std::string& group, const record_stamp& s, std::int64_t now_ns) { groups_[group].finish(s, now_ns); }
+  /// The ledger of `group`, made on first use; it stays where it is.
+  record_ledger& of(const std::string& group) { return groups_[group]; }
   /// Per group `kafka.<group>.consumed`, `.duplicates`, `.order_violations` and `.e2e.*`; the
   /// totals over groups as `kafka.consumed`, `kafka.duplicates` and `order_violations`; every
   /// group's end-to-end latencies merged into `e2e`.

@@ -483,7 +483,7 @@ class net_kafka final : public models::kafka_side {
     const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
     ++m.delivered;
     std::lock_guard lock(ledger_lock_);
-    ledgers_.finish(m.group->group, stamp, now_ns);
+    ledgers_.of(m.group->group).finish(stamp, now_ns);
     models::mark_finished(done_[m.group->group][msg.partition], msg.offset);
     return true;
   }

@@ -3,6 +3,7 @@
 #include "broker/kafka/cluster.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -79,8 +80,17 @@ error_code cluster::create_topic(const std::string& name, const topic_config& co
 }
 
 std::int32_t cluster::partitions(const std::string& topic) const {
-  auto it = topics_.find(topic);
-  return it == topics_.end() ? 0 : it->second.config.partitions;
+  const topic_state* t = this->topic(topic);
+  return t == nullptr ? 0 : t->config.partitions;
+}
+
+const cluster::topic_state* cluster::topic(const std::string& name) const {
+  if (recent_.entry == nullptr || recent_.entry->first != name) {
+    auto it = topics_.find(name);
+    if (it == topics_.end()) return nullptr;
+    recent_.entry = &*it;
+  }
+  return &recent_.entry->second;
 }
 
 std::int64_t cluster::total_partitions() const {
@@ -96,10 +106,10 @@ std::vector<std::string> cluster::topic_names() const {
 }
 
 partition_state* cluster::find(const std::string& topic, std::int32_t p) {
-  auto it = topics_.find(topic);
-  if (it == topics_.end() || p < 0 || p >= it->second.config.partitions) return nullptr;
+  topic_state* t = this->topic(topic);
+  if (t == nullptr || p < 0 || p >= t->config.partitions) return nullptr;
   if (noting_ && !all_touched_) touched_.insert({topic, p});  // every caller of this one may change logs
-  return &it->second.partitions[static_cast<std::size_t>(p)];
+  return &t->partitions[static_cast<std::size_t>(p)];
 }
 
 std::vector<topic_partition> cluster::take_touched() {
@@ -141,7 +151,9 @@ void cluster::restored(const std::string& topic, std::int32_t p, std::int64_t no
 }
 
 const partition_state& cluster::partition(const std::string& topic, std::int32_t p) const {
-  return topics_.at(topic).partitions.at(static_cast<std::size_t>(p));
+  const topic_state* t = this->topic(topic);
+  if (t == nullptr) throw std::out_of_range("no topic " + topic);
+  return t->partitions.at(static_cast<std::size_t>(p));
 }
 
 std::int64_t cluster::log_end_offset(const std::string& topic, std::int32_t p) const {
@@ -158,9 +170,14 @@ void cluster::charge_append(const partition_state& ps, std::int32_t replica, std
   if (!meter_.enabled()) return;
   std::uint64_t bytes = 0;
   for (const auto& r : records) bytes += r.size_bytes();
+  charge_append(ps, replica, records.size(), bytes);
+}
+
+void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes) const {
+  if (!meter_.enabled()) return;
   // Kafka appends to the page cache: the disk takes the bytes, no fsync (flush.messages is off).
   const work_site site{node_id{static_cast<std::uint32_t>(replica)}, ps.process};
-  meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records.size()));
+  meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records));
   meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
   meter_.charge(site, work_kind::persist_bytes, static_cast<std::uint32_t>(bytes));
 }
@@ -184,24 +201,14 @@ std::int64_t cluster::align(partition_state& ps, std::int32_t follower) {
   return std::max(to.log_end_offset(), from.log_start_offset());
 }
 
-std::vector<record> cluster::lacking(partition_state& ps, std::int32_t follower, std::size_t max_records) {
-  auto records = ps.logs.at(ps.leader).read(align(ps, follower), max_records);
-  return records ? std::move(*records) : std::vector<record>{};
+partition_log::slice cluster::lacking(partition_state& ps, std::int32_t follower, std::size_t max_records) {
+  auto records = ps.logs.at(ps.leader).share(align(ps, follower), max_records);
+  return records ? std::move(*records) : partition_log::slice{};
 }
 
 void cluster::catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms) {
   (void)align(ps, follower);
   inter_broker_bytes_ += ps.logs.at(follower).replicate_from(ps.logs.at(ps.leader));
-  note_caught_up(ps, follower, now_ms);
-}
-
-void cluster::append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms) {
-  partition_log& to = ps.logs.at(follower);
-  for (auto& r : records) {
-    if (r.offset < to.log_end_offset()) continue;  // a stale or overlapping fetch
-    inter_broker_bytes_ += r.size_bytes();
-    to.append_replica(std::move(r));
-  }
   note_caught_up(ps, follower, now_ms);
 }
 
@@ -211,7 +218,7 @@ void cluster::note_caught_up(partition_state& ps, std::int32_t follower, std::in
   ps.isr.insert(follower);  // caught up: back in sync
 }
 
-std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std::string& topic, std::int32_t p,
+std::expected<partition_log::slice, error_code> cluster::follower_fetch(const std::string& topic, std::int32_t p,
                                                                        std::int32_t follower, std::size_t max_records,
                                                                        std::int64_t now_ms) {
   partition_state* ps = find(topic, p);
@@ -229,13 +236,37 @@ std::expected<std::vector<record>, error_code> cluster::follower_fetch(const std
   return records;
 }
 
+partition_state* cluster::follower_of(const std::string& topic, std::int32_t p, std::int32_t follower) {
+  partition_state* ps = find(topic, p);
+  return ps == nullptr || ps->leader < 0 || follower == ps->leader || !ps->logs.contains(follower) ? nullptr : ps;
+}
+
 void cluster::follower_append(const std::string& topic, std::int32_t p, std::int32_t follower,
                               std::vector<record> records, std::int64_t now_ms) {
-  partition_state* ps = find(topic, p);
-  if (ps == nullptr || ps->leader < 0 || follower == ps->leader || !ps->logs.contains(follower)) return;
+  partition_state* ps = follower_of(topic, p, follower);
+  if (ps == nullptr) return;
   charge_append(*ps, follower, records);
-  append_to(*ps, follower, std::move(records), now_ms);
-  update_high_watermark(*ps);
+  partition_log& to = ps->logs.at(follower);
+  for (auto& r : records) {
+    if (r.offset < to.log_end_offset()) continue;  // a stale or overlapping fetch
+    inter_broker_bytes_ += r.size_bytes();
+    to.append_replica(std::move(r));
+  }
+  appended(*ps, follower, now_ms);
+}
+
+void cluster::follower_append(const std::string& topic, std::int32_t p, std::int32_t follower,
+                              const partition_log::slice& records, std::int64_t now_ms) {
+  partition_state* ps = follower_of(topic, p, follower);
+  if (ps == nullptr) return;
+  charge_append(*ps, follower, records.size(), records.bytes());
+  inter_broker_bytes_ += ps->logs.at(follower).append_shared(records);
+  appended(*ps, follower, now_ms);
+}
+
+void cluster::appended(partition_state& ps, std::int32_t follower, std::int64_t now_ms) {
+  note_caught_up(ps, follower, now_ms);
+  update_high_watermark(ps);
 }
 
 void cluster::expire_lagging(partition_state& ps, std::int64_t now_ms) {
@@ -273,7 +304,7 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
     if (a == acks::none) lost_ += records.size();  // fire and forget into nothing
     return {error_code::leader_not_available, -1};
   }
-  const auto& config = topics_.at(topic).config;
+  const auto& config = this->topic(topic)->config;
   if (a == acks::all && static_cast<std::int32_t>(ps->isr.size()) < config.min_insync_replicas) {
     return {error_code::not_enough_replicas, -1};
   }
@@ -299,11 +330,11 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
 
 fetch_result cluster::fetch(const std::string& topic, std::int32_t partition, std::int64_t offset,
                             std::size_t max_records) const {
-  auto it = topics_.find(topic);
-  if (it == topics_.end() || partition < 0 || partition >= it->second.config.partitions) {
+  const topic_state* t = this->topic(topic);
+  if (t == nullptr || partition < 0 || partition >= t->config.partitions) {
     return {error_code::unknown_topic_or_partition, {}, 0, 0};
   }
-  const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
+  const auto& ps = t->partitions[static_cast<std::size_t>(partition)];
   if (ps.leader < 0) return {error_code::leader_not_available, {}, ps.high_watermark, 0};
   const auto& log = ps.logs.at(ps.leader);
   auto records = log.read(offset, max_records, ps.high_watermark);

@@ -12,6 +12,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/coordination/store.h"
@@ -82,11 +83,11 @@ class cluster {
   template <typename F>
   std::expected<std::size_t, error_code> fetch_visit(const std::string& topic, std::int32_t partition,
                                                      std::int64_t offset, std::size_t max_records, F&& f) const {
-    auto it = topics_.find(topic);
-    if (it == topics_.end() || partition < 0 || partition >= it->second.config.partitions) {
+    const topic_state* t = this->topic(topic);
+    if (t == nullptr || partition < 0 || partition >= t->config.partitions) {
       return std::unexpected(error_code::unknown_topic_or_partition);
     }
-    const auto& ps = it->second.partitions[static_cast<std::size_t>(partition)];
+    const auto& ps = t->partitions[static_cast<std::size_t>(partition)];
     if (ps.leader < 0) return std::unexpected(error_code::leader_not_available);
     charge_fetch(ps.leader);
     return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
@@ -103,13 +104,18 @@ class cluster {
   /// dropping records of its own the leader never had. NOT_LEADER_OR_FOLLOWER if it is not a
   /// live follower of the partition.
   /// A follower fetching from the leader's log end is caught up: it stays in (or rejoins) the ISR.
-  std::expected<std::vector<record>, error_code> follower_fetch(const std::string& topic, std::int32_t partition,
+  /// The records are the leader's, by reference.
+  std::expected<partition_log::slice, error_code> follower_fetch(const std::string& topic, std::int32_t partition,
                                                                 std::int32_t follower, std::size_t max_records,
                                                                 std::int64_t now_ms);
   /// The follower appends what it fetched; caught up, it is back in the ISR; the high
   /// watermark follows. Records that do not continue its log are ignored.
   void follower_append(const std::string& topic, std::int32_t partition, std::int32_t follower,
                        std::vector<record> records, std::int64_t now_ms);
+  /// follower_append() of what follower_fetch() returned, in-process: the follower's log shares
+  /// the leader's records, as replicas' segment files hold the same bytes.
+  void follower_append(const std::string& topic, std::int32_t partition, std::int32_t follower,
+                       const partition_log::slice& records, std::int64_t now_ms);
   /// replica.lag.time.max.ms: followers that have not caught up for that long leave the ISR.
   void expire_lagging(std::int64_t now_ms);
   /// The producer was told records up to `end` (exclusive) are written (acks=all under
@@ -179,29 +185,50 @@ class cluster {
     std::vector<partition_state> partitions;
   };
   partition_state* find(const std::string& topic, std::int32_t p);
+  /// The topic named `name`, or null. Calls come in runs for one topic (a batch's records, a
+  /// fetch's partitions), so the last one found is tried first.
+  const topic_state* topic(const std::string& name) const;
+  topic_state* topic(const std::string& name) {
+    return const_cast<topic_state*>(std::as_const(*this).topic(name));
+  }
   void elect(partition_state& ps, const topic_config& config);
   void update_high_watermark(partition_state& ps);
   /// Truncates what the follower has and the leader lacks; returns the offset it needs next.
   std::int64_t align(partition_state& ps, std::int32_t follower);
   /// align(), then what the follower lacks.
-  std::vector<record> lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
+  partition_log::slice lacking(partition_state& ps, std::int32_t follower, std::size_t max_records);
   /// In-process replication: align(), then the follower takes, by reference, what it lacks of
   /// the leader's log.
   void catch_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
-  void append_to(partition_state& ps, std::int32_t follower, std::vector<record> records, std::int64_t now_ms);
+  /// The partition, if `follower` is a follower of its live leader.
+  partition_state* follower_of(const std::string& topic, std::int32_t p, std::int32_t follower);
+  /// After a follower's append: it may be caught up, the high watermark may move.
+  void appended(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   /// A follower at the leader's log end is in sync as of now.
   void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
   void charge_fetch(std::int32_t leader) const;
   void charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records) const;
+  void charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes) const;
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
 
   std::int32_t brokers_;
   std::int64_t lag_max_ms_;
   std::vector<bool> up_;
-  std::map<std::string, topic_state> topics_;
+  std::map<std::string, topic_state> topics_;  // never erased from: the nodes stay where they are
+  /// The entry of topics_ topic() found last; a copy of the cluster starts without one.
+  struct recent_topic {
+    const std::pair<const std::string, topic_state>* entry = nullptr;
+    recent_topic() = default;
+    recent_topic(const recent_topic&) {}
+    recent_topic& operator=(const recent_topic&) {
+      entry = nullptr;
+      return *this;
+    }
+  };
+  mutable recent_topic recent_;
   group_coordinator groups_;
   coordination::store zk_;
   std::vector<coordination::session_id> sessions_;

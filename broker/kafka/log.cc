@@ -74,6 +74,34 @@ std::uint64_t partition_log::replicate_from(const partition_log& leader) {
   return bytes;
 }
 
+std::expected<partition_log::slice, error_code> partition_log::share(std::int64_t offset, std::size_t max_records) const {
+  if (offset < start_offset_ || offset > next_offset_) return std::unexpected(error_code::offset_out_of_range);
+  slice out;
+  walk(offset, [&](const run& r, std::size_t i) {
+    if (out.size_ == max_records) return false;
+    const auto at = static_cast<std::uint32_t>(r.begin + i);
+    if (out.runs_.empty() || out.runs_.back().b != r.b || out.runs_.back().end != at) out.runs_.push_back({r.b, at, at});
+    ++out.runs_.back().end;
+    ++out.size_;
+    out.bytes_ += r.b->records[at].size_bytes();
+    return true;
+  });
+  return out;
+}
+
+std::uint64_t partition_log::append_shared(const slice& s) {
+  std::uint64_t bytes = 0;
+  for (const run& r : s.runs_) {
+    for (std::uint32_t i = r.begin; i < r.end; ++i) {
+      const record& rec = r.b->records[i];
+      if (rec.offset < next_offset_) continue;  // a stale or overlapping fetch
+      push(r.b, i);
+      bytes += rec.size_bytes();
+    }
+  }
+  return bytes;
+}
+
 partition_log::position partition_log::find(std::int64_t offset) const {
   auto seg = std::upper_bound(segments_.begin(), segments_.end(), offset,
                               [](std::int64_t o, const segment& s) { return o < s.base_offset; });

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <expected>
@@ -98,6 +99,55 @@ class partition_log {
     std::uint32_t begin = 0, end = 0;
     std::span<const record> records() const { return {b->records.data() + begin, end - begin}; }
   };
+
+ public:
+  /// Records of a log by reference, as a follower's fetch carries them in-process: they stay
+  /// as they were whatever the log does next, and cost no copy.
+  class slice {
+   public:
+    class iterator {
+     public:
+      using value_type = record;
+      using difference_type = std::ptrdiff_t;
+      const record& operator*() const { return (*runs_)[r_].records()[i_]; }
+      const record* operator->() const { return &**this; }
+      iterator& operator++() {
+        if (++i_ == (*runs_)[r_].records().size()) ++r_, i_ = 0;
+        return *this;
+      }
+      iterator operator++(int) {
+        iterator was = *this;
+        ++*this;
+        return was;
+      }
+      bool operator==(const iterator& o) const { return r_ == o.r_ && i_ == o.i_; }
+
+     private:
+      friend class slice;
+      iterator(const std::vector<run>* runs, std::size_t r) : runs_(runs), r_(r) {}
+      const std::vector<run>* runs_ = nullptr;
+      std::size_t r_ = 0, i_ = 0;
+    };
+    iterator begin() const { return {&runs_, 0}; }
+    iterator end() const { return {&runs_, runs_.size()}; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    /// The records' size_bytes(), summed.
+    std::uint64_t bytes() const { return bytes_; }
+
+   private:
+    friend class partition_log;
+    std::vector<run> runs_;  // none empty
+    std::size_t size_ = 0;
+    std::uint64_t bytes_ = 0;
+  };
+  /// Like read(), by reference.
+  std::expected<slice, error_code> share(std::int64_t offset, std::size_t max_records) const;
+  /// Appends the records of `s` at or past this log's end, at their own offsets, by reference;
+  /// returns their bytes. The slice's records must continue this log (a leader's, after align).
+  std::uint64_t append_shared(const slice& s);
+
+ private:
   struct segment {
     std::int64_t base_offset = 0;
     std::vector<run> runs;

@@ -210,7 +210,7 @@ TEST(kafka_cluster_follower_fetching, followers_fetches_move_the_high_watermark)
   auto lacking = c.follower_fetch("t", 0, 1, 100, 1001);
   ASSERT_TRUE(lacking);
   ASSERT_EQ(lacking->size(), 3u) << "followers get uncommitted records";
-  EXPECT_EQ((*lacking)[0].offset, 0);
+  EXPECT_EQ(lacking->begin()->offset, 0);
   c.follower_append("t", 0, 1, *lacking, 1002);
   EXPECT_EQ(c.partition("t", 0).high_watermark, 0) << "broker 2 is in the ISR and has nothing yet";
   c.follower_append("t", 0, 2, *c.follower_fetch("t", 0, 2, 100, 1003), 1003);

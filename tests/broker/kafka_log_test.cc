@@ -114,6 +114,28 @@ TEST(partition_log, replicas_that_share_records_stay_independent) {
   EXPECT_EQ(values(follower), (std::vector<std::string>{"a0"}));
 }
 
+// A follower's fetch in-process: what the leader had when the fetch was served, by reference,
+// whatever the leader writes before the answer arrives; a fetch answered twice adds nothing.
+TEST(partition_log, a_shared_fetch_is_what_the_leader_had_when_it_was_served) {
+  partition_log leader, follower;
+  for (int i = 0; i < 3; ++i) leader.append(rec(i, std::nullopt, "a" + std::to_string(i)));
+  const auto fetched = leader.share(1, 10).value();
+  EXPECT_EQ(fetched.size(), 2u);
+  EXPECT_EQ(fetched.bytes(), 2 * (24 + 2u));
+  EXPECT_EQ(std::next(fetched.begin())->offset, 2);
+  leader.append(rec(9, std::nullopt, "a3"));  // while the answer is on its way
+
+  follower.restart_at(1);
+  EXPECT_EQ(follower.append_shared(fetched), 2 * (24 + 2u));
+  EXPECT_EQ(values(follower), (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(follower.log_end_offset(), 3) << "a3 was not in the fetch";
+  EXPECT_EQ(follower.append_shared(fetched), 0u) << "a stale answer";
+  follower.append(rec(9, std::nullopt, "f3"));  // the follower, elected, writes on
+  EXPECT_EQ(values(leader), (std::vector<std::string>{"a0", "a1", "a2", "a3"})) << "the leader's block is its own";
+  EXPECT_EQ(values(follower), (std::vector<std::string>{"a1", "a2", "f3"}));
+  EXPECT_EQ(leader.share(5, 1).error(), error_code::offset_out_of_range);
+}
+
 TEST(partition_log, reads_find_every_offset_across_segments_and_shared_blocks) {
   log_config cfg;
   cfg.segment_bytes = 30'000;  // about 1 000 records a segment
