@@ -25,13 +25,15 @@ double cost_table::price(const broker::work_row& row) const {
 
 cluster_resources::cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table,
                                      std::uint32_t nodes, const sim::random_streams& streams, const std::string& name,
-                                     cpu_pool* host)
+                                     cpu_pool* host, int process_cores)
     : sim_(sim), costs_(costs), table_(table), streams_(streams), name_(name) {
   nodes = std::max(nodes, 1u);
+  if (process_cores > 0) process_ = std::make_unique<cpu_pool>(sim, process_cores, host, costs.of(0).wake_up);
   for (std::uint32_t n = 0; n < nodes; ++n) {
     node nd;
     const node_resources& own = costs.of(n);
-    nd.cpu = std::make_unique<cpu_pool>(sim, own.cores, host, own.wake_up);
+    nd.cpu = process_ ? std::make_unique<cpu_pool>(sim, own.cores, process_.get())
+                      : std::make_unique<cpu_pool>(sim, own.cores, host, own.wake_up);
     nd.store = std::make_unique<disk>(sim, own.disk, streams.stream(fmt::format("{}-disk-{}", name, n)));
     nd.nic = std::make_unique<link>(sim, link_config{sim::distribution::constant(0), own.nic_bandwidth},
                                     streams.stream(fmt::format("{}-nic-{}", name, n)));
@@ -309,6 +311,7 @@ void cluster_resources::start_measuring() {
     n.store->start_measuring();
   }
   if (clients_) clients_->start_measuring();
+  if (process_) process_->start_measuring();
 }
 
 std::optional<double> cluster_resources::client_utilization() const {
@@ -318,6 +321,8 @@ std::optional<double> cluster_resources::client_utilization() const {
 double cluster_resources::utilization(broker::node_id n) const { return nodes_[n.value].cpu->utilization(); }
 
 double cluster_resources::busy_cores() const {
+  // One process's threads: their wake-ups are the process's, not any node's.
+  if (process_) return process_->utilization() * process_->cores();
   double busy = 0;
   for (const auto& n : nodes_) busy += n.cpu->utilization() * n.cpu->cores();
   return busy;

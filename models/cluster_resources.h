@@ -29,9 +29,12 @@ class cluster_resources {
  public:
   /// `sim` and `costs` must outlive it; `table` prices this broker's work kinds; `name` keeps
   /// the random streams of two brokers of one system apart. With a `host` (costs.host_cores),
-  /// every node and the client host run on its cores; it must outlive them.
+  /// every node and the client host run on its cores; it must outlive them. `process_cores` > 0:
+  /// the nodes are one process on that many cores (on the host, if any), whose threads wake for
+  /// work (node 0's `wake_up`) rather than each node's.
   cluster_resources(sim::simulator& sim, const cost_model& costs, const cost_table& table, std::uint32_t nodes,
-                    const sim::random_streams& streams, const std::string& name, cpu_pool* host = nullptr);
+                    const sim::random_streams& streams, const std::string& name, cpu_pool* host = nullptr,
+                    int process_cores = 0);
 
   /// Prices the rows of one core call made at `origin`. `processed` runs once every process
   /// the call touched has done its part (deliveries may leave then); `settled` once disk
@@ -66,7 +69,8 @@ class cluster_resources {
 
   void start_measuring();
   double utilization(broker::node_id node) const;
-  /// Busy cores summed over the nodes: what net mode measures of its server threads.
+  /// Busy cores summed over the nodes (or the nodes' one process): what net mode measures of
+  /// its server threads.
   double busy_cores() const;
   /// The client host's busy share, when there is one.
   std::optional<double> client_utilization() const;
@@ -126,6 +130,7 @@ class cluster_resources {
   sim::simulator& sim_;
   const cost_model& costs_;
   const cost_table& table_;
+  std::unique_ptr<cpu_pool> process_;  // the nodes' one process, when they share one
   std::vector<node> nodes_;
   std::vector<std::unique_ptr<link>> links_;  // [from * nodes + to]
   std::vector<std::unique_ptr<link>> client_links_;  // [2 * client + (up ? 0 : 1)]

@@ -27,7 +27,8 @@ kafka_model::kafka_model(sim::simulator& sim, const kafka_spec& spec, const cost
       key_rng_(streams.stream("kafka-keys")) {
   create_topics(cluster_, spec, 0);
   if (!costs.ideal && enabled()) {
-    resources_.emplace(sim, costs, costs.kafka, static_cast<std::uint32_t>(spec.brokers), streams, "kafka", host);
+    resources_.emplace(sim, costs, costs.kafka, static_cast<std::uint32_t>(spec.brokers), streams, "kafka", host,
+                       spec.process_cores);
     cluster_.meter().enable(true);
     cluster_.set_follower_fetching(true);
     in_flight_.assign(static_cast<std::size_t>(spec.brokers), 0);

@@ -244,6 +244,10 @@ struct kafka_spec {
   sim::duration replica_fetch_wait_max = sim::duration::milliseconds(500);  // replica.fetch.wait.max.ms
   sim::duration replica_lag_time_max = sim::duration::seconds(10);
   std::vector<kafka_group_spec> groups;
+  // The brokers run in one process on this many cores together, as mqlab broker's Kafka server
+  // runs every broker on one event-loop thread (1); each broker's own cores still bound it.
+  // 0: each broker is a process of its own.
+  int process_cores = 0;
 };
 
 /// `count` JMS consumers of one destination, each on its own connection and session, working

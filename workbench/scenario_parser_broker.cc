@@ -46,7 +46,7 @@ std::optional<models::produce_step> parser::produce(const YAML::Node& n, const Y
 void parser::kafka(const YAML::Node& n, models::system_spec& s) {
   if (!r_.is_map(n, "kafka")) return;
   r_.check_keys(n, {"brokers", "topics", "groups", "replication_interval", "replica_lag_time_max", "replica_fetch_wait_max", "node",
-                    "nodes"},
+                    "nodes", "process_cores"},
                 "kafka");
   if (n["node"]) read_node_resources(r_, n["node"], s.costs.node);
   if (n["nodes"]) read_nodes(r_, n["nodes"], s.costs);
@@ -55,6 +55,7 @@ void parser::kafka(const YAML::Node& n, models::system_spec& s) {
   k.brokers = n["brokers"] ? static_cast<std::int32_t>(r_.integer(n["brokers"], "brokers", 1, 64).value_or(1)) : 1;
   if (n["replication_interval"]) k.replication_interval = r_.duration(n["replication_interval"], "replication_interval").value_or(k.replication_interval);
   if (k.replication_interval.ns() == 0) r_.error(n["replication_interval"], "replication_interval must be positive");
+  if (n["process_cores"]) k.process_cores = static_cast<int>(r_.integer(n["process_cores"], "process_cores", 0, 1024).value_or(0));
   if (n["replica_lag_time_max"]) k.replica_lag_time_max = r_.duration(n["replica_lag_time_max"], "replica_lag_time_max").value_or(k.replica_lag_time_max);
   if (const YAML::Node topics = n["topics"]; topics && r_.is_map(topics, "topics")) {
     for (const auto& kv : topics) {

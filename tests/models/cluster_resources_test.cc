@@ -93,5 +93,35 @@ TEST(cluster_resources, a_hop_is_the_link_alone_when_reads_cost_nothing) {
   EXPECT_EQ(taken_in, sim_time(10'000));
 }
 
+// mqlab broker's Kafka server runs every broker on one event-loop thread: work that two
+// brokers take in at the same moment is done one after the other, and the thread wakes once.
+// As processes of their own, each broker wakes and works at once.
+std::vector<sim_time> processed_when_two_nodes_work_at_once(int process_cores) {
+  sim::simulator sim;
+  cost_model costs;
+  costs.node.cores = 1;
+  costs.node.wake_up = duration::microseconds(2);
+  cost_table table;
+  table.ns[static_cast<std::size_t>(broker::work_kind::frame)] = 10'000;
+  cluster_resources resources(sim, costs, table, 2, sim::random_streams(1), "kafka", nullptr, process_cores);
+  resources.start_measuring();
+  std::vector<sim_time> processed;
+  for (std::uint32_t n : {0u, 1u}) {
+    broker::work_row row{.site = {broker::node_id{n}, 0}};
+    row.count[static_cast<std::size_t>(broker::work_kind::frame)] = 1;
+    const broker::work_row rows[] = {row};
+    resources.charge(rows, broker::node_id{n}, [&] { processed.push_back(sim.now()); }, {});
+  }
+  sim.run_until(sim_time(100'000));
+  // Busy cores: the frames' 20 us and the wake-ups (one for the process, one each otherwise).
+  EXPECT_DOUBLE_EQ(resources.busy_cores(), (process_cores > 0 ? 22.0 : 24.0) / 100);
+  return processed;
+}
+
+TEST(cluster_resources, nodes_of_one_process_share_its_thread) {
+  EXPECT_EQ(processed_when_two_nodes_work_at_once(1), (std::vector<sim_time>{sim_time(12'000), sim_time(22'000)}));
+  EXPECT_EQ(processed_when_two_nodes_work_at_once(0), (std::vector<sim_time>{sim_time(12'000), sim_time(12'000)}));
+}
+
 }  // namespace
 }  // namespace mqlab::models
