@@ -1,4 +1,5 @@
-// Kafka-core benchmarks: produce + fetch on one partition, and group rebalances.
+// Kafka-core benchmarks: produce + fetch on one partition, replication to two followers, and
+// group rebalances.
 #include <benchmark/benchmark.h>
 
 #include <fmt/format.h>
@@ -36,6 +37,33 @@ void BM_KafkaProduceFetch(benchmark::State& state) {
   state.SetItemsProcessed(records);
 }
 BENCHMARK(BM_KafkaProduceFetch);
+
+// Replication as the simulation runs it: batches of 100 records into a partition of three
+// replicas (acks=all), each follower fetching what it lacks and appending it (records/s).
+void BM_KafkaFollowerFetch(benchmark::State& state) {
+  cluster c(3);
+  c.set_follower_fetching(true);
+  topic_config cfg;
+  cfg.replication_factor = 3;
+  cfg.log.retention_bytes = 64 << 20;
+  c.create_topic("t", cfg);
+  const std::string value(100, 'x');
+  std::int64_t now = 0, records = 0;
+  for (auto _ : state) {
+    std::vector<record> batch;
+    for (int i = 0; i < 100; ++i) batch.push_back(record{0, now, std::nullopt, value, {}});
+    c.produce("t", 0, std::move(batch), acks::all, now);
+    for (std::int32_t follower : {1, 2}) {
+      auto lacking = c.follower_fetch("t", 0, follower, 10'000, now);
+      if (lacking) c.follower_append("t", 0, follower, *lacking, now);
+    }
+    records += 100;
+    if ((++now & 1023) == 0) c.clean(now);
+  }
+  if (c.partition("t", 0).high_watermark != records) state.SkipWithError("the followers did not keep up");
+  state.SetItemsProcessed(records);
+}
+BENCHMARK(BM_KafkaFollowerFetch);
 
 // One rebalance of a group over 100 partitions when a consumer joins: its JoinGroup, the
 // members' rejoins, the leader's cooperative-sticky assignment and every SyncGroup.
