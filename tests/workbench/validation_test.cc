@@ -101,6 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "expected METRIC<=VALUE"},
         broken_case{"plan_without_a_range", std::string(valid) + "plan: {slo: ['main.response.mean<=1s']}\n", 7, 7,
                     "plan needs one of minimize and max_rate"},
+        broken_case{"kafka_process_without_cores", std::string(valid) + "kafka: {process_cores: -1, topics: {t: {}}}\n", 7, 24,
+                    "process_cores must be between 0 and 1024, got -1"},
         broken_case{"kafka_commit_mode_unknown",
                     std::string(valid) + "kafka: {topics: {t: {}}, groups: [{group: g, topic: t, commit: sometimes}]}\n", 7, 64,
                     "commit must be poll, auto, auto:INTERVAL, record or before-processing, got 'sometimes'"},
