@@ -136,6 +136,24 @@ TEST(partition_log, a_shared_fetch_is_what_the_leader_had_when_it_was_served) {
   EXPECT_EQ(leader.share(5, 1).error(), error_code::offset_out_of_range);
 }
 
+// Fetches that span the leader's blocks (1 024 records each) and segments, answered in pieces
+// of odd sizes: the follower ends with the leader's records, in order, each once.
+TEST(partition_log, shared_fetches_across_blocks_and_segments_copy_the_log_exactly) {
+  log_config cfg;
+  cfg.segment_bytes = 30'000;  // about 1 000 records a segment
+  partition_log leader(cfg), follower(cfg);
+  for (int i = 0; i < 5'000; ++i) leader.append(rec(i, std::nullopt, std::to_string(i)));
+  std::int64_t expected = 0;
+  while (follower.log_end_offset() < leader.log_end_offset()) {
+    const auto fetched = leader.share(follower.log_end_offset(), 777).value();
+    for (const record& r : fetched) EXPECT_EQ(r.offset, expected++);
+    follower.append_shared(fetched);
+  }
+  EXPECT_EQ(expected, 5'000);
+  EXPECT_EQ(values(follower), values(leader));
+  EXPECT_EQ(follower.size_bytes(), leader.size_bytes());
+}
+
 TEST(partition_log, reads_find_every_offset_across_segments_and_shared_blocks) {
   log_config cfg;
   cfg.segment_bytes = 30'000;  // about 1 000 records a segment
