@@ -64,14 +64,9 @@ void partition_log::append_replica(record r) {
 }
 
 std::uint64_t partition_log::replicate_from(const partition_log& leader) {
-  std::uint64_t bytes = 0;
   if (next_offset_ >= leader.next_offset_) return 0;
-  leader.walk(next_offset_, [&](const run& r, std::size_t i) {
-    push(r.b, static_cast<std::uint32_t>(r.begin + i));
-    bytes += r.b->records[r.begin + i].size_bytes();
-    return true;
-  });
-  return bytes;
+  const auto lacking = leader.share(next_offset_, SIZE_MAX);
+  return lacking ? append_shared(*lacking) : 0;
 }
 
 std::expected<partition_log::slice, error_code> partition_log::share(std::int64_t offset, std::size_t max_records) const {
