@@ -35,7 +35,11 @@ enum class work_kind : std::uint8_t {
                      // process that sends it and on the node that takes it in
   record_appended,   // Kafka: a record appended to a partition's log
   fetch,             // Kafka: a fetch served (consumer or follower)
+  record_fetched,    // Kafka: a record put into a fetch's answer (a consumer's or a follower's)
+  record_replicated, // Kafka: a record a follower took in from its leader's answer, besides appending it
   selector_evaluation,  // JMS: a selector evaluated against a message
+  memory_grown,      // bytes by which what a node holds grew past the most it held before: memory the
+                     // operating system maps in on first touch (a page fault per page), once per byte
   socket_read,       // a read system call on a client's connection, with the handling around it (the event
                      // loop's wait, the write of what it produced): charged by models/ once per read, which
                      // takes all that arrived since the last; never by a core, which does no I/O

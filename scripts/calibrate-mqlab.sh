@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Calibrates `mqlab broker` into a profile: starts a three-node AMQP cluster and a Kafka broker
-# on loopback ports chosen here (each with a data directory, so persistent messages are fsynced
-# and Kafka logs written as by default), runs `mqlab calibrate` against both with their PIDs
-# (their CPU time is read per probe: one librdkafka producer cannot saturate a broker on two
-# cores), stops them by those PIDs. The AMQP probes run on node 0; the cluster's probes cross
-# to the other nodes and mirror a queue to them.
+# Calibrates `mqlab broker` into a profile: starts a three-node AMQP cluster (with a data
+# directory, so persistent messages are fsynced) and three Kafka brokers in one process (their
+# logs in memory, as net mode's in-process server keeps them), on loopback ports chosen here,
+# runs `mqlab calibrate` against both with their PIDs (their CPU time and resident memory are
+# read per probe: one librdkafka producer cannot saturate a broker on two cores), stops them by
+# those PIDs. The AMQP probes run on node 0; the cluster's probes cross to the other nodes and
+# mirror a queue to them; the Kafka probes use broker 0's listener, and one replicates to all three.
 # Usage: scripts/calibrate-mqlab.sh [OUT] [more mqlab calibrate flags]
 #        (OUT defaults to profiles/mqlab-loopback.yaml)
 set -euo pipefail
@@ -15,24 +16,27 @@ shift || true
 work=$(mktemp -d)
 source scripts/bench-common.sh
 
-kafka_port=$(free_port)
-start_mqlab "$work/kafka.log" --kafka-port "$kafka_port" --data-dir "$work/kafka-data" --log-level warn
+start_mqlab "$work/kafka.log" --cluster 3 --kafka-port 0 --data-dir none --log-level info
 kafka_pid=$mqlab_pid
 start_mqlab "$work/cluster.log" --cluster 3 --amqp-port 0 --data-dir "$work/amqp-data" --log-level info
 cluster_pid=$mqlab_pid
 trap 'kill $kafka_pid $cluster_pid 2>/dev/null || true; wait $kafka_pid $cluster_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-wait_port "$kafka_port"
-nodes=""
-for node in 0 1 2; do
-  port=""
+# The port node or broker N of a process listens on, from its log: PATTERN holds N.
+port_of() {
+  local log=$1 pattern=$2 port=""
   for _ in $(seq 600); do
-    port=$(sed -n "s/.*AMQP 0-9-1 node $node listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$work/cluster.log")
+    port=$(sed -n "s/.*$pattern listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$log")
     [[ -n $port ]] && break
     sleep 0.1
   done
-  [[ -n $port ]] || { echo "calibrate-mqlab.sh: node $node of the cluster did not start" >&2; exit 1; }
-  nodes+="${nodes:+,}127.0.0.1:$port"
+  [[ -n $port ]] || { echo "calibrate-mqlab.sh: $pattern did not start" >&2; exit 1; }
+  echo "$port"
+}
+nodes=""
+for node in 0 1 2; do
+  nodes+="${nodes:+,}127.0.0.1:$(port_of "$work/cluster.log" "AMQP 0-9-1 node $node")"
 done
+kafka_port=$(port_of "$work/kafka.log" "Kafka broker 0")  # the others are in its metadata
 # One event-loop thread serves a node: the fit gives its work one core. Its AMQP server holds a
 # write that follows the last one to a client within 100 us (net/amqp/server.cc, coalesce_window).
 build/bin/mqlab calibrate --amqp "$nodes" --kafka "127.0.0.1:$kafka_port" --broker-pid "$cluster_pid,$kafka_pid" \

@@ -73,6 +73,8 @@ struct probe_measurement {
   double seconds = 0;
   double client_cpu = 0;  // CPU seconds the prober's own thread used meanwhile
   double broker_cpu = 0;  // CPU seconds the broker's process used meanwhile (0: not measured)
+  double broker_memory_grown = 0;  // bytes by which the broker's resident memory grew meanwhile
+  double broker_fresh_cpu = 0;     // of broker_cpu, what first touches of that memory took (priced apart)
   double rate() const { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }
   /// The cores the prober kept busy: on a machine it shares with the broker, not the broker's.
   double client_cores() const { return seconds > 0 ? client_cpu / seconds : 0; }
@@ -100,10 +102,12 @@ client_work client_work_of(const amqp_probe& p);
 
 
 /// One Kafka probe: records produced into a topic of its own as fast as the broker takes them,
-/// with a consumer (no group: it is assigned every partition) reading them as they come.
+/// with a consumer (no group: it is assigned every partition) reading them as they come, or none.
 struct kafka_probe {
   std::string name;
   int partitions = 1;
+  int replication_factor = 1;  // above 1: the followers' fetches cost the brokers too
+  bool consumer = true;        // without one, an appended record is told apart from a fetched one
   std::size_t bytes = 100;    // each record's value; records have no key
   int acks = 1;               // 0, 1 or -1 (all)
   int batch_records = 10000;  // librdkafka's batch.num.messages: 1 sends a produce request per record
@@ -112,8 +116,9 @@ struct kafka_probe {
   int fetch_min_bytes = 1;
 };
 
-/// The Kafka probes `mqlab calibrate --kafka` runs, in order.
-std::vector<kafka_probe> kafka_probes();
+/// The Kafka probes `mqlab calibrate --kafka` runs on a cluster of `brokers`, in order (those
+/// replicating to more brokers than it has are left out).
+std::vector<kafka_probe> kafka_probes(int brokers = 1);
 
 /// How the clients asked the broker during a Kafka probe, as they counted it: records per
 /// produced batch (one partition's share of a produce request) and per partition fetched.

@@ -19,6 +19,11 @@ constexpr const char* wake_up_source =
     "CPU per wake-up of a thread blocked on a loopback TCP socket, woken by a byte it answers "
     "(two threads exchanging 10 000 bytes on this machine; the median of 3 runs)";
 
+constexpr const char* fresh_memory_source =
+    "CPU per byte of a first write to fresh memory on this machine (64 MiB mapped anonymously, written a "
+    "byte a page, less a second pass; the median of 3 runs); the probes' broker CPU time is taken less "
+    "their growth in resident memory at this cost before the fit";
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::ranges::sort(v);
@@ -47,7 +52,9 @@ constexpr work_kind amqp_kinds[] = {
     work_kind::ack,           work_kind::confirm,          work_kind::bytes,        work_kind::persist_bytes,
     work_kind::fsync_request, work_kind::mirror_copy,      work_kind::mirror_settle, work_kind::transfer,
     work_kind::socket_read};
-constexpr work_kind kafka_kinds[] = {work_kind::frame, work_kind::record_appended, work_kind::bytes, work_kind::fetch};
+constexpr work_kind kafka_kinds[] = {work_kind::frame,          work_kind::record_appended,   work_kind::bytes,
+                                     work_kind::fetch,          work_kind::record_fetched,    work_kind::record_replicated,
+                                     work_kind::memory_grown};
 constexpr work_kind jms_kinds[] = {work_kind::frame, work_kind::enqueue,  work_kind::deliver,
                                    work_kind::ack,   work_kind::bytes,    work_kind::selector_evaluation};
 
@@ -61,6 +68,11 @@ void emit_table(YAML::Emitter& out, const char* key, std::span<const work_kind> 
   out << YAML::Key << key << YAML::Value << YAML::BeginMap;
   for (work_kind k : kinds) {
     const auto i = static_cast<std::size_t>(k);
+    if (k == work_kind::memory_grown) {  // the machine's, measured apart from the probes (or the prior's)
+      emit_cost(out, k, r.fresh_memory_cpu ? *r.fresh_memory_cpu * 1e9 : prior.ns[i],
+                r.fresh_memory_cpu ? std::string(fresh_memory_source) : fmt::format("not measured: profile {}", r.prior_name));
+      continue;
+    }
     const bool measured = fit != nullptr && fit->measured[i];
     const double scale = fit != nullptr ? fit->prior_scale : prior_scale(r);
     const std::string source =
@@ -178,6 +190,10 @@ void emit_probe(YAML::Emitter& out, const calibration_record& r, const std::stri
   out << YAML::Key << "rate" << YAML::Value << rounded(m.rate(), 1);
   out << YAML::Key << "prober_cores" << YAML::Value << rounded(m.client_cores(), 3);
   if (m.broker_cpu > 0) out << YAML::Key << "broker_cpu_seconds" << YAML::Value << rounded(m.broker_cpu, 3);
+  if (m.broker_memory_grown > 0) {
+    out << YAML::Key << "broker_memory_grown" << YAML::Value << fmt::format("{:.0f}B", m.broker_memory_grown);
+    out << YAML::Key << "broker_fresh_memory_cpu_seconds" << YAML::Value << rounded(m.broker_fresh_cpu, 3);
+  }
   out << YAML::Key << "broker_cores" << YAML::Value << rounded(broker_cores(r, m), 3);
   out << YAML::Key << "fitted_rate" << YAML::Value << rounded(predicted_rate(work, costs, broker_cores(r, m)), 1);
   out << YAML::Key << fmt::format("work_per_{}", unit == std::string_view("records") ? "record" : "message") << YAML::Value
@@ -230,7 +246,7 @@ wake_split split_wake(const std::vector<double>& late, double asked) {
 }
 
 double broker_cores(const calibration_record& r, const probe_measurement& m) {
-  if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, m.broker_cpu / m.seconds);
+  if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, (m.broker_cpu - m.broker_fresh_cpu) / m.seconds);
   const double left = r.machine_cores - m.client_cores();
   return std::max(0.1, std::min<double>(r.cores, left));
 }

@@ -47,6 +47,7 @@ struct calibration_record {
   std::vector<double> confirm_transient, confirm_persistent;      // seconds
   std::vector<double> wake;                                       // seconds a sleeping thread woke late
   std::optional<double> wake_up_cpu;                              // seconds of CPU a socket's byte wakes a thread for
+  std::optional<double> fresh_memory_cpu;                         // seconds of CPU a first touch costs a byte
   std::optional<client_costs> clients;                            // fitted to the AMQP prober's CPU
   std::optional<kafka_client_costs> kafka_clients;                // fitted to the Kafka prober's CPU
   models::cost_model prior;  // where unmeasured costs and resources come from

@@ -79,9 +79,10 @@ std::expected<std::unique_ptr<kafka_client>, std::string> make_client(rd_kafka_t
 
 /// Creates the probe's topic through the admin API, unless an earlier calibration did, and waits
 /// for the broker's answer.
-std::expected<void, std::string> create_topic(rd_kafka_t* rk, const std::string& name, int partitions, clock::duration answer) {
+std::expected<void, std::string> create_topic(rd_kafka_t* rk, const std::string& name, int partitions, int replicas,
+                                              clock::duration answer) {
   char err[512];
-  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), partitions, 1, err, sizeof err);
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), partitions, replicas, err, sizeof err);
   if (topic == nullptr) return std::unexpected(fmt::format("topic {}: {}", name, err));
   rd_kafka_NewTopic_set_config(topic, "retention.bytes", retention_bytes);
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
@@ -214,7 +215,7 @@ class probe_run {
 
 }  // namespace
 
-std::expected<void, std::string> kafka_prober::check() {
+std::expected<int, std::string> kafka_prober::check() {
   auto c = make_client(RD_KAFKA_PRODUCER, bootstrap_, {});
   if (!c) return std::unexpected(c.error());
   const rd_kafka_metadata_t* md = nullptr;
@@ -222,8 +223,9 @@ std::expected<void, std::string> kafka_prober::check() {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return std::unexpected(fmt::format("no Kafka metadata within {} ms: {}", milliseconds(timing_.answer), rd_kafka_err2str(err)));
   }
+  const int brokers = md->broker_cnt;
   rd_kafka_metadata_destroy(md);
-  return {};
+  return brokers;
 }
 
 std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka_probe& p) {
@@ -232,12 +234,14 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   const std::string topic = fmt::format("{}.{}", prefix, p.name);
   auto producer = make_client(RD_KAFKA_PRODUCER, bootstrap_, producer_properties(p, timing_.answer));
   if (!producer) return std::unexpected(producer.error());
-  if (auto ok = create_topic((*producer)->rk, topic, p.partitions, timing_.answer); !ok) return std::unexpected(ok.error());
+  if (auto ok = create_topic((*producer)->rk, topic, p.partitions, p.replication_factor, timing_.answer); !ok) return std::unexpected(ok.error());
   auto consumer = make_client(RD_KAFKA_CONSUMER, bootstrap_,
                               {{"group.id", prefix}, {"enable.auto.commit", "false"},
                                {"fetch.min.bytes", fmt::format("{}", p.fetch_min_bytes)}});
   if (!consumer) return std::unexpected(consumer.error());
-  if (auto ok = assign_all((*consumer)->rk, topic, p.partitions); !ok) return std::unexpected(ok.error());
+  if (p.consumer) {  // else it stays unassigned and fetches nothing
+    if (auto ok = assign_all((*consumer)->rk, topic, p.partitions); !ok) return std::unexpected(ok.error());
+  }
 
   probe_run run(**producer, **consumer, p, topic, timing_.answer);
   // The clock starts at the first acknowledgement: a new topic's metadata takes a while to reach the clients.
@@ -246,13 +250,14 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   if (auto ok = run.until([&] { return clock::now() >= checkpoint; }); !ok) return std::unexpected(ok.error());
   const auto from = clock::now();
   const std::uint64_t delivered = run.delivered();
-  const double own_cpu = models::process_cpu_seconds(), broker_cpu = broker_.read();
+  const double own_cpu = models::process_cpu_seconds(), broker_cpu = broker_.read(), resident = broker_.resident();
   if (auto ok = run.until([&] { return clock::now() >= from + timing_.measure; }); !ok) return std::unexpected(ok.error());
   kafka_measurement m;
   m.measured.messages = run.delivered() - delivered;
   m.measured.seconds = std::chrono::duration<double>(clock::now() - from).count();
   m.measured.client_cpu = models::process_cpu_seconds() - own_cpu;
   m.measured.broker_cpu = broker_.read() - broker_cpu;
+  m.measured.broker_memory_grown = std::max(0.0, broker_.resident() - resident);
   m.batching = batching_of(**producer, **consumer, topic, p.partitions);
   return m;
 }

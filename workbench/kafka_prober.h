@@ -26,8 +26,8 @@ class kafka_prober {
   kafka_prober(std::string bootstrap, probe_timing timing, broker_cpu_meter broker = broker_cpu_meter())
       : bootstrap_(std::move(bootstrap)), timing_(timing), broker_(broker) {}
 
-  /// Asks for the cluster's metadata: the reason if no Kafka broker answers.
-  std::expected<void, std::string> check();
+  /// Asks for the cluster's metadata: how many brokers it has, or the reason if none answers.
+  std::expected<int, std::string> check();
   /// Runs one probe at saturation.
   std::expected<kafka_measurement, std::string> saturate(const kafka_probe& p);
 

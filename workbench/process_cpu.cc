@@ -3,11 +3,13 @@
 // are timed on the steady clock around sleep_until.
 #include "workbench/process_cpu.h"
 
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without including it
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -36,6 +38,13 @@ std::expected<double, std::string> process_cpu_seconds(int pid) {
   return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+std::expected<double, std::string> process_resident_bytes(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/statm", pid));
+  unsigned long long size = 0, resident = 0;
+  if (!(in >> size >> resident)) return std::unexpected(fmt::format("no process {} on this machine", pid));
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
 namespace {
 
 double clock_seconds(clockid_t clock) {
@@ -52,6 +61,27 @@ double broker_cpu_meter::read() const {
   double sum = 0;
   for (int pid : pids_) sum += process_cpu_seconds(pid).value_or(0);
   return sum;
+}
+
+double broker_cpu_meter::resident() const {
+  double sum = 0;
+  for (int pid : pids_) sum += process_resident_bytes(pid).value_or(0);
+  return sum;
+}
+
+double fresh_memory_cpu(std::size_t bytes) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED || bytes == 0) return 0;
+  auto* p = static_cast<volatile char*>(mapped);
+  auto touch = [&](char value) {
+    const double from = thread_cpu_seconds();
+    for (std::size_t i = 0; i < bytes; i += page) p[i] = value;
+    return thread_cpu_seconds() - from;
+  };
+  const double first = touch(1), again = touch(2);
+  munmap(mapped, bytes);
+  return std::max(0.0, first - again) / static_cast<double>(bytes);
 }
 
 std::vector<double> wake_latencies(int n, int asked_us) {

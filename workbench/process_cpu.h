@@ -1,7 +1,7 @@
 // What calibration reads of this machine rather than of a broker: the CPU time the prober and
 // a process have used, the latter from /proc/PID/stat (a broker whose pid it was given, so that a probe prices the
-// broker's work even when the prober, not the broker, set the pace), how late a sleeping
-// thread wakes and what waking it costs.
+// broker's work even when the prober, not the broker, set the pace) and its resident memory,
+// how late a sleeping thread wakes and what waking it costs, what a first touch of memory costs.
 #pragma once
 
 #include <expected>
@@ -16,6 +16,8 @@ double thread_cpu_seconds();
 
 /// User plus system CPU seconds of process `pid` so far (to the clock tick, 10 ms here).
 std::expected<double, std::string> process_cpu_seconds(int pid);
+/// Resident bytes of process `pid` now (/proc/PID/statm).
+std::expected<double, std::string> process_resident_bytes(int pid);
 
 /// CPU seconds of the broker's process, if its pid is known: the reading at two checkpoints.
 class broker_cpu_meter {
@@ -24,6 +26,8 @@ class broker_cpu_meter {
   explicit broker_cpu_meter(std::vector<int> pids = {}) : pids_(std::move(pids)) {}
   /// Reads their clocks now; returns the sum of what it read (a process that is gone: 0).
   double read() const;
+  /// Their resident bytes now, summed (a process that is gone: 0).
+  double resident() const;
 
  private:
   std::vector<int> pids_;
@@ -39,5 +43,11 @@ std::vector<double> wake_latencies(int n, int asked_us = 50);
 /// between two threads of this process, on 127.0.0.1 and a port the system picks. What a
 /// broker's or a client's thread pays for work that finds it asleep.
 std::expected<double, std::string> wake_up_cpu(int round_trips);
+
+/// The CPU a thread spends on its first write to each page of fresh memory (the kernel maps in
+/// a zeroed page; in a virtual machine the hypervisor may have to back it too), in seconds per
+/// byte: `bytes` mapped anonymously and written a byte a page, less a second pass over them.
+/// What a broker pays for each byte by which it holds more than it ever held.
+double fresh_memory_cpu(std::size_t bytes);
 
 }  // namespace mqlab::workbench

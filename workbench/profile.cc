@@ -21,16 +21,19 @@ using broker::work_kind;
 
 /// The YAML name of each work kind, in work_kind order.
 constexpr const char* kind_names[broker::work_kinds] = {
-    "frame",         "route_direct",  "route_fanout",  "route_topic",     "route_headers", "binding_examined",
-    "enqueue",       "deliver",       "ack",           "confirm",         "bytes",           "persist_bytes", "fsync_request",
-    "mirror_copy",   "mirror_settle", "transfer",      "record_appended", "fetch",         "selector_evaluation",
-    "socket_read"};
+    "frame",          "route_direct",      "route_fanout",        "route_topic",  "route_headers",
+    "binding_examined", "enqueue",         "deliver",             "ack",          "confirm",
+    "bytes",          "persist_bytes",     "fsync_request",       "mirror_copy",  "mirror_settle",
+    "transfer",       "record_appended",   "fetch",               "record_fetched", "record_replicated",
+    "selector_evaluation", "memory_grown", "socket_read"};
 
 }  // namespace
 
 std::string_view work_kind_name(work_kind k) { return kind_names[static_cast<std::size_t>(k)]; }
 
-bool per_byte(work_kind k) { return k == work_kind::bytes || k == work_kind::persist_bytes; }
+bool per_byte(work_kind k) {
+  return k == work_kind::bytes || k == work_kind::persist_bytes || k == work_kind::memory_grown;
+}
 
 std::optional<double> read_bandwidth(yaml_reader& r, const YAML::Node& n, std::string_view what) {
   const std::string text = n.IsScalar() ? n.Scalar() : "";

@@ -161,25 +161,47 @@ std::int64_t cluster::log_end_offset(const std::string& topic, std::int32_t p) c
   return ps.leader < 0 ? ps.high_watermark : ps.logs.at(ps.leader).log_end_offset();
 }
 
-void cluster::charge_fetch(std::int32_t leader) const {
-  // Kafka serves fetches from the page cache with sendfile: the bytes cost the NIC, not the CPU.
-  meter_.charge({node_id{static_cast<std::uint32_t>(leader)}, 0}, work_kind::fetch);
+void cluster::charge_fetch(std::int32_t leader, std::size_t records) const {
+  // Kafka serves fetches from the page cache with sendfile: the bytes cost the NIC, not the CPU
+  // (a profile of a broker that encodes each record it serves prices record_fetched).
+  const work_site site{node_id{static_cast<std::uint32_t>(leader)}, 0};
+  meter_.charge(site, work_kind::fetch);
+  meter_.charge(site, work_kind::record_fetched, static_cast<std::uint32_t>(records));
 }
 
-void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records) const {
+void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records,
+                            bool copied) const {
   if (!meter_.enabled()) return;
   std::uint64_t bytes = 0;
   for (const auto& r : records) bytes += r.size_bytes();
-  charge_append(ps, replica, records.size(), bytes);
+  charge_append(ps, replica, records.size(), bytes, copied);
 }
 
-void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes) const {
+void cluster::charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes,
+                            bool copied) const {
   if (!meter_.enabled()) return;
   // Kafka appends to the page cache: the disk takes the bytes, no fsync (flush.messages is off).
   const work_site site{node_id{static_cast<std::uint32_t>(replica)}, ps.process};
   meter_.charge(site, work_kind::record_appended, static_cast<std::uint32_t>(records));
   meter_.charge(site, work_kind::bytes, static_cast<std::uint32_t>(bytes));
   meter_.charge(site, work_kind::persist_bytes, static_cast<std::uint32_t>(bytes));
+  if (copied) meter_.charge({site.node, 0}, work_kind::record_replicated, static_cast<std::uint32_t>(records));
+}
+
+void cluster::charge_memory(partition_state& ps, std::int32_t replica) {
+  if (!meter_.enabled()) return;
+  // A log's growth since it was last metered, net of what retention or truncation freed there
+  // meanwhile: freed memory is what the next records take, so only growth past the peak is new.
+  const auto b = static_cast<std::size_t>(replica);
+  if (memory_.size() <= b) memory_.resize(b + 1), memory_peak_.resize(b + 1);
+  std::uint64_t& was = ps.memory[replica];
+  const std::uint64_t now = ps.logs.at(replica).memory_bytes();
+  memory_[b] = memory_[b] + now - was;
+  was = now;
+  if (memory_[b] <= memory_peak_[b]) return;
+  meter_.charge({node_id{static_cast<std::uint32_t>(replica)}, 0}, work_kind::memory_grown,
+                static_cast<std::uint32_t>(memory_[b] - memory_peak_[b]));
+  memory_peak_[b] = memory_[b];
 }
 
 void cluster::update_high_watermark(partition_state& ps) {
@@ -228,7 +250,7 @@ std::expected<partition_log::slice, error_code> cluster::follower_fetch(const st
     return std::unexpected(error_code::not_leader_or_follower);
   }
   auto records = lacking(*ps, follower, max_records);
-  charge_fetch(ps->leader);
+  charge_fetch(ps->leader, records.size());
   if (records.empty()) {
     note_caught_up(*ps, follower, now_ms);
     update_high_watermark(*ps);
@@ -245,13 +267,14 @@ void cluster::follower_append(const std::string& topic, std::int32_t p, std::int
                               std::vector<record> records, std::int64_t now_ms) {
   partition_state* ps = follower_of(topic, p, follower);
   if (ps == nullptr) return;
-  charge_append(*ps, follower, records);
+  charge_append(*ps, follower, records, true);
   partition_log& to = ps->logs.at(follower);
   for (auto& r : records) {
     if (r.offset < to.log_end_offset()) continue;  // a stale or overlapping fetch
     inter_broker_bytes_ += r.size_bytes();
     to.append_replica(std::move(r));
   }
+  charge_memory(*ps, follower);
   appended(*ps, follower, now_ms);
 }
 
@@ -259,8 +282,9 @@ void cluster::follower_append(const std::string& topic, std::int32_t p, std::int
                               const partition_log::slice& records, std::int64_t now_ms) {
   partition_state* ps = follower_of(topic, p, follower);
   if (ps == nullptr) return;
-  charge_append(*ps, follower, records.size(), records.bytes());
+  charge_append(*ps, follower, records.size(), records.bytes(), true);
   inter_broker_bytes_ += ps->logs.at(follower).append_shared(records);
+  charge_memory(*ps, follower);
   appended(*ps, follower, now_ms);
 }
 
@@ -316,6 +340,7 @@ produce_result cluster::append_batch(const std::string& topic, std::int32_t part
     if (r.timestamp_ms == 0) r.timestamp_ms = now_ms;
     leader.append(std::move(r));
   }
+  charge_memory(*ps, ps->leader);
   if (a == acks::all && !follower_fetching_) {
     // The leader waits for every ISR member: model the followers' fetch as immediate.
     for (std::int32_t follower : ps->isr) {

@@ -56,6 +56,7 @@ struct partition_state {
   std::map<std::int32_t, std::int64_t> caught_up_ms;     // last time each follower matched the leader
   std::map<std::int32_t, std::int64_t> epoch_start;      // leader epoch -> its first offset (KIP-101)
   std::map<std::int32_t, std::int32_t> replica_epoch;    // the epoch each replica last followed
+  std::map<std::int32_t, std::uint64_t> memory;           // each replica's log's memory_bytes() when last metered
   std::uint64_t process = 0;  // the work site of this partition's log on each replica (its lock)
 };
 
@@ -89,8 +90,9 @@ class cluster {
     }
     const auto& ps = t->partitions[static_cast<std::size_t>(partition)];
     if (ps.leader < 0) return std::unexpected(error_code::leader_not_available);
-    charge_fetch(ps.leader);
-    return ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
+    auto visited = ps.logs.at(ps.leader).visit(offset, max_records, ps.high_watermark, std::forward<F>(f));
+    charge_fetch(ps.leader, visited.value_or(0));
+    return visited;
   }
   /// Followers fetch from their leaders; the ISR and high watermarks follow.
   void replicate(std::int64_t now_ms);
@@ -208,9 +210,14 @@ class cluster {
   void note_caught_up(partition_state& ps, std::int32_t follower, std::int64_t now_ms);
   void expire_lagging(partition_state& ps, std::int64_t now_ms);
   void register_broker(std::int32_t broker);
-  void charge_fetch(std::int32_t leader) const;
-  void charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records) const;
-  void charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes) const;
+  void charge_fetch(std::int32_t leader, std::size_t records) const;
+  /// `copied`: a follower's copy of its leader's records, which it also took in from a fetch.
+  void charge_append(const partition_state& ps, std::int32_t replica, std::span<const record> records,
+                     bool copied = false) const;
+  void charge_append(const partition_state& ps, std::int32_t replica, std::size_t records, std::uint64_t bytes,
+                     bool copied = false) const;
+  /// After an append to `replica`'s log: what its broker holds past the most it held before.
+  void charge_memory(partition_state& ps, std::int32_t replica);
   void elect_controller();
   void publish_state(const std::string& topic, std::int32_t p, const partition_state& ps);
 
@@ -233,6 +240,8 @@ class cluster {
   coordination::store zk_;
   std::vector<coordination::session_id> sessions_;
   std::uint64_t lost_ = 0, truncated_ = 0, vanished_ = 0, inter_broker_bytes_ = 0;
+  /// Per broker, while metering: the memory its logs held when last metered, and the most ever.
+  std::vector<std::uint64_t> memory_, memory_peak_;
   bool follower_fetching_ = false;
   bool noting_ = false;
   bool all_touched_ = false;               // a call over every partition (retention, replication ticks)

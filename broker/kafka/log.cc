@@ -9,7 +9,7 @@
 namespace mqlab::broker::kafka {
 
 std::size_t record::size_bytes() const {
-  std::size_t n = 24 + key.size() + value.size();
+  std::size_t n = record_framing + key.size() + value.size();
   for (const auto& [k, v] : headers) n += k.size() + (v ? v->size() : 0);
   return n;
 }

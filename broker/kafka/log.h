@@ -35,6 +35,9 @@ struct record {
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;  // a null value is not an empty one
   std::size_t size_bytes() const;
 };
+/// What record::size_bytes() counts besides the key, value and headers: Kafka's framing of a
+/// record in a batch (length, attributes, deltas, varints), which a record in memory does not hold.
+inline constexpr std::size_t record_framing = 24;
 
 struct log_config {
   std::size_t segment_bytes = 1 << 20;          // segment.bytes
@@ -60,6 +63,11 @@ class partition_log {
   /// The offset the next record will get (LEO).
   std::int64_t log_end_offset() const { return next_offset_; }
   std::uint64_t size_bytes() const { return bytes_; }
+  /// About what the records occupy in memory: each one's struct besides its key, value and
+  /// headers (a compacted log's gaps count until their segment goes).
+  std::uint64_t memory_bytes() const {
+    return bytes_ + static_cast<std::uint64_t>(next_offset_ - start_offset_) * (sizeof(record) - record_framing);
+  }
 
   /// Up to `max_records` records from `offset` (compacted logs may skip offsets), not beyond
   /// `limit` (exclusive; the high watermark for consumers). OFFSET_OUT_OF_RANGE when `offset`

@@ -85,7 +85,9 @@ struct server::impl {
   asio::awaitable<void> replica_fetcher(std::int32_t follower, std::int32_t leader);
   enum class fetched { records_or_none, nothing_to_follow, failed };
   /// One fetch round trip from `follower` to `leader` over their link.
-  asio::awaitable<fetched> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation);
+  /// One replica fetch; `response` is the fetcher's own buffer, kept from one fetch to the next.
+  asio::awaitable<fetched> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation,
+                                      std::vector<char>& response);
   /// Waits on the pair's timer for `ms` (max: until fetch_round(), kill() or restart() wake it).
   asio::awaitable<void> pause_fetcher(std::int32_t follower, std::int32_t leader, std::int64_t ms);
   void wake_fetchers();
@@ -258,7 +260,7 @@ void server::impl::drop_link(std::int32_t follower, std::int32_t leader) {
 }
 
 asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t follower, std::int32_t leader,
-                                                                std::int32_t correlation) {
+                                                                std::int32_t correlation, std::vector<char>& response) {
   const auto positions = svc.follower_positions(follower, leader);
   if (positions.empty()) co_return fetched::nothing_to_follow;
   boost::system::error_code ec;
@@ -279,11 +281,14 @@ asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t fol
   if (ec) co_return fetched::failed;
   const auto size = load_be<std::int32_t>(size_bytes);
   if (size < 4 || size > max_request_size) co_return fetched::failed;
-  std::string response(static_cast<std::size_t>(size), '\0');
-  co_await asio::async_read(*socket, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
+  // A buffer of its own per fetch would be zeroed, and one this large mapped afresh and given
+  // back each time: page faults for every byte a follower copies.
+  if (response.size() < static_cast<std::size_t>(size)) response.resize(static_cast<std::size_t>(size));
+  co_await asio::async_read(*socket, asio::buffer(response.data(), static_cast<std::size_t>(size)),
+                            asio::redirect_error(asio::use_awaitable, ec));
   if (ec || stopping || !svc.core().broker_up(follower)) co_return fetched::failed;
   try {
-    for (const auto& part : read_fetch_response(std::string_view(response).substr(4))) {
+    for (const auto& part : read_fetch_response(std::string_view(response.data(), static_cast<std::size_t>(size)).substr(4))) {
       if (part.error != broker::kafka::error_code::none || part.records.empty()) continue;
       auto records = decode_record_set(part.records, now_ms());
       if (records) svc.replicated(follower, part.topic, part.partition, std::move(*records), now_ms());
@@ -313,6 +318,7 @@ void server::impl::wake_fetchers() {
 asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower, std::int32_t leader) {
   const auto& o = svc.options();
   std::int32_t correlation = 0;
+  std::vector<char> response;  // at most max_request_size
   while (!stopping) {
     if (rounds()) co_await pause_fetcher(follower, leader, INT64_MAX);
     if (stopping) break;
@@ -321,7 +327,7 @@ asio::awaitable<void> server::impl::replica_fetcher(std::int32_t follower, std::
       if (!rounds()) co_await pause_fetcher(follower, leader, INT64_MAX);  // until a restart
       continue;
     }
-    const fetched f = co_await fetch_from(follower, leader, ++correlation);
+    const fetched f = co_await fetch_from(follower, leader, ++correlation, response);
     if (f == fetched::failed) drop_link(follower, leader);
     if (rounds() || f == fetched::records_or_none) continue;
     // Kafka's fetcher backs off after an error; one following nothing here waits for a

@@ -268,3 +268,83 @@ TEST(kafka_cluster_coordination, brokers_register_and_the_controller_moves_on_fa
 
 }  // namespace
 }  // namespace mqlab::broker::kafka
+
+namespace mqlab::broker::kafka {
+namespace {
+
+double charged(const work_meter& m, work_kind k, std::uint32_t broker) {
+  double sum = 0;
+  for (const auto& row : m.rows()) {
+    if (row.site.node == node_id{broker}) sum += row[k];
+  }
+  return sum;
+}
+
+// A fetch's answer carries records the leader encodes one by one, for a consumer or a
+// follower; a follower also takes each in before appending it.
+TEST(kafka_cluster_memory, fetched_records_cost_the_leader_and_copied_ones_the_follower) {
+  cluster c(3);
+  c.set_follower_fetching(true);
+  ASSERT_EQ(c.create_topic("t", rf3(1), 0), error_code::none);
+  ASSERT_EQ(c.partition("t", 0).leader, 0);
+  c.meter().enable(true);
+  ASSERT_EQ(c.produce("t", 0, batch(5), acks::leader, 1).error, error_code::none);
+  c.meter().clear();
+  c.follower_append("t", 0, 1, *c.follower_fetch("t", 0, 1, 100, 2), 2);
+  EXPECT_EQ(charged(c.meter(), work_kind::fetch, 0), 1);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_fetched, 0), 5);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_replicated, 1), 5);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_appended, 1), 5);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_replicated, 0), 0) << "the leader took nothing in";
+  c.follower_append("t", 0, 2, *c.follower_fetch("t", 0, 2, 100, 3), 3);  // the high watermark moves
+  c.meter().clear();
+  ASSERT_EQ(c.fetch_visit("t", 0, 1, 3, [](const record&) {}).value_or(0), 3u);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_fetched, 0), 3);
+  EXPECT_EQ(charged(c.meter(), work_kind::record_replicated, 1) + charged(c.meter(), work_kind::record_replicated, 2), 0);
+}
+
+// A broker keeps its log in memory (the page cache, for Kafka): each byte it holds beyond the
+// most it ever held is fresh memory the operating system maps in, while what retention freed is
+// taken again first.
+TEST(kafka_cluster_memory, each_replica_pays_for_its_log_growing_past_its_peak_and_not_for_what_retention_freed) {
+  cluster c(3);
+  c.set_follower_fetching(true);
+  c.meter().enable(true);
+  topic_config config = rf3(2);
+  config.log.segment_bytes = 10'000;
+  config.log.retention_bytes = 20'000;
+  ASSERT_EQ(c.create_topic("t", config, 0), error_code::none);
+  auto copy_to_followers = [&](std::int64_t now) {
+    for (std::int32_t f : {1, 2}) c.follower_append("t", 0, f, *c.follower_fetch("t", 0, f, 10'000, now), now);
+  };
+  // 100 records of 24 + 98 bytes: each takes its bytes and the rest of a record struct in memory.
+  const auto hundred = [] {
+    std::vector<record> out;
+    for (int i = 0; i < 100; ++i) out.push_back(record{0, 0, std::nullopt, std::string(98, 'v'), {}});
+    return out;
+  };
+  const double per_record = 24 + 98 + (sizeof(record) - 24);
+  ASSERT_EQ(c.produce("t", 0, hundred(), acks::all, 1).error, error_code::none);
+  copy_to_followers(2);
+  for (std::uint32_t b = 0; b < 3; ++b) EXPECT_DOUBLE_EQ(charged(c.meter(), work_kind::memory_grown, b), 100 * per_record) << "broker " << b;
+  c.meter().clear();
+
+  // Grow to about 40 kB, let retention cut each log back under 20 kB, then write as much again:
+  // only what goes past the old peak is new.
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c.produce("t", 0, hundred(), acks::all, 3).error, error_code::none);
+  copy_to_followers(4);
+  const double peak = 300 * per_record;
+  EXPECT_DOUBLE_EQ(charged(c.meter(), work_kind::memory_grown, 0), 200 * per_record);
+  c.clean(5);
+  const std::int64_t kept = c.partition("t", 0).logs.at(0).log_end_offset() - c.partition("t", 0).logs.at(0).log_start_offset();
+  ASSERT_LT(kept, 300) << "retention deleted closed segments";
+  c.meter().clear();
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c.produce("t", 0, hundred(), acks::all, 6).error, error_code::none);
+  copy_to_followers(7);
+  const double after = (static_cast<double>(kept) + 200) * per_record;
+  ASSERT_GT(after, peak);
+  for (std::uint32_t b = 0; b < 3; ++b) EXPECT_DOUBLE_EQ(charged(c.meter(), work_kind::memory_grown, b), after - peak) << "broker " << b;
+}
+
+}  // namespace
+}  // namespace mqlab::broker::kafka

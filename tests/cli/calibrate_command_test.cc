@@ -92,13 +92,14 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
                      std::to_string(broker.pid()) + " --out " + profile + " --seconds 0.5 --warmup 0.2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out, "records");
-  ASSERT_EQ(rates.size(), 7u) << r.out;
+  ASSERT_EQ(rates.size(), 8u) << r.out;
+  EXPECT_FALSE(rates.contains("replicated")) << "one broker cannot replicate: " << r.out;
   // A produce request per record is slower than thousands of records sharing one.
   EXPECT_LT(rates.at("produce-unbatched") * 2, rates.at("produce-batched")) << r.out;
   // And it costs the broker more than ten records sharing one, though either may go at the
   // prober's pace (as under the sanitizers): compared in the broker's CPU time a record.
   const auto cores = broker_cores_in(r.out);
-  ASSERT_EQ(cores.size(), 7u) << r.out;
+  ASSERT_EQ(cores.size(), 8u) << r.out;
   EXPECT_GT(cores.at("produce-unbatched") / rates.at("produce-unbatched"),
             cores.at("produce-10-per-batch") / rates.at("produce-10-per-batch")) << r.out;
   EXPECT_LT(rates.at("produce-4kB"), rates.at("produce-batched")) << r.out;
@@ -106,9 +107,34 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
   std::ifstream in(profile);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("record_appended: {ns:"), std::string::npos) << text;
-  EXPECT_NE(text.find("fitted to the 7 kafka probes"), std::string::npos) << text;
+  EXPECT_NE(text.find("fitted to the 8 kafka probes"), std::string::npos) << text;
   EXPECT_NE(text.find("broker_cpu_seconds:"), std::string::npos) << text;  // the broker's CPU was read
   EXPECT_NE(text.find("records_per_batch:"), std::string::npos) << text;
+  // The broker's log grows in memory: its resident bytes are read, and a first touch is priced.
+  EXPECT_NE(text.find("broker_memory_grown:"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory_grown: {ns_per_byte:"), std::string::npos) << text;
+  EXPECT_NE(text.find("first write to fresh memory on this machine"), std::string::npos) << text;
+  std::filesystem::remove(profile);
+}
+
+TEST(calibrate_command, three_kafka_brokers_add_a_probe_that_replicates) {
+  background_mqlab broker("broker --cluster 3 --kafka-port 0 --data-dir none");
+  const int port = start_broker(broker, "Kafka broker 0");
+  ASSERT_GT(port, 0);
+  const std::string profile = ::testing::TempDir() + "/kafka-replicated-" + std::to_string(getpid()) + ".yaml";
+  auto r = run_mqlab("calibrate --kafka 127.0.0.1:" + std::to_string(port) + " --broker-pid " +
+                     std::to_string(broker.pid()) + " --out " + profile + " --seconds 0.5 --warmup 0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rates = rates_in(r.out, "records");
+  ASSERT_EQ(rates.size(), 9u) << r.out;
+  // Each record of the replicated probe is appended three times and fetched three times (two
+  // followers and the consumer): the broker's CPU per record is more than for one copy.
+  const auto cores = broker_cores_in(r.out);
+  EXPECT_GT(cores.at("replicated") / rates.at("replicated"), 2 * cores.at("acks-all") / rates.at("acks-all")) << r.out;
+  std::ifstream in(profile);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("record_replicated: {ns:"), std::string::npos) << text;
+  EXPECT_NE(text.find("work_per_record: {frame:"), std::string::npos) << text;
   std::filesystem::remove(profile);
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -264,7 +265,7 @@ TEST(calibration, a_broker_calibrated_over_loopback_shares_the_machine_with_its_
 }
 
 kafka_probe kafka_probe_named(const std::string& name) {
-  for (const auto& p : kafka_probes()) {
+  for (const auto& p : kafka_probes(3)) {
     if (p.name == name) return p;
   }
   ADD_FAILURE() << "no Kafka probe " << name;
@@ -287,6 +288,33 @@ TEST(calibration, a_kafka_record_costs_its_share_of_a_request_an_append_and_its_
   const auto big = metered_work(kafka_probe_named("produce-4kB"), batched);
   EXPECT_DOUBLE_EQ(count(big, work_kind::bytes) - count(many, work_kind::bytes), 4096.0 - 100.0);
   EXPECT_DOUBLE_EQ(count(big, work_kind::persist_bytes), count(big, work_kind::bytes));
+}
+
+TEST(calibration, a_replicated_record_is_appended_and_fetched_three_times_and_taken_in_by_two_followers) {
+  EXPECT_EQ(kafka_probes(3).size(), kafka_probes(1).size() + 1) << "one probe needs three brokers";
+  const auto w = metered_work(kafka_probe_named("replicated"), {.records_per_batch = 100, .records_per_fetch = 50});
+  EXPECT_DOUBLE_EQ(count(w, work_kind::record_appended), 3.0);
+  EXPECT_DOUBLE_EQ(count(w, work_kind::record_fetched), 3.0) << "two followers and the consumer";
+  EXPECT_DOUBLE_EQ(count(w, work_kind::record_replicated), 2.0);
+  // Each follower fetches each batch as it comes; the consumer as its statistics said.
+  EXPECT_DOUBLE_EQ(count(w, work_kind::fetch), 2.0 / 100 + 1.0 / 50);
+  EXPECT_DOUBLE_EQ(count(w, work_kind::memory_grown), 0.0) << "measured apart, not fitted";
+  // Without a consumer a record is appended and never fetched.
+  const auto alone = metered_work(kafka_probe_named("produce-only"), {.records_per_batch = 100, .records_per_fetch = 50});
+  EXPECT_DOUBLE_EQ(count(alone, work_kind::record_appended), 1.0);
+  EXPECT_DOUBLE_EQ(count(alone, work_kind::record_fetched), 0.0);
+  EXPECT_DOUBLE_EQ(count(alone, work_kind::fetch), 0.0);
+}
+
+// A probe's broker CPU time less what its growth in resident memory cost at the machine's
+// price for a first touch: the rest is what the fitted costs must explain.
+TEST(calibration, a_probes_fresh_memory_is_taken_out_of_its_broker_cpu) {
+  calibration_record r{.machine_cores = 2, .cores = 1};
+  probe_measurement m{.messages = 1000, .seconds = 2, .broker_cpu = 1.0};
+  EXPECT_DOUBLE_EQ(broker_cores(r, m), 0.5);
+  m.broker_memory_grown = 100e6;
+  m.broker_fresh_cpu = 0.4;  // 4 ns a byte
+  EXPECT_DOUBLE_EQ(broker_cores(r, m), 0.3);
 }
 
 TEST(calibration, a_kafka_record_is_appended_to_one_partition_log_of_several) {
@@ -417,6 +445,28 @@ TEST(process_cpu, a_process_cpu_time_grows_as_it_works_and_a_missing_process_is_
   const auto gone = process_cpu_seconds(1 << 22);  // above any pid_max Linux allows
   ASSERT_FALSE(gone);
   EXPECT_NE(gone.error().find("no process"), std::string::npos) << gone.error();
+}
+
+TEST(process_cpu, a_process_resident_memory_grows_by_what_it_first_touches) {
+  constexpr std::size_t bytes = 64 << 20;
+  const auto before = process_resident_bytes(getpid());
+  ASSERT_TRUE(before) << before.error();
+  std::unique_ptr<char[]> held(new char[bytes]);
+  for (std::size_t i = 0; i < bytes; i += 4096) held[i] = 1;  // each page written once
+  const auto after = process_resident_bytes(getpid());
+  ASSERT_TRUE(after);
+  EXPECT_GE(*after - *before, 0.9 * bytes);
+  EXPECT_FALSE(process_resident_bytes(1 << 22));
+}
+
+TEST(process_cpu, a_first_touch_of_memory_costs_the_kernel_a_page_fault_a_page) {
+  // The kernel maps a zeroed page on each first write: at least the zeroing (the page's bytes
+  // at tens of GB/s), at most the time measuring took.
+  const auto start = std::chrono::steady_clock::now();
+  const double per_byte = fresh_memory_cpu(64 << 20);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GT(per_byte, 1e-12);
+  EXPECT_LT(per_byte * (64 << 20), wall);
 }
 
 }  // namespace
