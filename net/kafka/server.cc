@@ -84,8 +84,8 @@ struct server::impl {
   /// What `follower` copies from `leader`, fetch after fetch (or round after round).
   asio::awaitable<void> replica_fetcher(std::int32_t follower, std::int32_t leader);
   enum class fetched { records_or_none, nothing_to_follow, failed };
-  /// One fetch round trip from `follower` to `leader` over their link.
-  /// One replica fetch; `response` is the fetcher's own buffer, kept from one fetch to the next.
+  /// One fetch round trip from `follower` to `leader` over their link; `response` is the
+  /// fetcher's own buffer, kept from one fetch to the next.
   asio::awaitable<fetched> fetch_from(std::int32_t follower, std::int32_t leader, std::int32_t correlation,
                                       std::vector<char>& response);
   /// Waits on the pair's timer for `ms` (max: until fetch_round(), kill() or restart() wake it).
@@ -287,8 +287,9 @@ asio::awaitable<server::impl::fetched> server::impl::fetch_from(std::int32_t fol
   co_await asio::async_read(*socket, asio::buffer(response.data(), static_cast<std::size_t>(size)),
                             asio::redirect_error(asio::use_awaitable, ec));
   if (ec || stopping || !svc.core().broker_up(follower)) co_return fetched::failed;
+  const std::string_view body(response.data(), static_cast<std::size_t>(size));
   try {
-    for (const auto& part : read_fetch_response(std::string_view(response.data(), static_cast<std::size_t>(size)).substr(4))) {
+    for (const auto& part : read_fetch_response(body.substr(4))) {
       if (part.error != broker::kafka::error_code::none || part.records.empty()) continue;
       auto records = decode_record_set(part.records, now_ms());
       if (records) svc.replicated(follower, part.topic, part.partition, std::move(*records), now_ms());
