@@ -232,12 +232,17 @@ kafka_rows kafka_record_work(const kafka_probe& p, const kafka_batching& b) {
     return take_rows(core.meter());
   };
   const kafka_rows one = batch(1), two = batch(2), fetch_one = fetch(0, 1), fetch_two = fetch(1, 2);
+  // A call for one record and one for two: what each record adds, and the call's own share
+  // when `per_call` records share it.
+  const auto per_record = [](double one, double two, double per_call) {
+    const double each = two - one;
+    return each + (one - each) / per_call;
+  };
   auto spread = [&](const work_counts& c1, const work_counts& c2, const work_counts& f1, const work_counts& f2) {
     work_counts out{};
     for (std::size_t k = 0; k < broker::work_kinds; ++k) {
-      const double each = c2[k] - c1[k], per_call = c1[k] - each;
-      const double fetched = f2[k] - f1[k], per_fetch = f1[k] - fetched;
-      out[k] = each + per_call / b.records_per_batch + (p.consumer ? fetched + per_fetch / b.records_per_fetch : 0);
+      out[k] = per_record(c1[k], c2[k], b.records_per_batch) +
+               (p.consumer ? per_record(f1[k], f2[k], b.records_per_fetch) : 0);
     }
     return out;
   };

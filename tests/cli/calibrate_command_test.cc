@@ -83,13 +83,31 @@ consumers: {queue: work, count: 2, prefetch: 10, service: 0s}
   std::filesystem::remove(profile);
 }
 
-TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) {
-  background_mqlab broker("broker --kafka-port 0 --data-dir none");
+/// `mqlab calibrate --kafka` with short probes against `mqlab broker BROKER_ARGS` (its CPU read
+/// by pid): what it printed, and the profile it wrote (then removed).
+struct kafka_calibration {
+  command_result run;
+  std::string profile;
+};
+kafka_calibration calibrate_kafka(const std::string& broker_args) {
+  background_mqlab broker("broker " + broker_args);
   const int port = start_broker(broker, "Kafka broker 0");
-  ASSERT_GT(port, 0);
-  const std::string profile = ::testing::TempDir() + "/kafka-calibrated-" + std::to_string(getpid()) + ".yaml";
-  auto r = run_mqlab("calibrate --kafka 127.0.0.1:" + std::to_string(port) + " --broker-pid " +
-                     std::to_string(broker.pid()) + " --out " + profile + " --seconds 0.5 --warmup 0.2");
+  if (port <= 0) {
+    ADD_FAILURE() << "no Kafka broker started with " << broker_args;
+    return {};
+  }
+  const std::string path = ::testing::TempDir() + "/kafka-calibrated-" + std::to_string(getpid()) + ".yaml";
+  kafka_calibration out{run_mqlab("calibrate --kafka 127.0.0.1:" + std::to_string(port) + " --broker-pid " +
+                                  std::to_string(broker.pid()) + " --out " + path + " --seconds 0.5 --warmup 0.2"),
+                        ""};
+  std::ifstream in(path);
+  out.profile.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::filesystem::remove(path);
+  return out;
+}
+
+TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) {
+  const auto [r, text] = calibrate_kafka("--kafka-port 0 --data-dir none");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out, "records");
   ASSERT_EQ(rates.size(), 8u) << r.out;
@@ -104,8 +122,6 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
             cores.at("produce-10-per-batch") / rates.at("produce-10-per-batch")) << r.out;
   EXPECT_LT(rates.at("produce-4kB"), rates.at("produce-batched")) << r.out;
 
-  std::ifstream in(profile);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("record_appended: {ns:"), std::string::npos) << text;
   EXPECT_NE(text.find("fitted to the 8 kafka probes"), std::string::npos) << text;
   EXPECT_NE(text.find("broker_cpu_seconds:"), std::string::npos) << text;  // the broker's CPU was read
@@ -114,16 +130,10 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
   EXPECT_NE(text.find("broker_memory_grown:"), std::string::npos) << text;
   EXPECT_NE(text.find("memory_grown: {ns_per_byte:"), std::string::npos) << text;
   EXPECT_NE(text.find("first write to fresh memory on this machine"), std::string::npos) << text;
-  std::filesystem::remove(profile);
 }
 
 TEST(calibrate_command, three_kafka_brokers_add_a_probe_that_replicates) {
-  background_mqlab broker("broker --cluster 3 --kafka-port 0 --data-dir none");
-  const int port = start_broker(broker, "Kafka broker 0");
-  ASSERT_GT(port, 0);
-  const std::string profile = ::testing::TempDir() + "/kafka-replicated-" + std::to_string(getpid()) + ".yaml";
-  auto r = run_mqlab("calibrate --kafka 127.0.0.1:" + std::to_string(port) + " --broker-pid " +
-                     std::to_string(broker.pid()) + " --out " + profile + " --seconds 0.5 --warmup 0.2");
+  const auto [r, text] = calibrate_kafka("--cluster 3 --kafka-port 0 --data-dir none");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out, "records");
   ASSERT_EQ(rates.size(), 9u) << r.out;
@@ -131,11 +141,8 @@ TEST(calibrate_command, three_kafka_brokers_add_a_probe_that_replicates) {
   // followers and the consumer): the broker's CPU per record is more than for one copy.
   const auto cores = broker_cores_in(r.out);
   EXPECT_GT(cores.at("replicated") / rates.at("replicated"), 2 * cores.at("acks-all") / rates.at("acks-all")) << r.out;
-  std::ifstream in(profile);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("record_replicated: {ns:"), std::string::npos) << text;
   EXPECT_NE(text.find("work_per_record: {frame:"), std::string::npos) << text;
-  std::filesystem::remove(profile);
 }
 
 TEST(calibrate_command, a_clusters_nodes_add_probes_that_cross_nodes_and_mirror) {
