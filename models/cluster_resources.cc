@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::uint64_t channel_bit = std::uint64_t{1} << 63;
 constexpr std::uint64_t peer_bit = std::uint64_t{1} << 62;  // | the sending node: a peer link's reader
+constexpr std::uint64_t connection_bit = std::uint64_t{1} << 61;  // | the client: its connection's reader
 constexpr std::uint32_t control_bytes = 64;  // an ack, a confirm, a mirror's answer on the wire
 
 sim::duration ns(double v) { return sim::duration(static_cast<std::int64_t>(v)); }
@@ -54,7 +55,7 @@ serial_process& cluster_resources::process(broker::node_id n, std::uint64_t id) 
   if (!slot) {
     // A channel is its client connection's: what the client sends it is taken in by socket
     // reads, as what another node sends is by its peer link's reader.
-    const sim::duration read = id & (channel_bit | peer_bit) ? socket_read() : sim::duration{};
+    const sim::duration read = id & (channel_bit | peer_bit | connection_bit) ? socket_read() : sim::duration{};
     slot = std::make_unique<serial_process>(*nodes_[n.value].cpu, read);
   }
   return *slot;
@@ -84,6 +85,14 @@ void cluster_resources::hop(broker::node_id from, broker::node_id to, std::uint6
   between(from, to).send(bytes, [this, from, to, done = std::move(done)]() mutable {
     process(to, peer_bit | from.value).submit(sim::duration{}, std::move(done), true);
   }, out);
+}
+
+void cluster_resources::take_in(int client, broker::node_id node, done_fn done) {
+  if (socket_read() == sim::duration{}) {
+    done();
+    return;
+  }
+  process(node, connection_bit | static_cast<std::uint64_t>(client)).submit(sim::duration{}, std::move(done), true);
 }
 
 sim::duration cluster_resources::socket_read() const {

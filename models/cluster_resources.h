@@ -45,6 +45,11 @@ class cluster_resources {
   /// Sends `bytes` from node `from` to node `to` (at once when they are the same node); `to`
   /// reads it off the link's socket (work kind socket_read, once for all that waited for it).
   void hop(broker::node_id from, broker::node_id to, std::uint64_t bytes, done_fn done);
+  /// Node `node` reads a request client `client` sent it off that connection's socket (work
+  /// kind socket_read, once for all that arrived while it waited for a core), then `done`; at
+  /// once when this broker's table prices no read. For protocols whose core charges no channel
+  /// (Kafka: a request's work is its partitions').
+  void take_in(int client, broker::node_id node, done_fn done);
   /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the
   /// model, the producer first. With a client host, a message sent is first its work there, a
   /// message received its work there after the link.

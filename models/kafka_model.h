@@ -79,6 +79,9 @@ class kafka_model final : public kafka_side {
   void poll(std::size_t m);
   /// The member's fetch at its partitions' leaders: records go back to it, or it waits there.
   void consumer_fetch(std::size_t m);
+  /// Member `m`'s OffsetCommit, priced (a request its group's coordinator reads and takes in,
+  /// answered over the link): commitSync, so `answered` (the next poll) waits for it.
+  void commit_request(std::size_t m, done_fn answered);
   /// The fetch's answer (`n` records, `bytes`) crosses back from `node` to member `m`.
   void answer_fetch(std::size_t m, broker::node_id node, std::size_t n, std::uint64_t bytes);
   /// Parked fetches that have records to return now take them (the high watermark moved).

@@ -102,7 +102,9 @@ void kafka_model::send_to_leader(std::uint32_t b) {
     ++in_flight_[static_cast<std::size_t>(bt.broker)];
     bt.in_flight = true;
   }
-  resources_->client_send(0, true, node_of(bt.broker), bt.bytes + request_bytes, [this, b] { batch_arrives(b); }, {},
+  const broker::node_id leader = node_of(bt.broker);
+  resources_->client_send(0, true, leader, bt.bytes + request_bytes,
+                          [this, b, leader] { resources_->take_in(0, leader, [this, b] { batch_arrives(b); }); }, {},
                           resources_->kafka_client_work(0));  // its records were priced as they were produced
 }
 

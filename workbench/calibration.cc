@@ -85,6 +85,7 @@ std::vector<kafka_probe> kafka_probes(int brokers) {
       {.name = "acks-0", .acks = 0},
       {.name = "acks-all", .acks = -1},
       {.name = "6-partitions", .partitions = 6},
+      {.name = "produce-one-at-a-time", .batch_records = 1, .one_at_a_time = 16},
       {.name = "replicated", .partitions = 3, .replication_factor = 3, .acks = -1},
   };
   std::erase_if(all, [&](const kafka_probe& p) { return p.replication_factor > brokers; });
@@ -262,6 +263,12 @@ probe_work metered_work(const kafka_probe& p, const kafka_batching& b) {
     share[k] = r.partition[k] / p.partitions;
   }
   w.processes.assign(static_cast<std::size_t>(p.partitions), share);
+  // Socket reads, which the core does not charge: a request alone on its connection is read
+  // alone (each consumer fetch, each follower's fetch and its answer, each produce request when
+  // one is in flight); pipelined produce requests come many to a read (none counted).
+  const double rf = std::max(p.replication_factor, 1);
+  w.node[static_cast<std::size_t>(work_kind::socket_read)] +=
+      ((p.one_at_a_time > 0 ? 1 : 0) + 2 * (rf - 1)) / b.records_per_batch + (p.consumer ? 1 / b.records_per_fetch : 0);
   return w;
 }
 

@@ -114,6 +114,10 @@ struct kafka_probe {
   // The consumer's fetch.min.bytes: large, it fetches seldom and many batches at once, so that
   // a request's cost shows apart from a fetch's (elsewhere a fetch returns about one batch).
   int fetch_min_bytes = 1;
+  // Above 0: that many producers, each with one request of one record in flight, so that every
+  // request is alone on its connection when it comes and the broker reads it alone (what a
+  // read costs shows); 0: one producer keeping many requests in flight, read many at a time.
+  int one_at_a_time = 0;
 };
 
 /// The Kafka probes `mqlab calibrate --kafka` runs on a cluster of `brokers`, in order (those

@@ -54,7 +54,7 @@ constexpr work_kind amqp_kinds[] = {
     work_kind::socket_read};
 constexpr work_kind kafka_kinds[] = {work_kind::frame,          work_kind::record_appended,   work_kind::bytes,
                                      work_kind::fetch,          work_kind::record_fetched,    work_kind::record_replicated,
-                                     work_kind::memory_grown};
+                                     work_kind::memory_grown,   work_kind::socket_read};
 constexpr work_kind jms_kinds[] = {work_kind::frame, work_kind::enqueue,  work_kind::deliver,
                                    work_kind::ack,   work_kind::bytes,    work_kind::selector_evaluation};
 

@@ -142,28 +142,35 @@ kafka_batching batching_of(const kafka_client& producer, const kafka_client& con
 }
 
 /// The probe's producer: batched as the probe says, many requests in flight so that even one
-/// record per request keeps the broker busy rather than waiting for round trips.
+/// record per request keeps the broker busy rather than waiting for round trips — or, one at a
+/// time, one request in flight and a short queue, so that no record waits long for its turn.
 properties producer_properties(const kafka_probe& p, clock::duration answer) {
   return {{"acks", fmt::format("{}", p.acks)},
           {"linger.ms", p.batch_records > 1 ? "5" : "0"},
           {"batch.num.messages", fmt::format("{}", p.batch_records)},
-          {"max.in.flight.requests.per.connection", "1000"},
-          {"queue.buffering.max.messages", "100000"},
+          {"max.in.flight.requests.per.connection", p.one_at_a_time > 0 ? "1" : "1000"},
+          {"queue.buffering.max.messages", p.one_at_a_time > 0 ? "100" : "100000"},
           {"message.timeout.ms", fmt::format("{}", milliseconds(answer))}};
 }
 
-/// One probe under way on the calling thread: the producer fed until its queue is full, its
+using producers = std::vector<std::unique_ptr<kafka_client>>;
+
+/// One probe under way on the calling thread: each producer fed until its queue is full, their
 /// acknowledgements served, what the consumer fetched drained.
 class probe_run {
  public:
-  probe_run(kafka_client& producer, kafka_client& consumer, const kafka_probe& p, std::string topic, clock::duration answer)
-      : producer_(producer), consumed_(rd_kafka_queue_get_consumer(consumer.rk)), probe_(p), topic_(std::move(topic)),
+  probe_run(const producers& producer, kafka_client& consumer, const kafka_probe& p, std::string topic, clock::duration answer)
+      : producers_(producer), consumed_(rd_kafka_queue_get_consumer(consumer.rk)), probe_(p), topic_(std::move(topic)),
         value_(p.bytes, 'r'), answer_(answer) {}
   ~probe_run() { rd_kafka_queue_destroy(consumed_); }
   probe_run(const probe_run&) = delete;
   probe_run& operator=(const probe_run&) = delete;
 
-  std::uint64_t delivered() const { return producer_.delivered; }
+  std::uint64_t delivered() const {
+    std::uint64_t total = 0;
+    for (const auto& p : producers_) total += p->delivered;
+    return total;
+  }
 
   /// Runs until `done()`; the reason if the broker fails a record or nothing moves for the answer timeout.
   template <typename Done>
@@ -171,8 +178,8 @@ class probe_run {
     auto progress_at = clock::now();
     while (!done()) {
       if (auto failure = step(); !failure.empty()) return std::unexpected(failure);
-      if (producer_.delivered != seen_ || fetched_ > 0) {
-        seen_ = producer_.delivered;
+      if (delivered() != seen_ || fetched_ > 0) {
+        seen_ = delivered();
         progress_at = clock::now();
       } else if (clock::now() - progress_at > answer_) {
         return std::unexpected(fmt::format("nothing acknowledged or fetched for {} ms", milliseconds(answer_)));
@@ -184,25 +191,38 @@ class probe_run {
  private:
   /// One round; a failure's reason, or "".
   std::string step() {
-    bool full = false;
-    for (int i = 0; i < 1000 && !full; ++i) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_.rk, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(partition_),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value_.data()), value_.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
-      full = err == RD_KAFKA_RESP_ERR__QUEUE_FULL;
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !full) return fmt::format("produce: {}", rd_kafka_err2str(err));
-      if (!full) partition_ = (partition_ + 1) % probe_.partitions;
+    bool full = true;
+    for (const auto& p : producers_) {
+      auto filled = fill(*p);
+      if (!filled) return filled.error();
+      full = full && *filled;
     }
-    // A full queue waits for acknowledgements asleep, so that the prober's CPU is its work.
-    rd_kafka_poll(producer_.rk, full ? 1 : 0);
+    // Full queues wait for acknowledgements asleep, so that the prober's CPU is its work.
+    for (const auto& p : producers_) rd_kafka_poll(p->rk, full && p == producers_.front() ? 1 : 0);
     const ssize_t n = rd_kafka_consume_batch_queue(consumed_, 0, batch_.data(), batch_.size());
     for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(batch_[static_cast<std::size_t>(i)]);
     fetched_ = n > 0 ? static_cast<std::size_t>(n) : 0;
-    return producer_.failure;
+    for (const auto& p : producers_) {
+      if (!p->failure.empty()) return p->failure;
+    }
+    return "";
   }
 
-  kafka_client& producer_;
+  /// Produces into `p` until its queue is full (true) or a thousand records went in (false).
+  std::expected<bool, std::string> fill(kafka_client& p) {
+    for (int i = 0; i < 1000; ++i) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          p.rk, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(partition_),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value_.data()), value_.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return true;
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(fmt::format("produce: {}", rd_kafka_err2str(err)));
+      partition_ = (partition_ + 1) % probe_.partitions;
+    }
+    return false;
+  }
+
+  const producers& producers_;
   rd_kafka_queue_t* consumed_;
   const kafka_probe& probe_;
   std::string topic_, value_;
@@ -232,9 +252,13 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   // The same topic every time (no Kafka API here deletes one): calibrating again adds nothing
   // to what the broker keeps, and retention bounds that.
   const std::string topic = fmt::format("{}.{}", prefix, p.name);
-  auto producer = make_client(RD_KAFKA_PRODUCER, bootstrap_, producer_properties(p, timing_.answer));
-  if (!producer) return std::unexpected(producer.error());
-  if (auto ok = create_topic((*producer)->rk, topic, p.partitions, p.replication_factor, timing_.answer); !ok) return std::unexpected(ok.error());
+  producers producer;
+  for (int i = 0; i < std::max(p.one_at_a_time, 1); ++i) {
+    auto made = make_client(RD_KAFKA_PRODUCER, bootstrap_, producer_properties(p, timing_.answer));
+    if (!made) return std::unexpected(made.error());
+    producer.push_back(std::move(*made));
+  }
+  if (auto ok = create_topic(producer.front()->rk, topic, p.partitions, p.replication_factor, timing_.answer); !ok) return std::unexpected(ok.error());
   auto consumer = make_client(RD_KAFKA_CONSUMER, bootstrap_,
                               {{"group.id", prefix}, {"enable.auto.commit", "false"},
                                {"fetch.min.bytes", fmt::format("{}", p.fetch_min_bytes)}});
@@ -243,7 +267,7 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
     if (auto ok = assign_all((*consumer)->rk, topic, p.partitions); !ok) return std::unexpected(ok.error());
   }
 
-  probe_run run(**producer, **consumer, p, topic, timing_.answer);
+  probe_run run(producer, **consumer, p, topic, timing_.answer);
   // The clock starts at the first acknowledgement: a new topic's metadata takes a while to reach the clients.
   if (auto ok = run.until([&] { return run.delivered() > 0; }); !ok) return std::unexpected(ok.error());
   const auto checkpoint = clock::now() + timing_.warmup;
@@ -258,7 +282,7 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   m.measured.client_cpu = models::process_cpu_seconds() - own_cpu;
   m.measured.broker_cpu = broker_.read() - broker_cpu;
   m.measured.broker_memory_grown = std::max(0.0, broker_.resident() - resident);
-  m.batching = batching_of(**producer, **consumer, topic, p.partitions);
+  m.batching = batching_of(*producer.front(), **consumer, topic, p.partitions);
   return m;
 }
 

@@ -122,20 +122,23 @@ TEST(calibrate_command, a_running_kafka_broker_is_calibrated_with_its_cpu_time) 
   const auto [r, text] = calibrate_kafka("--kafka-port 0 --data-dir none");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out, "records");
-  ASSERT_EQ(rates.size(), 8u) << r.out;
+  ASSERT_EQ(rates.size(), 9u) << r.out;
   EXPECT_FALSE(rates.contains("replicated")) << "one broker cannot replicate: " << r.out;
   // A produce request per record is slower than thousands of records sharing one.
   EXPECT_LT(rates.at("produce-unbatched") * 2, rates.at("produce-batched")) << r.out;
   // And it costs the broker more than ten records sharing one, though either may go at the
   // prober's pace (as under the sanitizers): compared in the broker's CPU time a record.
   const auto cores = broker_cores_in(r.out);
-  ASSERT_EQ(cores.size(), 8u) << r.out;
+  ASSERT_EQ(cores.size(), 9u) << r.out;
   EXPECT_GT(cores.at("produce-unbatched") / rates.at("produce-unbatched"),
             cores.at("produce-10-per-batch") / rates.at("produce-10-per-batch")) << r.out;
   EXPECT_LT(rates.at("produce-4kB"), rates.at("produce-batched")) << r.out;
+  // A request alone on its connection is a read of its own; pipelined ones share reads.
+  const auto cpu = broker_cpu_per_record(text);
+  EXPECT_GT(cpu.at("produce-one-at-a-time"), 1.5 * cpu.at("produce-unbatched")) << r.out << text;
 
   EXPECT_NE(text.find("record_appended: {ns:"), std::string::npos) << text;
-  EXPECT_NE(text.find("fitted to the 8 kafka probes"), std::string::npos) << text;
+  EXPECT_NE(text.find("fitted to the 9 kafka probes"), std::string::npos) << text;
   EXPECT_NE(text.find("broker_cpu_seconds:"), std::string::npos) << text;  // the broker's CPU was read
   EXPECT_NE(text.find("records_per_batch:"), std::string::npos) << text;
   // The broker's log grows in memory: its resident bytes are read, and a first touch is priced.
@@ -148,11 +151,11 @@ TEST(calibrate_command, three_kafka_brokers_add_a_probe_that_replicates) {
   const auto [r, text] = calibrate_kafka("--cluster 3 --kafka-port 0 --data-dir none");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out, "records");
-  ASSERT_EQ(rates.size(), 9u) << r.out;
+  ASSERT_EQ(rates.size(), 10u) << r.out;
   // Each record of the replicated probe is appended three times and fetched three times (two
   // followers and the consumer): the broker's CPU per record is more than for one copy.
   const auto cpu = broker_cpu_per_record(text);
-  ASSERT_EQ(cpu.size(), 9u) << text;
+  ASSERT_EQ(cpu.size(), 10u) << text;
   EXPECT_GT(cpu.at("replicated"), 2 * cpu.at("acks-all")) << r.out << text;
   EXPECT_NE(text.find("record_replicated: {ns:"), std::string::npos) << text;
   EXPECT_NE(text.find("work_per_record: {frame:"), std::string::npos) << text;

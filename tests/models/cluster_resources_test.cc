@@ -1,7 +1,8 @@
 // Pricing a broker's traffic: what a node writes to one client soon after its last write waits
 // for the node's coalescing window and leaves with it (mqlab broker's server holds such writes
 // 100 us), and crosses the link as one write; what a node sends another is read off the peer
-// link's socket there, in one read for all that arrived together.
+// link's socket there, in one read for all that arrived together; a client's requests are read
+// off its connection the same way.
 #include "models/cluster_resources.h"
 
 #include <gtest/gtest.h>
@@ -78,6 +79,32 @@ TEST(cluster_resources, a_node_reads_what_another_sends_it_once_for_all_that_arr
                                              sim_time(115'000)}));
   EXPECT_DOUBLE_EQ(resources.utilization(broker::node_id{1}), 10.0 / 200);
   EXPECT_DOUBLE_EQ(resources.utilization(broker::node_id{0}), 5.0 / 200);
+}
+
+TEST(cluster_resources, a_node_reads_a_clients_requests_once_for_all_that_waited_on_its_connection) {
+  sim::simulator sim;
+  cost_model costs;
+  costs.node.cores = 1;
+  cost_table table;
+  table.ns[static_cast<std::size_t>(broker::work_kind::socket_read)] = 5000;
+  cluster_resources resources(sim, costs, table, 1, sim::random_streams(1), "kafka");
+  resources.start_measuring();
+  std::vector<sim_time> taken_in;
+  const auto request_at = [&](int at_us, int client) {
+    sim.at(sim_time(at_us * 1000), [&, client] {
+      resources.take_in(client, broker::node_id{0}, [&] { taken_in.push_back(sim.now()); });
+    });
+  };
+  // Client 1's first request is read alone (0-5 us); its next two come while that read runs and
+  // share one read later. Client 2's, at 2 us, is its connection's own read, queued for the core
+  // first (5-10 us: a broker reads each socket apart); then client 1's two together (10-15 us).
+  request_at(0, 1);
+  request_at(1, 1);
+  request_at(2, 1);
+  request_at(2, 2);
+  sim.run_until(sim_time(100'000));
+  EXPECT_EQ(taken_in, (std::vector<sim_time>{sim_time(5'000), sim_time(10'000), sim_time(15'000), sim_time(15'000)}));
+  EXPECT_DOUBLE_EQ(resources.utilization(broker::node_id{0}), 15.0 / 100);
 }
 
 TEST(cluster_resources, a_hop_is_the_link_alone_when_reads_cost_nothing) {

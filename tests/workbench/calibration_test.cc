@@ -288,6 +288,20 @@ TEST(calibration, a_kafka_record_costs_its_share_of_a_request_an_append_and_its_
   const auto big = metered_work(kafka_probe_named("produce-4kB"), batched);
   EXPECT_DOUBLE_EQ(count(big, work_kind::bytes) - count(many, work_kind::bytes), 4096.0 - 100.0);
   EXPECT_DOUBLE_EQ(count(big, work_kind::persist_bytes), count(big, work_kind::bytes));
+  // Pipelined produce requests share reads (none counted); each consumer fetch is read alone.
+  EXPECT_DOUBLE_EQ(count(one, work_kind::socket_read), 1.0 / 10);
+  EXPECT_DOUBLE_EQ(count(many, work_kind::socket_read), 1.0 / 500);
+}
+
+// Sixteen producers with one single-record request in flight each: every request comes alone
+// on its connection and is read alone, as the consumer's fetches are.
+TEST(calibration, a_kafka_request_alone_on_its_connection_is_a_read_of_its_own) {
+  const auto p = kafka_probe_named("produce-one-at-a-time");
+  EXPECT_EQ(p.one_at_a_time, 16);
+  EXPECT_EQ(p.batch_records, 1);
+  const auto w = metered_work(p, {.records_per_batch = 1, .records_per_fetch = 8});
+  EXPECT_DOUBLE_EQ(count(w, work_kind::frame), 1.0);
+  EXPECT_DOUBLE_EQ(count(w, work_kind::socket_read), 1.0 + 1.0 / 8);
 }
 
 TEST(calibration, a_replicated_record_is_appended_and_fetched_three_times_and_taken_in_by_two_followers) {
@@ -299,6 +313,8 @@ TEST(calibration, a_replicated_record_is_appended_and_fetched_three_times_and_ta
   // Each follower fetches each batch as it comes; the consumer as its statistics said.
   EXPECT_DOUBLE_EQ(count(w, work_kind::fetch), 2.0 / 100 + 1.0 / 50);
   EXPECT_DOUBLE_EQ(count(w, work_kind::memory_grown), 0.0) << "measured apart, not fitted";
+  // Each follower's fetch is read at the leader and its answer at the follower.
+  EXPECT_DOUBLE_EQ(count(w, work_kind::socket_read), 4.0 / 100 + 1.0 / 50);
   // Without a consumer a record is appended and never fetched.
   const auto alone = metered_work(kafka_probe_named("produce-only"), {.records_per_batch = 100, .records_per_fetch = 50});
   EXPECT_DOUBLE_EQ(count(alone, work_kind::record_appended), 1.0);
