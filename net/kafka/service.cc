@@ -41,19 +41,6 @@ std::vector<node_address> service::live_nodes() const {
 outcome service::handle(const request_header& h, wire_reader& in, std::int32_t node, reply_slot from,
                         std::int64_t now_ms) {
   const auto v = h.api_version;
-  {
-    static std::array<std::uint64_t, 64> tmp_counts{};
-    static std::int64_t tmp_last = now_ms;
-    ++tmp_counts[static_cast<std::size_t>(h.api_key) & 63];
-    if (h.api_key == 1) { wire_reader peek = in; (void)peek; }
-    if (now_ms - tmp_last > 1000) {
-      std::string line;
-      for (std::size_t i = 0; i < 64; ++i) if (tmp_counts[i]) line += fmt::format(" {}:{}", i, tmp_counts[i]);
-      std::fprintf(stderr, "TMPCOUNT %lld%s\n", static_cast<long long>(now_ms - tmp_last), line.c_str());
-      tmp_counts = {};
-      tmp_last = now_ms;
-    }
-  }
   switch (static_cast<api_key>(h.api_key)) {
     case api_key::api_versions: return api_versions(v);
     case api_key::metadata: return metadata(in, v, now_ms);
