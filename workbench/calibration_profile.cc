@@ -46,6 +46,8 @@ void emit_cost(YAML::Emitter& out, work_kind k, double ns, const std::string& so
   out << YAML::Key << "source" << YAML::Value << source << YAML::EndMap;
 }
 
+constexpr std::size_t wake_values = 1000;  // of a wake-up distribution written out
+
 constexpr work_kind amqp_kinds[] = {
     work_kind::frame,         work_kind::route_direct,     work_kind::route_fanout, work_kind::route_topic,
     work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue,      work_kind::deliver,
@@ -134,6 +136,16 @@ void emit_seconds(YAML::Emitter& out, const char* key, const std::vector<double>
   out << YAML::EndSeq;
 }
 
+/// At most `n` of `values`' order statistics, evenly spaced: the same distribution, in a
+/// profile of a readable size (and under the loader's limit on an empirical distribution).
+std::vector<double> thinned(std::vector<double> values, std::size_t n) {
+  if (values.size() <= n) return values;
+  std::ranges::sort(values);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(values[(2 * i + 1) * values.size() / (2 * n)]);
+  return out;
+}
+
 /// The client host: one thread (the prober's), its costs per message, its wake-up latencies.
 void emit_clients(YAML::Emitter& out, const calibration_record& r) {
   if (r.wake.empty()) return;
@@ -152,7 +164,7 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
     for (double s : seconds) out << microseconds(s);
     out << YAML::EndSeq << YAML::EndMap;
   };
-  empirical("wake", w.wakes);
+  empirical("wake", thinned(w.wakes, wake_values));
   if (!w.stalls.empty()) {
     out << YAML::Key << "stalls" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "rate" << YAML::Value << fmt::format("{:.1f}/s", w.stalls_per_second);
@@ -162,11 +174,11 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
   out << YAML::Key << "source" << YAML::Value
       << fmt::format("one thread, as the prober's; send, receive and socket_call {} (socket_call: the "
                      "probe whose publishers wait for each confirm, a write and a read a message); wake: {} sleeps of 50 us on this machine, "
-                     "each one's overshoot (timer slack 1 ns, as net mode's); overshoots above 4 times the median "
-                     "are the machine's stalls, at their rate over the time the sleeps took{}",
+                     "each one's overshoot (timer slack 1 ns, as net mode's; at most {} of them, evenly spaced in order); "
+                     "overshoots above 4 times the median are the machine's stalls, at their rate over the time the sleeps took{}",
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
                                : std::string("not measured (no AMQP probe)"),
-                     r.wake.size(), r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
+                     r.wake.size(), wake_values, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
   if (r.kafka_clients) {
     out << YAML::Key << "kafka" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "record" << YAML::Value << fmt::format("{:.1f}ns", r.kafka_clients->record_ns);

@@ -407,6 +407,28 @@ TEST(calibration, a_sleeps_overshoot_is_a_wake_up_or_a_stall_of_the_machine) {
   EXPECT_NEAR(w.stalls_per_second, 10 / (0.050 + 0.0198 + 0.010), 1e-9);
 }
 
+// Ten thousand sleeps are written as a thousand evenly spaced order statistics of the wake-ups
+// (the loader takes at most ten thousand values); the stalls' rate is over all of them.
+TEST(calibration, many_wake_ups_are_written_as_their_quantiles_and_every_stall_counts) {
+  calibration_record r{.name = "wakes", .machine_cores = 2, .cores = 1};
+  for (int i = 0; i < 10'000; ++i) r.wake.push_back(i % 1000 == 999 ? 5e-3 : (10 + i % 20) * 1e-6);
+  const auto path = std::filesystem::temp_directory_path() / "mqlab-wakes-test.yaml";
+  std::ofstream(path) << profile_yaml(r);
+  auto back = load_profile(path.string());
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back->clients.wake);
+  EXPECT_NEAR(back->clients.wake->mean(), 19.5e-6, 0.1e-6);  // 10..29 us, evenly
+  const std::string text = profile_yaml(r);
+  const auto from = text.find('[', text.find("wake: {dist: empirical"));
+  EXPECT_EQ(std::count(text.begin() + static_cast<std::ptrdiff_t>(from), text.begin() + static_cast<std::ptrdiff_t>(text.find(']', from)), ','),
+            999);
+  // Ten stalls of 5 ms over 0.5 s asked and what the sleeps overshot.
+  double late = 0;
+  for (double s : r.wake) late += s;
+  EXPECT_NEAR(back->clients.stalls_per_second, 10 / (0.5 + late), 0.05);
+  std::filesystem::remove(path);
+}
+
 TEST(calibration, a_profile_gives_the_clients_a_host_with_measured_wake_ups) {
   const auto path = std::filesystem::temp_directory_path() / "mqlab-clients-test.yaml";
   std::ofstream(path) << R"(name: clients
