@@ -1,5 +1,6 @@
 // Drives a running Kafka broker through calibration probes with librdkafka: each probe creates
-// a topic of its own, a producer produces into it as fast as the broker acknowledges, a consumer
+// a topic of its own, a producer (sixteen, one request in flight each, for the probe whose
+// requests come one at a time) produces into it as fast as the broker acknowledges, a consumer
 // assigned every partition reads the records back as they come, and the rate is read between
 // two checkpoints after a warm-up. The clients' own statistics say how they batched: records
 // per produced batch and per fetch. Every wait is bounded: a broker that stops answering ends
