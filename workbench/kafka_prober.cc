@@ -275,7 +275,13 @@ std::expected<kafka_measurement, std::string> kafka_prober::saturate(const kafka
   const auto from = clock::now();
   const std::uint64_t delivered = run.delivered();
   const double own_cpu = models::process_cpu_seconds(), broker_cpu = broker_.read(), resident = broker_.resident();
-  if (auto ok = run.until([&] { return clock::now() >= from + timing_.measure; }); !ok) return std::unexpected(ok.error());
+  // The window ends once it has lasted and seen an acknowledgement (a loaded machine can hold
+  // a replicated batch's longer than a short window), or after the answer timeout more.
+  const auto closed = [&] {
+    const auto now = clock::now();
+    return now >= from + timing_.measure && (run.delivered() > delivered || now >= from + timing_.measure + timing_.answer);
+  };
+  if (auto ok = run.until(closed); !ok) return std::unexpected(ok.error());
   kafka_measurement m;
   m.measured.messages = run.delivered() - delivered;
   m.measured.seconds = std::chrono::duration<double>(clock::now() - from).count();
