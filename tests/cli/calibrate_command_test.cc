@@ -1,8 +1,8 @@
 // `mqlab calibrate` against a real `mqlab broker` the test starts on a free loopback port: the
-// profile it writes is one a scenario can run with, and the broker CPU it measured orders the probes as routing
-// costs do (a headers exchange pays for every binding, bigger messages cost more; a Kafka
-// request per record costs more than a batch's share of one); a broker that is not there,
-// refuses the login or never answers ends it with exit code 2 and no file.
+// profile it writes is one a scenario can run with, and the broker CPU it measured orders the
+// probes as routing costs do (a headers exchange pays for every binding, bigger messages cost
+// more; a Kafka request per record costs more than a batch's share of one); a broker that is
+// not there, refuses the login or never answers ends it with exit code 2 and no file.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
