@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shortened fidelity check ctest runs (fidelity.check): `mqlab broker` calibrated here with
 # its usual probes (one node, AMQP only: ~40 s), then scenario (a) predicted with that profile and
-# measured over loopback at 30% and 45% of the predicted maximum, and both maxima found with a
+# measured over loopback at 30% and 45% of the lower of the two maxima, both found with a
 # coarse search (scripts/fidelity.py --check: wider targets, see there). About 2
 # minutes; scripts/fidelity.sh is the full comparison.
 # Usage: scripts/fidelity-check.sh [MQLAB_BINARY]   (default: build/bin/mqlab)

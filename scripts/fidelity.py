@@ -1,6 +1,6 @@
 """The work of scripts/fidelity.sh: runs mqlab max-rate and mqlab run in both modes, prints the table.
 With --check, the shortened version ctest runs (scripts/fidelity-check.sh): scenario (a) only, at
-30% and 45% of the predicted maximum, shorter runs, a coarser search and wider targets."""
+30% and 45% of the lower of the two maxima, shorter runs, a coarser search and wider targets."""
 import glob
 import json
 import os
@@ -23,7 +23,10 @@ TARGET_RABBITMQ = 0.20
 # not checked (net mode's is the machine's stalls: 118 ms once). The second load is 45% of the
 # predicted maximum, not 60%: with the prediction above net mode's own maximum, 60% is near
 # that, and there one stall leaves a backlog net mode does not work off in 2 s (two runs of
-# three at 576 000/s, in one check).
+# three at 576 000/s, in one check). And the loads are shares of the lower of the two maxima,
+# whose miss has its own target: predicted 960 000/s against 600 000/s measured (inside the
+# factor of 2), 45% of the prediction was 72% of net mode's maximum, where the median of three
+# 2-second runs fell behind (e2e p50 9.3 ms), while the next check predicted 640 000/s.
 CHECK_LOADS = [0.3, 0.45]
 CHECK_TARGETS = {"max_rate": ("factor", 2), "consumed": 0.10, "p50": ("factor", 3), "p99": None, "cpu": 0.25}
 
@@ -52,6 +55,7 @@ def plan(quick, check):
         "search": short if check else [],
         "loads": CHECK_LOADS if check else LOADS,
         "net_runs": 3 if check else 1,
+        "lower_base": check,
         "targets": CHECK_TARGETS if check else FULL_TARGETS,
     }
 
@@ -116,8 +120,9 @@ def scenario(path, how):
           f"(target {describe(targets['max_rate'])}){'' if ok else '  MISSED'}")
     print(f"{'load':>5} {'rate/s':>8} | {'consumed/s sim / net':>28} | {'e2e p50 (us)':>28} | {'e2e p99 (us)':>28} | "
           f"{'response p50 (us)':>28} | {'response p99 (us)':>28} | {'servers, % of a core':>28} | {'host, % busy':>28}")
+    base = min(sim_max, net_max) if how["lower_base"] else sim_max
     for load in how["loads"]:
-        rate = load * sim_max
+        rate = load * base
         sim, net = metrics(path, "sim", rate, how), median_metrics(path, rate, how)
         below_90 = load < 0.9
         row = []
