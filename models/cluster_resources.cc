@@ -95,6 +95,13 @@ void cluster_resources::take_in(int client, broker::node_id node, done_fn done) 
   process(node, connection_bit | static_cast<std::uint64_t>(client)).submit(sim::duration{}, std::move(done), true);
 }
 
+void cluster_resources::client_request(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived,
+                                       sim::duration work) {
+  client_send(client, true, node, bytes, [this, client, node, arrived = std::move(arrived)]() mutable {
+    take_in(client, node, std::move(arrived));
+  }, {}, work);
+}
+
 sim::duration cluster_resources::socket_read() const {
   return ns(table_.ns[static_cast<std::size_t>(broker::work_kind::socket_read)]);
 }

@@ -50,6 +50,9 @@ class cluster_resources {
   /// once when this broker's table prices no read. For protocols whose core charges no channel
   /// (Kafka: a request's work is its partitions').
   void take_in(int client, broker::node_id node, done_fn done);
+  /// Client `client`'s request of `bytes` to node `node`: sent up its link (client_send, with
+  /// `work` of the client's CPU), then taken in there (take_in), then `arrived`.
+  void client_request(int client, broker::node_id node, std::uint64_t bytes, done_fn arrived, sim::duration work);
   /// Client `client`'s link to its node (`up`) or back (`!up`); clients are numbered by the
   /// model, the producer first. With a client host, a message sent is first its work there, a
   /// message received its work there after the link.

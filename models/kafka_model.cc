@@ -117,11 +117,7 @@ void kafka_model::poll(std::size_t m) {
     consumer_fetch(m);
     return;
   }
-  const int client = 1 + static_cast<int>(m);
-  const broker::node_id node = fetch_node(m);
-  resources_->client_send(client, true, node, 64,
-                          [this, m, client, node] { resources_->take_in(client, node, [this, m] { consumer_fetch(m); }); },
-                          {}, sim::duration{});
+  resources_->client_request(1 + static_cast<int>(m), fetch_node(m), 64, [this, m] { consumer_fetch(m); }, sim::duration{});
 }
 
 void kafka_model::commit_request(std::size_t m, done_fn answered) {
@@ -129,15 +125,13 @@ void kafka_model::commit_request(std::size_t m, done_fn answered) {
   const int client = 1 + static_cast<int>(m);
   const auto group = static_cast<std::size_t>(members_[m].group - spec_.groups.data());
   const broker::node_id node = node_of(static_cast<std::int32_t>(group % static_cast<std::size_t>(spec_.brokers)));
-  resources_->client_send(client, true, node, 64, [this, client, node, answered = std::move(answered)]() mutable {
-    resources_->take_in(client, node, [this, client, node, answered = std::move(answered)]() mutable {
-      broker::work_row command{{node, 0}, {}};
-      command.count[static_cast<std::size_t>(broker::work_kind::frame)] = 1;
-      resources_->charge({&command, 1}, node, [this, client, node, answered = std::move(answered)]() mutable {
-        resources_->client_send(client, false, node, 64, std::move(answered), {}, resources_->kafka_client_work(0));
-      }, {});
-    });
-  }, {}, sim::duration{});
+  resources_->client_request(client, node, 64, [this, client, node, answered = std::move(answered)]() mutable {
+    broker::work_row command{{node, 0}, {}};
+    command.count[static_cast<std::size_t>(broker::work_kind::frame)] = 1;
+    resources_->charge({&command, 1}, node, [this, client, node, answered = std::move(answered)]() mutable {
+      resources_->client_send(client, false, node, 64, std::move(answered), {}, resources_->kafka_client_work(0));
+    }, {});
+  }, sim::duration{});
 }
 
 void kafka_model::consumer_fetch(std::size_t m) {

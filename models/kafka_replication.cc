@@ -102,10 +102,8 @@ void kafka_model::send_to_leader(std::uint32_t b) {
     ++in_flight_[static_cast<std::size_t>(bt.broker)];
     bt.in_flight = true;
   }
-  const broker::node_id leader = node_of(bt.broker);
-  resources_->client_send(0, true, leader, bt.bytes + request_bytes,
-                          [this, b, leader] { resources_->take_in(0, leader, [this, b] { batch_arrives(b); }); }, {},
-                          resources_->kafka_client_work(0));  // its records were priced as they were produced
+  resources_->client_request(0, node_of(bt.broker), bt.bytes + request_bytes, [this, b] { batch_arrives(b); },
+                             resources_->kafka_client_work(0));  // its records were priced as they were produced
 }
 
 void kafka_model::batch_arrives(std::uint32_t b) {
