@@ -14,6 +14,20 @@ start_rabbitmq() {
   HOME=/var/lib/rabbitmq rabbitmq-server > "$1" 2>&1 &
   rabbit_pid=$!
 }
+# rabbit_vm_pid: the pid of the Erlang VM (beam.smp) start_rabbitmq's server runs in, found
+# among its descendants (rabbitmq-server starts it through su and sh): what uses the CPU.
+rabbit_vm_pid() {
+  local vm p
+  for vm in $(pgrep -x beam.smp); do
+    p=$vm
+    while [[ $p -gt 1 ]]; do
+      [[ $p == "$rabbit_pid" ]] && { echo "$vm"; return 0; }
+      p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
+    done
+  done
+  echo "$(basename "$0"): no Erlang VM under rabbitmq-server (pid $rabbit_pid)" >&2
+  return 1
+}
 stop_rabbitmq() {
   HOME=/var/lib/rabbitmq timeout 60 rabbitmqctl stop > /dev/null 2>&1 || kill "$rabbit_pid" 2>/dev/null || true
 }
