@@ -24,6 +24,9 @@ enum class work_kind : std::uint8_t {
   binding_examined,  // a binding (or trie node) looked at while routing; headers scan them all
   enqueue,           // a message joined a queue
   deliver,           // a message left for a consumer
+  stored,            // a message that stayed in its queue after the call that brought it (no consumer could
+                     // take it then): RabbitMQ's classic queue keeps it in its backing queue and fetches it
+                     // again, where a message an empty queue hands straight to a consumer skips both
   ack,               // a delivery settled
   confirm,           // a publisher confirm owed for a publish (basic.ack or basic.nack back)
   bytes,             // message bytes moved through the site

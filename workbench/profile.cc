@@ -22,7 +22,7 @@ using broker::work_kind;
 /// The YAML name of each work kind, in work_kind order.
 constexpr const char* kind_names[broker::work_kinds] = {
     "frame",          "route_direct",      "route_fanout",        "route_topic",  "route_headers",
-    "binding_examined", "enqueue",         "deliver",             "ack",          "confirm",
+    "binding_examined", "enqueue",         "deliver",             "stored",       "ack",          "confirm",
     "bytes",          "persist_bytes",     "fsync_request",       "mirror_copy",  "mirror_settle",
     "transfer",       "record_appended",   "fetch",               "record_fetched", "record_replicated",
     "selector_evaluation", "memory_grown", "socket_read"};

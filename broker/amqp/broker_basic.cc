@@ -142,6 +142,9 @@ bool broker::state::enqueue(queue_state& q, const message_ptr& msg, node_id from
     dead_letter(q, q.ready.pop_oldest_lowest(), "maxlen", now);
   }
   dispatch(q, now);
+  // Still waiting once the queue has served what it could: behind others, or no consumer with
+  // room (a priority message that overtook a backlog counts too).
+  if (!q.ready.empty()) meter.charge(site_of(q), work_kind::stored);
   return true;
 }
 

@@ -105,6 +105,37 @@ TEST_F(amqp_work, delivery_and_ack_are_the_queues_work) {
   EXPECT_EQ(row(false)[work_kind::ack], 1u);
 }
 
+TEST_F(amqp_work, a_message_is_stored_only_when_no_consumer_takes_it_at_once) {
+  // RabbitMQ's classic queue hands a message straight to a consumer with room when it holds
+  // none; otherwise it keeps it in its backing queue and fetches it again later.
+  declare_queue("q");
+  ASSERT_TRUE(b.basic_qos(ch, 2, false, now).has_value());
+  consume("q");
+  const auto stored = [&] {
+    b.meter().clear();
+    publish("", "q", "m");
+    return row(false)[work_kind::stored];
+  };
+  EXPECT_EQ(stored(), 0u) << "a consumer with room takes it";
+  EXPECT_EQ(stored(), 0u) << "the second fills the prefetch window";
+  EXPECT_EQ(stored(), 1u) << "the window is full: it waits";
+  EXPECT_EQ(stored(), 1u) << "behind the one waiting";
+  const auto delivered = deliveries();
+  ASSERT_EQ(delivered.size(), 2u);
+  b.meter().clear();
+  ASSERT_TRUE(b.basic_ack(ch, delivered[1].delivery_tag, true, now).has_value());
+  EXPECT_EQ(row(false)[work_kind::stored], 0u) << "fetching the stored ones is their deliveries' work";
+  EXPECT_EQ(row(false)[work_kind::deliver], 2u);
+  EXPECT_EQ(stored(), 1u) << "the window is full again";
+}
+
+TEST_F(amqp_work, a_message_with_nobody_consuming_is_stored) {
+  declare_queue("q");
+  b.meter().clear();
+  publish("", "q", "m");
+  EXPECT_EQ(row(false)[work_kind::stored], 1u);
+}
+
 class amqp_mirrored_work : public amqp_work {
  protected:
   amqp_mirrored_work() : amqp_work(cluster_config{.nodes = 3, .mirroring = ha_mode::all}) {}
