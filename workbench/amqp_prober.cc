@@ -126,8 +126,8 @@ struct probe_traffic {
       ++consumed;
       pump();
     }}, p.consumer_node);
-    if (p.acks) consumer->qos(1, 500);
-    for (const auto& q : t.queues) consumer->consume(1, q, !p.acks);
+    if (p.acks) consumer->qos(1, probe_prefetch);
+    if (p.backlog == 0) start_consuming();
     const int n = std::max(p.publishers, 1);
     unconfirmed.assign(static_cast<std::size_t>(n), 0);
     tags.assign(static_cast<std::size_t>(n), 0);
@@ -142,12 +142,19 @@ struct probe_traffic {
     }
   }
 
-  /// Publishes while the windows allow: round the publishers, each up to its own window.
+  void start_consuming() {
+    for (const auto& q : t.queues) consumer->consume(1, q, !p.acks);
+    consuming = true;
+  }
+
+  /// Publishes while the windows allow: round the publishers, each up to its own window. A
+  /// backlog probe's consumer starts once the backlog is written, and the backlog stays.
   void pump() {
+    if (!consuming && written >= p.backlog) start_consuming();
     const std::uint64_t own_window = p.one_at_a_time ? 1 : unsettled_window;
     for (std::size_t i = 0; i < publishers.size(); ++i) {
       while (running && published < limit && published - written < unwritten_window &&
-             published - consumed / t.queues.size() < unsettled_window &&
+             published - consumed / t.queues.size() < unsettled_window + p.backlog &&
              (!p.confirms || unconfirmed[i] < own_window)) {
         ++published;
         ++unconfirmed[i];
@@ -168,6 +175,7 @@ struct probe_traffic {
   std::vector<client*> publishers;
   client* consumer = nullptr;
   bool running = true;
+  bool consuming = false;
   // A saturating probe is bounded by its time; confirm_latencies lets one publish out at a time.
   std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t published = 0, written = 0, confirmed = 0, consumed = 0;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <iterator>
 #include <map>
 
@@ -39,6 +40,7 @@ std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
       {.name = "confirms", .confirms = true},
       {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
       {.name = "confirms-one-at-a-time", .confirms = true, .publishers = 32, .one_at_a_time = true},
+      {.name = "acks-backlog", .acks = true, .backlog = probe_backlog},
   };
   if (nodes > 1) std::ranges::copy(cluster_probes(nodes), std::back_inserter(probes));
   return probes;
@@ -148,23 +150,34 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
   for (const auto& q : t.queues) (void)b.queue_declare(admin, {.name = q, .durable = t.durable, .arguments = t.queue_arguments}, now);
   for (const auto& bd : t.bindings) (void)b.queue_bind(admin, bd.queue, t.exchange, bd.routing_key, bd.arguments);
   if (p.confirms) (void)b.confirm_select(publisher);
+  const auto properties = std::make_shared<const amqp::basic_properties>(t.properties);
+  for (std::uint32_t i = 0; i < p.backlog; ++i) (void)b.basic_publish(publisher, t.exchange, t.routing_key, false, properties, t.body, now);
+  if (p.acks) (void)b.basic_qos(consumer, probe_prefetch, false, now);
   for (const auto& q : t.queues) (void)b.basic_consume(consumer, {.queue = q, .no_ack = !p.acks}, now);
   b.meter().enable(true);
+  // Deliveries not yet acknowledged, oldest first: behind a backlog the consumer acknowledges
+  // one a message, each freeing room for the next waiting message; otherwise all at once.
+  std::deque<amqp::delivery> unacked;
+  const auto take_deliveries = [&] {
+    for (auto& e : b.take_events()) {
+      if (auto* d = std::get_if<amqp::delivery>(&e); d && p.acks) unacked.push_back(std::move(*d));
+    }
+  };
+  take_deliveries();
   b.meter().clear();
-  b.clear_events();
 
   constexpr int messages = 16;  // the counts are per message; several smooth out a first-message effect
   work_counts node{};
   std::map<std::uint64_t, work_counts> processes;
-  const auto properties = std::make_shared<const amqp::basic_properties>(t.properties);
   std::uint64_t publishing_channel = 0;
   for (int i = 0; i < messages; ++i) {
     (void)b.basic_publish(publisher, t.exchange, t.routing_key, false, properties, t.body, now);
     if (!b.meter().rows().empty()) publishing_channel = b.meter().rows().front().site.process;  // the caller's, first
     collect(b, node, processes);
-    for (const auto& e : b.take_events()) {
-      const auto* d = std::get_if<amqp::delivery>(&e);
-      if (d && p.acks) (void)b.basic_ack(d->to, d->delivery_tag, false, now);
+    take_deliveries();
+    for (std::size_t n = p.backlog > 0 ? 1 : unacked.size(); n > 0 && !unacked.empty(); --n) {
+      (void)b.basic_ack(unacked.front().to, unacked.front().delivery_tag, false, now);
+      unacked.pop_front();
     }
     collect(b, node, processes);
   }

@@ -20,6 +20,11 @@ namespace mqlab::workbench {
 /// One AMQP probe: a topology and what is published into it, as fast as the broker takes it,
 /// with a consumer on every queue so that queues stay short (a growing queue costs a real
 /// broker more per message than a short one, which no per-operation cost can say).
+/// The prefetch window of a probe's consumer when it acknowledges, and the messages the backlog
+/// probe keeps waiting behind it (published in a fraction of a second even on RabbitMQ).
+inline constexpr std::uint16_t probe_prefetch = 500;
+inline constexpr std::uint32_t probe_backlog = 5000;
+
 struct amqp_probe {
   std::string name;
   std::string exchange_type = "direct";
@@ -37,6 +42,10 @@ struct amqp_probe {
   // its last publish, so the broker reads every message on its own (a socket read a message).
   int publishers = 1;
   bool one_at_a_time = false;
+  // Messages published before the consumer starts and kept waiting in the queue throughout: each
+  // message is then stored and fetched again (work kind stored). REQUIRES acks: a consumer's
+  // prefetch window holds the rest back.
+  std::uint32_t backlog = 0;
   std::uint32_t cluster_nodes() const { return std::max(publisher_node, consumer_node) + 1; }
 };
 

@@ -49,11 +49,11 @@ void emit_cost(YAML::Emitter& out, work_kind k, double ns, const std::string& so
 constexpr std::size_t wake_values = 1000;  // of a wake-up distribution written out
 
 constexpr work_kind amqp_kinds[] = {
-    work_kind::frame,         work_kind::route_direct,     work_kind::route_fanout, work_kind::route_topic,
-    work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue,      work_kind::deliver,
-    work_kind::ack,           work_kind::confirm,          work_kind::bytes,        work_kind::persist_bytes,
-    work_kind::fsync_request, work_kind::mirror_copy,      work_kind::mirror_settle, work_kind::transfer,
-    work_kind::socket_read};
+    work_kind::frame,         work_kind::route_direct,     work_kind::route_fanout,  work_kind::route_topic,
+    work_kind::route_headers, work_kind::binding_examined, work_kind::enqueue,       work_kind::deliver,
+    work_kind::stored,        work_kind::ack,              work_kind::confirm,       work_kind::bytes,
+    work_kind::persist_bytes, work_kind::fsync_request,    work_kind::mirror_copy,   work_kind::mirror_settle,
+    work_kind::transfer,      work_kind::socket_read};
 constexpr work_kind kafka_kinds[] = {work_kind::frame,          work_kind::record_appended,   work_kind::bytes,
                                      work_kind::fetch,          work_kind::record_fetched,    work_kind::record_replicated,
                                      work_kind::memory_grown,   work_kind::socket_read};

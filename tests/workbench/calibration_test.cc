@@ -94,6 +94,19 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   EXPECT_GE(count(persistent, work_kind::fsync_request), 1);
 }
 
+TEST(calibration, behind_a_standing_backlog_every_message_is_stored_and_fetched_again) {
+  // RabbitMQ hands a message straight to a consumer with room when its queue is empty; the
+  // acks-backlog probe keeps thousands waiting behind the consumer's prefetch window.
+  const auto backlog = metered_work(probe_named("acks-backlog"));
+  EXPECT_EQ(count(backlog, work_kind::stored), 1);
+  EXPECT_EQ(count(backlog, work_kind::enqueue), 1);
+  EXPECT_EQ(count(backlog, work_kind::deliver), 1);  // an ack frees room for one waiting message
+  EXPECT_EQ(count(backlog, work_kind::ack), 1);
+  for (const auto& p : amqp_probes(3)) {
+    if (p.backlog == 0) EXPECT_EQ(count(metered_work(p, 3), work_kind::stored), 0) << p.name;
+  }
+}
+
 TEST(calibration, a_clusters_probes_cross_nodes_and_copy_to_every_mirror) {
   const auto probes = cluster_probes(3);
   const auto named = [&](const std::string& name) { return *std::ranges::find(probes, name, &amqp_probe::name); };
