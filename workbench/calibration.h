@@ -17,14 +17,15 @@
 
 namespace mqlab::workbench {
 
-/// One AMQP probe: a topology and what is published into it, as fast as the broker takes it,
-/// with a consumer on every queue so that queues stay short (a growing queue costs a real
-/// broker more per message than a short one, which no per-operation cost can say).
 /// The prefetch window of a probe's consumer when it acknowledges, and the messages the backlog
 /// probe keeps waiting behind it (published in a fraction of a second even on RabbitMQ).
 inline constexpr std::uint16_t probe_prefetch = 500;
 inline constexpr std::uint32_t probe_backlog = 5000;
 
+/// One AMQP probe: a topology and what is published into it, as fast as the broker takes it,
+/// with a consumer on every queue so that queues stay short (a growing queue costs a real
+/// broker more per message than a short one, which no per-operation cost can say), but for
+/// the backlog probe's standing `backlog`.
 struct amqp_probe {
   std::string name;
   std::string exchange_type = "direct";
