@@ -104,7 +104,9 @@ TEST(calibration, behind_a_standing_backlog_every_message_is_stored_and_fetched_
   EXPECT_EQ(count(backlog, work_kind::deliver), 1);  // an ack frees room for one waiting message
   EXPECT_EQ(count(backlog, work_kind::ack), 1);
   for (const auto& p : amqp_probes(3)) {
-    if (p.backlog == 0) EXPECT_EQ(count(metered_work(p, 3), work_kind::stored), 0) << p.name;
+    if (p.backlog == 0) {
+      EXPECT_EQ(count(metered_work(p, 3), work_kind::stored), 0) << p.name;
+    }
   }
 }
 
