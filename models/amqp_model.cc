@@ -115,12 +115,12 @@ void amqp_model::return_credit() {
   }
 }
 
-void amqp_model::settle(int consumer, delivery_ref ref, std::optional<bool> reject_requeue) {
+void amqp_model::settle(int consumer, delivery_ref ref, settlement how) {
   const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
   const broker::node_id node = first_up(s.slot.group->node);
-  const auto settle = [this, ref, node, reject_requeue] {
-    if (reject_requeue) (void)broker_.basic_reject(channel_of(ref), ref.tag, *reject_requeue, now());
-    else (void)broker_.basic_ack(channel_of(ref), ref.tag, false, now());
+  const auto settle = [this, ref, node, how] {
+    if (how.ack) (void)broker_.basic_ack(channel_of(ref), ref.tag, how.flag, now());
+    else (void)broker_.basic_reject(channel_of(ref), ref.tag, how.flag, now());
     handle_events(node);
   };
   if (!resources_) {

@@ -32,9 +32,9 @@ class amqp_model final : public amqp_side {
   void publish(const std::string& exchange, const std::string& routing_key,
                const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
                answer_fn answered) override;
-  void ack(int consumer, delivery_ref ref) override { settle(consumer, ref, std::nullopt); }
+  void ack(int consumer, delivery_ref ref, bool multiple) override { settle(consumer, ref, {.ack = true, .flag = multiple}); }
   void get(int consumer) override;
-  void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, requeue); }
+  void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, {.ack = false, .flag = requeue}); }
   void kill(int consumer) override;
   void start_consumer(int consumer) override;
   void crash(broker::node_id node) override;
@@ -59,7 +59,12 @@ class amqp_model final : public amqp_side {
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
   /// Acks the delivery, or rejects it (requeued or not), once the frame has crossed the link.
-  void settle(int consumer, delivery_ref ref, std::optional<bool> reject_requeue);
+  /// basic.ack (`flag`: multiple) or basic.reject (`flag`: requeue).
+  struct settlement {
+    bool ack;
+    bool flag;
+  };
+  void settle(int consumer, delivery_ref ref, settlement how);
   /// Acts on the core's events: at once when ideal, else once the work of the calls that
   /// produced them (made at `origin`) has been priced and done; priced, `processed` runs
   /// when the calls' processes are done (ideal has no such moment and drops it).

@@ -105,7 +105,8 @@ class amqp_side {
   virtual void publish(const std::string& exchange, const std::string& routing_key,
                        const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body,
                        bool confirm, answer_fn answered) = 0;
-  virtual void ack(int consumer, delivery_ref ref) = 0;
+  /// basic.ack of `ref`; `multiple` also settles the consumer's earlier unacknowledged deliveries.
+  virtual void ack(int consumer, delivery_ref ref, bool multiple) = 0;
   /// A pulling consumer (group `pull`) asks for one message with basic.get: the answer comes
   /// back through `delivered` or `empty`.
   virtual void get(int consumer) = 0;

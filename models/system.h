@@ -192,6 +192,9 @@ struct consumer_group_spec {
   int initial_count() const { return elastic ? elastic->min : count; }
   std::uint16_t prefetch = 0;  // 0 = unlimited
   bool auto_ack = false;
+  // Manual acks go out with multiple=true once every `ack_every` messages (PerfTest's
+  // --multi-ack-every): one frame settles them all; 1 acks each message on its own.
+  std::uint16_t ack_every = 1;
   pipeline work;               // what a consumer does per message, one message at a time
   std::uint32_t node = 0;      // cluster node the consumers connect to
   // Polling instead of subscribing: each consumer asks with basic.get (a round trip) for its

@@ -84,6 +84,7 @@ struct consumer_rt {
   int index = 0;
   std::deque<held_message> buffer;  // delivered (prefetched), not yet worked on
   bool busy = false;
+  std::uint16_t done_unacked = 0;  // finished since its last (multiple) ack
   bool alive = true;         // false once killed by a fault: it never comes back
   std::uint64_t epoch = 0;   // bumped when its connection is lost: work of an old epoch is void
   std::uint64_t delivered = 0, failed = 0;
@@ -336,7 +337,10 @@ void system_model::finish(std::int64_t id) {
     if (t.tag > 0) tagged_e2e_[static_cast<std::size_t>(t.tag - 1)].second.record(took);
   }
   ++interval_consumed_;
-  if (!c.group->auto_ack) amqp_->ack(t.consumer, t.delivery);
+  if (!c.group->auto_ack && ++c.done_unacked == c.group->ack_every) {
+    c.done_unacked = 0;
+    amqp_->ack(t.consumer, t.delivery, c.group->ack_every > 1);
+  }
   start_next(t.consumer);
 }
 
@@ -461,6 +465,7 @@ void system_model::drop_in_flight(int index) {
   if (c.group->auto_ack) lost_in_flight_ += c.buffer.size() + (c.busy ? 1 : 0);
   c.buffer.clear();
   c.busy = false;
+  c.done_unacked = 0;  // the broker requeued them with the connection
   ++c.epoch;
   if (c.group->pull && c.asking) {
     // Its get went with the connection: it polls again once the connection is back.

@@ -122,7 +122,10 @@ class topology_admin {
 struct probe_traffic {
   probe_traffic(session& s, const amqp_probe& p, const probe_topology& t) : p(p), t(t) {
     consumer = &s.connect({.delivered = [this](net::amqp::client_message m) {
-      if (this->p.acks) consumer->ack(1, m.delivery_tag);
+      if (this->p.acks && ++unacked == this->p.ack_every) {
+        consumer->ack(1, m.delivery_tag, this->p.ack_every > 1);
+        unacked = 0;
+      }
       ++consumed;
       pump();
     }}, p.consumer_node);
@@ -179,6 +182,7 @@ struct probe_traffic {
   // A saturating probe is bounded by its time; confirm_latencies lets one publish out at a time.
   std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t published = 0, written = 0, confirmed = 0, consumed = 0;
+  std::uint16_t unacked = 0;               // deliveries since the consumer's last ack
   std::vector<std::uint64_t> unconfirmed;  // per publisher
   std::vector<std::uint64_t> tags;         // per publisher: its last delivery tag
 };

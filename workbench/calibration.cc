@@ -41,6 +41,7 @@ std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
       {.name = "persistent-1kB", .bytes = 1024, .acks = true, .confirms = true, .persistent = true},
       {.name = "confirms-one-at-a-time", .confirms = true, .publishers = 32, .one_at_a_time = true},
       {.name = "acks-backlog", .acks = true, .backlog = probe_backlog},
+      {.name = "acks-multiple", .acks = true, .ack_every = probe_prefetch / 2},
   };
   if (nodes > 1) std::ranges::copy(cluster_probes(nodes), std::back_inserter(probes));
   return probes;
@@ -48,7 +49,7 @@ std::vector<amqp_probe> amqp_probes(std::uint32_t nodes) {
 
 client_work client_work_of(const amqp_probe& p) {
   const double queues = p.queues;
-  return {1 + (p.acks ? queues : 0), queues + (p.confirms ? 1 : 0), p.one_at_a_time ? 2.0 : 0.0};
+  return {1 + (p.acks ? queues / p.ack_every : 0), queues + (p.confirms ? 1 : 0), p.one_at_a_time ? 2.0 : 0.0};
 }
 
 std::expected<std::vector<double>, std::string> fit_client_cpu(std::span<const client_cpu_sample> samples) {
@@ -156,7 +157,8 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
   for (const auto& q : t.queues) (void)b.basic_consume(consumer, {.queue = q, .no_ack = !p.acks}, now);
   b.meter().enable(true);
   // Deliveries not yet acknowledged, oldest first: behind a backlog the consumer acknowledges
-  // one a message, each freeing room for the next waiting message; otherwise all at once.
+  // one a message, each freeing room for the next waiting message; acking several at once, it
+  // settles them with one multiple ack; otherwise it acks each as it comes.
   std::deque<amqp::delivery> unacked;
   const auto take_deliveries = [&] {
     for (auto& e : b.take_events()) {
@@ -166,7 +168,9 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
   take_deliveries();
   b.meter().clear();
 
-  constexpr int messages = 16;  // the counts are per message; several smooth out a first-message effect
+  // The counts are per message: several smooth out a first-message effect, and a multiple ack's
+  // frame is shared by the messages it settles.
+  const int messages = std::max(16, static_cast<int>(p.ack_every));
   work_counts node{};
   std::map<std::uint64_t, work_counts> processes;
   std::uint64_t publishing_channel = 0;
@@ -175,9 +179,16 @@ probe_work metered_work(const amqp_probe& p, std::uint32_t nodes) {
     if (!b.meter().rows().empty()) publishing_channel = b.meter().rows().front().site.process;  // the caller's, first
     collect(b, node, processes);
     take_deliveries();
-    for (std::size_t n = p.backlog > 0 ? 1 : unacked.size(); n > 0 && !unacked.empty(); --n) {
-      (void)b.basic_ack(unacked.front().to, unacked.front().delivery_tag, false, now);
-      unacked.pop_front();
+    if (p.ack_every > 1) {
+      if (unacked.size() >= p.ack_every) {
+        (void)b.basic_ack(unacked.back().to, unacked.back().delivery_tag, true, now);
+        unacked.clear();
+      }
+    } else {
+      for (std::size_t n = p.backlog > 0 ? 1 : unacked.size(); n > 0 && !unacked.empty(); --n) {
+        (void)b.basic_ack(unacked.front().to, unacked.front().delivery_tag, false, now);
+        unacked.pop_front();
+      }
     }
     collect(b, node, processes);
   }

@@ -32,7 +32,9 @@ struct amqp_probe {
   int queues = 1;     // bound to the probe's exchange
   int bindings = 1;   // per queue; exactly one of them matches what is published
   std::size_t bytes = 100;
-  bool acks = false;        // consumers acknowledge every message, one by one (else no-ack)
+  bool acks = false;        // consumers acknowledge every message (else no-ack)
+  // With acks: one basic.ack with multiple=true settles this many deliveries (1: each on its own).
+  std::uint16_t ack_every = 1;
   bool confirms = false;    // the publisher waits for publisher confirms
   bool persistent = false;  // durable queue, delivery mode 2
   // A cluster's probes: the queues are declared on the first node given, the publisher and the

@@ -88,8 +88,8 @@ class net_amqp final : public models::amqp_side {
     awaiting_confirm_.emplace(++confirm_sequence_, std::move(answered));
   }
 
-  void ack(int consumer, delivery_ref ref) override {
-    if (auto* conn = holder(consumer, ref)) conn->ack(ref.channel_number(), ref.tag);
+  void ack(int consumer, delivery_ref ref, bool multiple) override {
+    if (auto* conn = holder(consumer, ref)) conn->ack(ref.channel_number(), ref.tag, multiple);
   }
   void get(int consumer) override {
     subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];

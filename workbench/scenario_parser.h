@@ -45,6 +45,7 @@ class parser {
   models::failure_spec failure(const YAML::Node& consumer);
   /// A consumer group's `concurrency: N | MIN-MAX` and `scaling: {...}`.
   void concurrency(const YAML::Node& group, models::consumer_group_spec& c);
+  void ack_every(const YAML::Node& group, models::consumer_group_spec& c);
   void broker(const YAML::Node& n, models::system_spec& s);
   void queue(const std::string& name, const YAML::Node& n, models::system_spec& s);
   void consumers(const YAML::Node& n, models::system_spec& s);

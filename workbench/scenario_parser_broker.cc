@@ -274,7 +274,7 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
     const YAML::Node g = groups[i];
     if (!r_.is_map(g, "a consumer group")) continue;
     r_.check_keys(g, {"name", "queue", "count", "prefetch", "ack", "work", "service", "node", "fail", "poison",
-                      "default_requeue_rejected", "concurrency", "scaling", "pull", "poll_interval"},
+                      "default_requeue_rejected", "concurrency", "scaling", "pull", "poll_interval", "ack_every"},
                   "a consumer group");
     models::consumer_group_spec c;
     c.name = g["name"] ? r_.text(g["name"], "name").value_or("") : (groups.size() == 1 ? "consumers" : fmt::format("group{}", i));
@@ -297,6 +297,7 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
       if (ack != "auto" && ack != "manual") r_.error(g["ack"], fmt::format("ack must be auto or manual, got '{}'", ack));
       c.auto_ack = ack == "auto";
     }
+    if (g["ack_every"]) ack_every(g, c);
     if (g["work"]) {
       if (auto p = steps(g["work"], s, "work")) c.work = std::move(*p);
     } else if (g["service"]) {
@@ -312,6 +313,24 @@ void parser::consumers(const YAML::Node& n, models::system_spec& s) {
                                       [&](const models::queue_spec& q) { return q.name == c.queue; });
     if (!declared && !c.queue.empty()) s.broker.queues.push_back({.name = c.queue});  // consumed queues exist
     s.consumers.push_back(std::move(c));
+  }
+}
+
+void parser::ack_every(const YAML::Node& g, models::consumer_group_spec& c) {
+  // PerfTest's --multi-ack-every. The consumer must be able to hold the messages it has not
+  // acked yet, or it stops short of its ack; an elastic container stops consumers that would
+  // take theirs back to the queue.
+  const YAML::Node n = g["ack_every"];
+  c.ack_every = static_cast<std::uint16_t>(r_.integer(n, "ack_every", 1, 65535).value_or(1));
+  if (c.auto_ack) {
+    r_.error(n, "ack_every needs ack: manual (an auto-ack consumer sends no acks)");
+  } else if (c.prefetch != 0 && c.ack_every > c.prefetch) {
+    r_.error(n, fmt::format("ack_every {} is more than prefetch {}: the consumer would wait for its {}th message "
+                            "with {} unacknowledged, and never ack",
+                            c.ack_every, c.prefetch, c.ack_every, c.prefetch));
+  } else if (c.elastic) {
+    r_.error(n, "ack_every needs a fixed count: an elastic group stops consumers, which would requeue what they had "
+                "not acked");
   }
 }
 

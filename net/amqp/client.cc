@@ -280,8 +280,8 @@ void client::publish(std::uint16_t channel, std::string_view exchange, std::stri
   s.flush();
 }
 
-void client::ack(std::uint16_t channel, std::uint64_t delivery_tag) {
-  impl_->command(channel, basic_ack{.delivery_tag = delivery_tag});
+void client::ack(std::uint16_t channel, std::uint64_t delivery_tag, bool multiple) {
+  impl_->command(channel, basic_ack{.delivery_tag = delivery_tag, .multiple = multiple});
 }
 
 void client::reject(std::uint16_t channel, std::uint64_t delivery_tag, bool requeue) {

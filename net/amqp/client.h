@@ -90,7 +90,8 @@ class client {
   void publish(std::uint16_t channel, std::string_view exchange, std::string_view routing_key, bool mandatory,
                const broker::amqp::basic_properties& properties, std::string_view body,
                std::function<void()> written = {});
-  void ack(std::uint16_t channel, std::uint64_t delivery_tag);
+  /// basic.ack; `multiple` settles every unacknowledged delivery up to `delivery_tag` on the channel.
+  void ack(std::uint16_t channel, std::uint64_t delivery_tag, bool multiple = false);
   void reject(std::uint16_t channel, std::uint64_t delivery_tag, bool requeue);
 
   /// Drops the socket without connection.close, as a crashing process does.

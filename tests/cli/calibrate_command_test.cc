@@ -71,13 +71,13 @@ TEST(calibrate_command, a_running_broker_is_calibrated_into_a_profile_a_scenario
                      " --out " + profile + " --seconds 0.3 --warmup 0.1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out);
-  ASSERT_EQ(rates.size(), 12u) << r.out;
+  ASSERT_EQ(rates.size(), 13u) << r.out;
   EXPECT_NE(r.out.find("profile written to " + profile), std::string::npos) << r.out;
   std::stringstream text;
   text << std::ifstream(profile).rdbuf();
   const std::string written = text.str();
   const auto cpu = broker_cpu_per_record(written, "probes", "messages");
-  ASSERT_EQ(cpu.size(), 12u) << written;
+  ASSERT_EQ(cpu.size(), 13u) << written;
   EXPECT_GT(cpu.at("headers-1000-bindings"), 3 * cpu.at("headers-10-bindings")) << r.out;
   // A socket read for every message (each publisher waits for its confirm) costs the server far
   // more than the same messages read hundreds at a time.
@@ -93,7 +93,7 @@ TEST(calibrate_command, a_running_broker_is_calibrated_into_a_profile_a_scenario
   const auto at = written.find("\n  stored: {ns: ");
   ASSERT_NE(at, std::string::npos) << written;
   const std::string stored_cost = written.substr(at + 1, written.find('\n', at + 1) - at - 1);
-  EXPECT_NE(stored_cost.find("fitted to the 12 amqp probes"), std::string::npos) << stored_cost;
+  EXPECT_NE(stored_cost.find("fitted to the 13 amqp probes"), std::string::npos) << stored_cost;
 
   const std::string scenario = write_file("calibrated-scenario.yaml", R"(name: calibrated
 duration: 1s
@@ -195,7 +195,7 @@ TEST(calibrate_command, a_clusters_nodes_add_probes_that_cross_nodes_and_mirror)
                      " --seconds 0.3 --warmup 0.1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out);
-  ASSERT_EQ(rates.size(), 15u) << r.out;
+  ASSERT_EQ(rates.size(), 16u) << r.out;
   // Crossing nodes costs both ends; copying to two mirrors costs more again.
   EXPECT_LT(rates.at("across-nodes"), rates.at("acks")) << r.out;
   EXPECT_LT(rates.at("mirrored-across-nodes"), rates.at("across-nodes")) << r.out;
@@ -206,7 +206,7 @@ TEST(calibrate_command, a_clusters_nodes_add_probes_that_cross_nodes_and_mirror)
     const auto at = text.find("\n  " + kind + ": {ns: ");
     ASSERT_NE(at, std::string::npos) << kind << "\n" << text;
     const std::string line = text.substr(at + 1, text.find('\n', at + 1) - at - 1);
-    EXPECT_NE(line.find("fitted to the 15 amqp probes"), std::string::npos) << line;
+    EXPECT_NE(line.find("fitted to the 16 amqp probes"), std::string::npos) << line;
   }
   std::filesystem::remove(profile);
 }

@@ -182,6 +182,30 @@ TEST(run_command, a_net_kafka_group_that_keeps_up_is_delivered_the_produced_rate
   EXPECT_LT(m.at("e2e.max").at("mean").get<double>(), 0.5) << "no record waited for the group to join (~2 s)";
 }
 
+// A consumer acking with multiple=true once every 50 messages (prefetch 100) over the real
+// network: each ack frees the 50 deliveries up to its tag, so the consumer keeps up and at
+// the end at most a batch is left unacknowledged. Had the broker settled only the tagged
+// delivery, the prefetch window would have filled after about 100 messages.
+const char* batched_acks = R"(name: batched-acks
+duration: 3s
+warmup: 1s
+profile: ideal
+arrivals: {process: deterministic, rate: 500/s}
+pipeline: [{publish: {routing_key: jobs}}]
+consumers: {name: workers, queue: jobs, prefetch: 100, ack_every: 50, service: 0s}
+)";
+
+TEST(run_command, a_net_consumer_acking_fifty_at_a_time_keeps_up) {
+  const auto path = write_file("batched-acks.yaml", batched_acks);
+  auto net = run_mqlab("run " + path + " --quiet --no-charts --json --mode net --out -");
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const auto mean = [&](const char* name) { return m.at(name).at("mean").get<double>(); };
+  EXPECT_NEAR(mean("consumed"), mean("completed"), 0.02 * mean("completed"));
+  EXPECT_GE(mean("completed"), 900);
+  EXPECT_LT(mean("queue.jobs.final_depth"), 50);
+}
+
 // Net mode's response is the real time from the moment the scenario scheduled the publish or
 // produce until the client was done with it: written for a plain publish, the leader's and the
 // in-sync followers' append for a Kafka produce with acks=all (Kafka's producer documentation).

@@ -37,7 +37,7 @@ class slow_publisher final : public amqp_side {
     log_.at_last_pump = log_.published;
     ++log_.pumps;
   }
-  void ack(int, delivery_ref) override {}
+  void ack(int, delivery_ref, bool) override {}
   void get(int) override {}
   void reject(int, delivery_ref, bool) override {}
   void kill(int) override {}

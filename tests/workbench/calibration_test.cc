@@ -89,6 +89,11 @@ TEST(calibration, each_probe_costs_the_core_what_rabbitmq_does_for_it) {
   EXPECT_EQ(count(consume, work_kind::frame), 3);  // the publish, the delivery and the ack
   // The queue is one serialising process, the publishing channel another.
   EXPECT_GE(consume.processes.size(), 2u);
+  // Acked 250 at a time (multiple=true), every delivery is still settled, with one frame for 250.
+  const auto multiple = metered_work(probe_named("acks-multiple"));
+  EXPECT_EQ(count(multiple, work_kind::ack), 1);
+  EXPECT_DOUBLE_EQ(count(multiple, work_kind::frame), 2 + 1.0 / 250);
+  EXPECT_DOUBLE_EQ(client_work_of(probe_named("acks-multiple")).sends, 1 + 1.0 / 250);
 
   const auto persistent = metered_work(probe_named("persistent-1kB"));
   EXPECT_GE(count(persistent, work_kind::persist_bytes), 1024);
