@@ -31,6 +31,13 @@ expect:
   - {metric: main.response.mean, approx: 10ms, within: 5%}
 )";
 
+/// `yaml`, written to `file`, run once in net mode (`flags` added): its first variant's metrics.
+nlohmann::json net_metrics(const std::string& file, const char* yaml, const std::string& flags = "") {
+  auto net = run_mqlab("run " + write_file(file, yaml) + " --quiet --no-charts --json --mode net --out -" + flags);
+  EXPECT_EQ(net.exit_code, 0) << net.err;
+  return net.exit_code == 0 ? nlohmann::json::parse(net.out)["variants"][0]["metrics"] : nlohmann::json::object();
+}
+
 std::string contents(const std::string& file) {
   std::ifstream in(file);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -140,10 +147,8 @@ TEST(run_command, a_sim_run_and_a_net_run_compare_side_by_side) {
 // thread (node.N.cpu, a share of its one core), every server thread together (servers.cpu,
 // cores) and the whole process over the machine's cores (host.cpu), which holds them.
 TEST(run_command, a_net_run_measures_its_server_threads_and_its_process_cpu) {
-  const auto path = write_file("queued.yaml", queued);
-  auto net = run_mqlab("run " + path + " --quiet --no-charts --mode net --json --out - --set arrivals.rate=2000/s");
-  ASSERT_EQ(net.exit_code, 0) << net.err;
-  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const auto m = net_metrics("queued.yaml", queued, " --set arrivals.rate=2000/s");
+  ASSERT_FALSE(m.empty());
   const auto value = [&](const char* k) { return m.at(k).at("mean").get<double>(); };
   const double node = value("node.0.cpu"), servers = value("servers.cpu"), host = value("host.cpu");
   EXPECT_GT(node, 0) << "2 000 publishes, deliveries and acks a second cost the node something";
@@ -171,10 +176,8 @@ kafka:
 )";
 
 TEST(run_command, a_net_kafka_group_that_keeps_up_is_delivered_the_produced_rate) {
-  const auto path = write_file("kept-up.yaml", kept_up);
-  auto net = run_mqlab("run " + path + " --quiet --no-charts --json --mode net --out -");
-  ASSERT_EQ(net.exit_code, 0) << net.err;
-  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const auto m = net_metrics("kept-up.yaml", kept_up);
+  ASSERT_FALSE(m.empty());
   const double produced = m.at("throughput").at("mean").get<double>();
   const double delivered = m.at("kafka.delivered_rate").at("mean").get<double>();
   EXPECT_NEAR(produced, 500, 100) << "Poisson arrivals over 2.5 s";
@@ -196,10 +199,8 @@ consumers: {name: workers, queue: jobs, prefetch: 100, ack_every: 50, service: 0
 )";
 
 TEST(run_command, a_net_consumer_acking_fifty_at_a_time_keeps_up) {
-  const auto path = write_file("batched-acks.yaml", batched_acks);
-  auto net = run_mqlab("run " + path + " --quiet --no-charts --json --mode net --out -");
-  ASSERT_EQ(net.exit_code, 0) << net.err;
-  const auto m = nlohmann::json::parse(net.out)["variants"][0]["metrics"];
+  const auto m = net_metrics("batched-acks.yaml", batched_acks);
+  ASSERT_FALSE(m.empty());
   const auto mean = [&](const char* name) { return m.at(name).at("mean").get<double>(); };
   EXPECT_NEAR(mean("consumed"), mean("completed"), 0.02 * mean("completed"));
   EXPECT_GE(mean("completed"), 900);
