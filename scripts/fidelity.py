@@ -28,6 +28,7 @@ TARGET_RABBITMQ = 0.20
 # factor of 2), 45% of the prediction was 72% of net mode's maximum, where the median of three
 # 2-second runs fell behind (e2e p50 9.3 ms), while the next check predicted 640 000/s.
 CHECK_LOADS = [0.3, 0.45]
+NET_SEARCHES = 2
 CHECK_TARGETS = {"max_rate": ("factor", 2), "consumed": 0.10, "p50": ("factor", 3), "p99": None, "cpu": 0.25}
 
 
@@ -62,10 +63,13 @@ def plan(quick, check):
 
 
 def max_rate(path, mode, how):
+    """The simulation's maximum over replications; net mode's the highest of NET_SEARCHES searches:
+    a stall of the machine only ever makes a rate look unsustained, so the highest is the least
+    disturbed (one check found 300 000/s where the searches before and after found 520 000-880 000/s)."""
     args = ["max-rate", path, "--mode", mode, "--from", "20000", "--json", "--resolution", how["resolution"], *how["search"]]
     if mode == "sim":
-        args += ["--replications", how["replications"], *sim_profile(path)]
-    return mqlab(*args)["max_rate"]
+        return mqlab(*args, "--replications", how["replications"], *sim_profile(path))["max_rate"]
+    return max(mqlab(*args)["max_rate"] for _ in range(NET_SEARCHES))
 
 
 def metrics(path, mode, rate, how):
