@@ -119,8 +119,8 @@ void amqp_model::settle(int consumer, delivery_ref ref, settlement how) {
   const subscriber& s = subscribers_[static_cast<std::size_t>(consumer)];
   const broker::node_id node = first_up(s.slot.group->node);
   const auto settle = [this, ref, node, how] {
-    if (how.ack) (void)broker_.basic_ack(channel_of(ref), ref.tag, how.flag, now());
-    else (void)broker_.basic_reject(channel_of(ref), ref.tag, how.flag, now());
+    if (how.ack) (void)broker_.basic_ack(channel_of(ref), ref.tag, how.multiple, now());
+    else (void)broker_.basic_reject(channel_of(ref), ref.tag, how.requeue, now());
     handle_events(node);
   };
   if (!resources_) {

@@ -32,9 +32,9 @@ class amqp_model final : public amqp_side {
   void publish(const std::string& exchange, const std::string& routing_key,
                const std::shared_ptr<const broker::amqp::basic_properties>& properties, std::string body, bool confirm,
                answer_fn answered) override;
-  void ack(int consumer, delivery_ref ref, bool multiple) override { settle(consumer, ref, {.ack = true, .flag = multiple}); }
+  void ack(int consumer, delivery_ref ref, bool multiple) override { settle(consumer, ref, {.ack = true, .multiple = multiple}); }
   void get(int consumer) override;
-  void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, {.ack = false, .flag = requeue}); }
+  void reject(int consumer, delivery_ref ref, bool requeue) override { settle(consumer, ref, {.requeue = requeue}); }
   void kill(int consumer) override;
   void start_consumer(int consumer) override;
   void crash(broker::node_id node) override;
@@ -58,12 +58,13 @@ class amqp_model final : public amqp_side {
   broker::instant now() const { return {sim_.now().ns()}; }
   broker::node_id first_up(std::uint32_t preferred) const;
   void subscribe(int index);
-  /// Acks the delivery, or rejects it (requeued or not), once the frame has crossed the link.
-  /// basic.ack (`flag`: multiple) or basic.reject (`flag`: requeue).
+  /// basic.ack (with `multiple`) or basic.reject (with `requeue`).
   struct settlement {
-    bool ack;
-    bool flag;
+    bool ack = false;
+    bool multiple = false;
+    bool requeue = false;
   };
+  /// Acks the delivery, or rejects it (requeued or not), once the frame has crossed the link.
   void settle(int consumer, delivery_ref ref, settlement how);
   /// Acts on the core's events: at once when ideal, else once the work of the calls that
   /// produced them (made at `origin`) has been priced and done; priced, `processed` runs

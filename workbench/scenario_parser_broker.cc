@@ -325,9 +325,9 @@ void parser::ack_every(const YAML::Node& g, models::consumer_group_spec& c) {
   if (c.auto_ack) {
     r_.error(n, "ack_every needs ack: manual (an auto-ack consumer sends no acks)");
   } else if (c.prefetch != 0 && c.ack_every > c.prefetch) {
-    r_.error(n, fmt::format("ack_every {} is more than prefetch {}: the consumer would wait for its {}th message "
-                            "with {} unacknowledged, and never ack",
-                            c.ack_every, c.prefetch, c.ack_every, c.prefetch));
+    r_.error(n, fmt::format("ack_every {} is more than prefetch {}: the broker stops delivering at {} "
+                            "unacknowledged messages, so the consumer would never reach its ack",
+                            c.ack_every, c.prefetch, c.prefetch));
   } else if (c.elastic) {
     r_.error(n, "ack_every needs a fixed count: an elastic group stops consumers, which would requeue what they had "
                 "not acked");
