@@ -44,6 +44,10 @@ std::string show(const std::string& key, double v) {
   return fmt::format("{:.4g}", v);
 }
 
+std::string actual(const workbench::expectation_result& e) {
+  return e.found ? show(e.expected.metric.substr(e.expected.metric.find('.') + 1), e.actual) : "no such metric";
+}
+
 void print_summary(const workbench::scenario& sc, const workbench::run_result& r) {
   static const std::vector<std::string> preferred = {
       "response.mean", "response.p50", "response.p99", "throughput", "rejected", "e2e.mean", "e2e.p99",
@@ -75,10 +79,14 @@ void print_summary(const workbench::scenario& sc, const workbench::run_result& r
     fmt::print("\n");
   }
   if (!r.expectations.empty()) fmt::print("\nExpectations\n");
-  for (const auto& e : r.expectations) {
-    const std::string actual = e.found ? show(e.expected.metric.substr(e.expected.metric.find('.') + 1), e.actual) : "no such metric";
-    fmt::print("  {}  {}   (got {})\n", e.passed ? "PASS" : "FAIL", e.expected.text, actual);
-  }
+  for (const auto& e : r.expectations) fmt::print("  {}  {}   (got {})\n", e.passed ? "PASS" : "FAIL", e.expected.text, actual(e));
+}
+
+/// A failed expectation also goes to stderr, which is not buffered: in a log that keeps only the
+/// head of a long run's output (CI's), it comes before the table.
+void report_failures(const std::string& file, const workbench::run_result& r) {
+  for (const auto& e : r.expectations)
+    if (!e.passed) fmt::print(stderr, "mqlab run: {}: expectation failed: {} (got {})\n", file, e.expected.text, actual(e));
 }
 
 std::string utc_timestamp() {
@@ -149,6 +157,7 @@ int run(const run_options& o) {
   } else {
     print_summary(*sc, result);
   }
+  report_failures(o.file, result);
   for (const auto& v : result.variants) {
     if (v.stopped.empty()) continue;
     fmt::print(stderr, "mqlab run: {}: variant '{}' {}; the metrics above cover the time before\n", o.file, v.name, v.stopped);

@@ -196,11 +196,14 @@ TEST(calibrate_command, a_clusters_nodes_add_probes_that_cross_nodes_and_mirror)
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto rates = rates_in(r.out);
   ASSERT_EQ(rates.size(), 16u) << r.out;
-  // Crossing nodes costs both ends; copying to two mirrors costs more again.
-  EXPECT_LT(rates.at("across-nodes"), rates.at("acks")) << r.out;
-  EXPECT_LT(rates.at("mirrored-across-nodes"), rates.at("across-nodes")) << r.out;
   std::ifstream in(profile);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Crossing nodes costs both ends; copying to two mirrors costs more again. Judged by the
+  // broker's CPU per message: two 0.3 s rates on a busy machine can swap places.
+  const auto cpu = broker_cpu_per_record(text, "probes", "messages");
+  ASSERT_EQ(cpu.size(), 16u) << text;
+  EXPECT_GT(cpu.at("across-nodes"), cpu.at("acks")) << r.out;
+  EXPECT_GT(cpu.at("mirrored-across-nodes"), cpu.at("across-nodes")) << r.out;
   // Mirroring, crossing nodes and socket reads were measured, not taken from the prior.
   for (const std::string kind : {"transfer", "mirror_copy", "socket_read"}) {
     const auto at = text.find("\n  " + kind + ": {ns: ");

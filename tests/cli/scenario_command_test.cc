@@ -59,6 +59,8 @@ TEST(run_command, failed_expectation_exits_1) {
   auto r = run_mqlab("run " + path + " --out - --quiet --set stations.db.service=20ms");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("FAIL  main.response.mean approx 10ms within 5%"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find(path + ": expectation failed: main.response.mean approx 10ms within 5% (got"), std::string::npos)
+      << r.err;
 }
 
 TEST(run_command, a_run_past_its_memory_cap_stops_says_why_and_exits_2) {
