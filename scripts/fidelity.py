@@ -150,14 +150,17 @@ def rabbitmq(how):
     if not found:
         print("RabbitMQ: no measurement given (run through scripts/fidelity.sh)")
         return True
-    measured = json.loads(found)["max_rate"]
+    search = json.loads(found)
+    measured = search["max_rate"]
+    searches = search.get("searches", [measured])
     path = "bench/fidelity/rabbitmq/publish.yaml"
     predicted = max_rate(path, "sim", how)
     e = error(predicted, measured)
     ok = holds(predicted, measured, TARGET_RABBITMQ)
     print(f"== RabbitMQ 3.10, the bench client paced at rates (scripts/bench-max-rate.py; {path})")
     profile = "calibrated in this run" if os.environ.get("MQLAB_RABBITMQ_PROFILE") else "profile rabbitmq-3.10"
-    print(f"maximum sustained rate: predicted {predicted:.0f}/s ({profile}), measured {measured:.0f}/s, "
+    each = f" (the highest of {len(searches)} searches: {', '.join(f'{r:.0f}' for r in searches)})" if len(searches) > 1 else ""
+    print(f"maximum sustained rate: predicted {predicted:.0f}/s ({profile}), measured {measured:.0f}/s{each}, "
           f"{e * 100:+.1f}% (target {describe(TARGET_RABBITMQ)}){'' if ok else '  MISSED'}\n")
     return ok
 

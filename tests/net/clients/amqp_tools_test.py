@@ -94,6 +94,23 @@ class AmqpToolsAgainstMqlab(BrokerTestCase):
         self.assertGreater(result["p99_us"], 300_000)
         self.assertLess(result["end_us"], 100_000)
 
+    def test_the_highest_of_two_searches_is_the_maximum_sustained_rate(self):
+        # scripts/bench-max-rate.py, as scripts/fidelity.sh runs it against RabbitMQ: each
+        # search doubles the paced client's rate until the broker falls behind, then bisects.
+        script = os.path.join(os.path.dirname(__file__), "../../../scripts/bench-max-rate.py")
+        r = subprocess.run(["/usr/bin/python3", script, f"127.0.0.1:{self.broker.port}", "--client", LOAD_CLIENT,
+                            "--from", "2000", "--seconds", "0.3", "--resolution", "0.5", "--searches", "2"],
+                           capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        result = json.loads(r.stdout)
+        self.assertEqual(len(result["searches"]), 2)
+        self.assertEqual(result["max_rate"], max(result["searches"]))
+        sustained = {p["rate"] for p in result["probes"] if p["sustained"]}
+        beaten = [p["rate"] for p in result["probes"] if not p["sustained"]]
+        self.assertTrue(set(result["searches"]) <= sustained, r.stderr)
+        self.assertGreaterEqual(len(beaten), 2, r.stderr)  # each search ended on a rate it could not keep up with
+        self.assertGreater(result["max_rate"], 2000)
+
     def test_a_rate_is_refused_outside_publish_mode(self):
         r = subprocess.run([LOAD_CLIENT, "127.0.0.1", str(self.broker.port), "confirm", "10", "100", "2000"],
                            capture_output=True, text=True, timeout=20)
