@@ -318,11 +318,17 @@ work_counts bottleneck(const probe_work& w, const models::cost_table& costs, dou
   return *std::ranges::max_element(all, {}, [&](const work_counts& r) { return price(r, costs); });
 }
 
-/// The q-norm of the resources' times, in ns: the maximum as q grows.
+/// The q-norm of the resources' times, in ns: the maximum as q grows. Taken relative to the
+/// largest time, whose q-th power overflows a double (700 us is 7e5 ns, and 7e5^64 is 1e374).
 double smooth_ns(const probe_work& w, const models::cost_table& costs, double cores, double q) {
+  const auto all = resources(w, cores);
+  std::vector<double> times(all.size());
+  std::ranges::transform(all, times.begin(), [&](const work_counts& r) { return price(r, costs); });
+  const double top = std::ranges::max(times);
+  if (!(top > 0)) return 0;
   double sum = 0;
-  for (const auto& r : resources(w, cores)) sum += std::pow(price(r, costs), q);
-  return std::pow(sum, 1 / q);
+  for (double t : times) sum += std::pow(t / top, q);
+  return top * std::pow(sum, 1 / q);
 }
 
 /// The counts whose price is smooth_ns at `costs`: each resource's weighted by (t/T)^(q-1).
