@@ -255,9 +255,12 @@ std::expected<void, std::string> measure(const calibrate_options& o, const workb
     }
     if (auto ok = measure_kafka(*kafka, *brokers, r, o.quiet); !ok) return std::unexpected(fmt::format("{}: {} (nothing written)", o.kafka, ok.error()));
   }
-  // Ten thousand sleeps (about 0.7 s): the machine's stalls come tens of times a second, and
-  // a shorter sample gives one stray stall the weight of many.
+  // Ten thousand sleeps (about 0.7 s): a few wake far later than the rest, and a shorter
+  // sample gives one stray the weight of many.
   r.wake = workbench::wake_latencies(10'000);
+  // Stalls of a running thread come a few times a second: two seconds of watching.
+  r.stall_watch = 2.0;
+  r.stalls = workbench::running_stalls(r.stall_watch);
   // The machine's wake-ups vary from run to run (12 to 19 us on the VM the profiles were made
   // on): the median of three runs.
   std::vector<double> wake_ups;

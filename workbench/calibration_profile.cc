@@ -156,7 +156,6 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
   out << YAML::Key << "receive" << YAML::Value << fmt::format("{:.1f}ns", costs.receive_ns);
   out << YAML::Key << "socket_call" << YAML::Value << fmt::format("{:.1f}ns", costs.socket_call_ns);
   if (r.wake_up_cpu) out << YAML::Key << "wake_up" << YAML::Value << microseconds(*r.wake_up_cpu);
-  const wake_split w = split_wake(r.wake);
   auto empirical = [&](const char* key, const std::vector<double>& seconds) {
     out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "dist" << YAML::Value << "empirical";
@@ -164,21 +163,22 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
     for (double s : seconds) out << microseconds(s);
     out << YAML::EndSeq << YAML::EndMap;
   };
-  empirical("wake", thinned(w.wakes, wake_values));
-  if (!w.stalls.empty()) {
+  empirical("wake", thinned(r.wake, wake_values));
+  if (!r.stalls.empty() && r.stall_watch > 0) {
     out << YAML::Key << "stalls" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "rate" << YAML::Value << fmt::format("{:.1f}/s", w.stalls_per_second);
-    empirical("for", w.stalls);
+    out << YAML::Key << "rate" << YAML::Value << fmt::format("{:.1f}/s", static_cast<double>(r.stalls.size()) / r.stall_watch);
+    empirical("for", thinned(r.stalls, wake_values));
     out << YAML::EndMap;
   }
   out << YAML::Key << "source" << YAML::Value
       << fmt::format("one thread, as the prober's; send, receive and socket_call {} (socket_call: the "
                      "probe whose publishers wait for each confirm, a write and a read a message); wake: {} sleeps of 50 us on this machine, "
                      "each one's overshoot (timer slack 1 ns, as net mode's; at most {} of them, evenly spaced in order); "
-                     "overshoots above 4 times the median are the machine's stalls, at their rate over the time the sleeps took{}",
+                     "stalls: a thread reading the clock for {:g} s without sleeping, each gap of more than 20 us, at their rate "
+                     "(a sleeping thread's late wake-ups are in wake: a hypervisor deschedules an idle virtual CPU, not a busy one){}",
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
                                : std::string("not measured (no AMQP probe)"),
-                     r.wake.size(), wake_values, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
+                     r.wake.size(), wake_values, r.stall_watch, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
   if (r.kafka_clients) {
     out << YAML::Key << "kafka" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "record" << YAML::Value << fmt::format("{:.1f}ns", r.kafka_clients->record_ns);
@@ -244,18 +244,6 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
 }
 
 }  // namespace
-
-wake_split split_wake(const std::vector<double>& late, double asked) {
-  wake_split w;
-  const double limit = 4 * median(late);
-  double elapsed = 0;
-  for (double s : late) {
-    (s > limit ? w.stalls : w.wakes).push_back(s);
-    elapsed += asked + s;
-  }
-  if (elapsed > 0) w.stalls_per_second = static_cast<double>(w.stalls.size()) / elapsed;
-  return w;
-}
 
 double broker_cores(const calibration_record& r, const probe_measurement& m) {
   if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, (m.broker_cpu - m.broker_fresh_cpu) / m.seconds);

@@ -46,6 +46,8 @@ struct calibration_record {
   std::vector<double> round_trips;                                // seconds
   std::vector<double> confirm_transient, confirm_persistent;      // seconds
   std::vector<double> wake;                                       // seconds a sleeping thread woke late
+  std::vector<double> stalls;                                     // seconds a running thread was stopped
+  double stall_watch = 0;                                         // seconds it was watched for them
   std::optional<double> wake_up_cpu;                              // seconds of CPU a socket's byte wakes a thread for
   std::optional<double> fresh_memory_cpu;                         // seconds of CPU a first touch costs a byte
   std::optional<client_costs> clients;                            // fitted to the AMQP prober's CPU
@@ -75,15 +77,6 @@ double wake_latency(const calibration_record& r);
 /// What a persistent confirm waits beyond a transient one (median against median), in seconds;
 /// 0 when the broker did not wait for a disk (or no confirms were measured).
 double fsync_wait(const calibration_record& r);
-
-/// Sleeps' overshoots told apart: a wake-up's own latency, or a stall of the machine (more than
-/// 4 times the median late), which comes at a rate in time rather than per sleep.
-struct wake_split {
-  std::vector<double> wakes, stalls;  // seconds
-  double stalls_per_second = 0;
-};
-/// `late`: each sleep's overshoot after asking for `asked` seconds.
-wake_split split_wake(const std::vector<double>& late, double asked = 50e-6);
 
 /// The profile as YAML text; load_profile reads it back.
 std::string profile_yaml(const calibration_record& r);

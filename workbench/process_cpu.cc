@@ -95,6 +95,20 @@ std::vector<double> wake_latencies(int n, int asked_us) {
   return late;
 }
 
+std::vector<double> running_stalls(double seconds, double longer_than) {
+  using clock = std::chrono::steady_clock;
+  const auto gap = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(longer_than));
+  std::vector<double> stalls;
+  auto last = clock::now();
+  const auto end = last + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+  while (last < end) {
+    const auto now = clock::now();
+    if (now - last > gap) stalls.push_back(std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+  return stalls;
+}
+
 namespace {
 
 /// `n` exchanges of a byte on `s`, writing first or reading first; the thread's CPU seconds, or

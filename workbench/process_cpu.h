@@ -38,6 +38,12 @@ class broker_cpu_meter {
 /// client that sleeps until its next scheduled send.
 std::vector<double> wake_latencies(int n, int asked_us = 50);
 
+/// The times a running thread was stopped (the hypervisor or the kernel took its core), in
+/// seconds: it reads the clock for `seconds` without sleeping, and each gap between two reads
+/// longer than `longer_than` is one. What stops a busy client, which a sleep cannot tell from
+/// its own wake-up (a sleeping virtual CPU is the one a hypervisor deschedules).
+std::vector<double> running_stalls(double seconds, double longer_than = 20e-6);
+
 /// The CPU a thread blocked on a loopback TCP socket spends each time a byte wakes it and it
 /// answers (the kernel's wake-up, the read and the write), in seconds: `round_trips` exchanges
 /// between two threads of this process, on 127.0.0.1 and a port the system picks. What a

@@ -5,7 +5,9 @@
 // is appended to one partition's log), the fit against costs it was not told, the written
 // profile read back, and a process's CPU time as /proc tells it.
 #include <map>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cmath>
 #include <ctime>
@@ -448,36 +450,56 @@ TEST(calibration, kafka_clients_costs_per_record_and_per_request_are_told_apart_
   EXPECT_FALSE(fit_kafka_client_costs(probes)) << "nothing measured, nothing fitted";
 }
 
-TEST(calibration, a_sleeps_overshoot_is_a_wake_up_or_a_stall_of_the_machine) {
-  std::vector<double> late(990, 20e-6);
-  late.insert(late.end(), 10, 1e-3);  // ten sleeps hit a millisecond's stall
-  const wake_split w = split_wake(late, 50e-6);
-  EXPECT_EQ(w.wakes.size(), 990u);
-  EXPECT_EQ(w.stalls.size(), 10u);
-  // Ten stalls over the time the 1 000 sleeps took: 50 ms asked, 19.8 ms and 10 ms late.
-  EXPECT_NEAR(w.stalls_per_second, 10 / (0.050 + 0.0198 + 0.010), 1e-9);
-}
-
-// Ten thousand sleeps are written as a thousand evenly spaced order statistics of the wake-ups
-// (the loader takes at most ten thousand values); the stalls' rate is over all of them.
-TEST(calibration, many_wake_ups_are_written_as_their_quantiles_and_every_stall_counts) {
+// Ten thousand sleeps are written as a thousand evenly spaced order statistics of their
+// overshoots, the rare late ones included (the loader takes at most ten thousand values); the
+// stalls a spinning thread saw, at their rate over the time it watched.
+TEST(calibration, many_wake_ups_are_written_as_their_quantiles_and_stalls_at_their_rate) {
   calibration_record r{.name = "wakes", .machine_cores = 2, .cores = 1};
   for (int i = 0; i < 10'000; ++i) r.wake.push_back(i % 1000 == 999 ? 5e-3 : (10 + i % 20) * 1e-6);
+  r.stalls.assign(10, 1e-3);
+  r.stall_watch = 2;
   const auto path = std::filesystem::temp_directory_path() / "mqlab-wakes-test.yaml";
   std::ofstream(path) << profile_yaml(r);
   auto back = load_profile(path.string());
   ASSERT_TRUE(back) << back.error();
   ASSERT_TRUE(back->clients.wake);
-  EXPECT_NEAR(back->clients.wake->mean(), 19.5e-6, 0.1e-6);  // 10..29 us, evenly
+  // 999 quantiles of 10..29 us evenly (19.5 us on average) and one of 5 ms.
+  EXPECT_NEAR(back->clients.wake->mean(), (999 * 19.5e-6 + 5e-3) / 1000, 0.1e-6);
   const std::string text = profile_yaml(r);
   const auto from = text.find('[', text.find("wake: {dist: empirical"));
   EXPECT_EQ(std::count(text.begin() + static_cast<std::ptrdiff_t>(from), text.begin() + static_cast<std::ptrdiff_t>(text.find(']', from)), ','),
             999);
-  // Ten stalls of 5 ms over 0.5 s asked and what the sleeps overshot.
-  double late = 0;
-  for (double s : r.wake) late += s;
-  EXPECT_NEAR(back->clients.stalls_per_second, 10 / (0.5 + late), 0.05);
+  EXPECT_DOUBLE_EQ(back->clients.stalls_per_second, 5);
+  ASSERT_TRUE(back->clients.stall);
+  EXPECT_NEAR(back->clients.stall->mean(), 1e-3, 1e-9);
   std::filesystem::remove(path);
+}
+
+TEST(process_cpu, a_running_thread_sees_the_time_it_was_stopped_as_a_stall) {
+  // A child spins for 0.6 s; the test stops it (SIGSTOP) for 0.2 s in the middle. Its longest
+  // gap between two clock reads is that stop; the rest of the time it ran.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const auto stalls = running_stalls(0.6);
+    const double longest = stalls.empty() ? 0 : *std::ranges::max_element(stalls);
+    const ssize_t written = write(pipe_fds[1], &longest, sizeof longest);
+    _exit(written == sizeof longest ? 0 : 1);
+  }
+  usleep(150'000);
+  kill(child, SIGSTOP);
+  usleep(200'000);
+  kill(child, SIGCONT);
+  double longest = 0;
+  ASSERT_EQ(read(pipe_fds[0], &longest, sizeof longest), static_cast<ssize_t>(sizeof longest));
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  EXPECT_GE(longest, 0.19);
+  EXPECT_LT(longest, 0.6);
 }
 
 TEST(calibration, a_profile_gives_the_clients_a_host_with_measured_wake_ups) {
