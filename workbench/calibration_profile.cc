@@ -163,7 +163,7 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
     for (double s : seconds) out << microseconds(s);
     out << YAML::EndSeq << YAML::EndMap;
   };
-  empirical("wake", thinned(r.wake, wake_values));
+  empirical("wake", thinned(wake_body(r.wake), wake_values));
   if (!r.stalls.empty() && r.stall_watch > 0) {
     out << YAML::Key << "stalls" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "rate" << YAML::Value << fmt::format("{:.1f}/s", static_cast<double>(r.stalls.size()) / r.stall_watch);
@@ -174,8 +174,8 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
       << fmt::format("one thread, as the prober's; send, receive and socket_call {} (socket_call: the "
                      "probe whose publishers wait for each confirm, a write and a read a message); wake: {} sleeps of 50 us on this machine, "
                      "each one's overshoot (timer slack 1 ns, as net mode's; at most {} of them, evenly spaced in order); "
-                     "stalls: a thread reading the clock for {:g} s without sleeping, each gap of more than 20 us, at their rate "
-                     "(a sleeping thread's late wake-ups are in wake: a hypervisor deschedules an idle virtual CPU, not a busy one){}",
+                     "overshoots above 4 times the median left out (an idle virtual CPU descheduled, which a busy host is not); "
+                     "stalls: a thread reading the clock for {:g} s without sleeping, each gap of more than 20 us, at their rate{}",
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
                                : std::string("not measured (no AMQP probe)"),
                      r.wake.size(), wake_values, r.stall_watch, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
@@ -244,6 +244,13 @@ void emit_raw(YAML::Emitter& out, const calibration_record& r) {
 }
 
 }  // namespace
+
+std::vector<double> wake_body(const std::vector<double>& late) {
+  const double limit = 4 * median(late);
+  std::vector<double> body;
+  std::ranges::copy_if(late, std::back_inserter(body), [&](double s) { return s <= limit; });
+  return body;
+}
 
 double broker_cores(const calibration_record& r, const probe_measurement& m) {
   if (m.broker_cpu > 0 && m.seconds > 0) return std::max(0.01, (m.broker_cpu - m.broker_fresh_cpu) / m.seconds);

@@ -78,6 +78,11 @@ double wake_latency(const calibration_record& r);
 /// 0 when the broker did not wait for a disk (or no confirms were measured).
 double fsync_wait(const calibration_record& r);
 
+/// The sleeps' overshoots a client host meets: those within 4 times the median. Later ones
+/// are an idle virtual CPU descheduled by the hypervisor, which a busy host is not; its own
+/// stalls are measured apart (running_stalls).
+std::vector<double> wake_body(const std::vector<double>& late);
+
 /// The profile as YAML text; load_profile reads it back.
 std::string profile_yaml(const calibration_record& r);
 
