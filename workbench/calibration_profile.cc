@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "workbench/process_cpu.h"
 #include "workbench/profile.h"
 
 namespace mqlab::workbench {
@@ -175,10 +176,10 @@ void emit_clients(YAML::Emitter& out, const calibration_record& r) {
                      "probe whose publishers wait for each confirm, a write and a read a message); wake: {} sleeps of 50 us on this machine, "
                      "each one's overshoot (timer slack 1 ns, as net mode's; at most {} of them, evenly spaced in order); "
                      "overshoots above 4 times the median left out (an idle virtual CPU descheduled, which a busy host is not); "
-                     "stalls: a thread reading the clock for {:g} s without sleeping, each gap of more than 20 us, at their rate{}",
+                     "stalls: a thread reading the clock for {:g} s without sleeping, each gap of more than {:g} us, at their rate{}",
                      r.clients ? fmt::format("fitted to the prober's CPU time per message over the {} AMQP probes", r.probes.size())
                                : std::string("not measured (no AMQP probe)"),
-                     r.wake.size(), wake_values, r.stall_watch, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
+                     r.wake.size(), wake_values, r.stall_watch, stall_gap * 1e6, r.wake_up_cpu ? std::string("; wake_up: ") + wake_up_source : std::string());
   if (r.kafka_clients) {
     out << YAML::Key << "kafka" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "record" << YAML::Value << fmt::format("{:.1f}ns", r.kafka_clients->record_ns);

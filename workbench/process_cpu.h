@@ -38,11 +38,13 @@ class broker_cpu_meter {
 /// client that sleeps until its next scheduled send.
 std::vector<double> wake_latencies(int n, int asked_us = 50);
 
+constexpr double stall_gap = 20e-6;  // seconds: a gap between two clock reads longer than this is a stall
+
 /// The times a running thread was stopped (the hypervisor or the kernel took its core), in
 /// seconds: it reads the clock for `seconds` without sleeping, and each gap between two reads
 /// longer than `longer_than` is one. What stops a busy client, which a sleep cannot tell from
 /// its own wake-up (a sleeping virtual CPU is the one a hypervisor deschedules).
-std::vector<double> running_stalls(double seconds, double longer_than = 20e-6);
+std::vector<double> running_stalls(double seconds, double longer_than = stall_gap);
 
 /// The CPU a thread blocked on a loopback TCP socket spends each time a byte wakes it and it
 /// answers (the kernel's wake-up, the read and the write), in seconds: `round_trips` exchanges
